@@ -1,0 +1,19 @@
+/** cni-shim → addr-broker: one CNI invocation, forwarded verbatim. */
+import { z } from "zod";
+import { route } from "../ipc/contract.ts";
+
+export const cniInvocation = z.object({
+  /** The CNI_* variables (and PATH) as the runtime set them. */
+  env: z.record(z.string(), z.string()),
+  /** stdin exactly as received. */
+  stdin: z.string().max(4 * 1024 * 1024),
+});
+
+export const cniOutcome = z.object({
+  exitCode: z.number().int().min(0).max(255),
+  stdout: z.string(),
+  stderr: z.string().default(""),
+});
+export type CniOutcome = z.infer<typeof cniOutcome>;
+
+export const runCni = route("POST", "/v1/cni", cniInvocation, cniOutcome);

@@ -1,0 +1,64 @@
+/**
+ * Requests to net-config, the only process that changes kernel state: pod wiring (from
+ * addr-broker), ENI links and route tables and host-wide rules (from pool-manager).
+ */
+import { z } from "zod";
+import { route } from "../ipc/contract.ts";
+import { cidr, containerId, eniId, ifName, ipAddress, mac, netnsPath, routeTable } from "./fields.ts";
+
+export const podWiring = z.object({
+  containerId,
+  ifName,
+  netns: netnsPath,
+  podNamespace: z.string().max(253).optional(),
+  podName: z.string().max(253).optional(),
+  /** The pod's address (IPv4 /32 or IPv6 /128 is implied). */
+  address: ipAddress,
+  /** Route table of the ENI owning the address (254 = main). */
+  routeTable,
+});
+export type PodWiring = z.infer<typeof podWiring>;
+
+export const wirePod = route(
+  "POST",
+  "/v1/pods/wire",
+  podWiring,
+  z.object({ hostVeth: ifName, podMac: mac, podIfIndex: z.number().int(), hostMac: mac }),
+);
+
+export const unwirePod = route(
+  "POST",
+  "/v1/pods/unwire",
+  podWiring.extend({ netns: netnsPath.or(z.literal("")) }),
+  z.object({ removed: z.array(z.string()) }),
+);
+
+export const checkPod = route(
+  "POST",
+  "/v1/pods/check",
+  podWiring,
+  z.object({ ok: z.boolean(), problems: z.array(z.string()) }),
+);
+
+export const eniSetup = z.object({
+  eniId,
+  mac,
+  deviceNumber: z.number().int().min(0),
+  primaryIp: ipAddress,
+  subnetCidr: cidr,
+  gateway: ipAddress,
+  routeTable,
+});
+export type EniSetup = z.infer<typeof eniSetup>;
+
+/** Configure (idempotently) the link and route table of a secondary ENI. */
+export const setupEni = route("POST", "/v1/enis/setup", eniSetup, z.object({ ifName, ok: z.literal(true) }));
+export const teardownEni = route("POST", "/v1/enis/teardown", eniSetup, z.object({ ok: z.literal(true) }));
+
+export const hostSettings = z.object({
+  vpcCidrs: z.array(cidr).min(1),
+  primaryIp: ipAddress,
+  primaryMac: mac,
+});
+/** Host-wide rules (SNAT, connmark, rp_filter, external service CIDRs) for the node's VPC CIDRs. */
+export const setupHost = route("POST", "/v1/host/setup", hostSettings, z.object({ ok: z.literal(true) }));

@@ -1,0 +1,46 @@
+/**
+ * addr-broker → pool-manager: how the capacity is used, so the pool is sized from real
+ * demand; and the release handshake (drain) that keeps EC2 from unassigning an address a
+ * pod holds or that is cooling down.
+ */
+import { z } from "zod";
+import { route } from "../ipc/contract.ts";
+import { cidr } from "./fields.ts";
+
+export const cidrUsage = z.object({
+  cidr,
+  assigned: z.number().int().min(0),
+  cooling: z.number().int().min(0),
+  /** Epoch ms at which the last cooling address of this CIDR becomes free again. */
+  coolingUntil: z.number().optional(),
+});
+
+export const usageReport = z.object({
+  /** The capacity version the broker has applied. */
+  capacityVersion: z.number().int().min(-1),
+  capacityEpoch: z.string().optional(),
+  assigned: z.number().int().min(0),
+  cooling: z.number().int().min(0),
+  cidrs: z.array(cidrUsage),
+  /** Cumulative count of ADDs that found no address (pool-manager takes the difference). */
+  misses: z.number().int().min(0),
+  /** ADDs waiting right now because no address is free. */
+  waiting: z.number().int().min(0),
+});
+export type UsageReport = z.infer<typeof usageReport>;
+
+/** pool-manager pulls usage from addr-broker. */
+export const getUsage = route("GET", "/v1/usage", z.object({}), usageReport);
+/** addr-broker pushes usage to pool-manager on change, and at once on a miss. */
+export const postUsage = route("POST", "/v1/usage", usageReport, z.object({ ok: z.literal(true) }));
+
+/** pool-manager asks to release CIDRs; addr-broker grants only those with no assigned or cooling address and stops handing them out. */
+export const drain = route(
+  "POST",
+  "/v1/drain",
+  z.object({ cidrs: z.array(cidr).min(1) }),
+  z.object({
+    granted: z.array(cidr),
+    refused: z.array(z.object({ cidr, reason: z.string() })),
+  }),
+);

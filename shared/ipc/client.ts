@@ -1,0 +1,67 @@
+/**
+ * A typed client for a service on a Unix socket, built from the same route contracts as
+ * the server. The request is validated before it leaves and the answer when it arrives.
+ */
+import type { z } from "zod";
+import type { RouteContract } from "./contract.ts";
+import { ServiceError, validationError, type ErrorBody } from "./errors.ts";
+
+export interface ClientOptions {
+  /** Per-request timeout; long polls pass their own. */
+  timeoutMs?: number;
+}
+
+export class UnixClient {
+  constructor(
+    readonly socketPath: string,
+    private readonly opts: ClientOptions = {},
+  ) {}
+
+  async call<Req extends z.ZodType, Res extends z.ZodType>(
+    contract: RouteContract<Req, Res>,
+    body: z.input<Req>,
+    params: { pathParams?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<z.output<Res>> {
+    const checked = contract.request.safeParse(body);
+    if (!checked.success) throw validationError("INVALID_REQUEST", checked.error, contract.path);
+    let path = contract.path;
+    for (const [k, v] of Object.entries(params.pathParams ?? {})) path = path.replace(`:${k}`, encodeURIComponent(v));
+    const init: RequestInit & { unix: string } = {
+      method: contract.method,
+      unix: this.socketPath,
+      signal: AbortSignal.timeout(params.timeoutMs ?? this.opts.timeoutMs ?? 10_000),
+    };
+    if (contract.method === "GET" || contract.method === "DELETE") {
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries((checked.data ?? {}) as Record<string, unknown>)) {
+        if (v !== undefined) query.set(k, String(v));
+      }
+      const qs = query.toString();
+      if (qs) path += `?${qs}`;
+    } else {
+      init.body = JSON.stringify(checked.data);
+      init.headers = { "content-type": "application/json" };
+    }
+    let res: Response;
+    try {
+      res = await fetch(`http://localhost${path}`, init);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ServiceError("UNREACHABLE", `cannot reach ${this.socketPath}: ${why}`, 503, "socket");
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ServiceError("INVALID_RESPONSE", `${contract.path}: answer is not JSON (HTTP ${res.status})`, 502);
+    }
+    if (!res.ok) {
+      const e = (json as Partial<ErrorBody>).error;
+      throw new ServiceError(e?.code ?? "HTTP_" + res.status, e?.message ?? `HTTP ${res.status}`, res.status, e?.field, e?.details);
+    }
+    const parsed = contract.response.safeParse(json);
+    if (!parsed.success) throw validationError("INVALID_RESPONSE", parsed.error, contract.path);
+    return parsed.data;
+  }
+}
