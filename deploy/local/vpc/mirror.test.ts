@@ -1,0 +1,94 @@
+// The mirror's bookkeeping against an in-memory port that keeps state like the kernel would.
+import { expect, test } from "bun:test";
+import type { EniLinkRef, EniLinkSpec } from "./fabric.ts";
+import { EniMirror, type EniLinkPort } from "./mirror.ts";
+
+class MemoryLinks implements EniLinkPort {
+  links = new Map<string, EniLinkSpec>();
+  routes = new Map<string, string>();
+  gateways = new Set<string>();
+  failNextAttach = false;
+  async addSubnetGateway(g: string) {
+    this.gateways.add(g);
+  }
+  async attachEni(spec: EniLinkSpec) {
+    await Bun.sleep(1); // a slow kernel must not reorder anything
+    if (this.failNextAttach) {
+      this.failNextAttach = false;
+      throw new Error("RTNETLINK answers: File exists");
+    }
+    const key = `n${spec.nodeIndex}-eth${spec.deviceIndex}`;
+    this.links.set(key, spec);
+    return key;
+  }
+  async detachEni(nodeIndex: number, deviceIndex: number) {
+    const key = `n${nodeIndex}-eth${deviceIndex}`;
+    this.links.delete(key);
+    for (const [cidr, link] of this.routes) if (link === key) this.routes.delete(cidr);
+  }
+  async routeToEni(eni: EniLinkRef, cidr: string) {
+    const key = `n${eni.nodeIndex}-eth${eni.deviceIndex}`;
+    if (!this.links.has(key)) throw new Error("Cannot find device");
+    this.routes.set(cidr, key);
+  }
+  async unrouteFromEni(_eni: EniLinkRef, cidr: string) {
+    this.routes.delete(cidr);
+  }
+}
+
+const silent = { info() {}, error() {} };
+const attached = (eniId: string, instanceId: string, deviceIndex: number, primaryIp: string) => ({
+  eniId, instanceId, deviceIndex, mac: "02:00:00:00:00:01", primaryIp, subnetId: "subnet-1", subnetCidr: "10.0.0.0/19",
+});
+
+test("events are applied in order; attach → assign → unassign → detach leaves no link or route", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent);
+  m.registerInstance("i-1", 1);
+  m.eniAttached(attached("eni-1", "i-1", 0, "10.0.0.10"));
+  m.addressesAssigned({ eniId: "eni-1", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.20/32", "10.0.1.16/28"] });
+  await m.idle();
+  expect(port.links.get("n1-eth0")?.configure).toEqual({ prefixLen: 19, gateway: "10.0.0.1" });
+  expect(port.gateways).toEqual(new Set(["10.0.0.1"]));
+  expect(Object.fromEntries(port.routes)).toEqual({ "10.0.0.20/32": "n1-eth0", "10.0.1.16/28": "n1-eth0" });
+  m.eniAttached(attached("eni-2", "i-1", 1, "10.0.0.11"));
+  m.addressesUnassigned({ eniId: "eni-1", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.20/32"] });
+  m.eniDetached({ eniId: "eni-1", instanceId: "i-1", mac: "x" });
+  await m.idle();
+  expect([...port.links.keys()]).toEqual(["n1-eth1"]);
+  expect(port.links.get("n1-eth1")?.configure).toBeUndefined();
+  expect(port.routes.size).toBe(0);
+  expect(m.snapshot()).toEqual([{ eniId: "eni-2", nodeIndex: 1, deviceIndex: 1, primaryIp: "10.0.0.11", cidrs: [] }]);
+  expect(m.failures).toEqual([]);
+});
+
+test("events of an instance not registered yet are held and replayed at registration", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent);
+  m.eniAttached(attached("eni-1", "i-9", 0, "10.0.0.10"));
+  m.addressesAssigned({ eniId: "eni-1", instanceId: "i-9", mac: "x", cidrs: ["10.0.0.21/32"] });
+  await m.idle();
+  expect(port.links.size).toBe(0);
+  m.registerInstance("i-9", 4);
+  await m.idle();
+  expect([...port.links.keys()]).toEqual(["n4-eth0"]);
+  expect(port.routes.get("10.0.0.21/32")).toBe("n4-eth0");
+});
+
+test("a failed job is recorded and later jobs still run; addresses of an unattached ENI are ignored", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent);
+  m.registerInstance("i-1", 0);
+  port.failNextAttach = true;
+  m.eniAttached(attached("eni-1", "i-1", 1, "10.0.0.10"));
+  m.addressesAssigned({ eniId: "eni-1", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.22/32"] });
+  m.addressesAssigned({ eniId: "eni-3", instanceId: null, mac: "x", cidrs: ["10.0.0.23/32"] });
+  m.eniAttached(attached("eni-2", "i-1", 2, "10.0.0.12"));
+  await m.idle();
+  expect(m.failures.map((f) => [f.event, f.eniId])).toEqual([
+    ["eniAttached", "eni-1"],
+    ["addressesAssigned", "eni-1"],
+  ]);
+  expect([...port.links.keys()]).toEqual(["n0-eth2"]);
+  expect(port.routes.size).toBe(0);
+});

@@ -1,0 +1,147 @@
+// Mirrors the simulated EC2 into real links: the model's observer callbacks are synchronous;
+// each becomes a job on one serial queue, so the kernel sees attach → assign → unassign →
+// detach in the order EC2 did them. A failed job is logged and recorded, never blocks the rest.
+import { parseCidr, prefixLength, subnetGateway } from "../../../shared/ip.ts";
+import type { Ec2Observer } from "../sim-ec2/observer.ts";
+import type { EniLinkRef, EniLinkSpec } from "./fabric.ts";
+
+/** What the mirror needs of the kernel (VpcFabric implements it; tests may fake it). */
+export interface EniLinkPort {
+  addSubnetGateway(gateway: string): Promise<void>;
+  attachEni(spec: EniLinkSpec): Promise<string>;
+  detachEni(nodeIndex: number, deviceIndex: number): Promise<void>;
+  routeToEni(eni: EniLinkRef, cidr: string): Promise<void>;
+  unrouteFromEni(eni: EniLinkRef, cidr: string): Promise<void>;
+}
+
+export interface MirrorLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+type AttachedEvent = Parameters<Ec2Observer["eniAttached"]>[0];
+type AddressEvent = Parameters<Ec2Observer["addressesAssigned"]>[0];
+
+interface MirroredEni extends EniLinkRef {
+  eniId: string;
+  cidrs: Set<string>;
+}
+
+export interface MirrorFailure {
+  event: string;
+  eniId: string;
+  error: string;
+}
+
+export class EniMirror implements Ec2Observer {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly nodes = new Map<string, number>();
+  /** Events of instances not registered yet, replayed by registerInstance. */
+  private readonly parked = new Map<string, Array<() => Promise<void>>>();
+  private readonly enis = new Map<string, MirroredEni>();
+  private readonly gateways = new Set<string>();
+  readonly failures: MirrorFailure[] = [];
+
+  constructor(
+    private readonly port: EniLinkPort,
+    private readonly log: MirrorLog,
+  ) {}
+
+  /** Binds an instance to its node namespace; replays events that arrived before. */
+  registerInstance(instanceId: string, nodeIndex: number): void {
+    this.nodes.set(instanceId, nodeIndex);
+    const jobs = this.parked.get(instanceId) ?? [];
+    this.parked.delete(instanceId);
+    for (const job of jobs) this.enqueue(job);
+  }
+
+  /** Resolves when every job queued so far has run. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  /** The ENIs with a link right now, for /debug and tests. */
+  snapshot(): Array<{ eniId: string; nodeIndex: number; deviceIndex: number; primaryIp: string; cidrs: string[] }> {
+    return [...this.enis.values()].map((e) => ({ eniId: e.eniId, nodeIndex: e.nodeIndex, deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, cidrs: [...e.cidrs].sort() }));
+  }
+
+  eniAttached(e: AttachedEvent): void {
+    this.forInstance(e.instanceId, "eniAttached", e.eniId, async (nodeIndex) => {
+      const gateway = subnetGateway(e.subnetCidr);
+      if (!this.gateways.has(gateway)) {
+        await this.port.addSubnetGateway(gateway);
+        this.gateways.add(gateway);
+      }
+      const spec: EniLinkSpec = { nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac, primaryIp: e.primaryIp };
+      // Device 0 is configured as DHCP does on EC2; other ENIs come up DOWN and bare.
+      if (e.deviceIndex === 0) spec.configure = { prefixLen: prefixLength(e.subnetCidr), gateway };
+      await this.port.attachEni(spec);
+      this.enis.set(e.eniId, { eniId: e.eniId, nodeIndex, deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, mac: e.mac, cidrs: new Set() });
+      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac }, "ENI link created");
+    });
+  }
+
+  eniDetached(e: { eniId: string; instanceId: string; mac: string }): void {
+    this.forInstance(e.instanceId, "eniDetached", e.eniId, async () => {
+      const eni = this.enis.get(e.eniId);
+      if (!eni) return;
+      await this.port.detachEni(eni.nodeIndex, eni.deviceIndex);
+      this.enis.delete(e.eniId);
+      this.log.info({ eniId: e.eniId, instanceId: e.instanceId }, "ENI link deleted");
+    });
+  }
+
+  addressesAssigned(e: AddressEvent): void {
+    this.forAddresses(e, "addressesAssigned", async (eni, cidr) => {
+      await this.port.routeToEni(eni, cidr);
+      eni.cidrs.add(cidr);
+    });
+  }
+
+  addressesUnassigned(e: AddressEvent): void {
+    this.forAddresses(e, "addressesUnassigned", async (eni, cidr) => {
+      await this.port.unrouteFromEni(eni, cidr);
+      eni.cidrs.delete(cidr);
+    });
+  }
+
+  private forAddresses(e: AddressEvent, event: string, each: (eni: MirroredEni, cidr: string) => Promise<void>): void {
+    // An ENI that is not attached has no link: its addresses are announced again at attach.
+    if (e.instanceId === null) return;
+    this.forInstance(e.instanceId, event, e.eniId, async () => {
+      const eni = this.enis.get(e.eniId);
+      if (!eni) throw new Error(`ENI ${e.eniId} has no link (attach was not mirrored)`);
+      for (const cidr of e.cidrs) {
+        if (!parseCidr(cidr, false)) throw new Error(`cidr: invalid ${JSON.stringify(cidr)}`);
+        await each(eni, cidr);
+      }
+    });
+  }
+
+  private forInstance(instanceId: string, event: string, eniId: string, job: (nodeIndex: number) => Promise<void>): void {
+    const run = async () => {
+      const nodeIndex = this.nodes.get(instanceId);
+      if (nodeIndex === undefined) throw new Error(`instance ${instanceId} is not a node of this deployment`);
+      await job(nodeIndex);
+    };
+    const guarded = async () => {
+      try {
+        await run();
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        this.failures.push({ event, eniId, error });
+        this.log.error({ event, eniId, instanceId, error }, "mirroring an EC2 change into the kernel failed");
+      }
+    };
+    if (this.nodes.has(instanceId)) this.enqueue(guarded);
+    else {
+      const list = this.parked.get(instanceId) ?? [];
+      list.push(guarded);
+      this.parked.set(instanceId, list);
+    }
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.tail = this.tail.then(job);
+  }
+}

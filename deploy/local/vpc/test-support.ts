@@ -1,0 +1,41 @@
+// Helpers for root tests of the local VPC: run commands inside a namespace and read links.
+import { assertNetnsName } from "./names.ts";
+import { runCommand, type CommandResult } from "./command.ts";
+
+export const isRoot = process.getuid?.() === 0;
+
+export function execIn(ns: string, argv: readonly string[], stdin?: string): Promise<CommandResult> {
+  return runCommand(["ip", "netns", "exec", assertNetnsName(ns), ...argv], stdin);
+}
+
+/** One ICMP echo, 1 s deadline; true when answered. */
+export async function ping(ns: string, target: string, source?: string): Promise<boolean> {
+  const argv = ["busybox", "ping", "-c", "1", "-W", "1"];
+  if (source !== undefined) argv.push("-I", source);
+  const r = await execIn(ns, [...argv, target]);
+  return r.exitCode === 0;
+}
+
+export interface LinkInfo {
+  ifname: string;
+  address: string;
+  operstate: string;
+  flags: string[];
+}
+
+export async function linksIn(ns: string | undefined): Promise<LinkInfo[]> {
+  const argv = ns === undefined ? ["ip", "-j", "link", "show"] : ["ip", "-n", assertNetnsName(ns), "-j", "link", "show"];
+  const r = await runCommand(argv);
+  if (r.exitCode !== 0) return [];
+  return JSON.parse(r.stdout) as LinkInfo[];
+}
+
+/** A TCP or UDP exchange with the outside echo service, from inside `ns`. */
+export async function askEcho(ns: string, address: string, proto: "tcp" | "udp"): Promise<string> {
+  const [host, port] = address.split(":");
+  const script = proto === "tcp"
+    ? `const s=await Bun.connect({hostname:${JSON.stringify(host)},port:${Number(port)},socket:{data(_s,d){process.stdout.write(d);},close(){process.exit(0);}}});setTimeout(()=>process.exit(2),3000);`
+    : `const s=await Bun.udpSocket({socket:{data(_s,d){process.stdout.write(d);process.exit(0);}}});s.send("hi",${Number(port)},${JSON.stringify(host)});setTimeout(()=>process.exit(2),3000);`;
+  const r = await execIn(ns, [process.execPath, "-e", script]);
+  return r.stdout;
+}
