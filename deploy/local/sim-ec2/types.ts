@@ -1,0 +1,87 @@
+/** The simulated EC2 state: plain JSON-able data, so it can be snapshotted and served. */
+
+export type Tags = Record<string, string>;
+
+export interface Vpc {
+  id: string;
+  cidrs: string[];
+  tags: Tags;
+}
+
+export interface Subnet {
+  id: string;
+  vpcId: string;
+  az: string;
+  cidr: string;
+  ipv6Cidr: string | null;
+  tags: Tags;
+}
+
+export interface SecurityGroup {
+  id: string;
+  vpcId: string;
+  name: string;
+  description: string;
+  tags: Tags;
+}
+
+export interface Instance {
+  id: string;
+  instanceType: string;
+  az: string;
+  subnetId: string;
+  vpcId: string;
+  primaryEniId: string;
+  privateIp: string;
+  launchedAt: number;
+  tags: Tags;
+}
+
+export type AttachmentStatus = "attaching" | "attached";
+export type EniStatus = "available" | "attaching" | "in-use";
+
+export interface Attachment {
+  id: string;
+  instanceId: string;
+  deviceIndex: number;
+  networkCardIndex: 0;
+  status: AttachmentStatus;
+  deleteOnTermination: boolean;
+  attachTime: number;
+  /** When "attaching" turns into "attached". */
+  readyAt: number;
+}
+
+export interface Eni {
+  id: string;
+  subnetId: string;
+  vpcId: string;
+  az: string;
+  description: string;
+  mac: string;
+  status: EniStatus;
+  groups: string[];
+  tags: Tags;
+  primaryIp: string;
+  secondaryIps: string[];
+  ipv4Prefixes: string[];
+  ipv6Addresses: string[];
+  ipv6Prefixes: string[];
+  attachment: Attachment | null;
+  createdAt: number;
+  /** Last detach time: DeleteNetworkInterface is refused for a while after it. */
+  detachedAt: number | null;
+}
+
+export interface Ec2State {
+  vpcs: Record<string, Vpc>;
+  subnets: Record<string, Subnet>;
+  securityGroups: Record<string, SecurityGroup>;
+  instances: Record<string, Instance>;
+  enis: Record<string, Eni>;
+  nextId: number;
+}
+
+export function emptyState(): Ec2State {
+  return { vpcs: {}, subnets: {}, securityGroups: {}, instances: {}, enis: {}, nextId: 1 };
+}
