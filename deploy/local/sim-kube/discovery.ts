@@ -1,0 +1,79 @@
+// Legacy (non-aggregated) discovery documents, built from the resource table. kubectl falls
+// back to these when the answer is not an aggregated discovery document.
+import { RESOURCES, VERBS } from "./resources.ts";
+import type { ResourceDef } from "./resources.ts";
+
+export const SERVER_VERSION = {
+  major: "1",
+  minor: "32",
+  gitVersion: "v1.32.0-sim",
+  gitCommit: "0000000000000000000000000000000000000000",
+  gitTreeState: "clean",
+  buildDate: "2025-01-01T00:00:00Z",
+  goVersion: "go1.23.0",
+  compiler: "gc",
+  platform: "linux/amd64",
+};
+
+function groupVersions(): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const def of RESOURCES) {
+    if (def.group === "") continue;
+    const versions = groups.get(def.group) ?? [];
+    if (!versions.includes(def.version)) versions.push(def.version);
+    groups.set(def.group, versions);
+  }
+  return groups;
+}
+
+export function coreVersions(serverAddress: string) {
+  return {
+    kind: "APIVersions",
+    versions: ["v1"],
+    serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }],
+  };
+}
+
+function apiGroup(name: string, versions: string[]) {
+  const entries = versions.map((version) => ({ groupVersion: `${name}/${version}`, version }));
+  return { name, versions: entries, preferredVersion: entries[0] };
+}
+
+export function groupList() {
+  return {
+    kind: "APIGroupList",
+    apiVersion: "v1",
+    groups: [...groupVersions()].map(([name, versions]) => apiGroup(name, versions)),
+  };
+}
+
+export function groupDocument(group: string) {
+  const versions = groupVersions().get(group);
+  return versions === undefined ? undefined : { kind: "APIGroup", apiVersion: "v1", ...apiGroup(group, versions) };
+}
+
+function resourceEntries(def: ResourceDef) {
+  const main = {
+    name: def.plural,
+    singularName: def.singular,
+    namespaced: def.namespaced,
+    kind: def.kind,
+    verbs: VERBS,
+    ...(def.shortNames.length > 0 ? { shortNames: def.shortNames } : {}),
+  };
+  if (!def.hasStatus) return [main];
+  const status = { name: `${def.plural}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] };
+  return [main, status];
+}
+
+/** The APIResourceList of one group version ("" group is the core /api/v1), or undefined. */
+export function resourceList(group: string, version: string) {
+  const defs = RESOURCES.filter((def) => def.group === group && def.version === version);
+  if (defs.length === 0) return undefined;
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group === "" ? version : `${group}/${version}`,
+    resources: defs.flatMap(resourceEntries),
+  };
+}
