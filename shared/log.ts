@@ -2,6 +2,8 @@
 // services: AWS_VPC_K8S_CNI_LOGLEVEL / AWS_VPC_K8S_CNI_LOG_FILE (stdout, stderr or a path);
 // plugin:   AWS_VPC_K8S_PLUGIN_LOG_LEVEL / AWS_VPC_K8S_PLUGIN_LOG_FILE (stderr or a path).
 // The settings arrive already validated in Config (shared/config); nothing here reads env.
+import { mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import pino from "pino";
 import type { Config, LogDestination, LogLevel } from "./config/index.ts";
 
@@ -26,17 +28,20 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 function openDestination(file: LogDestination, kind: LoggerOptions["kind"]): SonicBoom {
   if (file === "stdout") return pino.destination({ dest: 1, sync: true });
   if (file === "stderr") return pino.destination({ dest: 2, sync: true });
-  // The shim lives for milliseconds: write synchronously. Services buffer and flush on exit.
-  const destination = pino.destination({ dest: file, sync: kind === "plugin", mkdir: true });
+  // Open the file here, synchronously: an async open leaves a window in which an early exit
+  // loses every buffered line (and pino's exit hook throws "sonic boom is not ready yet").
+  let fd: number;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    fd = openSync(file, "a", 0o640);
+  } catch (error) {
+    process.stderr.write(`log file ${file} cannot be opened (${(error as Error).message}); logging to stderr\n`);
+    return pino.destination({ dest: 2, sync: true });
+  }
+  // The shim lives for milliseconds: write synchronously. Services buffer; pino flushes on exit.
+  const destination = pino.destination({ dest: fd, sync: kind === "plugin" });
   destination.on("error", (error: Error) => {
     process.stderr.write(`log file ${file} cannot be written: ${error.message}\n`);
-  });
-  process.once("exit", () => {
-    try {
-      destination.flushSync();
-    } catch {
-      // not yet open or already closed: nothing buffered can be saved
-    }
   });
   return destination;
 }
