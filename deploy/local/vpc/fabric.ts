@@ -89,13 +89,19 @@ export class VpcFabric {
     return nodeNetns(this.names, nodeIndex);
   }
 
+  /** Throws LOCAL_STACK_EXISTS when a namespace or the mgmt link of this stack exists. */
+  async assertAbsent(): Promise<void> {
+    const existing = (await listNetns()).filter((n) => belongsToStack(this.names.prefix, n));
+    const link = await runCommand(["ip", "link", "show", this.names.mgmtRootLink]);
+    if (existing.length > 0 || link.exitCode === 0) {
+      throw Object.assign(new Error(`stack ${this.names.prefix} already exists (${[...existing, ...(link.exitCode === 0 ? [this.names.mgmtRootLink] : [])].join(", ")}); another \`up\` runs for this DIR, or run \`down\` first`), { code: "LOCAL_STACK_EXISTS" });
+    }
+  }
+
   /** Router, outside and management link. Fails (changing nothing) if the stack already exists. */
   async create(): Promise<void> {
     const { routerNs, outsideNs, mgmtRootLink, mgmt } = this.names;
-    const existing = await listNetns();
-    if (existing.some((n) => belongsToStack(this.names.prefix, n))) {
-      throw Object.assign(new Error(`namespaces of stack ${this.names.prefix} already exist; run \`down\` for this DIR first`), { code: "LOCAL_STACK_EXISTS" });
-    }
+    await this.assertAbsent();
     await ip(undefined, "netns", "add", routerNs);
     await ip(undefined, "netns", "add", outsideNs);
     await ip(routerNs, "link", "set", "lo", "up");

@@ -1,0 +1,171 @@
+// Assembles the simulated cloud of the local deployment: the VPC as namespaces, the simulated
+// EC2 (its changes mirrored into real links), one IMDS listener per node, the Kubernetes API,
+// and the outside echo service. `startCloud` is the programmatic form of `main.ts up`.
+import { mkdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import pino from "pino";
+import { prefixLength } from "../../shared/ip.ts";
+import { Ec2Model, type ModelTiming } from "./sim-ec2/state.ts";
+import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
+import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
+import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
+import { startEc2Api, startKubeApi, type ServedApi, type KubeApi } from "./services.ts";
+import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
+import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
+import { EniMirror } from "./vpc/mirror.ts";
+import { stackNames, type StackNames } from "./vpc/names.ts";
+import { startEcho, type EchoService } from "./vpc/outside-echo.ts";
+
+export interface CloudOptions {
+  dir: string;
+  nodes?: number;
+  instanceType?: string;
+  region?: string;
+  vpcCidr?: string;
+  /** One subnet per availability zone; nodes are launched in the first. */
+  subnets?: Array<{ az: string; cidr: string }>;
+  timing?: Partial<ModelTiming>;
+  logger?: pino.Logger;
+}
+
+export interface RunningCloud {
+  stack: Stack;
+  names: StackNames;
+  model: Ec2Model;
+  mirror: EniMirror;
+  /** Idempotent; tears down everything `startCloud` created. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULTS = {
+  nodes: 2,
+  instanceType: "m5.large",
+  region: "us-west-2",
+  vpcCidr: "10.0.0.0/16",
+  subnets: [
+    { az: "us-west-2a", cidr: "10.0.0.0/19" },
+    { az: "us-west-2b", cidr: "10.0.32.0/19" },
+    { az: "us-west-2c", cidr: "10.0.64.0/19" },
+  ],
+} as const;
+
+export class CloudError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
+  const dir = resolve(opts.dir);
+  const nodeCount = opts.nodes ?? DEFAULTS.nodes;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 200) throw new CloudError("LOCAL_BAD_OPTION", `nodes: must be 1..200, got ${opts.nodes}`);
+  const instanceType = opts.instanceType ?? DEFAULTS.instanceType;
+  const region = opts.region ?? DEFAULTS.region;
+  const vpcCidr = opts.vpcCidr ?? DEFAULTS.vpcCidr;
+  const subnetSpecs = opts.subnets ?? DEFAULTS.subnets;
+  const log = opts.logger ?? pino({ level: "silent" });
+  const names = stackNames(dir);
+
+  await mkdir(dir, { recursive: true });
+  const controlSocket = join(dir, "ec2-control.sock");
+  const kubeconfig = join(dir, "kubeconfig");
+  const manifest: Manifest = { prefix: names.prefix, upPid: process.pid, pids: [], files: [controlSocket, kubeconfig, stackPath(dir)] };
+  // Validate what can be validated before touching the kernel.
+  const model = new Ec2Model({ timing: opts.timing });
+  const vpc = model.createVpc({ cidr: vpcCidr, tags: { Name: `local-${names.prefix}` } });
+  const subnets = subnetSpecs.map((s) => model.createSubnet({ vpcId: vpc.id, az: s.az, cidr: s.cidr, tags: { Name: `local-${names.prefix}-${s.az}` } }));
+  const nodeSubnet = subnets[0];
+  if (!nodeSubnet) throw new CloudError("LOCAL_BAD_OPTION", "subnets: at least one is needed");
+  const sg = model.defaultSecurityGroup(vpc.id);
+
+  const fabric = new VpcFabric(names, vpc.cidrs);
+  // Refuse (changing nothing) when this DIR's stack exists: another `up` runs, or one crashed.
+  await fabric.assertAbsent();
+  await writeManifest(dir, manifest);
+  const mirror = new EniMirror(fabric, {
+    info: (o, m) => log.info(o, m),
+    error: (o, m) => log.error(o, m),
+  });
+  model.addObserver(mirror);
+
+  const imdsListeners: ServedImds[] = [];
+  let ec2: ServedApi | undefined;
+  let kube: KubeApi | undefined;
+  let echo: EchoService | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await mirror.idle();
+    await echo?.stop().catch(() => {});
+    for (const l of imdsListeners) await l.stop().catch(() => {});
+    await ec2?.stop().catch(() => {});
+    await kube?.stop().catch(() => {});
+    const problems = await destroyStack(names);
+    for (const p of problems) log.error({ problem: p }, "teardown left something behind");
+    for (const f of manifest.files) await rm(f, { force: true });
+    await removeManifest(dir);
+    log.info({ dir }, "local deployment stopped");
+  };
+
+  try {
+    await fabric.create();
+    const echoStarted = startEcho(names.outsideNs);
+    const host = names.mgmt.rootIp;
+    ec2 = await startEc2Api({ model, host, controlSocket, log });
+    kube = await startKubeApi({ host, kubeconfig, log });
+
+    const nodes: StackNode[] = [];
+    for (let i = 0; i < nodeCount; i++) {
+      const netns = await fabric.addNode(i);
+      const inst = model.launchInstance({ instanceType, subnetId: nodeSubnet.id, securityGroupIds: sg ? [sg.id] : [] });
+      mirror.registerInstance(inst.id, i);
+      const imds = serveImds({
+        hostname: host,
+        port: 0,
+        instanceId: inst.id,
+        view: (id, now) => imdsViewOf(model, region, id, now),
+      });
+      imdsListeners.push(imds);
+      await fabric.redirectImds(i, imds.port);
+      const name = privateDnsName(inst.privateIp, region);
+      await kube.createNode(nodeObject(inst, name, region));
+      nodes.push({ name, instanceId: inst.id, instanceType, netns, primaryIp: inst.privateIp, primaryEni: inst.primaryEniId, subnetId: inst.subnetId });
+    }
+    echo = await echoStarted;
+    manifest.pids.push(echo.pid);
+    await writeManifest(dir, manifest);
+    await mirror.idle();
+    if (mirror.failures.length > 0) throw new CloudError("LOCAL_MIRROR_FAILED", `wiring the VPC failed: ${mirror.failures.map((f) => `${f.event} ${f.eniId}: ${f.error}`).join("; ")}`);
+
+    const stack: Stack = Stack.parse({
+      version: 1,
+      dir,
+      vpc: { id: vpc.id, cidrs: vpc.cidrs },
+      ec2: { endpoint: ec2.url, control: controlSocket },
+      imds: { endpoint: "http://169.254.169.254" },
+      kube: { endpoint: kube.url, kubeconfig },
+      nodes,
+      outside: { netns: names.outsideNs, echo: echo.address },
+    });
+    log.info({ dir, nodes: nodes.length, subnetPrefix: prefixLength(nodeSubnet.cidr) }, "local deployment ready");
+    return { stack, names, model, mirror, stop };
+  } catch (err) {
+    log.error({ error: String(err) }, "start failed; tearing down");
+    await stop();
+    throw err;
+  }
+}
+
+/** Starts a deployment, writes DIR/stack.json, runs `fn`, always tears down. For tests and demos. */
+export async function withStack<T>(opts: CloudOptions, fn: (cloud: RunningCloud) => Promise<T>): Promise<T> {
+  const cloud = await startCloud(opts);
+  try {
+    await writeStack(cloud.stack.dir, cloud.stack);
+    return await fn(cloud);
+  } finally {
+    await cloud.stop();
+  }
+}
+
+export { manifestPath };

@@ -1,0 +1,88 @@
+// The local deployment's CLI.
+//   bun run deploy/local/main.ts up   --dir DIR [--nodes N] [--instance-type T]
+//   bun run deploy/local/main.ts down --dir DIR
+// `up` runs in the foreground: when all is ready it writes DIR/stack.json and prints exactly
+// one line `ready DIR/stack.json` on stdout (logs go to DIR/up.log); SIGINT/SIGTERM tear
+// everything down and exit 0. `down` removes what a crashed `up` left behind.
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { startCloud, type RunningCloud } from "./cloud.ts";
+import { down } from "./down.ts";
+import { writeStack } from "./stack.ts";
+
+const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] | main.ts down --dir DIR";
+
+function fail(code: string, message: string): never {
+  process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parse(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { dir: { type: "string" }, nodes: { type: "string" }, "instance-type": { type: "string" } },
+    });
+  } catch (e) {
+    fail("LOCAL_BAD_ARGS", (e as Error).message);
+  }
+  const [command, ...extra] = parsed.positionals;
+  if (command !== "up" && command !== "down") fail("LOCAL_BAD_ARGS", `command: expected up or down, got ${JSON.stringify(command)}`);
+  if (extra.length > 0) fail("LOCAL_BAD_ARGS", `unexpected arguments: ${extra.join(" ")}`);
+  const dir = parsed.values.dir;
+  if (!dir) fail("LOCAL_BAD_ARGS", "--dir: required");
+  let nodes: number | undefined;
+  if (parsed.values.nodes !== undefined) {
+    nodes = Number(parsed.values.nodes);
+    if (!/^\d+$/.test(parsed.values.nodes) || nodes < 1 || nodes > 200) fail("LOCAL_BAD_ARGS", `--nodes: must be an integer 1..200, got ${JSON.stringify(parsed.values.nodes)}`);
+  }
+  const instanceType = parsed.values["instance-type"];
+  if (command === "down" && (nodes !== undefined || instanceType !== undefined)) fail("LOCAL_BAD_ARGS", "down takes only --dir");
+  return { command, dir: resolve(dir), nodes, instanceType };
+}
+
+async function up(dir: string, nodes: number | undefined, instanceType: string | undefined): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const logger = pino({ level: "info", base: { service: "local-up", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
+  let cloud: RunningCloud | undefined;
+  let stopping: Promise<void> | undefined;
+  let signalled = false;
+  const shutdown = () => {
+    signalled = true;
+    stopping ??= (async () => {
+      logger.info("signal: tearing down");
+      await cloud?.stop();
+      process.exit(0);
+    })();
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+  const started = Date.now();
+  try {
+    cloud = await startCloud({ dir, nodes, instanceType, logger });
+  } catch (e) {
+    process.stderr.write(`error ${(e as { code?: string }).code ?? "LOCAL_UP_FAILED"}: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  if (signalled) {
+    await cloud.stop();
+    process.exit(0);
+  }
+  const path = await writeStack(dir, cloud.stack);
+  logger.info({ ms: Date.now() - started }, "ready");
+  process.stdout.write(`ready ${path}\n`);
+  // Foreground: live until a signal arrives.
+  setInterval(() => {}, 1 << 30);
+}
+
+const args = parse(process.argv.slice(2));
+if (args.command === "up") await up(args.dir, args.nodes, args.instanceType);
+else {
+  const problems = await down(args.dir);
+  for (const p of problems) process.stderr.write(`warning: ${p}\n`);
+  process.exit(problems.length > 0 ? 1 : 0);
+}

@@ -1,0 +1,59 @@
+// How a node of the local deployment looks to IMDS and to Kubernetes, derived from the
+// simulated EC2 state. Pure.
+import type { ImdsInstanceView } from "./sim-imds/app.ts";
+import type { Ec2Model } from "./sim-ec2/state.ts";
+import type { Instance } from "./sim-ec2/types.ts";
+
+/** EC2's private DNS name, which kubelet on EC2 uses as the node name. */
+export function privateDnsName(privateIp: string, region: string): string {
+  const host = `ip-${privateIp.replaceAll(".", "-")}`;
+  return region === "us-east-1" ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
+}
+
+export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, nowMs: number): ImdsInstanceView | undefined {
+  const inst = model.state.instances[instanceId];
+  const interfaces = model.imdsView(instanceId, nowMs);
+  if (!inst || !interfaces) return undefined;
+  return {
+    instanceId,
+    instanceType: inst.instanceType,
+    az: inst.az,
+    region,
+    localIpv4: inst.privateIp,
+    primaryMac: model.state.enis[inst.primaryEniId]?.mac ?? "",
+    interfaces: interfaces.map((i) => {
+      const v6 = model.state.subnets[i.subnetId]?.ipv6Cidr;
+      return { ...i, subnetIpv6Cidrs: v6 ? [v6] : [] };
+    }),
+  };
+}
+
+/** The Node object kubelet would register on EC2 (cloud provider aws). */
+export function nodeObject(inst: Instance, name: string, region: string): Record<string, unknown> {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      labels: {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": inst.instanceType,
+        "topology.kubernetes.io/region": region,
+        "topology.kubernetes.io/zone": inst.az,
+      },
+      annotations: {},
+    },
+    spec: { providerID: `aws:///${inst.az}/${inst.id}` },
+    status: {
+      addresses: [
+        { type: "InternalIP", address: inst.privateIp },
+        { type: "InternalDNS", address: name },
+        { type: "Hostname", address: name },
+      ],
+      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
+      nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "v1.31.0" },
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// The simulated cloud's HTTP endpoints, bound to the management address in the root
+// namespace (never 0.0.0.0): the EC2 Query API (+ its control API on a Unix socket) and the
+// Kubernetes API (+ a kubeconfig usable from the root namespace).
+import type pino from "pino";
+import { rm } from "node:fs/promises";
+import type { Ec2Model } from "./sim-ec2/state.ts";
+import { serveKube, writeKubeconfig, type ServedKube } from "./sim-kube/serve.ts";
+
+export interface ServedApi {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface KubeApi extends ServedApi {
+  served: ServedKube;
+  createNode(node: Record<string, unknown>): Promise<void>;
+}
+
+export async function startEc2Api(opts: { model: Ec2Model; host: string; controlSocket: string; log: pino.Logger }): Promise<ServedApi> {
+  // Stand-in until sim-ec2's server lands: keeps attachments moving, answers 503.
+  await rm(opts.controlSocket, { force: true });
+  const server = Bun.serve({ hostname: opts.host, port: 0, fetch: () => new Response("not wired yet", { status: 503 }) });
+  const timer = setInterval(() => opts.model.settle(), 50);
+  return {
+    url: `http://${opts.host}:${server.port}`,
+    async stop() {
+      clearInterval(timer);
+      await server.stop(true);
+    },
+  };
+}
+
+export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger }): Promise<KubeApi> {
+  const served = serveKube({ hostname: opts.host, port: 0 });
+  await writeKubeconfig(opts.kubeconfig, served.url);
+  return {
+    url: served.url,
+    served,
+    stop: () => served.stop(),
+    async createNode(node) {
+      // Through the API's own validation, in process.
+      const res = await served.kube.fetch(
+        new Request(`${served.url}/api/v1/nodes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(node) }),
+      );
+      if (res.status !== 201 && res.status !== 200) throw new Error(`creating node failed: ${res.status} ${await res.text()}`);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// stack.json: what a running local deployment tells its users (tests, the demo, the services
+// of part 2). The schema is the contract; later issues add per-node fields, never remove.
+import { z } from "zod";
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export const StackNode = z.object({
+  name: z.string(),
+  instanceId: z.string(),
+  instanceType: z.string(),
+  netns: z.string(),
+  primaryIp: z.string(),
+  primaryEni: z.string(),
+  subnetId: z.string(),
+});
+
+export const Stack = z.object({
+  version: z.literal(1),
+  dir: z.string(),
+  vpc: z.object({ id: z.string(), cidrs: z.array(z.string()).min(1) }),
+  ec2: z.object({ endpoint: z.string().url(), control: z.string() }),
+  imds: z.object({ endpoint: z.literal("http://169.254.169.254") }),
+  kube: z.object({ endpoint: z.string().url(), kubeconfig: z.string() }),
+  nodes: z.array(StackNode),
+  outside: z.object({ netns: z.string(), echo: z.string().regex(/^203\.0\.113\.10:\d+$/) }),
+});
+
+export type Stack = z.infer<typeof Stack>;
+export type StackNode = z.infer<typeof StackNode>;
+
+export const STACK_FILE = "stack.json";
+
+export function stackPath(dir: string): string {
+  return join(dir, STACK_FILE);
+}
+
+/** Written atomically (tmp + rename): a reader sees the whole file or none. */
+export async function writeStack(dir: string, stack: Stack): Promise<string> {
+  const path = stackPath(dir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(Stack.parse(stack), null, 2) + "\n", { mode: 0o644 });
+  await rename(tmp, path);
+  return path;
+}
+
+export async function readStack(dir: string): Promise<Stack> {
+  return Stack.parse(await Bun.file(stackPath(dir)).json());
+}
