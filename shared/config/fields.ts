@@ -85,6 +85,9 @@ export function boolField(defaultValue: boolean, extra: Extra = {}) {
     accepted: BOOL_ACCEPTED,
     default: defaultValue,
     defaultText: String(defaultValue),
+    ...(extra.source === undefined || extra.source.startsWith("upstream")
+      ? { differs: 'only true/false; 1, 0, t, f and anything else are rejected (upstream mixes ParseBool and == "true" and falls back to the default)' }
+      : {}),
     ...extra,
     parse: (v) => {
       const lower = v.toLowerCase();

@@ -228,7 +228,9 @@ export const envSchema = z.object({
   ENABLE_V4_EGRESS: boolField(true),
   IP_COOLDOWN_PERIOD: cooldownField(),
   DISABLE_POD_V6: boolField(false),
-  NETWORK_POLICY_ENFORCING_MODE: enumField(["standard", "strict"], "standard"),
+  NETWORK_POLICY_ENFORCING_MODE: enumField(["standard", "strict"], "standard", {
+    differs: "an unknown mode is rejected",
+  }),
 
   // ---- read by upstream code, not listed in its README ----
   AWS_VPC_K8S_CNI_CONNMARK: connmarkField(),
