@@ -1,0 +1,166 @@
+/** State → the XML shapes EC2 answers with (element names as the SDK's deserializers read them). */
+import { availableIpv4Count } from "./allocator.ts";
+import type { InstanceTypeLimits } from "./instance-types.ts";
+import type { Ec2State, Eni, Instance, SecurityGroup, Subnet, Tags } from "./types.ts";
+import type { XmlValue } from "./xml.ts";
+
+export const OWNER_ID = "123456789012";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const tagSet = (tags: Tags): XmlValue => Object.entries(tags).map(([key, value]) => ({ key, value }));
+const dns = (ip: string) => `ip-${ip.replace(/\./g, "-")}.us-west-2.compute.internal`;
+
+function groupSet(state: Ec2State, ids: string[]): XmlValue {
+  return ids.map((id) => ({ groupId: id, groupName: state.securityGroups[id]?.name ?? id }));
+}
+
+function privateIps(e: Eni): XmlValue {
+  return [e.primaryIp, ...e.secondaryIps].map((ip, i) => ({ privateIpAddress: ip, privateDnsName: dns(ip), primary: i === 0 }));
+}
+
+export function eniXml(state: Ec2State, e: Eni): XmlValue {
+  const a = e.attachment;
+  return {
+    networkInterfaceId: e.id,
+    subnetId: e.subnetId,
+    vpcId: e.vpcId,
+    availabilityZone: e.az,
+    description: e.description,
+    ownerId: OWNER_ID,
+    requesterManaged: false,
+    status: e.status,
+    macAddress: e.mac,
+    privateIpAddress: e.primaryIp,
+    privateDnsName: dns(e.primaryIp),
+    sourceDestCheck: true,
+    groupSet: groupSet(state, e.groups),
+    attachment: a && {
+      attachmentId: a.id,
+      instanceId: a.instanceId,
+      instanceOwnerId: OWNER_ID,
+      deviceIndex: a.deviceIndex,
+      networkCardIndex: a.networkCardIndex,
+      status: a.status,
+      attachTime: iso(a.attachTime),
+      deleteOnTermination: a.deleteOnTermination,
+    },
+    tagSet: tagSet(e.tags),
+    privateIpAddressesSet: privateIps(e),
+    ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
+    ipv6AddressesSet: e.ipv6Addresses.map((ipv6Address) => ({ ipv6Address, isPrimaryIpv6: false })),
+    ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
+    interfaceType: "interface",
+    ipv6Native: false,
+  };
+}
+
+function instanceEniXml(state: Ec2State, e: Eni): XmlValue {
+  const a = e.attachment;
+  return {
+    networkInterfaceId: e.id,
+    subnetId: e.subnetId,
+    vpcId: e.vpcId,
+    description: e.description,
+    ownerId: OWNER_ID,
+    status: e.status,
+    macAddress: e.mac,
+    privateIpAddress: e.primaryIp,
+    privateDnsName: dns(e.primaryIp),
+    sourceDestCheck: true,
+    groupSet: groupSet(state, e.groups),
+    attachment: a && {
+      attachmentId: a.id,
+      deviceIndex: a.deviceIndex,
+      networkCardIndex: a.networkCardIndex,
+      status: a.status,
+      attachTime: iso(a.attachTime),
+      deleteOnTermination: a.deleteOnTermination,
+    },
+    privateIpAddressesSet: privateIps(e),
+    ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
+    ipv6AddressesSet: e.ipv6Addresses.map((ipv6Address) => ({ ipv6Address })),
+    ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
+    interfaceType: "interface",
+  };
+}
+
+export function instanceXml(state: Ec2State, i: Instance): XmlValue {
+  const enis = Object.values(state.enis)
+    .filter((e) => e.attachment?.instanceId === i.id)
+    .sort((a, b) => (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0));
+  const primary = state.enis[i.primaryEniId];
+  return {
+    instanceId: i.id,
+    imageId: "ami-0000000000000000a",
+    instanceState: { code: 16, name: "running" },
+    privateDnsName: dns(i.privateIp),
+    instanceType: i.instanceType,
+    launchTime: iso(i.launchedAt),
+    placement: { availabilityZone: i.az, tenancy: "default" },
+    subnetId: i.subnetId,
+    vpcId: i.vpcId,
+    privateIpAddress: i.privateIp,
+    architecture: "x86_64",
+    hypervisor: "xen",
+    groupSet: groupSet(state, primary?.groups ?? []),
+    networkInterfaceSet: enis.map((e) => instanceEniXml(state, e)),
+    tagSet: tagSet(i.tags),
+  };
+}
+
+export function subnetXml(state: Ec2State, s: Subnet): XmlValue {
+  return {
+    subnetId: s.id,
+    subnetArn: `arn:aws:ec2:us-west-2:${OWNER_ID}:subnet/${s.id}`,
+    state: "available",
+    vpcId: s.vpcId,
+    ownerId: OWNER_ID,
+    cidrBlock: s.cidr,
+    availableIpAddressCount: availableIpv4Count(state, s),
+    availabilityZone: s.az,
+    availabilityZoneId: `usw2-az${s.az.slice(-1).charCodeAt(0) - 96}`,
+    defaultForAz: false,
+    mapPublicIpOnLaunch: false,
+    assignIpv6AddressOnCreation: false,
+    ipv6CidrBlockAssociationSet: s.ipv6Cidr
+      ? [{ associationId: `subnet-cidr-assoc-${s.id.slice(7)}`, ipv6CidrBlock: s.ipv6Cidr, ipv6CidrBlockState: { state: "associated" } }]
+      : [],
+    tagSet: tagSet(s.tags),
+  };
+}
+
+export function securityGroupXml(g: SecurityGroup): XmlValue {
+  return {
+    groupId: g.id,
+    groupName: g.name,
+    groupDescription: g.description,
+    vpcId: g.vpcId,
+    ownerId: OWNER_ID,
+    ipPermissions: [],
+    ipPermissionsEgress: [{ ipProtocol: "-1", ipRanges: [{ cidrIp: "0.0.0.0/0" }] }],
+    tagSet: tagSet(g.tags),
+  };
+}
+
+export function instanceTypeXml(t: InstanceTypeLimits): XmlValue {
+  return {
+    instanceType: t.name,
+    currentGeneration: true,
+    bareMetal: false,
+    hypervisor: t.hypervisor,
+    processorInfo: { supportedArchitectures: ["x86_64"] },
+    vCpuInfo: { defaultVCpus: t.vcpus },
+    memoryInfo: { sizeInMiB: t.memoryMiB },
+    networkInfo: {
+      networkPerformance: t.networkPerformance,
+      maximumNetworkInterfaces: t.maxEnis,
+      maximumNetworkCards: t.networkCards,
+      defaultNetworkCardIndex: 0,
+      networkCards: [{ networkCardIndex: 0, networkPerformance: t.networkPerformance, maximumNetworkInterfaces: t.maxEnis }],
+      ipv4AddressesPerInterface: t.ipv4PerEni,
+      ipv6AddressesPerInterface: t.ipv6PerEni,
+      ipv6Supported: true,
+      enaSupport: "required",
+    },
+  };
+}
