@@ -9,7 +9,7 @@ import { Ec2Model, type ModelTiming } from "./sim-ec2/state.ts";
 import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
 import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
 import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
-import { startEc2Api, startKubeApi, type ServedApi, type KubeApi } from "./services.ts";
+import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi } from "./services.ts";
 import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
 import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
 import { EniMirror } from "./vpc/mirror.ts";
@@ -89,7 +89,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   model.addObserver(mirror);
 
   const imdsListeners: ServedImds[] = [];
-  let ec2: ServedApi | undefined;
+  let ec2: Ec2Api | undefined;
   let kube: KubeApi | undefined;
   let echo: EchoService | undefined;
   let stopped = false;

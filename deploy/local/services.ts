@@ -2,8 +2,7 @@
 // namespace (never 0.0.0.0): the EC2 Query API (+ its control API on a Unix socket) and the
 // Kubernetes API (+ a kubeconfig usable from the root namespace).
 import type pino from "pino";
-import { rm } from "node:fs/promises";
-import type { Ec2Model } from "./sim-ec2/state.ts";
+import { serveSimEc2, type Ec2Model, type SimEc2Server } from "./sim-ec2/index.ts";
 import { serveKube, writeKubeconfig, type ServedKube } from "./sim-kube/serve.ts";
 
 export interface ServedApi {
@@ -16,18 +15,14 @@ export interface KubeApi extends ServedApi {
   createNode(node: Record<string, unknown>): Promise<void>;
 }
 
-export async function startEc2Api(opts: { model: Ec2Model; host: string; controlSocket: string; log: pino.Logger }): Promise<ServedApi> {
-  // Stand-in until sim-ec2's server lands: keeps attachments moving, answers 503.
-  await rm(opts.controlSocket, { force: true });
-  const server = Bun.serve({ hostname: opts.host, port: 0, fetch: () => new Response("not wired yet", { status: 503 }) });
-  const timer = setInterval(() => opts.model.settle(), 50);
-  return {
-    url: `http://${opts.host}:${server.port}`,
-    async stop() {
-      clearInterval(timer);
-      await server.stop(true);
-    },
-  };
+export interface Ec2Api extends ServedApi {
+  served: SimEc2Server;
+}
+
+export async function startEc2Api(opts: { model: Ec2Model; host: string; controlSocket: string; log: pino.Logger }): Promise<Ec2Api> {
+  // The service settles asynchronous attachments on its own timers.
+  const served = serveSimEc2({ host: opts.host, port: 0, controlSocket: opts.controlSocket, model: opts.model });
+  return { url: served.endpoint, served, stop: () => served.stop() };
 }
 
 export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger }): Promise<KubeApi> {
