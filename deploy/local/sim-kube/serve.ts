@@ -71,7 +71,11 @@ export function serveKube(options: ServeKubeOptions): ServedKube {
   };
 }
 
-/** A kubeconfig with one cluster, user and context ("sim"), as JSON (valid YAML). */
+/**
+ * A kubeconfig with one cluster, user and context ("sim"), as JSON (valid YAML). kubectl
+ * (client-go) sends no bearer token to an http:// server, so a server that kubectl must use
+ * is started without `token`; @kubernetes/client-node does send it.
+ */
 export function kubeconfigText(url: string, token = "sim-token"): string {
   return `${JSON.stringify(
     {
