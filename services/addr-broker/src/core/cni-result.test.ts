@@ -15,7 +15,7 @@ describe("ADD result per version", () => {
         { name: "eth0", mac: pod.podMac, sandbox: pod.netns },
       ]);
       const ip = v.startsWith("0.") ? { version: "4", address: "10.0.12.34/32", gateway: "169.254.1.1", interface: 1 } : { address: "10.0.12.34/32", gateway: "169.254.1.1", interface: 1 };
-      expect(r.ips).toEqual([ip]);
+      expect(r.ips as unknown[]).toEqual([ip]);
       expect(r.routes).toEqual([{ dst: "0.0.0.0/0", gw: "169.254.1.1" }]);
       expect(r.dns).toEqual({});
     });
