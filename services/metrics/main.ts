@@ -1,0 +1,41 @@
+/**
+ * metrics: serves :61678/metrics (AWS_VPC_CNI_METRICS_BIND_ADDRESS; off with
+ * DISABLE_METRICS) by scraping each service's /metrics over its socket, and its own
+ * /healthz, /metrics, /debug on <run dir>/metrics.sock.
+ */
+import { bootstrap } from "../../shared/bootstrap.ts";
+import { createFrame, runFrame } from "../../shared/service.ts";
+import { Exporter } from "./src/exporter.ts";
+
+const { config, log, socketGid } = bootstrap("metrics");
+const exporter = new Exporter({
+  "pool-manager": config.sockets.poolManager,
+  "addr-broker": config.sockets.addrBroker,
+  "net-config": config.sockets.netConfig,
+});
+
+let tcp: ReturnType<typeof Bun.serve> | undefined;
+if (config.metrics.enabled) {
+  const bind = config.metrics.bind;
+  const app = exporter.app();
+  tcp =
+    bind.kind === "unix"
+      ? Bun.serve({ unix: bind.path, fetch: app.fetch })
+      : Bun.serve({ hostname: bind.host === "" ? "0.0.0.0" : bind.host, port: bind.port, fetch: app.fetch });
+  log.info({ bind }, "serving /metrics");
+} else {
+  log.info("DISABLE_METRICS=true: not serving /metrics on TCP");
+}
+
+const frame = createFrame({
+  name: "metrics",
+  debug: () => ({ enabled: config.metrics.enabled, bind: config.metrics.bind, ...(exporter.debug() as object) }),
+});
+await runFrame(frame, {
+  runDir: config.runDir,
+  gid: socketGid,
+  onStop: async () => {
+    await tcp?.stop(false);
+  },
+});
+log.info({ socket: config.sockets.metrics }, "metrics started");
