@@ -1,0 +1,81 @@
+/**
+ * The node's kernel through rtnetlink: a long-lived socket in the node namespace, and a
+ * short-lived one in a pod's namespace for the length of one wiring. Every call is
+ * synchronous (rtnetlink answers within the send), so concurrent requests never interleave.
+ */
+import type { LinkInfo, Step } from "../core/kernel-ops.ts";
+import type { NodeObservation, PodLayout, PodObservation } from "../core/pod-wiring.ts";
+import { MAIN_TABLE } from "../core/kernel-ops.ts";
+import { NetnsHandle, type NetnsRef } from "./netns.ts";
+import { Rtnl } from "./netlink/rtnl.ts";
+
+export interface StepResult {
+  step: Step;
+  /** False when a delete found nothing. */
+  changed: boolean;
+}
+
+export class NetlinkKernel {
+  readonly nodeNs: NetnsHandle;
+  readonly node: Rtnl;
+
+  constructor(nodeNs: NetnsRef) {
+    this.nodeNs = NetnsHandle.open(nodeNs);
+    try {
+      this.node = Rtnl.open(this.nodeNs);
+    } catch (err) {
+      this.nodeNs.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.node.close();
+    this.nodeNs.close();
+  }
+
+  /** Run steps in order; pod-side steps need `podNetns`. Stops at the first error (thrown). */
+  run(steps: Step[], podNetns?: string): StepResult[] {
+    const needsPod = steps.some((s) => s.side === "pod");
+    if (!needsPod) return steps.map((step) => ({ step, changed: this.node.perform(step.op) }));
+    return this.withPod(podNetns ?? "", (pod) =>
+      steps.map((step) => ({ step, changed: step.side === "pod" ? pod.perform(step.op, this.nodeNs) : this.node.perform(step.op) })),
+    );
+  }
+
+  /** Open the pod's namespace and a socket in it for the duration of `fn`. */
+  withPod<T>(podNetns: string, fn: (pod: Rtnl) => T): T {
+    const ns = NetnsHandle.open({ path: podNetns });
+    try {
+      const pod = Rtnl.open(ns);
+      try {
+        return fn(pod);
+      } finally {
+        pod.close();
+      }
+    } finally {
+      ns.close();
+    }
+  }
+
+  podLink(podNetns: string, ifName: string): LinkInfo | undefined {
+    return this.withPod(podNetns, (pod) => pod.link(ifName));
+  }
+
+  observeNode(l: PodLayout): NodeObservation {
+    return {
+      hostLink: this.node.link(l.hostVeth),
+      routes: this.node.routes(l.family).filter((r) => r.table === MAIN_TABLE && r.dst === l.podCidr),
+      rules: this.node.rules(l.family),
+    };
+  }
+
+  observePod(podNetns: string, l: PodLayout): PodObservation {
+    return this.withPod(podNetns, (pod) => ({
+      podLink: pod.link(l.podIf),
+      addrs: pod.addrs(l.family),
+      routes: pod.routes(l.family),
+      neighbours: pod.neighbours(l.family),
+    }));
+  }
+}

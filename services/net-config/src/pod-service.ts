@@ -1,0 +1,101 @@
+/**
+ * Pod wiring, unwiring and CHECK: the core plans, the netlink adapter performs. ADD that
+ * fails part-way is undone before the error is returned, so a retry starts clean.
+ */
+import { describeRoute, describeRule, type Step } from "./core/kernel-ops.ts";
+import { checkWiring, planUnwire, planWire, podLayout, type PodRequest } from "./core/pod-wiring.ts";
+import type { NetConfigSettings } from "./core/settings.ts";
+import { NetConfigError } from "./core/errors.ts";
+import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
+import { randomLocalMac } from "./adapters/random-mac.ts";
+import { checkNetnsPath } from "./core/validation.ts";
+
+export interface WireAnswer {
+  hostVeth: string;
+  podMac: string;
+  podIfIndex: number;
+  hostMac: string;
+}
+
+export class PodService {
+  constructor(
+    private readonly kernel: NetlinkKernel,
+    private readonly settings: () => NetConfigSettings,
+  ) {}
+
+  wire(req: PodRequest): WireAnswer {
+    const settings = this.settings();
+    const hostMac = randomLocalMac();
+    const { layout, steps } = planWire(req, settings, hostMac);
+    try {
+      this.kernel.run(steps, req.netns);
+      const podLink = this.kernel.podLink(req.netns, layout.podIf);
+      if (!podLink) throw new NetConfigError("POD_LINK_MISSING", `pod interface ${layout.podIf} vanished during set-up`, "ifName");
+      return { hostVeth: layout.hostVeth, podMac: podLink.mac, podIfIndex: podLink.index, hostMac };
+    } catch (err) {
+      try {
+        this.kernel.run(planUnwire({ ...req, netns: "" }, settings).steps);
+      } catch {
+        // the original error is the one worth reporting
+      }
+      throw err;
+    }
+  }
+
+  /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
+  unwire(req: PodRequest): { removed: string[] } {
+    const { layout, steps } = planUnwire(req, this.settings());
+    const results = this.kernel.run(steps);
+    const removed = results.filter((r) => r.changed).map((r) => describeStep(r.step));
+    const vethGone = results.some((r) => r.step.op.op === "link.del" && r.changed);
+    if (!vethGone && req.netns !== "") {
+      // The host end may carry another name (pod renamed, other prefix): remove the pair from the pod side.
+      try {
+        const podSide = this.kernel.run([{ side: "pod", op: { op: "link.del", dev: layout.podIf, missingOk: true } }], req.netns);
+        if (podSide[0]?.changed) removed.push(`link ${layout.podIf} in ${req.netns}`);
+      } catch (err) {
+        if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
+      }
+    }
+    return { removed };
+  }
+
+  check(req: PodRequest): { ok: boolean; problems: string[] } {
+    checkNetnsPath(req.netns);
+    const settings = this.settings();
+    const layout = podLayout(req, settings);
+    const node = this.kernel.observeNode(layout);
+    let pod;
+    try {
+      pod = this.kernel.observePod(req.netns, layout);
+    } catch (err) {
+      if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
+    }
+    const problems = checkWiring(layout, settings.podMtu, node, pod);
+    return { ok: problems.length === 0, problems };
+  }
+}
+
+export function describeStep(step: Step): string {
+  const op = step.op;
+  switch (op.op) {
+    case "veth.create":
+      return `veth ${op.podIf}/${op.hostVeth}`;
+    case "link.set":
+    case "link.del":
+      return `link ${op.dev}`;
+    case "addr.add":
+    case "addr.del":
+      return `address ${op.addr.cidr} dev ${op.addr.dev}`;
+    case "route.replace":
+    case "route.del":
+      return `route ${describeRoute(op.route)}`;
+    case "neigh.replace":
+      return `neighbour ${op.neigh.ip} dev ${op.neigh.dev}`;
+    case "rule.add":
+    case "rule.del":
+      return `rule ${describeRule(op.rule)}`;
+    case "sysctl":
+      return `sysctl ${op.key}=${op.value}`;
+  }
+}
