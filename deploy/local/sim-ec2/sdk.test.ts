@@ -203,3 +203,22 @@ describe("filters, pagination, tags", () => {
     for (const id of made) await w.ec2.send(new E.DeleteNetworkInterfaceCommand({ NetworkInterfaceId: id }));
   });
 });
+
+describe("more refusals", () => {
+  test("attaching an attached ENI, security groups, reassignment", async () => {
+    const a = w.model.createNetworkInterface({ subnetId: w.subnet.id, secondaryCount: 1 });
+    const b = w.model.createNetworkInterface({ subnetId: w.subnet.id });
+    const att = await w.ec2.send(new E.AttachNetworkInterfaceCommand({ NetworkInterfaceId: a.id, InstanceId: w.instance.id, DeviceIndex: 1 }));
+    expect((await sdkError(w.ec2.send(new E.AttachNetworkInterfaceCommand({ NetworkInterfaceId: a.id, InstanceId: w.instance.id, DeviceIndex: 2 })))).name).toBe("InvalidNetworkInterface.InUse");
+    const sg2 = w.model.createSecurityGroup({ vpcId: w.vpc.id, name: "pods" });
+    await w.ec2.send(new E.ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: b.id, Groups: [sg2.id] }));
+    expect(w.model.state.enis[b.id]!.groups).toEqual([sg2.id]);
+    expect((await sdkError(w.ec2.send(new E.ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: b.id, Groups: ["sg-00000000000009999"] })))).name).toBe("InvalidGroup.NotFound");
+    const ip = w.model.state.enis[a.id]!.secondaryIps[0]!;
+    expect((await sdkError(w.ec2.send(new E.AssignPrivateIpAddressesCommand({ NetworkInterfaceId: b.id, PrivateIpAddresses: [ip] })))).name).toBe("InvalidIPAddress.InUse");
+    await w.ec2.send(new E.AssignPrivateIpAddressesCommand({ NetworkInterfaceId: b.id, PrivateIpAddresses: [ip], AllowReassignment: true }));
+    expect(w.model.state.enis[a.id]!.secondaryIps).toEqual([]);
+    expect(w.model.state.enis[b.id]!.secondaryIps).toEqual([ip]);
+    await w.ec2.send(new E.DetachNetworkInterfaceCommand({ AttachmentId: att.AttachmentId }));
+  });
+});
