@@ -31,7 +31,7 @@ describe("resource rules", () => {
     expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Pending" });
     await send("PATCH", "/api/v1/namespaces/default/pods/p/status", { status: { phase: "Running", podIP: "10.0.0.9" } }, "application/merge-patch+json");
     expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Running", podIP: "10.0.0.9" });
-    const byIp = await (await send("GET", "/api/v1/pods?fieldSelector=status.podIP%3D10.0.0.9")).json();
+    const byIp: any = await (await send("GET", "/api/v1/pods?fieldSelector=status.podIP%3D10.0.0.9")).json();
     expect(byIp.items.map((item: { metadata: { name: string } }) => item.metadata.name)).toEqual(["p"]);
   });
 
@@ -56,15 +56,15 @@ describe("resource rules", () => {
 
   test("discovery lists the CRD groups; OpenAPI v3 tags PATCH with kind and fieldValidation", async () => {
     const { send } = setup();
-    const groups = await (await send("GET", "/apis")).json();
+    const groups: any = await (await send("GET", "/apis")).json();
     const names = groups.groups.map((group: { name: string }) => group.name);
     expect(names).toContain("crd.k8s.amazonaws.com");
     expect(names).toContain("vpcresources.k8s.aws");
-    const resources = await (await send("GET", "/apis/vpcresources.k8s.aws/v1alpha1")).json();
+    const resources: any = await (await send("GET", "/apis/vpcresources.k8s.aws/v1alpha1")).json();
     expect(resources.resources).toContainEqual(expect.objectContaining({ name: "cninodes", kind: "CNINode", namespaced: false }));
-    const root = await (await send("GET", "/openapi/v3")).json();
+    const root: any = await (await send("GET", "/openapi/v3")).json();
     const url = root.paths["apis/crd.k8s.amazonaws.com/v1alpha1"].serverRelativeURL as string;
-    const spec = await (await send("GET", url)).json();
+    const spec: any = await (await send("GET", url)).json();
     const patch = spec.paths["/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs/{name}"].patch;
     expect(patch["x-kubernetes-group-version-kind"]).toEqual({ group: "crd.k8s.amazonaws.com", version: "v1alpha1", kind: "ENIConfig" });
     expect(patch.parameters.map((parameter: { name: string }) => parameter.name)).toContain("fieldValidation");
