@@ -1,0 +1,112 @@
+/**
+ * Ports: what the pool-manager needs from EC2, IMDS, net-config, addr-broker and the
+ * Kubernetes API, in the project's own types. Adapters translate SDK structs into these.
+ */
+import type { CidrKind } from "./pool-state.ts";
+import type { PoolLimits } from "./settings.ts";
+
+export type Tags = Record<string, string>;
+
+export interface Eni {
+  id: string;
+  mac: string;
+  subnetId: string;
+  vpcId: string;
+  description: string;
+  status: "available" | "attaching" | "in-use" | "detaching" | string;
+  interfaceType: "interface" | "trunk" | "efa" | string;
+  attachment?: { id: string; instanceId: string; deviceIndex: number; networkCard: number; attachedAtMs?: number; status: string };
+  primaryIp: string;
+  /** Secondary IPv4 addresses (not the primary). */
+  secondaryIps: string[];
+  ipv4Prefixes: string[];
+  ipv6Addresses: string[];
+  ipv6Prefixes: string[];
+  securityGroups: string[];
+  tags: Tags;
+}
+
+export interface Subnet {
+  id: string;
+  vpcId: string;
+  az: string;
+  cidr: string;
+  ipv6Cidr?: string;
+  availableIps: number;
+  tags: Tags;
+}
+
+export type InstanceLimits = Omit<PoolLimits, "maxPods"> & { vcpus: number; hypervisor: string; networkCards: number };
+
+export interface CreateEniRequest {
+  subnetId: string;
+  description: string;
+  securityGroups: string[];
+  family: "ipv4" | "ipv6";
+  cidrKind: CidrKind;
+  count: number;
+  tags: Tags;
+}
+
+export interface Ec2Port {
+  instanceLimits(instanceType: string): Promise<InstanceLimits>;
+  /** DescribeNetworkInterfaces filtered by attachment.instance-id. */
+  instanceEnis(instanceId: string): Promise<Eni[]>;
+  eni(eniId: string): Promise<Eni | undefined>;
+  /** Detached ENIs this project may have leaked: tag-key instance_id, status available, the VPC (and cluster tag). */
+  leakedEniCandidates(vpcId: string, clusterName?: string): Promise<Eni[]>;
+  subnets(vpcId: string, az: string): Promise<Subnet[]>;
+  /** Device indexes in use on the instance (DescribeInstances). */
+  usedDeviceIndexes(instanceId: string): Promise<number[]>;
+  createEni(req: CreateEniRequest): Promise<Eni>;
+  attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string>;
+  setDeleteOnTermination(eniId: string, attachmentId: string): Promise<void>;
+  detachEni(attachmentId: string): Promise<void>;
+  deleteEni(eniId: string): Promise<void>;
+  /** Adds `count` addresses or prefixes in one call; answers the CIDRs added (/32, /28, /128, /80). */
+  assign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, count: number): Promise<string[]>;
+  /** Removes these CIDRs (of one kind per call). */
+  unassign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, cidrs: string[]): Promise<void>;
+  createTags(resourceIds: string[], tags: Tags): Promise<void>;
+}
+
+/** An EC2 error with its EC2 code (e.g. InsufficientCidrBlocks). */
+export class Ec2CallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly api: string,
+    readonly status?: number,
+  ) {
+    super(`${api}: ${code}: ${message}`);
+    this.name = "Ec2CallError";
+  }
+}
+
+export function ec2Code(err: unknown): string | undefined {
+  return err instanceof Ec2CallError ? err.code : undefined;
+}
+
+export interface ImdsInterface {
+  mac: string;
+  deviceNumber: number;
+  interfaceId: string;
+  subnetId: string;
+  subnetCidr: string;
+  vpcCidrs: string[];
+  securityGroupIds: string[];
+  localIpv4s: string[];
+  ipv4Prefixes: string[];
+  ipv6s: string[];
+  ipv6Prefixes: string[];
+}
+
+export interface ImdsPort {
+  instanceId(): Promise<string>;
+  instanceType(): Promise<string>;
+  availabilityZone(): Promise<string>;
+  primaryMac(): Promise<string>;
+  localIpv4(): Promise<string>;
+  /** Every attached interface, as IMDS sees it now. */
+  interfaces(): Promise<ImdsInterface[]>;
+}
