@@ -5,7 +5,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pino from "pino";
 import { prefixLength } from "../../shared/ip.ts";
-import { Ec2Model, type ModelTiming } from "./sim-ec2/state.ts";
+import { Ec2Model, INSTANCE_TYPES, instanceTypeLimits, type ModelTiming } from "./sim-ec2/index.ts";
 import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
 import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
 import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
@@ -60,6 +60,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const nodeCount = opts.nodes ?? DEFAULTS.nodes;
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 200) throw new CloudError("LOCAL_BAD_OPTION", `nodes: must be 1..200, got ${opts.nodes}`);
   const instanceType = opts.instanceType ?? DEFAULTS.instanceType;
+  if (!instanceTypeLimits(instanceType)) throw new CloudError("LOCAL_BAD_OPTION", `instanceType: unknown instance type ${JSON.stringify(instanceType)} (known: ${Object.keys(INSTANCE_TYPES).join(", ")})`);
   const region = opts.region ?? DEFAULTS.region;
   const vpcCidr = opts.vpcCidr ?? DEFAULTS.vpcCidr;
   const subnetSpecs = opts.subnets ?? DEFAULTS.subnets;

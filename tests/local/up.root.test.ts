@@ -99,6 +99,17 @@ describe.skipIf(!isRoot)("local deployment via the CLI (root)", () => {
     echoPids = manifest.pids;
   });
 
+  test("a second up for the same DIR is refused and changes nothing", async () => {
+    const second = Bun.spawn([process.execPath, "run", new URL("../../deploy/local/main.ts", import.meta.url).pathname, "up", "--dir", dir], { stdout: "pipe", stderr: "pipe" });
+    expect(await second.exited).toBe(1);
+    expect(await new Response(second.stdout).text()).toBe("");
+    expect(await new Response(second.stderr).text()).toContain("LOCAL_STACK_EXISTS");
+    const node = up!.stack.nodes[0]!;
+    const r = await execIn(node.netns, ["curl", "-s", "-m", "5", "169.254.169.254/latest/meta-data/instance-id"]);
+    expect(r.stdout).toBe(node.instanceId);
+    expect(await Bun.file(`${dir}/local-manifest.json`).exists()).toBe(true);
+  });
+
   test("the AWS SDK inside a node creates, attaches and assigns; the link and the address follow EC2", async () => {
     const node0 = up!.stack.nodes[0]!;
     const node1 = up!.stack.nodes[1]!;
