@@ -53,6 +53,8 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
   let signalled = false;
   const shutdown = () => {
     signalled = true;
+    // Still starting: startCloud finishes (or fails and cleans up), then the check below stops it.
+    if (cloud === undefined) return;
     stopping ??= (async () => {
       logger.info("signal: tearing down");
       await cloud?.stop();
@@ -69,6 +71,7 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
     process.exit(1);
   }
   if (signalled) {
+    logger.info("signal during start: tearing down");
     await cloud.stop();
     process.exit(0);
   }

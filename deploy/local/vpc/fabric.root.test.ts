@@ -82,6 +82,20 @@ describe.skipIf(!isRoot)("local VPC namespaces (root)", () => {
     expect(mirror.failures).toEqual([]);
   });
 
+  test("a delegated /28 prefix is routed to its ENI while assigned", async () => {
+    for (const argv of [
+      ["ip", "addr", "add", "10.0.1.18/32", "dev", "eth1"],
+      ["ip", "rule", "add", "from", "10.0.1.16/28", "table", "101"],
+    ]) expect((await execIn(node1, argv)).exitCode).toBe(0);
+    expect(await ping(node0, "10.0.1.18")).toBe(false);
+    mirror.addressesAssigned({ eniId: "eni-b1", instanceId: "i-1", mac: "02:00:00:00:01:0b", cidrs: ["10.0.1.16/28"] });
+    await mirror.idle();
+    expect(await ping(node0, "10.0.1.18")).toBe(true);
+    mirror.addressesUnassigned({ eniId: "eni-b1", instanceId: "i-1", mac: "02:00:00:00:01:0b", cidrs: ["10.0.1.16/28"] });
+    await mirror.idle();
+    expect(await ping(node0, "10.0.1.18")).toBe(false);
+  });
+
   test("a source the VPC did not assign to the ENI is dropped; once assigned it passes", async () => {
     expect((await execIn(node0, ["ip", "addr", "add", "10.0.0.99/32", "dev", "eth0"])).exitCode).toBe(0);
     expect(await ping(node0, "10.0.0.11", "10.0.0.99")).toBe(false);

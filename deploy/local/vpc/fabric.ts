@@ -27,6 +27,8 @@ import {
 } from "./names.ts";
 
 export const IMDS_ADDRESS = "169.254.169.254";
+/** Router-side dummy link where traffic to unassigned VPC addresses ends (rejected). */
+export const VOID_LINK = "void";
 export const OUTSIDE_ROUTER_IP = "203.0.113.1";
 export const OUTSIDE_IP = "203.0.113.10";
 export const OUTSIDE_PREFIX_LEN = 24;
@@ -136,16 +138,31 @@ export class VpcFabric {
       [`net.ipv4.conf.${OUTSIDE_ROUTER_LINK}.rp_filter`]: 0,
       [`net.ipv4.conf.${OUTSIDE_ROUTER_LINK}.proxy_arp`]: 0,
     });
+    // The VPC's local route ends in a dummy link: a unicast route, so proxy ARP answers for
+    // every address of the subnet (as the VPC answers ARP itself, assigned or not), and what
+    // reaches it is rejected at once (host unreachable) instead of waiting for ARP to fail.
+    // (A veth pair with both ends in the router: the dummy module may not be loadable.)
+    await ip(routerNs, "link", "add", VOID_LINK, "type", "veth", "peer", "name", `${VOID_LINK}-peer`);
+    await ip(routerNs, "link", "set", `${VOID_LINK}-peer`, "up");
+    await ip(routerNs, "link", "set", VOID_LINK, "up");
     for (const cidr of this.vpcCidrs) await this.addVpcCidr(cidr);
     // Node traffic to the simulated cloud leaves the router masqueraded, so the root
     // namespace needs no route into the VPC.
-    await this.iptablesRestore(["*nat", `-A POSTROUTING -o ${MGMT_ROUTER_LINK} -j MASQUERADE`, "COMMIT"]);
+    await this.iptablesRestore([
+      "*nat",
+      `-A POSTROUTING -o ${MGMT_ROUTER_LINK} -j MASQUERADE`,
+      "COMMIT",
+      "*filter",
+      `-A FORWARD -o ${VOID_LINK} -j REJECT --reject-with icmp-host-unreachable`,
+      `-A OUTPUT -o ${VOID_LINK} -j DROP`,
+      "COMMIT",
+    ]);
   }
 
-  /** The VPC's "local" route: an address of the VPC that no ENI owns is unreachable. */
+  /** The VPC's "local" route: an address of the VPC that no ENI owns goes to the void link. */
   async addVpcCidr(cidr: string): Promise<void> {
     checkCidr(cidr, "cidr");
-    await ip(this.router, "route", "replace", "unreachable", cidr);
+    await ip(this.router, "route", "replace", cidr, "dev", VOID_LINK);
     await ip(this.names.outsideNs, "route", "replace", cidr, "via", OUTSIDE_ROUTER_IP, "dev", OUTSIDE_LINK);
   }
 
