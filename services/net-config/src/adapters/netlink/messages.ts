@@ -123,7 +123,7 @@ export function routeMessage(r: RouteSpec, oif: number | undefined, forDelete: b
   h[1] = len;
   h[4] = r.table < 256 ? r.table : 252;
   h[5] = forDelete ? 0 : RTPROT_BOOT;
-  h[6] = forDelete ? 0 : SCOPE_CODE[r.scope];
+  h[6] = forDelete ? 255 /* RT_SCOPE_NOWHERE: any scope */ : SCOPE_CODE[r.scope];
   h[7] = RTN_UNICAST;
   const attrs: Attr[] = [attr.u32(RTA.TABLE, r.table)];
   if (dst) attrs.push(attr.bytes(RTA.DST, dst));

@@ -1,0 +1,105 @@
+/**
+ * The SNAT and connmark rules upstream programs (reference aws-vpc-cni.md §4), as the
+ * lines iptables-save prints for them, so the same text is written (iptables-restore) and
+ * recognised when read back. Pure.
+ */
+import type { NetConfigSettings } from "./settings.ts";
+import { checkCidr, checkIfName, checkIp } from "./validation.ts";
+
+export const SNAT_CHAIN = "AWS-SNAT-CHAIN-0";
+export const CONNMARK_CHAIN = "AWS-CONNMARK-CHAIN-0";
+/** Chains of this project or of upstream versions before it (one chain per CIDR then). */
+export const OWN_CHAIN = /^AWS-(SNAT|CONNMARK)-CHAIN-\d+$/;
+/** Comments of rules the project (and upstream) puts into built-in chains. */
+export const OWN_COMMENTS = ["AWS SNAT CHAIN", "AWS, primary ENI", "AWS, outbound connections", "AWS, CONNMARK"];
+
+export type IptTable = "nat" | "mangle";
+
+export interface IptablesLayout {
+  /** Own chains and their complete contents, per table. */
+  chains: Record<IptTable, Record<string, string[]>>;
+  /** The project's rules in built-in chains, in order, per table and chain. */
+  builtin: Record<IptTable, Record<string, string[]>>;
+}
+
+export interface SnatInput {
+  vpcCidrs: string[];
+  primaryIp: string;
+  /** Name of the primary interface (found by its MAC). */
+  primaryIf: string;
+  /** `iptables` supports --random-fully (≥ 1.6.2); else prng falls back to --random. */
+  randomFullySupported: boolean;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayout {
+  input.vpcCidrs.forEach((c, i) => checkCidr(c, `vpcCidrs.${i}`));
+  checkIp(input.primaryIp, "primaryIp");
+  checkIfName(input.primaryIf, "primaryIf");
+  const mark = `${hex(s.connmark)}/${hex(s.connmark)}`;
+  const mask = hex(s.connmark);
+  const veths = `${s.vethPrefix}+`;
+  const layout: IptablesLayout = { chains: { nat: {}, mangle: {} }, builtin: { nat: {}, mangle: {} } };
+  const mangle: string[] = [];
+  if (s.nodePortSupport) {
+    mangle.push(`-i ${input.primaryIf} -m comment --comment "AWS, primary ENI" -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-xmark ${mark}`);
+  }
+  if (s.nodePortSupport || !s.externalSnat) {
+    mangle.push(`-i ${veths} -m comment --comment "AWS, primary ENI" -j CONNMARK --restore-mark --nfmask ${mask} --ctmask ${mask}`);
+  }
+  if (mangle.length) layout.builtin.mangle.PREROUTING = mangle;
+  if (s.externalSnat) return layout;
+
+  let random = "";
+  if (s.randomizeSnat === "hashrandom") random = " --random";
+  if (s.randomizeSnat === "prng") random = input.randomFullySupported ? " --random-fully" : " --random";
+  layout.chains.nat[SNAT_CHAIN] = [
+    ...input.vpcCidrs.map((c) => `-d ${c} -m comment --comment "AWS SNAT CHAIN" -j RETURN`),
+    ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS SNAT CHAIN EXCLUSION" -j RETURN`),
+    `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${input.primaryIp}${random}`,
+  ];
+  layout.chains.nat[CONNMARK_CHAIN] = [
+    ...[...input.vpcCidrs, ...s.excludeSnatCidrs].map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN" -j RETURN`),
+    `-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark ${mark}`,
+  ];
+  layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
+  layout.builtin.nat.PREROUTING = [
+    `-i ${veths} -m comment --comment "AWS, outbound connections" -j ${CONNMARK_CHAIN}`,
+    // Last in PREROUTING: the mark of the first packet, restored after the chain set it.
+    `-m comment --comment "AWS, CONNMARK" -j CONNMARK --restore-mark --nfmask ${mask} --ctmask ${mask}`,
+  ];
+  return layout;
+}
+
+/** Upstream's own argv for the same rules (as its Go code appends them), for comparison tests. */
+export function upstreamArgv(s: NetConfigSettings, input: SnatInput): string[][] {
+  const mark = `${hex(s.connmark)}/${hex(s.connmark)}`;
+  const mask = hex(s.connmark);
+  const out: string[][] = [];
+  const c = (...a: string[]) => out.push(a);
+  if (!s.externalSnat) {
+    c("-t", "nat", "-N", SNAT_CHAIN);
+    c("-t", "nat", "-N", CONNMARK_CHAIN);
+    c("-t", "nat", "-A", "POSTROUTING", "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNAT_CHAIN);
+    for (const cidr of input.vpcCidrs) c("-t", "nat", "-A", SNAT_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", "RETURN");
+    for (const cidr of s.excludeSnatCidrs) c("-t", "nat", "-A", SNAT_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS SNAT CHAIN EXCLUSION", "-j", "RETURN");
+    const snat = ["-t", "nat", "-A", SNAT_CHAIN, "!", "-o", "vlan+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", input.primaryIp];
+    if (s.randomizeSnat === "prng") snat.push("--random-fully");
+    if (s.randomizeSnat === "hashrandom") snat.push("--random");
+    out.push(snat);
+  }
+  if (s.nodePortSupport) {
+    c("-t", "mangle", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, primary ENI", "-i", input.primaryIf, "-m", "addrtype", "--dst-type", "LOCAL", "--limit-iface-in", "-j", "CONNMARK", "--set-mark", mark);
+  }
+  if (s.nodePortSupport || !s.externalSnat) {
+    c("-t", "mangle", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, primary ENI", "-i", `${s.vethPrefix}+`, "-j", "CONNMARK", "--restore-mark", "--mask", mask);
+  }
+  if (!s.externalSnat) {
+    c("-t", "nat", "-A", "PREROUTING", "-i", `${s.vethPrefix}+`, "-m", "comment", "--comment", "AWS, outbound connections", "-j", CONNMARK_CHAIN);
+    for (const cidr of [...input.vpcCidrs, ...s.excludeSnatCidrs]) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN", "-j", "RETURN");
+    c("-t", "nat", "-A", CONNMARK_CHAIN, "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark);
+    c("-t", "nat", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mask);
+  }
+  return out;
+}
