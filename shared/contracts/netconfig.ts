@@ -62,3 +62,10 @@ export const hostSettings = z.object({
 });
 /** Host-wide rules (SNAT, connmark, rp_filter, external service CIDRs) for the node's VPC CIDRs. */
 export const setupHost = route("POST", "/v1/host/setup", hostSettings, z.object({ ok: z.literal(true) }));
+
+/**
+ * Host-side pod veths present on the node (names only). addr-broker's start-up sweep uses
+ * it to find assignments whose pod is gone. A net-config that does not serve it (404)
+ * makes addr-broker read the links itself.
+ */
+export const listPodLinks = route("GET", "/v1/pods/links", z.object({}), z.object({ hostVeths: z.array(z.string()) }));

@@ -15,6 +15,8 @@ export const CniCode = {
   TRY_AGAIN_LATER: 11,
   NOT_AVAILABLE: 50,
   LIMITED_CONNECTIVITY: 51,
+  /** This plugin's own: an unexpected internal failure (a bug: see the daemon's log). */
+  INTERNAL: 100,
   /** This plugin's own: CNI_IFNAME already exists in CNI_NETNS (held by another attachment). */
   INTERFACE_EXISTS: 101,
   /** This plugin's own: net-config could not wire (or check) the pod. */

@@ -31,7 +31,8 @@ interface PodTarget {
 
 export type CniRequest =
   | { command: "VERSION"; cniVersion: string }
-  | (PodTarget & { command: "ADD" | "CHECK"; netns: string })
+  | (PodTarget & { command: "ADD"; netns: string })
+  | (PodTarget & { command: "CHECK"; netns: string })
   | (PodTarget & { command: "DEL"; netns: string })
   | { command: "STATUS"; conf: NetConf }
   /** validAttachments undefined: the runtime sent no list, so nothing may be collected. */
@@ -90,7 +91,7 @@ export function parseCniRequest(env: Record<string, string>, stdin: string): Cni
   }
   const args = parseCniArgs(env.CNI_ARGS);
   if (cmd === "DEL") return { command: "DEL", conf, containerId, ifName, netns, args };
-  return { command: cmd, conf, containerId, ifName, netns, args };
+  return { command: cmd === "ADD" ? "ADD" : "CHECK", conf, containerId, ifName, netns, args };
 }
 
 export function parseNetConf(command: CniCommand, stdin: string): NetConf {

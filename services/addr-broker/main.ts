@@ -1,0 +1,36 @@
+/**
+ * addr-broker: owns pod → address assignments. Serves the CNI contract for the shim on
+ * <run dir>/addr-broker.sock, long-polls capacity from pool-manager, wires pods through
+ * net-config, keeps the upstream-compatible checkpoint. Configuration comes only from
+ * shared/config.
+ */
+import { bootstrap } from "../../shared/bootstrap.ts";
+import { flushLogger } from "../../shared/log.ts";
+import { runFrame } from "../../shared/service.ts";
+import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
+import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
+import { netConfigClient, poolManagerClient } from "./src/adapters/peers.ts";
+import { createAddrBroker } from "./src/app.ts";
+import { settingsFromConfig } from "./src/settings.ts";
+
+const { config, log, socketGid } = bootstrap("addr-broker");
+const settings = settingsFromConfig(config);
+const kernel = ipKernelScan();
+const service = createAddrBroker(settings, {
+  store: new FileCheckpointStore(settings.checkpointPath),
+  kernel,
+  netConfig: netConfigClient(settings.netConfigSocket, { kernel, vethPrefix: settings.vethPrefix }),
+  pool: poolManagerClient(settings.poolManagerSocket),
+  log,
+});
+// Serve first (requests wait for the load), so the shim never sees a missing socket during start-up.
+await runFrame(service.frame, {
+  runDir: settings.runDir,
+  gid: socketGid,
+  onStop: () => {
+    service.stop();
+    flushLogger(log);
+  },
+});
+await service.start();
+log.info({ socket: settings.socketPath, checkpoint: service.broker.checkpoint }, "addr-broker started");

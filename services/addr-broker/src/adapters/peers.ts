@@ -1,0 +1,42 @@
+/** The peers over their Unix sockets, through the typed client built from the shared contracts. */
+import { getCapacity } from "../../../../shared/contracts/capacity.ts";
+import { checkPod, listPodLinks, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
+import { postUsage } from "../../../../shared/contracts/usage.ts";
+import { UnixClient } from "../../../../shared/ipc/client.ts";
+import { ServiceError } from "../../../../shared/ipc/errors.ts";
+import type { NetConfigPort, PoolManagerPort } from "../ports.ts";
+import type { KernelScan } from "./kernel-scan.ts";
+
+export function netConfigClient(socket: string, fallback: { kernel: KernelScan; vethPrefix: string }, timeoutMs = 15_000): NetConfigPort {
+  const client = new UnixClient(socket, { timeoutMs });
+  return {
+    wire: (p) => client.call(wirePod, p),
+    unwire: async (p) => {
+      await client.call(unwirePod, p);
+    },
+    check: (p) => client.call(checkPod, p),
+    async hostVeths() {
+      try {
+        return new Set((await client.call(listPodLinks, {})).hostVeths);
+      } catch (err) {
+        if (!(err instanceof ServiceError && err.status === 404)) return undefined;
+      }
+      // This net-config does not list links: read them here (same namespace as net-config's host side).
+      try {
+        return new Set((await fallback.kernel.scan(fallback.vethPrefix)).hostVeths);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+export function poolManagerClient(socket: string): PoolManagerPort {
+  const client = new UnixClient(socket, { timeoutMs: 5_000 });
+  return {
+    getCapacity: (since, epoch, waitMs) => client.call(getCapacity, { since, epoch, waitMs }, { timeoutMs: waitMs + 5_000 }),
+    postUsage: async (u) => {
+      await client.call(postUsage, u);
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * addr-broker as a service: the frame (/healthz, /metrics, /debug) plus its routes, the
+ * start-up (checkpoint, capacity loop, sweep), and the stop. No sockets here except the
+ * peers' clients: the caller serves `service.frame.app` (tests use app.request).
+ */
+import { existsSync } from "node:fs";
+import { listAssignments } from "../../../shared/contracts/assignments.ts";
+import { runCni } from "../../../shared/contracts/cni.ts";
+import { drain, getUsage } from "../../../shared/contracts/usage.ts";
+import { handle } from "../../../shared/ipc/server.ts";
+import { createFrame, type ServiceFrame } from "../../../shared/service.ts";
+import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
+import type { KernelScan } from "./adapters/kernel-scan.ts";
+import { Broker } from "./broker.ts";
+import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
+import { runCniCommand } from "./cni-service.ts";
+import { decideDrain } from "./core/usage.ts";
+import { createBrokerMetrics } from "./metrics.ts";
+import type { PodDeps } from "./pod-add.ts";
+import { sweepGonePods } from "./pod-release.ts";
+import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "./ports.ts";
+import type { BrokerSettings } from "./settings.ts";
+
+export interface BrokerDeps {
+  store: CheckpointStore;
+  kernel: KernelScan;
+  netConfig: NetConfigPort;
+  /** Absent: capacity only through `giveCapacity` (tests). */
+  pool?: PoolManagerPort;
+  log?: Log;
+  now?: () => number;
+  netnsExists?: (path: string) => boolean;
+  /** Delay between start-up sweep attempts while the node's veths cannot be listed. */
+  sweepRetryMs?: number;
+}
+
+export interface AddrBroker {
+  frame: ServiceFrame;
+  broker: Broker;
+  deps: PodDeps;
+  /** Loads the checkpoint, starts the capacity loop and the start-up sweep. CNI requests wait for the load. */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrBroker {
+  const log = d.log ?? silentLog;
+  const broker = new Broker(settings, d.store, d.kernel, d.pool, log, d.now);
+  let loaded = false;
+  let sweep: { done: boolean; released?: number; attempts: number } = { done: false, attempts: 0 };
+  let loop: CapacityLoop | undefined;
+  let sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  let resolveStarted!: () => void;
+  const started = new Promise<void>((r) => (resolveStarted = r));
+
+  const frame = createFrame({
+    name: "addr-broker",
+    healthy: () => (loaded ? { ok: true } : { ok: false, reason: "loading the checkpoint" }),
+    debug: () => ({
+      settings,
+      checkpoint: { location: d.store.location, ...broker.checkpoint },
+      startupSweep: sweep,
+      capacity: broker.capacity
+        ? { version: broker.capacity.version, epoch: broker.capacity.epoch, ready: broker.capacity.ready, shortage: broker.capacity.shortage, enis: broker.capacity.enis.length }
+        : null,
+      usage: broker.usage(),
+      assignments: broker.allocations().map((a) => ({ ...a, allocatedAtNs: a.allocatedAtNs.toString() })),
+      cooling: [...broker.state.cooling.values()].map((c) => ({ ...c, until: new Date(c.until).toISOString() })),
+      reserved: [...broker.state.reserved.values()],
+      drained: [...broker.state.drained.keys()],
+      inFlight: [...broker.inFlight],
+      recentDecisions: broker.recentDecisions(),
+    }),
+  });
+  const metrics = createBrokerMetrics(frame.registry, broker);
+  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics };
+
+  handle(frame.app, runCni, async (body) => {
+    await started;
+    return runCniCommand(deps, body.env, body.stdin);
+  });
+  handle(frame.app, getUsage, () => broker.usage());
+  handle(frame.app, drain, async (body) => {
+    await started;
+    return broker.serial(async () => {
+      const decision = decideDrain(broker.state, body.cidrs, broker.now());
+      if (decision.state !== broker.state) await broker.commit(decision.state);
+      broker.decide("drain", { granted: decision.granted, refused: decision.refused });
+      return { granted: decision.granted, refused: decision.refused };
+    });
+  });
+  handle(frame.app, listAssignments, () => ({
+    assignments: broker.allocations().map((a) => ({
+      networkName: a.networkName,
+      containerId: a.containerId,
+      ifName: a.ifName,
+      netns: a.netns ?? "",
+      podNamespace: a.podNamespace,
+      podName: a.podName,
+      address: a.address,
+      routeTable: broker.routeTableFor(a),
+    })),
+    // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
+    restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
+  }));
+
+  const runSweep = async (): Promise<void> => {
+    sweep.attempts++;
+    try {
+      const r = await sweepGonePods(deps);
+      if (r) {
+        sweep = { done: true, released: r.released, attempts: sweep.attempts };
+        return;
+      }
+    } catch (err) {
+      log.warn({ err: String(err) }, "start-up sweep failed; retrying");
+    }
+    sweepTimer = setTimeout(runSweep, d.sweepRetryMs ?? 5_000);
+  };
+
+  return {
+    frame,
+    broker,
+    deps,
+    async start() {
+      await broker.load();
+      loaded = true;
+      if (d.pool) loop = startCapacityLoop(broker, d.pool, settings.capacityWaitMs);
+      // The sweep runs before CNI requests are served, so no ADD of this run can be mistaken for a gone pod.
+      await runSweep();
+      resolveStarted();
+    },
+    stop() {
+      loop?.stop();
+      if (sweepTimer) clearTimeout(sweepTimer);
+      broker.stop();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/** One CNI invocation in, one outcome (exit code, stdout, stderr) out. */
+import type { CniOutcome } from "../../../shared/contracts/cni.ts";
+import { isMiss, pickAddress } from "./core/assign.ts";
+import { CniCode, CniError, errorBody } from "./core/cni-error.ts";
+import { parseCniRequest, versionForErrors, type CniRequest } from "./core/cni-request.ts";
+import { prevResultProblems } from "./core/cni-result.ts";
+import { SUPPORTED_VERSIONS } from "./core/cni-version.ts";
+import { findAllocation } from "./core/state.ts";
+import { addPod, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
+import { delPod, gcPods } from "./pod-release.ts";
+
+type CheckRequest = Extract<CniRequest, { command: "CHECK" }>;
+
+async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
+  const k = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
+  const a = findAllocation(d.broker.state, k);
+  if (!a) throw new CniError(CniCode.UNKNOWN_CONTAINER, `CNI_CONTAINERID: ${req.containerId} has no address on network ${req.conf.name} for ${req.ifName}`);
+  const problems: string[] = [];
+  if (a.netns && a.netns !== req.netns) problems.push(`the address was assigned for netns ${a.netns}, not ${req.netns}`);
+  if (req.conf.prevResult !== undefined) problems.push(...prevResultProblems(req.conf.prevResult, { address: a.address, ifName: req.ifName, netns: req.netns }));
+  let net;
+  try {
+    net = await d.netConfig.check(wiringFor(d.broker, a, req.netns));
+  } catch (err) {
+    throw peerError("check the pod", d.broker.settings.netConfigSocket, err);
+  }
+  problems.push(...net.problems);
+  if (problems.length > 0) throw new CniError(CniCode.CHECK_FAILED, `CHECK failed for ${req.containerId}/${req.ifName}: ${problems.join("; ")}`);
+}
+
+/** STATUS: 0 when an ADD can be served; 50 while there is no capacity or the pool has no address at all. */
+function status(d: PodDeps): void {
+  const b = d.broker;
+  const pick = pickAddress(b.state, b.capacity, b.now(), b.settings.cooldownSeconds);
+  if (!isMiss(pick)) return;
+  // A full pool is a moment, not an outage: pool-manager is growing it, and ADD waits for it.
+  if (pick.kind === "no-capacity" || pick.kind === "not-ready" || pick.message.includes("pool is empty")) {
+    throw new CniError(CniCode.NOT_AVAILABLE, `not ready to serve ADD: ${pick.message}`);
+  }
+}
+
+function success(stdout = ""): CniOutcome {
+  return { exitCode: 0, stdout, stderr: "" };
+}
+
+export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string): Promise<CniOutcome> {
+  const started = performance.now();
+  let command = env.CNI_COMMAND ?? "unknown";
+  let outcome = "ok";
+  try {
+    const req = parseCniRequest(env, stdin);
+    command = req.command;
+    switch (req.command) {
+      case "VERSION":
+        return success(JSON.stringify({ cniVersion: req.cniVersion, supportedVersions: SUPPORTED_VERSIONS }));
+      case "ADD":
+        return success(JSON.stringify(await addPod(d, req)));
+      case "DEL":
+        await delPod(d, req);
+        return success();
+      case "CHECK":
+        await checkPod(d, req);
+        return success();
+      case "STATUS":
+        status(d);
+        return success();
+      case "GC": {
+        const r = await gcPods(d, req);
+        return { exitCode: 0, stdout: "", stderr: r.errors.length ? `GC: ${r.errors.length} leftover(s) could not be removed: ${r.errors.join("; ")}\n` : "" };
+      }
+    }
+    throw new CniError(CniCode.INVALID_ENV, `CNI_COMMAND: ${command} is not handled`);
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(CniCode.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof CniError)) d.broker.log.error({ err: String(err), stack: (err as Error)?.stack, command }, "CNI command failed unexpectedly");
+    outcome = String(e.code);
+    return { exitCode: 1, stdout: JSON.stringify(errorBody(versionForErrors(stdin), e)), stderr: "" };
+  } finally {
+    if (command !== "VERSION") d.metrics?.cniDuration.observe({ command, outcome }, (performance.now() - started) / 1000);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * CNI ADD: assign (serialised, checkpointed before anything else happens), then wire
+ * through net-config (concurrently with other pods), then answer. A retried ADD for the
+ * same (network, container, ifname) gets the same address. If wiring fails the address
+ * is released before the error is returned.
+ */
+import { hostVethName } from "../../../shared/naming.ts";
+import type { PodWiring } from "../../../shared/contracts/netconfig.ts";
+import type { Broker } from "./broker.ts";
+import { isMiss, pickAddress, type Miss } from "./core/assign.ts";
+import { CniCode, CniError } from "./core/cni-error.ts";
+import type { CniRequest } from "./core/cni-request.ts";
+import { buildAddResult, parsePrevResult, type CniResult } from "./core/cni-result.ts";
+import { findAllocation, keyOf, release, touch, withAllocation, type Allocation, type PodKey } from "./core/state.ts";
+import type { BrokerMetrics } from "./metrics.ts";
+import { isUnreachable, type NetConfigPort } from "./ports.ts";
+
+export interface PodDeps {
+  broker: Broker;
+  netConfig: NetConfigPort;
+  netnsExists: (path: string) => boolean;
+  metrics?: BrokerMetrics;
+}
+
+type AddRequest = Extract<CniRequest, { command: "ADD" }>;
+
+export function checkpointError(broker: Broker, err: unknown): CniError {
+  return new CniError(CniCode.IO_FAILURE, `checkpoint: cannot write ${broker.store.location}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`);
+}
+
+export function wiringFor(broker: Broker, a: Allocation, netns: string): PodWiring {
+  const w: PodWiring = { containerId: a.containerId, ifName: a.ifName, netns, address: a.address, routeTable: broker.routeTableFor(a) };
+  if (a.podNamespace) w.podNamespace = a.podNamespace;
+  if (a.podName) w.podName = a.podName;
+  return w;
+}
+
+export function peerError(what: string, socket: string, err: unknown): CniError {
+  const why = err instanceof Error ? err.message : String(err);
+  if (isUnreachable(err)) return new CniError(CniCode.TRY_AGAIN_LATER, `net-config is not reachable at ${socket}: ${why}`);
+  return new CniError(CniCode.WIRING_FAILED, `net-config could not ${what}: ${why}`);
+}
+
+/** Takes (or finds) the pod's address under the lock; throws CniError 11 on a miss, 5 on a failed write. */
+async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean }> {
+  const { broker } = d;
+  for (let attempt = 0; ; attempt++) {
+    const got = await broker.serial(async (): Promise<{ alloc: Allocation; fresh: boolean } | Miss> => {
+      const existing = findAllocation(broker.state, k);
+      if (existing) {
+        // A retried ADD: same address; the netns is refreshed in memory (written with the next change).
+        broker.state = touch(broker.state, k, { netns: req.netns });
+        return { alloc: findAllocation(broker.state, k) ?? existing, fresh: false };
+      }
+      for (const other of broker.state.allocations.values()) {
+        if (other.netns === req.netns && other.ifName === req.ifName) {
+          throw new CniError(CniCode.INTERFACE_EXISTS, `CNI_IFNAME: ${req.ifName} already exists in ${req.netns} (container ${other.containerId}, network ${other.networkName})`);
+        }
+      }
+      const now = broker.now();
+      const pick = pickAddress(broker.state, broker.capacity, now, broker.settings.cooldownSeconds);
+      if (isMiss(pick)) return pick;
+      const alloc: Allocation = {
+        ...k,
+        address: pick.address,
+        allocatedAtNs: BigInt(now) * 1_000_000n,
+        interfacesCount: 1,
+        netns: req.netns,
+        routeTable: pick.routeTable,
+        hostVeth: hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName }),
+      };
+      if (req.args.podNamespace) alloc.podNamespace = req.args.podNamespace;
+      if (req.args.podName) alloc.podName = req.args.podName;
+      try {
+        await broker.commit(withAllocation(broker.state, alloc));
+      } catch (err) {
+        throw checkpointError(broker, err);
+      }
+      broker.decide("assigned", { key: keyOf(k), address: alloc.address, cidr: pick.cidr, eni: pick.eniId });
+      return { alloc, fresh: true };
+    });
+    if (!("kind" in got)) return got;
+    broker.misses++;
+    d.metrics?.noAvailableIp.inc();
+    broker.decide("no address", { key: keyOf(k), kind: got.kind, why: got.message });
+    broker.usageChanged(true);
+    if (attempt > 0 || broker.settings.missWaitMs <= 0) throw new CniError(CniCode.TRY_AGAIN_LATER, got.message);
+    broker.waiting++;
+    broker.usageChanged(true);
+    try {
+      await broker.nextCapacity(broker.settings.missWaitMs);
+    } finally {
+      broker.waiting--;
+    }
+  }
+}
+
+/** After a failed wiring: net-config undoes its part; the address was never used by the pod, so it is free at once. */
+async function undoAssignment(d: PodDeps, k: PodKey, alloc: Allocation, wiring: PodWiring): Promise<void> {
+  const { broker } = d;
+  let cooldownMs = 0;
+  try {
+    await d.netConfig.unwire(wiring);
+  } catch {
+    // The kernel may still route the address to a half-made veth: let it cool down before reuse.
+    cooldownMs = broker.cooldownMs;
+  }
+  await broker
+    .serial(async () => {
+      const r = release(broker.state, k, broker.now(), cooldownMs);
+      if (r.released?.address === alloc.address) await broker.commit(r.state);
+    })
+    .then(() => {
+      d.metrics?.delRequests.inc({ reason: "wire-failed" });
+      broker.decide("released after failed wiring", { key: keyOf(k), address: alloc.address, cooldownMs });
+    })
+    .catch((err) => broker.log.error({ err: String(err), key: keyOf(k) }, "could not release the address after a failed ADD; the runtime's DEL will"));
+}
+
+export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
+  const { broker } = d;
+  // Everything that can be refused is refused before an address is taken.
+  if (req.conf.prevResult !== undefined) parsePrevResult(req.conf.prevResult);
+  if (!d.netnsExists(req.netns)) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
+  const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
+  const key = keyOf(k);
+  d.metrics?.addRequests.inc();
+  broker.inFlight.add(key);
+  try {
+    const { alloc, fresh } = await assign(d, k, req);
+    const wiring = wiringFor(broker, alloc, req.netns);
+    let answer;
+    try {
+      answer = await d.netConfig.wire(wiring);
+    } catch (err) {
+      if (fresh) await undoAssignment(d, k, alloc, wiring);
+      throw peerError("wire the pod", broker.settings.netConfigSocket, err);
+    }
+    if (answer.hostVeth !== alloc.hostVeth) broker.state = touch(broker.state, k, { hostVeth: answer.hostVeth });
+    return buildAddResult(
+      req.conf.cniVersion,
+      { address: alloc.address, hostVeth: answer.hostVeth, hostMac: answer.hostMac, ifName: req.ifName, podMac: answer.podMac, netns: req.netns },
+      req.conf.prevResult,
+    );
+  } finally {
+    broker.inFlight.delete(key);
+  }
+}

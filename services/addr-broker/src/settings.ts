@@ -1,0 +1,51 @@
+/** What addr-broker needs from the node's configuration (mapped from shared/config's Config). */
+import type { Config } from "../../../shared/config/index.ts";
+
+export interface BrokerSettings {
+  runDir: string;
+  /** Where this service listens: `<runDir>/addr-broker.sock`. */
+  socketPath: string;
+  socketGroup: number | string | undefined;
+  poolManagerSocket: string;
+  netConfigSocket: string;
+  /** AWS_VPC_K8S_CNI_BACKING_STORE, default /var/run/aws-node/ipam.json. */
+  checkpointPath: string;
+  /** IP_COOLDOWN_PERIOD, default 30. */
+  cooldownSeconds: number;
+  family: "ipv4" | "ipv6";
+  /** AWS_VPC_K8S_CNI_VETHPREFIX, default "eni". */
+  vethPrefix: string;
+  /** How long an ADD that found no free address waits for new capacity before answering 11. */
+  missWaitMs: number;
+  /** Long-poll wait of each getCapacity call. */
+  capacityWaitMs: number;
+}
+
+export const DEFAULT_SETTINGS: BrokerSettings = {
+  runDir: "/var/run/aws-node",
+  socketPath: "/var/run/aws-node/addr-broker.sock",
+  socketGroup: undefined,
+  poolManagerSocket: "/var/run/aws-node/pool-manager.sock",
+  netConfigSocket: "/var/run/aws-node/net-config.sock",
+  checkpointPath: "/var/run/aws-node/ipam.json",
+  cooldownSeconds: 30,
+  family: "ipv4",
+  vethPrefix: "eni",
+  missWaitMs: 2_000,
+  capacityWaitMs: 30_000,
+};
+
+export function settingsFromConfig(c: Config): BrokerSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    runDir: c.runDir,
+    socketPath: c.sockets.addrBroker,
+    socketGroup: c.socketGroup,
+    poolManagerSocket: c.sockets.poolManager,
+    netConfigSocket: c.sockets.netConfig,
+    checkpointPath: c.checkpoint.path,
+    cooldownSeconds: c.pool.ipCooldownSeconds,
+    family: c.ipFamily,
+    vethPrefix: c.network.vethPrefix,
+  };
+}
