@@ -1,0 +1,21 @@
+/** net-config and addr-broker over their Unix sockets, through the shared typed client. */
+import { drain, getUsage, setupEni, setupHost, teardownEni } from "../../../../shared/contracts/index.ts";
+import { UnixClient } from "../../../../shared/ipc/client.ts";
+import type { BrokerPort, NetConfigPort } from "../app/service-ports.ts";
+
+export function netConfigClient(socketPath: string): NetConfigPort {
+  const c = new UnixClient(socketPath, { timeoutMs: 30_000 });
+  return {
+    setupHost: async (h) => void (await c.call(setupHost, h)),
+    setupEni: async (e) => void (await c.call(setupEni, e)),
+    teardownEni: async (e) => void (await c.call(teardownEni, e)),
+  };
+}
+
+export function brokerClient(socketPath: string): BrokerPort {
+  const c = new UnixClient(socketPath, { timeoutMs: 10_000 });
+  return {
+    getUsage: () => c.call(getUsage, {}),
+    drain: (cidrs) => c.call(drain, { cidrs }),
+  };
+}

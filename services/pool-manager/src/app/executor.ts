@@ -1,0 +1,267 @@
+/**
+ * Carries the planner's actions out through the ports. ENIs are created with their
+ * addresses and tags in one call, attached at a free device index (deleted again if the
+ * attach fails), waited for in IMDS, set up by net-config, then published. Nothing is
+ * unassigned or detached before addr-broker granted the drain of every CIDR concerned.
+ */
+import type { PlanAction } from "../core/actions.ts";
+import { ec2Code, type Ec2Port, type ImdsPort, type Tags } from "../core/ports.ts";
+import type { PoolSettings } from "../core/settings.ts";
+import { eniSetupOf, poolCidr, type ManagedEni, type PoolModel } from "./pool-model.ts";
+import type { BrokerPort, KubePort, NetConfigPort } from "./service-ports.ts";
+
+export interface NodeFacts {
+  instanceId: string;
+  vpcId: string;
+  az: string;
+  primarySubnetId: string;
+  primarySecurityGroups: string[];
+}
+
+export interface ExecutorOptions {
+  clusterName?: string;
+  additionalTags: Tags;
+  subnetDiscovery: boolean;
+  /** Subnets to never create ENIs in (tagged kubernetes.io/role/cni=0). */
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  imdsWait?: { firstMs: number; maxMs: number; tries: number };
+  deleteTries?: number;
+}
+
+export interface ExecutorDeps {
+  ec2: Ec2Port;
+  imds: ImdsPort;
+  net: NetConfigPort;
+  broker: BrokerPort;
+  kube?: KubePort;
+  model: PoolModel;
+  settings: PoolSettings;
+  facts: NodeFacts;
+  opts: ExecutorOptions;
+  /** Recently unassigned CIDRs (not re-added from IMDS for 60 s). */
+  recentlyFreed: Map<string, number>;
+}
+
+const INSUFFICIENT = new Set(["InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks"]);
+
+export class Executor {
+  constructor(private readonly d: ExecutorDeps) {}
+
+  async run(a: PlanAction): Promise<void> {
+    if (a.kind === "assign") return this.assign(a.eniId, a.cidrKind, a.count);
+    if (a.kind === "createEni") return this.createEni(a.cidrKind, a.count);
+    if (a.kind === "release") return this.release(a.eniId, a.cidrs);
+    return this.deleteEni(a.eniId);
+  }
+
+  /** Records an insufficient-CIDR error for the planner's windows; true when it was one. */
+  private noteInsufficient(err: unknown): boolean {
+    const code = ec2Code(err);
+    if (!code || !INSUFFICIENT.has(code)) return false;
+    if (code === "InsufficientCidrBlocks") this.d.model.extra.insufficientPrefixesAtMs = this.d.opts.now();
+    else this.d.model.extra.insufficientAddressesAtMs = this.d.opts.now();
+    return true;
+  }
+
+  private async assign(eniId: string, kind: "address" | "prefix", count: number): Promise<void> {
+    const m = this.d.model.enis.get(eniId);
+    if (!m) return;
+    let added: string[];
+    try {
+      added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, count);
+    } catch (err) {
+      if (this.noteInsufficient(err) || count <= 1) throw err;
+      // As upstream: on error, try to get just one.
+      try {
+        added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, 1);
+      } catch (err2) {
+        this.noteInsufficient(err2);
+        throw err2;
+      }
+    }
+    for (const c of added) if (!m.pool.cidrs.some((x) => x.cidr === c)) m.pool.cidrs.push(poolCidr(c, kind));
+    this.d.model.bump();
+  }
+
+  private async targetSubnet(): Promise<{ subnetIds: string[]; securityGroups: string[] }> {
+    const { settings, facts, opts, ec2, kube } = this.d;
+    if (settings.customNetwork) {
+      const cfg = await kube?.myEniConfig();
+      if (!cfg || "missing" in cfg) throw new Error(cfg && "missing" in cfg ? cfg.missing : "custom networking needs the Kubernetes API");
+      return { subnetIds: [cfg.subnetId], securityGroups: cfg.securityGroups.length ? cfg.securityGroups : facts.primarySecurityGroups };
+    }
+    if (!opts.subnetDiscovery) return { subnetIds: [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
+    try {
+      const subnets = await ec2.subnets(facts.vpcId, facts.az);
+      const eligible = subnets
+        .filter((s) => s.tags["kubernetes.io/role/cni"] !== "0")
+        .filter((s) => s.id === facts.primarySubnetId || s.tags["kubernetes.io/role/cni"] === "1")
+        .sort((a, b) => b.availableIps - a.availableIps);
+      return { subnetIds: eligible.length ? eligible.map((s) => s.id) : [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
+    } catch {
+      return { subnetIds: [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
+    }
+  }
+
+  eniTags(): Tags {
+    const { opts, facts } = this.d;
+    const extra = Object.fromEntries(Object.entries(opts.additionalTags).filter(([k]) => !k.includes("k8s.amazonaws.com")));
+    return {
+      ...extra,
+      "node.k8s.amazonaws.com/instance_id": facts.instanceId,
+      "node.k8s.amazonaws.com/createdAt": new Date(opts.now()).toISOString(),
+      ...(opts.clusterName ? { "cluster.k8s.amazonaws.com/name": opts.clusterName } : {}),
+    };
+  }
+
+  private async createEni(kind: "address" | "prefix", count: number): Promise<void> {
+    const { ec2, facts, settings, model, opts } = this.d;
+    const target = await this.targetSubnet();
+    let created;
+    let lastErr: unknown;
+    for (const subnetId of target.subnetIds) {
+      try {
+        created = await ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count, tags: this.eniTags() });
+        break;
+      } catch (err) {
+        lastErr = err;
+        if (!this.noteInsufficient(err)) throw err;
+      }
+    }
+    if (!created) throw lastErr;
+    let device: number;
+    let attachmentId: string;
+    try {
+      const used = new Set([...(await ec2.usedDeviceIndexes(facts.instanceId)), ...[...model.enis.values()].map((m) => m.pool.deviceNumber)]);
+      device = 1;
+      while (used.has(device)) device++;
+      attachmentId = await ec2.attachEni(created.id, facts.instanceId, device);
+    } catch (err) {
+      await this.deleteDetached(created.id).catch(() => undefined);
+      throw err;
+    }
+    await ec2.setDeleteOnTermination(created.id, attachmentId).catch(() => undefined);
+    const cidrs = [
+      ...created.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
+      ...created.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
+      ...created.ipv6Prefixes.map((p) => poolCidr(p, "prefix")),
+    ];
+    const m: ManagedEni = {
+      pool: { id: created.id, deviceNumber: device, subnetId: created.subnetId, primary: false, trunk: false, efa: false, excluded: false, createdAtMs: opts.now(), cidrs },
+      mac: created.mac,
+      primaryIp: created.primaryIp,
+      subnetCidr: "",
+      securityGroups: created.securityGroups,
+      attachmentId,
+      ready: false,
+    };
+    model.enis.set(created.id, m);
+    await this.finishSetup(m);
+  }
+
+  /** Waits for the ENI in IMDS (100 ms → 60 s, ×2, 15% jitter, 12 tries), then net-config. */
+  async finishSetup(m: ManagedEni): Promise<void> {
+    const w = this.d.opts.imdsWait ?? { firstMs: 100, maxMs: 60_000, tries: 12 };
+    let delay = w.firstMs;
+    for (let i = 0; ; i++) {
+      const seen = (await this.d.imds.interfaces().catch(() => [])).find((x) => x.mac === m.mac);
+      if (seen?.subnetCidr) {
+        m.subnetCidr = seen.subnetCidr;
+        break;
+      }
+      if (i + 1 >= w.tries) throw new Error(`ENI ${m.pool.id} (${m.mac}) did not show in IMDS after ${w.tries} tries`);
+      await this.d.opts.sleep(Math.round(delay * (1 + (Math.random() * 0.3 - 0.15))));
+      delay = Math.min(delay * 2, w.maxMs);
+    }
+    await this.d.net.setupEni(eniSetupOf(m));
+    m.ready = true;
+    this.d.model.bump();
+  }
+
+  /** Drain handshake: mark draining, ask addr-broker, keep only what it granted. */
+  private async drained(eniId: string, cidrs: string[]): Promise<{ granted: string[]; refused: string[] }> {
+    const { model, broker } = this.d;
+    if (cidrs.length === 0) return { granted: [], refused: [] };
+    model.setDraining(eniId, cidrs, true);
+    let answer;
+    try {
+      answer = await broker.drain(cidrs);
+    } catch (err) {
+      model.setDraining(eniId, cidrs, false);
+      throw err;
+    }
+    const granted = answer.granted.filter((c) => cidrs.includes(c));
+    const refused = cidrs.filter((c) => !granted.includes(c));
+    if (refused.length) model.setDraining(eniId, refused, false);
+    return { granted, refused };
+  }
+
+  private async release(eniId: string, cidrs: string[]): Promise<void> {
+    const { model, ec2, settings, opts } = this.d;
+    const m = model.enis.get(eniId);
+    if (!m) return;
+    model.extra.lastShrinkAtMs = opts.now();
+    const { granted } = await this.drained(eniId, cidrs);
+    for (const kind of ["address", "prefix"] as const) {
+      const of = granted.filter((c) => m.pool.cidrs.find((x) => x.cidr === c)?.kind === kind);
+      if (of.length === 0) continue;
+      try {
+        await ec2.unassign(eniId, settings.family, kind, of);
+      } catch (err) {
+        model.setDraining(eniId, of, false);
+        throw err;
+      }
+      m.pool.cidrs = m.pool.cidrs.filter((c) => !of.includes(c.cidr));
+      for (const c of of) this.d.recentlyFreed.set(c, opts.now());
+    }
+    model.bump();
+  }
+
+  private async deleteEni(eniId: string): Promise<void> {
+    const { model, ec2, net } = this.d;
+    const m = model.enis.get(eniId);
+    if (!m || m.pool.primary) return;
+    const all = m.pool.cidrs.map((c) => c.cidr);
+    const { refused } = await this.drained(eniId, all);
+    if (refused.length) {
+      model.setDraining(eniId, all, false);
+      return;
+    }
+    m.removing = true;
+    model.bump();
+    if (m.ready) await net.teardownEni(eniSetupOf(m)).catch(() => undefined);
+    const attachment = m.attachmentId ?? (await ec2.eni(eniId))?.attachment?.id;
+    if (attachment) {
+      try {
+        await ec2.detachEni(attachment);
+      } catch (err) {
+        if (!/NotFound/.test(ec2Code(err) ?? "")) {
+          m.removing = false;
+          model.setDraining(eniId, all, false);
+          throw err;
+        }
+      }
+    }
+    await this.deleteDetached(eniId);
+    model.enis.delete(eniId);
+    model.bump();
+  }
+
+  /** DeleteNetworkInterface, retrying "in use" (normal right after a detach); NotFound is success. */
+  async deleteDetached(eniId: string): Promise<void> {
+    const tries = this.d.opts.deleteTries ?? 20;
+    for (let i = 0; ; i++) {
+      try {
+        await this.d.ec2.deleteEni(eniId);
+        return;
+      } catch (err) {
+        const code = ec2Code(err) ?? "";
+        if (code === "InvalidNetworkInterfaceID.NotFound") return;
+        const inUse = code === "InvalidNetworkInterface.InUse" || /in use/i.test((err as Error).message);
+        if (!inUse || i + 1 >= tries) throw err;
+        await this.d.opts.sleep(Math.min(100 * 2 ** i, 5_000));
+      }
+    }
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The pool-manager's life: start-up as upstream (IMDS, limits, ENIs from EC2, unmanaged
+ * and excluded ENIs, tags, net-config, usage, pre-scale), then a pool cycle every 5 s
+ * (at once on a miss), a reconcile every 60 s and the leaked-ENI clean-up.
+ */
+import { describeAction } from "../core/actions.ts";
+import { plan, type Plan } from "../core/planner.ts";
+import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
+import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
+import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
+import type { PoolMetrics } from "./metrics.ts";
+import { PoolModel, eniSetupOf, poolCidr, type ManagedEni } from "./pool-model.ts";
+import type { BrokerPort, KubePort, NetConfigPort } from "./service-ports.ts";
+
+export interface PoolManagerOptions extends ExecutorOptions {
+  /** DISABLE_NETWORK_RESOURCE_PROVISIONING: IMDS/EC2 reads only, no EC2 mutation. */
+  disableProvisioning: boolean;
+  disableLeakedEniCleanup: boolean;
+  /** Kubelet max pods (Node capacity); upstream falls back to 110. */
+  maxPods?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Decision {
+  at: number;
+  reason: string;
+  actions: string[];
+  shortage?: string;
+  errors?: string[];
+}
+
+export class PoolManager {
+  readonly model: PoolModel;
+  limits: PoolLimits | undefined;
+  facts: NodeFacts | undefined;
+  executor: Executor | undefined;
+  readonly decisions: Decision[] = [];
+  readonly recentlyFreed = new Map<string, number>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastPoolActionAt = 0;
+  private timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(
+    readonly settings: PoolSettings,
+    private readonly ports: { ec2: Ec2Port; imds: ImdsPort; net: NetConfigPort; broker: BrokerPort; kube?: KubePort },
+    readonly opts: PoolManagerOptions,
+    private readonly metrics?: PoolMetrics,
+  ) {
+    this.model = new PoolModel(settings);
+  }
+
+  private log(msg: string, f?: Record<string, unknown>): void {
+    this.opts.log?.(msg, f);
+  }
+
+  /** Serialises pool work: one cycle, reconcile or clean-up at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    const { imds, ec2, net } = this.ports;
+    const [instanceId, instanceType, az, primaryMac, localIp, ifs] = await Promise.all([imds.instanceId(), imds.instanceType(), imds.availabilityZone(), imds.primaryMac(), imds.localIpv4(), imds.interfaces()]);
+    const primaryIf = ifs.find((i) => i.mac === primaryMac);
+    if (!primaryIf) throw new Error(`IMDS lists no interface for the primary MAC ${primaryMac}`);
+    const lim = await ec2.instanceLimits(instanceType);
+    this.limits = { instanceType, maxEnis: lim.maxEnis, ipv4PerEni: lim.ipv4PerEni, ipv6PerEni: lim.ipv6PerEni, trunking: lim.trunking, maxPods: this.opts.maxPods ?? 110 };
+    const d = deriveLimits(this.settings, this.limits);
+    this.model.vpcCidrs = primaryIf.vpcCidrs;
+    await net.setupHost({ vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp, primaryMac });
+    const enis = await ec2.instanceEnis(instanceId);
+    const primary = enis.find((e) => e.id === primaryIf.interfaceId);
+    this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
+    this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
+    const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
+    const excluded = await this.excludedSubnets();
+    for (const e of enis) await this.adopt(e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
+    this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);
+    this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
+    await this.refreshUsage();
+    await this.refreshKube();
+    this.model.ready = true;
+    this.model.bump();
+    this.metrics?.startup.observe((performance.now() - t0) / 1000);
+    this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged });
+    await this.cycle(); // pre-scale
+  }
+
+  /** Subnets tagged kubernetes.io/role/cni=0 (subnet discovery only). */
+  private async excludedSubnets(): Promise<Set<string>> {
+    if (!this.opts.subnetDiscovery || !this.facts) return new Set();
+    try {
+      const subnets = await this.ports.ec2.subnets(this.facts.vpcId, this.facts.az);
+      return new Set(subnets.filter((s) => s.tags["kubernetes.io/role/cni"] === "0" && s.id !== this.facts!.primarySubnetId).map((s) => s.id));
+    } catch {
+      return new Set();
+    }
+  }
+
+  /** Takes an attached ENI into the pool: unmanaged are only counted; others tagged and set up. */
+  private async adopt(e: Eni, primaryId: string, subnetCidr: string | undefined, excluded: Set<string>): Promise<void> {
+    const isPrimary = e.id === primaryId;
+    if (!isPrimary && e.tags["node.k8s.amazonaws.com/no_manage"] === "true") {
+      this.model.unmanaged++;
+      return;
+    }
+    const trunk = e.interfaceType === "trunk";
+    const efa = e.interfaceType === "efa";
+    const want = { "node.k8s.amazonaws.com/instance_id": this.facts!.instanceId, ...(this.opts.clusterName ? { "cluster.k8s.amazonaws.com/name": this.opts.clusterName } : {}) };
+    const missing = Object.fromEntries(Object.entries(want).filter(([k, v]) => e.tags[k] !== v));
+    if (!trunk && !this.opts.disableProvisioning && Object.keys(missing).length > 0) await this.ports.ec2.createTags([e.id], missing);
+    const cidrs = [
+      ...e.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
+      ...e.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
+      ...e.ipv6Prefixes.map((p) => poolCidr(p, "prefix")),
+    ];
+    const m: ManagedEni = {
+      pool: { id: e.id, deviceNumber: e.attachment?.deviceIndex ?? 0, subnetId: e.subnetId, primary: isPrimary, trunk, efa, excluded: excluded.has(e.subnetId), createdAtMs: e.attachment?.attachedAtMs ?? this.opts.now(), cidrs },
+      mac: e.mac,
+      primaryIp: e.primaryIp,
+      subnetCidr: subnetCidr ?? "",
+      securityGroups: e.securityGroups,
+      ...(e.attachment ? { attachmentId: e.attachment.id } : {}),
+      ready: isPrimary,
+    };
+    this.model.enis.set(e.id, m);
+    if (!isPrimary) {
+      if (m.subnetCidr) {
+        await this.ports.net.setupEni(eniSetupOf(m));
+        m.ready = true;
+      } else await this.executor!.finishSetup(m).catch((err) => this.log("ENI set-up deferred", { eni: e.id, err: String(err) }));
+    }
+  }
+
+  async refreshUsage(): Promise<void> {
+    try {
+      this.model.usage = await this.ports.broker.getUsage();
+    } catch (err) {
+      this.log("addr-broker usage unavailable", { err: String(err) });
+    }
+  }
+
+  private async refreshKube(): Promise<void> {
+    const kube = this.ports.kube;
+    if (!kube) return;
+    try {
+      this.model.extra.node.unschedulable = await kube.nodeUnschedulable();
+      if (this.settings.demandAware) this.model.pendingPods = await kube.pendingPods();
+      if (this.settings.customNetwork) {
+        const cfg = await kube.myEniConfig();
+        if ("missing" in cfg) this.model.extra.newEniBlocked = cfg.missing;
+        else delete this.model.extra.newEniBlocked;
+      }
+    } catch (err) {
+      this.log("Kubernetes API unavailable", { err: String(err) });
+    }
+  }
+
+  /** One pool check: plan, carry out, publish. Returns the plan. */
+  cycle(): Promise<Plan | undefined> {
+    return this.serial(() => this.cycleNow());
+  }
+
+  private async cycleNow(): Promise<Plan | undefined> {
+    if (!this.model.ready || !this.limits || !this.executor) return undefined;
+    const now = this.opts.now();
+    if (this.settings.customNetwork && !this.ports.kube && this.model.extra.newEniBlocked === undefined) {
+      this.model.extra.newEniBlocked = "custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read";
+    }
+    const p = plan(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
+    const errors: string[] = [];
+    if (!this.opts.disableProvisioning) {
+      for (const a of p.actions) {
+        this.metrics?.inProgress.inc({ fn: a.kind });
+        try {
+          await this.executor.run(a);
+          this.lastPoolActionAt = this.opts.now();
+        } catch (err) {
+          errors.push(`${a.kind}: ${String((err as Error).message ?? err)}`);
+          this.metrics?.ipamdErrors.inc({ fn: a.kind });
+          if (ec2Code(err) === "InsufficientCidrBlocks" && this.settings.pdFallbackToIps) queueMicrotask(() => void this.cycle());
+        } finally {
+          this.metrics?.inProgress.dec({ fn: a.kind });
+        }
+      }
+    }
+    const shortage = p.shortage ?? (this.settings.customNetwork && this.model.extra.newEniBlocked && p.stats.total === 0 ? this.model.extra.newEniBlocked : undefined);
+    if (shortage !== this.model.shortage) {
+      this.model.shortage = shortage;
+      this.model.bump();
+    }
+    if (p.actions.length > 0 || errors.length > 0 || shortage) {
+      this.decisions.push({ at: now, reason: p.reason, actions: p.actions.map(describeAction), ...(shortage ? { shortage } : {}), ...(errors.length ? { errors } : {}) });
+      if (this.decisions.length > 100) this.decisions.shift();
+    }
+    this.updateGauges();
+    return p;
+  }
+
+  private updateGauges(): void {
+    if (!this.metrics) return;
+    const st = this.model.poolState();
+    const usage = this.model.poolUsage(false);
+    this.metrics.eniAllocated.set(st.enis.length);
+    this.metrics.totalIps.set(st.enis.flatMap((e) => e.cidrs).reduce((n, c) => n + (c.kind === "address" ? 1 : c.size), 0));
+    this.metrics.totalPrefixes.set(st.enis.flatMap((e) => e.cidrs).filter((c) => c.kind === "prefix").length);
+    for (const e of st.enis) this.metrics.assignedPerEni.set({ eni: e.id }, e.cidrs.reduce((n, c) => n + (usage.byCidr[c.cidr]?.assigned ?? 0), 0));
+  }
+
+  /** Re-reads EC2 for the node's ENIs and fixes the model (upstream nodeIPPoolReconcile). */
+  reconcile(force = false): Promise<void> {
+    return this.serial(async () => {
+      if (!this.model.ready || !this.facts) return;
+      const now = this.opts.now();
+      if (!force && now - this.lastPoolActionAt <= 60_000) return;
+      const imdsIfs = await this.ports.imds.interfaces();
+      const differs = imdsIfs.length !== this.model.enis.size + this.model.unmanaged || imdsIfs.some((i) => {
+        const m = this.model.enis.get(i.interfaceId);
+        if (!m) return false;
+        const known = new Set(m.pool.cidrs.map((c) => c.cidr));
+        const seen = [...i.localIpv4s.slice(1).map((ip) => `${ip}/32`), ...i.ipv4Prefixes, ...i.ipv6Prefixes];
+        return seen.length !== known.size || seen.some((c) => !known.has(c));
+      });
+      if (!differs) return;
+      // IMDS is a hint; EC2 is the truth (verifyImdsWithEc2), as upstream does on a mismatch.
+      const enis = await this.ports.ec2.instanceEnis(this.facts.instanceId);
+      const seenIds = new Set(enis.map((e) => e.id));
+      for (const [id, m] of this.model.enis) {
+        if (seenIds.has(id) || m.pool.primary) continue;
+        const usage = this.model.poolUsage(false);
+        const assigned = m.pool.cidrs.reduce((n, c) => n + (usage.byCidr[c.cidr]?.assigned ?? 0), 0);
+        if (assigned > 0) {
+          this.metrics?.forceRemovedEnis.inc();
+          this.metrics?.forceRemovedIps.inc(assigned);
+        }
+        this.model.enis.delete(id);
+        this.metrics?.reconcile.inc({ fn: "eniReconcileDel" });
+      }
+      const cidrsOf = new Map(imdsIfs.map((i) => [i.interfaceId, i.subnetCidr]));
+      for (const e of enis) {
+        const m = this.model.enis.get(e.id);
+        if (!m) {
+          if (e.tags["node.k8s.amazonaws.com/no_manage"] === "true") continue;
+          await this.adopt(e, "", cidrsOf.get(e.id), new Set());
+          this.metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
+          continue;
+        }
+        const truth = new Set([...e.secondaryIps.map((ip) => `${ip}/32`), ...e.ipv4Prefixes, ...e.ipv6Prefixes]);
+        const before = m.pool.cidrs.length;
+        m.pool.cidrs = m.pool.cidrs.filter((c) => truth.has(c.cidr));
+        if (m.pool.cidrs.length !== before) this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileDel" });
+        for (const c of truth) {
+          if (m.pool.cidrs.some((x) => x.cidr === c)) continue;
+          const freed = this.recentlyFreed.get(c);
+          if (freed !== undefined && now - freed < 60_000) continue;
+          m.pool.cidrs.push(poolCidr(c, c.endsWith("/32") || c.endsWith("/128") ? "address" : "prefix"));
+          this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileAdd" });
+        }
+      }
+      this.model.bump();
+    });
+  }
+
+  /** Deletes detached ENIs this project created and leaked (older than 5 min, description aws-K8S-). */
+  cleanLeakedEnis(): Promise<number> {
+    return this.serial(async () => {
+      if (this.opts.disableLeakedEniCleanup || this.opts.disableProvisioning || this.settings.family === "ipv6" || !this.facts || !this.executor) return 0;
+      const now = this.opts.now();
+      const candidates = await this.ports.ec2.leakedEniCandidates(this.facts.vpcId, this.opts.clusterName);
+      let deleted = 0;
+      for (const e of candidates) {
+        const created = Date.parse(e.tags["node.k8s.amazonaws.com/createdAt"] ?? "");
+        if (!e.description.startsWith("aws-K8S-") || !Number.isFinite(created) || now - created < 5 * 60_000) continue;
+        await this.executor.deleteDetached(e.id).then(() => deleted++, (err) => this.log("leaked ENI not deleted", { eni: e.id, err: String(err) }));
+      }
+      return deleted;
+    });
+  }
+
+  /** Called when addr-broker pushes usage: a new miss triggers a cycle at once. */
+  onUsage(u: NonNullable<PoolModel["usage"]>): void {
+    const hadMiss = u.misses > this.model.missesSeen || u.waiting > 0;
+    this.model.usage = u;
+    if (hadMiss) void this.cycle();
+  }
+
+  startLoops(): void {
+    this.timers.push(setInterval(() => void this.refreshKube().then(() => this.cycle()).catch(() => undefined), 5_000));
+    this.timers.push(setInterval(() => void this.reconcile().catch((e) => this.log("reconcile failed", { err: String(e) })), 60_000));
+    const leak = () => void this.cleanLeakedEnis().catch((e) => this.log("leaked-ENI clean-up failed", { err: String(e) }));
+    const first = setTimeout(() => {
+      leak();
+      this.timers.push(setInterval(leak, 3_600_000));
+    }, Math.random() * 300_000);
+    this.timers.push(first as unknown as ReturnType<typeof setInterval>);
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  debug(): Record<string, unknown> {
+    return {
+      ready: this.model.ready,
+      settings: this.settings,
+      limits: this.limits && { ...this.limits, ...deriveLimits(this.settings, this.limits) },
+      facts: this.facts,
+      shortage: this.model.shortage,
+      enis: [...this.model.enis.values()].map((m) => ({ ...m.pool, mac: m.mac, ready: m.ready, usage: m.pool.cidrs.map((c) => ({ ...(this.model.usage?.cidrs.find((u) => u.cidr === c.cidr) ?? { assigned: 0, cooling: 0 }), cidr: c.cidr })) })),
+      unmanagedEnis: this.model.unmanaged,
+      usage: this.model.usage,
+      decisions: this.decisions.slice(-30),
+    };
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The pool-manager's live model: managed ENIs with their CIDRs and link set-up, the
+ * usage last reported by addr-broker, and the versioned capacity snapshot built from
+ * them (long-polled by addr-broker).
+ */
+import type { CapacitySnapshot, EniSetup, UsageReport } from "../../../../shared/contracts/index.ts";
+import { nth, parseCidr } from "../../../../shared/ip.ts";
+import { routeTableFor } from "../../../../shared/naming.ts";
+import { eniServesPods } from "../core/pool-stats.ts";
+import type { CidrKind, PoolCidr, PoolEni, PoolState, PoolUsage } from "../core/pool-state.ts";
+import type { PoolSettings } from "../core/settings.ts";
+
+export interface ManagedEni {
+  pool: PoolEni;
+  mac: string;
+  primaryIp: string;
+  subnetCidr: string;
+  securityGroups: string[];
+  attachmentId?: string;
+  /** net-config has set up its link and route table (always true for the primary). */
+  ready: boolean;
+  removing?: boolean;
+}
+
+export function gatewayOf(subnetCidr: string): string {
+  const c = parseCidr(subnetCidr, false);
+  if (!c) throw new Error(`bad subnet CIDR ${subnetCidr}`);
+  return nth({ ...c, base: c.base & ~((1n << BigInt((c.family === 4 ? 32 : 128) - c.prefix)) - 1n) }, 1);
+}
+
+export function eniSetupOf(m: ManagedEni): EniSetup {
+  return {
+    eniId: m.pool.id,
+    mac: m.mac,
+    deviceNumber: m.pool.deviceNumber,
+    primaryIp: m.primaryIp,
+    subnetCidr: m.subnetCidr,
+    gateway: gatewayOf(m.subnetCidr),
+    routeTable: routeTableFor(m.pool.deviceNumber),
+  };
+}
+
+export function poolCidr(cidr: string, kind: CidrKind): PoolCidr {
+  const prefixLen = Number(cidr.split("/")[1]);
+  const size = kind === "address" ? 1 : cidr.includes(":") ? 65_536 : 2 ** (32 - prefixLen);
+  return { cidr, kind, size };
+}
+
+export class PoolModel {
+  readonly enis = new Map<string, ManagedEni>();
+  unmanaged = 0;
+  vpcCidrs: string[] = [];
+  usage: UsageReport | undefined;
+  /** Misses already acted upon. */
+  missesSeen = 0;
+  pendingPods = 0;
+  extra: Omit<PoolState, "enis" | "unmanagedEnis"> = { node: { unschedulable: false, terminating: false } };
+  shortage: string | undefined;
+  ready = false;
+  version = 0;
+  readonly epoch = crypto.randomUUID();
+  private waiters = new Set<() => void>();
+
+  constructor(readonly settings: PoolSettings) {}
+
+  bump(): void {
+    this.version++;
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  /** Resolves when the version passes `since` (or the epoch differs), or after waitMs. */
+  async waitFor(since: number, epoch: string | undefined, waitMs: number): Promise<void> {
+    if (this.version > since || (epoch !== undefined && epoch !== this.epoch) || waitMs === 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters.delete(done);
+        resolve();
+      }, waitMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  poolState(): PoolState {
+    return { enis: [...this.enis.values()].filter((m) => !m.removing).map((m) => m.pool), unmanagedEnis: this.unmanaged, ...this.extra };
+  }
+
+  /** Usage for the planner; `consume` marks the current misses as acted upon. */
+  poolUsage(consume: boolean): PoolUsage {
+    const u = this.usage;
+    const byCidr: PoolUsage["byCidr"] = {};
+    for (const c of u?.cidrs ?? []) byCidr[c.cidr] = { assigned: c.assigned, cooling: c.cooling };
+    const misses = u?.misses ?? 0;
+    const newMisses = Math.max(misses - this.missesSeen, 0);
+    if (consume) this.missesSeen = misses;
+    return { byCidr, newMisses, waiting: u?.waiting ?? 0, pendingPods: this.pendingPods };
+  }
+
+  setDraining(eniId: string, cidrs: string[], draining: boolean): void {
+    const m = this.enis.get(eniId);
+    if (!m) return;
+    for (const c of m.pool.cidrs) if (cidrs.includes(c.cidr)) c.draining = draining;
+    this.bump();
+  }
+
+  snapshot(): CapacitySnapshot {
+    const s = this.settings;
+    return {
+      version: this.version,
+      epoch: this.epoch,
+      family: s.family,
+      prefixDelegation: s.prefixDelegation,
+      vpcCidrs: this.vpcCidrs,
+      enis: [...this.enis.values()]
+        .sort((a, b) => a.pool.deviceNumber - b.pool.deviceNumber)
+        .map((m) => ({
+          id: m.pool.id,
+          deviceNumber: m.pool.deviceNumber,
+          networkCard: 0,
+          routeTable: routeTableFor(m.pool.deviceNumber),
+          mac: m.mac,
+          subnetId: m.pool.subnetId,
+          subnetCidr: m.subnetCidr,
+          gateway: gatewayOf(m.subnetCidr),
+          primaryIp: m.primaryIp,
+          primary: m.pool.primary,
+          usable: m.ready && !m.removing && eniServesPods(s, m.pool),
+          cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing })),
+        })),
+      ...(this.shortage ? { shortage: this.shortage } : {}),
+      ready: this.ready,
+    };
+  }
+}
