@@ -1,0 +1,219 @@
+// The service in-process (app.request), with fake net-config and pool-manager on real sockets.
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { UnixServer } from "../../../shared/ipc/server.ts";
+import { hostVethName } from "../../../shared/naming.ts";
+import { FakeNetConfig, FakePoolManager, testCapacity } from "../test-support/fakes.ts";
+import { MemoryCheckpointStore } from "./adapters/checkpoint-store.ts";
+import type { KernelScan } from "./adapters/kernel-scan.ts";
+import { netConfigClient, poolManagerClient } from "./adapters/peers.ts";
+import { createAddrBroker, type AddrBroker } from "./app.ts";
+import { DEFAULT_SETTINGS } from "./settings.ts";
+
+let dir = "";
+let servers: UnixServer[] = [];
+let services: AddrBroker[] = [];
+afterEach(async () => {
+  for (const s of services) s.stop();
+  for (const s of servers) await s.stop();
+  servers = [];
+  services = [];
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const liveNetns = new Set<string>();
+const exists = (p: string) => liveNetns.has(p);
+const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
+
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager } = {}) {
+  dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
+  const net = opts.net ?? new FakeNetConfig("eni", exists);
+  const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
+  const n = services.length;
+  if (!opts.net) servers.push(await net.serve(join(dir, `net${n}.sock`)));
+  if (!opts.pool) servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
+  const store = opts.store ?? new MemoryCheckpointStore();
+  const clock = opts.clock ?? { t: 1_700_000_000_000 };
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`) };
+  const svc = createAddrBroker(settings, {
+    store,
+    kernel: opts.kernel ?? noKernel,
+    netConfig: netConfigClient(join(dir, `net${n}.sock`), { kernel: noKernel, vethPrefix: "eni" }),
+    pool: poolManagerClient(join(dir, `pool${n}.sock`)),
+    now: () => clock.t,
+    netnsExists: exists,
+  });
+  services.push(svc);
+  await svc.start();
+  if (opts.capacity !== null) {
+    for (let i = 0; i < 100 && !svc.broker.capacity; i++) await Bun.sleep(5);
+  }
+  return { svc, net, pool, store, clock };
+}
+
+const CONF = (v = "1.1.0", extra: object = {}) => JSON.stringify({ cniVersion: v, name: "aws-cni", type: "aws-cni", ...extra });
+async function cni(svc: AddrBroker, env: Record<string, string>, stdin = CONF()) {
+  const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env, stdin }) });
+  expect(res.status).toBe(200);
+  const out = (await res.json()) as { exitCode: number; stdout: string };
+  return { exitCode: out.exitCode, json: out.stdout ? JSON.parse(out.stdout) : undefined };
+}
+function pod(id: string, ns = `/run/netns/t-${id}`) {
+  liveNetns.add(ns);
+  return { CNI_CONTAINERID: id, CNI_NETNS: ns, CNI_IFNAME: "eth0", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id}` };
+}
+const add = (svc: AddrBroker, id: string) => cni(svc, { CNI_COMMAND: "ADD", ...pod(id) });
+const del = (svc: AddrBroker, id: string) => cni(svc, { CNI_COMMAND: "DEL", ...pod(id) });
+const addrOf = (r: { json: { ips: Array<{ address: string }> } }) => r.json.ips[0]?.address;
+
+describe("addr-broker service", () => {
+  test("ADD, retried ADD (same address), CHECK, DEL (cooling), DEL again", async () => {
+    const { svc, net, store } = await setup();
+    const a = await add(svc, "c1");
+    expect(a.exitCode).toBe(0);
+    expect(addrOf(a)).toBe("10.0.1.1/32");
+    expect(a.json.interfaces[1]).toMatchObject({ name: "eth0", sandbox: "/run/netns/t-c1" });
+    expect(a.json.interfaces[1].mac).toMatch(/^02:/);
+    expect((await add(svc, "c1")).json).toEqual(a.json);
+    expect(JSON.parse(store.text ?? "").allocations).toHaveLength(1);
+    expect(store.writes).toBe(1);
+    expect((await cni(svc, { CNI_COMMAND: "CHECK", ...pod("c1") }, CONF("1.1.0", { prevResult: a.json }))).exitCode).toBe(0);
+    expect((await del(svc, "c1")).exitCode).toBe(0);
+    expect(net.pods.size).toBe(0);
+    expect(JSON.parse(store.text ?? "").cooling).toEqual([expect.objectContaining({ ip: "10.0.1.1" })]);
+    expect((await del(svc, "c1")).exitCode).toBe(0);
+    const check = await cni(svc, { CNI_COMMAND: "CHECK", ...pod("c1") });
+    expect(check.json.code).toBe(3);
+    expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.2/32");
+  });
+
+  test("no capacity: code 11 saying why, the miss pushed to pool-manager; capacity arriving serves the next ADD", async () => {
+    const { svc, pool } = await setup({ capacity: null });
+    const r = await add(svc, "c1");
+    expect(r.json.code).toBe(11);
+    expect(r.json.msg).toContain("no capacity from pool-manager");
+    for (let i = 0; i < 100 && !pool.usage.some((u) => u.misses > 0); i++) await Bun.sleep(5);
+    expect(pool.usage.some((u) => u.misses === 1)).toBe(true);
+    pool.publish(testCapacity({ addresses: 1, shortage: "subnet subnet-1 is exhausted" }));
+    for (let i = 0; i < 200 && !svc.broker.capacity; i++) await Bun.sleep(5);
+    expect(addrOf(await add(svc, "c1"))).toBe("10.0.1.1/32");
+    const full = await add(svc, "c2");
+    expect(full.json.code).toBe(11);
+    expect(full.json.msg).toContain("subnet subnet-1 is exhausted");
+  });
+
+  test("a failing checkpoint write undoes the assignment (code 5) and the next ADD gets the address", async () => {
+    const { svc, store } = await setup();
+    store.failWrites = 1;
+    const r = await add(svc, "c1");
+    expect(r.json.code).toBe(5);
+    expect(svc.broker.state.allocations.size).toBe(0);
+    expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.1/32");
+  });
+
+  test("a wiring failure releases the address before answering; it is free at once", async () => {
+    const { svc, net } = await setup();
+    net.failWires = 1;
+    const r = await add(svc, "c1");
+    expect(r.json.code).toBe(102);
+    expect(svc.broker.state.allocations.size).toBe(0);
+    expect(svc.broker.state.cooling.size).toBe(0);
+    expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.1/32");
+  });
+
+  test("cooldown survives a restart", async () => {
+    const store = new MemoryCheckpointStore();
+    const clock = { t: 1_700_000_000_000 };
+    const first = await setup({ store, clock, capacity: testCapacity({ addresses: 1 }) });
+    await add(first.svc, "c1");
+    await del(first.svc, "c1");
+    first.svc.stop();
+    const second = await setup({ store, clock, capacity: testCapacity({ addresses: 1 }) });
+    const r = await add(second.svc, "c2");
+    expect(r.json.msg).toContain("cooling down");
+    clock.t += 30_000;
+    expect(addrOf(await add(second.svc, "c2"))).toBe("10.0.1.1/32");
+  });
+
+  test("an upstream checkpoint is adopted; the start-up sweep releases only pods whose veth is gone", async () => {
+    const upstream = JSON.stringify({
+      version: "vpc-cni-ipam/1",
+      allocations: [
+        { networkName: "aws-cni", containerID: "live1", ifName: "eth0", ipv4: "10.0.1.3", allocationTimestamp: 1, metadata: { k8sPodNamespace: "default", k8sPodName: "live", interfacesCount: 1 } },
+        { networkName: "aws-cni", containerID: "gone1", ifName: "eth0", ipv4: "10.0.1.4", allocationTimestamp: 1, metadata: { k8sPodNamespace: "default", k8sPodName: "gone", interfacesCount: 1 } },
+      ],
+    });
+    const net = new FakeNetConfig("eni", exists);
+    liveNetns.add("/run/netns/live");
+    net.pods.set("live1/eth0", { containerId: "live1", ifName: "eth0", netns: "/run/netns/live", address: "10.0.1.3", hostVeth: hostVethName("eni", { namespace: "default", name: "live", containerId: "live1", ifName: "eth0" }) });
+    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
+    servers.push(await net.serve(join(dir, "net0.sock")));
+    const { svc } = await setup({ store: new MemoryCheckpointStore(upstream), net, capacity: testCapacity({ addresses: 4 }) });
+    expect(svc.broker.checkpoint.source).toBe("adopted-upstream");
+    expect(svc.broker.allocations().map((a) => a.containerId)).toEqual(["live1"]);
+    expect([...svc.broker.state.cooling.keys()]).toEqual(["10.0.1.4"]);
+    const got = new Set<string>();
+    for (const id of ["n1", "n2"]) got.add(addrOf(await add(svc, id)));
+    expect(got).toEqual(new Set(["10.0.1.1/32", "10.0.1.2/32"]));
+    expect((await add(svc, "n3")).json.code).toBe(11);
+  });
+
+  test("a corrupt checkpoint is set aside and rebuilt from the kernel: no address in use is handed out", async () => {
+    const store = new MemoryCheckpointStore('{"version":"vpc-cni-ipam/1","allocations":[{"networkName":"aws-cni","contai');
+    const kernel: KernelScan = { scan: async () => ({ pods: [{ address: "10.0.1.1", hostVeth: "enia" }, { address: "10.0.1.2" }], hostVeths: ["enia"] }) };
+    const net = new FakeNetConfig("eni", exists);
+    liveNetns.add("/run/netns/k");
+    net.pods.set("k/eth0", { containerId: "k", ifName: "eth0", netns: "/run/netns/k", address: "10.0.1.1", hostVeth: "enia" });
+    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
+    servers.push(await net.serve(join(dir, "net0.sock")));
+    const { svc } = await setup({ store, kernel, net, capacity: testCapacity({ addresses: 2 }) });
+    expect(svc.broker.checkpoint.source).toBe("rebuilt-from-kernel");
+    expect([...store.aside.keys()][0]).toMatch(/corrupt-/);
+    const debug = (await (await svc.frame.app.request("/debug")).json()) as { checkpoint: { detail: string } };
+    expect(debug.checkpoint.detail).toContain("corrupt");
+    // 10.0.1.1 has a live veth: kept reserved. 10.0.1.2 only had a rule: released into cooldown.
+    expect([...svc.broker.state.reserved.keys()]).toEqual(["10.0.1.1"]);
+    expect((await add(svc, "x")).json.msg).toContain("cooling");
+  });
+
+  test("drain grants only empty CIDRs and nothing is handed out of them afterwards", async () => {
+    const { svc } = await setup({ capacity: testCapacity({ prefixes: ["10.0.16.0/28", "10.0.32.0/28"] }) });
+    expect(addrOf(await add(svc, "c1"))).toBe("10.0.16.0/32");
+    const res = await svc.frame.app.request("/v1/drain", { method: "POST", body: JSON.stringify({ cidrs: ["10.0.16.0/28", "10.0.32.0/28"] }) });
+    const body = (await res.json()) as { granted: string[]; refused: Array<{ cidr: string }> };
+    expect(body.granted).toEqual(["10.0.32.0/28"]);
+    expect(body.refused.map((r) => r.cidr)).toEqual(["10.0.16.0/28"]);
+    for (let i = 2; i <= 16; i++) expect(addrOf(await add(svc, `c${i}`))).toStartWith("10.0.16.");
+    expect((await add(svc, "c17")).json.code).toBe(11);
+  });
+
+  test("GC releases what is not in valid-attachments; duplicate ifname in one netns is refused", async () => {
+    const { svc, net } = await setup();
+    await add(svc, "keep");
+    await add(svc, "drop");
+    const dup = await cni(svc, { CNI_COMMAND: "ADD", ...pod("other", "/run/netns/t-keep") });
+    expect(dup.json.code).toBe(101);
+    const gc = await cni(svc, { CNI_COMMAND: "GC" }, CONF("1.1.0", { "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] }));
+    expect(gc.exitCode).toBe(0);
+    expect(svc.broker.allocations().map((a) => a.containerId)).toEqual(["keep"]);
+    expect([...net.pods.keys()]).toEqual(["keep/eth0"]);
+  });
+
+  test("STATUS, usage, listAssignments and metrics", async () => {
+    const { svc } = await setup();
+    expect((await cni(svc, { CNI_COMMAND: "STATUS" })).exitCode).toBe(0);
+    await add(svc, "c1");
+    const usage = (await (await svc.frame.app.request("/v1/usage")).json()) as { assigned: number };
+    expect(usage.assigned).toBe(1);
+    const list = (await (await svc.frame.app.request("/v1/assignments")).json()) as { assignments: Array<{ address: string; routeTable: number }>; restored: boolean };
+    expect(list).toMatchObject({ restored: true, assignments: [{ address: "10.0.1.1", routeTable: 254 }] });
+    const metrics = await (await svc.frame.app.request("/metrics")).text();
+    for (const name of ["awscni_add_ip_req_count 1", "awscni_assigned_ip_addresses 1", 'awscni_assigned_ip_per_cidr{cidr="10.0.1.1/32"} 1', "awscni_cni_request_duration_seconds_bucket", "awscni_no_available_ip_addresses 0"]) {
+      expect(metrics).toContain(name);
+    }
+    const none = await setup({ capacity: null });
+    expect((await cni(none.svc, { CNI_COMMAND: "STATUS" })).json.code).toBe(50);
+  });
+});
