@@ -69,3 +69,11 @@ export const setupHost = route("POST", "/v1/host/setup", hostSettings, z.object(
  * makes addr-broker read the links itself.
  */
 export const listPodLinks = route("GET", "/v1/pods/links", z.object({}), z.object({ hostVeths: z.array(z.string()) }));
+
+/** Run a reconcile round now (also runs on start and periodically) and report what it repaired. */
+export const reconcileNow = route(
+  "POST",
+  "/v1/reconcile",
+  z.object({}),
+  z.object({ pods: z.string(), enis: z.string(), host: z.string(), repairs: z.number().int(), errors: z.number().int() }),
+);

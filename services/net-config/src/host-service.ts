@@ -74,7 +74,7 @@ export class HostService {
     return { changed: results.filter((r) => r.changed).map((r) => describeStep(r.step)) };
   }
 
-  async setupHost(h: HostRequest): Promise<{ changed: string[] }> {
+  async setupHost(h: HostRequest): Promise<{ changed: string[]; iptablesChanged: string[] }> {
     h.vpcCidrs.forEach((c, i) => checkCidr(c, `vpcCidrs.${i}`));
     checkIp(h.primaryIp, "primaryIp");
     checkMac(h.primaryMac, "primaryMac");
@@ -83,9 +83,9 @@ export class HostService {
     const changed: string[] = [];
     const steps = planHostNetwork(s, primary.name, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
     for (const r of this.kernel.run(steps)) if (r.changed && r.step.op.op !== "sysctl") changed.push(describeStep(r.step));
-    if (!s.ipv6) changed.push(...(await this.applyIptables(h, primary.name)));
+    const iptablesChanged = s.ipv6 ? [] : await this.applyIptables(h, primary.name);
     this.lastHost = h;
-    return { changed };
+    return { changed: [...changed, ...iptablesChanged], iptablesChanged };
   }
 
   /** SNAT and connmark rules: only the project's chains and rules, atomically. */

@@ -21,12 +21,15 @@ export class PodService {
   constructor(
     private readonly kernel: NetlinkKernel,
     private readonly settings: () => NetConfigSettings,
+    /** Told of every pod wired or unwired (a running reconcile round leaves it alone). */
+    private readonly onTouch: (hostVeth: string, podCidr: string) => void = () => {},
   ) {}
 
   wire(req: PodRequest): WireAnswer {
     const settings = this.settings();
     const hostMac = randomLocalMac();
     const { layout, steps } = planWire(req, settings, hostMac);
+    this.onTouch(layout.hostVeth, layout.podCidr);
     try {
       this.kernel.run(steps, req.netns);
       const podLink = this.kernel.podLink(req.netns, layout.podIf);
@@ -45,6 +48,7 @@ export class PodService {
   /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
   unwire(req: PodRequest): { removed: string[] } {
     const { layout, steps } = planUnwire(req, this.settings());
+    this.onTouch(layout.hostVeth, layout.podCidr);
     const results = this.kernel.run(steps);
     const removed = results.filter((r) => r.changed).map((r) => describeStep(r.step));
     const vethGone = results.some((r) => r.step.op.op === "link.del" && r.changed);

@@ -1,0 +1,61 @@
+/**
+ * net-config: the only process that changes kernel state. Runs in the node's network
+ * namespace (hostNetwork), serves the netconfig contract on <run dir>/net-config.sock,
+ * reconciles the kernel on start and every interval.
+ */
+import { Counter } from "prom-client";
+import { bootstrap } from "../../shared/bootstrap.ts";
+import { createFrame, runFrame } from "../../shared/service.ts";
+import { UnixClient } from "../../shared/ipc/client.ts";
+import { listAssignments } from "../../shared/contracts/assignments.ts";
+import { getCapacity } from "../../shared/contracts/capacity.ts";
+import { NetlinkKernel } from "./src/adapters/netlink-kernel.ts";
+import { Iptables } from "./src/adapters/iptables.ts";
+import { HostService } from "./src/host-service.ts";
+import { PodService } from "./src/pod-service.ts";
+import { Reconciler } from "./src/reconcile-service.ts";
+import { mountNetConfig } from "./src/app.ts";
+import { settingsFromConfig } from "./src/settings-from-config.ts";
+
+const { config, log, socketGid } = bootstrap("net-config");
+const settings = settingsFromConfig(config);
+const kernel = new NetlinkKernel("self");
+const iptables = new Iptables("self", await Iptables.detect("self", settings.enableNftables));
+const host = new HostService(kernel, iptables, () => settings, { linkWaitMs: 10_000, randomFully: await iptables.supportsRandomFully() });
+
+let debug: () => unknown = () => ({});
+const frame = createFrame({ name: "net-config", debug: () => debug() });
+const repairs = new Counter({ name: "awscni_netconfig_repairs_total", help: "Kernel drift repaired by net-config, by kind", labelNames: ["kind"], registers: [frame.registry] });
+const broker = new UnixClient(config.sockets.addrBroker, { timeoutMs: 5000 });
+const pool = new UnixClient(config.sockets.poolManager, { timeoutMs: 5000 });
+const reconciler = new Reconciler(
+  kernel,
+  host,
+  { assignments: () => broker.call(listAssignments, {}), capacity: () => pool.call(getCapacity, { since: -1, waitMs: 0 }) },
+  () => settings,
+  (kind) => repairs.inc({ kind }),
+);
+const pods = new PodService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr));
+debug = mountNetConfig(frame, { pods, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" }).debug;
+
+async function reconcile(): Promise<void> {
+  try {
+    const r = await reconciler.run();
+    if (r.repairs || r.errors) log.info(r, "reconcile repaired drift");
+  } catch (err) {
+    log.error({ err }, "reconcile failed");
+  }
+}
+
+let timer: ReturnType<typeof setInterval> | undefined;
+await runFrame(frame, {
+  runDir: config.runDir,
+  gid: socketGid,
+  onStop: () => {
+    if (timer) clearInterval(timer);
+    kernel.close();
+  },
+});
+log.info({ socket: config.sockets.netConfig, backend: iptables.backend }, "net-config started");
+void reconcile();
+if (settings.reconcileIntervalMs > 0) timer = setInterval(() => void reconcile(), settings.reconcileIntervalMs);

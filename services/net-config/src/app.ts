@@ -1,0 +1,77 @@
+/**
+ * net-config's routes on the service frame: the contract handlers, metrics and /debug.
+ * Wiring is synchronous netlink work, so requests never interleave inside the kernel.
+ */
+import { Counter, Histogram } from "prom-client";
+import { handle } from "../../../shared/ipc/server.ts";
+import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../shared/contracts/netconfig.ts";
+import type { ServiceFrame } from "../../../shared/service.ts";
+import { Journal } from "./core/journal.ts";
+import type { NetConfigSettings } from "./core/settings.ts";
+import type { HostService } from "./host-service.ts";
+import type { PodService } from "./pod-service.ts";
+import type { Reconciler } from "./reconcile-service.ts";
+
+export interface OperationRecord {
+  at: string;
+  op: string;
+  subject: string;
+  ms: number;
+  result: "ok" | string;
+}
+
+export interface NetConfigParts {
+  pods: PodService;
+  host: HostService;
+  reconciler: Reconciler;
+  settings: NetConfigSettings;
+  backend: string;
+  nodeNetns: string;
+}
+
+export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { operations: Journal<OperationRecord>; debug: () => unknown } {
+  const operations = new Journal<OperationRecord>(200);
+  const opsTotal = new Counter({ name: "awscni_netconfig_operations_total", help: "net-config operations by kind and result", labelNames: ["op", "result"], registers: [frame.registry] });
+  const seconds = new Histogram({
+    name: "awscni_netconfig_operation_seconds",
+    help: "Duration of net-config operations",
+    labelNames: ["op"],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers: [frame.registry],
+  });
+
+  async function timed<T>(op: string, subject: string, fn: () => T | Promise<T>): Promise<T> {
+    const t = performance.now();
+    let result = "ok";
+    try {
+      return await fn();
+    } catch (err) {
+      result = (err as { code?: string }).code ?? "INTERNAL";
+      throw err;
+    } finally {
+      const ms = performance.now() - t;
+      opsTotal.inc({ op, result: result === "ok" ? "ok" : "error" });
+      seconds.observe({ op }, ms / 1000);
+      operations.add({ at: new Date().toISOString(), op, subject, ms: Math.round(ms * 1000) / 1000, result });
+    }
+  }
+
+  handle(frame.app, wirePod, (b) => timed("wire", `${b.containerId}/${b.ifName} ${b.address}`, () => parts.pods.wire(b)));
+  handle(frame.app, unwirePod, (b) => timed("unwire", `${b.containerId}/${b.ifName} ${b.address}`, () => parts.pods.unwire(b)));
+  handle(frame.app, checkPod, (b) => timed("check", `${b.containerId}/${b.ifName} ${b.address}`, () => parts.pods.check(b)));
+  handle(frame.app, setupEni, (b) => timed("setupEni", b.eniId, async () => ({ ifName: (await parts.host.setupEni(b)).ifName, ok: true as const })));
+  handle(frame.app, teardownEni, (b) => timed("teardownEni", b.eniId, async () => (await parts.host.teardownEni(b), { ok: true as const })));
+  handle(frame.app, setupHost, (b) => timed("setupHost", b.primaryIp, async () => (await parts.host.setupHost(b), { ok: true as const })));
+  handle(frame.app, reconcileNow, () => timed("reconcile", "node", () => parts.reconciler.run()));
+
+  const debug = () => ({
+    nodeNetns: parts.nodeNetns,
+    iptablesBackend: parts.backend,
+    settings: parts.settings,
+    lastHostSetup: parts.host.lastHost ?? null,
+    recentOperations: operations.list(),
+    reconcileRounds: parts.reconciler.rounds.list(),
+    recentRepairs: parts.reconciler.repairs.list(),
+  });
+  return { operations, debug };
+}
