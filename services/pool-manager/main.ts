@@ -1,0 +1,63 @@
+/**
+ * pool-manager: owns the node's ENIs, secondary IPs and prefixes. Reads config only via
+ * shared/config, wires the adapters to the PoolManager, serves the capacity on
+ * `<runDir>/pool-manager.sock` and the introspection routes on INTROSPECTION_BIND_ADDRESS.
+ */
+import { existsSync, unlinkSync } from "node:fs";
+import { loadConfigOrExit } from "../../shared/config/index.ts";
+import { createFrame, runFrame } from "../../shared/service.ts";
+import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
+import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
+import { SdkImds } from "./src/adapters/imds.ts";
+import { brokerClient, netConfigClient } from "./src/adapters/peer-services.ts";
+import { poolMetrics } from "./src/app/metrics.ts";
+import { PoolManager } from "./src/app/pool-manager.ts";
+import { introspectionApp, serviceRoutes } from "./src/app/routes.ts";
+import { bucketsFrom, poolSettingsFrom } from "./src/app/settings-from-config.ts";
+
+const { config } = loadConfigOrExit(process.env);
+const settings = poolSettingsFrom(config);
+const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
+let pm: PoolManager | undefined;
+const frame = createFrame({ name: "pool-manager", debug: () => ({ pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }), healthy: () => ({ ok: !!pm?.model.ready, ...(pm?.model.ready ? {} : { reason: "starting" }) }) });
+const metrics = poolMetrics(frame.registry);
+metrics.buildInfo.set({ version: "0.1.0", runtime: `bun ${Bun.version}` }, 1);
+const guard = new Ec2Guard({ buckets: bucketsFrom(config), metrics });
+const region = config.ec2.region ?? (await imds.availabilityZone()).replace(/[a-z]$/, "");
+const ec2 = new SdkEc2(createEc2Client({ region, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) }), guard);
+pm = new PoolManager(
+  settings,
+  { ec2, imds, net: netConfigClient(config.sockets.netConfig), broker: brokerClient(config.sockets.addrBroker) },
+  {
+    clusterName: config.eni.clusterName || undefined,
+    additionalTags: config.eni.additionalTags,
+    subnetDiscovery: config.pool.subnetDiscovery,
+    disableProvisioning: config.pool.disableNetworkResourceProvisioning,
+    disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
+    now: Date.now,
+    sleep: (ms) => Bun.sleep(ms),
+    log: (msg, f) => process.stderr.write(`${JSON.stringify({ level: "info", service: "pool-manager", msg, ...f })}\n`),
+  },
+  metrics,
+);
+serviceRoutes(frame.app, pm);
+await runFrame(frame, { runDir: config.runDir, onStop: () => pm?.stop() });
+if (config.introspection.enabled) {
+  const app = introspectionApp(pm, { ipamd: { ...config.pool, ...config.eni }, networkutils: { ...config.network, ...config.snat } });
+  const b = config.introspection.bind;
+  if (b.kind === "unix") {
+    if (existsSync(b.path)) unlinkSync(b.path);
+    Bun.serve({ unix: b.path, fetch: app.fetch });
+  } else Bun.serve({ hostname: b.host || "0.0.0.0", port: b.port, fetch: app.fetch });
+}
+// Start-up retries until EC2/IMDS answer: the node is not ready before.
+for (;;) {
+  try {
+    await pm.start();
+    break;
+  } catch (err) {
+    process.stderr.write(`${JSON.stringify({ level: "error", service: "pool-manager", msg: "start-up failed, retrying", err: String(err) })}\n`);
+    await Bun.sleep(5_000);
+  }
+}
+pm.startLoops();
