@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { planReconcile, type Observed } from "./reconcile.ts";
+import { DEFAULT_SETTINGS } from "./settings.ts";
+import { podLayout } from "./pod-wiring.ts";
+
+const s = DEFAULT_SETTINGS;
+const pod = { containerId: "c1", ifName: "eth0", netns: "/run/netns/p1", podNamespace: "default", podName: "web", address: "10.0.1.5", routeTable: 3 };
+const l = podLayout(pod, s);
+const none = { veths: new Set<string>(), cidrs: new Set<string>() };
+const link = (name: string, mac = "02:00:00:00:00:01") => ({ name, index: 1, mac, mtu: 9001, up: true, kind: "veth" });
+const healthy: Observed = { links: [link(l.hostVeth)], routes: [l.hostRoute], rules: l.rules };
+
+describe("planReconcile", () => {
+  test("a healthy node needs nothing", () => {
+    expect(planReconcile(s, { pods: [pod], enis: [] }, healthy, none)).toEqual([]);
+  });
+
+  test("missing route and rule of an assigned pod whose veth exists are re-created", () => {
+    const kinds = planReconcile(s, { pods: [pod] }, { ...healthy, routes: [], rules: [l.rules[0]!] }, none).map((r) => r.kind);
+    expect(kinds).toEqual(["pod-route", "pod-rule"]);
+  });
+
+  test("an assigned pod without its veth is not re-created from the host side", () => {
+    expect(planReconcile(s, { pods: [pod] }, { links: [], routes: [], rules: [] }, none)).toEqual([]);
+  });
+
+  test("leftovers of unassigned pods go; others' links, rules and routes stay", () => {
+    const seen: Observed = {
+      links: [link(l.hostVeth), link("foo0"), link("eni0123"), { ...link("enia1b2c3d4e5f"), kind: "bridge" }],
+      routes: [l.hostRoute, { family: 4, dst: "10.0.9.9/32", dev: "foo0", scope: "link", table: 254 }],
+      rules: [...l.rules, { family: 4, priority: 600, table: 254, dst: "10.0.1.5/32" }],
+    };
+    expect(planReconcile(s, { pods: [] }, seen, none).map((r) => r.what)).toEqual([
+      "rule priority 512 to 10.0.1.5/32 lookup main",
+      "rule priority 1536 from 10.0.1.5/32 lookup 3",
+      `route 10.0.1.5/32 dev ${l.hostVeth} scope link table 254`,
+      `link ${l.hostVeth}`,
+    ]);
+  });
+
+  test("what is being wired during the round is left alone", () => {
+    expect(planReconcile(s, { pods: [] }, healthy, { veths: new Set([l.hostVeth]), cidrs: new Set([l.podCidr]) })).toEqual([]);
+  });
+
+  test("without the assignments (addr-broker down) pods are not touched", () => {
+    expect(planReconcile(s, {}, { ...healthy, rules: [] }, none)).toEqual([]);
+  });
+
+  test("ENI: missing table routes and rule re-created, a stale 32765 rule removed, primary ENI ignored", () => {
+    const eni = { eniId: "eni-1", mac: "02:00:00:00:02:02", deviceNumber: 2, primaryIp: "10.0.4.9", subnetCidr: "10.0.4.0/24", gateway: "10.0.4.1", routeTable: 3, primary: false };
+    const primary = { ...eni, mac: "02:00:00:00:02:00", routeTable: 254, primary: true, primaryIp: "10.0.0.5" };
+    const seen: Observed = { links: [link("ens6", eni.mac)], routes: [], rules: [{ family: 4, priority: 32765, table: 4, src: "10.0.8.8/32" }] };
+    expect(planReconcile(s, { enis: [eni, primary] }, seen, none).map((r) => r.kind)).toEqual(["eni-route", "eni-route", "eni-rule", "stale-eni-rule"]);
+  });
+});
