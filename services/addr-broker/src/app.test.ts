@@ -155,7 +155,7 @@ describe("addr-broker service", () => {
     expect(svc.broker.allocations().map((a) => a.containerId)).toEqual(["live1"]);
     expect([...svc.broker.state.cooling.keys()]).toEqual(["10.0.1.4"]);
     const got = new Set<string>();
-    for (const id of ["n1", "n2"]) got.add(addrOf(await add(svc, id)));
+    for (const id of ["n1", "n2"]) got.add(addrOf(await add(svc, id)) ?? "");
     expect(got).toEqual(new Set(["10.0.1.1/32", "10.0.1.2/32"]));
     expect((await add(svc, "n3")).json.code).toBe(11);
   });

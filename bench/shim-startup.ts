@@ -1,0 +1,55 @@
+/**
+ * Start-up + one request of the compiled aws-cni shim, side by side with baselines run in
+ * the same loop: `true` (a bare exec) and Debian's reference ptp plugin answering VERSION
+ * (a Go CNI plugin's start-up). The shim does a DEL against a stub addr-broker on a Unix
+ * socket (answering at once), so only the shim's own cost is measured.
+ *
+ *   node_modules/.bin/bun run bench/shim-startup.ts [rounds=200]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildShim } from "../cni-shim/build.ts";
+
+const rounds = Number(process.argv[2] ?? 200);
+const dir = mkdtempSync(join(tmpdir(), "shim-bench-"));
+const socket = join(dir, "addr-broker.sock");
+const server = Bun.serve({ unix: socket, fetch: () => Response.json({ exitCode: 0, stdout: "", stderr: "" }) });
+
+try {
+  const shim = await buildShim(join(dir, "aws-cni"));
+  const conf = JSON.stringify({ cniVersion: "1.1.0", name: "aws-cni", type: "aws-cni", brokerSocket: socket });
+  const cases: Record<string, { argv: string[]; env: Record<string, string>; stdin: string }> = {
+    "true (bare exec)": { argv: ["/bin/true"], env: {}, stdin: "" },
+    "ptp VERSION (Go plugin)": { argv: ["/usr/lib/cni/ptp"], env: { CNI_COMMAND: "VERSION" }, stdin: '{"cniVersion":"1.0.0"}' },
+    "aws-cni VERSION (local)": { argv: [shim], env: { CNI_COMMAND: "VERSION" }, stdin: conf },
+    "aws-cni DEL (one request)": { argv: [shim], env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "bench", CNI_IFNAME: "eth0", CNI_NETNS: "" }, stdin: conf },
+  };
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const once = async (c: (typeof cases)[string]) => {
+    const t0 = performance.now();
+    const p = Bun.spawn(c.argv, { env: c.env, stdin: new Blob([c.stdin]), stdout: "pipe", stderr: "pipe" });
+    await new Response(p.stdout).arrayBuffer();
+    const code = await p.exited;
+    const ms = performance.now() - t0;
+    if (code !== 0) throw new Error(`${c.argv[0]} exited ${code}`);
+    return ms;
+  };
+  for (const c of Object.values(cases)) for (let i = 0; i < 5; i++) await once(c); // warm the page cache
+  for (let i = 0; i < rounds; i++) for (const [name, c] of Object.entries(cases)) samples[name]!.push(await once(c));
+  const stat = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { p50: s[Math.floor(s.length * 0.5)]!, p90: s[Math.floor(s.length * 0.9)]! };
+  };
+  const stats = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stat(v)]));
+  const shimStat = stats["aws-cni DEL (one request)"]!;
+  console.log(`shim start-up + one request, ${rounds} rounds interleaved (p50)`);
+  console.log("ratios:");
+  for (const base of ["true (bare exec)", "ptp VERSION (Go plugin)"]) console.log(`  aws-cni DEL / ${base}: ${(shimStat.p50 / stats[base]!.p50).toFixed(2)}x`);
+  console.log("absolutes (ms):");
+  for (const [k, v] of Object.entries(stats)) console.log(`  ${k.padEnd(28)} p50 ${v.p50.toFixed(2)}  p90 ${v.p90.toFixed(2)}`);
+  console.log(`target: under 5 ms → ${shimStat.p50 < 5 ? "met" : "NOT met"} (p50 ${shimStat.p50.toFixed(2)} ms)`);
+} finally {
+  server.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+}

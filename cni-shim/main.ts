@@ -1,0 +1,74 @@
+/**
+ * aws-cni: the binary the container runtime execs. It forwards the CNI_* environment and
+ * stdin to addr-broker over its Unix socket and prints what comes back, with the exit
+ * code that comes back. Everything CNI lives in addr-broker; this file only moves bytes,
+ * and imports nothing heavy (start-up time is paid on every pod).
+ *
+ * Socket: the network config's `brokerSocket`, else `<runDir>/addr-broker.sock` with
+ * `runDir` from the config, default /var/run/aws-node.
+ * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → success
+ * (addr-broker's start-up sweep and GC clean up); STATUS → 50. VERSION is answered here.
+ */
+import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
+
+const DEFAULT_RUN_DIR = "/var/run/aws-node";
+
+async function emit(stdout: string, stderr: string, code: number): Promise<never> {
+  if (stdout) await Bun.write(Bun.stdout, stdout);
+  if (stderr) await Bun.write(Bun.stderr, stderr);
+  process.exit(code);
+}
+
+function cniError(version: string, code: number, msg: string, details?: string): string {
+  return JSON.stringify(details ? { cniVersion: version, code, msg, details } : { cniVersion: version, code, msg });
+}
+
+const stdin = await Bun.stdin.text();
+const env: Record<string, string> = {};
+for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith("CNI_") || k === "PATH")) env[k] = v;
+const command = env.CNI_COMMAND ?? "";
+
+let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown } = {};
+try {
+  const parsed = JSON.parse(stdin);
+  if (parsed && typeof parsed === "object") conf = parsed;
+} catch {
+  // addr-broker answers malformed input with code 6; VERSION needs none.
+}
+const version = typeof conf.cniVersion === "string" && isSupportedVersion(conf.cniVersion) ? conf.cniVersion : LATEST_VERSION;
+
+if (command === "VERSION") {
+  await emit(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }), "", 0);
+}
+
+const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
+const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
+
+let res: Response;
+try {
+  res = await fetch("http://localhost/v1/cni", {
+    method: "POST",
+    unix: socket,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ env, stdin }),
+  });
+} catch (err) {
+  const why = err instanceof Error ? err.message : String(err);
+  if (command === "DEL") await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds, addr-broker cleans up when it is back\n`, 0);
+  if (command === "STATUS") await emit(cniError(version, 50, `addr-broker is not reachable at ${socket}`, why), "", 1);
+  await emit(cniError(version, 11, `addr-broker is not reachable at ${socket}; try again later`, why), "", 1);
+  throw err; // unreachable: emit exits
+}
+
+const text = await res.text();
+let out: { exitCode?: unknown; stdout?: unknown; stderr?: unknown } | undefined;
+try {
+  out = JSON.parse(text);
+} catch {
+  out = undefined;
+}
+if (!res.ok || !out || typeof out.exitCode !== "number" || typeof out.stdout !== "string") {
+  await emit(cniError(version, 100, `addr-broker at ${socket} refused the request (HTTP ${res.status})`, text.slice(0, 2000)), "", 1);
+} else {
+  await emit(out.stdout as string, typeof out.stderr === "string" ? out.stderr : "", out.exitCode as number);
+}
