@@ -64,11 +64,13 @@ export class Reconciler {
     this.inFlight = busy;
     const report: ReconcileReport = { at: new Date().toISOString(), pods: "checked", enis: "checked", host: "checked", repairs: 0, errors: 0 };
     const want: Desired = {};
+    let capacitySnapshot: CapacitySnapshot | undefined;
     try {
       const [a, c] = await Promise.allSettled([this.sources.assignments(), this.sources.capacity()]);
       if (a.status === "rejected") report.pods = `skipped: addr-broker unreachable (${why(a.reason)})`;
       else if (!a.value.restored) report.pods = "skipped: addr-broker has not restored its checkpoint yet";
       else want.pods = a.value.assignments;
+      if (c.status === "fulfilled" && c.value.ready) capacitySnapshot = c.value;
       if (c.status === "rejected") report.enis = `skipped: pool-manager unreachable (${why(c.reason)})`;
       else if (!c.value.ready) report.enis = "skipped: pool-manager not ready";
       else want.enis = c.value.enis.map((e) => ({ eniId: e.id, mac: e.mac, deviceNumber: e.deviceNumber, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: e.gateway, routeTable: e.routeTable, primary: e.primary }));
@@ -81,7 +83,8 @@ export class Reconciler {
     } finally {
       this.inFlight = undefined;
     }
-    const last = this.host.lastHost;
+    // After a restart nobody may have asked for the host set-up yet: derive it from the capacity.
+    const last = this.host.lastHost ?? hostFromCapacity(capacitySnapshot);
     if (!last) report.host = "skipped: no host set-up requested yet";
     else {
       try {
@@ -108,6 +111,13 @@ export class Reconciler {
     }
     this.repairs.add(rec);
   }
+}
+
+/** The node's host set-up as pool-manager would ask for it: VPC CIDRs and the primary ENI. */
+export function hostFromCapacity(c: CapacitySnapshot | undefined): { vpcCidrs: string[]; primaryIp: string; primaryMac: string } | undefined {
+  const primary = c?.enis.find((e) => e.primary);
+  if (!c || !primary || c.vpcCidrs.length === 0) return undefined;
+  return { vpcCidrs: c.vpcCidrs, primaryIp: primary.primaryIp, primaryMac: primary.mac };
 }
 
 function why(err: unknown): string {
