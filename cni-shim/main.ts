@@ -29,17 +29,22 @@ for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.star
 const command = env.CNI_COMMAND ?? "";
 
 let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown } = {};
+let decodeError: string | undefined;
 try {
   const parsed = JSON.parse(stdin);
-  if (parsed && typeof parsed === "object") conf = parsed;
-} catch {
-  // addr-broker answers malformed input with code 6; VERSION needs none.
+  if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) conf = parsed;
+  else decodeError = "stdin: network configuration must be a JSON object";
+} catch (err) {
+  decodeError = `stdin: network configuration is not valid JSON (${err instanceof Error ? err.message : String(err)})`;
 }
 const version = typeof conf.cniVersion === "string" && isSupportedVersion(conf.cniVersion) ? conf.cniVersion : LATEST_VERSION;
 
 if (command === "VERSION") {
   await emit(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }), "", 0);
 }
+
+// Without a readable config the socket cannot be known: answer the decode error here (VERSION needs no config).
+if (decodeError !== undefined && command !== "") await emit(cniError(version, 6, decodeError), "", 1);
 
 const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
 const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
