@@ -53,7 +53,8 @@ export function opArgv(op: KernelOp, nsPath: string, peerNsPath: string): string
     case "rule.del":
       return inNs(["ip", ...verb(ruleArgs(op.rule), "del")]);
     case "sysctl":
-      return inNs(["sysctl", "-q", "-w", `${op.key.replaceAll(".", "\u0000").replaceAll("/", ".").replaceAll("\u0000", "/")}=${op.value}`]);
+      // procps sysctl accepts the slash form, which keeps dots in interface names intact.
+      return inNs(["sysctl", "-q", "-w", `${op.key}=${op.value}`]);
   }
 }
 

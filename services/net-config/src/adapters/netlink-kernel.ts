@@ -36,6 +36,8 @@ export class NetlinkKernel {
 
   /** Run steps in order; pod-side steps need `podNetns`. Stops at the first error (thrown). */
   run(steps: Step[], podNetns?: string): StepResult[] {
+    // Another process may have replaced a link since the last call: resolve names afresh.
+    this.node.forgetLinks();
     const needsPod = steps.some((s) => s.side === "pod");
     if (!needsPod) return steps.map((step) => ({ step, changed: this.node.perform(step.op) }));
     return this.withPod(podNetns ?? "", (pod) =>

@@ -30,10 +30,21 @@ export class Rtnl {
     return m ? msg.decodeLink(m) : undefined;
   }
 
+  /** ifindex by name, remembered until a link is created or deleted through this socket. */
+  private readonly indexes = new Map<string, number>();
+
   private index(dev: string): number {
+    const known = this.indexes.get(dev);
+    if (known !== undefined) return known;
     const l = this.link(dev);
     if (!l) throw new NetlinkError(ENODEV, `find link ${dev}`);
+    this.indexes.set(dev, l.index);
     return l.index;
+  }
+
+  /** Forget remembered ifindexes (links may have changed behind this socket's back). */
+  forgetLinks(): void {
+    this.indexes.clear();
   }
 
   links(): LinkInfo[] {
@@ -73,6 +84,7 @@ export class Rtnl {
    * Returns false when a delete found nothing to delete.
    */
   perform(op: KernelOp, peerNs?: NetnsHandle): boolean {
+    if (op.op === "veth.create" || op.op === "link.del") this.indexes.clear();
     switch (op.op) {
       case "veth.create": {
         const fd = peerNs?.peerFd() ?? this.ns.peerFd();
