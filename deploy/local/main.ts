@@ -1,5 +1,5 @@
 // The local deployment's CLI.
-//   bun run deploy/local/main.ts up   --dir DIR [--nodes N] [--instance-type T]
+//   bun run deploy/local/main.ts up   --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only]
 //   bun run deploy/local/main.ts down --dir DIR
 // `up` runs in the foreground: when all is ready it writes DIR/stack.json and prints exactly
 // one line `ready DIR/stack.json` on stdout (logs go to DIR/up.log); SIGINT/SIGTERM tear
@@ -8,11 +8,12 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { startCloud, type RunningCloud } from "./cloud.ts";
+import { startDeployment, type RunningDeployment } from "./deployment.ts";
+import { parseEnvPairs } from "./node-services.ts";
 import { down } from "./down.ts";
 import { writeStack } from "./stack.ts";
 
-const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] | main.ts down --dir DIR";
+const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] | main.ts down --dir DIR";
 
 function fail(code: string, message: string): never {
   process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
@@ -25,7 +26,13 @@ function parse(argv: string[]) {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { dir: { type: "string" }, nodes: { type: "string" }, "instance-type": { type: "string" } },
+      options: {
+        dir: { type: "string" },
+        nodes: { type: "string" },
+        "instance-type": { type: "string" },
+        env: { type: "string", multiple: true },
+        "cloud-only": { type: "boolean" },
+      },
     });
   } catch (e) {
     fail("LOCAL_BAD_ARGS", (e as Error).message);
@@ -41,14 +48,22 @@ function parse(argv: string[]) {
     if (!/^\d+$/.test(parsed.values.nodes) || nodes < 1 || nodes > 200) fail("LOCAL_BAD_ARGS", `--nodes: must be an integer 1..200, got ${JSON.stringify(parsed.values.nodes)}`);
   }
   const instanceType = parsed.values["instance-type"];
-  if (command === "down" && (nodes !== undefined || instanceType !== undefined)) fail("LOCAL_BAD_ARGS", "down takes only --dir");
-  return { command, dir: resolve(dir), nodes, instanceType };
+  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"])) {
+    fail("LOCAL_BAD_ARGS", "down takes only --dir");
+  }
+  let env: Record<string, string> = {};
+  try {
+    env = parseEnvPairs(parsed.values.env ?? []);
+  } catch (e) {
+    fail("LOCAL_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
+  }
+  return { command, dir: resolve(dir), nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false };
 }
 
-async function up(dir: string, nodes: number | undefined, instanceType: string | undefined): Promise<void> {
+async function up(dir: string, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const logger = pino({ level: "info", base: { service: "local-up", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
-  let cloud: RunningCloud | undefined;
+  let cloud: RunningDeployment | undefined;
   let stopping: Promise<void> | undefined;
   let signalled = false;
   const shutdown = () => {
@@ -65,7 +80,7 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
   process.on("SIGTERM", shutdown);
   const started = Date.now();
   try {
-    cloud = await startCloud({ dir, nodes, instanceType, logger });
+    cloud = await startDeployment({ dir, nodes, instanceType, logger, env, cloudOnly });
   } catch (e) {
     process.stderr.write(`error ${(e as { code?: string }).code ?? "LOCAL_UP_FAILED"}: ${(e as Error).message}\n`);
     process.exit(1);
@@ -83,7 +98,7 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
 }
 
 const args = parse(process.argv.slice(2));
-if (args.command === "up") await up(args.dir, args.nodes, args.instanceType);
+if (args.command === "up") await up(args.dir, args.nodes, args.instanceType, args.env, args.cloudOnly);
 else {
   const problems = await down(args.dir);
   for (const p of problems) process.stderr.write(`warning: ${p}\n`);

@@ -12,6 +12,12 @@ export const StackNode = z.object({
   primaryIp: z.string(),
   primaryEni: z.string(),
   subnetId: z.string(),
+  // Added by the node's services (Local deployment, part 2); absent with --cloud-only.
+  runDir: z.string().optional(),
+  cniBinDir: z.string().optional(),
+  cniConfDir: z.string().optional(),
+  conflist: z.string().optional(),
+  metrics: z.string().optional(),
 });
 
 export const Stack = z.object({

@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)("local deployment via the CLI (root)", () => {
   let echoPids: number[] = [];
 
   beforeAll(async () => {
-    up = await startUp(dir, ["--nodes", "2"]);
+    up = await startUp(dir, ["--nodes", "2", "--cloud-only"]);
     console.log(`up --nodes 2: ready after ${up.readyMs.toFixed(0)} ms (spawn to ready line)`);
   });
 
@@ -146,7 +146,7 @@ describe.skipIf(!isRoot)("down after a crashed up (root)", () => {
   });
 
   test("SIGKILL to up, then down: no namespace, link, mount, process or file is left", async () => {
-    const up = await startUp(dir, ["--nodes", "1"]);
+    const up = await startUp(dir, ["--nodes", "1", "--cloud-only"]);
     const manifest = (await Bun.file(`${dir}/local-manifest.json`).json()) as { pids: number[] };
     up.proc.kill("SIGKILL");
     await up.proc.exited;
