@@ -60,7 +60,9 @@ export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayo
     `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${input.primaryIp}${random}`,
   ];
   layout.chains.nat[CONNMARK_CHAIN] = [
-    ...[...input.vpcCidrs, ...s.excludeSnatCidrs].map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN" -j RETURN`),
+    // upstream names the reason for each RETURN: "…, VPC CIDR" or "…, EXCLUDED CIDR"
+    ...input.vpcCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN`),
+    ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, EXCLUDED CIDR" -j RETURN`),
     `-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark ${mark}`,
   ];
   layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
@@ -97,7 +99,8 @@ export function upstreamArgv(s: NetConfigSettings, input: SnatInput): string[][]
   }
   if (!s.externalSnat) {
     c("-t", "nat", "-A", "PREROUTING", "-i", `${s.vethPrefix}+`, "-m", "comment", "--comment", "AWS, outbound connections", "-j", CONNMARK_CHAIN);
-    for (const cidr of [...input.vpcCidrs, ...s.excludeSnatCidrs]) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN", "-j", "RETURN");
+    for (const cidr of input.vpcCidrs) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN, VPC CIDR", "-j", "RETURN");
+    for (const cidr of s.excludeSnatCidrs) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN, EXCLUDED CIDR", "-j", "RETURN");
     c("-t", "nat", "-A", CONNMARK_CHAIN, "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark);
     c("-t", "nat", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mask);
   }
