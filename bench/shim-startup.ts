@@ -2,7 +2,8 @@
  * Start-up + one request of the compiled aws-cni shim, side by side with baselines run in
  * the same loop: `true` (a bare exec) and Debian's reference ptp plugin answering VERSION
  * (a Go CNI plugin's start-up). The shim does a DEL against a stub addr-broker on a Unix
- * socket (answering at once), so only the shim's own cost is measured.
+ * socket (answering at once), so only the shim's own cost is measured. A compiled Bun
+ * binary that only exits shows the floor the runtime itself costs.
  *
  *   node_modules/.bin/bun run bench/shim-startup.ts [rounds=200]
  */
@@ -18,9 +19,15 @@ const server = Bun.serve({ unix: socket, fetch: () => Response.json({ exitCode: 
 
 try {
   const shim = await buildShim(join(dir, "aws-cni"));
+  // The floor of any compiled Bun binary: one that only exits.
+  await Bun.write(join(dir, "exit.ts"), "process.exit(0);\n");
+  const floor = join(dir, "bun-exit");
+  const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", join(dir, "exit.ts"), "--outfile", floor]);
+  if (built.exitCode !== 0) throw new Error(built.stderr.toString());
   const conf = JSON.stringify({ cniVersion: "1.1.0", name: "aws-cni", type: "aws-cni", brokerSocket: socket });
   const cases: Record<string, { argv: string[]; env: Record<string, string>; stdin: string }> = {
     "true (bare exec)": { argv: ["/bin/true"], env: {}, stdin: "" },
+    "compiled bun, exit only": { argv: [floor], env: {}, stdin: "" },
     "ptp VERSION (Go plugin)": { argv: ["/usr/lib/cni/ptp"], env: { CNI_COMMAND: "VERSION" }, stdin: '{"cniVersion":"1.0.0"}' },
     "aws-cni VERSION (local)": { argv: [shim], env: { CNI_COMMAND: "VERSION" }, stdin: conf },
     "aws-cni DEL (one request)": { argv: [shim], env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "bench", CNI_IFNAME: "eth0", CNI_NETNS: "" }, stdin: conf },
@@ -45,7 +52,7 @@ try {
   const shimStat = stats["aws-cni DEL (one request)"]!;
   console.log(`shim start-up + one request, ${rounds} rounds interleaved (p50)`);
   console.log("ratios:");
-  for (const base of ["true (bare exec)", "ptp VERSION (Go plugin)"]) console.log(`  aws-cni DEL / ${base}: ${(shimStat.p50 / stats[base]!.p50).toFixed(2)}x`);
+  for (const base of ["true (bare exec)", "ptp VERSION (Go plugin)", "compiled bun, exit only"]) console.log(`  aws-cni DEL / ${base}: ${(shimStat.p50 / stats[base]!.p50).toFixed(2)}x`);
   console.log("absolutes (ms):");
   for (const [k, v] of Object.entries(stats)) console.log(`  ${k.padEnd(28)} p50 ${v.p50.toFixed(2)}  p90 ${v.p90.toFixed(2)}`);
   console.log(`target: under 5 ms → ${shimStat.p50 < 5 ? "met" : "NOT met"} (p50 ${shimStat.p50.toFixed(2)} ms)`);
