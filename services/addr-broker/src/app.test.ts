@@ -113,6 +113,20 @@ describe("addr-broker service", () => {
     expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.1/32");
   });
 
+  test("parallel ADDs share checkpoint writes; a failed write undoes exactly the unwritten ones", async () => {
+    const { svc, store } = await setup({ capacity: testCapacity({ addresses: 40 }) });
+    store.failWrites = 1;
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => add(svc, `p${i}`)));
+    const ok = results.filter((r) => r.exitCode === 0);
+    const failed = results.filter((r) => r.exitCode !== 0);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect(f.json.code).toBe(5);
+    const onDisk = JSON.parse(store.text ?? '{"allocations":[]}').allocations.map((a: { ipv4: string }) => `${a.ipv4}/32`);
+    expect(new Set(onDisk)).toEqual(new Set(ok.map(addrOf)));
+    expect(svc.broker.state.allocations.size).toBe(ok.length);
+    expect(store.writes).toBeLessThanOrEqual(ok.length);
+  });
+
   test("a wiring failure releases the address before answering; it is free at once", async () => {
     const { svc, net } = await setup();
     net.failWires = 1;

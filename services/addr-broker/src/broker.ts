@@ -33,6 +33,12 @@ export class Broker {
   checkpoint: { source: CheckpointSource; detail: string; lastWriteAt?: string; lastError?: string; writes: number } = { source: "fresh", detail: "", writes: 0 };
   private readonly decisions: Decision[] = [];
   private lock: Promise<unknown> = Promise.resolve();
+  /** What the checkpoint on disk holds, and generations of applied vs written changes. */
+  private durableState: BrokerState = EMPTY_STATE;
+  private generation = 0;
+  private durableGeneration = 0;
+  private writing = false;
+  private writeWaiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
   private capacityWaiters: Array<() => void> = [];
   private usageTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -56,20 +62,61 @@ export class Broker {
     return run;
   }
 
-  /** Writes `next` and makes it current; throws (state unchanged) when the write fails. Call under `serial`. */
+  /**
+   * Makes `next` current in memory (call under `serial`) and returns a promise that
+   * resolves once it is on disk. Changes made while a write is in progress are written
+   * together by the next one (group commit: one fsync'd write covers every ADD waiting for
+   * it). If a write fails, every change not yet on disk is undone (the state returns to
+   * what the disk holds) and each waiter's promise rejects.
+   */
+  apply(next: BrokerState): Promise<void> {
+    this.state = pruneCooling(next, this.now());
+    const gen = ++this.generation;
+    const done = new Promise<void>((resolve, reject) => this.writeWaiters.push({ gen, resolve, reject }));
+    if (!this.writing) void this.flush();
+    return done;
+  }
+
+  /** Writes `next` and makes it current; throws (state unchanged) when the write fails. */
   async commit(next: BrokerState): Promise<void> {
-    const pruned = pruneCooling(next, this.now());
+    await this.apply(next);
+  }
+
+  /** Resolves once everything applied so far is on disk. */
+  whenDurable(): Promise<void> {
+    if (this.durableGeneration >= this.generation) return Promise.resolve();
+    const gen = this.generation;
+    return new Promise<void>((resolve, reject) => this.writeWaiters.push({ gen, resolve, reject }));
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
     try {
-      await this.store.write(encodeCheckpoint(pruned));
-    } catch (err) {
-      this.checkpoint.lastError = `${new Date(this.now()).toISOString()}: ${err instanceof Error ? err.message : String(err)}`;
-      this.log.error({ err: String(err), location: this.store.location }, "checkpoint write failed; the change is undone");
-      throw err;
+      while (this.durableGeneration < this.generation) {
+        const gen = this.generation;
+        const snapshot = this.state;
+        try {
+          await this.store.write(encodeCheckpoint(snapshot));
+        } catch (err) {
+          this.checkpoint.lastError = `${new Date(this.now()).toISOString()}: ${err instanceof Error ? err.message : String(err)}`;
+          this.log.error({ err: String(err), location: this.store.location, undone: this.writeWaiters.length }, "checkpoint write failed; changes not on disk are undone");
+          this.state = this.durableState;
+          this.generation = this.durableGeneration;
+          for (const w of this.writeWaiters.splice(0)) w.reject(err);
+          return;
+        }
+        this.durableState = snapshot;
+        this.durableGeneration = gen;
+        this.checkpoint.writes++;
+        this.checkpoint.lastWriteAt = new Date(this.now()).toISOString();
+        const ready = this.writeWaiters.filter((w) => w.gen <= gen);
+        this.writeWaiters = this.writeWaiters.filter((w) => w.gen > gen);
+        for (const w of ready) w.resolve();
+        this.usageChanged();
+      }
+    } finally {
+      this.writing = false;
     }
-    this.checkpoint.writes++;
-    this.checkpoint.lastWriteAt = new Date(this.now()).toISOString();
-    this.state = pruned;
-    this.usageChanged();
   }
 
   decide(what: string, fields: Record<string, unknown> = {}): void {
@@ -91,6 +138,7 @@ export class Broker {
     try {
       const decoded = decodeCheckpoint(text);
       this.state = decoded.state;
+      this.durableState = decoded.state;
       const n = decoded.state.allocations.size;
       this.checkpoint = decoded.upstream
         ? { source: "adopted-upstream", detail: `adopted ${n} allocation(s) written by the upstream daemon; their addresses stay reserved`, writes: 0 }

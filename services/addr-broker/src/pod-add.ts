@@ -45,12 +45,13 @@ export function peerError(what: string, socket: string, err: unknown): CniError 
 async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean }> {
   const { broker } = d;
   for (let attempt = 0; ; attempt++) {
-    const got = await broker.serial(async (): Promise<{ alloc: Allocation; fresh: boolean } | Miss> => {
+    // Decided under the lock, written after it: concurrent ADDs share one checkpoint write.
+    const got = await broker.serial((): { alloc: Allocation; fresh: boolean; durable: Promise<void>; cidr?: string } | Miss => {
       const existing = findAllocation(broker.state, k);
       if (existing) {
         // A retried ADD: same address; the netns is refreshed in memory (written with the next change).
         broker.state = touch(broker.state, k, { netns: req.netns });
-        return { alloc: findAllocation(broker.state, k) ?? existing, fresh: false };
+        return { alloc: findAllocation(broker.state, k) ?? existing, fresh: false, durable: broker.whenDurable() };
       }
       for (const other of broker.state.allocations.values()) {
         if (other.netns === req.netns && other.ifName === req.ifName) {
@@ -71,15 +72,17 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
       };
       if (req.args.podNamespace) alloc.podNamespace = req.args.podNamespace;
       if (req.args.podName) alloc.podName = req.args.podName;
+      return { alloc, fresh: true, durable: broker.apply(withAllocation(broker.state, alloc)), cidr: pick.cidr };
+    });
+    if (!("kind" in got)) {
       try {
-        await broker.commit(withAllocation(broker.state, alloc));
+        await got.durable;
       } catch (err) {
         throw checkpointError(broker, err);
       }
-      broker.decide("assigned", { key: keyOf(k), address: alloc.address, cidr: pick.cidr, eni: pick.eniId });
-      return { alloc, fresh: true };
-    });
-    if (!("kind" in got)) return got;
+      if (got.fresh) broker.decide("assigned", { key: keyOf(k), address: got.alloc.address, cidr: got.cidr });
+      return { alloc: got.alloc, fresh: got.fresh };
+    }
     broker.misses++;
     d.metrics?.noAvailableIp.inc();
     broker.decide("no address", { key: keyOf(k), kind: got.kind, why: got.message });

@@ -46,15 +46,13 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   if (req.args.podNamespace) pod.podNamespace = req.args.podNamespace;
   if (req.args.podName) pod.podName = req.args.podName;
   await unwireQuietly(d, pod, req.netns, "del");
-  const released = await broker
-    .serial(async () => {
-      const r = release(broker.state, k, broker.now(), broker.cooldownMs);
-      if (r.released) await broker.commit(r.state);
-      return r.released;
-    })
-    .catch((err) => {
-      throw checkpointError(broker, err);
-    });
+  const { released, durable } = await broker.serial(() => {
+    const r = release(broker.state, k, broker.now(), broker.cooldownMs);
+    return { released: r.released, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };
+  });
+  await durable.catch((err) => {
+    throw checkpointError(broker, err);
+  });
   if (released) {
     d.metrics?.delRequests.inc({ reason: "del" });
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });

@@ -6,7 +6,7 @@
  * so pool-manager can drain and release them without waiting for pods to go away.
  */
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
-import { contains, nth, parseCidr, size, type Cidr } from "../../../../shared/ip.ts";
+import { bits, contains, nth, parseCidr, parseIp, size, type Cidr } from "../../../../shared/ip.ts";
 import { addressesInUse, type BrokerState } from "./state.ts";
 
 export type MissKind = "no-capacity" | "not-ready" | "cooling" | "exhausted";
@@ -61,10 +61,28 @@ function firstFree(c: Cidr, used: Set<string>): string | undefined {
   return undefined;
 }
 
-function countIn(c: Cidr, addrs: Iterable<string>): number {
-  let n = 0;
-  for (const a of addrs) if (contains(c, a)) n++;
-  return n;
+/** Used addresses per candidate CIDR, in O(|used| × distinct prefix lengths). */
+function countPerCandidate(candidates: Candidate[], used: Iterable<string>): Map<string, number> {
+  const byPrefix = new Map<string, Map<bigint, Candidate>>();
+  for (const c of candidates) {
+    const key = `${c.cidr.family}/${c.cidr.prefix}`;
+    let m = byPrefix.get(key);
+    if (!m) byPrefix.set(key, (m = new Map()));
+    m.set(c.cidr.base, c);
+  }
+  const counts = new Map<string, number>(candidates.map((c) => [c.text, 0]));
+  for (const a of used) {
+    const ip = parseIp(a);
+    if (!ip) continue;
+    for (const [key, m] of byPrefix) {
+      const [family, prefix] = key.split("/").map(Number) as [number, number];
+      if (family !== ip.family) continue;
+      const host = BigInt(bits(ip.family) - prefix);
+      const c = m.get((ip.value >> host) << host);
+      if (c) counts.set(c.text, (counts.get(c.text) ?? 0) + 1);
+    }
+  }
+  return counts;
 }
 
 export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | undefined, now: number, cooldownSeconds: number): Pick | Miss {
@@ -73,7 +91,7 @@ export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | und
   if (!capacity.ready) return { kind: "not-ready", message: `pool-manager is not ready yet (it has not read the node's ENIs from EC2)${shortage}` };
   const used = addressesInUse(state, now);
   const candidates = usableCidrs(state, capacity);
-  const usedPerCidr = new Map(candidates.map((c) => [c.text, countIn(c.cidr, used)]));
+  const usedPerCidr = countPerCandidate(candidates, used);
   const usedPerEni = new Map<string, number>();
   for (const c of candidates) usedPerEni.set(c.eniId, (usedPerEni.get(c.eniId) ?? 0) + (usedPerCidr.get(c.text) ?? 0));
   const ordered = candidates
