@@ -10,6 +10,7 @@ import { MemoryCheckpointStore } from "./adapters/checkpoint-store.ts";
 import type { KernelScan } from "./adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "./adapters/peers.ts";
 import { createAddrBroker, type AddrBroker } from "./app.ts";
+import { capacity as coreCapacity } from "./core/test-fixtures.ts";
 import { DEFAULT_SETTINGS } from "./settings.ts";
 
 let dir = "";
@@ -213,6 +214,14 @@ describe("addr-broker service", () => {
     expect(gc.exitCode).toBe(0);
     expect(svc.broker.allocations().map((a) => a.containerId)).toEqual(["keep"]);
     expect([...net.pods.keys()]).toEqual(["keep/eth0"]);
+  });
+
+  test("IPv6: an address of the /80 prefix as /128 via fe80::1, version per cniVersion", async () => {
+    const v6 = coreCapacity([{ id: "eni-a", device: 0, cidrs: ["2001:db8:0:1:5::/80"] }], { family: "ipv6" });
+    const { svc } = await setup({ capacity: v6 });
+    const r = await cni(svc, { CNI_COMMAND: "ADD", ...pod("v6") }, CONF("0.4.0"));
+    expect(r.json.ips).toEqual([{ version: "6", address: "2001:db8:0:1:5::1/128", gateway: "fe80::1", interface: 1 }]);
+    expect(r.json.routes).toEqual([{ dst: "::/0", gw: "fe80::1" }]);
   });
 
   test("STATUS, usage, listAssignments and metrics", async () => {
