@@ -1,81 +1,75 @@
 /**
- * Pool churn benchmark: one seeded pod-churn trace (bursty arrivals, random lifetimes,
- * 30 s address cooldown) replayed on a simulated clock against the pool planner, once
- * with upstream's defaults (WARM_ENI_TARGET=1, cooling counted as available, no demand
- * awareness) and once with the project's defaults. EC2 calls are counted per action as
- * the executor makes them (assign/release 1, create ENI 3: create+attach+modify,
- * delete ENI 2: detach+delete). Prints ratios first, then absolutes and the command.
- *   bun bench/pool-churn.ts [seed]
- * Note: the planner and a counting pool model run here, not the executor over the
- * simulated EC2 (that variant is not built yet).
+ * Pool churn benchmark (issue 4's benchmark, issue 8's "churn"): one seeded day of pod
+ * churn (diurnal load, deployment waves, cron jobs; bench/pool-churn/trace.ts), compressed
+ * into 6 simulated hours, replayed on three instance types against the pool planner and
+ * the pool-manager's real Executor over the simulated EC2 (in-process, simulated clock;
+ * bench/pool-churn/replay.ts). Side by side, in one run, on the same trace:
+ *   upstream defaults  compat, WARM_ENI_TARGET=1, cooling counted as available (as upstream)
+ *   upstream tuned     compat, WARM_IP_TARGET=5, MINIMUM_IP_TARGET=10 (cooling as upstream)
+ *   project defaults   the demand policy (AWS_VPC_CNI_POOL_POLICY unset, no upstream target set)
+ * Counts: time-weighted mean held-but-unused addresses, EC2 mutating calls, throttled calls,
+ * pods whose ADD found no free address. Prints ratios first, then absolutes, then the command.
+ *   node_modules/.bin/bun bench/pool-churn.ts [--seed N] [--nodes-sharing-account N]
  */
-import { plan } from "../services/pool-manager/src/core/planner.ts";
-import { FakePool, M5_LARGE, freshNode } from "../services/pool-manager/src/core/pool-fixture.ts";
+import { instanceTypeLimits } from "../deploy/local/sim-ec2/index.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "../services/pool-manager/src/core/settings.ts";
+import { replay, type ReplayResult } from "./pool-churn/replay.ts";
+import { podTrace } from "./pool-churn/trace.ts";
 
-const seed = Number(process.argv[2] ?? 42);
-function rng(s: number) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const raw = i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: want a positive integer, got ${raw}`);
+  return n;
 }
 
-interface Pod { start: number; life: number }
-function trace(): Pod[] {
-  const r = rng(seed);
-  const pods: Pod[] = [];
-  for (let t = 0; t < 2 * 3600_000; t += 5_000) {
-    const burst = r() < 0.004 ? 6 + Math.floor(r() * 6) : r() < 0.12 ? 1 : 0;
-    for (let i = 0; i < burst; i++) pods.push({ start: t, life: 30_000 + Math.floor(r() * 300_000) });
+const seed = arg("seed", 42);
+const sharing = arg("nodes-sharing-account", 1);
+const DAY_MS = 6 * 3_600_000;
+const TYPES = ["t3.medium", "m5.large", "c5.4xlarge"];
+const CONFIGS: { name: string; settings: PoolSettings; projectApp: boolean }[] = [
+  { name: "upstream defaults", settings: { ...UPSTREAM_DEFAULTS }, projectApp: false },
+  { name: "upstream tuned", settings: { ...UPSTREAM_DEFAULTS, warmIpTarget: 5, minimumIpTarget: 10 }, projectApp: false },
+  { name: "project defaults", settings: { ...PROJECT_DEFAULTS }, projectApp: true },
+];
+
+const t0 = performance.now();
+const results: { type: string; pods: number; maxPods: number; byConfig: Map<string, ReplayResult> }[] = [];
+for (const type of TYPES) {
+  const lim = instanceTypeLimits(type)!;
+  const maxPods = lim.maxEnis * (lim.ipv4PerEni - 1) + 2; // upstream's max-pods formula
+  const capacity = Math.min(maxPods, lim.maxEnis * (lim.ipv4PerEni - 1));
+  const pods = podTrace({ seed, capacity, dayMs: DAY_MS });
+  const byConfig = new Map<string, ReplayResult>();
+  for (const c of CONFIGS) {
+    byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, cooldownMs: 30_000, bucketScale: 1 / sharing }));
   }
-  return pods;
+  results.push({ type, pods: pods.length, maxPods, byConfig });
 }
+const elapsed = (performance.now() - t0) / 1000;
 
-function run(s: PoolSettings) {
-  const pool = new FakePool(freshNode());
-  const assigned = new Map<string, number>(); // cidr → pod end time
-  const cooling = new Map<string, number>(); // cidr → cooling until
-  const queue: Pod[] = [];
-  let calls = 0, idleSum = 0, steps = 0, waited = 0;
-  const pods = trace();
-  let next = 0;
-  for (let now = 0; now < 2 * 3600_000 + 900_000; now += 5_000) {
-    for (const [c, end] of assigned) if (end <= now) { assigned.delete(c); cooling.set(c, now + 30_000); }
-    for (const [c, until] of cooling) if (until <= now) cooling.delete(c);
-    while (next < pods.length && pods[next]!.start <= now) queue.push(pods[next++]!);
-    const place = () => {
-      const free = pool.state.enis.flatMap((e) => e.cidrs).filter((c) => !assigned.has(c.cidr) && !cooling.has(c.cidr) && !c.draining);
-      while (queue.length && free.length) { const p = queue.shift()!; assigned.set(free.shift()!.cidr, now + p.life); }
-    };
-    const before = queue.length;
-    place();
-    waited += queue.length > 0 && before > 0 ? queue.length : 0;
-    const byCidr: Record<string, { assigned: number; cooling: number }> = {};
-    for (const c of assigned.keys()) byCidr[c] = { assigned: 1, cooling: 0 };
-    for (const c of cooling.keys()) byCidr[c] = { assigned: 0, cooling: 1 };
-    const p = plan(pool.state, { byCidr, newMisses: queue.length, waiting: queue.length, pendingPods: 0 }, s, M5_LARGE, now);
-    for (const a of p.actions) calls += a.kind === "createEni" ? 3 : a.kind === "deleteEni" ? 2 : 1;
-    pool.apply(p.actions, now);
-    place();
-    const total = pool.state.enis.reduce((n, e) => n + e.cidrs.length, 0);
-    idleSum += total - assigned.size;
-    steps++;
-  }
-  return { calls, meanIdle: idleSum / steps, waited };
-}
-
-const upstream = run({ ...UPSTREAM_DEFAULTS });
-const project = run({ ...PROJECT_DEFAULTS });
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2));
-console.log(`pool-churn (seed ${seed}, m5.large, 2 h trace, ${trace().length} pods), project / upstream:`);
-console.log(`  EC2 calls             ${ratio(project.calls, upstream.calls)}`);
-console.log(`  mean idle addresses   ${ratio(project.meanIdle, upstream.meanIdle)}`);
-console.log(`  pod-waits (5 s steps) ${ratio(project.waited, upstream.waited)}`);
-console.log("absolutes:");
-console.log(`  upstream: calls ${upstream.calls}, mean idle ${upstream.meanIdle.toFixed(1)}, pod-waits ${upstream.waited}`);
-console.log(`  project:  calls ${project.calls}, mean idle ${project.meanIdle.toFixed(1)}, pod-waits ${project.waited}`);
-console.log(`command: bun bench/pool-churn.ts ${seed}`);
+const pad = (s: string, n: number) => s.padEnd(n);
+console.log(`pool-churn: seed ${seed}, a day of churn compressed into 6 simulated hours, ${sharing} node(s) sharing the account's EC2 buckets`);
+console.log("\nratios, project defaults ÷ upstream (below 1 is better; waited pods: at most 1 against upstream defaults is the target)");
+console.log(pad("instance", 12) + pad("vs", 20) + pad("idle addr", 11) + pad("EC2 mut.", 10) + pad("throttled", 11) + "waited pods");
+for (const r of results) {
+  const p = r.byConfig.get("project defaults")!;
+  for (const base of ["upstream defaults", "upstream tuned"]) {
+    const u = r.byConfig.get(base)!;
+    console.log(pad(r.type, 12) + pad(base, 20) + pad(ratio(p.meanIdle, u.meanIdle), 11) + pad(ratio(p.mutatingCalls, u.mutatingCalls), 10) + pad(ratio(p.throttled, u.throttled), 11) + ratio(p.waitedPods, u.waitedPods));
+  }
+}
+console.log("\nabsolutes");
+console.log(pad("instance", 12) + pad("config", 20) + pad("idle addr", 11) + pad("ENIs", 7) + pad("EC2 mut.", 10) + pad("throttled", 11) + pad("waited pods", 13) + "wait s");
+for (const r of results) {
+  for (const [name, x] of r.byConfig) {
+    console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + x.waitSeconds.toFixed(0));
+  }
+}
+if (process.argv.includes("--calls")) {
+  for (const r of results) for (const [name, x] of r.byConfig) console.log(`${r.type} ${name}: ${JSON.stringify(x.byAction)}`);
+}
+console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/pool-churn.ts --seed ${seed}${sharing > 1 ? ` --nodes-sharing-account ${sharing}` : ""}`);

@@ -79,7 +79,7 @@ function lowDecision(ctx: PlanContext): { low: boolean; reason: string } {
 }
 
 /** Why growth is not allowed now, or undefined. */
-function growthBlocked(ctx: PlanContext): string | undefined {
+export function growthBlocked(ctx: PlanContext): string | undefined {
   const { state, s, now } = ctx;
   if (state.node.terminating) return "node is terminating";
   if (state.node.unschedulable && !s.manageNonSchedulable) {
@@ -97,7 +97,7 @@ function growthBlocked(ctx: PlanContext): string | undefined {
 }
 
 /** The kind of CIDR to add: /28 with PD unless the fallback to /32s is in force. */
-function growthKind(ctx: PlanContext): { kind: CidrKind; fallback: boolean } {
+export function growthKind(ctx: PlanContext): { kind: CidrKind; fallback: boolean } {
   const { s, state, now } = ctx;
   if (!s.prefixDelegation) return { kind: "address", fallback: false };
   const p = state.insufficientPrefixesAtMs;
@@ -126,7 +126,7 @@ function unitsWanted(ctx: PlanContext): number {
 }
 
 /** ENIs that may receive more CIDRs (upstream GetAllocatableENIs), lowest device first. */
-function allocatableEnis(ctx: PlanContext): PoolEni[] {
+export function allocatableEnis(ctx: PlanContext): PoolEni[] {
   return ctx.state.enis
     .filter((e) => eniServesPods(ctx.s, e) && e.cidrs.filter((c) => !c.draining).length < ctx.d.slotsPerEni)
     .sort((a, b) => a.deviceNumber - b.deviceNumber);

@@ -4,6 +4,8 @@
  * Plain data; built by the app from EC2/IMDS and addr-broker, never by the planner.
  */
 
+import type { DemandHistory } from "./demand-history.ts";
+
 export type CidrKind = "address" | "prefix";
 
 export interface PoolCidr {
@@ -43,6 +45,8 @@ export interface PoolState {
   node: { unschedulable: boolean; terminating: boolean };
   /** Why no new ENI may be created right now (e.g. no ENIConfig under custom networking). */
   newEniBlocked?: string;
+  /** Observed demand (recorded by the app from usage reports); read by the demand policy only. */
+  demand?: DemandHistory;
 }
 
 export interface CidrUse {

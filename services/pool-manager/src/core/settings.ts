@@ -31,7 +31,15 @@ export interface PoolSettings {
   pdFallbackToIps: boolean;
   /** Grow by the unmet demand (misses, pending pods) in one step (Cilium surge / Azure). */
   demandAware: boolean;
+  /**
+   * AWS_VPC_CNI_POOL_POLICY: `compat` = upstream's warm targets exactly (planner.ts);
+   * `demand` = a free buffer sized from observed demand, released with hysteresis
+   * (demand-policy.ts). Unset means compat.
+   */
+  policy?: PoolPolicy;
 }
+
+export type PoolPolicy = "compat" | "demand";
 
 export const UPSTREAM_DEFAULTS: PoolSettings = {
   warmEniTarget: 1,
@@ -48,15 +56,21 @@ export const UPSTREAM_DEFAULTS: PoolSettings = {
   verifyImdsWithEc2: false,
   pdFallbackToIps: false,
   demandAware: false,
+  policy: "compat",
 };
 
-/** The project's defaults: upstream's targets, with the fixes of DESIGN.md §4 switched on. */
+/**
+ * The project's defaults: the fixes of DESIGN.md §4 switched on and the demand policy (when
+ * no upstream target is set). The warm-target fields keep upstream's values so that the
+ * compat planner, given these settings, still behaves as upstream with the fixes.
+ */
 export const PROJECT_DEFAULTS: PoolSettings = {
   ...UPSTREAM_DEFAULTS,
   coolingCountsAsAvailable: false,
   verifyImdsWithEc2: true,
   pdFallbackToIps: true,
   demandAware: true,
+  policy: "demand",
 };
 
 /** The instance's network limits (DescribeInstanceTypes) and the node's pod limit. */

@@ -1,0 +1,301 @@
+/**
+ * Replays a pod trace on one simulated node: the pool planner (compat or demand) and the
+ * pool-manager's real Executor over the simulated EC2, on a simulated clock. addr-broker is
+ * modelled simply: an ADD takes a free, non-cooling, non-draining address of a ready ENI
+ * (the most used ENI first, then the lowest device, as addr-broker packs pods); with none
+ * free the pod waits (a miss) until the pool grows or an address cools down; a DEL puts the
+ * address into a 30 s cooldown. The pool cycle runs every 5 s; with the project's settings a
+ * miss also starts a cycle at once and Kubernetes' pending pods are read every 5 s (as the
+ * app does); upstream's ipamd has neither.
+ */
+import { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
+import { Executor } from "../../services/pool-manager/src/app/executor.ts";
+import { PoolModel } from "../../services/pool-manager/src/app/pool-model.ts";
+import { historyKeepMs } from "../../services/pool-manager/src/core/demand-policy.ts";
+import { recordDemand } from "../../services/pool-manager/src/core/demand-history.ts";
+import { planPool } from "../../services/pool-manager/src/core/pool-policy.ts";
+import type { PoolLimits, PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
+import { ModelEc2, ModelImds, type SimClock } from "./model-ports.ts";
+import type { TracePod } from "./trace.ts";
+
+export interface ReplayOptions {
+  instanceType: string;
+  settings: PoolSettings;
+  /** Miss-triggered cycles and pending pods (the project's app); off for upstream. */
+  projectApp: boolean;
+  pods: TracePod[];
+  endMs: number;
+  maxPods: number;
+  cooldownMs: number;
+  /** The node's share of the account's EC2 token buckets. */
+  bucketScale: number;
+}
+
+export interface ReplayResult {
+  /** Time-weighted mean of addresses held on pod ENIs and not assigned to a pod. */
+  meanIdle: number;
+  /** Time-weighted mean of attached ENIs. */
+  meanEnis: number;
+  mutatingCalls: number;
+  throttled: number;
+  /** Pods whose ADD found no free address. */
+  waitedPods: number;
+  /** Total seconds pods spent waiting for an address. */
+  waitSeconds: number;
+  pods: number;
+  byAction: Record<string, number>;
+}
+
+const CYCLE_MS = 5_000;
+const LATENCY_MS: Record<string, number> = {
+  default: 150,
+  AssignPrivateIpAddresses: 400,
+  UnassignPrivateIpAddresses: 300,
+  CreateNetworkInterface: 600,
+  AttachNetworkInterface: 500,
+  DetachNetworkInterface: 400,
+  DeleteNetworkInterface: 300,
+  ModifyNetworkInterfaceAttribute: 200,
+};
+
+interface Addr {
+  cidr: string;
+  pod?: number;
+  coolUntil: number;
+}
+
+export async function replay(o: ReplayOptions): Promise<ReplayResult> {
+  // ---- the world ----
+  const ends: { at: number; pod: number }[] = []; // pending DELs, sorted by time
+  const addrs = new Map<string, Addr>();
+  const podAddr = new Map<number, string>();
+  const queue: number[] = []; // pods waiting for an address (FIFO)
+  const waitingSince = new Map<number, number>();
+  let nextAdd = 0;
+  let misses = 0;
+  let waitedPods = 0;
+  let waitMs = 0;
+  let missFlag = false;
+  let idleArea = 0;
+  let eniArea = 0;
+  let lastAreaAt = 0;
+  const drained = new Set<string>();
+
+  const time = { t: 0 };
+  const model = new Ec2Model({ now: () => time.t, timing: { attachDelayMs: 1_500, imdsDelayMs: 1_000, deleteAfterDetachMs: 2_000, describeLagMs: 0 } });
+  const vpc = model.createVpc({ cidr: "10.0.0.0/16" });
+  const subnet = model.createSubnet({ vpcId: vpc.id, az: "us-west-2a", cidr: "10.0.0.0/18" });
+  const sg = model.defaultSecurityGroup(vpc.id)!;
+  const inst = model.launchInstance({ instanceType: o.instanceType, subnetId: subnet.id, securityGroupIds: [sg.id] });
+  const pm = new PoolModel(o.settings);
+  const poolMembers = () => [...pm.enis.values()].filter((m) => !m.removing && m.ready);
+
+  const freeAddr = (now: number): Addr | undefined => {
+    const enis = poolMembers()
+      .map((m) => ({ m, used: m.pool.cidrs.filter((c) => addrs.get(c.cidr)?.pod !== undefined).length }))
+      .sort((a, b) => b.used - a.used || a.m.pool.deviceNumber - b.m.pool.deviceNumber);
+    for (const { m } of enis) {
+      if (m.pool.trunk || (o.settings.customNetwork && m.pool.primary)) continue;
+      for (const c of m.pool.cidrs) {
+        if (c.draining || drained.has(c.cidr)) continue;
+        let a = addrs.get(c.cidr);
+        if (!a) addrs.set(c.cidr, (a = { cidr: c.cidr, coolUntil: 0 }));
+        if (a.pod === undefined && a.coolUntil <= now) return a;
+      }
+    }
+    return undefined;
+  };
+  const assigned = () => podAddr.size;
+  const record = (now: number) => {
+    pm.extra.demand = recordDemand(pm.extra.demand, now, assigned(), misses, historyKeepMs());
+  };
+  const serveQueue = (now: number) => {
+    while (queue.length > 0) {
+      const a = freeAddr(now);
+      if (!a) break;
+      const pod = queue.shift()!;
+      a.pod = pod;
+      podAddr.set(pod, a.cidr);
+      waitMs += now - waitingSince.get(pod)!;
+      waitingSince.delete(pod);
+      insertEnd(o.pods[pod]!.endAt, pod);
+    }
+  };
+  const insertEnd = (at: number, pod: number) => {
+    let i = ends.length;
+    while (i > 0 && ends[i - 1]!.at > at) i--;
+    ends.splice(i, 0, { at, pod });
+  };
+  const area = (now: number) => {
+    const dt = now - lastAreaAt;
+    if (dt <= 0) return;
+    let held = 0;
+    for (const m of pm.enis.values()) if (!m.removing) held += m.pool.cidrs.length;
+    idleArea += dt * (held - assigned());
+    eniArea += dt * pm.enis.size;
+    lastAreaAt = now;
+  };
+  const coolTimes: number[] = [];
+  const nextCool = (now: number) => coolTimes.find((x) => x > now) ?? Infinity;
+
+  const clock: SimClock = {
+    get t() {
+      return time.t;
+    },
+    set t(v: number) {
+      time.t = v;
+    },
+    async advance(ms: number) {
+      const target = clock.t + ms;
+      for (;;) {
+        const add = nextAdd < o.pods.length ? o.pods[nextAdd]!.addAt : Infinity;
+        const end = ends[0]?.at ?? Infinity;
+        const cool = queue.length > 0 ? nextCool(clock.t) : Infinity;
+        const at = Math.min(add, end, cool);
+        if (at > target) break;
+        area(at);
+        clock.t = at;
+        if (at === add) {
+          const pod = nextAdd++;
+          if (o.pods[pod]!.endAt <= at) continue;
+          const a = freeAddr(at);
+          if (a) {
+            a.pod = pod;
+            podAddr.set(pod, a.cidr);
+            insertEnd(o.pods[pod]!.endAt, pod);
+          } else {
+            misses++;
+            waitedPods++;
+            missFlag = true;
+            queue.push(pod);
+            waitingSince.set(pod, at);
+          }
+          record(at);
+        } else if (at === end) {
+          const { pod } = ends.shift()!;
+          const cidr = podAddr.get(pod)!;
+          podAddr.delete(pod);
+          const a = addrs.get(cidr);
+          if (a) {
+            a.pod = undefined;
+            a.coolUntil = at + o.cooldownMs;
+            coolTimes.push(a.coolUntil);
+          }
+          record(at);
+          serveQueue(at);
+        } else {
+          coolTimes.splice(0, coolTimes.findIndex((x) => x > at));
+          serveQueue(at);
+          if (queue.length > 0 && nextCool(at) === Infinity) break;
+        }
+      }
+      area(target);
+      clock.t = target;
+      model.settle();
+    },
+  };
+
+  // Capacity published → queued pods are served at once.
+  const bump = pm.bump.bind(pm);
+  pm.bump = () => {
+    bump();
+    serveQueue(clock.t);
+  };
+
+  const ec2 = new ModelEc2(model, clock, { latencyMs: LATENCY_MS, bucketScale: o.bucketScale });
+  const imds = new ModelImds(model, clock, inst.id);
+  const executor = new Executor({
+    ec2,
+    imds,
+    net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} },
+    broker: {
+      getUsage: async () => usageReport(),
+      drain: async (cidrs) => {
+        const granted = cidrs.filter((c) => {
+          const a = addrs.get(c);
+          return !a || (a.pod === undefined && a.coolUntil <= clock.t);
+        });
+        for (const c of granted) drained.add(c);
+        return { granted, refused: cidrs.filter((c) => !granted.includes(c)).map((cidr) => ({ cidr, reason: "in use or cooling" })) };
+      },
+    },
+    model: pm,
+    settings: o.settings,
+    facts: { instanceId: inst.id, vpcId: vpc.id, az: "us-west-2a", primarySubnetId: subnet.id, primarySecurityGroups: [sg.id] },
+    opts: { additionalTags: {}, subnetDiscovery: false, now: () => clock.t, sleep: (ms) => clock.advance(ms), imdsWait: { firstMs: 200, maxMs: 5_000, tries: 12 } },
+    recentlyFreed: new Map(),
+  });
+
+  const usageReport = () => {
+    const cidrs = [...pm.enis.values()].flatMap((m) =>
+      m.pool.cidrs.map((c) => {
+        const a = addrs.get(c.cidr);
+        const cooling = a && a.pod === undefined && a.coolUntil > clock.t ? 1 : 0;
+        return { cidr: c.cidr, assigned: a?.pod !== undefined ? 1 : 0, cooling };
+      }),
+    );
+    return { capacityVersion: pm.version, assigned: assigned(), cooling: cidrs.reduce((n, c) => n + c.cooling, 0), cidrs, misses, waiting: queue.length };
+  };
+
+  // The primary ENI, as found at start-up.
+  const primary = model.state.enis[inst.primaryEniId]!;
+  pm.enis.set(primary.id, {
+    pool: { id: primary.id, deviceNumber: 0, subnetId: subnet.id, primary: true, trunk: false, efa: false, excluded: false, createdAtMs: -3_600_000, cidrs: [] },
+    mac: primary.mac,
+    primaryIp: primary.primaryIp,
+    subnetCidr: subnet.cidr,
+    securityGroups: [sg.id],
+    ready: true,
+  });
+  pm.ready = true;
+  const it = model.limits(inst);
+  const limits: PoolLimits = { instanceType: o.instanceType, maxEnis: it.maxEnis, ipv4PerEni: it.ipv4PerEni, ipv6PerEni: it.ipv6PerEni, trunking: it.trunking, maxPods: o.maxPods };
+
+  const cycle = async () => {
+    pm.usage = usageReport();
+    const p = planPool(pm.poolState(), pm.poolUsage(true), o.settings, limits, clock.t);
+    for (const a of p.actions) {
+      try {
+        await executor.run(a);
+      } catch {
+        // counted by the port; the next cycle plans again
+      }
+      // Drained CIDRs that were unassigned are gone; forget them.
+      for (const c of [...drained]) if (![...pm.enis.values()].some((m) => m.pool.cidrs.some((x) => x.cidr === c))) {
+        drained.delete(c);
+        addrs.delete(c);
+      }
+    }
+    for (const m of pm.enis.values()) for (const c of m.pool.cidrs) if (!c.draining) drained.delete(c.cidr);
+  };
+  const pendingPods = (now: number) => {
+    let n = queue.length;
+    for (let i = nextAdd; i < o.pods.length && o.pods[i]!.boundAt <= now; i++) n++;
+    return n;
+  };
+
+  // ---- the pool-manager's loop ----
+  let nextTick = 0;
+  while (clock.t < o.endMs) {
+    const wait = nextTick - clock.t;
+    if (o.projectApp) {
+      // Advance in small steps so a miss starts a cycle at once (addr-broker pushes usage on a miss).
+      missFlag = false;
+      while (clock.t < nextTick && !missFlag) await clock.advance(Math.min(250, nextTick - clock.t));
+      if (clock.t >= nextTick) pm.pendingPods = pendingPods(clock.t);
+    } else if (wait > 0) await clock.advance(wait);
+    await cycle();
+    if (clock.t >= nextTick) while (nextTick <= clock.t) nextTick += CYCLE_MS;
+  }
+  const span = lastAreaAt || 1;
+  return {
+    meanIdle: idleArea / span,
+    meanEnis: eniArea / span,
+    mutatingCalls: ec2.count.mutating,
+    throttled: ec2.count.throttled,
+    waitedPods,
+    waitSeconds: waitMs / 1000,
+    pods: o.pods.length,
+    byAction: ec2.count.byAction,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Observed demand, as plain data the demand policy reads: timestamped samples of how many
+ * addresses pods held, and how many new pods arrived since the previous sample. The app
+ * records a sample whenever addr-broker reports usage (`recordDemand`, `now` passed in);
+ * the planner never reads a clock. Samples older than the longest window are dropped.
+ */
+
+export interface DemandSample {
+  atMs: number;
+  /** Addresses assigned to pods at that moment. */
+  assigned: number;
+  /** Pods that arrived since the previous sample: assigned count rising, plus ADDs that found no address. */
+  arrivals: number;
+}
+
+export interface DemandHistory {
+  /** Oldest first. */
+  samples: DemandSample[];
+  /** Cumulative misses at the last sample (addr-broker's counter), to count only new ones. */
+  missesSeen: number;
+}
+
+export const EMPTY_HISTORY: DemandHistory = { samples: [], missesSeen: 0 };
+
+/**
+ * Adds a sample: `assigned` now, `missesTotal` = addr-broker's cumulative miss counter.
+ * A pod that missed and later got its address is counted once (as a miss), since its
+ * later assignment only brings `assigned` back to where the miss left it short.
+ */
+export function recordDemand(h: DemandHistory | undefined, atMs: number, assigned: number, missesTotal: number, keepMs: number): DemandHistory {
+  const prev = h ?? EMPTY_HISTORY;
+  const last = prev.samples[prev.samples.length - 1];
+  // A restarted addr-broker resets its counter: count from the new value.
+  const newMisses = missesTotal >= prev.missesSeen ? missesTotal - prev.missesSeen : missesTotal;
+  const rise = last ? Math.max(assigned - last.assigned, 0) : 0;
+  const arrivals = Math.max(rise, newMisses);
+  const samples = prev.samples.filter((s) => atMs - s.atMs <= keepMs);
+  if (last && last.atMs === atMs && samples.length > 0) {
+    const merged = samples[samples.length - 1]!;
+    samples[samples.length - 1] = { atMs, assigned, arrivals: merged.arrivals + arrivals };
+  } else {
+    samples.push({ atMs, assigned, arrivals });
+  }
+  return { samples, missesSeen: missesTotal };
+}
+
+/** The most pods that arrived within any `windowMs` span of the last `horizonMs`. */
+export function peakArrivals(h: DemandHistory | undefined, now: number, windowMs: number, horizonMs: number): number {
+  const s = (h?.samples ?? []).filter((x) => now - x.atMs <= horizonMs && x.atMs <= now);
+  let best = 0;
+  let sum = 0;
+  let lo = 0;
+  for (let hi = 0; hi < s.length; hi++) {
+    sum += s[hi]!.arrivals;
+    while (s[hi]!.atMs - s[lo]!.atMs > windowMs) sum -= s[lo++]!.arrivals;
+    if (sum > best) best = sum;
+  }
+  return best;
+}
+
+/** The most addresses pods held at any sample of the last `windowMs` (at least `current`). */
+export function peakAssigned(h: DemandHistory | undefined, now: number, windowMs: number, current: number): number {
+  let best = current;
+  for (const x of h?.samples ?? []) if (now - x.atMs <= windowMs && x.assigned > best) best = x.assigned;
+  return best;
+}
