@@ -81,7 +81,8 @@ export function kubeconfigText(url: string, token = "sim-token"): string {
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "sim", cluster: { server: url } }],
+      // client-node 2.x refuses plain HTTP unless TLS verification is explicitly off.
+      clusters: [{ name: "sim", cluster: { server: url, "insecure-skip-tls-verify": url.startsWith("http:") } }],
       users: [{ name: "sim", user: { token } }],
       contexts: [{ name: "sim", context: { cluster: "sim", user: "sim", namespace: "default" } }],
       "current-context": "sim",
