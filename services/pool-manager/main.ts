@@ -9,6 +9,7 @@ import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
 import { SdkImds } from "./src/adapters/imds.ts";
+import { createKubeAdapter, type KubeAdapter } from "./src/adapters/kube.ts";
 import { brokerClient, netConfigClient } from "./src/adapters/peer-services.ts";
 import { poolMetrics } from "./src/app/metrics.ts";
 import { PoolManager } from "./src/app/pool-manager.ts";
@@ -22,12 +23,28 @@ let pm: PoolManager | undefined;
 const frame = createFrame({ name: "pool-manager", debug: () => ({ pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }), healthy: () => ({ ok: !!pm?.model.ready, ...(pm?.model.ready ? {} : { reason: "starting" }) }) });
 const metrics = poolMetrics(frame.registry);
 metrics.buildInfo.set({ version: "0.1.0", runtime: `bun ${Bun.version}` }, 1);
-const guard = new Ec2Guard({ buckets: bucketsFrom(config), metrics });
+const logLine = (level: string, msg: string, f?: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, service: "pool-manager", msg, ...f })}\n`);
+// Kubernetes only when KUBECONFIG or an in-cluster API server is configured; else the port reports "not configured".
+let kube: KubeAdapter | undefined;
+try {
+  kube = createKubeAdapter(config, { watchPods: settings.demandAware, log: logLine, onChange: () => pm?.onKubeChange() });
+} catch (err) {
+  logLine("error", "Kubernetes client configuration unusable (KUBECONFIG)", { kubeconfig: config.kubernetes.kubeconfig, err: String(err) });
+  process.exit(1);
+}
+kube?.start();
+const guard = new Ec2Guard({
+  buckets: bucketsFrom(config),
+  metrics,
+  onError: (e) => {
+    if (e.code === "UnauthorizedOperation") void kube?.ec2Unauthorized(e.api, e.message);
+  },
+});
 const region = config.ec2.region ?? (await imds.availabilityZone()).replace(/[a-z]$/, "");
 const ec2 = new SdkEc2(createEc2Client({ region, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) }), guard);
 pm = new PoolManager(
   settings,
-  { ec2, imds, net: netConfigClient(config.sockets.netConfig), broker: brokerClient(config.sockets.addrBroker) },
+  { ec2, imds, net: netConfigClient(config.sockets.netConfig), broker: brokerClient(config.sockets.addrBroker), ...(kube ? { kube } : {}) },
   {
     clusterName: config.eni.clusterName || undefined,
     additionalTags: config.eni.additionalTags,
@@ -36,12 +53,18 @@ pm = new PoolManager(
     disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
     now: Date.now,
     sleep: (ms) => Bun.sleep(ms),
-    log: (msg, f) => process.stderr.write(`${JSON.stringify({ level: "info", service: "pool-manager", msg, ...f })}\n`),
+    log: (msg, f) => logLine("info", msg, f),
   },
   metrics,
 );
 serviceRoutes(frame.app, pm);
-await runFrame(frame, { runDir: config.runDir, onStop: () => pm?.stop() });
+await runFrame(frame, {
+  runDir: config.runDir,
+  onStop: () => {
+    pm?.stop();
+    kube?.stop();
+  },
+});
 if (config.introspection.enabled) {
   const app = introspectionApp(pm, { ipamd: { ...config.pool, ...config.eni }, networkutils: { ...config.network, ...config.snat } });
   const b = config.introspection.bind;

@@ -18,6 +18,8 @@ export interface GuardOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   metrics?: PoolMetrics;
+  /** Told of every EC2 error (e.g. to raise a Kubernetes event on UnauthorizedOperation). */
+  onError?: (e: Ec2CallError) => void;
 }
 
 export interface RecentError {
@@ -69,6 +71,11 @@ export class Ec2Guard {
         this.opts.metrics?.awsErrors.inc({ api, error: e.code });
         this.recentErrors.push({ at: this.now(), api, code: e.code, message: e.message });
         if (this.recentErrors.length > 50) this.recentErrors.shift();
+        try {
+          this.opts.onError?.(e);
+        } catch {
+          // an observer never breaks the call path
+        }
         const retryable = RETRYABLE.has(e.code) || (e.status !== undefined && e.status >= 500);
         if (!retryable || attempt >= maxRetries) throw e;
         await this.sleep(this.backoff(attempt));

@@ -146,17 +146,23 @@ export class PoolManager {
   private async refreshKube(): Promise<void> {
     const kube = this.ports.kube;
     if (!kube) return;
-    try {
-      this.model.extra.node.unschedulable = await kube.nodeUnschedulable();
-      if (this.settings.demandAware) this.model.pendingPods = await kube.pendingPods();
-      if (this.settings.customNetwork) {
+    // Each reading on its own: one failing (API away) must not skip the others.
+    const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => this.log(`Kubernetes: ${what} not read`, { err: String(err) }));
+    await read("node taints", async () => void (this.model.extra.node.unschedulable = await kube.nodeUnschedulable()));
+    if (this.settings.demandAware) await read("pending pods", async () => void (this.model.pendingPods = await kube.pendingPods()));
+    if (this.settings.customNetwork) {
+      await read("ENIConfig", async () => {
         const cfg = await kube.myEniConfig();
         if ("missing" in cfg) this.model.extra.newEniBlocked = cfg.missing;
         else delete this.model.extra.newEniBlocked;
-      }
-    } catch (err) {
-      this.log("Kubernetes API unavailable", { err: String(err) });
+      });
     }
+    if (this.settings.podEni && this.limits?.trunking && kube.ensureSecurityGroupsForPods) await read("trunk label / CNINode", () => kube.ensureSecurityGroupsForPods!());
+  }
+
+  /** The Kubernetes adapter saw a change (pods scheduled, node relabelled, API back): re-plan now. */
+  onKubeChange(): void {
+    if (this.model.ready) void this.refreshKube().then(() => this.cycle()).catch(() => undefined);
   }
 
   /** One pool check: plan, carry out, publish. Returns the plan. */
@@ -312,6 +318,7 @@ export class PoolManager {
       shortage: this.model.shortage,
       enis: [...this.model.enis.values()].map((m) => ({ ...m.pool, mac: m.mac, ready: m.ready, usage: m.pool.cidrs.map((c) => ({ ...(this.model.usage?.cidrs.find((u) => u.cidr === c.cidr) ?? { assigned: 0, cooling: 0 }), cidr: c.cidr })) })),
       unmanagedEnis: this.model.unmanaged,
+      kubernetes: this.ports.kube?.debug?.() ?? { status: this.ports.kube ? "kubernetes: configured" : "kubernetes: not configured (no KUBECONFIG, no in-cluster API server)" },
       usage: this.model.usage,
       decisions: this.decisions.slice(-30),
     };

@@ -25,4 +25,10 @@ export interface KubePort {
   pendingPods(): Promise<number>;
   /** Node tainted node.kubernetes.io/unschedulable:NoSchedule. */
   nodeUnschedulable(): Promise<boolean>;
+  /** ENABLE_POD_ENI on a trunking-capable instance: trunk label and CNINode feature (idempotent). */
+  ensureSecurityGroupsForPods?(): Promise<void>;
+  /** EC2 answered UnauthorizedOperation for `action`: a (deduplicated) Warning event on the Node. */
+  ec2Unauthorized?(action: string, detail?: string): Promise<void>;
+  /** Reachability and what was last read, for /debug. */
+  debug?(): Record<string, unknown>;
 }

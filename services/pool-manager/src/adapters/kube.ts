@@ -1,0 +1,437 @@
+/**
+ * The pool-manager's Kubernetes port over @kubernetes/client-node (the only file of the
+ * service that imports it): this node's labels, annotations and taints; its ENIConfig
+ * (custom networking); the pods scheduled to it (list + watch, re-listed after errors or
+ * 410 Gone) counted as demand; a Warning event on the Node when EC2 refuses an action for
+ * lack of IAM permissions; the trunk label and CNINode feature for security groups for pods.
+ *
+ * The API being unreachable never blocks pool work that does not need it: every call has
+ * a timeout, a supervisor loop retries with backoff, and status() says why and when.
+ */
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
+import type { Config } from "../../../../shared/config/types.ts";
+import type { EniConfig, KubePort } from "../app/service-ports.ts";
+import { describeKubeError, eniConfigNameOf, eniConfigSpecOf, nodeIsUnschedulable, podNeedsAddress, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
+
+const ENI_CONFIGS = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" };
+const CNI_NODES = { group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes" };
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+export interface KubeAdapterOptions {
+  nodeName: string | undefined;
+  eniConfigAnnotation: string;
+  eniConfigLabel: string;
+  /** List + watch the node's pods (demand-aware growth). */
+  watchPods: boolean;
+  log?: Log;
+  /** Called (debounced) when demand, node or reachability changed: re-plan now. */
+  onChange?: () => void;
+  retry?: { firstMs: number; maxMs: number };
+  requestTimeoutMs?: number;
+  /** The same (reason, action) event is sent at most once per this window (default 1 h). */
+  eventDedupMs?: number;
+  /** A node read is reused this long (default 1 s): one refresh reads the node once. */
+  nodeCacheMs?: number;
+}
+
+/** KubeConfig from KUBECONFIG when set, else in-cluster (service account) when an API server is known; else none. */
+export function kubeConfigFrom(k: Config["kubernetes"]): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (k.kubeconfig) {
+    kc.loadFromFile(k.kubeconfig);
+    // client-node refuses plain http unless skipTLSVerify is set; for an http:// server there is no TLS to verify
+    // (kubectl accepts such a kubeconfig as it is, e.g. the local deployment's simulated API).
+    const clusters = kc.clusters.map((c) => (c.server.startsWith("http://") ? { ...c, skipTLSVerify: true } : c));
+    kc.loadFromOptions({ clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+    return kc;
+  }
+  if (!k.apiServer) return undefined;
+  kc.loadFromClusterAndUser(
+    { name: "inCluster", server: k.apiServer, caFile: `${SA_DIR}/ca.crt`, skipTLSVerify: false },
+    { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: `${SA_DIR}/token` } } },
+  );
+  return kc;
+}
+
+type State =
+  | { phase: "connecting" }
+  | { phase: "connected"; sinceMs: number }
+  | { phase: "unreachable" | "failing"; error: string; retryAtMs: number; sinceMs: number }
+  | { phase: "misconfigured"; error: string };
+
+export class KubeAdapter implements KubePort {
+  readonly url: string;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly watcher: Watch;
+  private state: State = { phase: "connecting" };
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private watchCtl: AbortController | undefined;
+  private node: { at: number; value: NodeLike } | undefined;
+  private nodeRead: Promise<NodeLike> | undefined;
+  private readonly pods = new Map<string, boolean>();
+  private podsLive = false;
+  private lists = 0;
+  private lastPending = 0;
+  private lastEniConfig: EniConfig | undefined;
+  private readonly sentEvents = new Map<string, number>();
+  private sgpDone = false;
+  private readonly featuresDone = new Set<string>();
+  private changeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly eventsSent: { reason: string; message: string }[] = [];
+
+  constructor(kc: KubeConfig, private readonly o: KubeAdapterOptions) {
+    this.url = kc.getCurrentCluster()?.server ?? "(no server)";
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.watcher = new Watch(kc);
+  }
+
+  private get nodeName(): string {
+    if (!this.o.nodeName) throw new Error("MY_NODE_NAME is not set: this node cannot be found in the Kubernetes API");
+    return this.o.nodeName;
+  }
+
+  private log(level: "info" | "warn" | "error", msg: string, f?: Record<string, unknown>): void {
+    this.o.log?.(level, msg, { kubeApi: this.url, ...f });
+  }
+
+  private timed<T>(p: Promise<T>, what: string): Promise<T> {
+    const ms = this.o.requestTimeoutMs ?? 10_000;
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms)));
+    return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+  }
+
+  /** Every API answer proves reachability; a network failure or 5xx proves the opposite. */
+  private reachable(): void {
+    if (this.state.phase !== "connected") {
+      if (this.state.phase === "unreachable") this.log("info", "Kubernetes API reachable again");
+      this.state = { phase: "connected", sinceMs: Date.now() };
+      this.changed();
+    }
+  }
+
+  /** Records a failed session: `outage` when the API could not be reached at all. */
+  private failed(err: unknown, retryInMs: number, outage: boolean): void {
+    const error = describeKubeError(err);
+    const phase = outage ? "unreachable" : "failing";
+    const first = this.state.phase !== phase;
+    this.state = { phase, error, retryAtMs: Date.now() + retryInMs, sinceMs: first || !("sinceMs" in this.state) ? Date.now() : this.state.sinceMs };
+    const what = outage ? `Kubernetes API unreachable at ${this.url}: ${error}` : `Kubernetes API at ${this.url} answered: ${error}`;
+    this.log(first ? "error" : "warn", `${what}; retrying in ${Math.ceil(retryInMs / 1000)} s (pool work that needs no Kubernetes goes on)`);
+  }
+
+  /** The API could not be reached (network error, timeout, 5xx); a 4xx is an answer, not an outage. */
+  private isOutage(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code;
+    return typeof code !== "number" || code >= 500;
+  }
+
+  private changed(): void {
+    if (!this.o.onChange || this.changeTimer) return;
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      if (!this.stopped) this.o.onChange?.();
+    }, 50);
+  }
+
+  /** Human-readable reachability, e.g. "kubernetes: unreachable at http://…: HTTP 503, retrying in 4 s". */
+  statusText(): string {
+    const s = this.state;
+    if (s.phase === "connected") return `kubernetes: connected to ${this.url} as node ${this.o.nodeName ?? "(MY_NODE_NAME unset)"}`;
+    if (s.phase === "connecting") return `kubernetes: connecting to ${this.url}`;
+    if (s.phase === "misconfigured") return `kubernetes: ${s.error}`;
+    const inS = Math.max(0, Math.ceil((s.retryAtMs - Date.now()) / 1000));
+    if (s.phase === "failing") return `kubernetes: ${this.url} answered ${s.error}, retrying in ${inS} s`;
+    return `kubernetes: unreachable at ${this.url}: ${s.error}, retrying in ${inS} s`;
+  }
+
+  debug(): Record<string, unknown> {
+    return {
+      status: this.statusText(),
+      phase: this.state.phase,
+      node: this.o.nodeName,
+      pods: this.o.watchPods ? { watching: this.podsLive, known: this.pods.size, needingAddress: this.lastPending } : "not watched (demand-aware growth off)",
+      relists: Math.max(0, this.lists - 1),
+      eniConfig: this.lastEniConfig,
+      eventsSent: this.eventsSent.slice(-10),
+      securityGroupsForPods: this.sgpDone,
+    };
+  }
+
+  // ---- node ----------------------------------------------------------------------------
+
+  private async readNode(maxAgeMs = this.o.nodeCacheMs ?? 1_000): Promise<NodeLike> {
+    if (this.node && Date.now() - this.node.at < maxAgeMs) return this.node.value;
+    this.nodeRead ??= this.timed(this.core.readNode({ name: this.nodeName }), "read node")
+      .then((n) => {
+        this.reachable();
+        const value = n as NodeLike;
+        this.node = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => (this.nodeRead = undefined));
+    return this.nodeRead;
+  }
+
+  async nodeUnschedulable(): Promise<boolean> {
+    try {
+      return nodeIsUnschedulable(await this.readNode());
+    } catch (err) {
+      // Last known answer while the API is away; a node never seen counts as schedulable.
+      if (this.node) return nodeIsUnschedulable(this.node.value);
+      throw err;
+    }
+  }
+
+  // ---- ENIConfig -------------------------------------------------------------------------
+
+  async myEniConfig(): Promise<EniConfig | { missing: string }> {
+    let node: NodeLike;
+    try {
+      node = await this.readNode();
+    } catch (err) {
+      if (this.lastEniConfig && this.isOutage(err)) return this.lastEniConfig; // keep using what was read
+      if (!this.o.nodeName) return { missing: `custom networking: ${(err as Error).message}` };
+      const why = this.isOutage(err) ? `Kubernetes API unreachable at ${this.url}: ${describeKubeError(err)}` : `node ${this.o.nodeName} could not be read: ${describeKubeError(err)}`;
+      return { missing: `custom networking: ${why}; no ENIConfig can be read, no pod addresses until it can` };
+    }
+    const { name, source } = eniConfigNameOf(node, this.o.eniConfigAnnotation, this.o.eniConfigLabel);
+    let obj: unknown;
+    try {
+      obj = await this.timed(this.custom.getClusterCustomObject({ ...ENI_CONFIGS, name }), "read ENIConfig");
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) {
+        delete this.lastEniConfig;
+        return { missing: `no ENIConfig named ${name} for node ${this.nodeName} (from ${source})` };
+      }
+      if (this.lastEniConfig?.name === name && this.isOutage(err)) return this.lastEniConfig;
+      return { missing: `custom networking: ENIConfig ${name} could not be read: ${describeKubeError(err)}` };
+    }
+    const spec = eniConfigSpecOf(obj);
+    if (!spec.subnet) return { missing: `ENIConfig ${name} (for node ${this.nodeName}) has no spec.subnet` };
+    this.lastEniConfig = { name, subnetId: spec.subnet, securityGroups: spec.securityGroups };
+    if (name !== "default") await this.ensureCniNodeFeature("CustomNetworking", name);
+    return this.lastEniConfig;
+  }
+
+  // ---- pods ------------------------------------------------------------------------------
+
+  async pendingPods(): Promise<number> {
+    return this.podsLive ? this.countPending() : 0;
+  }
+
+  private countPending(): number {
+    let n = 0;
+    for (const needs of this.pods.values()) if (needs) n++;
+    return n;
+  }
+
+  private notePods(): void {
+    const n = this.countPending();
+    if (n !== this.lastPending) {
+      this.lastPending = n;
+      this.changed();
+    }
+  }
+
+  private keyOf(p: PodLike): string {
+    return p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
+  }
+
+  /** One list + watch session; resolves when the watch must be re-listed, rejects on failure. */
+  private async podSession(): Promise<void> {
+    const fieldSelector = `spec.nodeName=${this.nodeName}`;
+    const list = await this.timed(this.core.listPodForAllNamespaces({ fieldSelector }), "list pods");
+    this.reachable();
+    this.lists++;
+    this.pods.clear();
+    for (const p of list.items) this.pods.set(this.keyOf(p as PodLike), podNeedsAddress(p as PodLike));
+    this.podsLive = true;
+    this.notePods();
+    let rv = list.metadata?.resourceVersion;
+    for (;;) {
+      const started = Date.now();
+      const end = await new Promise<{ error?: unknown; gone?: boolean }>((resolve) => {
+        let gone = false;
+        void this.watcher
+          .watch(
+            "/api/v1/pods",
+            { fieldSelector, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
+            (type: string, obj: PodLike & { code?: number }) => {
+              if (type === "ERROR") {
+                gone = obj.code === 410;
+                return;
+              }
+              if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+              if (type === "ADDED" || type === "MODIFIED") this.pods.set(this.keyOf(obj), podNeedsAddress(obj));
+              else if (type === "DELETED") this.pods.delete(this.keyOf(obj));
+              if (type !== "BOOKMARK") this.notePods();
+            },
+            (err: unknown) => resolve(err ? { error: err } : { gone }),
+          )
+          .then((ctl) => {
+            this.watchCtl = ctl;
+            if (this.stopped) ctl.abort();
+          });
+      });
+      this.watchCtl = undefined;
+      if (this.stopped) return;
+      if (end.gone) {
+        this.log("info", "pod watch expired (410 Gone): re-listing");
+        return;
+      }
+      if (end.error) throw end.error;
+      // Closed cleanly (server timeout): resume from the last resourceVersion.
+      if (Date.now() - started < 1_000) await this.pause(this.o.retry?.firstMs ?? 1_000);
+    }
+  }
+
+  // ---- supervisor ------------------------------------------------------------------------
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Starts the connection loop; returns at once (never throws). */
+  start(): void {
+    if (!this.o.nodeName) {
+      this.state = { phase: "misconfigured", error: "MY_NODE_NAME is not set: this node cannot be found in the Kubernetes API" };
+      this.log("error", this.state.error);
+      return;
+    }
+    void this.supervise();
+  }
+
+  private async supervise(): Promise<void> {
+    const first = this.o.retry?.firstMs ?? 1_000;
+    const max = this.o.retry?.maxMs ?? 30_000;
+    let delay = first;
+    while (!this.stopped) {
+      try {
+        await this.readNode(0);
+        if (this.o.watchPods) await this.podSession();
+        else await this.pause(60_000); // node reads by the pool loop keep the state current
+        delay = first;
+      } catch (err) {
+        this.podsLive = false;
+        if (this.stopped) return;
+        this.failed(err, delay, this.isOutage(err));
+        await this.pause(delay);
+        delay = Math.min(delay * 2, max);
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watchCtl?.abort();
+    this.wake?.();
+    if (this.changeTimer) clearTimeout(this.changeTimer);
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  /** Warning event on the Node: EC2 answered UnauthorizedOperation for `action`. Deduplicated. */
+  async ec2Unauthorized(action: string, detail?: string): Promise<void> {
+    const reason = "MissingIAMPermissions";
+    const key = `${reason}/${action}`;
+    const last = this.sentEvents.get(key);
+    if (last !== undefined && Date.now() - last < (this.o.eventDedupMs ?? 3_600_000)) return;
+    this.sentEvents.set(key, Date.now());
+    const message = `Unauthorized operation: failed to call ec2:${action} due to missing IAM permissions; attach the policy the VPC CNI needs (AmazonEKS_CNI_Policy) to the node's role${detail ? ` (${detail.split("\n")[0]})` : ""}`;
+    const now = new Date().toISOString();
+    try {
+      const node = this.node?.value ?? (await this.readNode().catch(() => undefined));
+      await this.timed(
+        this.core.createNamespacedEvent({
+          namespace: "default",
+          body: {
+            metadata: { generateName: `${this.nodeName}.` },
+            involvedObject: { apiVersion: "v1", kind: "Node", name: this.nodeName, ...(node?.metadata?.uid ? { uid: node.metadata.uid } : {}) },
+            reason,
+            message,
+            type: "Warning",
+            source: { component: "aws-node", host: this.nodeName },
+            reportingComponent: "aws-node",
+            reportingInstance: this.nodeName,
+            firstTimestamp: now as unknown as Date,
+            lastTimestamp: now as unknown as Date,
+            count: 1,
+          },
+        }),
+        "create event",
+      );
+      this.eventsSent.push({ reason, message });
+      this.log("warn", "EC2 refused an action for lack of IAM permissions; Warning event sent on the node", { action });
+    } catch (err) {
+      this.sentEvents.delete(key); // try again on the next refusal
+      this.log("warn", "could not send the MissingIAMPermissions event", { action, err: describeKubeError(err) });
+    }
+  }
+
+  // ---- security groups for pods ----------------------------------------------------------
+
+  /** ENABLE_POD_ENI on a trunking-capable instance: label has-trunk-attached=false and the CNINode feature. */
+  async ensureSecurityGroupsForPods(): Promise<void> {
+    if (this.sgpDone) return;
+    const node = await this.readNode(0);
+    if (!Object.hasOwn(node.metadata?.labels ?? {}, TRUNK_LABEL)) {
+      await this.timed(this.core.patchNode({ name: this.nodeName, body: { metadata: { labels: { [TRUNK_LABEL]: "false" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)), "label node");
+      this.node = undefined;
+    }
+    await this.ensureCniNodeFeature("SecurityGroupsForPods");
+    this.sgpDone = true;
+    this.log("info", "security groups for pods: node labelled and CNINode feature SecurityGroupsForPods set", { label: TRUNK_LABEL });
+  }
+
+  /** Adds a feature to this node's CNINode (creating it when missing); a conflict is retried once. */
+  private async ensureCniNodeFeature(name: string, value?: string): Promise<void> {
+    const key = `${name}=${value ?? ""}`;
+    if (this.featuresDone.has(key)) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let current: { metadata?: { resourceVersion?: string }; spec?: { features?: { name: string; value?: string }[] } } | undefined;
+      try {
+        current = (await this.timed(this.custom.getClusterCustomObject({ ...CNI_NODES, name: this.nodeName }), "read CNINode")) as typeof current;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 404) throw err;
+      }
+      const feature = value ? { name, value } : { name };
+      try {
+        if (!current) {
+          const node = this.node?.value;
+          const owner = node?.metadata?.uid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: this.nodeName, uid: node.metadata.uid }] } : {};
+          await this.timed(this.custom.createClusterCustomObject({ ...CNI_NODES, body: { apiVersion: "vpcresources.k8s.aws/v1alpha1", kind: "CNINode", metadata: { name: this.nodeName, ...owner }, spec: { features: [feature] } } }), "create CNINode");
+        } else {
+          const next = withFeature(current.spec?.features ?? [], feature);
+          if (next) {
+            const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { features: next } };
+            await this.timed(this.custom.patchClusterCustomObject({ ...CNI_NODES, name: this.nodeName, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)), "patch CNINode");
+          }
+        }
+        this.featuresDone.add(key);
+        return;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code !== 409 || attempt === 2) throw err; // 409: changed or created meanwhile
+      }
+    }
+  }
+}
+
+/** The adapter for this config, or undefined when neither KUBECONFIG nor an in-cluster API server is set. */
+export function createKubeAdapter(config: Pick<Config, "kubernetes" | "eni">, o: Omit<KubeAdapterOptions, "nodeName" | "eniConfigAnnotation" | "eniConfigLabel">): KubeAdapter | undefined {
+  const kc = kubeConfigFrom(config.kubernetes);
+  if (!kc) return undefined;
+  return new KubeAdapter(kc, { nodeName: config.kubernetes.nodeName, eniConfigAnnotation: config.eni.eniConfigAnnotation, eniConfigLabel: config.eni.eniConfigLabel, ...o });
+}
