@@ -62,6 +62,7 @@ export function buildConfig(e: ParsedEnv, env: Record<string, string | undefined
       verifyImdsWithEc2: e.AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2,
       prefixDelegationFallbackToIps: e.AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS,
       demandAware: e.AWS_VPC_CNI_DEMAND_AWARE_POOL,
+      policy: poolPolicy(e, env),
     },
     eni: {
       customNetworking: e.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,
@@ -123,6 +124,16 @@ export function buildConfig(e: ParsedEnv, env: Record<string, string | undefined
   return { config, warnings: collectWarnings(e, env) };
 }
 
+const UPSTREAM_TARGETS = ["WARM_ENI_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "WARM_PREFIX_TARGET"] as const;
+
+const isSet = (env: Record<string, string | undefined>, name: string): boolean => (env[name] ?? "").trim() !== "";
+
+/** An operator who set an upstream target gets upstream's semantics (drop-in); else the demand policy. */
+function poolPolicy(e: ParsedEnv, env: Record<string, string | undefined>): "compat" | "demand" {
+  if (e.AWS_VPC_CNI_POOL_POLICY !== undefined) return e.AWS_VPC_CNI_POOL_POLICY;
+  return UPSTREAM_TARGETS.some((n) => isSet(env, n)) ? "compat" : "demand";
+}
+
 function collectWarnings(e: ParsedEnv, env: Record<string, string | undefined>): string[] {
   const w: string[] = [];
   for (const name of ["AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "AWS_EXTERNAL_SERVICE_CIDRS"] as const) {
@@ -140,6 +151,11 @@ function collectWarnings(e: ParsedEnv, env: Record<string, string | undefined>):
   }
   if (e.MINIMUM_IP_TARGET.value !== undefined && e.WARM_IP_TARGET.value === undefined) {
     w.push("MINIMUM_IP_TARGET is set without WARM_IP_TARGET: no address beyond the minimum will be allocated ahead of pods; set WARM_IP_TARGET > 0");
+  }
+  if (poolPolicy(e, env) === "demand") {
+    for (const name of ["WARM_ENI_TARGET", "WARM_PREFIX_TARGET"] as const) {
+      if (isSet(env, name)) w.push(`${name} is ignored with AWS_VPC_CNI_POOL_POLICY=demand (WARM_IP_TARGET and MINIMUM_IP_TARGET act as floors); unset AWS_VPC_CNI_POOL_POLICY or set it to compat for upstream's semantics`);
+    }
   }
   if (env.AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER !== undefined && env.AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER.trim() !== "") {
     w.push("AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER is deprecated and has no effect: rp_filter on the primary interface is always set to loose");

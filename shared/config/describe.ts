@@ -66,6 +66,7 @@ const EFFECTIVE: Record<EnvName, (c: Config) => string> = {
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: (c) => bool(c.pool.verifyImdsWithEc2),
   AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: (c) => bool(c.pool.prefixDelegationFallbackToIps),
   AWS_VPC_CNI_DEMAND_AWARE_POOL: (c) => bool(c.pool.demandAware),
+  AWS_VPC_CNI_POOL_POLICY: (c) => c.pool.policy,
   AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: (c) => String(c.ec2.rateLimit.scale),
   AWS_REGION: (c) => opt(c.ec2.region),
   AWS_EC2_METADATA_SERVICE_ENDPOINT: (c) => opt(c.imds.endpoint),

@@ -63,6 +63,7 @@ export const CONFIG_PATH: Record<EnvName, string> = {
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: "pool.verifyImdsWithEc2",
   AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: "pool.prefixDelegationFallbackToIps",
   AWS_VPC_CNI_DEMAND_AWARE_POOL: "pool.demandAware",
+  AWS_VPC_CNI_POOL_POLICY: "pool.policy",
   AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: "ec2.rateLimit",
   AWS_REGION: "ec2.region",
   AWS_EC2_METADATA_SERVICE_ENDPOINT: "imds.endpoint",

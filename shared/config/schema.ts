@@ -173,6 +173,17 @@ function warmEniTargetField() {
   });
 }
 
+/** compat | demand; unset (undefined) is resolved in build.ts from whether upstream targets are set. */
+function poolPolicyField() {
+  return envField<"compat" | "demand" | undefined>({
+    accepted: "compat or demand (any letter case); unset: demand unless WARM_ENI_TARGET, WARM_IP_TARGET, MINIMUM_IP_TARGET or WARM_PREFIX_TARGET is set, then compat",
+    default: undefined,
+    defaultText: "(demand, or compat when an upstream target is set)",
+    source: "project",
+    parse: (v) => (["compat", "demand"] as const).find((x) => x === v.toLowerCase()) ?? INVALID,
+  });
+}
+
 export const envSchema = z.object({
   // ---- upstream README, "CNI Configuration Variables" ----
   AWS_MANAGE_ENIS_NON_SCHEDULABLE: boolField(false),
@@ -248,6 +259,7 @@ export const envSchema = z.object({
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: boolField(true, { source: "project" }),
   AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: boolField(true, { source: "project" }),
   AWS_VPC_CNI_DEMAND_AWARE_POOL: boolField(true, { source: "project" }),
+  AWS_VPC_CNI_POOL_POLICY: poolPolicyField(),
   AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: rateLimitScaleField(),
 
   // ---- standard names of the SDKs and of Kubernetes ----

@@ -69,6 +69,12 @@ export interface Config {
     prefixDelegationFallbackToIps: boolean;
     /** AWS_VPC_CNI_DEMAND_AWARE_POOL */
     demandAware: boolean;
+    /**
+     * AWS_VPC_CNI_POOL_POLICY: `compat` = upstream's warm targets exactly; `demand` = a free
+     * buffer sized from observed demand, released with hysteresis. Unset: `demand` unless an
+     * upstream target (WARM_ENI/WARM_IP/MINIMUM_IP/WARM_PREFIX_TARGET) is set.
+     */
+    policy: "compat" | "demand";
   };
 
   eni: {

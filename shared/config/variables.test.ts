@@ -246,6 +246,13 @@ const TABLE: Record<EnvName, Row> = {
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: boolRow((c) => c.pool.verifyImdsWithEc2, true),
   AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: boolRow((c) => c.pool.prefixDelegationFallbackToIps, true),
   AWS_VPC_CNI_DEMAND_AWARE_POOL: boolRow((c) => c.pool.demandAware, true),
+  AWS_VPC_CNI_POOL_POLICY: {
+    get: (c) => c.pool.policy,
+    // Unset with no upstream target set: the demand policy.
+    default: "demand",
+    valid: [["compat", "compat"], ["Demand", "demand"], ["COMPAT", "compat"]],
+    invalid: ["warm", "1", "auto"],
+  },
   AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: {
     get: (c) => c.ec2.rateLimit.scale,
     default: 1,

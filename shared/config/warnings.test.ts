@@ -34,3 +34,26 @@ test("dropped tags are left out, the rest kept", () => {
   const { config } = loadConfig({ ADDITIONAL_ENI_TAGS: '{"x.k8s.amazonaws.com":"1","team":"a"}' });
   expect(config.eni.additionalTags).toEqual({ team: "a" });
 });
+
+test.each([
+  // [case, env, policy, warnings (substrings, in order)]
+  // Nothing set: the demand policy.
+  ["unset, no upstream target", {}, "demand", []],
+  // Any upstream target set: upstream's semantics, drop-in.
+  ["WARM_ENI_TARGET set", { WARM_ENI_TARGET: "1" }, "compat", []],
+  ["WARM_IP_TARGET set", { WARM_IP_TARGET: "5" }, "compat", []],
+  ["MINIMUM_IP_TARGET set", { MINIMUM_IP_TARGET: "10", WARM_IP_TARGET: "2" }, "compat", []],
+  ["WARM_PREFIX_TARGET set", { WARM_PREFIX_TARGET: "1" }, "compat", []],
+  // Empty means unset, as upstream reads os.Getenv.
+  ["an empty target is unset", { WARM_ENI_TARGET: " " }, "demand", []],
+  // Explicit wins; the targets demand cannot honour are named.
+  ["demand with WARM_ENI_TARGET", { AWS_VPC_CNI_POOL_POLICY: "demand", WARM_ENI_TARGET: "2" }, "demand", ["WARM_ENI_TARGET is ignored with AWS_VPC_CNI_POOL_POLICY=demand"]],
+  ["demand with WARM_PREFIX_TARGET", { AWS_VPC_CNI_POOL_POLICY: "DEMAND", WARM_PREFIX_TARGET: "1" }, "demand", ["WARM_PREFIX_TARGET is ignored"]],
+  ["demand with WARM_IP_TARGET as a floor", { AWS_VPC_CNI_POOL_POLICY: "demand", WARM_IP_TARGET: "3" }, "demand", []],
+  ["compat explicitly", { AWS_VPC_CNI_POOL_POLICY: "compat" }, "compat", []],
+] as [string, Record<string, string>, string, string[]][])("pool policy: %s", (_case, env, policy, expected) => {
+  const { config, warnings } = loadConfig(env);
+  expect(config.pool.policy).toBe(policy as "compat" | "demand");
+  expect(warnings.length).toBe(expected.length);
+  expected.forEach((fragment, i) => expect(warnings[i]).toContain(fragment));
+});

@@ -19,6 +19,7 @@ export function poolSettingsFrom(c: Config): PoolSettings {
     verifyImdsWithEc2: c.pool.verifyImdsWithEc2,
     pdFallbackToIps: c.pool.prefixDelegationFallbackToIps,
     demandAware: c.pool.demandAware,
+    policy: c.pool.policy,
   };
 }
 

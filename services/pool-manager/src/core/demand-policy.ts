@@ -19,28 +19,28 @@ import { deriveLimits, IPV4_PREFIX_SIZE, type PoolLimits, type PoolSettings } fr
 
 export interface DemandTuning {
   /** Arrivals within this span must be served from the buffer (5 s cycle + a grow). */
-  leadMs: number;
+  leadMs: 10000,
   /** How far back arrival peaks are looked for. */
-  horizonMs: number;
+  horizonMs: 300000,
   /** A surplus is released only after it persisted this long (Cilium: 180 s). */
-  releaseDelayMs: number;
+  releaseDelayMs: 300000,
   /** An empty secondary ENI is deleted only after the pool did not need it for this long. */
-  eniReleaseDelayMs: number;
+  eniReleaseDelayMs: 1800000,
   /** Free addresses kept at least. */
-  floor: number;
-  /** Addresses above the target that are not worth a release call. */
-  slack: number;
+  floor: 2,
+  /** A surplus up to this many addresses is not worth a release call. */
+  slack: 4,
   /** Extra addresses added to a grow, so that one call also covers the next arrivals. */
-  growHeadroom: number;
+  growHeadroom: 2,
 }
 
 export const DEMAND_TUNING: DemandTuning = {
-  leadMs: 10_000,
-  horizonMs: 10 * 60_000,
-  releaseDelayMs: 5 * 60_000,
-  eniReleaseDelayMs: 15 * 60_000,
+  leadMs: 10000,
+  horizonMs: 300000,
+  releaseDelayMs: 300000,
+  eniReleaseDelayMs: 1800000,
   floor: 2,
-  slack: 2,
+  slack: 4,
   growHeadroom: 2,
 };
 
@@ -56,7 +56,7 @@ export interface DemandSizing {
   urgent: number;
   /** The most addresses pods held during the release delay. */
   heldPeak: number;
-  /** Pool size below which nothing is released. */
+  /** Pool size released down to (once the surplus exceeds the slack). */
   keep: number;
 }
 
@@ -65,7 +65,7 @@ export function demandSizing(s: PoolSettings, state: PoolState, usage: PoolUsage
   const buffer = Math.max(t.floor, s.warmIpTarget, peak);
   const urgent = Math.max(usage.waiting, usage.newMisses, usage.pendingPods, 0);
   const heldPeak = peakAssigned(state.demand, now, t.releaseDelayMs, assigned);
-  const keep = Math.max(heldPeak + buffer + t.slack, s.minimumIpTarget);
+  const keep = Math.max(heldPeak + buffer, s.minimumIpTarget);
   return { buffer, urgent, heldPeak, keep };
 }
 
@@ -86,7 +86,7 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
     const grown = planGrowthBatched(ctx, grow, reason);
     return { actions: grown.actions, stats, low: true, reason, ...(grown.shortage ? { shortage: grown.shortage } : {}) };
   }
-  const reason = `demand: ${stats.available} free of ${stats.total}; keep ${z.keep} (${z.heldPeak} held at peak in ${t.releaseDelayMs / 60_000} min + buffer + slack ${t.slack}): ${sizing}`;
+  const reason = `demand: ${stats.available} free of ${stats.total}; keep ${z.keep} (${z.heldPeak} held at peak in ${t.releaseDelayMs / 60_000} min + buffer; release beyond slack ${t.slack}): ${sizing}`;
   return { actions: planRelease(ctx, z, t), stats, low: false, reason };
 }
 
@@ -132,9 +132,10 @@ function planRelease(ctx: PlanContext, z: DemandSizing, t: DemandTuning): PlanAc
   // ENIs in an excluded subnet go as soon as they are empty.
   const excluded = byDeviceDesc.find((e) => e.excluded && deletable(e));
   if (excluded) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
+  // Released only once the surplus exceeds the slack, then all of it in one call per ENI.
   let surplus = stats.total - z.keep;
   const actions: PlanAction[] = [];
-  if (surplus > 0) {
+  if (surplus > t.slack) {
     for (const eni of byDeviceDesc) {
       const idle = countedCidrs(s, eni).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
       const take: string[] = [];
