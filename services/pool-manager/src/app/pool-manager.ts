@@ -4,7 +4,10 @@
  * (at once on a miss), a reconcile every 60 s and the leaked-ENI clean-up.
  */
 import { describeAction } from "../core/actions.ts";
-import { plan, type Plan } from "../core/planner.ts";
+import type { Plan } from "../core/planner.ts";
+import { planPool } from "../core/pool-policy.ts";
+import { recordDemand } from "../core/demand-history.ts";
+import { historyKeepMs } from "../core/demand-policy.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
@@ -138,6 +141,7 @@ export class PoolManager {
   async refreshUsage(): Promise<void> {
     try {
       this.model.usage = await this.ports.broker.getUsage();
+      this.recordDemand();
     } catch (err) {
       this.log("addr-broker usage unavailable", { err: String(err) });
     }
@@ -176,7 +180,7 @@ export class PoolManager {
     if (this.settings.customNetwork && !this.ports.kube && this.model.extra.newEniBlocked === undefined) {
       this.model.extra.newEniBlocked = "custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read";
     }
-    const p = plan(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
+    const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     const errors: string[] = [];
     if (!this.opts.disableProvisioning) {
       for (const a of p.actions) {
@@ -286,10 +290,17 @@ export class PoolManager {
     });
   }
 
+  /** The demand policy's input: the assigned count and misses over time (the planner reads no clock). */
+  private recordDemand(): void {
+    const u = this.model.usage;
+    if (u) this.model.extra.demand = recordDemand(this.model.extra.demand, this.opts.now(), u.assigned, u.misses, historyKeepMs());
+  }
+
   /** Called when addr-broker pushes usage: a new miss triggers a cycle at once. */
   onUsage(u: NonNullable<PoolModel["usage"]>): void {
     const hadMiss = u.misses > this.model.missesSeen || u.waiting > 0;
     this.model.usage = u;
+    this.recordDemand();
     if (hadMiss) void this.cycle();
   }
 
