@@ -78,6 +78,7 @@ export class KubeAdapter implements KubePort {
   private lastEniConfig: EniConfig | undefined;
   private readonly sentEvents = new Map<string, number>();
   private sgpDone = false;
+  private sgpRetryAtMs = 0;
   private readonly featuresDone = new Set<string>();
   private changeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly eventsSent: { reason: string; message: string }[] = [];
@@ -214,7 +215,10 @@ export class KubeAdapter implements KubePort {
     const spec = eniConfigSpecOf(obj);
     if (!spec.subnet) return { missing: `ENIConfig ${name} (for node ${this.nodeName}) has no spec.subnet` };
     this.lastEniConfig = { name, subnetId: spec.subnet, securityGroups: spec.securityGroups };
-    if (name !== "default") await this.ensureCniNodeFeature("CustomNetworking", name);
+    if (name !== "default") {
+      // Announce it on the CNINode as upstream does; a failure there must not withhold the ENIConfig.
+      await this.ensureCniNodeFeature("CustomNetworking", name).catch((err) => this.log("warn", "CNINode feature CustomNetworking not set", { err: describeKubeError(err) }));
+    }
     return this.lastEniConfig;
   }
 
@@ -384,7 +388,8 @@ export class KubeAdapter implements KubePort {
 
   /** ENABLE_POD_ENI on a trunking-capable instance: label has-trunk-attached=false and the CNINode feature. */
   async ensureSecurityGroupsForPods(): Promise<void> {
-    if (this.sgpDone) return;
+    if (this.sgpDone || Date.now() < this.sgpRetryAtMs) return;
+    this.sgpRetryAtMs = Date.now() + 60_000; // a refusal (e.g. RBAC without cninodes/create) is retried once a minute, not every cycle
     const node = await this.readNode(0);
     if (!Object.hasOwn(node.metadata?.labels ?? {}, TRUNK_LABEL)) {
       await this.timed(this.core.patchNode({ name: this.nodeName, body: { metadata: { labels: { [TRUNK_LABEL]: "false" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)), "label node");
