@@ -86,3 +86,59 @@ export function describeKubeError(err: unknown): string {
   const tag = typeof e?.code === "string" ? e.code : "";
   return tag && !first.includes(tag) ? `${tag}: ${first}` : first;
 }
+
+/** The node's pods as last listed/watched: which of them still need an address. */
+export class PodDemandCache {
+  private readonly pods = new Map<string, boolean>();
+  /** Lists applied (the first is the initial sync; more are re-lists after errors or 410). */
+  lists = 0;
+  live = false;
+
+  private keyOf(p: PodLike): string {
+    return p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
+  }
+
+  replace(items: PodLike[]): void {
+    this.lists++;
+    this.pods.clear();
+    for (const p of items) this.pods.set(this.keyOf(p), podNeedsAddress(p));
+    this.live = true;
+  }
+
+  /** A watch event; answers whether it changed anything. */
+  apply(type: string, pod: PodLike): boolean {
+    if (type === "ADDED" || type === "MODIFIED") this.pods.set(this.keyOf(pod), podNeedsAddress(pod));
+    else if (type === "DELETED") this.pods.delete(this.keyOf(pod));
+    else return false;
+    return true;
+  }
+
+  /** Pods needing an address; 0 while not live (no stale demand while blind). */
+  pending(): number {
+    if (!this.live) return 0;
+    let n = 0;
+    for (const needs of this.pods.values()) if (needs) n++;
+    return n;
+  }
+
+  get size(): number {
+    return this.pods.size;
+  }
+}
+
+/** upstream's MissingIAMPermissions Warning, as a core/v1 Event on the Node. */
+export function iamWarningEvent(nodeName: string, nodeUid: string | undefined, action: string, detail: string | undefined, nowIso: string) {
+  return {
+    metadata: { generateName: `${nodeName}.` },
+    involvedObject: { apiVersion: "v1", kind: "Node", name: nodeName, ...(nodeUid ? { uid: nodeUid } : {}) },
+    reason: "MissingIAMPermissions",
+    message: `Unauthorized operation: failed to call ec2:${action} due to missing IAM permissions; attach the policy the VPC CNI needs (AmazonEKS_CNI_Policy) to the node's role${detail ? ` (${detail.split("\n")[0]})` : ""}`,
+    type: "Warning",
+    source: { component: "aws-node", host: nodeName },
+    reportingComponent: "aws-node",
+    reportingInstance: nodeName,
+    firstTimestamp: nowIso,
+    lastTimestamp: nowIso,
+    count: 1,
+  };
+}

@@ -11,7 +11,7 @@
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import type { Config } from "../../../../shared/config/types.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
-import { describeKubeError, eniConfigNameOf, eniConfigSpecOf, nodeIsUnschedulable, podNeedsAddress, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
+import { describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" };
 const CNI_NODES = { group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes" };
@@ -71,9 +71,7 @@ export class KubeAdapter implements KubePort {
   private watchCtl: AbortController | undefined;
   private node: { at: number; value: NodeLike } | undefined;
   private nodeRead: Promise<NodeLike> | undefined;
-  private readonly pods = new Map<string, boolean>();
-  private podsLive = false;
-  private lists = 0;
+  private readonly pods = new PodDemandCache();
   private lastPending = 0;
   private lastEniConfig: EniConfig | undefined;
   private readonly sentEvents = new Map<string, number>();
@@ -110,6 +108,7 @@ export class KubeAdapter implements KubePort {
   private reachable(): void {
     if (this.state.phase !== "connected") {
       if (this.state.phase === "unreachable") this.log("info", "Kubernetes API reachable again");
+      this.sgpRetryAtMs = 0; // what failed while the API was away is tried at once
       this.state = { phase: "connected", sinceMs: Date.now() };
       this.changed();
     }
@@ -155,8 +154,8 @@ export class KubeAdapter implements KubePort {
       status: this.statusText(),
       phase: this.state.phase,
       node: this.o.nodeName,
-      pods: this.o.watchPods ? { watching: this.podsLive, known: this.pods.size, needingAddress: this.lastPending } : "not watched (demand-aware growth off)",
-      relists: Math.max(0, this.lists - 1),
+      pods: this.o.watchPods ? { watching: this.pods.live, known: this.pods.size, needingAddress: this.lastPending } : "not watched (demand-aware growth off)",
+      relists: Math.max(0, this.pods.lists - 1),
       eniConfig: this.lastEniConfig,
       eventsSent: this.eventsSent.slice(-10),
       securityGroupsForPods: this.sgpDone,
@@ -225,25 +224,15 @@ export class KubeAdapter implements KubePort {
   // ---- pods ------------------------------------------------------------------------------
 
   async pendingPods(): Promise<number> {
-    return this.podsLive ? this.countPending() : 0;
-  }
-
-  private countPending(): number {
-    let n = 0;
-    for (const needs of this.pods.values()) if (needs) n++;
-    return n;
+    return this.pods.pending();
   }
 
   private notePods(): void {
-    const n = this.countPending();
+    const n = this.pods.pending();
     if (n !== this.lastPending) {
       this.lastPending = n;
       this.changed();
     }
-  }
-
-  private keyOf(p: PodLike): string {
-    return p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`;
   }
 
   /** One list + watch session; resolves when the watch must be re-listed, rejects on failure. */
@@ -251,10 +240,7 @@ export class KubeAdapter implements KubePort {
     const fieldSelector = `spec.nodeName=${this.nodeName}`;
     const list = await this.timed(this.core.listPodForAllNamespaces({ fieldSelector }), "list pods");
     this.reachable();
-    this.lists++;
-    this.pods.clear();
-    for (const p of list.items) this.pods.set(this.keyOf(p as PodLike), podNeedsAddress(p as PodLike));
-    this.podsLive = true;
+    this.pods.replace(list.items as PodLike[]);
     this.notePods();
     let rv = list.metadata?.resourceVersion;
     for (;;) {
@@ -271,9 +257,7 @@ export class KubeAdapter implements KubePort {
                 return;
               }
               if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-              if (type === "ADDED" || type === "MODIFIED") this.pods.set(this.keyOf(obj), podNeedsAddress(obj));
-              else if (type === "DELETED") this.pods.delete(this.keyOf(obj));
-              if (type !== "BOOKMARK") this.notePods();
+              if (this.pods.apply(type, obj)) this.notePods();
             },
             (err: unknown) => resolve(err ? { error: err } : { gone }),
           )
@@ -328,7 +312,7 @@ export class KubeAdapter implements KubePort {
         else await this.pause(60_000); // node reads by the pool loop keep the state current
         delay = first;
       } catch (err) {
-        this.podsLive = false;
+        this.pods.live = false;
         if (this.stopped) return;
         this.failed(err, delay, this.isOutage(err));
         await this.pause(delay);
@@ -353,30 +337,11 @@ export class KubeAdapter implements KubePort {
     const last = this.sentEvents.get(key);
     if (last !== undefined && Date.now() - last < (this.o.eventDedupMs ?? 3_600_000)) return;
     this.sentEvents.set(key, Date.now());
-    const message = `Unauthorized operation: failed to call ec2:${action} due to missing IAM permissions; attach the policy the VPC CNI needs (AmazonEKS_CNI_Policy) to the node's role${detail ? ` (${detail.split("\n")[0]})` : ""}`;
-    const now = new Date().toISOString();
     try {
       const node = this.node?.value ?? (await this.readNode().catch(() => undefined));
-      await this.timed(
-        this.core.createNamespacedEvent({
-          namespace: "default",
-          body: {
-            metadata: { generateName: `${this.nodeName}.` },
-            involvedObject: { apiVersion: "v1", kind: "Node", name: this.nodeName, ...(node?.metadata?.uid ? { uid: node.metadata.uid } : {}) },
-            reason,
-            message,
-            type: "Warning",
-            source: { component: "aws-node", host: this.nodeName },
-            reportingComponent: "aws-node",
-            reportingInstance: this.nodeName,
-            firstTimestamp: now as unknown as Date,
-            lastTimestamp: now as unknown as Date,
-            count: 1,
-          },
-        }),
-        "create event",
-      );
-      this.eventsSent.push({ reason, message });
+      const body = iamWarningEvent(this.nodeName, node?.metadata?.uid, action, detail, new Date().toISOString());
+      await this.timed(this.core.createNamespacedEvent({ namespace: "default", body: body as unknown as Parameters<CoreV1Api["createNamespacedEvent"]>[0]["body"] }), "create event");
+      this.eventsSent.push({ reason, message: body.message });
       this.log("warn", "EC2 refused an action for lack of IAM permissions; Warning event sent on the node", { action });
     } catch (err) {
       this.sentEvents.delete(key); // try again on the next refusal
@@ -400,7 +365,7 @@ export class KubeAdapter implements KubePort {
     this.log("info", "security groups for pods: node labelled and CNINode feature SecurityGroupsForPods set", { label: TRUNK_LABEL });
   }
 
-  /** Adds a feature to this node's CNINode (creating it when missing); a conflict is retried once. */
+  /** Adds a feature to this node's CNINode (creating it when missing); a conflict (409) is retried up to twice. */
   private async ensureCniNodeFeature(name: string, value?: string): Promise<void> {
     const key = `${name}=${value ?? ""}`;
     if (this.featuresDone.has(key)) return;
