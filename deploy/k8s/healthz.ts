@@ -1,4 +1,5 @@
 /** Liveness/readiness probe: GET /healthz on a service's socket; exit 0 when healthy. */
+export {};
 const service = process.argv[2] ?? "";
 if (!/^(pool-manager|addr-broker|net-config|metrics)$/.test(service)) {
   process.stderr.write("usage: healthz.ts pool-manager|addr-broker|net-config|metrics\n");

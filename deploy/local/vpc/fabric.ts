@@ -176,6 +176,8 @@ export class VpcFabric {
     const ns = this.nodeNs(nodeIndex);
     await ip(undefined, "netns", "add", ns);
     await ip(ns, "link", "set", "lo", "up");
+    // A Kubernetes node forwards (the EKS AMI and kubelet set it); pods are routed through it.
+    await sysctlIn(ns, { "net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1 });
     return ns;
   }
 
