@@ -12,6 +12,8 @@
  *   not the default /var/run/aws-node (the local deployment runs one per node).
  */
 
+import type { Config } from "./config/index.ts";
+
 export interface ConflistSettings {
   vethPrefix: string;
   mtu: number;
@@ -44,4 +46,18 @@ export function renderConflist(s: ConflistSettings): Record<string, unknown> {
     plugins.push({ type: "tuning", sysctl: { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1", "net.ipv6.conf.lo.disable_ipv6": "1" } });
   }
   return { cniVersion: s.cniVersion ?? "1.0.0", name: "aws-cni", plugins };
+}
+
+/** The conflist settings a node's configuration implies (the init container and the local deployment). */
+export function conflistSettingsFromConfig(config: Config, runDir?: string): ConflistSettings {
+  return {
+    vethPrefix: config.network.vethPrefix,
+    mtu: config.network.podMtu,
+    podSgEnforcingMode: config.eni.podSecurityGroupEnforcingMode,
+    pluginLogFile: config.log.pluginFile,
+    pluginLogLevel: config.log.pluginLevel.toUpperCase(),
+    bandwidth: config.cni.bandwidthPlugin,
+    disablePodV6: config.cni.disablePodV6,
+    runDir,
+  };
 }

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, writeFileSy
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfigOrExit, type Config } from "../../shared/config/index.ts";
-import { renderConflist } from "../../shared/conflist.ts";
+import { conflistSettingsFromConfig, renderConflist } from "../../shared/conflist.ts";
 
 export interface InstallPlan {
   files: Array<{ from?: string; content?: string; to: string; mode: number }>;
@@ -23,16 +23,7 @@ export function planInstall(config: Config, opts: { pluginsDir: string; shim: st
   const chained = ["portmap", "loopback", "host-local"];
   if (config.cni.bandwidthPlugin) chained.push("bandwidth");
   if (config.cni.disablePodV6) chained.push("tuning");
-  const conflist = renderConflist({
-    vethPrefix: config.network.vethPrefix,
-    mtu: config.network.podMtu,
-    podSgEnforcingMode: config.eni.podSecurityGroupEnforcingMode,
-    pluginLogFile: config.log.pluginFile,
-    pluginLogLevel: config.log.pluginLevel.toUpperCase(),
-    bandwidth: config.cni.bandwidthPlugin,
-    disablePodV6: config.cni.disablePodV6,
-    runDir: config.runDir === "/var/run/aws-node" ? undefined : config.runDir,
-  });
+  const conflist = renderConflist(conflistSettingsFromConfig(config, config.runDir === "/var/run/aws-node" ? undefined : config.runDir));
   const sysctls = [{ key: "net/ipv4/tcp_early_demux", value: config.network.disableTcpEarlyDemux ? "0" : "1" }];
   if (config.enableIPv6) {
     sysctls.push({ key: "net/ipv6/conf/all/forwarding", value: "1" }, { key: "net/ipv6/conf/all/accept_ra", value: "2" });

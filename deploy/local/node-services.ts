@@ -8,7 +8,7 @@ import { existsSync, linkSync, mkdirSync, openSync, closeSync, renameSync, rmSyn
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig } from "../../shared/config/index.ts";
-import { renderConflist } from "../../shared/conflist.ts";
+import { conflistSettingsFromConfig, renderConflist } from "../../shared/conflist.ts";
 import type { Stack, StackNode } from "./stack.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..");
@@ -103,16 +103,7 @@ export function installCni(layout: NodeLayout, shim: string, env: Record<string,
     if (existsSync(src) && !existsSync(dst)) symlinkSync(src, dst);
   }
   const { config } = loadConfig({ ...env, AWS_VPC_CNI_RUN_DIR: layout.runDir });
-  const conflist = renderConflist({
-    vethPrefix: config.network.vethPrefix,
-    mtu: config.network.podMtu,
-    podSgEnforcingMode: config.eni.podSecurityGroupEnforcingMode,
-    pluginLogFile: config.log.pluginFile,
-    pluginLogLevel: config.log.pluginLevel.toUpperCase(),
-    bandwidth: config.cni.bandwidthPlugin,
-    disablePodV6: config.cni.disablePodV6,
-    runDir: layout.runDir,
-  });
+  const conflist = renderConflist(conflistSettingsFromConfig(config, layout.runDir));
   writeFileSync(`${layout.conflist}.tmp`, JSON.stringify(conflist, null, 2) + "\n");
   renameSync(`${layout.conflist}.tmp`, layout.conflist);
 }
