@@ -3,7 +3,6 @@
  * namespace (hostNetwork), serves the netconfig contract on <run dir>/net-config.sock,
  * reconciles the kernel on start and every interval.
  */
-import { Counter } from "prom-client";
 import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { UnixClient } from "../../shared/ipc/client.ts";
@@ -15,6 +14,7 @@ import { HostService } from "./src/host-service.ts";
 import { PodService } from "./src/pod-service.ts";
 import { Reconciler } from "./src/reconcile-service.ts";
 import { mountNetConfig } from "./src/app.ts";
+import { repairCounter } from "./src/metrics.ts";
 import { settingsFromConfig } from "./src/settings-from-config.ts";
 
 const { config, log, socketGid } = bootstrap("net-config");
@@ -25,7 +25,7 @@ const host = new HostService(kernel, iptables, () => settings, { linkWaitMs: 10_
 
 let debug: () => unknown = () => ({});
 const frame = createFrame({ name: "net-config", debug: () => debug() });
-const repairs = new Counter({ name: "awscni_netconfig_repairs_total", help: "Kernel drift repaired by net-config, by kind", labelNames: ["kind"], registers: [frame.registry] });
+const repairs = repairCounter(frame.registry);
 const broker = new UnixClient(config.sockets.addrBroker, { timeoutMs: 5000 });
 const pool = new UnixClient(config.sockets.poolManager, { timeoutMs: 5000 });
 const reconciler = new Reconciler(

@@ -22,7 +22,6 @@ const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.en
 let pm: PoolManager | undefined;
 const frame = createFrame({ name: "pool-manager", debug: () => ({ pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }), healthy: () => ({ ok: !!pm?.model.ready, ...(pm?.model.ready ? {} : { reason: "starting" }) }) });
 const metrics = poolMetrics(frame.registry);
-metrics.buildInfo.set({ version: "0.1.0", runtime: `bun ${Bun.version}` }, 1);
 const logLine = (level: string, msg: string, f?: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, service: "pool-manager", msg, ...f })}\n`);
 // Kubernetes only when KUBECONFIG or an in-cluster API server is configured; else the port reports "not configured".
 let kube: KubeAdapter | undefined;

@@ -55,7 +55,7 @@ export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerM
   });
   return {
     addRequests: new Counter({ name: "awscni_add_ip_req_count", help: "CNI ADD requests for an address", registers }),
-    delRequests: new Counter({ name: "awscni_del_ip_req_count", help: "Address releases, by reason (del, gc, sweep, wire-failed)", labelNames: ["reason"], registers }),
+    delRequests: new Counter({ name: "awscni_del_ip_req_count", help: "Address release requests, by reason: PodDeleted (each CNI DEL), SetupNSFailed (ADD undone after failed wiring), gc and sweep (each address released by CNI GC or the start-up sweep)", labelNames: ["reason"], registers }),
     noAvailableIp: new Counter({ name: "awscni_no_available_ip_addresses", help: "ADDs that found no free address", registers }),
     cniDuration: new Histogram({
       name: "awscni_cni_request_duration_seconds",

@@ -114,7 +114,7 @@ async function undoAssignment(d: PodDeps, k: PodKey, alloc: Allocation, wiring: 
       if (r.released?.address === alloc.address) await broker.commit(r.state);
     })
     .then(() => {
-      d.metrics?.delRequests.inc({ reason: "wire-failed" });
+      d.metrics?.delRequests.inc({ reason: "SetupNSFailed" }); // upstream's reason for the same undo
       broker.decide("released after failed wiring", { key: keyOf(k), address: alloc.address, cooldownMs });
     })
     .catch((err) => broker.log.error({ err: String(err), key: keyOf(k) }, "could not release the address after a failed ADD; the runtime's DEL will"));

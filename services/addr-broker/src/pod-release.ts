@@ -28,6 +28,8 @@ async function unwireQuietly(d: PodDeps, a: Allocation, netns: string, why: stri
 export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   const { broker } = d;
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
+  // Upstream counts every DEL request the plugin sends, with reason "PodDeleted".
+  d.metrics?.delRequests.inc({ reason: "PodDeleted" });
   const found = findAllocation(broker.state, k);
   if (!found) {
     // An address rebuilt from the kernel has no known owner; the pod's veth name identifies it.
@@ -38,7 +40,6 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     await broker.serial(() => broker.commit(releaseReserved(broker.state, reserved.address, broker.now(), broker.cooldownMs))).catch((err) => {
       throw checkpointError(broker, err);
     });
-    d.metrics?.delRequests.inc({ reason: "del" });
     broker.decide("released reserved", { key: keyOf(k), address: reserved.address });
     return;
   }
@@ -54,7 +55,6 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     throw checkpointError(broker, err);
   });
   if (released) {
-    d.metrics?.delRequests.inc({ reason: "del" });
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
   }
 }

@@ -2,11 +2,11 @@
  * net-config's routes on the service frame: the contract handlers, metrics and /debug.
  * Wiring is synchronous netlink work, so requests never interleave inside the kernel.
  */
-import { Counter, Histogram } from "prom-client";
 import { handle } from "../../../shared/ipc/server.ts";
 import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../shared/contracts/netconfig.ts";
 import type { ServiceFrame } from "../../../shared/service.ts";
 import { Journal } from "./core/journal.ts";
+import { operationMetrics } from "./metrics.ts";
 import type { NetConfigSettings } from "./core/settings.ts";
 import type { HostService } from "./host-service.ts";
 import type { PodService } from "./pod-service.ts";
@@ -31,14 +31,7 @@ export interface NetConfigParts {
 
 export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { operations: Journal<OperationRecord>; debug: () => unknown } {
   const operations = new Journal<OperationRecord>(200);
-  const opsTotal = new Counter({ name: "awscni_netconfig_operations_total", help: "net-config operations by kind and result", labelNames: ["op", "result"], registers: [frame.registry] });
-  const seconds = new Histogram({
-    name: "awscni_netconfig_operation_seconds",
-    help: "Duration of net-config operations",
-    labelNames: ["op"],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
-    registers: [frame.registry],
-  });
+  const { total: opsTotal, seconds } = operationMetrics(frame.registry);
 
   async function timed<T>(op: string, subject: string, fn: () => T | Promise<T>): Promise<T> {
     const t = performance.now();

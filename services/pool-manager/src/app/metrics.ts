@@ -1,9 +1,11 @@
 /** The pool-manager's Prometheus metrics, with upstream's names (awscni_*), on one registry. */
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
+import pkg from "../../../../package.json" with { type: "json" };
 
+/** The node's metrics endpoint shows awscni_build_info once: pool-manager (upstream's ipamd) owns it. */
 export function poolMetrics(registry: Registry) {
   const r = [registry];
-  return {
+  const m = {
     apiLatency: new Summary({ name: "awscni_aws_api_latency_ms", help: "AWS API call latency in ms", labelNames: ["api", "error", "status"], registers: r }),
     ec2Requests: new Counter({ name: "awscni_ec2api_req_count", help: "EC2 API requests", labelNames: ["fn"], registers: r }),
     ec2Errors: new Counter({ name: "awscni_ec2api_error_count", help: "EC2 API errors", labelNames: ["fn"], registers: r }),
@@ -21,8 +23,11 @@ export function poolMetrics(registry: Registry) {
     ipamdErrors: new Counter({ name: "awscni_ipamd_error_count", help: "Pool errors", labelNames: ["fn"], registers: r }),
     inProgress: new Gauge({ name: "awscni_ipamd_action_inprogress", help: "Pool actions in progress", labelNames: ["fn"], registers: r }),
     startup: new Histogram({ name: "awscni_ipamd_startup_duration_seconds", help: "Start-up duration", buckets: [0.5, 1, 2, 5, 10, 30, 60, 120], registers: r }),
-    buildInfo: new Gauge({ name: "awscni_build_info", help: "Build information", labelNames: ["version", "runtime"], registers: r }),
+    // Upstream's labels (version, goversion); goversion carries the runtime that runs this build (e.g. "bun1.2.3").
+    buildInfo: new Gauge({ name: "awscni_build_info", help: "A metric with a constant '1' value labeled by the version and the runtime of this build", labelNames: ["version", "goversion"], registers: r }),
   };
+  m.buildInfo.set({ version: pkg.version, goversion: `bun${Bun.version}` }, 1);
+  return m;
 }
 
 export type PoolMetrics = ReturnType<typeof poolMetrics>;

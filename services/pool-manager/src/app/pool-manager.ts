@@ -217,6 +217,7 @@ export class PoolManager {
     this.metrics.eniAllocated.set(st.enis.length);
     this.metrics.totalIps.set(st.enis.flatMap((e) => e.cidrs).reduce((n, c) => n + (c.kind === "address" ? 1 : c.size), 0));
     this.metrics.totalPrefixes.set(st.enis.flatMap((e) => e.cidrs).filter((c) => c.kind === "prefix").length);
+    this.metrics.assignedPerEni.reset(); // an ENI that left the pool leaves the gauge too
     for (const e of st.enis) this.metrics.assignedPerEni.set({ eni: e.id }, e.cidrs.reduce((n, c) => n + (usage.byCidr[c.cidr]?.assigned ?? 0), 0));
   }
 
