@@ -7,8 +7,12 @@
  *   upstream defaults  compat, WARM_ENI_TARGET=1, cooling counted as available (as upstream)
  *   upstream tuned     compat, WARM_IP_TARGET=5, MINIMUM_IP_TARGET=10 (cooling as upstream)
  *   project defaults   the demand policy (AWS_VPC_CNI_POOL_POLICY unset, no upstream target set)
- * Counts: time-weighted mean held-but-unused addresses, EC2 mutating calls, throttled calls,
- * pods whose ADD found no free address. Prints ratios first, then absolutes, then the command.
+ * Counts: time-weighted mean held-but-unused addresses, EC2 mutating calls (every attempt,
+ * "in use" retries of DeleteNetworkInterface included), throttled calls, pods whose ADD
+ * found no free address while the node could have held one more (waits with every address
+ * the instance can hold assigned or cooling are shown apart: no policy avoids them).
+ * Pods are scheduled 1–3 s before their ADD; the project's app sees them through its pod
+ * watch, upstream's ipamd does not look. Prints ratios first, then absolutes, then the command.
  *   node_modules/.bin/bun bench/pool-churn.ts [--seed N] [--nodes-sharing-account N]
  */
 import { instanceTypeLimits } from "../deploy/local/sim-ec2/index.ts";
@@ -44,7 +48,7 @@ for (const type of TYPES) {
   const pods = podTrace({ seed, capacity, dayMs: DAY_MS });
   const byConfig = new Map<string, ReplayResult>();
   for (const c of CONFIGS) {
-    byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, cooldownMs: 30_000, bucketScale: 1 / sharing }));
+    byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, capacity, cooldownMs: 30_000, bucketScale: 1 / sharing }));
   }
   results.push({ type, pods: pods.length, maxPods, byConfig });
 }
@@ -63,10 +67,10 @@ for (const r of results) {
   }
 }
 console.log("\nabsolutes");
-console.log(pad("instance", 12) + pad("config", 20) + pad("idle addr", 11) + pad("ENIs", 7) + pad("EC2 mut.", 10) + pad("throttled", 11) + pad("waited pods", 13) + "wait s");
+console.log(pad("instance", 12) + pad("config", 20) + pad("idle addr", 11) + pad("ENIs", 7) + pad("EC2 mut.", 10) + pad("throttled", 11) + pad("waited pods", 13) + pad("wait s", 8) + "waited at capacity");
 for (const r of results) {
   for (const [name, x] of r.byConfig) {
-    console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + x.waitSeconds.toFixed(0));
+    console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + pad(x.waitSeconds.toFixed(0), 8) + x.waitedAtCapacity);
   }
 }
 if (process.argv.includes("--calls")) {

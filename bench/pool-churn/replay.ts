@@ -4,9 +4,14 @@
  * modelled simply: an ADD takes a free, non-cooling, non-draining address of a ready ENI
  * (the most used ENI first, then the lowest device, as addr-broker packs pods); with none
  * free the pod waits (a miss) until the pool grows or an address cools down; a DEL puts the
- * address into a 30 s cooldown. The pool cycle runs every 5 s; with the project's settings a
- * miss also starts a cycle at once and Kubernetes' pending pods are read every 5 s (as the
- * app does); upstream's ipamd has neither.
+ * address into a 30 s cooldown. The pool cycle runs every 5 s. With the project's settings
+ * the app also watches the node's pods as the Kubernetes adapter does: a pod counts as
+ * pending from its scheduling until kubelet posts its IP (1 s after the ADD got one), and
+ * every change of that count, like every miss, starts a cycle at once (onKubeChange,
+ * onUsage). Upstream's ipamd has neither: it runs its 5 s loop only.
+ * A wait counts only when the node could have served the pod: when every address the
+ * instance can hold (capped by max pods) is assigned or cooling, no pool policy could help,
+ * and such waits are reported apart.
  */
 import { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
 import { Executor } from "../../services/pool-manager/src/app/executor.ts";
@@ -26,6 +31,8 @@ export interface ReplayOptions {
   pods: TracePod[];
   endMs: number;
   maxPods: number;
+  /** Addresses pods can hold on this node at most (all ENIs full, capped by max pods). */
+  capacity: number;
   cooldownMs: number;
   /** The node's share of the account's EC2 token buckets. */
   bucketScale: number;
@@ -38,8 +45,10 @@ export interface ReplayResult {
   meanEnis: number;
   mutatingCalls: number;
   throttled: number;
-  /** Pods whose ADD found no free address. */
+  /** Pods whose ADD found no free address while the node had room for one more. */
   waitedPods: number;
+  /** Pods whose ADD found every address the node can hold assigned or cooling. */
+  waitedAtCapacity: number;
   /** Total seconds pods spent waiting for an address. */
   waitSeconds: number;
   pods: number;
@@ -47,6 +56,8 @@ export interface ReplayResult {
 }
 
 const CYCLE_MS = 5_000;
+/** ADD got an address → kubelet posts the pod's IP (the watch stops counting it as pending). */
+const STATUS_LAG_MS = 1_000;
 const LATENCY_MS: Record<string, number> = {
   default: 150,
   AssignPrivateIpAddresses: 400,
@@ -72,10 +83,14 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const queue: number[] = []; // pods waiting for an address (FIFO)
   const waitingSince = new Map<number, number>();
   let nextAdd = 0;
+  let nextBind = 0;
+  const pending = new Set<number>(); // scheduled, IP not yet posted by kubelet
+  const statusAt: { at: number; pod: number }[] = []; // IP posts to come, in time order
   let misses = 0;
   let waitedPods = 0;
+  let waitedAtCapacity = 0;
   let waitMs = 0;
-  let missFlag = false;
+  let changed = false; // a pending-count change or a miss: the project's app re-plans at once
   let idleArea = 0;
   let eniArea = 0;
   let lastAreaAt = 0;
@@ -114,12 +129,24 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const a = freeAddr(now);
       if (!a) break;
       const pod = queue.shift()!;
-      a.pod = pod;
-      podAddr.set(pod, a.cidr);
+      give(a, pod, now);
       waitMs += now - waitingSince.get(pod)!;
       waitingSince.delete(pod);
-      insertEnd(o.pods[pod]!.endAt, pod);
     }
+  };
+  const give = (a: Addr, pod: number, now: number) => {
+    a.pod = pod;
+    podAddr.set(pod, a.cidr);
+    insertEnd(o.pods[pod]!.endAt, pod);
+    statusAt.push({ at: now + STATUS_LAG_MS, pod });
+  };
+  const coolingNow = (now: number) => {
+    let n = 0;
+    for (const m of pm.enis.values()) for (const c of m.pool.cidrs) {
+      const a = addrs.get(c.cidr);
+      if (a && a.pod === undefined && a.coolUntil > now) n++;
+    }
+    return n;
   };
   const insertEnd = (at: number, pod: number) => {
     let i = ends.length;
@@ -145,28 +172,35 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     set t(v: number) {
       time.t = v;
     },
-    async advance(ms: number) {
+    /** With `stopOnChange`, returns at the first event the project's app reacts to. */
+    async advance(ms: number, stopOnChange = false) {
       const target = clock.t + ms;
       for (;;) {
+        const bind = nextBind < o.pods.length ? o.pods[nextBind]!.boundAt : Infinity;
         const add = nextAdd < o.pods.length ? o.pods[nextAdd]!.addAt : Infinity;
         const end = ends[0]?.at ?? Infinity;
+        const status = statusAt[0]?.at ?? Infinity;
         const cool = queue.length > 0 ? nextCool(clock.t) : Infinity;
-        const at = Math.min(add, end, cool);
+        const at = Math.min(bind, add, end, status, cool);
         if (at > target) break;
         area(at);
         clock.t = at;
-        if (at === add) {
+        if (at === bind) {
+          pending.add(nextBind++);
+          changed = true;
+        } else if (at === status) {
+          const { pod } = statusAt.shift()!;
+          if (pending.delete(pod)) changed = true;
+        } else if (at === add) {
           const pod = nextAdd++;
           if (o.pods[pod]!.endAt <= at) continue;
           const a = freeAddr(at);
-          if (a) {
-            a.pod = pod;
-            podAddr.set(pod, a.cidr);
-            insertEnd(o.pods[pod]!.endAt, pod);
-          } else {
+          if (a) give(a, pod, at);
+          else {
             misses++;
-            waitedPods++;
-            missFlag = true;
+            if (assigned() + coolingNow(at) >= o.capacity) waitedAtCapacity++;
+            else waitedPods++;
+            changed = true;
             queue.push(pod);
             waitingSince.set(pod, at);
           }
@@ -175,6 +209,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           const { pod } = ends.shift()!;
           const cidr = podAddr.get(pod)!;
           podAddr.delete(pod);
+          if (pending.delete(pod)) changed = true;
           const a = addrs.get(cidr);
           if (a) {
             a.pod = undefined;
@@ -187,6 +222,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           coolTimes.splice(0, coolTimes.findIndex((x) => x > at));
           serveQueue(at);
           if (queue.length > 0 && nextCool(at) === Infinity) break;
+        }
+        if (stopOnChange && changed) {
+          model.settle();
+          return;
         }
       }
       area(target);
@@ -268,21 +307,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
     for (const m of pm.enis.values()) for (const c of m.pool.cidrs) if (!c.draining) drained.delete(c.cidr);
   };
-  const pendingPods = (now: number) => {
-    let n = queue.length;
-    for (let i = nextAdd; i < o.pods.length && o.pods[i]!.boundAt <= now; i++) n++;
-    return n;
-  };
 
   // ---- the pool-manager's loop ----
   let nextTick = 0;
   while (clock.t < o.endMs) {
     const wait = nextTick - clock.t;
     if (o.projectApp) {
-      // Advance in small steps so a miss starts a cycle at once (addr-broker pushes usage on a miss).
-      missFlag = false;
-      while (clock.t < nextTick && !missFlag) await clock.advance(Math.min(250, nextTick - clock.t));
-      if (clock.t >= nextTick) pm.pendingPods = pendingPods(clock.t);
+      // Until the next tick or the first change the app reacts to (the watch, a miss), then a
+      // cycle with the pending count the watch holds (changes during a cycle queue the next one).
+      if (!changed && wait > 0) await clock.advance(wait, true);
+      changed = false;
+      pm.pendingPods = pending.size;
     } else if (wait > 0) await clock.advance(wait);
     await cycle();
     if (clock.t >= nextTick) while (nextTick <= clock.t) nextTick += CYCLE_MS;
@@ -294,6 +329,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     mutatingCalls: ec2.count.mutating,
     throttled: ec2.count.throttled,
     waitedPods,
+    waitedAtCapacity,
     waitSeconds: waitMs / 1000,
     pods: o.pods.length,
     byAction: ec2.count.byAction,

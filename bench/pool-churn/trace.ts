@@ -3,6 +3,12 @@
  * (long-lived pods arriving as a Poisson stream whose rate follows the day), deployment
  * waves (a batch bound within seconds that leaves together later) and cron jobs (a few
  * short-lived pods every N minutes). Times in ms of simulated clock.
+ *
+ * As on a real node, a pod is scheduled (bound, visible to a watch on the node's pods at
+ * once) 1–3 s before the runtime has its sandbox and calls CNI ADD. The scheduler admits a
+ * pod only while the node runs fewer than `capacity` pods that need a VPC address (kubelet's
+ * max pods less the host-network daemons, capped by the addresses the instance can hold):
+ * pods the node could never hold are not part of its day.
  */
 
 export interface TracePod {
@@ -17,7 +23,7 @@ export interface TracePod {
 
 export interface TraceOptions {
   seed: number;
-  /** Addresses pods can get on this node (secondary slots, capped by max pods). */
+  /** Pods needing an address the node may run at once (secondary slots, capped by max pods). */
   capacity: number;
   /** Length of the simulated day. */
   dayMs: number;
@@ -38,7 +44,7 @@ const exp = (r: () => number, mean: number) => -Math.log(1 - r()) * mean;
 export function podTrace(o: TraceOptions): TracePod[] {
   const r = rng(o.seed);
   const pods: TracePod[] = [];
-  const sandbox = () => 500 + Math.floor(r() * 1500); // bind → ADD: 0.5–2 s
+  const sandbox = () => 1_000 + Math.floor(r() * 2_000); // bind → ADD: 1–3 s (sandbox creation)
   const push = (boundAt: number, life: number, kind: TracePod["kind"]) => {
     const addAt = boundAt + sandbox();
     pods.push({ boundAt, addAt, endAt: addAt + Math.max(5_000, Math.floor(life)), kind });
@@ -62,5 +68,20 @@ export function podTrace(o: TraceOptions): TracePod[] {
   for (let t = o.dayMs / 144; t < o.dayMs; t += o.dayMs / 144) {
     for (let i = 0; i < cronSize; i++) push(t + r() * 2_000, 20_000 + r() * 70_000, "cron");
   }
-  return pods.sort((a, b) => a.boundAt - b.boundAt);
+  return admitted(pods.sort((a, b) => a.boundAt - b.boundAt), o.capacity);
+}
+
+/** The scheduler's view: a pod is bound only while fewer than `capacity` pods run (bound, not yet deleted). */
+export function admitted(byBind: TracePod[], capacity: number): TracePod[] {
+  const running: number[] = []; // end times of admitted pods, ascending
+  const out: TracePod[] = [];
+  for (const p of byBind) {
+    while (running.length > 0 && running[0]! <= p.boundAt) running.shift();
+    if (running.length >= capacity) continue;
+    let i = running.length;
+    while (i > 0 && running[i - 1]! > p.endAt) i--;
+    running.splice(i, 0, p.endAt);
+    out.push(p);
+  }
+  return out;
 }
