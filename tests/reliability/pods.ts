@@ -83,7 +83,7 @@ export class NodePods {
     const timer = killAfterMs === undefined ? undefined : setTimeout(() => proc.kill("SIGKILL"), killAfterMs);
     const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
     if (timer) clearTimeout(timer);
-    return { code: proc.signalCode ? null : code, signal: proc.signalCode ?? null, stdout };
+    return { code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null, stdout };
   }
 
   cniEnv(pod: Pod, command: string): Record<string, string> {
