@@ -31,7 +31,8 @@ import { serviceRoutes } from "../../services/pool-manager/src/app/routes.ts";
 import { UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";
 import { ConfigError, loadConfig } from "../../shared/config/index.ts";
 import { ENV_NAMES } from "../../shared/config/schema.ts";
-import type { UnixServer } from "../../shared/ipc/server.ts";
+import { serveUnix, type UnixServer } from "../../shared/ipc/server.ts";
+import { buildShim } from "../../cni-shim/build.ts";
 import { createFrame } from "../../shared/service.ts";
 import { rng, SEED, SOAK, summary, type Rng } from "./support.ts";
 
@@ -347,6 +348,41 @@ test("every configuration variable: random values are accepted or refused by a C
   }
   expect(findings).toEqual([]);
 });
+
+test("the compiled shim, for a subset: hostile CNI cases get a JSON CNI error on stdout and a non-zero exit", async () => {
+  const { svc, store } = await broker();
+  const runDir = join(dir, "shim-run");
+  servers.push(await serveUnix(svc.frame.app, join(runDir, "addr-broker.sock")));
+  const shim = await buildShim(join(dir, "bin", "aws-cni"));
+  const add = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: BASE_ENV, stdin: JSON.stringify(BASE_CONF) }) });
+  expect(((await add.json()) as { exitCode: number }).exitCode).toBe(0);
+  const before = store.text;
+  const r = rng(SEED ^ 0x5417);
+  for (let i = 0; i < (SOAK ? 1000 : 80); i++) {
+    const c = cniCase(r);
+    counts.cniCases++;
+    let stdin = c.stdin;
+    try {
+      const conf = JSON.parse(stdin);
+      if (conf && typeof conf === "object" && !Array.isArray(conf)) stdin = JSON.stringify({ ...conf, runDir });
+    } catch {
+      // undecodable stdin: the shim answers it itself
+    }
+    const env = Object.fromEntries(Object.entries(c.env).filter(([, v]) => !v.includes("\u0000")));
+    const p = Bun.spawn([shim], { env, stdin: new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    let err: { code?: unknown; msg?: unknown } = {};
+    try {
+      err = JSON.parse(out);
+    } catch {
+      finding(`shim ${c.label}: stdout not JSON (exit ${code}): ${out.slice(0, 120)}`);
+      continue;
+    }
+    if (code === 0 || typeof err.code !== "number" || typeof err.msg !== "string") finding(`shim ${c.label}: exit ${code} ${out.slice(0, 160)}`);
+  }
+  expect(store.text).toBe(before);
+  expect(findings).toEqual([]);
+}, 60_000);
 
 test("fuzz summary", () => {
   summary("fuzz", { seed: SEED, cases: counts.cniCases + counts.routeCases + counts.configCases, ...counts });
