@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   cacheDir: string;
   /** Extra environment for plugins (never the caller's whole environment). */
   env?: Record<string, string>;
+  /** argv put before the plugin's path, e.g. ["ip", "netns", "exec", NODE_NS] to exec it inside a node's namespace. */
+  execPrefix?: string[];
 }
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
@@ -117,7 +119,7 @@ export class CniRuntime {
     }
     if (Object.keys(runtimeConfig).length > 0) conf.runtimeConfig = runtimeConfig;
     const args = Object.entries({ IgnoreUnknown: "1", ...(a.args ?? {}) }).map(([k, v]) => `${k}=${v}`).join(";");
-    const proc = Bun.spawn([this.binary(plugin.type)], {
+    const proc = Bun.spawn([...(this.opts.execPrefix ?? []), this.binary(plugin.type)], {
       env: {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         ...this.opts.env,
