@@ -1,0 +1,173 @@
+/**
+ * cni-add (issue 8, item 1): CNI ADD and DEL latency through the whole path — the compiled
+ * aws-cni shim exec'd as a runtime does (deploy/local/cni-runtime.ts) → addr-broker →
+ * net-config → kernel — on one node of the local deployment whose pool is warm (checked
+ * before each timed phase, so no ADD waits for EC2). Baseline in the same run: Debian's ptp
+ * plugin with host-local IPAM wiring equivalent pods (bench/lib/ptp.ts).
+ *
+ * Both plugins are exec'd under `ip netns exec <node ns>`: ptp must run in the namespace it
+ * configures (a dedicated node-like namespace, never the root one), and a kubelet execs the
+ * aws-cni inside the node's namespace too. The shim itself only talks to a Unix socket, so
+ * a third arm execs it directly from the root namespace to show what the wrapper costs.
+ * Arms alternate pod by pod so machine noise hits them alike. The conflist holds the
+ * aws-cni plugin alone for the comparison; the full rendered chain (+ portmap, pods without
+ * hostPorts) is reported separately against ptp + portmap.
+ *
+ *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge]
+ */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Attachment, CniRuntime } from "../deploy/local/cni-runtime.ts";
+import { BenchNode } from "./lib/node.ts";
+import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
+import { ptpAvailable, ptpRuntime } from "./lib/ptp.ts";
+import { command, intFlag, ms, ratio, requireRoot, strFlag, summarize } from "./lib/stats.ts";
+
+requireRoot("cni-add");
+if (!ptpAvailable()) {
+  console.error("cni-add needs Debian's containernetworking-plugins (/usr/lib/cni/ptp, host-local)");
+  process.exit(1);
+}
+const argv = process.argv.slice(2);
+const PODS = intFlag(argv, "pods", 200);
+const BATCH = Math.min(intFlag(argv, "batch", 50), PODS);
+const CHAIN_PODS = intFlag(argv, "chain-pods", 50, 0);
+const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
+const PARALLEL = [32, 64];
+const PARALLEL_ROUNDS = 2;
+
+type ArmName = "aws-cni" | "ptp" | "aws-cni direct" | "aws-cni chain" | "ptp chain";
+interface Arm {
+  rt: CniRuntime;
+  add: Timed[];
+  del: Timed[];
+  errors: string[];
+}
+
+const sandboxes = new PodSandboxes();
+const tmp = mkdtempSync(join(tmpdir(), "bench-cni-add-ptp-"));
+let node: BenchNode | undefined;
+const t0 = performance.now();
+try {
+  // The pool: capped by max pods (110 on a 4xlarge); the bench holds at most 2×batch or 64 pods at a time.
+  node = await BenchNode.start({ label: "cni-add", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: "110", WARM_IP_TARGET: "64", IP_COOLDOWN_PERIOD: "1" } });
+  const need = Math.max(2 * BATCH, ...PARALLEL);
+  await node.waitFree(need);
+  const ptpNode = sandboxes.nodeNamespace();
+  const arms: Record<ArmName, Arm> = {
+    "aws-cni": { rt: node.runtime("aws-cni", true), add: [], del: [], errors: [] },
+    ptp: { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache")), add: [], del: [], errors: [] },
+    "aws-cni direct": { rt: node.runtime("aws-cni", false), add: [], del: [], errors: [] },
+    "aws-cni chain": { rt: node.runtime("chain", true), add: [], del: [], errors: [] },
+    "ptp chain": { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache"), true), add: [], del: [], errors: [] },
+  };
+  const record = (arm: Arm, kind: "add" | "del", t: Timed) => {
+    arm[kind].push(t);
+    if (t.error) arm.errors.push(`${kind.toUpperCase()}: ${t.error}`);
+  };
+  const spaces = (n: number) => Array.from({ length: n }, () => sandboxes.namespace());
+
+  /** Sequential, arms interleaved pod by pod (order rotated), pods held until the batch is deleted. */
+  const sequential = async (names: ArmName[], total: number, batch: number, record_: boolean) => {
+    const nsByArm = new Map(names.map((n) => [n, spaces(batch)]));
+    for (let done = 0; done < total; done += batch) {
+      const size = Math.min(batch, total - done);
+      await node!.waitFree(size * names.filter((n) => n.startsWith("aws")).length);
+      const held = new Map<ArmName, Attachment[]>(names.map((n) => [n, []]));
+      for (let j = 0; j < size; j++) {
+        for (let k = 0; k < names.length; k++) {
+          const name = names[(j + k) % names.length]!;
+          const a = sandboxes.attachment(nsByArm.get(name)![j]!, name.replaceAll(" ", ""));
+          held.get(name)!.push(a);
+          const t = await timedAdd(arms[name].rt, a);
+          if (record_) record(arms[name], "add", t);
+        }
+      }
+      for (let j = 0; j < size; j++) {
+        for (let k = 0; k < names.length; k++) {
+          const name = names[(j + k) % names.length]!;
+          const t = await timedDel(arms[name].rt, held.get(name)![j]!);
+          if (record_) record(arms[name], "del", t);
+        }
+      }
+    }
+  };
+
+  // Warm-up (page cache, first netlink sockets, JIT): not recorded.
+  await sequential(["aws-cni", "ptp", "aws-cni direct"], 5, 5, false);
+  await sequential(["aws-cni", "ptp", "aws-cni direct"], PODS, BATCH, true);
+
+  // Parallel bursts: every ADD at once, then every DEL at once; arms one after the other, order alternating.
+  const bursts: Array<{ size: number; arm: ArmName; addWall: number; delWall: number; add: number[]; errors: number }> = [];
+  const burstNs = spaces(Math.max(...PARALLEL));
+  for (const size of PARALLEL) {
+    for (let r = 0; r < PARALLEL_ROUNDS; r++) {
+      for (const name of (r % 2 ? ["ptp", "aws-cni"] : ["aws-cni", "ptp"]) as ArmName[]) {
+        if (name === "aws-cni") await node.waitFree(size);
+        const as = burstNs.slice(0, size).map((ns) => sandboxes.attachment(ns, `p${size}${name.replaceAll("-", "")}`));
+        let w = performance.now();
+        const adds = await Promise.all(as.map((a) => timedAdd(arms[name].rt, a)));
+        const addWall = performance.now() - w;
+        w = performance.now();
+        const dels = await Promise.all(as.map((a) => timedDel(arms[name].rt, a)));
+        const delWall = performance.now() - w;
+        const errs = [...adds, ...dels].filter((t) => t.error);
+        for (const e of errs) arms[name].errors.push(`burst ${size}: ${e.error}`);
+        bursts.push({ size, arm: name, addWall, delWall, add: adds.map((t) => t.ms), errors: errs.length });
+      }
+    }
+  }
+
+  if (CHAIN_PODS > 0) await sequential(["aws-cni chain", "ptp chain"], CHAIN_PODS, Math.min(BATCH, CHAIN_PODS), true);
+
+  // Everything created was deleted: addr-broker holds no bench pod, host-local no reservation.
+  const leftAssigned = (await node.assignments()).filter((a) => a.containerId.startsWith(`bench${process.pid}x`)).length;
+  const leftHostLocal = readdirSync(join(tmp, "host-local/ptpbench")).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length;
+
+  const s = Object.fromEntries(Object.entries(arms).map(([k, a]) => [k, { add: summarize(a.add.filter((t) => !t.error).map((t) => t.ms)), del: summarize(a.del.filter((t) => !t.error).map((t) => t.ms)) }])) as Record<ArmName, { add: ReturnType<typeof summarize>; del: ReturnType<typeof summarize> }>;
+  const burst = (size: number, arm: ArmName) => {
+    const bs = bursts.filter((b) => b.size === size && b.arm === arm);
+    return { addWall: summarize(bs.map((b) => b.addWall)).mean, delWall: summarize(bs.map((b) => b.delWall)).mean, add: summarize(bs.flatMap((b) => b.add)) };
+  };
+  const ours = s["aws-cni"];
+  const base = s.ptp;
+  console.log(`cni-add: ${PODS} sequential pods per arm (batches of ${BATCH} held), bursts of ${PARALLEL.join(" and ")} ×${PARALLEL_ROUNDS}; one ${INSTANCE} node, warm pool; both plugins exec'd under ip netns exec <node ns>`);
+  console.log("ratios (aws-cni ÷ ptp+host-local):");
+  console.log(`  ADD p50  ${ratio(ours.add.p50, base.add.p50, 0.6)}`);
+  console.log(`  ADD p99  ${ratio(ours.add.p99, base.add.p99, 1.0)}`);
+  console.log(`  DEL p50  ${ratio(ours.del.p50, base.del.p50, 0.6)}`);
+  console.log(`  DEL p99  ${ratio(ours.del.p99, base.del.p99, 1.0)}`);
+  for (const size of PARALLEL) {
+    const o = burst(size, "aws-cni");
+    const p = burst(size, "ptp");
+    console.log(`  ${size} parallel: ADD wall ${ratio(o.addWall, p.addWall)}, DEL wall ${ratio(o.delWall, p.delWall)}, per-ADD p50 ${ratio(o.add.p50, p.add.p50)}, p99 ${ratio(o.add.p99, p.add.p99)}`);
+  }
+  console.log(`  aws-cni exec'd directly from the root ns ÷ under ip netns exec: ADD p50 ${ratio(s["aws-cni direct"].add.p50, ours.add.p50)}, DEL p50 ${ratio(s["aws-cni direct"].del.p50, ours.del.p50)}`);
+  console.log(`  aws-cni direct ÷ ptp (ptp cannot run outside its namespace): ADD p50 ${ratio(s["aws-cni direct"].add.p50, base.add.p50)}, p99 ${ratio(s["aws-cni direct"].add.p99, base.add.p99)}`);
+  if (CHAIN_PODS > 0) {
+    const c = s["aws-cni chain"];
+    const pc = s["ptp chain"];
+    console.log(`  full chain (+portmap, ${CHAIN_PODS} pods) ÷ ptp+portmap: ADD p50 ${ratio(c.add.p50, pc.add.p50)}, p99 ${ratio(c.add.p99, pc.add.p99)}, DEL p50 ${ratio(c.del.p50, pc.del.p50)}`);
+  }
+  console.log("absolutes:");
+  for (const [name, v] of Object.entries(s)) {
+    if (v.add.n === 0) continue;
+    console.log(`  ${name.padEnd(15)} ADD p50 ${ms(v.add.p50).padStart(9)} p99 ${ms(v.add.p99).padStart(9)} max ${ms(v.add.max).padStart(9)} | DEL p50 ${ms(v.del.p50).padStart(9)} p99 ${ms(v.del.p99).padStart(9)}  (n=${v.add.n})`);
+  }
+  for (const size of PARALLEL) {
+    for (const arm of ["aws-cni", "ptp"] as ArmName[]) {
+      const b = burst(size, arm);
+      console.log(`  ${String(size).padStart(2)} parallel ${arm.padEnd(8)} ADD wall ${ms(b.addWall).padStart(9)} per-ADD p50 ${ms(b.add.p50).padStart(9)} p99 ${ms(b.add.p99).padStart(9)} | DEL wall ${ms(b.delWall).padStart(9)}`);
+    }
+  }
+  const errors = Object.entries(arms).flatMap(([k, a]) => a.errors.map((e) => `${k}: ${e}`));
+  console.log(`errors: ${errors.length}${errors.length ? "\n  " + errors.slice(0, 5).join("\n  ") : ""}`);
+  console.log(`left behind: ${leftAssigned} aws-cni assignments, ${leftHostLocal} host-local reservations`);
+  console.log(`machine: ${navigator.hardwareConcurrency} CPUs; bench took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`command: ${command("cni-add", argv)}`);
+} finally {
+  sandboxes.cleanup();
+  await node?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}
