@@ -9,6 +9,7 @@ import { flushLogger } from "../../shared/log.ts";
 import { runFrame } from "../../shared/service.ts";
 import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
 import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
+import { createPodAnnotator, type PodAnnotatorPort } from "./src/adapters/pod-annotator.ts";
 import { netConfigClient, poolManagerClient } from "./src/adapters/peers.ts";
 import { createAddrBroker } from "./src/app.ts";
 import { settingsFromConfig } from "./src/settings.ts";
@@ -16,7 +17,17 @@ import { settingsFromConfig } from "./src/settings.ts";
 const { config, log, socketGid } = bootstrap("addr-broker");
 const settings = settingsFromConfig(config);
 const kernel = ipKernelScan();
+// ANNOTATE_POD_IP: the Kubernetes client is loaded only then (dynamic import inside the adapter).
+let podAnnotator: PodAnnotatorPort | undefined;
+if (config.kubernetes.annotatePodIp) {
+  try {
+    podAnnotator = await createPodAnnotator(config.kubernetes, { log, onResult: (result) => service.deps.metrics?.podIpAnnotations.inc({ result }) });
+  } catch (err) {
+    log.error({ err: String(err), kubeconfig: config.kubernetes.kubeconfig }, "ANNOTATE_POD_IP=true but the Kubernetes client configuration is unusable: pods are not annotated");
+  }
+}
 const service = createAddrBroker(settings, {
+  ...(podAnnotator ? { podAnnotator } : {}),
   store: new FileCheckpointStore(settings.checkpointPath),
   kernel,
   netConfig: netConfigClient(settings.netConfigSocket, { kernel, vethPrefix: settings.vethPrefix }),

@@ -11,6 +11,7 @@ import { handle } from "../../../shared/ipc/server.ts";
 import { createFrame, type ServiceFrame } from "../../../shared/service.ts";
 import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
 import type { KernelScan } from "./adapters/kernel-scan.ts";
+import type { PodAnnotatorPort } from "./adapters/pod-annotator.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
@@ -32,6 +33,8 @@ export interface BrokerDeps {
   netnsExists?: (path: string) => boolean;
   /** Delay between start-up sweep attempts while the node's veths cannot be listed. */
   sweepRetryMs?: number;
+  /** ANNOTATE_POD_IP=true: the Kubernetes annotator (adapters/pod-annotator.ts). */
+  podAnnotator?: PodAnnotatorPort;
 }
 
 export interface AddrBroker {
@@ -70,10 +73,11 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       drained: [...broker.state.drained.keys()],
       inFlight: [...broker.inFlight],
       recentDecisions: broker.recentDecisions(),
+      podIpAnnotations: d.podAnnotator ? d.podAnnotator.status() : "off (ANNOTATE_POD_IP=false)",
     }),
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
-  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics };
+  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}) };
 
   handle(frame.app, runCni, async (body) => {
     await started;

@@ -7,6 +7,7 @@ export interface BrokerMetrics {
   delRequests: Counter<"reason">;
   noAvailableIp: Counter<string>;
   cniDuration: Histogram<"command" | "outcome">;
+  podIpAnnotations: Counter<"result">;
 }
 
 export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerMetrics {
@@ -64,5 +65,6 @@ export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerM
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    podIpAnnotations: new Counter({ name: "awscni_pod_ip_annotations_total", help: "ANNOTATE_POD_IP: pod annotations written (ok) or given up after retries (error)", labelNames: ["result"], registers }),
   };
 }

@@ -20,6 +20,8 @@ export interface PodDeps {
   netConfig: NetConfigPort;
   netnsExists: (path: string) => boolean;
   metrics?: BrokerMetrics;
+  /** ANNOTATE_POD_IP: told of each successful ADD after the answer is built (queues, never blocks or throws). */
+  podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }>;
@@ -140,6 +142,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
       throw peerError("wire the pod", broker.settings.netConfigSocket, err);
     }
     if (answer.hostVeth !== alloc.hostVeth) broker.state = touch(broker.state, k, { hostVeth: answer.hostVeth });
+    if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);
     return buildAddResult(
       req.conf.cniVersion,
       { address: alloc.address, hostVeth: answer.hostVeth, hostMac: answer.hostMac, ifName: req.ifName, podMac: answer.podMac, netns: req.netns },

@@ -10,12 +10,12 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import type { Config } from "../../../../shared/config/types.ts";
+import { kubeConfigFrom } from "../../../../shared/kube-config.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
 import { describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" };
 const CNI_NODES = { group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes" };
-const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 export interface KubeAdapterOptions {
@@ -36,23 +36,7 @@ export interface KubeAdapterOptions {
 }
 
 /** KubeConfig from KUBECONFIG when set, else in-cluster (service account) when an API server is known; else none. */
-export function kubeConfigFrom(k: Config["kubernetes"]): KubeConfig | undefined {
-  const kc = new KubeConfig();
-  if (k.kubeconfig) {
-    kc.loadFromFile(k.kubeconfig);
-    // client-node refuses plain http unless skipTLSVerify is set; for an http:// server there is no TLS to verify
-    // (kubectl accepts such a kubeconfig as it is, e.g. the local deployment's simulated API).
-    const clusters = kc.clusters.map((c) => (c.server.startsWith("http://") ? { ...c, skipTLSVerify: true } : c));
-    kc.loadFromOptions({ clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
-    return kc;
-  }
-  if (!k.apiServer) return undefined;
-  kc.loadFromClusterAndUser(
-    { name: "inCluster", server: k.apiServer, caFile: `${SA_DIR}/ca.crt`, skipTLSVerify: false },
-    { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: `${SA_DIR}/token` } } },
-  );
-  return kc;
-}
+export { kubeConfigFrom };
 
 type State =
   | { phase: "connecting" }

@@ -1,0 +1,133 @@
+/**
+ * ANNOTATE_POD_IP: after a successful ADD the pod gets `vpc.amazonaws.com/pod-ips: <ip>`
+ * through the Kubernetes API, as upstream's ipamd does. Off the hot path: annotate() only
+ * queues; the patch runs afterwards with retries; a failure is logged and counted and never
+ * reaches the ADD. The only file of addr-broker that talks to the API: @kubernetes/client-node
+ * is imported dynamically by createPodAnnotator, so a broker without ANNOTATE_POD_IP never loads it.
+ */
+import type { Config } from "../../../../shared/config/types.ts";
+import type { Log } from "../ports.ts";
+
+export const POD_IPS_ANNOTATION = "vpc.amazonaws.com/pod-ips";
+
+export interface PodAnnotatorPort {
+  /** Queues the annotation; returns at once, never throws. */
+  annotate(namespace: string, name: string, ip: string): void;
+  status(): unknown;
+}
+
+export interface PodAnnotatorOptions {
+  log: Log;
+  /** Told of every finished annotation ("ok") or given-up one ("error"). */
+  onResult?: (result: "ok" | "error") => void;
+  /** Attempts per annotation (default 5) and the first backoff, doubled up to maxMs. */
+  retry?: { attempts: number; firstMs: number; maxMs: number };
+  requestTimeoutMs?: number;
+}
+
+type Patch = (namespace: string, name: string, ip: string) => Promise<void>;
+
+/** Builds the annotator from the node's Kubernetes settings; undefined (and says why) when no API is configured. */
+export async function createPodAnnotator(k: Config["kubernetes"], o: PodAnnotatorOptions): Promise<PodAnnotatorPort | undefined> {
+  const [{ CoreV1Api, PatchStrategy, setHeaderOptions }, { kubeConfigFrom }] = await Promise.all([import("@kubernetes/client-node"), import("../../../../shared/kube-config.ts")]);
+  const kc = kubeConfigFrom(k);
+  if (!kc) {
+    o.log.warn({}, "ANNOTATE_POD_IP=true but no Kubernetes API is configured (KUBECONFIG, CLUSTER_ENDPOINT or KUBERNETES_SERVICE_HOST): pods are not annotated");
+    return undefined;
+  }
+  const core = kc.makeApiClient(CoreV1Api);
+  const patch: Patch = async (namespace, name, ip) => {
+    await core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: { [POD_IPS_ANNOTATION]: ip } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+  };
+  return new PodAnnotator(patch, { ...o, server: kc.getCurrentCluster()?.server ?? "(no server)" });
+}
+
+interface Job {
+  ip: string;
+  /** Bumped by a newer annotate() of the same pod: the older job stops. */
+  generation: number;
+}
+
+export class PodAnnotator implements PodAnnotatorPort {
+  private readonly jobs = new Map<string, Job>();
+  private generation = 0;
+  private stopped = false;
+  readonly counts = { ok: 0, error: 0, retried: 0 };
+  lastError: { pod: string; error: string; at: string } | undefined;
+
+  constructor(
+    private readonly patch: Patch,
+    private readonly o: PodAnnotatorOptions & { server: string },
+  ) {}
+
+  annotate(namespace: string, name: string, ip: string): void {
+    if (this.stopped) return;
+    const key = `${namespace}/${name}`;
+    const job = { ip, generation: ++this.generation };
+    this.jobs.set(key, job);
+    // A macrotask: the ADD's answer is written before the first request goes out.
+    setTimeout(() => void this.run(namespace, name, key, job), 0);
+  }
+
+  /** Queued or retrying annotations (for tests and /debug). */
+  get pending(): number {
+    return this.jobs.size;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.jobs.clear();
+  }
+
+  status(): unknown {
+    return { server: this.o.server, pending: this.jobs.size, ...this.counts, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+
+  private async run(namespace: string, name: string, key: string, job: Job): Promise<void> {
+    const r = this.o.retry ?? { attempts: 5, firstMs: 200, maxMs: 5_000 };
+    let delay = r.firstMs;
+    for (let attempt = 1; ; attempt++) {
+      if (this.jobs.get(key) !== job) return; // superseded or stopped
+      try {
+        await this.timed(this.patch(namespace, name, job.ip));
+        if (this.jobs.get(key) === job) this.jobs.delete(key);
+        this.counts.ok++;
+        this.o.onResult?.("ok");
+        return;
+      } catch (err) {
+        const error = describe(err);
+        if (attempt >= r.attempts || isNotFound(err)) {
+          if (this.jobs.get(key) === job) this.jobs.delete(key);
+          this.counts.error++;
+          this.lastError = { pod: key, error, at: new Date().toISOString() };
+          this.o.onResult?.("error");
+          this.o.log.warn({ pod: key, ip: job.ip, attempts: attempt, err: error, kubeApi: this.o.server }, `could not annotate the pod with ${POD_IPS_ANNOTATION}`);
+          return;
+        }
+        this.counts.retried++;
+        await Bun.sleep(delay);
+        delay = Math.min(delay * 2, r.maxMs);
+      }
+    }
+  }
+
+  private timed(p: Promise<void>): Promise<void> {
+    const ms = this.o.requestTimeoutMs ?? 10_000;
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`no answer in ${ms} ms`)), ms)));
+    return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 404;
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; body?: unknown; message?: unknown };
+  if (typeof e?.code === "number") {
+    const body = typeof e.body === "string" ? e.body : JSON.stringify(e.body ?? "");
+    return `HTTP ${e.code}: ${body.slice(0, 200)}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

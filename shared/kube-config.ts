@@ -1,0 +1,28 @@
+/**
+ * The Kubernetes client configuration every service uses: KUBECONFIG when set, else the
+ * in-cluster service account when an API server is known (CLUSTER_ENDPOINT or
+ * KUBERNETES_SERVICE_HOST/PORT); else none. Importing this module loads
+ * @kubernetes/client-node: services that need the API only sometimes import it dynamically.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Config } from "./config/types.ts";
+
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+export function kubeConfigFrom(k: Config["kubernetes"]): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (k.kubeconfig) {
+    kc.loadFromFile(k.kubeconfig);
+    // client-node refuses plain http unless skipTLSVerify is set; for an http:// server there is no TLS to verify
+    // (kubectl accepts such a kubeconfig as it is, e.g. the local deployment's simulated API).
+    const clusters = kc.clusters.map((c) => (c.server.startsWith("http://") ? { ...c, skipTLSVerify: true } : c));
+    kc.loadFromOptions({ clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+    return kc;
+  }
+  if (!k.apiServer) return undefined;
+  kc.loadFromClusterAndUser(
+    { name: "inCluster", server: k.apiServer, caFile: `${SA_DIR}/ca.crt`, skipTLSVerify: false },
+    { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: `${SA_DIR}/token` } } },
+  );
+  return kc;
+}
