@@ -28,7 +28,7 @@ const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
-async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager } = {}) {
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
@@ -37,7 +37,7 @@ async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; 
   if (!opts.pool) servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
   const store = opts.store ?? new MemoryCheckpointStore();
   const clock = opts.clock ?? { t: 1_700_000_000_000 };
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`) };
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}) };
   const svc = createAddrBroker(settings, {
     store,
     kernel: opts.kernel ?? noKernel,
@@ -88,6 +88,17 @@ describe("addr-broker service", () => {
     const check = await cni(svc, { CNI_COMMAND: "CHECK", ...pod("c1") });
     expect(check.json.code).toBe(3);
     expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.2/32");
+  });
+
+  test("a cooldown running out is pushed to pool-manager without any other event", async () => {
+    const { svc, pool, clock } = await setup({ cooldownSeconds: 0.2 });
+    expect((await add(svc, "c1")).exitCode).toBe(0);
+    expect((await del(svc, "c1")).exitCode).toBe(0);
+    for (let i = 0; i < 100 && pool.usage.at(-1)?.cooling !== 1; i++) await Bun.sleep(10);
+    expect(pool.usage.at(-1)?.cooling).toBe(1);
+    clock.t += 1000; // the cooldown is over; nothing else happens
+    for (let i = 0; i < 200 && pool.usage.at(-1)?.cooling !== 0; i++) await Bun.sleep(10);
+    expect(pool.usage.at(-1)).toMatchObject({ assigned: 0, cooling: 0 });
   });
 
   test("no capacity: code 11 saying why, the miss pushed to pool-manager; capacity arriving serves the next ADD", async () => {

@@ -41,6 +41,7 @@ export class Broker {
   private writeWaiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
   private capacityWaiters: Array<() => void> = [];
   private usageTimer: ReturnType<typeof setTimeout> | undefined;
+  private coolingTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly settings: BrokerSettings,
@@ -231,11 +232,32 @@ export class Broker {
   }
 
   private pushUsage(): void {
-    this.pool?.postUsage(this.usage()).catch((err) => this.log.debug({ err: String(err) }, "usage not delivered to pool-manager"));
+    const report = this.usage();
+    this.pool?.postUsage(report).catch((err) => this.log.debug({ err: String(err) }, "usage not delivered to pool-manager"));
+    this.pushWhenCoolingEnds(report);
+  }
+
+  /**
+   * A cooldown running out changes usage without any event: push again once the earliest
+   * reported cooling end has passed, or pool-manager keeps counting those addresses as
+   * cooling and never shrinks the pool after the pods are gone.
+   */
+  private pushWhenCoolingEnds(report: UsageReport): void {
+    const ends = report.cidrs.flatMap((c) => (c.coolingUntil !== undefined ? [c.coolingUntil] : []));
+    if (this.coolingTimer) clearTimeout(this.coolingTimer);
+    this.coolingTimer = undefined;
+    if (ends.length === 0) return;
+    const inMs = Math.max(0, Math.min(...ends) - this.now()) + 50;
+    this.coolingTimer = setTimeout(() => {
+      this.coolingTimer = undefined;
+      this.usageChanged();
+    }, inMs);
+    this.coolingTimer.unref?.();
   }
 
   stop(): void {
     if (this.usageTimer) clearTimeout(this.usageTimer);
+    if (this.coolingTimer) clearTimeout(this.coolingTimer);
     for (const w of this.capacityWaiters.splice(0)) w();
   }
 
