@@ -12,7 +12,7 @@ import type { CidrKind } from "../../services/pool-manager/src/core/pool-state.t
 export interface SimClock {
   t: number;
   /** Moves simulated time forward, letting the world (pods) act in between. */
-  advance(ms: number): Promise<void>;
+  advance(ms: number, stopOnChange?: boolean): Promise<void>;
 }
 
 export interface CallCount {

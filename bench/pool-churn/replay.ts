@@ -41,6 +41,8 @@ export interface ReplayOptions {
 export interface ReplayResult {
   /** Time-weighted mean of addresses held on pod ENIs and not assigned to a pod. */
   meanIdle: number;
+  /** Of meanIdle, addresses cooling after a DEL (no pool policy can use them). */
+  meanCooling: number;
   /** Time-weighted mean of attached ENIs. */
   meanEnis: number;
   mutatingCalls: number;
@@ -93,6 +95,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let changed = false; // a pending-count change or a miss: the project's app re-plans at once
   let idleArea = 0;
   let eniArea = 0;
+  let coolArea = 0;
   let lastAreaAt = 0;
   const drained = new Set<string>();
 
@@ -159,6 +162,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     let held = 0;
     for (const m of pm.enis.values()) if (!m.removing) held += m.pool.cidrs.length;
     idleArea += dt * (held - assigned());
+    coolArea += dt * coolingNow(lastAreaAt);
     eniArea += dt * pm.enis.size;
     lastAreaAt = now;
   };
@@ -318,6 +322,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       if (!changed && wait > 0) await clock.advance(wait, true);
       changed = false;
       pm.pendingPods = pending.size;
+      pm.podsWatched = true;
     } else if (wait > 0) await clock.advance(wait);
     await cycle();
     if (clock.t >= nextTick) while (nextTick <= clock.t) nextTick += CYCLE_MS;
@@ -325,6 +330,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const span = lastAreaAt || 1;
   return {
     meanIdle: idleArea / span,
+    meanCooling: coolArea / span,
     meanEnis: eniArea / span,
     mutatingCalls: ec2.count.mutating,
     throttled: ec2.count.throttled,

@@ -153,7 +153,13 @@ export class PoolManager {
     // Each reading on its own: one failing (API away) must not skip the others.
     const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => this.log(`Kubernetes: ${what} not read`, { err: String(err) }));
     await read("node taints", async () => void (this.model.extra.node.unschedulable = await kube.nodeUnschedulable()));
-    if (this.settings.demandAware) await read("pending pods", async () => void (this.model.pendingPods = await kube.pendingPods()));
+    if (this.settings.demandAware) {
+      this.model.podsWatched = false;
+      await read("pending pods", async () => {
+        this.model.pendingPods = await kube.pendingPods();
+        this.model.podsWatched = kube.podsWatched?.() ?? (kube.debug?.().pods as { watching?: unknown } | undefined)?.watching === true;
+      });
+    }
     if (this.settings.customNetwork) {
       await read("ENIConfig", async () => {
         const cfg = await kube.myEniConfig();

@@ -54,6 +54,8 @@ export class PoolModel {
   /** Misses already acted upon. */
   missesSeen = 0;
   pendingPods = 0;
+  /** The pod watch is live, so `pendingPods` sees pods when they are scheduled. */
+  podsWatched = false;
   extra: Omit<PoolState, "enis" | "unmanagedEnis"> = { node: { unschedulable: false, terminating: false } };
   shortage: string | undefined;
   ready = false;
@@ -97,7 +99,7 @@ export class PoolModel {
     const misses = u?.misses ?? 0;
     const newMisses = Math.max(misses - this.missesSeen, 0);
     if (consume) this.missesSeen = misses;
-    return { byCidr, newMisses, waiting: u?.waiting ?? 0, pendingPods: this.pendingPods };
+    return { byCidr, newMisses, waiting: u?.waiting ?? 0, pendingPods: this.pendingPods, podsWatched: this.podsWatched };
   }
 
   setDraining(eniId: string, cidrs: string[], draining: boolean): void {

@@ -23,6 +23,8 @@ export interface KubePort {
   myEniConfig(): Promise<EniConfig | { missing: string }>;
   /** Pods scheduled to this node that have no IP yet. */
   pendingPods(): Promise<number>;
+  /** The pod watch is live (pendingPods sees pods as they are scheduled); absent = ask debug(). */
+  podsWatched?(): boolean;
   /** Node tainted node.kubernetes.io/unschedulable:NoSchedule. */
   nodeUnschedulable(): Promise<boolean>;
   /** ENABLE_POD_ENI on a trunking-capable instance: trunk label and CNINode feature (idempotent). */

@@ -64,3 +64,10 @@ export function peakAssigned(h: DemandHistory | undefined, now: number, windowMs
   for (const x of h?.samples ?? []) if (now - x.atMs <= windowMs && x.assigned > best) best = x.assigned;
   return best;
 }
+
+/** Pods that arrived within the last `windowMs`. */
+export function arrivalsWithin(h: DemandHistory | undefined, now: number, windowMs: number): number {
+  let n = 0;
+  for (const x of h?.samples ?? []) if (now - x.atMs < windowMs && x.atMs <= now) n += x.arrivals;
+  return n;
+}

@@ -1,72 +1,95 @@
 /**
- * The `demand` pool policy: instead of upstream's fixed warm targets, keep a free buffer
- * sized from what the node has actually seen — the most pods that arrived within one
- * lead time (how long a grow takes: a cycle plus an assign, several seconds for an ENI)
- * over a recent horizon — plus pods waiting, missed or pending right now, never less than
- * a small floor (or WARM_IP_TARGET, which acts as a floor here). Growth is one batched call
- * per ENI. Release has hysteresis, like Cilium's watermark and release delay: only what
- * exceeds (the most pods held during the release delay + buffer + slack) is released, so a
- * surplus must persist for the whole delay; cooling and assigned addresses are never
- * released; a whole ENI is freed only when empty, older than the minimum lifetime, unused
- * for the ENI delay and not needed. Pure: `now` and the demand history come in as input.
+ * The `demand` pool policy: instead of upstream's fixed warm targets, keep free just what
+ * pods need. With the node's pods watched (Kubernetes), a pod is seen when it is scheduled,
+ * a second or more before its CNI ADD: the pool grows then, for exactly the pods pending
+ * plus a small floor, and, while pods keep coming, as many again, so a deployment wave
+ * costs a few calls, not one per pod (one call per ENI). Without the watch, the free buffer
+ * is sized from the most pods that arrived within one lead time over a recent horizon.
+ * ENIs are the slow part (create + attach + IMDS take seconds) but cost no pod address, so
+ * the attached ENIs keep room for the biggest burst seen (an empty ENI is created ahead, in
+ * a quiet cycle) and an empty ENI is deleted only when the pool has not needed its room for
+ * a long time: no create/delete churn. Addresses freed by pods are kept for a short delay
+ * (pods that left may come back), then the surplus beyond a slack goes in one call per ENI,
+ * highest device first, so low ENIs stay packed. Cooling and assigned addresses are never
+ * released nor counted as free. Pure: `now` and the demand history come in as input.
  */
 import type { PlanAction } from "./actions.ts";
-import { peakArrivals, peakAssigned } from "./demand-history.ts";
+import { arrivalsWithin, peakArrivals, peakAssigned } from "./demand-history.ts";
 import { allocatableEnis, growthBlocked, growthKind, MIN_ENI_LIFETIME_MS, plan, roomForEnis, SHRINK_INTERVAL_MS, type Plan, type PlanContext } from "./planner.ts";
-import { cidrIsIdle, countedCidrs, divCeil, poolStats } from "./pool-stats.ts";
-import { type PoolEni, type PoolState, type PoolUsage } from "./pool-state.ts";
+import { cidrIsIdle, countedCidrs, divCeil, eniServesPods, poolStats } from "./pool-stats.ts";
+import type { PoolEni, PoolState, PoolUsage } from "./pool-state.ts";
 import { deriveLimits, IPV4_PREFIX_SIZE, type PoolLimits, type PoolSettings } from "./settings.ts";
 
 export interface DemandTuning {
-  /** Arrivals within this span must be served from the buffer (5 s cycle + a grow). */
-  leadMs: 10000,
-  /** How far back arrival peaks are looked for. */
-  horizonMs: 300000,
-  /** A surplus is released only after it persisted this long (Cilium: 180 s). */
-  releaseDelayMs: 300000,
-  /** An empty secondary ENI is deleted only after the pool did not need it for this long. */
-  eniReleaseDelayMs: 1800000,
-  /** Free addresses kept at least. */
-  floor: 2,
-  /** A surplus up to this many addresses is not worth a release call. */
-  slack: 4,
-  /** Extra addresses added to a grow, so that one call also covers the next arrivals. */
-  growHeadroom: 2,
+  /** Without the pod watch: arrivals within this span must be served from the buffer (a cycle + a grow). */
+  leadMs: number;
+  /** How far back arrival peaks are looked for (buffer without the watch). */
+  horizonMs: number;
+  /** Free addresses kept beyond the pods pending. */
+  floor: number;
+  /** A grow adds at least this many beyond what is wanted (and, during a burst, the pending count again). */
+  growHeadroom: number;
+  /** Addresses pods gave back are kept this long: the pods that left may come back. */
+  releaseDelayMs: number;
+  /** A surplus up to this many addresses is not worth a release call (at least). */
+  slack: number;
+  /**
+   * Churn band: pods arriving and leaving move the free count like a random walk; a band
+   * of width √(2 × arrival rate × spacing) is left by that walk about once per spacing, so
+   * slack and grow headroom widen with the node's churn to bound noise-driven calls.
+   */
+  bandSpacingMs: number;
+  /** The arrival rate is measured over this window. */
+  rateWindowMs: number;
+  /** The attached ENIs keep room for the biggest burst seen over this horizon. */
+  roomHorizonMs: number;
+  /** An empty secondary ENI is deleted only after the pool did not need its room for this long. */
+  eniReleaseDelayMs: number;
 }
 
 export const DEMAND_TUNING: DemandTuning = {
-  leadMs: 10000,
-  horizonMs: 300000,
-  releaseDelayMs: 300000,
-  eniReleaseDelayMs: 1800000,
-  floor: 2,
-  slack: 4,
+  leadMs: 10_000,
+  horizonMs: 300_000,
+  floor: 1,
   growHeadroom: 2,
+  releaseDelayMs: 20_000,
+  slack: 2,
+  bandSpacingMs: 600_000,
+  rateWindowMs: 900_000,
+  roomHorizonMs: 3_600_000,
+  eniReleaseDelayMs: 3_600_000,
 };
 
 /** Samples the app must keep for this tuning. */
 export function historyKeepMs(t: DemandTuning = DEMAND_TUNING): number {
-  return Math.max(t.horizonMs, t.releaseDelayMs, t.eniReleaseDelayMs) + t.leadMs;
+  return Math.max(t.horizonMs, t.releaseDelayMs, t.roomHorizonMs, t.eniReleaseDelayMs) + t.leadMs;
 }
 
 export interface DemandSizing {
-  /** Free addresses wanted beyond current demand (peak arrivals in a lead time, floor). */
+  /** Pods that want an address now: pending (scheduled, no IP), waiting ADDs, new misses. */
+  need: number;
+  /** Free addresses kept beyond `need`: the floor (watched) or the peak arrivals per lead time. */
   buffer: number;
-  /** Addresses wanted right now: waiting ADDs, new misses, pods scheduled without one. */
-  urgent: number;
-  /** The most addresses pods held during the release delay. */
-  heldPeak: number;
-  /** Pool size released down to (once the surplus exceeds the slack). */
-  keep: number;
+  /** Pods that left within the release delay (their addresses are kept). */
+  recentlyLeft: number;
+  /** Room (free slots on attached ENIs) kept for the biggest burst seen. */
+  room: number;
+  /** Surplus kept before releasing, and headroom on a grow: from the churn band. */
+  slack: number;
+  headroom: number;
 }
 
 export function demandSizing(s: PoolSettings, state: PoolState, usage: PoolUsage, assigned: number, now: number, t: DemandTuning): DemandSizing {
-  const peak = peakArrivals(state.demand, now, t.leadMs, t.horizonMs);
-  const buffer = Math.max(t.floor, s.warmIpTarget, peak);
-  const urgent = Math.max(usage.waiting, usage.newMisses, usage.pendingPods, 0);
-  const heldPeak = peakAssigned(state.demand, now, t.releaseDelayMs, assigned);
-  const keep = Math.max(heldPeak + buffer, s.minimumIpTarget);
-  return { buffer, urgent, heldPeak, keep };
+  const need = Math.max(usage.pendingPods, usage.waiting, usage.newMisses, 0);
+  const burst = peakArrivals(state.demand, now, t.leadMs, t.horizonMs);
+  const buffer = Math.max(t.floor, s.warmIpTarget, usage.podsWatched ? 0 : burst);
+  const recentlyLeft = peakAssigned(state.demand, now, t.releaseDelayMs, assigned) - assigned;
+  const ratePerS = arrivalsWithin(state.demand, now, t.rateWindowMs) / (t.rateWindowMs / 1000);
+  const band = Math.ceil(Math.sqrt(2 * ratePerS * (t.bandSpacingMs / 1000)));
+  const slack = Math.max(t.slack, band);
+  const headroom = Math.max(t.growHeadroom, Math.ceil(band / 2));
+  const room = Math.max(peakArrivals(state.demand, now, t.leadMs, t.roomHorizonMs), buffer + headroom);
+  return { need, buffer, recentlyLeft, room, slack, headroom };
 }
 
 export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSettings, limits: PoolLimits, now: number, t: DemandTuning = DEMAND_TUNING): Plan {
@@ -76,18 +99,20 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
   const stats = poolStats(s, state, usage);
   const ctx: PlanContext = { s, state, usage, limits, d: deriveLimits(s, limits), now, stats, target: undefined };
   const z = demandSizing(s, state, usage, stats.assigned, now, t);
-  const wantAvailable = z.buffer + z.urgent;
-  const wantTotal = Math.min(Math.max(stats.assigned + stats.cooling + wantAvailable, s.minimumIpTarget), limits.maxPods);
-  const sizing = `buffer ${z.buffer} (peak arrivals per ${t.leadMs / 1000} s over ${t.horizonMs / 60_000} min, floor ${Math.max(t.floor, s.warmIpTarget)}), urgent ${z.urgent}`;
+  const maxTotal = limits.maxPods;
+  const wantFree = z.need + z.buffer;
+  const wantTotal = Math.min(Math.max(stats.assigned + stats.cooling + wantFree, s.minimumIpTarget), maxTotal);
+  const sizing = `${z.need} pod(s) pending or waiting, buffer ${z.buffer} (${usage.podsWatched ? "pods watched: floor" : `peak arrivals per ${t.leadMs / 1000} s over ${t.horizonMs / 60_000} min, floor`} ${Math.max(t.floor, s.warmIpTarget)})`;
   if (stats.total < wantTotal) {
     const reason = `demand: ${stats.available} free of ${stats.total} (${stats.assigned} assigned, ${stats.cooling} cooling); want ${wantTotal}: ${sizing}`;
-    const short = wantTotal - stats.total;
-    const grow = Math.min(short + (z.urgent > 0 ? 0 : t.growHeadroom), Math.max(limits.maxPods - stats.total, 0));
+    // While pods keep coming, a grow adds the pending count again: a wave costs a few calls.
+    const grow = Math.min(wantTotal - stats.total + Math.max(z.headroom, z.need), Math.max(maxTotal - stats.total, 0));
     const grown = planGrowthBatched(ctx, grow, reason);
     return { actions: grown.actions, stats, low: true, reason, ...(grown.shortage ? { shortage: grown.shortage } : {}) };
   }
-  const reason = `demand: ${stats.available} free of ${stats.total}; keep ${z.keep} (${z.heldPeak} held at peak in ${t.releaseDelayMs / 60_000} min + buffer; release beyond slack ${t.slack}): ${sizing}`;
-  return { actions: planRelease(ctx, z, t), stats, low: false, reason };
+  const keepFree = wantFree + z.recentlyLeft;
+  const reason = `demand: ${stats.available} free of ${stats.total}; keep ${keepFree} free (${z.recentlyLeft} given back within ${t.releaseDelayMs / 1000} s; release beyond slack ${z.slack}): ${sizing}`;
+  return { actions: planQuiet(ctx, z, keepFree, t), stats, low: false, reason };
 }
 
 /** Adds `addresses` in one call per ENI: existing ENIs with room first, then new ENIs. */
@@ -100,9 +125,13 @@ function planGrowthBatched(ctx: PlanContext, addresses: number, why: string): { 
   // Units: /32s, or /28s with PD (a /28 holds 16).
   let remaining = kind === "prefix" ? divCeil(addresses, IPV4_PREFIX_SIZE) : addresses;
   const actions: PlanAction[] = [];
-  for (const eni of allocatableEnis(ctx)) {
+  // One call if one ENI can take it all (the lowest such), else fill ENIs lowest device first.
+  const roomOf = (e: PoolEni) => ctx.d.slotsPerEni - e.cidrs.filter((c) => !c.draining).length;
+  const open = allocatableEnis(ctx);
+  const whole = open.find((e) => roomOf(e) >= remaining);
+  for (const eni of whole ? [whole] : open) {
     if (remaining <= 0) break;
-    const count = Math.min(ctx.d.slotsPerEni - eni.cidrs.filter((c) => !c.draining).length, remaining);
+    const count = Math.min(roomOf(eni), remaining);
     if (count <= 0) continue;
     actions.push({ kind: "assign", eniId: eni.id, cidrKind: kind, count, reason: why + note });
     remaining -= count;
@@ -121,43 +150,54 @@ function planGrowthBatched(ctx: PlanContext, addresses: number, why: string): { 
   return { actions };
 }
 
-/** Releases the surplus beyond `keep`: idle CIDRs of the highest ENIs, or one whole unneeded ENI. */
-function planRelease(ctx: PlanContext, z: DemandSizing, t: DemandTuning): PlanAction[] {
+/** Free slots (in addresses) on the ENIs pods may use. */
+function roomOnEnis(ctx: PlanContext, skip?: PoolEni): number {
+  const perSlot = ctx.s.prefixDelegation ? IPV4_PREFIX_SIZE : 1;
+  let room = 0;
+  for (const e of ctx.state.enis) if (e !== skip && eniServesPods(ctx.s, e)) room += Math.max(ctx.d.slotsPerEni - e.cidrs.filter((c) => !c.draining).length, 0) * perSlot;
+  return room;
+}
+
+/** Not low: release the surplus, else keep ENI room for a burst, else free an ENI not needed for long. */
+function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: DemandTuning): PlanAction[] {
   const { state, stats, now, usage, s } = ctx;
   if (state.node.terminating || (state.node.unschedulable && !s.manageNonSchedulable)) return [];
-  if (state.lastShrinkAtMs !== undefined && now - state.lastShrinkAtMs <= SHRINK_INTERVAL_MS) return [];
   const byDeviceDesc = [...state.enis].sort((a, b) => b.deviceNumber - a.deviceNumber);
   const empty = (e: PoolEni) => e.cidrs.every((c) => cidrIsIdle(usage, c));
   const deletable = (e: PoolEni) => !e.primary && !e.trunk && !e.efa && now - e.createdAtMs >= MIN_ENI_LIFETIME_MS && empty(e);
+  const shrinkOk = state.lastShrinkAtMs === undefined || now - state.lastShrinkAtMs > SHRINK_INTERVAL_MS;
   // ENIs in an excluded subnet go as soon as they are empty.
   const excluded = byDeviceDesc.find((e) => e.excluded && deletable(e));
-  if (excluded) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
-  // Released only once the surplus exceeds the slack, then all of it in one call per ENI.
-  let surplus = stats.total - z.keep;
-  const actions: PlanAction[] = [];
-  if (surplus > t.slack) {
-    for (const eni of byDeviceDesc) {
-      const idle = countedCidrs(s, eni).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
-      const take: string[] = [];
-      for (const c of idle) {
-        if (c.size > surplus) continue;
-        take.push(c.cidr);
-        surplus -= c.size;
-      }
-      if (take.length > 0) actions.push({ kind: "release", eniId: eni.id, cidrs: take, reason: `${stats.total} held, ${z.keep} kept: surplus persisted ${t.releaseDelayMs / 60_000} min` });
-      if (surplus <= 0) break;
+  if (excluded && shrinkOk) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
+  // The surplus beyond the slack goes at once, in one call per ENI, highest device first.
+  let surplus = Math.min(stats.available - keepFree, stats.total - s.minimumIpTarget);
+  if (shrinkOk && surplus > z.slack) {
+    // One call: the ENI with the most idle CIDRs (highest device on a tie); the rest, if any, next time.
+    const idleOf = (e: PoolEni) => countedCidrs(s, e).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
+    const eni = byDeviceDesc.map((e) => ({ e, idle: idleOf(e) })).sort((a, b) => b.idle.length - a.idle.length)[0];
+    const take: string[] = [];
+    for (const c of eni?.idle ?? []) {
+      if (c.size > surplus) continue;
+      take.push(c.cidr);
+      surplus -= c.size;
     }
+    if (eni && take.length > 0) return [{ kind: "release", eniId: eni.e.id, cidrs: take, reason: `${stats.available} free, ${keepFree} kept free: surplus beyond slack ${z.slack}` }];
   }
-  if (actions.length > 0) return actions;
-  // No address to release: an empty secondary ENI whose capacity the pool has not needed for
-  // the ENI delay goes (detach + delete), highest device first, one per cycle.
+  // Room for the biggest burst seen: an empty ENI is created ahead, while nothing is urgent.
+  const room = roomOnEnis(ctx);
+  if (room < z.room && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
+    return [{ kind: "createEni", cidrKind: growthKind(ctx).kind, count: 0, reason: `ENI room ${room} < ${z.room} (biggest burst in ${t.roomHorizonMs / 60_000} min): an empty ENI ahead of need` }];
+  }
+  if (!shrinkOk) return [];
+  // An empty secondary ENI goes when the others held the peak of the ENI delay with the burst room to spare.
   const heldLong = peakAssigned(state.demand, now, t.eniReleaseDelayMs, stats.assigned);
-  const capacity = (skip: PoolEni) => state.enis.filter((e) => e !== skip && !e.trunk && !e.efa && !(s.customNetwork && e.primary)).length * ctx.d.maxIpsPerEni;
+  const perSlot = s.prefixDelegation ? IPV4_PREFIX_SIZE : 1;
   for (const eni of byDeviceDesc) {
     if (!deletable(eni)) continue;
-    const holds = countedCidrs(s, eni).reduce((n, c) => n + c.size, 0);
-    if (capacity(eni) < heldLong + z.buffer + t.slack || stats.total - holds < z.keep) continue;
-    return [{ kind: "deleteEni", eniId: eni.id, reason: `empty, and the other ENIs held the peak of ${heldLong} pods of the last ${t.eniReleaseDelayMs / 60_000} min with room to spare` }];
+    const others = state.enis.filter((e) => e !== eni && eniServesPods(s, e)).length * ctx.d.slotsPerEni * perSlot;
+    // Hysteresis against the room rule above: without it, the others keep a whole ENI beyond the burst room.
+    if (others < heldLong + stats.cooling + z.room + z.slack || roomOnEnis(ctx, eni) < z.room + ctx.d.maxIpsPerEni) continue;
+    return [{ kind: "deleteEni", eniId: eni.id, reason: `empty, and the other ENIs hold the peak of ${heldLong} pods of the last ${t.eniReleaseDelayMs / 60_000} min with room ${z.room} to spare` }];
   }
   return [];
 }

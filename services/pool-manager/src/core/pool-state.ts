@@ -62,6 +62,11 @@ export interface PoolUsage {
   waiting: number;
   /** Pods scheduled to the node (Kubernetes API) that have no address yet. */
   pendingPods: number;
+  /**
+   * The node's pods are watched (Kubernetes API live): `pendingPods` shows a pod when it is
+   * scheduled, before its ADD, so the demand policy need not keep a buffer for bursts.
+   */
+  podsWatched?: boolean;
 }
 
 export const NO_USAGE: PoolUsage = { byCidr: {}, newMisses: 0, waiting: 0, pendingPods: 0 };
