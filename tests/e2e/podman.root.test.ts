@@ -99,8 +99,12 @@ describe.skipIf(skip)("podman on the aws-cni network of a local deployment (root
     for (const [c, node, other, p] of [[a0, n0, n1, pm[0]!], [b1, n1, n0, pm[1]!]] as const) {
       expect(await eniHolding(dep!.stack, node.instanceId, c.ip)).toBeDefined();
       expect(await eniHolding(dep!.stack, other.instanceId, c.ip)).toBeUndefined();
-      const debug = await brokerDebug(node);
-      expect(debug.assignments.map((a) => [a.containerId, a.address])).toContainEqual([c.id, c.ip]);
+      const held = (await brokerDebug(node)).assignments.find((a) => a.containerId === c.id);
+      expect(held?.address).toBe(c.ip);
+      expect(held?.netns).toBe(c.sandboxKey);
+      // podman sends K8S_POD_NAME=<container name> and no namespace
+      expect(held?.podName).toBe(c.name);
+      expect(held?.podNamespace).toBeUndefined();
       // the container's own view agrees with podman's result (address /32, mac)
       const inside = await p.exec(c.name, ["sh", "-c", "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address"]);
       expect(inside.stdout).toContain(`inet ${c.ip}/32`);
@@ -177,6 +181,16 @@ describe.skipIf(skip)("podman on the aws-cni network of a local deployment (root
     expect(got).toContain(c0.ip);
     mark(`reused after ${got.length} containers`);
   }, 60_000);
+
+  test("podman rm of the publishing container removes its portmap rules from the node", async () => {
+    await pm[0]!.remove("a0");
+    const nodeNat = await natRules(n0.netns);
+    expect(nodeNat).not.toContain(a0.id);
+    expect(nodeNat).not.toContain(`--to-destination ${a0.ip}:80`);
+    const r = await onNode(n1.netns, ["curl", "-sS", "-m", "3", `http://${n0.primaryIp}:${HOST_PORT}/`]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).toBe("");
+  });
 
   test("teardown: podman rm -a, then the deployment, leaves nothing behind", async () => {
     const problems = await teardown();

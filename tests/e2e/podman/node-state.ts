@@ -8,7 +8,7 @@ import { assertNetnsName } from "../../../deploy/local/vpc/names.ts";
 import { run } from "./runtime.ts";
 
 export interface BrokerDebug {
-  assignments: Array<{ containerId: string; address: string; hostVeth?: string; netns?: string }>;
+  assignments: Array<{ containerId: string; address: string; hostVeth?: string; netns?: string; podName?: string; podNamespace?: string }>;
   cooling: Array<{ address: string; until: string }>;
   usage: { cidrs: Array<{ cidr: string; assigned: number; cooling: number }> };
 }
