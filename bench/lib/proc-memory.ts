@@ -5,6 +5,8 @@ export interface Memory {
   rssKiB: number;
   /** undefined when smaps_rollup is not available. */
   pssKiB?: number;
+  /** Private_Clean + Private_Dirty (pages no other process maps); undefined without smaps_rollup. */
+  ussKiB?: number;
 }
 
 function field(text: string, name: string): number | undefined {
@@ -19,14 +21,30 @@ export function processMemory(pid: number): Memory {
   if (rssKiB === undefined) throw new Error(`/proc/${pid}/status has no VmRSS (a kernel thread or a zombie?)`);
   const rollup = `/proc/${pid}/smaps_rollup`;
   let pssKiB: number | undefined;
+  let ussKiB: number | undefined;
   if (existsSync(rollup)) {
     try {
-      pssKiB = field(readFileSync(rollup, "utf8"), "Pss");
+      const text = readFileSync(rollup, "utf8");
+      pssKiB = field(text, "Pss");
+      const clean = field(text, "Private_Clean");
+      const dirty = field(text, "Private_Dirty");
+      ussKiB = clean !== undefined && dirty !== undefined ? clean + dirty : undefined;
     } catch {
       pssKiB = undefined;
     }
   }
-  return { rssKiB, pssKiB };
+  return { rssKiB, pssKiB, ussKiB };
+}
+
+/**
+ * What a set of processes costs together: the pages each holds alone (USS), plus the pages
+ * they share (the runtime binary, mostly) counted once: the largest RSS − USS among them.
+ * Unlike summed PSS it does not depend on how many unrelated processes map the same binary.
+ */
+export function together(ms: Memory[]): number {
+  if (ms.some((m) => m.ussKiB === undefined)) return NaN;
+  const uss = ms.reduce((a, m) => a + m.ussKiB!, 0);
+  return uss + Math.max(0, ...ms.map((m) => m.rssKiB - m.ussKiB!));
 }
 
 /** The executable a pid runs (to check that a supervisor's pid is the service itself, not a wrapper). */

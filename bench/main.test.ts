@@ -1,0 +1,39 @@
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { benchNames } from "./main.ts";
+import { intFlag, pct, ratio, strFlag } from "./lib/stats.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bench-main-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("bench names are the .ts files beside main.ts, without main and tests", () => {
+  for (const f of ["cni-add.ts", "memory.ts", "main.ts", "x.test.ts", "README.md"]) writeFileSync(join(dir, f), "");
+  expect(benchNames(dir)).toEqual(["cni-add", "memory"]);
+});
+
+test("an unknown bench exits 2 and lists the available ones", async () => {
+  const p = Bun.spawn([process.execPath, "run", join(import.meta.dir, "main.ts"), "no-such-bench"], { stdout: "pipe", stderr: "pipe" });
+  expect(await p.exited).toBe(2);
+  const err = await new Response(p.stderr).text();
+  expect(err).toContain('unknown bench "no-such-bench"');
+  expect(err).toContain("cni-add");
+});
+
+test("flags: integers and choices are validated naming the flag", () => {
+  expect(intFlag(["--pods", "12"], "pods", 200)).toBe(12);
+  expect(intFlag(["--pods=7"], "pods", 200)).toBe(7);
+  expect(intFlag([], "pods", 200)).toBe(200);
+  expect(() => intFlag(["--pods", "x"], "pods", 200)).toThrow("--pods");
+  expect(strFlag(["--mode", "kill"], "mode", "both", ["kill", "both"])).toBe("kill");
+  expect(() => strFlag(["--mode", "nope"], "mode", "both", ["kill", "both"])).toThrow("--mode");
+});
+
+test("percentiles and ratios", () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  expect(pct(xs, 50)).toBe(51);
+  expect(pct(xs, 99)).toBe(100);
+  expect(ratio(5, 10, 0.6)).toBe("0.50x (target ≤ 0.6: met)");
+  expect(ratio(8, 10, 0.6)).toBe("0.80x (target ≤ 0.6: NOT met)");
+});
