@@ -1,21 +1,26 @@
 // Demand policy tables. Assumptions unless a row says otherwise: m5.large (9 secondary slots
-// per ENI, 3 ENIs), max pods 29, PROJECT_DEFAULTS (policy demand), DEMAND_TUNING (lead 10 s,
-// floor 2, slack 4, headroom 2, release delay 5 min, ENI delay 30 min), now = 1 000 000 ms.
+// per ENI, 3 ENIs), max pods 29, PROJECT_DEFAULTS (policy demand), the tuning T below (lead
+// 10 s over 5 min, floor 1, headroom 2, release delay 60 s, slack 2, churn band spacing 20 min
+// over a 15-min rate window, burst room over 1 h, ENI delay 2 h), pods not watched, now = 10 000 000 ms.
 import { describe, expect, test } from "bun:test";
 import { recordDemand, peakArrivals, peakAssigned, type DemandHistory } from "./demand-history.ts";
-import { DEMAND_TUNING, planDemand } from "./demand-policy.ts";
+import { planDemand, type DemandTuning } from "./demand-policy.ts";
 import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.ts";
 import type { PoolState, PoolUsage } from "./pool-state.ts";
 import { PROJECT_DEFAULTS, type PoolSettings } from "./settings.ts";
 
-const NOW = 1_000_000;
+const NOW = 10_000_000;
+const T: DemandTuning = { leadMs: 10_000, horizonMs: 300_000, floor: 1, growHeadroom: 2, releaseDelayMs: 60_000, slack: 2, bandSpacingMs: 1_200_000, rateWindowMs: 900_000, roomHorizonMs: 3_600_000, eniReleaseDelayMs: 7_200_000 };
+const planOf = (pool: FakePool, usage: PoolUsage, o: Partial<PoolSettings> = {}) => planDemand(pool.state, usage, s(o), M5_LARGE, NOW, T);
+const shape = (p: { actions: Array<{ kind: string; eniId?: string; count?: number; cidrs?: string[] }> }) =>
+  p.actions.map((a) => [a.kind, a.eniId ?? "", a.count ?? a.cidrs?.length ?? 0]);
 const s = (o: Partial<PoolSettings> = {}): PoolSettings => ({ ...PROJECT_DEFAULTS, ...o });
 
-/** Primary with `n` /32s, optionally a second ENI with `m` created at `at`. */
-function node(n: number, m?: { count: number; at: number }): FakePool {
+/** Primary with `n` /32s, optionally more ENIs with `m.count` /32s each created at `at`. */
+function node(n: number, m?: { count: number; at: number; enis?: number }): FakePool {
   const pool = new FakePool(freshNode());
   if (n > 0) pool.apply([{ kind: "assign", eniId: "eni-0", cidrKind: "address", count: n, reason: "" }], 0);
-  if (m) pool.apply([{ kind: "createEni", cidrKind: "address", count: m.count, reason: "" }], m.at);
+  for (let i = 0; m && i < (m.enis ?? 1); i++) pool.apply([{ kind: "createEni", cidrKind: "address", count: m.count, reason: "" }], m.at);
   return pool;
 }
 
@@ -58,83 +63,111 @@ describe("demand history", () => {
 describe("grow", () => {
   test("empty node, no history: the floor plus headroom, in one call", () => {
     const pool = node(0);
-    const p = planDemand(pool.state, use(pool.state, 0), s(), M5_LARGE, NOW);
-    expect(p.actions).toEqual([expect.objectContaining({ kind: "assign", eniId: "eni-0", count: DEMAND_TUNING.floor + DEMAND_TUNING.growHeadroom })]);
+    // want 1 free (floor) → 1 + headroom 2.
+    expect(shape(planOf(pool, use(pool.state, 0)))).toEqual([["assign", "eni-0", 3]]);
   });
 
-  test("a burst seen in the history sizes the buffer: 6 arrivals within the lead time → 6 free wanted", () => {
+  test("pods not watched: a burst seen in the history sizes the buffer (6 arrivals within the lead time → 6 free)", () => {
     const pool = node(8);
     pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6]]);
-    // 6 assigned, 2 free: want 6 + 6 = 12 → grow 4 + headroom 2 = 6, primary has 1 slot, new ENI 5.
-    const p = planDemand(pool.state, use(pool.state, 6), s(), M5_LARGE, NOW);
-    expect(p.actions.map((a) => [a.kind, "count" in a ? a.count : 0])).toEqual([["assign", 1], ["createEni", 5]]);
+    // 6 assigned, 2 free: want 12 → grow 4 + headroom 2 = 6; the primary has 1 slot, so 1 there and a new ENI with 5.
+    expect(shape(planOf(pool, use(pool.state, 6)))).toEqual([["assign", "eni-0", 1], ["createEni", "", 5]]);
+  });
+
+  test("pods watched: the same burst buys no buffer (pods are seen before their ADD), only ENI room ahead", () => {
+    const pool = node(8);
+    pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6]]);
+    // 2 free ≥ floor 1: no grow; the attached ENIs have room 1 < the burst of 6 → an empty ENI is created ahead.
+    const p = planOf(pool, use(pool.state, 6, 0, { podsWatched: true }));
+    expect(p.low).toBe(false);
+    expect(shape(p)).toEqual([["createEni", "", 0]]);
+  });
+
+  test("scheduled pods: exactly the pending pods plus the floor, and the pending count again while they keep coming", () => {
+    const pool = node(2);
+    // 3 pending, 2 free: want 3 + 1 = 4 free → 2 short + 3 again = 5, in one call.
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-0", 5]]);
+  });
+
+  test("a grow goes into one ENI when one can take it all (one call)", () => {
+    const pool = node(8, { count: 0, at: 0 });
+    // 8 assigned on eni-0 (1 slot left), 3 pending: want 4 + 3 again = 7 → all on eni-1, not 1 + 6.
+    expect(shape(planOf(pool, use(pool.state, 8, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-1", 7]]);
   });
 
   test("cooling addresses are not free: 2 assigned + 2 cooling of 4 is short", () => {
     const pool = node(4);
-    const p = planDemand(pool.state, use(pool.state, 2, 2), s(), M5_LARGE, NOW);
+    const p = planOf(pool, use(pool.state, 2, 2));
     expect(p.low).toBe(true);
-    expect(p.actions[0]).toMatchObject({ kind: "assign", count: 4 });
+    // 5 wanted (2 + 2 + floor 1) − 4 held + headroom 2.
+    expect(shape(p)).toEqual([["assign", "eni-0", 3]]);
   });
 
-  test("waiting pods are added at once, without headroom, across ENIs in one step", () => {
+  test("waiting pods are added at once, across ENIs in one step, capped by max pods", () => {
     const pool = node(9);
-    const p = planDemand(pool.state, use(pool.state, 9, 0, { waiting: 12 }), s(), M5_LARGE, NOW);
-    // 9 assigned, want 12 + floor 2 = 14 free → two new ENIs (9 + 5) in the same plan.
-    expect(p.actions.map((a) => [a.kind, "count" in a ? a.count : 0])).toEqual([["createEni", 9], ["createEni", 5]]);
-  });
-
-  test("pending pods (Kubernetes) count as urgent demand", () => {
-    const pool = node(4);
-    const p = planDemand(pool.state, use(pool.state, 0, 0, { pendingPods: 5 }), s(), M5_LARGE, NOW);
-    expect(p.actions[0]).toMatchObject({ kind: "assign", count: 3 });
+    // 9 assigned, 12 waiting: want 22 + 12 again, capped at 29 − 9 = 20 → two new ENIs (the instance allows 2 more).
+    expect(shape(planOf(pool, use(pool.state, 9, 0, { waiting: 12 })))).toEqual([["createEni", "", 9], ["createEni", "", 9]]);
   });
 
   test("WARM_IP_TARGET and MINIMUM_IP_TARGET are floors", () => {
     const pool = node(0);
-    expect(planDemand(pool.state, use(pool.state, 0), s({ warmIpTarget: 6 }), M5_LARGE, NOW).actions[0]).toMatchObject({ count: 8 });
-    expect(planDemand(pool.state, use(pool.state, 0), s({ minimumIpTarget: 9 }), M5_LARGE, NOW).actions[0]).toMatchObject({ count: 9 });
+    expect(shape(planOf(pool, use(pool.state, 0), { warmIpTarget: 6 }))).toEqual([["assign", "eni-0", 8]]);
+    // MINIMUM 9 + headroom 2 = 11: 9 on the primary, 2 on a new ENI.
+    expect(shape(planOf(pool, use(pool.state, 0), { minimumIpTarget: 9 }))).toEqual([["assign", "eni-0", 9], ["createEni", "", 2]]);
   });
 
   test("not while the node terminates; the shortage says why", () => {
     const pool = node(0);
     pool.state.node.terminating = true;
-    const p = planDemand(pool.state, use(pool.state, 0), s(), M5_LARGE, NOW);
+    const p = planOf(pool, use(pool.state, 0));
     expect(p.actions).toEqual([]);
     expect(p.shortage).toContain("terminating");
   });
 });
 
+const releases = (p: { actions: Array<{ kind: string }> }) => p.actions.filter((a) => a.kind === "release" || a.kind === "deleteEni");
+
 describe("release with hysteresis", () => {
   test("a surplus within the slack is kept (no call)", () => {
-    const pool = node(8);
-    // 0 assigned, buffer 2: keep 2, surplus 6 > slack 4 would release — but 5 min ago 4 were held.
-    pool.state.demand = history([[NOW - 200_000, 4], [NOW - 100_000, 0]]);
-    expect(planDemand(pool.state, use(pool.state, 0), s(), M5_LARGE, NOW).actions).toEqual([]);
+    const pool = node(3);
+    // 3 free, keep 1 (floor): surplus 2 = slack 2.
+    expect(planOf(pool, use(pool.state, 0)).actions).toEqual([]);
   });
 
-  test("a surplus that persisted past the delay is released in one call, down to the buffer", () => {
+  test("a surplus that persisted past the delay is released in one call, down to the floor", () => {
     const pool = node(9);
     pool.state.demand = history([[NOW - 400_000, 9], [NOW - 350_000, 1]]);
-    // 1 assigned, buffer 2 → keep 3; 6 idle released, the assigned one stays.
-    const p = planDemand(pool.state, use(pool.state, 1), s(), M5_LARGE, NOW);
-    expect(p.actions.length).toBe(1);
-    expect(p.actions[0]).toMatchObject({ kind: "release", eniId: "eni-0" });
-    expect(p.actions[0]!.kind === "release" && p.actions[0]!.cidrs.length).toBe(6);
+    // 1 assigned, 8 free, keep 1 → 7 released in one call; the assigned one stays.
+    expect(shape(planOf(pool, use(pool.state, 1)))).toEqual([["release", "eni-0", 7]]);
   });
 
-  test("the same surplus held within the delay is kept (the peak is remembered)", () => {
+  test("addresses pods gave back within the release delay are kept (they may come back)", () => {
     const pool = node(9);
-    pool.state.demand = history([[NOW - 200_000, 9], [NOW - 150_000, 1]]);
-    expect(planDemand(pool.state, use(pool.state, 1), s(), M5_LARGE, NOW).actions).toEqual([]);
+    pool.state.demand = history([[NOW - 50_000, 9], [NOW - 40_000, 1]]);
+    expect(releases(planOf(pool, use(pool.state, 1)))).toEqual([]);
+  });
+
+  test("churn widens the band: 300 arrivals in the last 15 min keep a surplus of 8 that a quiet node releases", () => {
+    const busy = node(9);
+    busy.state.demand = history([[NOW - 800_000, 0], [NOW - 700_000, 300], [NOW - 600_000, 0]]);
+    // rate 1/3 per s → band ⌈√(2 × 1/3 × 1200)⌉ = 29 > surplus 8.
+    expect(releases(planOf(busy, use(busy.state, 0)))).toEqual([]);
+    const quiet = node(9);
+    expect(shape(planOf(quiet, use(quiet.state, 0)))).toEqual([["release", "eni-0", 8]]);
+  });
+
+  test("one release call, on the ENI with the most idle addresses", () => {
+    const pool = node(9, { count: 6, at: 0 });
+    // 5 assigned on eni-0 (4 idle there), 6 idle on eni-1: surplus 9 → all 6 of eni-1 now, the rest later.
+    expect(shape(planOf(pool, use(pool.state, 5)))).toEqual([["release", "eni-1", 6]]);
   });
 
   test("cooling and assigned addresses are never released", () => {
     const pool = node(9);
     pool.state.demand = history([[NOW - 400_000, 1]]);
     // 1 assigned + 8 cooling: nothing free, so the pool grows instead of releasing anything.
-    const p = planDemand(pool.state, use(pool.state, 1, 8), s(), M5_LARGE, NOW);
-    expect(p.actions.filter((a) => a.kind === "release" || a.kind === "deleteEni")).toEqual([]);
+    const p = planOf(pool, use(pool.state, 1, 8));
+    expect(releases(p)).toEqual([]);
     expect(p.low).toBe(true);
   });
 
@@ -142,18 +175,29 @@ describe("release with hysteresis", () => {
     const pool = node(9);
     pool.state.demand = history([[NOW - 400_000, 0]]);
     pool.state.lastShrinkAtMs = NOW - 10_000;
-    expect(planDemand(pool.state, use(pool.state, 0), s(), M5_LARGE, NOW).actions).toEqual([]);
+    expect(releases(planOf(pool, use(pool.state, 0)))).toEqual([]);
+  });
+});
+
+describe("ENIs: room ahead, no churn", () => {
+  test("an empty ENI goes only when older than a minute, unneeded for the ENI delay, with a whole ENI of room to spare", () => {
+    // eni-0 with 3 free, eni-1 and eni-2 empty.
+    const young = node(3, { count: 0, at: NOW - 30_000, enis: 2 });
+    expect(releases(planOf(young, use(young.state, 0)))).toEqual([]);
+    // 14 pods held within the last 2 h: the other ENIs (18 slots) cannot hold 14 + room 3 + slack 2.
+    const needed = node(3, { count: 0, at: 0, enis: 2 });
+    needed.state.demand = history([[NOW - 3_000_000, 14], [NOW - 2_900_000, 0]]);
+    expect(releases(planOf(needed, use(needed.state, 0)))).toEqual([]);
+    // The peak is older than 2 h: the highest ENI goes (the others keep 15 free slots ≥ room 3 + one ENI 9).
+    const unneeded = node(3, { count: 0, at: 0, enis: 2 });
+    unneeded.state.demand = history([[NOW - 7_300_000, 14], [NOW - 7_250_000, 0]]);
+    expect(shape(planOf(unneeded, use(unneeded.state, 0)))).toEqual([["deleteEni", "eni-2", 0]]);
   });
 
-  test("an empty secondary ENI goes only after the ENI delay and when older than a minute", () => {
-    const young = node(9, { count: 0, at: NOW - 30_000 });
-    young.state.demand = history([[NOW - 3_000_000, 0]]);
-    expect(planDemand(young.state, use(young.state, 3), s(), M5_LARGE, NOW).actions).toEqual([]);
-    const needed = node(9, { count: 0, at: 0 });
-    needed.state.demand = history([[NOW - 600_000, 12], [NOW - 500_000, 3]]);
-    expect(planDemand(needed.state, use(needed.state, 3), s(), M5_LARGE, NOW).actions).toEqual([]);
-    const unneeded = node(9, { count: 0, at: 0 });
-    unneeded.state.demand = history([[NOW - 3_000_000, 3]]);
-    expect(planDemand(unneeded.state, use(unneeded.state, 3), s(), M5_LARGE, NOW).actions).toEqual([expect.objectContaining({ kind: "deleteEni", eniId: "eni-1" })]);
+  test("with one empty ENI and little room elsewhere, the empty ENI stays (no delete/re-create churn)", () => {
+    const pool = node(3, { count: 0, at: 0 });
+    pool.state.demand = history([[NOW - 7_300_000, 0]]);
+    // Without eni-1 the room would be 6 < room 3 + 9.
+    expect(planOf(pool, use(pool.state, 0)).actions).toEqual([]);
   });
 });

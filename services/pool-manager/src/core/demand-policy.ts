@@ -52,12 +52,12 @@ export const DEMAND_TUNING: DemandTuning = {
   horizonMs: 300_000,
   floor: 1,
   growHeadroom: 2,
-  releaseDelayMs: 20_000,
+  releaseDelayMs: 60_000,
   slack: 2,
-  bandSpacingMs: 600_000,
+  bandSpacingMs: 1_200_000,
   rateWindowMs: 900_000,
   roomHorizonMs: 3_600_000,
-  eniReleaseDelayMs: 3_600_000,
+  eniReleaseDelayMs: 7_200_000,
 };
 
 /** Samples the app must keep for this tuning. */
