@@ -1,0 +1,74 @@
+/**
+ * Runs the demo's steps in order (each prints ✓/✗ with its reason; after a failure the rest
+ * are skipped, they build on each other) and renders the summary: the pods table, how to
+ * curl each service's /debug on each node, and the metrics URL.
+ */
+import type { Stack } from "../stack.ts";
+import { SERVICE_ORDER } from "../node-services.ts";
+import { poolGrows, poolShrinks } from "./pool-steps.ts";
+import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
+
+export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, snatToOutside, metricsAnswer, poolGrows, poolShrinks];
+
+export interface StepOutcome extends StepResult {
+  name: string;
+  ms: number;
+  skipped?: boolean;
+}
+
+export async function runStep(ctx: DemoContext, step: Step): Promise<StepOutcome> {
+  const t0 = Date.now();
+  try {
+    return { name: step.name, ...(await step.run(ctx)), ms: Date.now() - t0 };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return { name: step.name, ok: false, reason: `${e.code ? `${e.code}: ` : ""}${e.message}`, ms: Date.now() - t0 };
+  }
+}
+
+/** Runs every step; `print` gets each outcome as it completes. Stops being useful after a ✗: the rest are skipped. */
+export async function runDemo(ctx: DemoContext, print: (o: StepOutcome) => void, steps: Step[] = DEMO_STEPS, shouldStop: () => boolean = () => false): Promise<StepOutcome[]> {
+  const outcomes: StepOutcome[] = [];
+  let failed = false;
+  for (const step of steps) {
+    const o: StepOutcome = failed || shouldStop()
+      ? { name: step.name, ok: false, skipped: true, reason: failed ? "skipped: an earlier step failed" : "skipped: stopping", ms: 0 }
+      : await runStep(ctx, step);
+    if (!o.ok) failed = true;
+    outcomes.push(o);
+    print(o);
+  }
+  return outcomes;
+}
+
+export function formatOutcome(o: StepOutcome): string {
+  const mark = o.skipped ? "-" : o.ok ? "✓" : "✗";
+  const lines = [`${mark} ${o.name}: ${o.reason}${o.skipped ? "" : ` (${o.ms} ms)`}`];
+  for (const d of o.details ?? []) lines.push(`    ${d}`);
+  return lines.join("\n");
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
+}
+
+export function podsTable(records: PodRecord[], stack: Stack): string {
+  const rows = [["POD", "NODE", "ADDRESS", "ENI", "STATE"]];
+  for (const r of records) rows.push([r.pod, `${r.node} (${stack.nodes[r.node]?.netns ?? "?"})`, r.address, r.eni, r.state]);
+  return table(rows);
+}
+
+/** Exact commands to look inside each node: every service's /debug and the metrics. */
+export function howToLook(stack: Stack): string {
+  const lines: string[] = [];
+  for (const [i, node] of stack.nodes.entries()) {
+    lines.push(`node ${i}: ${node.name} (namespace ${node.netns}, primary IP ${node.primaryIp})`);
+    for (const s of SERVICE_ORDER) lines.push(`  curl -s --unix-socket ${node.runDir}/${s}.sock http://localhost/debug`);
+    lines.push(`  ip netns exec ${node.netns} curl -s ${node.metrics ?? "http://127.0.0.1:61678/metrics"}`);
+    lines.push(`  logs: ${stack.dir}/nodes/${i}/logs/`);
+  }
+  lines.push(`EC2 calls: curl -s --unix-socket ${stack.ec2.control} http://localhost/calls`);
+  lines.push(`kubectl --kubeconfig ${stack.kube.kubeconfig} get nodes`);
+  return lines.join("\n");
+}
