@@ -67,13 +67,14 @@ for (const r of results) {
   }
 }
 console.log("\nabsolutes");
-console.log(pad("instance", 12) + pad("config", 20) + pad("idle addr", 11) + pad("ENIs", 7) + pad("EC2 mut.", 10) + pad("throttled", 11) + pad("waited pods", 13) + pad("wait s", 8) + "waited at capacity");
+console.log(pad("instance", 12) + pad("config", 20) + pad("idle addr", 11) + pad("cooling", 9) + pad("ENIs", 7) + pad("EC2 mut.", 10) + pad("throttled", 11) + pad("waited pods", 13) + pad("wait s*", 8) + "waited at capacity");
 for (const r of results) {
   for (const [name, x] of r.byConfig) {
-    console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + pad(x.waitSeconds.toFixed(0), 8) + x.waitedAtCapacity);
+    console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanCooling.toFixed(1), 9) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + pad(x.waitSeconds.toFixed(0), 8) + x.waitedAtCapacity);
   }
 }
 if (process.argv.includes("--calls")) {
   for (const r of results) for (const [name, x] of r.byConfig) console.log(`${r.type} ${name}: ${JSON.stringify(x.byAction)}`);
 }
+console.log("* wait s: seconds all waiting pods waited, those at capacity included");
 console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/pool-churn.ts --seed ${seed}${sharing > 1 ? ` --nodes-sharing-account ${sharing}` : ""}`);
