@@ -4,7 +4,7 @@
  * `<runDir>/pool-manager.sock` and the introspection routes on INTROSPECTION_BIND_ADDRESS.
  */
 import { existsSync, unlinkSync } from "node:fs";
-import { loadConfigOrExit } from "../../shared/config/index.ts";
+import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
@@ -16,13 +16,18 @@ import { PoolManager } from "./src/app/pool-manager.ts";
 import { introspectionApp, serviceRoutes } from "./src/app/routes.ts";
 import { bucketsFrom, poolSettingsFrom } from "./src/app/settings-from-config.ts";
 
-const { config } = loadConfigOrExit(process.env);
+const { config, log, socketGid } = bootstrap("pool-manager");
 const settings = poolSettingsFrom(config);
 const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
 let pm: PoolManager | undefined;
 const frame = createFrame({ name: "pool-manager", debug: () => ({ pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }), healthy: () => ({ ok: !!pm?.model.ready, ...(pm?.model.ready ? {} : { reason: "starting" }) }) });
 const metrics = poolMetrics(frame.registry);
-const logLine = (level: string, msg: string, f?: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, service: "pool-manager", msg, ...f })}\n`);
+// The pool's components log through one function; it lands in the service's pino logger
+// (AWS_VPC_K8S_CNI_LOGLEVEL / AWS_VPC_K8S_CNI_LOG_FILE).
+const logLine = (level: string, msg: string, f?: Record<string, unknown>) => {
+  const at = (["debug", "info", "warn", "error", "fatal"].includes(level) ? level : "info") as "info";
+  log[at](f ?? {}, msg);
+};
 // Kubernetes only when KUBECONFIG or an in-cluster API server is configured; else the port reports "not configured".
 let kube: KubeAdapter | undefined;
 try {
@@ -59,6 +64,7 @@ pm = new PoolManager(
 serviceRoutes(frame.app, pm);
 await runFrame(frame, {
   runDir: config.runDir,
+  gid: socketGid,
   onStop: () => {
     pm?.stop();
     kube?.stop();
@@ -78,7 +84,7 @@ for (;;) {
     await pm.start();
     break;
   } catch (err) {
-    process.stderr.write(`${JSON.stringify({ level: "error", service: "pool-manager", msg: "start-up failed, retrying", err: String(err) })}\n`);
+    log.error({ err: String(err) }, "start-up failed, retrying");
     await Bun.sleep(5_000);
   }
 }

@@ -71,8 +71,12 @@ export class Executor {
     try {
       added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, count);
     } catch (err) {
-      if (this.noteInsufficient(err) || count <= 1) throw err;
-      // As upstream: on error, try to get just one.
+      if (count <= 1) {
+        this.noteInsufficient(err);
+        throw err;
+      }
+      // As upstream: on any error, try to get just one (a nearly full subnet still has some);
+      // the insufficient-address window starts only when even one cannot be had.
       try {
         added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, 1);
       } catch (err2) {
@@ -120,16 +124,30 @@ export class Executor {
     const target = await this.targetSubnet();
     let created;
     let lastErr: unknown;
+    const create = (subnetId: string, n: number) =>
+      ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count: n, tags: this.eniTags() });
     for (const subnetId of target.subnetIds) {
       try {
-        created = await ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count, tags: this.eniTags() });
+        created = await create(subnetId, count);
         break;
       } catch (err) {
         lastErr = err;
-        if (!this.noteInsufficient(err)) throw err;
+        if (!INSUFFICIENT.has(ec2Code(err) ?? "")) throw err;
       }
     }
-    if (!created) throw lastErr;
+    // Better than upstream: a subnet too full for the ENI with all its addresses may still
+    // hold the ENI alone; later cycles add what is left one by one (see assign).
+    if (!created && count > 0 && ec2Code(lastErr) === "InsufficientFreeAddressesInSubnet") {
+      try {
+        created = await create(target.subnetIds[0]!, 0);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    if (!created) {
+      this.noteInsufficient(lastErr);
+      throw lastErr;
+    }
     let device: number;
     let attachmentId: string;
     try {
@@ -161,8 +179,8 @@ export class Executor {
   }
 
   /** Waits for the ENI in IMDS (100 ms → 60 s, ×2, 15% jitter, 12 tries), then net-config. */
-  async finishSetup(m: ManagedEni): Promise<void> {
-    const w = this.d.opts.imdsWait ?? { firstMs: 100, maxMs: 60_000, tries: 12 };
+  async finishSetup(m: ManagedEni, override: { tries?: number } = {}): Promise<void> {
+    const w = { ...(this.d.opts.imdsWait ?? { firstMs: 100, maxMs: 60_000, tries: 12 }), ...override };
     let delay = w.firstMs;
     for (let i = 0; ; i++) {
       const seen = (await this.d.imds.interfaces().catch(() => [])).find((x) => x.mac === m.mac);

@@ -186,8 +186,13 @@ export class PoolManager {
     if (this.settings.customNetwork && !this.ports.kube && this.model.extra.newEniBlocked === undefined) {
       this.model.extra.newEniBlocked = "custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read";
     }
-    const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     const errors: string[] = [];
+    // An ENI whose set-up was deferred (not in IMDS yet at adoption, net-config down) is retried each cycle.
+    for (const m of this.model.enis.values()) {
+      if (m.ready || m.removing || m.pool.primary) continue;
+      await this.executor.finishSetup(m, { tries: 1 }).catch((err) => errors.push(`setup ${m.pool.id}: ${String((err as Error).message ?? err)}`));
+    }
+    const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     if (!this.opts.disableProvisioning) {
       for (const a of p.actions) {
         this.metrics?.inProgress.inc({ fn: a.kind });

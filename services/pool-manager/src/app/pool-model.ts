@@ -117,7 +117,10 @@ export class PoolModel {
       family: s.family,
       prefixDelegation: s.prefixDelegation,
       vpcCidrs: this.vpcCidrs,
+      // An ENI whose subnet is not known yet (not in IMDS so far) is not set up and serves
+      // no pod: it joins the snapshot once its set-up finishes.
       enis: [...this.enis.values()]
+        .filter((m) => m.subnetCidr !== "")
         .sort((a, b) => a.pool.deviceNumber - b.pool.deviceNumber)
         .map((m) => ({
           id: m.pool.id,
