@@ -95,3 +95,8 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     await Bun.sleep(100);
   }
 }
+
+/** Addresses of the node's capacity neither assigned nor cooling (IPv4), per addr-broker's usage. */
+export function freeAddresses(debug: BrokerDebug): number {
+  return debug.usage.cidrs.reduce((n, c) => n + 2 ** (32 - Number(c.cidr.split("/")[1])) - c.assigned - c.cooling, 0);
+}
