@@ -15,10 +15,8 @@ import { startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs, REPO_ROOT } from "./node-services.ts";
 import { writeStack } from "./stack.ts";
 import { DemoContext } from "./demo/steps.ts";
-import { formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
+import { DEMO_ENV, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
 
-/** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
-export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_IP_TARGET: "3", IP_COOLDOWN_PERIOD: "5" };
 const USAGE = "usage: npm start [-- --once] [--dir DIR] [--nodes N] [--env KEY=VALUE]...";
 
 function fail(code: string, message: string, exit = 2): never {

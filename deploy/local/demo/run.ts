@@ -8,6 +8,9 @@ import { SERVICE_ORDER } from "../node-services.ts";
 import { poolGrows, poolShrinks } from "./pool-steps.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
 
+/** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
+export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_IP_TARGET: "3", IP_COOLDOWN_PERIOD: "5" };
+
 export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, snatToOutside, metricsAnswer, poolGrows, poolShrinks];
 
 export interface StepOutcome extends StepResult {

@@ -1,0 +1,110 @@
+// The whole local deployment end to end through the real CNI path: the demo's steps (the
+// same functions `npm start` runs) as tests, plus CNI semantics a runtime relies on: CHECK,
+// DEL releasing into cooldown and cleaning the node, idempotent ADD, STATUS through the shim.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hostVethName } from "../../shared/naming.ts";
+import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { DEMO_ENV, DEMO_STEPS, runStep } from "../../deploy/local/demo/run.ts";
+import { DemoContext } from "../../deploy/local/demo/steps.ts";
+import { getJson, readPool } from "../../deploy/local/demo/observe.ts";
+import { SERVICE_ORDER } from "../../deploy/local/node-services.ts";
+import { runCommand } from "../../deploy/local/vpc/command.ts";
+import { isRoot } from "../../deploy/local/vpc/test-support.ts";
+import { leftovers } from "../local/up-process.ts";
+
+describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
+  if (!isRoot) console.log("skipped: needs root to create network namespaces, veths and iptables rules");
+  const dir = mkdtempSync(join(tmpdir(), `e2e-deploy-${process.pid}-`));
+  let dep: RunningDeployment | undefined;
+  let ctx: DemoContext | undefined;
+  const pids: number[] = [];
+
+  beforeAll(async () => {
+    dep = await startDeployment({ dir, nodes: 2, env: DEMO_ENV });
+    for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
+    ctx = new DemoContext(dep, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    try {
+      await ctx?.pods.close();
+    } finally {
+      await dep?.stop();
+    }
+    const left = await leftovers(dir, pids.filter((p) => p > 0));
+    rmSync(dir, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  }, 60_000);
+
+  for (const step of DEMO_STEPS) {
+    test(step.name, async () => {
+      const o = await runStep(ctx!, step);
+      if (!o.ok) console.log([o.reason, ...(o.details ?? [])].join("\n"));
+      expect(o.reason).toBeString();
+      expect(o.ok).toBe(true);
+    }, 120_000);
+  }
+
+  test("CHECK on a live pod succeeds; a second ADD of the same container gets the same address", async () => {
+    const a = ctx!.need(ctx!.a, "demo-a");
+    await ctx!.pods.check(a);
+    expect(await ctx!.pods.readd(a)).toBe(a.address);
+    await ctx!.pods.check(a);
+  }, 30_000);
+
+  test("DEL releases the address into cooldown, leaves no veth/route/rule, and the address is not handed out while cooling", async () => {
+    const pods = ctx!.pods;
+    const node = pods.node(0);
+    const c = await pods.addRetrying(0, "e2e-c");
+    const veth = hostVethName("eni", { namespace: c.namespace, name: c.name, containerId: c.containerId, ifName: "eth0" });
+    const kernel = async () => {
+      const links = await runCommand(["ip", "-n", node.netns, "-o", "link", "show"]);
+      const routes = await runCommand(["ip", "-n", node.netns, "route", "show", "table", "all"]);
+      const rules = await runCommand(["ip", "-n", node.netns, "rule", "show"]);
+      const mentions = (text: string) => text.split("\n").filter((l) => new RegExp(`(^|[^0-9.])${c.address.replaceAll(".", "\\.")}([^0-9.]|$)`).test(l));
+      return { veth: links.stdout.includes(`: ${veth}@`), routes: mentions(routes.stdout), rules: mentions(rules.stdout) };
+    };
+    const before = await kernel();
+    expect(before.veth).toBe(true);
+    expect(before.routes.length).toBeGreaterThan(0);
+
+    await pods.del(c);
+    const after = await kernel();
+    expect(after).toEqual({ veth: false, routes: [], rules: [] });
+    const pool = await readPool(node.runDir!);
+    expect(pool.enis.some((e) => e.addresses.includes(c.address))).toBe(true); // still the node's, not yet released to EC2
+
+    // Ask for more addresses than are free right now: the cooling one must not be among them.
+    const more = await Promise.all([0, 1, 2].map((i) => pods.addRetrying(0, `e2e-d${i}`)));
+    const broker = (await getJson(join(node.runDir!, "addr-broker.sock"), "/debug")) as { cooling: Array<{ address: string; until: string }> };
+    const cooling = broker.cooling.find((x) => x.address === c.address);
+    expect(cooling).toBeDefined();
+    if (Date.parse(cooling!.until) > Date.now()) expect(more.map((p) => p.address)).not.toContain(c.address);
+    else console.log(`note: ${c.address}'s cooldown ended before the ADDs were checked; reuse not asserted`);
+    for (const p of more) await pods.del(p);
+  }, 60_000);
+
+  test("CNI STATUS through the shim: 0 with a reachable broker that has addresses, 50 without a broker", async () => {
+    const node = ctx!.pods.node(0);
+    const conflist = JSON.parse(readFileSync(node.conflist!, "utf8")) as { plugins: Array<Record<string, unknown>> };
+    const { capabilities: _caps, ...plugin } = conflist.plugins[0]!;
+    const status = async (runDir: string) => {
+      const p = Bun.spawn([join(node.cniBinDir!, "aws-cni")], {
+        env: { CNI_COMMAND: "STATUS", CNI_PATH: node.cniBinDir! },
+        stdin: new TextEncoder().encode(JSON.stringify({ ...plugin, cniVersion: "1.1.0", name: "aws-cni", runDir })),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, out] = await Promise.all([p.exited, new Response(p.stdout).text()]);
+      return { code, out };
+    };
+    expect((await readPool(node.runDir!)).free).toBeGreaterThan(0);
+    expect(await status(node.runDir!)).toEqual({ code: 0, out: "" });
+    const missing = await status(join(dir, "no-such-run-dir"));
+    expect(missing.code).not.toBe(0);
+    expect(JSON.parse(missing.out).code).toBe(50);
+  }, 30_000);
+});
