@@ -207,6 +207,11 @@ export class KubeAdapter implements KubePort {
 
   // ---- pods ------------------------------------------------------------------------------
 
+  /** True while the pod watch is live, so pending counts are current (the demand policy trusts them). */
+  podsWatched(): boolean {
+    return this.o.watchPods === true && this.pods.live;
+  }
+
   async pendingPods(): Promise<number> {
     return this.pods.pending();
   }

@@ -157,7 +157,7 @@ export class PoolManager {
       this.model.podsWatched = false;
       await read("pending pods", async () => {
         this.model.pendingPods = await kube.pendingPods();
-        this.model.podsWatched = kube.podsWatched?.() ?? (kube.debug?.().pods as { watching?: unknown } | undefined)?.watching === true;
+        this.model.podsWatched = kube.podsWatched?.() ?? false;
       });
     }
     if (this.settings.customNetwork) {
