@@ -37,3 +37,12 @@ test("percentiles and ratios", () => {
   expect(ratio(5, 10, 0.6)).toBe("0.50x (target ≤ 0.6: met)");
   expect(ratio(8, 10, 0.6)).toBe("0.80x (target ≤ 0.6: NOT met)");
 });
+
+test("memory together: private pages of each plus the shared pages once", async () => {
+  const { together, processMemory } = await import("./lib/proc-memory.ts");
+  expect(together([{ rssKiB: 100, ussKiB: 20 }, { rssKiB: 90, ussKiB: 30 }])).toBe(20 + 30 + 80);
+  expect(together([{ rssKiB: 100 }])).toBeNaN();
+  const self = processMemory(process.pid);
+  expect(self.rssKiB).toBeGreaterThan(0);
+  expect(() => processMemory(-1)).toThrow("pid");
+});
