@@ -14,7 +14,7 @@ import pino from "pino";
 import { startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs, REPO_ROOT } from "./node-services.ts";
 import { writeStack } from "./stack.ts";
-import { DemoContext } from "./demo/steps.ts";
+import { DEFAULT_DEMO_OPTIONS, DemoContext } from "./demo/steps.ts";
 import { DEMO_ENV, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
 
 const USAGE = "usage: npm start [-- --once] [--dir DIR] [--nodes N] [--env KEY=VALUE]...";
@@ -116,7 +116,7 @@ const dep = deployment!;
 await writeStack(dir, dep.stack);
 console.log(`✓ deployment up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${dep.stack.nodes.map((n) => `${n.netns} ${n.primaryIp}`).join(", ")}; stack: ${join(dir, "stack.json")}`);
 
-ctx = new DemoContext(dep);
+ctx = new DemoContext(dep, { ...DEFAULT_DEMO_OPTIONS, env: args.env });
 const outcomes = await runDemo(ctx, (o) => console.log(formatOutcome(o)), undefined, () => stopRequested);
 if (stopRequested) await new Promise(() => {}); // the signal handler exits
 const failed = outcomes.find((o) => !o.ok);
@@ -134,5 +134,5 @@ if (live.length > 0) {
   console.log("\nlive pods to play with:");
   for (const p of live) console.log(`  ip netns exec ${p.netns} ip addr show eth0    # ${p.name}, ${p.address}, node ${p.nodeIndex}`);
 }
-console.log(`\nup; stop with Ctrl-C (or: bun run deploy/local/main.ts down --dir ${dir})`);
+console.log(`\nup; stop with Ctrl-C (or kill -INT ${process.pid}); everything is torn down on exit`);
 setInterval(() => {}, 1 << 30);

@@ -25,7 +25,7 @@ describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
   beforeAll(async () => {
     dep = await startDeployment({ dir, nodes: 2, env: DEMO_ENV });
     for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
-    ctx = new DemoContext(dep, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000 });
+    ctx = new DemoContext(dep, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000, env: DEMO_ENV });
   }, 60_000);
 
   afterAll(async () => {
