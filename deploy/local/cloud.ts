@@ -7,6 +7,7 @@ import pino from "pino";
 import { prefixLength } from "../../shared/ip.ts";
 import { Ec2Model, INSTANCE_TYPES, instanceTypeLimits, type ModelTiming } from "./sim-ec2/index.ts";
 import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
+import type { ServedKube } from "./sim-kube/serve.ts";
 import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
 import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
 import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi } from "./services.ts";
@@ -33,6 +34,8 @@ export interface RunningCloud {
   names: StackNames;
   model: Ec2Model;
   mirror: EniMirror;
+  /** The simulated Kubernetes API (setUnreachable, store) and each node's IMDS listener (faults), for fault tests. */
+  faults: { kube: ServedKube; imds: ServedImds[] };
   /** Idempotent; tears down everything `startCloud` created. */
   stop(): Promise<void>;
 }
@@ -150,7 +153,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       outside: { netns: names.outsideNs, echo: echo.address },
     });
     log.info({ dir, nodes: nodes.length, subnetPrefix: prefixLength(nodeSubnet.cidr) }, "local deployment ready");
-    return { stack, names, model, mirror, stop };
+    return { stack, names, model, mirror, faults: { kube: kube.served, imds: imdsListeners }, stop };
   } catch (err) {
     log.error({ error: String(err) }, "start failed; tearing down");
     await stop();
