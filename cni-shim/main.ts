@@ -13,7 +13,40 @@ import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../servi
 
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
 
+const started = performance.now();
+let pluginLog: { file: string; all: boolean } | undefined;
+
+/**
+ * One line per invocation in the plugin log (the conflist's pluginLogFile, as upstream's
+ * plugin.log): every call at DEBUG/INFO, only failures at WARN/ERROR. Never stdout, which
+ * carries the CNI result; a log that cannot be written never fails the call.
+ */
+async function logInvocation(code: number, stdout: string): Promise<void> {
+  if (!pluginLog || (code === 0 && !pluginLog.all)) return;
+  try {
+    // Loaded only when a line is written: a static node:fs import costs ~1.7 ms on every exec.
+    const { appendFileSync, mkdirSync } = await import("node:fs");
+    mkdirSync(pluginLog.file.slice(0, pluginLog.file.lastIndexOf("/")) || "/", { recursive: true });
+    const line = {
+      level: code === 0 ? "info" : "error",
+      time: new Date().toISOString(),
+      msg: `CNI ${process.env.CNI_COMMAND ?? "?"}`,
+      containerId: process.env.CNI_CONTAINERID,
+      netns: process.env.CNI_NETNS,
+      ifName: process.env.CNI_IFNAME,
+      args: process.env.CNI_ARGS,
+      exitCode: code,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+      ...(code === 0 ? {} : { result: stdout.slice(0, 2000) }),
+    };
+    appendFileSync(pluginLog.file, JSON.stringify(line) + "\n");
+  } catch {
+    // logging is best effort
+  }
+}
+
 async function emit(stdout: string, stderr: string, code: number): Promise<never> {
+  await logInvocation(code, stdout);
   if (stdout) await Bun.write(Bun.stdout, stdout);
   if (stderr) await Bun.write(Bun.stderr, stderr);
   process.exit(code);
@@ -28,7 +61,7 @@ const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith("CNI_") || k === "PATH")) env[k] = v;
 const command = env.CNI_COMMAND ?? "";
 
-let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown } = {};
+let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
 let decodeError: string | undefined;
 try {
   const parsed = JSON.parse(stdin);
@@ -38,6 +71,10 @@ try {
   decodeError = `stdin: network configuration is not valid JSON (${err instanceof Error ? err.message : String(err)})`;
 }
 const version = typeof conf.cniVersion === "string" && isSupportedVersion(conf.cniVersion) ? conf.cniVersion : LATEST_VERSION;
+if (typeof conf.pluginLogFile === "string" && conf.pluginLogFile.startsWith("/") && !conf.pluginLogFile.split("/").includes("..")) {
+  const level = typeof conf.pluginLogLevel === "string" ? conf.pluginLogLevel.toUpperCase() : "DEBUG";
+  pluginLog = { file: conf.pluginLogFile, all: level === "DEBUG" || level === "INFO" };
+}
 
 if (command === "VERSION") {
   await emit(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }), "", 0);
@@ -55,7 +92,7 @@ try {
     method: "POST",
     unix: socket,
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ env, stdin }),
+    body: JSON.stringify({ env, stdin, callerPid: process.pid }),
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);

@@ -7,6 +7,8 @@ export const cniInvocation = z.object({
   env: z.record(z.string(), z.string()),
   /** stdin exactly as received. */
   stdin: z.string().max(4 * 1024 * 1024),
+  /** The shim's pid: the CNI_NETNS path is resolved in this process's mount namespace when it is not visible in net-config's. */
+  callerPid: z.number().int().positive().optional(),
 });
 
 export const cniOutcome = z.object({

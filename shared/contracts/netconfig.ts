@@ -16,6 +16,12 @@ export const podWiring = z.object({
   address: ipAddress,
   /** Route table of the ENI owning the address (254 = main). */
   routeTable,
+  /**
+   * Pid of the process that named `netns` (the CNI shim). A runtime in a private mount
+   * namespace (e.g. under `ip netns exec`) binds the netns file where net-config cannot see
+   * it; net-config then opens it as /proc/<pid>/root<netns>.
+   */
+  netnsPid: z.number().int().positive().optional(),
 });
 export type PodWiring = z.infer<typeof podWiring>;
 

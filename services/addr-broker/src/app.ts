@@ -81,7 +81,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
 
   handle(frame.app, runCni, async (body) => {
     await started;
-    return runCniCommand(deps, body.env, body.stdin);
+    return runCniCommand(deps, body.env, body.stdin, body.callerPid);
   });
   handle(frame.app, getUsage, () => broker.usage());
   handle(frame.app, drain, async (body) => {

@@ -9,7 +9,7 @@ import { findAllocation } from "./core/state.ts";
 import { addPod, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
 
-type CheckRequest = Extract<CniRequest, { command: "CHECK" }>;
+type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number };
 
 async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   const k = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
@@ -20,7 +20,7 @@ async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   if (req.conf.prevResult !== undefined) problems.push(...prevResultProblems(req.conf.prevResult, { address: a.address, ifName: req.ifName, netns: req.netns }));
   let net;
   try {
-    net = await d.netConfig.check(wiringFor(d.broker, a, req.netns));
+    net = await d.netConfig.check(wiringFor(d.broker, a, req.netns, req.callerPid));
   } catch (err) {
     throw peerError("check the pod", d.broker.settings.netConfigSocket, err);
   }
@@ -43,12 +43,12 @@ function success(stdout = ""): CniOutcome {
   return { exitCode: 0, stdout, stderr: "" };
 }
 
-export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string): Promise<CniOutcome> {
+export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string, callerPid?: number): Promise<CniOutcome> {
   const started = performance.now();
   let command = env.CNI_COMMAND ?? "unknown";
   let outcome = "ok";
   try {
-    const req = parseCniRequest(env, stdin);
+    const req = { ...parseCniRequest(env, stdin), callerPid };
     command = req.command;
     switch (req.command) {
       case "VERSION":

@@ -24,14 +24,15 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
 }
 
-type AddRequest = Extract<CniRequest, { command: "ADD" }>;
+type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number };
 
 export function checkpointError(broker: Broker, err: unknown): CniError {
   return new CniError(CniCode.IO_FAILURE, `checkpoint: cannot write ${broker.store.location}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`);
 }
 
-export function wiringFor(broker: Broker, a: Allocation, netns: string): PodWiring {
+export function wiringFor(broker: Broker, a: Allocation, netns: string, netnsPid?: number): PodWiring {
   const w: PodWiring = { containerId: a.containerId, ifName: a.ifName, netns, address: a.address, routeTable: broker.routeTableFor(a) };
+  if (netnsPid !== undefined) w.netnsPid = netnsPid;
   if (a.podNamespace) w.podNamespace = a.podNamespace;
   if (a.podName) w.podName = a.podName;
   return w;
@@ -126,14 +127,16 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   const { broker } = d;
   // Everything that can be refused is refused before an address is taken.
   if (req.conf.prevResult !== undefined) parsePrevResult(req.conf.prevResult);
-  if (!d.netnsExists(req.netns)) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
+  // The runtime may live in another mount namespace: its view of the path counts too.
+  const visible = d.netnsExists(req.netns) || (req.callerPid !== undefined && req.netns.startsWith("/") && d.netnsExists(`/proc/${req.callerPid}/root${req.netns}`));
+  if (!visible) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);
   d.metrics?.addRequests.inc();
   broker.inFlight.add(key);
   try {
     const { alloc, fresh } = await assign(d, k, req);
-    const wiring = wiringFor(broker, alloc, req.netns);
+    const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
     let answer;
     try {
       answer = await d.netConfig.wire(wiring);

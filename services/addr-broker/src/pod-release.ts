@@ -11,12 +11,12 @@ import type { CniRequest } from "./core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "./core/state.ts";
 import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
 
-type DelRequest = Extract<CniRequest, { command: "DEL" }>;
+type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
 
-async function unwireQuietly(d: PodDeps, a: Allocation, netns: string, why: string): Promise<string | undefined> {
+async function unwireQuietly(d: PodDeps, a: Allocation, netns: string, why: string, netnsPid?: number): Promise<string | undefined> {
   try {
-    await d.netConfig.unwire(wiringFor(d.broker, a, netns));
+    await d.netConfig.unwire(wiringFor(d.broker, a, netns, netnsPid));
     return undefined;
   } catch (err) {
     const msg = `${keyOf(a)} (${a.address}): ${err instanceof Error ? err.message : String(err)}`;
@@ -36,7 +36,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     const veth = hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
     const reserved = [...broker.state.reserved.values()].find((r) => r.hostVeth === veth);
     if (!reserved) return; // Already gone: DEL succeeds.
-    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable }, req.netns, "del");
+    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable }, req.netns, "del", req.callerPid);
     await broker.serial(() => broker.commit(releaseReserved(broker.state, reserved.address, broker.now(), broker.cooldownMs))).catch((err) => {
       throw checkpointError(broker, err);
     });
@@ -46,7 +46,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   const pod = { ...found };
   if (req.args.podNamespace) pod.podNamespace = req.args.podNamespace;
   if (req.args.podName) pod.podName = req.args.podName;
-  await unwireQuietly(d, pod, req.netns, "del");
+  await unwireQuietly(d, pod, req.netns, "del", req.callerPid);
   const { released, durable } = await broker.serial(() => {
     const r = release(broker.state, k, broker.now(), broker.cooldownMs);
     return { released: r.released, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };

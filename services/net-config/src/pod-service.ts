@@ -9,12 +9,17 @@ import { NetConfigError } from "./core/errors.ts";
 import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
 import { randomLocalMac } from "./adapters/random-mac.ts";
 import { checkNetnsPath } from "./core/validation.ts";
+import { resolveNetnsPath } from "./adapters/netns.ts";
 
 export interface WireAnswer {
   hostVeth: string;
   podMac: string;
   podIfIndex: number;
   hostMac: string;
+}
+
+function withResolvedNetns(req: PodRequest & { netnsPid?: number }): PodRequest {
+  return { ...req, netns: resolveNetnsPath(req.netns, req.netnsPid) };
 }
 
 export class PodService {
@@ -25,7 +30,8 @@ export class PodService {
     private readonly onTouch: (hostVeth: string, podCidr: string) => void = () => {},
   ) {}
 
-  wire(req: PodRequest): WireAnswer {
+  wire(request: PodRequest): WireAnswer {
+    const req = withResolvedNetns(request);
     const settings = this.settings();
     const hostMac = randomLocalMac();
     const { layout, steps } = planWire(req, settings, hostMac);
@@ -46,7 +52,8 @@ export class PodService {
   }
 
   /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
-  unwire(req: PodRequest): { removed: string[] } {
+  unwire(request: PodRequest): { removed: string[] } {
+    const req = withResolvedNetns(request);
     const { layout, steps } = planUnwire(req, this.settings());
     this.onTouch(layout.hostVeth, layout.podCidr);
     const results = this.kernel.run(steps);
@@ -64,8 +71,9 @@ export class PodService {
     return { removed };
   }
 
-  check(req: PodRequest): { ok: boolean; problems: string[] } {
-    checkNetnsPath(req.netns);
+  check(request: PodRequest): { ok: boolean; problems: string[] } {
+    checkNetnsPath(request.netns);
+    const req = withResolvedNetns(request);
     const settings = this.settings();
     const layout = podLayout(req, settings);
     const node = this.kernel.observeNode(layout);

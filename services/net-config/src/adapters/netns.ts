@@ -7,7 +7,7 @@
  * the JS thread in between, and other threads of the process are never moved (setns is
  * per thread), so the rest of the process keeps its namespace.
  */
-import { closeSync, openSync, writeSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, writeSync, readFileSync } from "node:fs";
 import { close, setns } from "./netlink/libc.ts";
 import { NetConfigError } from "../core/errors.ts";
 import { checkNetnsPath } from "../core/validation.ts";
@@ -19,6 +19,32 @@ function ownNamespaceFd(): number {
   // The JS thread's namespace at first use: the one to return to.
   ownNsFd ??= openSync("/proc/thread-self/ns/net", "r");
   return ownNsFd;
+}
+
+/** True when the open file is a namespace file (nsfs), not e.g. the empty mount point a bind mount left behind. */
+function isNamespaceFile(fd: number): boolean {
+  return fstatSync(fd).dev === fstatSync(ownNamespaceFd()).dev;
+}
+
+/**
+ * The path net-config must open for a pod's netns. A runtime in a private mount namespace
+ * (podman under `ip netns exec`, a runtime in its own container) bind-mounts the netns file
+ * where net-config sees only the empty mount point; the caller's view of the same path is
+ * /proc/<caller pid>/root<path>. Paths that are namespaces here are used as they are.
+ */
+export function resolveNetnsPath(path: string, callerPid?: number): string {
+  if (path === "" || callerPid === undefined || !/^\/(var\/)?run\/netns\//.test(path)) return path;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      if (isNamespaceFile(fd)) return path;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not visible here: try the caller's view
+  }
+  return `/proc/${callerPid}/root${path}`;
 }
 
 export function describeNetns(ns: NetnsRef): string {
@@ -41,6 +67,10 @@ export class NetnsHandle {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new NetConfigError("NETNS_NOT_FOUND", `cannot open network namespace ${ref.path}: ${code ?? err}`, "netns", 404);
+    }
+    if (!isNamespaceFile(fd)) {
+      closeSync(fd);
+      throw new NetConfigError("NETNS_NOT_FOUND", `${ref.path} is not a network namespace as net-config sees it (a netns bind mount made in another mount namespace?)`, "netns", 404);
     }
     return new NetnsHandle(ref, fd);
   }

@@ -6,7 +6,7 @@ import { isValidIfName } from "../../../../shared/naming.ts";
 import { parseCidr, parseIp } from "../../../../shared/ip.ts";
 import { invalid } from "./errors.ts";
 
-const NETNS_PATH = /^\/(proc\/[1-9]\d{0,9}\/(task\/[1-9]\d{0,9}\/)?ns\/net|(var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})$/;
+const NETNS_PATH = /^\/(proc\/[1-9]\d{0,9}\/(task\/[1-9]\d{0,9}\/)?ns\/net|(proc\/[1-9]\d{0,9}\/root\/)?(var\/)?run\/netns\/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})$/;
 
 /** Network namespaces may be named only as /proc/<pid>/ns/net, /run/netns/<name> or /var/run/netns/<name>. */
 export function checkNetnsPath(path: string, field = "netns"): string {
