@@ -119,6 +119,24 @@ describe("ipc over a real Unix socket", () => {
     expect(await new UnixClient(path).call(echo, { name: "again" })).toEqual({ greeting: "hello again", total: 0 });
   });
 
+  test("stop closes a request that outlives the grace (a long poll) instead of waiting for it", async () => {
+    const path = fresh();
+    const s = await serveUnix(app(), path, { stopGraceMs: 100 });
+    const longPoll = new UnixClient(path).call(slow, { ms: 20_000 }).catch((e) => e);
+    await Bun.sleep(50);
+    const t0 = performance.now();
+    await s.stop();
+    expect(performance.now() - t0).toBeLessThan(10_000); // far below the 20 s the request wanted
+    expect(await longPoll).toBeInstanceOf(Error);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("a request longer than Bun's default 10 s idle timeout is not cut", async () => {
+    const path = fresh();
+    server = await serveUnix(app(), path);
+    expect(await new UnixClient(path, { timeoutMs: 20_000 }).call(slow, { ms: 11_000 })).toEqual({ done: true });
+  }, 20_000);
+
   test("stop lets an in-flight request finish and removes the socket", async () => {
     const path = fresh();
     const s = await serveUnix(app(), path);

@@ -19,6 +19,8 @@ export interface UnixServer {
 export interface ServeOptions {
   /** Group owning the socket; when set the mode is 0660, else 0600. */
   gid?: number;
+  /** How long stop() lets in-flight requests finish before closing them (default 2 s). */
+  stopGraceMs?: number;
 }
 
 /** True when something answers on the socket (another instance is alive). */
@@ -47,7 +49,8 @@ export async function serveUnix(app: Hono, path: string, opts: ServeOptions = {}
   const previous = process.umask(0o777 & ~mode);
   let server: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({ unix: path, fetch: app.fetch });
+    // Long polls (capacity) outlive Bun's default 10 s idle timeout: allow them 2 minutes.
+    server = Bun.serve({ unix: path, fetch: app.fetch, idleTimeout: 120 });
   } finally {
     process.umask(previous);
   }
@@ -58,7 +61,11 @@ export async function serveUnix(app: Hono, path: string, opts: ServeOptions = {}
     path,
     stop() {
       stopped ??= (async () => {
-        await server.stop(false);
+        // In-flight requests may finish, but not for longer than the grace: a long poll
+        // would otherwise hold the shutdown for its whole wait.
+        const graceful = server.stop(false);
+        const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(opts.stopGraceMs ?? 2000).then(() => true)]);
+        if (timedOut) await server.stop(true);
         try {
           unlinkSync(path);
         } catch {
