@@ -17,12 +17,13 @@ import { leftovers } from "../local/up-process.ts";
 
 describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
   if (!isRoot) console.log("skipped: needs root to create network namespaces, veths and iptables rules");
-  const dir = mkdtempSync(join(tmpdir(), `e2e-deploy-${process.pid}-`));
+  let dir = "";
   let dep: RunningDeployment | undefined;
   let ctx: DemoContext | undefined;
   const pids: number[] = [];
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), `e2e-deploy-${process.pid}-`));
     dep = await startDeployment({ dir, nodes: 2, env: DEMO_ENV });
     for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
     ctx = new DemoContext(dep, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000, env: DEMO_ENV });
@@ -34,6 +35,7 @@ describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
     } finally {
       await dep?.stop();
     }
+    if (!dir) return;
     const left = await leftovers(dir, pids.filter((p) => p > 0));
     rmSync(dir, { recursive: true, force: true });
     expect(left).toEqual([]);
