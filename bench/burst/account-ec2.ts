@@ -37,19 +37,20 @@ export interface ActionCount {
   error: number;
 }
 
+/** The pool-churn model port over one sim-ec2 model, answering at once and never throttling: the account does both. */
+export function innerPort(model: Ec2Model, sim: Sim): ModelEc2 {
+  return new ModelEc2(model, sim.clock(), { latencyMs: { default: 0 }, bucketScale: 1e6 });
+}
+
 export class Ec2Account {
   readonly buckets: TokenBuckets;
   readonly calls: Record<string, ActionCount> = {};
-  readonly inner: ModelEc2;
 
   constructor(
-    readonly model: Ec2Model,
     readonly sim: Sim,
     private readonly latencyMs: Record<string, number> = LATENCY_MS,
   ) {
     this.buckets = new TokenBuckets(() => sim.t);
-    // The inner port answers at once and never throttles: the account side does both.
-    this.inner = new ModelEc2(model, sim.clock(), { latencyMs: { default: 0 }, bucketScale: 1e6 });
   }
 
   resetCounts(): void {
@@ -128,10 +129,11 @@ export function sdkStandardRetry(sim: Sim, random: () => number, maxAttempts = 1
   return policy;
 }
 
-/** A node's Ec2Port: its client policy, then the account, then the model. */
+/** A node's Ec2Port: its client policy, then the account (buckets, latency), then the model. */
 export class NodeEc2 implements Ec2Port {
   constructor(
     private readonly account: Ec2Account,
+    private readonly inner: ModelEc2,
     private readonly client: ClientPolicy,
   ) {}
 
@@ -147,10 +149,10 @@ export class NodeEc2 implements Ec2Port {
     });
   }
   instanceEnis(instanceId: string): Promise<Eni[]> {
-    return this.send("DescribeNetworkInterfaces", () => this.account.inner.instanceEnis(instanceId));
+    return this.send("DescribeNetworkInterfaces", () => this.inner.instanceEnis(instanceId));
   }
   eni(eniId: string): Promise<Eni | undefined> {
-    return this.send("DescribeNetworkInterfaces", () => this.account.inner.eni(eniId));
+    return this.send("DescribeNetworkInterfaces", () => this.inner.eni(eniId));
   }
   async leakedEniCandidates(): Promise<Eni[]> {
     return [];
@@ -159,30 +161,30 @@ export class NodeEc2 implements Ec2Port {
     return [];
   }
   usedDeviceIndexes(instanceId: string): Promise<number[]> {
-    return this.send("DescribeInstances", () => this.account.inner.usedDeviceIndexes(instanceId));
+    return this.send("DescribeInstances", () => this.inner.usedDeviceIndexes(instanceId));
   }
   createEni(req: CreateEniRequest): Promise<Eni> {
-    return this.send("CreateNetworkInterface", () => this.account.inner.createEni(req));
+    return this.send("CreateNetworkInterface", () => this.inner.createEni(req));
   }
   attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string> {
-    return this.send("AttachNetworkInterface", () => this.account.inner.attachEni(eniId, instanceId, deviceIndex));
+    return this.send("AttachNetworkInterface", () => this.inner.attachEni(eniId, instanceId, deviceIndex));
   }
   setDeleteOnTermination(eniId: string, attachmentId: string): Promise<void> {
-    return this.send("ModifyNetworkInterfaceAttribute", () => this.account.inner.setDeleteOnTermination(eniId, attachmentId));
+    return this.send("ModifyNetworkInterfaceAttribute", () => this.inner.setDeleteOnTermination(eniId, attachmentId));
   }
   detachEni(attachmentId: string): Promise<void> {
-    return this.send("DetachNetworkInterface", () => this.account.inner.detachEni(attachmentId));
+    return this.send("DetachNetworkInterface", () => this.inner.detachEni(attachmentId));
   }
   deleteEni(eniId: string): Promise<void> {
-    return this.send("DeleteNetworkInterface", () => this.account.inner.deleteEni(eniId));
+    return this.send("DeleteNetworkInterface", () => this.inner.deleteEni(eniId));
   }
   assign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, count: number): Promise<string[]> {
-    return this.send("AssignPrivateIpAddresses", () => this.account.inner.assign(eniId, family, kind, count));
+    return this.send("AssignPrivateIpAddresses", () => this.inner.assign(eniId, family, kind, count));
   }
   unassign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, cidrs: string[]): Promise<void> {
-    return this.send("UnassignPrivateIpAddresses", () => this.account.inner.unassign(eniId, family, kind, cidrs));
+    return this.send("UnassignPrivateIpAddresses", () => this.inner.unassign(eniId, family, kind, cidrs));
   }
   createTags(resourceIds: string[], tags: Tags): Promise<void> {
-    return this.send("CreateTags", () => this.account.inner.createTags(resourceIds, tags));
+    return this.send("CreateTags", () => this.inner.createTags(resourceIds, tags));
   }
 }

@@ -19,6 +19,16 @@ export interface ClusterOptions {
   instanceType: string;
   vpcCidr?: string;
   subnetCidr?: string;
+  /**
+   * One sim-ec2 model per node instead of one for all: the account's buckets stay shared
+   * (they are what couples the nodes); the model's per-call scans over all ENIs make one
+   * shared model quadratic in the node count.
+   */
+  modelPerNode?: boolean;
+  /** Timer resolution of the simulated clock (ms); 1 = exact. */
+  quantumMs?: number;
+  /** Kubelet retries a failed sandbox after this long (ms) and the jitter factor on it. */
+  kubeletRetry?: { ms: number; jitter: number };
 }
 
 export interface Cluster {
@@ -40,13 +50,16 @@ export function upstreamMaxPods(instanceType: string): number {
 }
 
 export function buildCluster(o: ClusterOptions): Cluster {
-  const sim = new Sim();
+  const sim = new Sim(o.quantumMs ?? 1);
   const random = seeded(o.seed);
-  const model = new Ec2Model({ now: () => sim.t, timing: { attachDelayMs: 300, imdsDelayMs: 0, deleteAfterDetachMs: 2_000, describeLagMs: 0 } });
-  const vpc = model.createVpc({ cidr: o.vpcCidr ?? "10.0.0.0/16" });
-  const subnet = model.createSubnet({ vpcId: vpc.id, az: "us-west-2a", cidr: o.subnetCidr ?? "10.0.0.0/18" });
-  const sg = model.defaultSecurityGroup(vpc.id)!;
-  const account = new Ec2Account(model, sim);
+  const newWorld = () => {
+    const model = new Ec2Model({ now: () => sim.t, timing: { attachDelayMs: 300, imdsDelayMs: 0, deleteAfterDetachMs: 2_000, describeLagMs: 0 } });
+    const vpc = model.createVpc({ cidr: o.vpcCidr ?? "10.0.0.0/16" });
+    const subnet = model.createSubnet({ vpcId: vpc.id, az: "us-west-2a", cidr: o.subnetCidr ?? "10.0.0.0/18" });
+    return { model, world: { vpcId: vpc.id, subnetId: subnet.id, securityGroupId: model.defaultSecurityGroup(vpc.id)!.id } };
+  };
+  const shared = newWorld();
+  const account = new Ec2Account(sim);
   const settings = o.flavour === "project" ? { ...PROJECT_DEFAULTS } : { ...UPSTREAM_DEFAULTS };
   const maxPods = upstreamMaxPods(o.instanceType);
   const guards: Ec2Guard[] = [];
@@ -63,7 +76,8 @@ export function buildCluster(o: ClusterOptions): Cluster {
       sdk.push(retry);
       client = retry;
     }
-    nodes.push(new SimNode({ sim, account, world: { vpcId: vpc.id, subnetId: subnet.id, securityGroupId: sg.id }, instanceType: o.instanceType, flavour: o.flavour, settings, client, maxPods, random }));
+    const w = o.modelPerNode && i > 0 ? newWorld() : shared;
+    nodes.push(new SimNode({ sim, account, model: w.model, world: w.world, instanceType: o.instanceType, flavour: o.flavour, settings, client, maxPods, random, ...(o.kubeletRetry ? { kubeletRetry: o.kubeletRetry } : {}) }));
   }
   return {
     sim,

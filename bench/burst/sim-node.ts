@@ -20,7 +20,7 @@ import type { ImdsInterface, ImdsPort } from "../../services/pool-manager/src/co
 import { eniServesPods } from "../../services/pool-manager/src/core/pool-stats.ts";
 import type { PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { ModelImds } from "../pool-churn/model-ports.ts";
-import { NodeEc2, type ClientPolicy, type Ec2Account } from "./account-ec2.ts";
+import { innerPort, NodeEc2, type ClientPolicy, type Ec2Account } from "./account-ec2.ts";
 import type { Sim } from "./sim.ts";
 
 export type Flavour = "upstream" | "project";
@@ -28,6 +28,8 @@ export type Flavour = "upstream" | "project";
 export interface SimNodeOptions {
   sim: Sim;
   account: Ec2Account;
+  /** The sim-ec2 model holding this node's instance (one for all nodes, or one per node). */
+  model: Ec2Model;
   world: { vpcId: string; subnetId: string; securityGroupId: string };
   instanceType: string;
   flavour: Flavour;
@@ -37,7 +39,8 @@ export interface SimNodeOptions {
   random: () => number;
   /** IMDS shows an ENI this long after its attachment completed (uniform). */
   imdsLagMs?: [number, number];
-  kubeletRetryMs?: number;
+  /** Kubelet retries a failed sandbox after ms × (1 + jitter·rand). */
+  kubeletRetry?: { ms: number; jitter: number };
   missWaitMs?: number;
 }
 
@@ -77,6 +80,7 @@ export class SimNode {
   readonly pm: PoolManager;
   readonly pods: SimPod[] = [];
   failedAdds = 0;
+  startedAt: number | undefined;
   private misses = 0;
   private waiting = 0;
   private pending = 0;
@@ -86,11 +90,12 @@ export class SimNode {
   private readonly o: Required<SimNodeOptions>;
 
   constructor(opts: SimNodeOptions) {
-    this.o = { imdsLagMs: [1_000, 5_000], kubeletRetryMs: 1_000, missWaitMs: 2_000, ...opts };
+    this.o = { imdsLagMs: [1_000, 5_000], kubeletRetry: { ms: 1_000, jitter: 0 }, missWaitMs: 2_000, ...opts };
     const { sim, account, world, settings } = this.o;
-    const inst = account.model.launchInstance({ instanceType: opts.instanceType, subnetId: world.subnetId, securityGroupIds: [world.securityGroupId] });
+    const model = opts.model;
+    const inst = model.launchInstance({ instanceType: opts.instanceType, subnetId: world.subnetId, securityGroupIds: [world.securityGroupId] });
     this.instanceId = inst.id;
-    const imds: ImdsPort = new LaggingImds(account.model, sim, inst.id, this.o.imdsLagMs, this.o.random);
+    const imds: ImdsPort = new LaggingImds(model, sim, inst.id, this.o.imdsLagMs, this.o.random);
     const broker: BrokerPort = {
       getUsage: async () => this.usage(),
       drain: async (cidrs) => ({ granted: cidrs.filter((c) => !this.assigned.has(c)), refused: cidrs.filter((c) => this.assigned.has(c)).map((cidr) => ({ cidr, reason: "assigned" })) }),
@@ -102,7 +107,7 @@ export class SimNode {
     );
     this.pm = new PoolManager(
       settings,
-      { ec2: new NodeEc2(account, opts.client), imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
+      { ec2: new NodeEc2(account, innerPort(model, sim), opts.client), imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
       { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep },
     );
     // Published capacity wakes ADDs waiting for it (addr-broker's nextCapacity).
@@ -126,6 +131,8 @@ export class SimNode {
         await sim.sleep(5_000);
       }
     }
+    this.startedAt = sim.t;
+    for (const f of this.readyHooks) f();
     const tick = () => {
       void this.pm.onKubeChange();
       sim.after(5_000, tick);
@@ -143,6 +150,12 @@ export class SimNode {
   }
 
   /** Binds a pod to the node at `at`; its ADD comes `addDelayMs` later. */
+  /** Calls `fn` once the pool-manager has started (the node turns Ready). */
+  onReady(fn: () => void): void {
+    this.readyHooks.push(fn);
+  }
+  private readonly readyHooks: Array<() => void> = [];
+
   bindPod(at: number, addDelayMs: number): void {
     const i = this.pods.push({ boundAt: at, failures: 0 }) - 1;
     this.o.sim.at(at, () => {
@@ -232,7 +245,7 @@ export class SimNode {
       this.failedAdds++;
       pod.failures++;
       this.pushUsage();
-      sim.after(this.o.kubeletRetryMs, () => void this.add(i));
+      sim.after(this.o.kubeletRetry.ms * (1 + this.o.kubeletRetry.jitter * this.o.random()), () => void this.add(i));
       return;
     }
     this.assigned.add(cidr);

@@ -1,0 +1,138 @@
+/**
+ * Scale benchmark (issue 8, item 6), by simulation: N nodes of one account (default 1,000)
+ * launched together (boots spread over 60 s); each node, once its pool-manager is up,
+ * gets its pods bound at once (default 30, so 30,000 pods), each ADD 1–3 s after. All
+ * nodes share one simulated EC2 and the account's token buckets (AWS's sizes: addresses and
+ * ENIs 100 + 5/s, attach/detach 50 + 5/s, Describe* 100 + 20/s): an empty bucket answers
+ * RequestLimitExceeded. Side by side in one run:
+ *   project defaults  demand policy + pending pods + miss-triggered cycles; Ec2Guard (client-
+ *                     side buckets of AWS's size per node, jittered backoff, 5 retries)
+ *   upstream          compat WARM_ENI_TARGET=1, a cycle every 5 s; the AWS SDK's standard
+ *                     retryer (10 attempts, backoff up to 20 s, retry quota), no client bucket
+ * Every pool-manager is the real PoolManager (planner, executor) on one simulated clock in
+ * one process (bench/burst/). The account's buckets are one; each node's EC2 state is its
+ * own sim-ec2 model by default (--shared-model: one model for all, quadratic in nodes). Kubelet retries a failed sandbox after 10–15 s (its pod-worker
+ * back-off) by default, to keep 30,000 pods tractable; --kubelet-retry-ms 1000 for 1 s.
+ *   node_modules/.bin/bun bench/scale.ts [--nodes N] [--pods-per-node N] [--seed N] [--instance-type T] [--kubelet-retry-ms MS] [--shared-model]
+ */
+import { buildCluster, percentile } from "./burst/cluster.ts";
+import type { Flavour } from "./burst/sim-node.ts";
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return (i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1]) ?? fallback;
+}
+function intArg(name: string, fallback: number): number {
+  const raw = arg(name, String(fallback));
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: want a positive integer, got ${raw}`);
+  return n;
+}
+
+const nodeCount = intArg("nodes", 1000);
+const perNode = intArg("pods-per-node", 30);
+const seed = intArg("seed", 1);
+const instanceType = arg("instance-type", "m5.xlarge");
+const kubeletMs = intArg("kubelet-retry-ms", 10_000);
+const BOOT_SPREAD_MS = 60_000;
+const LIMIT_MS = 4 * 3_600_000;
+const sharedModel = process.argv.includes("--shared-model");
+
+interface ScaleResult {
+  allAddressedS: number;
+  halfAddressedS: number;
+  allReadyS: number;
+  p50S: number;
+  p99S: number;
+  failedAdds: number;
+  calls: number;
+  mutating: number;
+  throttled: number;
+  errors: number;
+  byAction: Record<string, { ok: number; throttled: number; error: number }>;
+  quotaExhausted: number;
+  clientWaitS: number;
+  held: number;
+  enis: number;
+  addressed: number;
+  steps: number;
+  wallS: number;
+}
+
+async function scale(flavour: Flavour): Promise<ScaleResult> {
+  const wall = performance.now();
+  const c = buildCluster({ flavour, seed, nodes: nodeCount, instanceType, ...(sharedModel ? { vpcCidr: "10.0.0.0/14", subnetCidr: "10.0.0.0/15" } : { modelPerNode: true }), quantumMs: 10, kubeletRetry: { ms: kubeletMs, jitter: kubeletMs >= 10_000 ? 0.5 : 0 } });
+  const total = nodeCount * perNode;
+  let addressed = 0;
+  let half: number | undefined;
+  for (const node of c.nodes) {
+    node.onReady(() => {
+      for (let i = 0; i < perNode; i++) node.bindPod(c.sim.t + 2_000, 1_000 + c.random() * 2_000);
+    });
+    c.sim.at(c.random() * BOOT_SPREAD_MS, () => void node.start());
+  }
+  const count = () => {
+    addressed = 0;
+    for (const n of c.nodes) addressed += n.addressed();
+    if (half === undefined && addressed * 2 >= total) half = c.sim.t;
+    return addressed === total;
+  };
+  // Check progress once per simulated second (counting 30,000 pods each step would dominate).
+  let done = false;
+  const poll = () => {
+    done = count();
+    if (!done) c.sim.after(1_000, poll);
+  };
+  c.sim.after(1_000, poll);
+  await c.sim.run(LIMIT_MS, () => done);
+  const waits = c.nodes.flatMap((n) => n.pods.map((p) => ((p.addressedAt ?? c.sim.t) - (p.firstAddAt ?? p.boundAt)) / 1000));
+  const tot = c.account.totals();
+  return {
+    allAddressedS: c.sim.t / 1000,
+    halfAddressedS: (half ?? c.sim.t) / 1000,
+    allReadyS: Math.max(...c.nodes.map((n) => n.startedAt ?? c.sim.t)) / 1000,
+    p50S: percentile(waits, 50),
+    p99S: percentile(waits, 99),
+    failedAdds: c.nodes.reduce((n, x) => n + x.failedAdds, 0),
+    ...tot,
+    byAction: { ...c.account.calls },
+    quotaExhausted: c.quotaExhausted(),
+    clientWaitS: c.clientWaitMs() / 1000,
+    held: c.nodes.reduce((n, x) => n + x.held(), 0),
+    enis: c.nodes.reduce((n, x) => n + x.enis(), 0),
+    addressed,
+    steps: c.sim.steps,
+    wallS: (performance.now() - wall) / 1000,
+  };
+}
+
+const git = (args: string[]) => Bun.spawnSync(["git", ...args], { cwd: import.meta.dir }).stdout.toString().trim();
+const dirty = git(["status", "--porcelain", "--", "services", "shared"]).split("\n").filter(Boolean).length;
+const t0 = performance.now();
+const p = await scale("project");
+const u = await scale("upstream");
+const elapsed = (performance.now() - t0) / 1000;
+
+const total = nodeCount * perNode;
+const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2));
+const pad = (s: string | number, n: number) => String(s).padEnd(n);
+console.log(`scale: ${nodeCount} ${instanceType} nodes of one account (boots over ${BOOT_SPREAD_MS / 1000} s), ${perNode} pods bound to each once it is up (${total} pods), AWS's per-account EC2 buckets, seed ${seed}`);
+console.log(`measured on ${git(["rev-parse", "--short", "HEAD"])}${dirty ? ` + ${dirty} uncommitted file(s) in services/ and shared/` : ""}; simulated clock (10 ms steps), ${sharedModel ? "one sim-ec2 model for all nodes" : "one sim-ec2 model per node, one account's buckets"}, kubelet retry ${kubeletMs / 1000} s${kubeletMs >= 10_000 ? " +0–50%" : ""}`);
+console.log("\nratios, project defaults ÷ upstream (WARM_ENI_TARGET=1, SDK retryer); below 1 is better");
+console.log(`  time until all ${total} pods have addresses  ${ratio(p.allAddressedS, u.allAddressedS)}   (half of them: ${ratio(p.halfAddressedS, u.halfAddressedS)})`);
+console.log(`  pod wait for an address p50 / p99          ${ratio(p.p50S, u.p50S)} / ${ratio(p.p99S, u.p99S)}`);
+console.log(`  throttled calls (RequestLimitExceeded)     ${ratio(p.throttled, u.throttled)}`);
+console.log(`  EC2 calls (mutating)                       ${ratio(p.calls, u.calls)} (${ratio(p.mutating, u.mutating)})`);
+console.log(`  failed ADDs                                ${ratio(p.failedAdds, u.failedAdds)}`);
+console.log("\nabsolutes (s are simulated seconds from the first boot)");
+console.log(pad("config", 18) + pad("all addr. s", 12) + pad("half s", 8) + pad("nodes up s", 12) + pad("wait p50/p99 s", 16) + pad("failed ADDs", 13) + pad("EC2 calls", 11) + pad("mutating", 10) + pad("throttled", 11) + pad("errors", 8) + pad("addr. held", 12) + "ENIs");
+for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
+  console.log(
+    pad(name, 18) + pad(r.addressed === total ? r.allAddressedS.toFixed(0) : `>${r.allAddressedS.toFixed(0)} (${r.addressed})`, 12) + pad(r.halfAddressedS.toFixed(0), 8) + pad(r.allReadyS.toFixed(0), 12) + pad(`${r.p50S.toFixed(1)}/${r.p99S.toFixed(1)}`, 16) + pad(r.failedAdds, 13) + pad(r.calls, 11) + pad(r.mutating, 10) + pad(r.throttled, 11) + pad(r.errors, 8) + pad(r.held, 12) + r.enis,
+  );
+}
+for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
+  console.log(`  ${name} calls (ok/throttled/error): ${Object.entries(r.byAction).map(([a, x]) => `${a} ${x.ok}/${x.throttled}/${x.error}`).join(", ")}`);
+  console.log(`  ${name}: ${name === "upstream" ? `retries given up on a spent SDK retry quota ${r.quotaExhausted}` : `client-side bucket waits ${r.clientWaitS.toFixed(0)} s in total`}; ${r.steps} clock steps, ${r.wallS.toFixed(1)} s wall`);
+}
+console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/scale.ts --seed ${seed}${nodeCount !== 1000 ? ` --nodes ${nodeCount}` : ""}${perNode !== 30 ? ` --pods-per-node ${perNode}` : ""}${instanceType !== "m5.xlarge" ? ` --instance-type ${instanceType}` : ""}${kubeletMs !== 10_000 ? ` --kubelet-retry-ms ${kubeletMs}` : ""}${sharedModel ? " --shared-model" : ""}`);
