@@ -3,6 +3,13 @@
 import type { ImdsInstanceView } from "./sim-imds/app.ts";
 import type { Ec2Model } from "./sim-ec2/state.ts";
 import type { Instance } from "./sim-ec2/types.ts";
+import { instanceTypeLimits } from "./sim-ec2/instance-types.ts";
+
+/** The kubelet's --max-pods on an EKS AMI node without prefix delegation: ENIs × (IPv4 per ENI − 1) + 2. */
+export function eksMaxPods(instanceType: string): number {
+  const l = instanceTypeLimits(instanceType);
+  return l ? l.maxEnis * (l.ipv4PerEni - 1) + 2 : 110;
+}
 
 /** EC2's private DNS name, which kubelet on EC2 uses as the node name. */
 export function privateDnsName(privateIp: string, region: string): string {
@@ -53,6 +60,8 @@ export function nodeObject(inst: Instance, name: string, region: string): Record
         { type: "Hostname", address: name },
       ],
       conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
+      capacity: { pods: String(eksMaxPods(inst.instanceType)) },
+      allocatable: { pods: String(eksMaxPods(inst.instanceType)) },
       nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "v1.31.0" },
     },
   };

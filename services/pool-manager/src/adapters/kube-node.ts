@@ -13,6 +13,13 @@ export const TRUNK_LABEL = "vpc.amazonaws.com/has-trunk-attached";
 export interface NodeLike {
   metadata?: { name?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { unschedulable?: boolean; taints?: { key: string; effect: string; value?: string }[] };
+  status?: { capacity?: Record<string, string> };
+}
+
+/** status.capacity.pods as a positive integer, or undefined. */
+export function nodeCapacityPods(node: NodeLike): number | undefined {
+  const v = Number(node.status?.capacity?.pods);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 export interface PodLike {

@@ -18,7 +18,7 @@ export interface KubeWorld {
   kubeconfig: string;
   adapters: KubeAdapter[];
   adapter(nodeName: string, o?: Partial<KubeAdapterOptions>): KubeAdapter;
-  node(name: string, o?: { labels?: Record<string, string>; annotations?: Record<string, string>; taints?: { key: string; effect: string }[]; unschedulable?: boolean }): void;
+  node(name: string, o?: { labels?: Record<string, string>; annotations?: Record<string, string>; taints?: { key: string; effect: string }[]; unschedulable?: boolean; capacityPods?: number }): void;
   eniConfig(name: string, subnet: string, securityGroups: string[]): void;
   pod(name: string, nodeName: string, o?: { hostNetwork?: boolean; podIP?: string; phase?: string; namespace?: string }): void;
   setPodIp(name: string, ip: string, namespace?: string): void;
@@ -46,7 +46,7 @@ export async function kubeWorld(o: { historyLimit?: number } = {}): Promise<Kube
       return a;
     },
     node(name, n = {}) {
-      const obj = { apiVersion: "v1", kind: "Node", metadata: { name, labels: n.labels ?? {}, annotations: n.annotations ?? {} }, spec: { ...(n.taints ? { taints: n.taints } : {}), ...(n.unschedulable ? { unschedulable: true } : {}) } };
+      const obj = { apiVersion: "v1", kind: "Node", metadata: { name, labels: n.labels ?? {}, annotations: n.annotations ?? {} }, spec: { ...(n.taints ? { taints: n.taints } : {}), ...(n.unschedulable ? { unschedulable: true } : {}) }, ...(n.capacityPods ? { status: { capacity: { pods: String(n.capacityPods) } } } : {}) };
       const old = store.get("nodes", undefined, name);
       if (old) store.update("nodes", { ...obj, metadata: { ...old.metadata, ...obj.metadata } });
       else store.create("nodes", obj);

@@ -130,6 +130,14 @@ describe("node state, events, security groups for pods", () => {
     expect(await a.nodeUnschedulable()).toBe(false);
   });
 
+  test("max pods is the Node's status.capacity.pods (the kubelet's --max-pods), unknown without it", async () => {
+    w = await kubeWorld();
+    w.node("n1", { capacityPods: 234 });
+    w.node("n2");
+    expect(await w.adapter("n1", { nodeCacheMs: 0 }).nodeMaxPods()).toBe(234);
+    expect(await w.adapter("n2", { nodeCacheMs: 0 }).nodeMaxPods()).toBeUndefined();
+  });
+
   test("UnauthorizedOperation → one Warning event on the Node per action, read back from the events list", async () => {
     w = await kubeWorld();
     w.node("n1");

@@ -12,7 +12,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOption
 import type { Config } from "../../../../shared/config/types.ts";
 import { kubeConfigFrom } from "../../../../shared/kube-config.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
-import { describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
+import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" };
 const CNI_NODES = { group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes" };
@@ -159,6 +159,10 @@ export class KubeAdapter implements KubePort {
       })
       .finally(() => (this.nodeRead = undefined));
     return this.nodeRead;
+  }
+
+  async nodeMaxPods(): Promise<number | undefined> {
+    return nodeCapacityPods(await this.readNode());
   }
 
   async nodeUnschedulable(): Promise<boolean> {

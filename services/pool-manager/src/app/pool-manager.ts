@@ -153,6 +153,13 @@ export class PoolManager {
     // Each reading on its own: one failing (API away) must not skip the others.
     const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => this.log(`Kubernetes: ${what} not read`, { err: String(err) }));
     await read("node taints", async () => void (this.model.extra.node.unschedulable = await kube.nodeUnschedulable()));
+    // Upstream sizes the pool by the kubelet's max pods (Node capacity), else 110.
+    if (this.limits && this.opts.maxPods === undefined && kube.nodeMaxPods) {
+      await read("node capacity", async () => {
+        const pods = await kube.nodeMaxPods!();
+        if (pods !== undefined && this.limits && this.limits.maxPods !== pods) this.limits = { ...this.limits, maxPods: pods };
+      });
+    }
     if (this.settings.demandAware) {
       this.model.podsWatched = false;
       await read("pending pods", async () => {

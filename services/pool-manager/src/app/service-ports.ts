@@ -25,6 +25,8 @@ export interface KubePort {
   pendingPods(): Promise<number>;
   /** The pod watch is live (pendingPods sees pods as they are scheduled); absent = ask debug(). */
   podsWatched?(): boolean;
+  /** The kubelet's max pods (Node status.capacity.pods), as upstream sizes the pool by it; undefined when unknown. */
+  nodeMaxPods?(): Promise<number | undefined>;
   /** Node tainted node.kubernetes.io/unschedulable:NoSchedule. */
   nodeUnschedulable(): Promise<boolean>;
   /** ENABLE_POD_ENI on a trunking-capable instance: trunk label and CNINode feature (idempotent). */
