@@ -20,7 +20,13 @@ const { config, log, socketGid } = bootstrap("pool-manager");
 const settings = poolSettingsFrom(config);
 const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
 let pm: PoolManager | undefined;
-const frame = createFrame({ name: "pool-manager", debug: () => ({ pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }), healthy: () => ({ ok: !!pm?.model.ready, ...(pm?.model.ready ? {} : { reason: "starting" }) }) });
+// Why start-up has not finished yet (IMDS or EC2 failing): on /healthz, /debug and in the capacity.
+let startupError: string | undefined;
+const frame = createFrame({
+  name: "pool-manager",
+  debug: () => ({ ...(startupError ? { startup: `retrying: ${startupError}` } : {}), pool: pm?.debug(), ec2: { buckets: guard.buckets.state(Date.now()), calls: guard.counts, recentErrors: guard.recentErrors.slice(-20) } }),
+  healthy: () => (pm?.model.ready ? { ok: true } : { ok: false, reason: startupError ? `start-up failed, retrying: ${startupError}` : "starting" }),
+});
 const metrics = poolMetrics(frame.registry);
 // The pool's components log through one function; it lands in the service's pino logger
 // (AWS_VPC_K8S_CNI_LOGLEVEL / AWS_VPC_K8S_CNI_LOG_FILE).
@@ -84,8 +90,15 @@ for (;;) {
     await pm.start();
     break;
   } catch (err) {
+    startupError = String((err as Error)?.message ?? err);
+    // addr-broker tells pods why there is no address yet (CNI error 11 carries the shortage).
+    pm.model.shortage = `start-up failed, retrying in 5 s: ${startupError}`;
+    pm.model.bump();
     log.error({ err: String(err) }, "start-up failed, retrying");
     await Bun.sleep(5_000);
   }
 }
+startupError = undefined;
 pm.startLoops();
+// TMPDEBUG
+setTimeout(async () => { const { heapStats } = await import("bun:jsc"); Bun.gc(true); const h = heapStats(); const top = Object.entries(h.objectTypeCounts).sort((a, b) => b[1] - a[1]).slice(0, 12); console.error("TMPDEBUG", JSON.stringify({ heap: h.heapSize >> 20, cap: h.heapCapacity >> 20, extra: h.extraMemorySize >> 20, objs: h.objectCount, mu: process.memoryUsage(), top })); }, 8000);

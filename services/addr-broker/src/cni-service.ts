@@ -6,14 +6,23 @@ import { parseCniRequest, versionForErrors, type CniRequest } from "./core/cni-r
 import { prevResultProblems } from "./core/cni-result.ts";
 import { SUPPORTED_VERSIONS } from "./core/cni-version.ts";
 import { findAllocation } from "./core/state.ts";
-import { addPod, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
+import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number };
 
 async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   const k = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
-  const a = findAllocation(d.broker.state, k);
+  let a = findAllocation(d.broker.state, k);
+  if (!a) {
+    const adopted = await d.broker.serial(() => findAllocation(d.broker.state, k) ?? adoptReservation(d.broker, k, req));
+    if (adopted && "durable" in adopted) {
+      await adopted.durable.catch((err) => {
+        throw checkpointError(d.broker, err);
+      });
+      a = adopted.alloc;
+    } else a = adopted;
+  }
   if (!a) throw new CniError(CniCode.UNKNOWN_CONTAINER, `CNI_CONTAINERID: ${req.containerId} has no address on network ${req.conf.name} for ${req.ifName}`);
   const problems: string[] = [];
   if (a.netns && a.netns !== req.netns) problems.push(`the address was assigned for netns ${a.netns}, not ${req.netns}`);

@@ -44,6 +44,24 @@ export function peerError(what: string, socket: string, err: unknown): CniError 
   return new CniError(CniCode.WIRING_FAILED, `net-config could not ${what}: ${why}`);
 }
 
+/**
+ * A live pod whose address was rebuilt from the kernel (corrupt checkpoint) holds only a
+ * reservation keyed by its host veth. Its next CHECK or retried ADD names it again (the
+ * veth derives from CNI_ARGS): the reservation becomes its allocation, same address.
+ * Call under broker.serial; undefined when there is no such reservation.
+ */
+export function adoptReservation(broker: Broker, k: PodKey, req: { netns: string; args: { podNamespace?: string; podName?: string } }): { alloc: Allocation; durable: Promise<void> } | undefined {
+  const veth = hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName });
+  const reserved = [...broker.state.reserved.values()].find((r) => r.hostVeth === veth);
+  if (!reserved) return undefined;
+  const alloc: Allocation = { ...k, address: reserved.address, allocatedAtNs: BigInt(broker.now()) * 1_000_000n, interfacesCount: 1, netns: req.netns, hostVeth: veth };
+  if (reserved.routeTable !== undefined) alloc.routeTable = reserved.routeTable;
+  if (req.args.podNamespace) alloc.podNamespace = req.args.podNamespace;
+  if (req.args.podName) alloc.podName = req.args.podName;
+  broker.decide("reservation adopted", { key: keyOf(k), address: alloc.address, why: reserved.why });
+  return { alloc, durable: broker.apply(withAllocation(broker.state, alloc)) };
+}
+
 /** Takes (or finds) the pod's address under the lock; throws CniError 11 on a miss, 5 on a failed write. */
 async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean }> {
   const { broker } = d;
@@ -56,6 +74,8 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
         broker.state = touch(broker.state, k, { netns: req.netns });
         return { alloc: findAllocation(broker.state, k) ?? existing, fresh: false, durable: broker.whenDurable() };
       }
+      const adopted = adoptReservation(broker, k, req);
+      if (adopted) return { ...adopted, fresh: false };
       for (const other of broker.state.allocations.values()) {
         if (other.netns === req.netns && other.ifName === req.ifName) {
           throw new CniError(CniCode.INTERFACE_EXISTS, `CNI_IFNAME: ${req.ifName} already exists in ${req.netns} (container ${other.containerId}, network ${other.networkName})`);
