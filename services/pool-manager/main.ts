@@ -100,5 +100,3 @@ for (;;) {
 }
 startupError = undefined;
 pm.startLoops();
-// TMPDEBUG
-setTimeout(async () => { const { heapStats } = await import("bun:jsc"); Bun.gc(true); const h = heapStats(); const top = Object.entries(h.objectTypeCounts).sort((a, b) => b[1] - a[1]).slice(0, 12); console.error("TMPDEBUG", JSON.stringify({ heap: h.heapSize >> 20, cap: h.heapCapacity >> 20, extra: h.extraMemorySize >> 20, objs: h.objectCount, mu: process.memoryUsage(), top })); }, 8000);
