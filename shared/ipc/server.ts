@@ -49,8 +49,8 @@ export async function serveUnix(app: Hono, path: string, opts: ServeOptions = {}
   const previous = process.umask(0o777 & ~mode);
   let server: ReturnType<typeof Bun.serve>;
   try {
-    // Long polls (capacity) outlive Bun's default 10 s idle timeout: allow them 2 minutes.
-    server = Bun.serve({ unix: path, fetch: app.fetch, idleTimeout: 120 });
+    // Bun's 10 s idle timeout does not cut Unix-socket requests (long polls; see ipc.test.ts).
+    server = Bun.serve({ unix: path, fetch: app.fetch });
   } finally {
     process.umask(previous);
   }
