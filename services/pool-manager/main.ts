@@ -8,7 +8,7 @@ import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
-import { SdkImds } from "./src/adapters/imds.ts";
+import { HttpImds } from "./src/adapters/imds.ts";
 import { createKubeAdapter, type KubeAdapter } from "./src/adapters/kube.ts";
 import { brokerClient, netConfigClient } from "./src/adapters/peer-services.ts";
 import { poolMetrics } from "./src/app/metrics.ts";
@@ -18,7 +18,7 @@ import { bucketsFrom, poolSettingsFrom } from "./src/app/settings-from-config.ts
 
 const { config, log, socketGid } = bootstrap("pool-manager");
 const settings = poolSettingsFrom(config);
-const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
+const imds = new HttpImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
 let pm: PoolManager | undefined;
 // Why start-up has not finished yet (IMDS or EC2 failing): on /healthz, /debug and in the capacity.
 let startupError: string | undefined;
@@ -84,19 +84,11 @@ if (config.introspection.enabled) {
     Bun.serve({ unix: b.path, fetch: app.fetch });
   } else Bun.serve({ hostname: b.host || "0.0.0.0", port: b.port, fetch: app.fetch });
 }
-// Start-up retries until EC2/IMDS answer: the node is not ready before.
-for (;;) {
-  try {
-    await pm.start();
-    break;
-  } catch (err) {
-    startupError = String((err as Error)?.message ?? err);
-    // addr-broker tells pods why there is no address yet (CNI error 11 carries the shortage).
-    pm.model.shortage = `start-up failed, retrying in 5 s: ${startupError}`;
-    pm.model.bump();
-    log.error({ err: String(err) }, "start-up failed, retrying");
-    await Bun.sleep(5_000);
-  }
-}
+// Start-up retries until EC2/IMDS answer (jittered back-off, 2 s → 60 s): the node is not ready before.
+// addr-broker tells pods why there is no address yet (CNI error 11 carries the shortage startWithRetry sets).
+await pm.startWithRetry((err, retryInMs) => {
+  startupError = String((err as Error)?.message ?? err);
+  log.error({ err: String(err), retryInMs }, "start-up failed, retrying");
+});
 startupError = undefined;
 pm.startLoops();
