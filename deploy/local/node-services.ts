@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig } from "../../shared/config/index.ts";
 import { conflistSettingsFromConfig, renderConflist } from "../../shared/conflist.ts";
+import { buildServices } from "../../services/build.ts";
 import type { Stack, StackNode } from "./stack.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..");
@@ -108,6 +109,24 @@ export function installCni(layout: NodeLayout, shim: string, env: Record<string,
   renameSync(`${layout.conflist}.tmp`, layout.conflist);
 }
 
+/**
+ * Bundles the four services once per deployment into `<dir>/services/<service>/main.js`
+ * (services/build.ts; the DaemonSet's image runs the same bundles): a bundle keeps only what
+ * a service uses of the AWS SDK and the Kubernetes client — most of the memory a service run
+ * from source holds. Nodes of one deployment share the build.
+ */
+const serviceBuilds = new Map<string, Promise<string>>();
+export function bundledServices(dir: string): Promise<string> {
+  const out = resolve(dir, "services");
+  let build = serviceBuilds.get(out);
+  if (!build) {
+    build = buildServices(out);
+    serviceBuilds.set(out, build);
+    build.catch(() => serviceBuilds.delete(out));
+  }
+  return build;
+}
+
 interface Supervised {
   service: LocalService;
   proc?: ReturnType<typeof Bun.spawn>;
@@ -119,6 +138,7 @@ interface Supervised {
 export class NodeServices {
   private readonly procs = new Map<LocalService, Supervised>();
   private stopping = false;
+  private bundleDir: string | undefined;
 
   constructor(
     readonly stack: Stack,
@@ -131,6 +151,7 @@ export class NodeServices {
   async start(services: readonly LocalService[] = SERVICE_ORDER): Promise<void> {
     mkdirSync(this.layout.runDir, { recursive: true });
     mkdirSync(this.layout.logDir, { recursive: true });
+    this.bundleDir = await bundledServices(this.stack.dir);
     for (const service of services) {
       const s: Supervised = { service, restarts: 0, backoffMs: 1000 };
       this.procs.set(service, s);
@@ -142,7 +163,9 @@ export class NodeServices {
   private spawn(s: Supervised): void {
     const out = openSync(join(this.layout.logDir, `${s.service}.out`), "a");
     const started = Date.now();
-    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, join(REPO_ROOT, `services/${s.service}/main.ts`)], {
+    if (!this.bundleDir) throw new Error("NodeServices.spawn before start()");
+    const main = join(this.bundleDir, s.service, "main.js");
+    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, main], {
       cwd: REPO_ROOT,
       env: nodeEnv(this.stack, this.node, this.layout, s.service, this.extraEnv),
       stdout: out,

@@ -1,0 +1,39 @@
+/**
+ * Bundles the four services: `bun run services/build.ts [outdir]` → `<outdir>/<service>/main.js`
+ * (default .build/services), run with `bun <outdir>/<service>/main.js`. `bun build --target=bun
+ * --minify --splitting`: the bundle keeps only what each service uses of the AWS SDK and the
+ * Kubernetes client (from source, Bun loads the whole client-ec2 and client-node), and a module
+ * imported with `await import()` (addr-broker's pod annotator, the SDK's credential providers)
+ * stays in its own chunk, loaded only when used. Measured with bench/memory.ts: see bench/README.md.
+ * Built into a temp dir beside the target, then renamed over it. Tests run the source.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics"] as const;
+
+export async function buildServices(outdir: string): Promise<string> {
+  const target = resolve(outdir);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = `${target}.build-${process.pid}-${Date.now()}`;
+  const entries = BUNDLED_SERVICES.map((s) => join(import.meta.dir, s, "main.ts"));
+  const proc = Bun.spawn([process.execPath, "build", "--target=bun", "--minify", "--splitting", "--outdir", tmp, ...entries], {
+    cwd: join(import.meta.dir, ".."),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 || !BUNDLED_SERVICES.every((s) => existsSync(join(tmp, s, "main.js")))) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`bun build of the services failed (${code}): ${stderr.trim()}`);
+  }
+  const old = `${target}.old-${process.pid}-${Date.now()}`;
+  if (existsSync(target)) renameSync(target, old);
+  renameSync(tmp, target);
+  rmSync(old, { recursive: true, force: true });
+  return target;
+}
+
+if (import.meta.main) {
+  console.log(await buildServices(process.argv[2] ?? ".build/services"));
+}
