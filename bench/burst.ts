@@ -45,6 +45,7 @@ interface BurstResult {
   enisBefore: number;
   heldAfter: number;
   enisAfter: number;
+  created: { attached: number; deleteOnTermination: number; detached: number };
 }
 
 async function burst(flavour: Flavour): Promise<BurstResult> {
@@ -79,6 +80,7 @@ async function burst(flavour: Flavour): Promise<BurstResult> {
     enisBefore,
     heldAfter: node.held(),
     enisAfter: node.enis(),
+    created: node.createdEnis(),
   };
 }
 
@@ -106,5 +108,6 @@ for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
     pad(name, 20) + pad(r.allAddressedS.toFixed(1), 13) + pad(`${r.p50S.toFixed(1)}/${r.p99S.toFixed(1)}`, 15) + pad(r.failedAdds, 13) + pad(`${r.podsFailedOnce}/${podCount}`, 13) + pad(`${r.untilAll} / ${r.calls}`, 16) + pad(r.mutating, 10) + pad(r.throttled, 11) + `${r.heldBefore} (${r.enisBefore}) → ${r.heldAfter} (${r.enisAfter})`,
   );
 }
+for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) console.log(`  ${name}: created ENIs attached ${r.created.attached}, with DeleteOnTermination ${r.created.deleteOnTermination}; detached (leaked) ${r.created.detached}`);
 for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) console.log(`  ${name} calls: ${Object.entries(r.byAction).map(([a, n]) => `${a} ${n}`).join(", ")}`);
 console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/burst.ts --seed ${seed}${podCount !== 100 ? ` --pods ${podCount}` : ""}${instanceType !== "m5.4xlarge" ? ` --instance-type ${instanceType}` : ""}`);

@@ -55,6 +55,8 @@ interface ScaleResult {
   clientWaitS: number;
   held: number;
   enis: number;
+  /** ENIs the nodes created: attached, of them with DeleteOnTermination, and detached (leaked) at the end. */
+  created: { attached: number; deleteOnTermination: number; detached: number };
   addressed: number;
   steps: number;
   wallS: number;
@@ -101,6 +103,7 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
     clientWaitS: c.clientWaitMs() / 1000,
     held: c.nodes.reduce((n, x) => n + x.held(), 0),
     enis: c.nodes.reduce((n, x) => n + x.enis(), 0),
+    created: c.nodes.map((n) => n.createdEnis()).reduce((a, b) => ({ attached: a.attached + b.attached, deleteOnTermination: a.deleteOnTermination + b.deleteOnTermination, detached: a.detached + b.detached })),
     addressed,
     steps: c.sim.steps,
     wallS: (performance.now() - wall) / 1000,
@@ -134,6 +137,7 @@ for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
 }
 for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
   console.log(`  ${name} calls (ok/throttled/error): ${Object.entries(r.byAction).map(([a, x]) => `${a} ${x.ok}/${x.throttled}/${x.error}`).join(", ")}`);
+  console.log(`  ${name}: created ENIs attached ${r.created.attached}, with DeleteOnTermination ${r.created.deleteOnTermination}; detached (leaked) ${r.created.detached}`);
   console.log(`  ${name}: ${name === "upstream" ? `retries given up on a spent SDK retry quota ${r.quotaExhausted}` : `client-side bucket waits ${r.clientWaitS.toFixed(0)} s in total`}; ${r.steps} clock steps, ${r.wallS.toFixed(1)} s wall`);
 }
 console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/scale.ts --seed ${seed}${nodeCount !== 200 ? ` --nodes ${nodeCount}` : ""}${perNode !== 30 ? ` --pods-per-node ${perNode}` : ""}${instanceType !== "m5.xlarge" ? ` --instance-type ${instanceType}` : ""}${kubeletMs !== 10_000 ? ` --kubelet-retry-ms ${kubeletMs}` : ""}${sharedModel ? " --shared-model" : ""}`);

@@ -108,7 +108,7 @@ export class SimNode {
     this.pm = new PoolManager(
       settings,
       { ec2: new NodeEc2(account, innerPort(model, sim), opts.client), imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
-      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep },
+      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep, random: opts.random },
     );
     // Published capacity wakes ADDs waiting for it (addr-broker's nextCapacity).
     const bump = this.pm.model.bump.bind(this.pm.model);
@@ -120,17 +120,10 @@ export class SimNode {
     };
   }
 
-  /** Starts the pool-manager (retried every 5 s as main.ts does), then its loops. */
+  /** Starts the pool-manager (retried with its jittered back-off, as main.ts does), then its loops. */
   async start(): Promise<void> {
     const { sim } = this.o;
-    for (;;) {
-      try {
-        await this.pm.start();
-        break;
-      } catch {
-        await sim.sleep(5_000);
-      }
-    }
+    await this.pm.startWithRetry();
     this.startedAt = sim.t;
     for (const f of this.readyHooks) f();
     const tick = () => {
@@ -180,6 +173,21 @@ export class SimNode {
 
   enis(): number {
     return this.pm.model.enis.size;
+  }
+
+  /** EC2's view of the ENIs this node created: attached with/without DeleteOnTermination, and detached (leaked unless deleted later). */
+  createdEnis(): { attached: number; deleteOnTermination: number; detached: number } {
+    const out = { attached: 0, deleteOnTermination: 0, detached: 0 };
+    const desc = `aws-K8S-${this.instanceId}`;
+    for (const e of Object.values(this.o.model.state.enis)) {
+      if (e.description !== desc) continue;
+      if (!e.attachment) out.detached++;
+      else {
+        out.attached++;
+        if (e.attachment.deleteOnTermination) out.deleteOnTermination++;
+      }
+    }
+    return out;
   }
 
   private kubeChanged(): void {

@@ -1,16 +1,22 @@
 /**
- * Every EC2 call goes through here: a client-side token bucket per API class, retries of
- * throttling and 5xx with jittered exponential backoff, a metric per call, and a short
- * log of recent errors for /debug. Clock, sleep and randomness are injected.
+ * Every EC2 call goes through here: a client-side token bucket per API class that adapts to
+ * the account's throttling (AIMD, see token-bucket.ts), retries of throttling and 5xx with
+ * jittered exponential backoff, a metric per call, and a short log of recent errors for
+ * /debug. Clock, sleep and randomness are injected.
  */
 import type { PoolMetrics } from "../app/metrics.ts";
 import { Ec2CallError } from "../core/ports.ts";
-import { BucketSet, scaledBuckets, type BucketName, type BucketSpec } from "../core/token-bucket.ts";
+import { AIMD, BucketSet, scaledBuckets, type AdaptSpec, type BucketName, type BucketSpec } from "../core/token-bucket.ts";
+
+/** Answers that mean the account's bucket for this API is empty. */
+export const THROTTLING = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);
 
 export const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "NETWORK"]);
 
 export interface GuardOptions {
   buckets?: Record<BucketName, BucketSpec>;
+  /** How the buckets adapt to throttling (default AIMD: ×0.5 on throttling, floor 0.02/s, +2% of the configured rate per success). */
+  adapt?: AdaptSpec;
   maxRetries?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -42,7 +48,14 @@ export class Ec2Guard {
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? ((ms) => Bun.sleep(ms));
     this.random = opts.random ?? Math.random;
-    this.buckets = new BucketSet(opts.buckets ?? scaledBuckets(), this.now());
+    this.buckets = new BucketSet(opts.buckets ?? scaledBuckets(), this.now(), opts.adapt ?? AIMD);
+    this.publishRates();
+  }
+
+  /** The buckets' current refill rates on the gauge. */
+  private publishRates(): void {
+    const g = this.opts.metrics?.clientRate;
+    if (g) for (const [bucket, rate] of Object.entries(this.buckets.rates())) g.set({ bucket }, rate);
   }
 
   async call<T>(api: string, fn: () => Promise<T>): Promise<T> {
@@ -60,12 +73,18 @@ export class Ec2Guard {
       this.opts.metrics?.ec2Requests.inc({ fn: api });
       try {
         const out = await fn();
+        this.buckets.succeeded(api, this.now());
+        this.publishRates();
         this.opts.metrics?.apiLatency.observe({ api, error: "false", status: "200" }, performance.now() - started);
         return out;
       } catch (err) {
         const e = toCallError(api, err);
         c.errors++;
-        if (e.code === "RequestLimitExceeded") c.throttled++;
+        if (THROTTLING.has(e.code)) {
+          c.throttled++;
+          this.buckets.throttled(api, this.now());
+          this.publishRates();
+        }
         this.opts.metrics?.apiLatency.observe({ api, error: "true", status: String(e.status ?? 0) }, performance.now() - started);
         this.opts.metrics?.ec2Errors.inc({ fn: api });
         this.opts.metrics?.awsErrors.inc({ api, error: e.code });

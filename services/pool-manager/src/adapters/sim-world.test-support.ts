@@ -32,7 +32,8 @@ export async function simWorld(o: { instanceType?: string; subnetCidr?: string; 
   const sg = model.defaultSecurityGroup(vpc.id)!;
   const inst = model.launchInstance({ instanceType: o.instanceType ?? "m5.large", subnetId: subnet.id, securityGroupIds: [sg.id] });
   const server = serveSimEc2({ host: "127.0.0.1", port: 0, controlSocket: join(dir, "control.sock"), model, faults: { attachDelayMs: 20, imdsDelayMs: 10, deleteAfterDetachMs: 50, ...o.faults } });
-  const guard = new Ec2Guard({ baseDelayMs: 5, maxDelayMs: 50, ...o.guard });
+  // Faults are injected on purpose, on the real clock: the adaptive rate never drops below 10/s here (or the configured rate).
+  const guard = new Ec2Guard({ baseDelayMs: 5, maxDelayMs: 50, adapt: { decrease: 0.5, floorPerSec: 10, increaseFraction: 0.02 }, ...o.guard });
   const client = createEc2Client({ region: "us-west-2", endpoint: server.endpoint, credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" } });
   const ec2 = new SdkEc2(client, guard);
   const MUTATING = /^(Create|Attach|Detach|Delete|Modify|Assign|Unassign)/;

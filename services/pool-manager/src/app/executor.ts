@@ -1,8 +1,11 @@
 /**
  * Carries the planner's actions out through the ports. ENIs are created with their
  * addresses and tags in one call, attached at a free device index (deleted again if the
- * attach fails), waited for in IMDS, set up by net-config, then published. Nothing is
+ * attach fails), waited for in IMDS, set up by net-config, then published; the ENIs of one
+ * grow are created and attached a few at a time and waited for in IMDS together. Nothing is
  * unassigned or detached before addr-broker granted the drain of every CIDR concerned.
+ * What a throttled call leaves undone is kept and retried in later cycles (`repair`):
+ * DeleteOnTermination not yet set on an attached ENI, an ENI that must be deleted.
  */
 import type { PlanAction } from "../core/actions.ts";
 import { ec2Code, type Ec2Port, type ImdsPort, type Tags } from "../core/ports.ts";
@@ -27,6 +30,8 @@ export interface ExecutorOptions {
   sleep: (ms: number) => Promise<void>;
   imdsWait?: { firstMs: number; maxMs: number; tries: number };
   deleteTries?: number;
+  /** ENIs of one grow created and attached at the same time (default 3). */
+  createParallel?: number;
 }
 
 export interface ExecutorDeps {
@@ -50,9 +55,109 @@ export class Executor {
 
   async run(a: PlanAction): Promise<void> {
     if (a.kind === "assign") return this.assign(a.eniId, a.cidrKind, a.count);
-    if (a.kind === "createEni") return this.createEni(a.cidrKind, a.count);
+    if (a.kind === "createEni") {
+      const [err] = await this.createEnis([a]);
+      if (err !== undefined) throw err;
+      return;
+    }
     if (a.kind === "release") return this.release(a.eniId, a.cidrs);
     return this.deleteEni(a.eniId);
+  }
+
+  /**
+   * The ENIs of one grow: created and attached up to `createParallel` at a time, each waited
+   * for in IMDS as soon as it is attached, all together. After a failure no further ENI of
+   * this grow is started (the account is likely throttling). One error per action,
+   * undefined where it went through.
+   */
+  async createEnis(actions: Array<{ cidrKind: "address" | "prefix"; count: number }>): Promise<unknown[]> {
+    const errors: unknown[] = actions.map(() => undefined);
+    const setups: Promise<void>[] = [];
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      for (let i = next++; i < actions.length; i = next++) {
+        if (failed) {
+          errors[i] = new Error("not tried: an earlier ENI of this grow failed");
+          continue;
+        }
+        const a = actions[i]!;
+        try {
+          const m = await this.createAndAttach(a.cidrKind, a.count);
+          setups.push(this.finishSetup(m).catch((err) => void (errors[i] = err)));
+        } catch (err) {
+          failed = true;
+          errors[i] = err;
+        }
+      }
+    };
+    const parallel = Math.max(1, Math.min(this.d.opts.createParallel ?? 3, actions.length));
+    await Promise.all(Array.from({ length: parallel }, worker));
+    await Promise.all(setups);
+    return errors;
+  }
+
+  /**
+   * Does what grows left for later or what failed: DeleteOnTermination on attached ENIs that
+   * lack it (skipped while the pool is short), and ENIs queued for deletion (NotFound = done, "in use" = later). `failed` when a call
+   * failed other than "in use" (the cycle backs off).
+   */
+  async repair(o: { deleteOnTermination: boolean } = { deleteOnTermination: true }): Promise<{ errors: string[]; failed: boolean }> {
+    const { model, ec2, opts } = this.d;
+    const errors: string[] = [];
+    let failed = false;
+    for (const m of model.enis.values()) {
+      if (!o.deleteOnTermination || m.deleteOnTermination !== false || !m.attachmentId || m.removing) continue;
+      try {
+        await ec2.setDeleteOnTermination(m.pool.id, m.attachmentId);
+        m.deleteOnTermination = true;
+      } catch (err) {
+        if (/NotFound/.test(ec2Code(err) ?? "")) {
+          m.deleteOnTermination = undefined; // gone or re-attached: reconcile finds out
+          continue;
+        }
+        failed = true;
+        errors.push(`DeleteOnTermination ${m.pool.id}: ${String((err as Error).message ?? err)}`);
+        if (isThrottle(err)) return { errors, failed };
+      }
+    }
+    for (const [id, p] of model.pendingDeletes) {
+      p.tries++;
+      try {
+        await ec2.deleteEni(id);
+        model.pendingDeletes.delete(id);
+      } catch (err) {
+        const code = ec2Code(err) ?? "";
+        if (code === "InvalidNetworkInterfaceID.NotFound") {
+          model.pendingDeletes.delete(id);
+          continue;
+        }
+        p.lastError = `${code}: ${String((err as Error).message ?? err)}`;
+        p.lastTryAtMs = opts.now();
+        if (isInUse(err)) continue;
+        failed = true;
+        errors.push(`delete ${id}: ${p.lastError}`);
+        if (isThrottle(err)) return { errors, failed };
+      }
+    }
+    return { errors, failed };
+  }
+
+  /** One DeleteNetworkInterface for an ENI this node created but does not use; queued for `repair` when it fails. */
+  private async deleteOrQueue(eniId: string, why: string): Promise<void> {
+    try {
+      await this.d.ec2.deleteEni(eniId);
+    } catch (err) {
+      if (ec2Code(err) === "InvalidNetworkInterfaceID.NotFound") return;
+      this.queueDelete(eniId, why, err);
+    }
+  }
+
+  queueDelete(eniId: string, why: string, err?: unknown): void {
+    const p = this.d.model.pendingDeletes.get(eniId) ?? { sinceMs: this.d.opts.now(), why, tries: 0 };
+    if (err !== undefined) p.lastError = `${ec2Code(err) ?? ""}: ${String((err as Error)?.message ?? err)}`;
+    this.d.model.pendingDeletes.set(eniId, p);
+    this.d.model.bump();
   }
 
   /** Records an insufficient-CIDR error for the planner's windows; true when it was one. */
@@ -119,7 +224,10 @@ export class Executor {
     };
   }
 
-  private async createEni(kind: "address" | "prefix", count: number): Promise<void> {
+  /** Device indexes taken by attaches in flight (concurrent creates pick different ones). */
+  private readonly attaching = new Set<number>();
+
+  private async createAndAttach(kind: "address" | "prefix", count: number): Promise<ManagedEni> {
     const { ec2, facts, settings, model, opts } = this.d;
     const target = await this.targetSubnet();
     let created;
@@ -148,18 +256,25 @@ export class Executor {
       this.noteInsufficient(lastErr);
       throw lastErr;
     }
-    let device: number;
+    let device = 0;
     let attachmentId: string;
     try {
-      const used = new Set([...(await ec2.usedDeviceIndexes(facts.instanceId)), ...[...model.enis.values()].map((m) => m.pool.deviceNumber)]);
+      const used = new Set([...(await ec2.usedDeviceIndexes(facts.instanceId)), ...[...model.enis.values()].map((m) => m.pool.deviceNumber), ...this.attaching]);
       device = 1;
       while (used.has(device)) device++;
+      this.attaching.add(device);
       attachmentId = await ec2.attachEni(created.id, facts.instanceId, device);
     } catch (err) {
-      await this.deleteDetached(created.id).catch(() => undefined);
+      // Never attached: delete it now, or in a later cycle (it must not leak).
+      await this.deleteOrQueue(created.id, `created, not attached (${ec2Code(err) ?? "error"})`);
       throw err;
+    } finally {
+      this.attaching.delete(device);
     }
-    await ec2.setDeleteOnTermination(created.id, attachmentId).catch(() => undefined);
+    // Without DeleteOnTermination the ENI outlives the instance. It is set by `repair`, once the
+    // pool is no longer short (the pods' addresses come first from the account's shared
+    // budget), and retried each cycle until set.
+    const deleteOnTermination = false;
     const cidrs = [
       ...created.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
       ...created.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
@@ -172,10 +287,12 @@ export class Executor {
       subnetCidr: "",
       securityGroups: created.securityGroups,
       attachmentId,
+      deleteOnTermination,
       ready: false,
     };
     model.enis.set(created.id, m);
-    await this.finishSetup(m);
+    model.bump();
+    return m;
   }
 
   /** Waits for the ENI in IMDS (100 ms → 60 s, ×2, 15% jitter, 12 tries), then net-config. */
@@ -261,7 +378,15 @@ export class Executor {
         }
       }
     }
-    await this.deleteDetached(eniId);
+    try {
+      await this.deleteDetached(eniId);
+    } catch (err) {
+      // Detached but not deleted: out of the pool, deleted in a later cycle.
+      this.queueDelete(eniId, "detached by a pool shrink", err);
+      model.enis.delete(eniId);
+      model.bump();
+      throw err;
+    }
     model.enis.delete(eniId);
     model.bump();
   }
@@ -276,10 +401,19 @@ export class Executor {
       } catch (err) {
         const code = ec2Code(err) ?? "";
         if (code === "InvalidNetworkInterfaceID.NotFound") return;
-        const inUse = code === "InvalidNetworkInterface.InUse" || /in use/i.test((err as Error).message);
-        if (!inUse || i + 1 >= tries) throw err;
+        if (!isInUse(err) || i + 1 >= tries) throw err;
         await this.d.opts.sleep(Math.min(100 * 2 ** i, 5_000));
       }
     }
   }
 }
+
+function isInUse(err: unknown): boolean {
+  return ec2Code(err) === "InvalidNetworkInterface.InUse" || /in use/i.test(String((err as Error)?.message ?? ""));
+}
+
+function isThrottle(err: unknown): boolean {
+  return THROTTLE_CODES.has(ec2Code(err) ?? "");
+}
+
+const THROTTLE_CODES = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);

@@ -79,6 +79,9 @@ export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolMana
     now: Date.now,
     sleep: (ms) => Bun.sleep(Math.min(ms, 50)),
     imdsWait: { firstMs: 10, maxMs: 100, tries: 30 },
+    // Faults are injected on purpose here: back off briefly, not for seconds.
+    cycleBackoff: { firstMs: 20, maxMs: 200 },
+    startupBackoff: { firstMs: 20, maxMs: 200 },
     ...o,
   });
   return { w, pm, net, broker };

@@ -11,6 +11,7 @@ export function poolMetrics(registry: Registry) {
     ec2Errors: new Counter({ name: "awscni_ec2api_error_count", help: "EC2 API errors", labelNames: ["fn"], registers: r }),
     awsErrors: new Counter({ name: "awscni_aws_api_error_count", help: "AWS API errors by code", labelNames: ["api", "error"], registers: r }),
     bucketWait: new Histogram({ name: "awscni_ec2_bucket_wait_seconds", help: "Time an EC2 call waited on the client-side token bucket", labelNames: ["api"], buckets: [0, 0.01, 0.1, 0.5, 1, 5, 30], registers: r }),
+    clientRate: new Gauge({ name: "awscni_ec2_client_rate_per_second", help: "Refill rate of the client-side EC2 token bucket now (AIMD: halved on throttling, recovering on success)", labelNames: ["bucket"], registers: r }),
     eniMax: new Gauge({ name: "awscni_eni_max", help: "Max ENIs the node may attach", registers: r }),
     ipMax: new Gauge({ name: "awscni_ip_max", help: "Max addresses the node may hold", registers: r }),
     eniAllocated: new Gauge({ name: "awscni_eni_allocated", help: "ENIs managed", registers: r }),

@@ -1,9 +1,13 @@
 /**
  * The pool-manager's life: start-up as upstream (IMDS, limits, ENIs from EC2, unmanaged
- * and excluded ENIs, tags, net-config, usage, pre-scale), then a pool cycle every 5 s
- * (at once on a miss), a reconcile every 60 s and the leaked-ENI clean-up.
+ * and excluded ENIs, tags, net-config, usage, pre-scale), retried with a jittered back-off,
+ * then a pool cycle every 5 s (at once on a miss), a reconcile every 60 s and the leaked-ENI
+ * clean-up. After a cycle whose EC2 work failed (throttled, 5xx), cycles back off (1 s → 60 s,
+ * jittered, reset by a cycle that went through): timers, usage pushes and misses cannot
+ * start one before the back-off ends, so a throttled account is not hammered by every node.
  */
-import { describeAction } from "../core/actions.ts";
+import { describeAction, type PlanAction } from "../core/actions.ts";
+import { backoffDelayMs, CYCLE_BACKOFF, STARTUP_BACKOFF, type BackoffSpec } from "../core/backoff.ts";
 import type { Plan } from "../core/planner.ts";
 import { planPool } from "../core/pool-policy.ts";
 import { recordDemand } from "../core/demand-history.ts";
@@ -22,7 +26,16 @@ export interface PoolManagerOptions extends ExecutorOptions {
   /** Kubelet max pods (Node capacity); upstream falls back to 110. */
   maxPods?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Back-off between pool cycles after a failed action (default CYCLE_BACKOFF). */
+  cycleBackoff?: BackoffSpec;
+  /** Back-off between start-up attempts (default STARTUP_BACKOFF). */
+  startupBackoff?: BackoffSpec;
+  /** Jitter source (default Math.random). */
+  random?: () => number;
 }
+
+/** EC2 answers the planner handles itself (insufficient-CIDR windows): no back-off for them. */
+const NO_BACKOFF = new Set(["InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks"]);
 
 export interface Decision {
   at: number;
@@ -41,6 +54,10 @@ export class PoolManager {
   readonly recentlyFreed = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
   private lastPoolActionAt = 0;
+  /** Cycle back-off: failed cycles in a row, and no cycle before `untilMs`. */
+  readonly backoff = { failures: 0, untilMs: 0, lastError: "" };
+  private wakePending = false;
+  private stopped = false;
   private timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(
@@ -90,6 +107,25 @@ export class PoolManager {
     this.metrics?.startup.observe((performance.now() - t0) / 1000);
     this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged });
     await this.cycle(); // pre-scale
+  }
+
+  /**
+   * start(), retried until it goes through (IMDS or EC2 failing, e.g. DescribeInstanceTypes
+   * throttled) after a jittered exponential back-off; the shortage tells pods why.
+   */
+  async startWithRetry(onFailure?: (err: unknown, retryInMs: number) => void): Promise<void> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.start();
+        return;
+      } catch (err) {
+        const ms = backoffDelayMs(failures, this.opts.startupBackoff ?? STARTUP_BACKOFF, (this.opts.random ?? Math.random)());
+        this.model.shortage = `start-up failed, retrying in ${(ms / 1000).toFixed(1)} s: ${String((err as Error)?.message ?? err)}`;
+        this.model.bump();
+        onFailure?.(err, ms);
+        await this.opts.sleep(ms);
+      }
+    }
   }
 
   /** Subnets tagged kubernetes.io/role/cni=0 (subnet discovery only). */
@@ -190,6 +226,10 @@ export class PoolManager {
   private async cycleNow(): Promise<Plan | undefined> {
     if (!this.model.ready || !this.limits || !this.executor) return undefined;
     const now = this.opts.now();
+    if (now < this.backoff.untilMs) {
+      this.wakeAfterBackoff(now);
+      return undefined;
+    }
     if (this.settings.customNetwork && !this.ports.kube && this.model.extra.newEniBlocked === undefined) {
       this.model.extra.newEniBlocked = "custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read";
     }
@@ -199,22 +239,46 @@ export class PoolManager {
       if (m.ready || m.removing || m.pool.primary) continue;
       await this.executor.finishSetup(m, { tries: 1 }).catch((err) => errors.push(`setup ${m.pool.id}: ${String((err as Error).message ?? err)}`));
     }
+    let failed = false;
     const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     if (!this.opts.disableProvisioning) {
+      const failedAction = (a: PlanAction, err: unknown) => {
+        errors.push(`${a.kind}: ${String((err as Error)?.message ?? err)}`);
+        this.metrics?.ipamdErrors.inc({ fn: a.kind });
+        const code = ec2Code(err) ?? "";
+        if (!NO_BACKOFF.has(code)) failed = true;
+        if (code === "InsufficientCidrBlocks" && this.settings.pdFallbackToIps) queueMicrotask(() => void this.cycle());
+      };
+      // Assigns, releases and deletes one after another; the ENIs of a grow together.
       for (const a of p.actions) {
+        if (a.kind === "createEni") continue;
+        if (failed) break;
         this.metrics?.inProgress.inc({ fn: a.kind });
         try {
           await this.executor.run(a);
           this.lastPoolActionAt = this.opts.now();
         } catch (err) {
-          errors.push(`${a.kind}: ${String((err as Error).message ?? err)}`);
-          this.metrics?.ipamdErrors.inc({ fn: a.kind });
-          if (ec2Code(err) === "InsufficientCidrBlocks" && this.settings.pdFallbackToIps) queueMicrotask(() => void this.cycle());
+          failedAction(a, err);
         } finally {
           this.metrics?.inProgress.dec({ fn: a.kind });
         }
       }
+      const creates = p.actions.filter((a) => a.kind === "createEni");
+      if (creates.length > 0 && !failed) {
+        this.metrics?.inProgress.inc({ fn: "createEni" }, creates.length);
+        const errs = await this.executor.createEnis(creates).finally(() => this.metrics?.inProgress.dec({ fn: "createEni" }, creates.length));
+        errs.forEach((err, i) => (err === undefined ? undefined : failedAction(creates[i]!, err)));
+        if (errs.some((e) => e === undefined)) this.lastPoolActionAt = this.opts.now();
+      }
+      // Then what grows left for later or what failed (after the pool's own work: pods first;
+      // DeleteOnTermination once the pool is not short).
+      if (!failed) {
+        const r = await this.executor.repair({ deleteOnTermination: !p.low });
+        errors.push(...r.errors);
+        failed ||= r.failed;
+      }
     }
+    this.noteCycleOutcome(failed, errors);
     const shortage = p.shortage ?? (this.settings.customNetwork && this.model.extra.newEniBlocked && p.stats.total === 0 ? this.model.extra.newEniBlocked : undefined);
     if (shortage !== this.model.shortage) {
       this.model.shortage = shortage;
@@ -226,6 +290,31 @@ export class PoolManager {
     }
     this.updateGauges();
     return p;
+  }
+
+  /** A failed cycle starts or lengthens the back-off; one that went through ends it. */
+  private noteCycleOutcome(failed: boolean, errors: string[]): void {
+    const b = this.backoff;
+    if (!failed) {
+      b.failures = 0;
+      b.untilMs = 0;
+      return;
+    }
+    b.failures++;
+    const ms = backoffDelayMs(b.failures, this.opts.cycleBackoff ?? CYCLE_BACKOFF, (this.opts.random ?? Math.random)());
+    b.untilMs = this.opts.now() + ms;
+    b.lastError = errors[errors.length - 1] ?? "";
+    this.log("pool cycle failed, backing off", { failures: b.failures, ms, err: b.lastError });
+  }
+
+  /** One cycle right when the back-off ends (the triggers during it were skipped). */
+  private wakeAfterBackoff(now: number): void {
+    if (this.wakePending || this.stopped) return;
+    this.wakePending = true;
+    void this.opts.sleep(Math.max(this.backoff.untilMs - now, 1)).then(() => {
+      this.wakePending = false;
+      if (!this.stopped) void this.cycle();
+    });
   }
 
   private updateGauges(): void {
@@ -324,6 +413,7 @@ export class PoolManager {
   }
 
   startLoops(): void {
+    this.stopped = false;
     this.timers.push(setInterval(() => void this.refreshKube().then(() => this.cycle()).catch(() => undefined), 5_000));
     this.timers.push(setInterval(() => void this.reconcile().catch((e) => this.log("reconcile failed", { err: String(e) })), 60_000));
     const leak = () => void this.cleanLeakedEnis().catch((e) => this.log("leaked-ENI clean-up failed", { err: String(e) }));
@@ -335,6 +425,7 @@ export class PoolManager {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
@@ -348,6 +439,10 @@ export class PoolManager {
       shortage: this.model.shortage,
       enis: [...this.model.enis.values()].map((m) => ({ ...m.pool, mac: m.mac, ready: m.ready, usage: m.pool.cidrs.map((c) => ({ ...(this.model.usage?.cidrs.find((u) => u.cidr === c.cidr) ?? { assigned: 0, cooling: 0 }), cidr: c.cidr })) })),
       unmanagedEnis: this.model.unmanaged,
+      // ENIs created here still lacking DeleteOnTermination, ENIs still to delete, and the cycle back-off.
+      deleteOnTerminationPending: [...this.model.enis.values()].filter((m) => m.deleteOnTermination === false).map((m) => m.pool.id),
+      pendingEniDeletes: Object.fromEntries(this.model.pendingDeletes),
+      cycleBackoff: this.backoff.untilMs > this.opts.now() ? { ...this.backoff, remainingMs: this.backoff.untilMs - this.opts.now() } : { failures: 0 },
       kubernetes: this.ports.kube?.debug?.() ?? { status: this.ports.kube ? "kubernetes: configured" : "kubernetes: not configured (no KUBECONFIG, no in-cluster API server)" },
       usage: this.model.usage,
       decisions: this.decisions.slice(-30),

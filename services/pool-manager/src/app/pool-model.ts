@@ -20,6 +20,17 @@ export interface ManagedEni {
   /** net-config has set up its link and route table (always true for the primary). */
   ready: boolean;
   removing?: boolean;
+  /** Created here: true once DeleteOnTermination is set, false while it still must be (retried each cycle). */
+  deleteOnTermination?: boolean;
+}
+
+/** An ENI this node created and must delete (never attached, or detached by a shrink) whose delete failed. */
+export interface PendingDelete {
+  sinceMs: number;
+  why: string;
+  tries: number;
+  lastError?: string;
+  lastTryAtMs?: number;
 }
 
 export function gatewayOf(subnetCidr: string): string {
@@ -49,6 +60,8 @@ export function poolCidr(cidr: string, kind: CidrKind): PoolCidr {
 export class PoolModel {
   readonly enis = new Map<string, ManagedEni>();
   unmanaged = 0;
+  /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
+  readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
   usage: UsageReport | undefined;
   /** Misses already acted upon. */

@@ -83,16 +83,43 @@ describe("grow", () => {
     expect(shape(p)).toEqual([["createEni", "", 0]]);
   });
 
-  test("scheduled pods: exactly the pending pods plus the floor, and the pending count again while they keep coming", () => {
+  test("scheduled pods: exactly the pending pods plus the floor and headroom, not the pending count again", () => {
     const pool = node(2);
-    // 3 pending, 2 free: want 3 + 1 = 4 free → 2 short + 3 again = 5, in one call.
-    expect(shape(planOf(pool, use(pool.state, 0, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-0", 5]]);
+    // 3 pending, 2 free: want 3 + 1 = 4 free → 2 short + headroom 2 = 4, in one call.
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-0", 4]]);
+  });
+
+  // Pending pods are counted once, against addresses already free or being added (an ENI
+  // created in an earlier cycle, not yet in IMDS, is in the pool with its addresses).
+  const covered: Array<[string, { free: number; inFlight: number; pending: number; misses?: number }, Array<[string, string, number]>]> = [
+    ["none free, none in flight: pending + floor + headroom", { free: 0, inFlight: 0, pending: 4 }, [["assign", "eni-0", 7]]],
+    ["3 free: only the rest is grown", { free: 3, inFlight: 0, pending: 4 }, [["assign", "eni-0", 4]]],
+    ["an ENI with 6 being added covers the 4 pending: no grow", { free: 0, inFlight: 6, pending: 4 }, []],
+    ["an ENI with 4 being added: 5 pending + floor − 4 + headroom", { free: 0, inFlight: 4, pending: 5 }, [["assign", "eni-0", 4]]],
+    ["pods watched: 40 misses of the 4 pending pods' retried ADDs count as 4", { free: 0, inFlight: 0, pending: 4, misses: 40 }, [["assign", "eni-0", 7]]],
+  ];
+  for (const [name, c, want] of covered) {
+    test(`pending pods counted once: ${name}`, () => {
+      // Primary: 2 assigned + `free` free; a second ENI (created just now) with `inFlight` addresses.
+      const pool = node(2 + c.free, c.inFlight ? { count: c.inFlight, at: NOW - 1_000 } : undefined);
+      expect(shape(planOf(pool, use(pool.state, 2, 0, { pendingPods: c.pending, podsWatched: true, newMisses: c.misses ?? 0 })))).toEqual(want);
+    });
+  }
+
+  test("100 pods scheduled at once on an m5.4xlarge-like node: one grow of ~100, not 200", () => {
+    const pool = node(0);
+    const limits = { ...M5_LARGE, maxEnis: 8, ipv4PerEni: 30, maxPods: 234 };
+    const p = planDemand(pool.state, use(pool.state, 0, 0, { pendingPods: 100, podsWatched: true }), s(), limits, NOW, T);
+    const added = p.actions.reduce((n, a) => n + (a.kind === "assign" || a.kind === "createEni" ? a.count : 0), 0);
+    expect(added).toBeGreaterThanOrEqual(101);
+    expect(added).toBeLessThanOrEqual(101 + 29);
+    expect(p.actions.filter((a) => a.kind === "createEni").length).toBe(3);
   });
 
   test("a grow goes into one ENI when one can take it all (one call)", () => {
     const pool = node(8, { count: 0, at: 0 });
-    // 8 assigned on eni-0 (1 slot left), 3 pending: want 4 + 3 again = 7 → all on eni-1, not 1 + 6.
-    expect(shape(planOf(pool, use(pool.state, 8, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-1", 7]]);
+    // 8 assigned on eni-0 (1 slot left), 3 pending: want 4 + headroom 2 = 6 → all on eni-1, not 1 + 5.
+    expect(shape(planOf(pool, use(pool.state, 8, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-1", 6]]);
   });
 
   test("cooling addresses are not free: 2 assigned + 2 cooling of 4 is short", () => {
@@ -104,9 +131,12 @@ describe("grow", () => {
   });
 
   test("waiting pods are added at once, across ENIs in one step, capped by max pods", () => {
+    const capped = node(9);
+    // 9 assigned, 25 waiting: want 35 + 2, capped at 29 − 9 = 20.
+    expect(shape(planOf(capped, use(capped.state, 9, 0, { waiting: 25 })))).toEqual([["createEni", "", 9], ["createEni", "", 9]]);
     const pool = node(9);
-    // 9 assigned, 12 waiting: want 22 + 12 again, capped at 29 − 9 = 20 → two new ENIs (the instance allows 2 more).
-    expect(shape(planOf(pool, use(pool.state, 9, 0, { waiting: 12 })))).toEqual([["createEni", "", 9], ["createEni", "", 9]]);
+    // 9 assigned, 12 waiting: want 22 + headroom 2 = 24 → 15 more: two new ENIs (the instance allows 2 more) in one step.
+    expect(shape(planOf(pool, use(pool.state, 9, 0, { waiting: 12 })))).toEqual([["createEni", "", 9], ["createEni", "", 6]]);
   });
 
   test("WARM_IP_TARGET and MINIMUM_IP_TARGET are floors", () => {

@@ -2,8 +2,9 @@
  * The `demand` pool policy: instead of upstream's fixed warm targets, keep free just what
  * pods need. With the node's pods watched (Kubernetes), a pod is seen when it is scheduled,
  * a second or more before its CNI ADD: the pool grows then, for exactly the pods pending
- * plus a small floor, and, while pods keep coming, as many again, so a deployment wave
- * costs a few calls, not one per pod (one call per ENI). Without the watch, the free buffer
+ * not yet covered by addresses free or being added, plus a small floor and a headroom that
+ * widens with the node's churn, so a deployment wave costs a few calls, not one per pod
+ * (one call per ENI), and the same pods are never provisioned twice. Without the watch, the free buffer
  * is sized from the most pods that arrived within one lead time over a recent horizon.
  * ENIs are the slow part (create + attach + IMDS take seconds) but cost no pod address, so
  * the attached ENIs keep room for the biggest burst seen (an empty ENI is created ahead, in
@@ -27,7 +28,7 @@ export interface DemandTuning {
   horizonMs: number;
   /** Free addresses kept beyond the pods pending. */
   floor: number;
-  /** A grow adds at least this many beyond what is wanted (and, during a burst, the pending count again). */
+  /** A grow adds at least this many beyond what is wanted (more with churn: see bandSpacingMs). */
   growHeadroom: number;
   /** Addresses pods gave back are kept this long: the pods that left may come back. */
   releaseDelayMs: number;
@@ -80,7 +81,10 @@ export interface DemandSizing {
 }
 
 export function demandSizing(s: PoolSettings, state: PoolState, usage: PoolUsage, assigned: number, now: number, t: DemandTuning): DemandSizing {
-  const need = Math.max(usage.pendingPods, usage.waiting, usage.newMisses, 0);
+  // With the pod watch, the pending pods are the count: misses are ADD attempts, and a pod
+  // retried by kubelet misses again and again (all the more while cycles back off), so
+  // counting them would provision the same pods many times over.
+  const need = Math.max(usage.pendingPods, usage.waiting, usage.podsWatched ? 0 : usage.newMisses, 0);
   const burst = peakArrivals(state.demand, now, t.leadMs, t.horizonMs);
   const buffer = Math.max(t.floor, s.warmIpTarget, usage.podsWatched ? 0 : burst);
   const recentlyLeft = peakAssigned(state.demand, now, t.releaseDelayMs, assigned) - assigned;
@@ -105,8 +109,10 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
   const sizing = `${z.need} pod(s) pending or waiting, buffer ${z.buffer} (${usage.podsWatched ? "pods watched: floor" : `peak arrivals per ${t.leadMs / 1000} s over ${t.horizonMs / 60_000} min, floor`} ${Math.max(t.floor, s.warmIpTarget)})`;
   if (stats.total < wantTotal) {
     const reason = `demand: ${stats.available} free of ${stats.total} (${stats.assigned} assigned, ${stats.cooling} cooling); want ${wantTotal}: ${sizing}`;
-    // While pods keep coming, a grow adds the pending count again: a wave costs a few calls.
-    const grow = Math.min(wantTotal - stats.total + Math.max(z.headroom, z.need), Math.max(maxTotal - stats.total, 0));
+    // The pods pending are counted once: against the addresses already free and those being
+    // added (ENIs created, not yet in IMDS, are in the pool's total); only the rest is grown,
+    // plus the headroom (not the pending count again: that provisioned the same pods twice).
+    const grow = Math.min(wantTotal - stats.total + z.headroom, Math.max(maxTotal - stats.total, 0));
     const grown = planGrowthBatched(ctx, grow, reason);
     return { actions: grown.actions, stats, low: true, reason, ...(grown.shortage ? { shortage: grown.shortage } : {}) };
   }

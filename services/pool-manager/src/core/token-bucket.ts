@@ -1,7 +1,12 @@
 /**
- * Client-side token buckets mirroring EC2's per-API buckets (peers-and-limits.md), so one
- * node never burns the account's budget. The clock is injected; `take` answers how long
- * the caller must wait (0 when a token is there) and books the token.
+ * Client-side token buckets mirroring EC2's per-API buckets (peers-and-limits.md). The
+ * account's buckets are shared by every node, so a node's bucket of the account's size alone
+ * never waits when a fleet scales up together; each bucket therefore adapts (AIMD): a
+ * throttled answer halves its refill rate (down to a floor) and drops its tokens, each
+ * success adds a small step back toward the configured rate. Many nodes thus converge on
+ * the account's budget without knowing the cluster size. The burst size follows the rate
+ * (a throttled node does not burst again at full size). The clock is injected; `take`
+ * answers how long the caller must wait (0 when a token is there) and books the token.
  */
 
 export type BucketName = "describe" | "mutating" | "addressing" | "tags";
@@ -36,20 +41,42 @@ export function bucketOf(api: string): BucketName {
   return "mutating";
 }
 
+/** How a bucket adapts to the account's throttling (AIMD). */
+export interface AdaptSpec {
+  /** A throttled answer multiplies the refill rate by this. */
+  decrease: number;
+  /** The rate never drops below this (calls/s). */
+  floorPerSec: number;
+  /** Each success adds this fraction of the configured rate back (never above it). */
+  increaseFraction: number;
+}
+
+export const AIMD: AdaptSpec = { decrease: 0.5, floorPerSec: 0.02, increaseFraction: 0.02 };
+
 export class TokenBucket {
   private tokens: number;
   private last: number;
+  /** The current (adapted) refill rate; `spec.refillPerSec` is the configured one. */
+  private rate: number;
   constructor(
     readonly spec: BucketSpec,
     now: number,
+    private readonly adapt: AdaptSpec = AIMD,
   ) {
     this.tokens = spec.capacity;
     this.last = now;
+    this.rate = spec.refillPerSec;
+  }
+
+  /** The burst size follows the adapted rate (at least 1 token). */
+  private capacity(): number {
+    if (this.spec.refillPerSec <= 0) return this.spec.capacity;
+    return Math.max(1, this.spec.capacity * (this.rate / this.spec.refillPerSec));
   }
 
   private refill(now: number): void {
     if (now > this.last) {
-      this.tokens = Math.min(this.spec.capacity, this.tokens + ((now - this.last) / 1000) * this.spec.refillPerSec);
+      this.tokens = Math.min(this.capacity(), this.tokens + ((now - this.last) / 1000) * this.rate);
       this.last = now;
     }
   }
@@ -59,8 +86,28 @@ export class TokenBucket {
     this.refill(now);
     this.tokens -= 1;
     if (this.tokens >= 0) return 0;
-    if (this.spec.refillPerSec <= 0) return Number.POSITIVE_INFINITY;
-    return Math.ceil((-this.tokens / this.spec.refillPerSec) * 1000);
+    if (this.rate <= 0) return Number.POSITIVE_INFINITY;
+    return Math.ceil((-this.tokens / this.rate) * 1000);
+  }
+
+  /** The account answered RequestLimitExceeded: cut the rate, drop the tokens left. */
+  throttled(now: number): void {
+    this.refill(now);
+    const floor = Math.min(this.adapt.floorPerSec, this.spec.refillPerSec);
+    this.rate = Math.max(floor, this.rate * this.adapt.decrease);
+    this.tokens = Math.min(this.tokens, 0);
+  }
+
+  /** A call went through: recover additively toward the configured rate. */
+  succeeded(now: number): void {
+    if (this.rate >= this.spec.refillPerSec) return;
+    this.refill(now);
+    this.rate = Math.min(this.spec.refillPerSec, this.rate + this.spec.refillPerSec * this.adapt.increaseFraction);
+  }
+
+  /** The current refill rate (calls/s). */
+  ratePerSec(): number {
+    return this.rate;
   }
 
   level(now: number): number {
@@ -69,17 +116,40 @@ export class TokenBucket {
   }
 }
 
+export interface BucketState {
+  capacity: number;
+  /** Configured refill rate. */
+  refillPerSec: number;
+  /** Adapted refill rate now (below the configured one after throttling). */
+  ratePerSec: number;
+  tokens: number;
+}
+
 export class BucketSet {
   private readonly buckets = new Map<BucketName, TokenBucket>();
-  constructor(specs: Record<BucketName, BucketSpec>, now: number) {
-    for (const [name, spec] of Object.entries(specs) as [BucketName, BucketSpec][]) this.buckets.set(name, new TokenBucket(spec, now));
+  constructor(specs: Record<BucketName, BucketSpec>, now: number, adapt: AdaptSpec = AIMD) {
+    for (const [name, spec] of Object.entries(specs) as [BucketName, BucketSpec][]) this.buckets.set(name, new TokenBucket(spec, now, adapt));
+  }
+  private of(api: string): TokenBucket {
+    return this.buckets.get(bucketOf(api))!;
   }
   take(api: string, now: number): number {
-    return this.buckets.get(bucketOf(api))!.take(now);
+    return this.of(api).take(now);
   }
-  state(now: number): Record<string, { capacity: number; refillPerSec: number; tokens: number }> {
-    const out: Record<string, { capacity: number; refillPerSec: number; tokens: number }> = {};
-    for (const [name, b] of this.buckets) out[name] = { ...b.spec, tokens: Math.round(b.level(now) * 100) / 100 };
+  throttled(api: string, now: number): void {
+    this.of(api).throttled(now);
+  }
+  succeeded(api: string, now: number): void {
+    this.of(api).succeeded(now);
+  }
+  rates(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, b] of this.buckets) out[name] = b.ratePerSec();
+    return out;
+  }
+  state(now: number): Record<string, BucketState> {
+    const out: Record<string, BucketState> = {};
+    for (const [name, b] of this.buckets) out[name] = { ...b.spec, ratePerSec: Math.round(b.ratePerSec() * 1000) / 1000, tokens: Math.round(b.level(now) * 100) / 100 };
     return out;
   }
 }
