@@ -30,3 +30,51 @@ describe("token bucket", () => {
     expect(set.take("DescribeInstances", 0)).toBe(1000);
   });
 });
+
+describe("adaptive rate (AIMD)", () => {
+  const adapt = { decrease: 0.5, floorPerSec: 0.02, increaseFraction: 0.02 };
+  // [what, steps (t = throttled, s = succeeded), rate after] on a 100 + 5/s bucket.
+  const rows: Array<[string, string, number]> = [
+    ["untouched: the configured rate", "", 5],
+    ["a throttled answer halves it", "t", 2.5],
+    ["three: 5 / 8", "ttt", 0.625],
+    ["never below the floor", "t".repeat(20), 0.02],
+    ["a success adds 2% of the configured rate", "tts", 1.35],
+    ["successes never go above the configured rate", "t" + "s".repeat(100), 5],
+    ["successes at the configured rate change nothing", "sss", 5],
+  ];
+  for (const [what, steps, rate] of rows) {
+    test(what, () => {
+      const b = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, adapt);
+      for (const c of steps) c === "t" ? b.throttled(0) : b.succeeded(0);
+      expect(b.ratePerSec()).toBeCloseTo(rate, 6);
+    });
+  }
+
+  test("a throttled answer drops the tokens left: the next call waits at the cut rate", () => {
+    const b = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, adapt);
+    expect(b.take(0)).toBe(0); // 99 left
+    b.throttled(0); // 2.5/s, no tokens
+    expect(b.take(0)).toBe(400);
+  });
+
+  test("the burst size follows the rate: a throttled bucket does not refill to the full burst", () => {
+    const b = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, adapt);
+    b.throttled(0);
+    b.throttled(0); // 1.25/s → burst 25
+    expect(b.level(3_600_000)).toBe(25);
+  });
+
+  test("a bucket configured below the floor keeps its configured rate as the floor", () => {
+    const b = new TokenBucket({ capacity: 1, refillPerSec: 0.01 }, 0, adapt);
+    b.throttled(0);
+    expect(b.ratePerSec()).toBe(0.01);
+  });
+
+  test("BucketSet: per API class; the state shows configured and current rates", () => {
+    const set = new BucketSet({ describe: { capacity: 100, refillPerSec: 20 }, mutating: { capacity: 50, refillPerSec: 5 }, addressing: { capacity: 100, refillPerSec: 5 }, tags: { capacity: 100, refillPerSec: 10 } }, 0, adapt);
+    set.throttled("CreateNetworkInterface", 0);
+    expect(set.rates()).toEqual({ describe: 20, mutating: 5, addressing: 2.5, tags: 10 });
+    expect(set.state(0).addressing).toMatchObject({ refillPerSec: 5, ratePerSec: 2.5, tokens: 0 });
+  });
+});
