@@ -8,7 +8,7 @@ import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
-import { HttpImds } from "./src/adapters/imds.ts";
+import { SdkImds } from "./src/adapters/imds.ts";
 import { createKubeAdapter, type KubeAdapter } from "./src/adapters/kube.ts";
 import { brokerClient, netConfigClient } from "./src/adapters/peer-services.ts";
 import { poolMetrics } from "./src/app/metrics.ts";
@@ -18,7 +18,7 @@ import { bucketsFrom, poolSettingsFrom } from "./src/app/settings-from-config.ts
 
 const { config, log, socketGid } = bootstrap("pool-manager");
 const settings = poolSettingsFrom(config);
-const imds = new HttpImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
+const imds = new SdkImds({ ...(config.imds.endpoint ? { endpoint: config.imds.endpoint } : {}) });
 let pm: PoolManager | undefined;
 // Why start-up has not finished yet (IMDS or EC2 failing): on /healthz, /debug and in the capacity.
 let startupError: string | undefined;

@@ -1,14 +1,15 @@
-// The IMDS adapter (fetch, IMDSv2) against the simulated IMDS.
+// The IMDS adapter (@aws-sdk/ec2-metadata-service, IMDSv2) against the simulated IMDS.
 import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { serveImds } from "../../../../deploy/local/sim-imds/serve.ts";
 import { twoEniView } from "../../../../deploy/local/sim-imds/test-fixtures.ts";
-import { HttpImds, ImdsError } from "./imds.ts";
+import { SdkImds, ImdsError } from "./imds.ts";
 
 const served = serveImds({ hostname: "127.0.0.1", port: 0, instanceId: twoEniView.instanceId, view: () => twoEniView });
 afterAll(() => served.stop());
 
 test("instance facts and every interface, absent leaves as empty lists", async () => {
-  const imds = new HttpImds({ endpoint: served.url, timeoutMs: 2000, retries: 0 });
+  const imds = new SdkImds({ endpoint: served.url, timeoutMs: 2000, retries: 0 });
   expect(await imds.instanceId()).toBe(twoEniView.instanceId);
   expect(await imds.instanceType()).toBe("m5.large");
   expect(await imds.primaryMac()).toBe("02:00:00:00:00:01");
@@ -44,7 +45,7 @@ function fakeImds(o: { tokenStatus?: number; valid?: () => string | undefined; s
 test("IMDSv1 when the token route is not there (404/405), as the SDK does", async () => {
   const f = fakeImds({ tokenStatus: 405 });
   try {
-    expect(await new HttpImds({ endpoint: f.url, retries: 0 }).instanceId()).toBe("i-0123");
+    expect(await new SdkImds({ endpoint: f.url, retries: 0 }).instanceId()).toBe("i-0123");
   } finally {
     f.stop();
   }
@@ -54,7 +55,7 @@ test("a token IMDS no longer accepts (401) is fetched again and the read succeed
   let valid = "tok-1";
   const f = fakeImds({ valid: () => valid });
   try {
-    const imds = new HttpImds({ endpoint: f.url, retries: 1 });
+    const imds = new SdkImds({ endpoint: f.url, retries: 1 });
     expect(await imds.instanceId()).toBe("i-0123");
     valid = "tok-2"; // IMDS forgot tok-1 (e.g. restarted)
     expect(await imds.instanceId()).toBe("i-0123");
@@ -67,16 +68,30 @@ test("errors name IMDS, the path and the status; a timeout says so; a missing le
   const broken = fakeImds({ status: 500 });
   const slow = fakeImds({ slowMs: 400 });
   try {
-    const e500 = await new HttpImds({ endpoint: broken.url, retries: 0 }).instanceId().catch((e: unknown) => e);
+    const e500 = await new SdkImds({ endpoint: broken.url, retries: 0 }).instanceId().catch((e: unknown) => e);
     expect(e500).toBeInstanceOf(ImdsError);
     expect((e500 as ImdsError).status).toBe(500);
     expect((e500 as Error).message).toContain("IMDS GET /latest/meta-data/instance-id: HTTP 500");
-    const eSlow = await new HttpImds({ endpoint: slow.url, retries: 0, timeoutMs: 100 }).instanceId().catch((e: unknown) => e);
+    const eSlow = await new SdkImds({ endpoint: slow.url, retries: 0, timeoutMs: 100 }).instanceId().catch((e: unknown) => e);
     expect((eSlow as Error).message).toContain("no answer within 100 ms");
-    const e404 = await new HttpImds({ endpoint: slow.url, retries: 3 }).primaryMac().catch((e: unknown) => e);
+    const e404 = await new SdkImds({ endpoint: slow.url, retries: 3 }).primaryMac().catch((e: unknown) => e);
     expect((e404 as ImdsError).status).toBe(404); // not retried: answered at once
   } finally {
     broken.stop();
     slow.stop();
   }
+});
+
+test("reads do not leave connections open (the SDK's MetadataService alone leaks two per read)", async () => {
+  const port = served.port.toString(16).toUpperCase().padStart(4, "0");
+  const established = () =>
+    readFileSync("/proc/net/tcp", "utf8")
+      .split("\n")
+      .filter((l) => l.includes(`:${port} `) && l.split(/\s+/)[4] === "01").length;
+  const before = established();
+  const imds = new SdkImds({ endpoint: served.url });
+  for (let i = 0; i < 10; i++) await imds.interfaces();
+  await Bun.sleep(200);
+  // At most the token's connection (both ends), never one per read (about 300 reads here).
+  expect(established() - before).toBeLessThanOrEqual(2);
 });

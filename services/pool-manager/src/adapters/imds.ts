@@ -1,14 +1,17 @@
 /**
- * The IMDS port over fetch: IMDSv2 (a session token from PUT /latest/api/token, reused until
- * shortly before its TTL ends, fetched again on 401; IMDSv1 when the token route answers
- * 403/404/405, as the SDK does), a per-request timeout and a few retries with backoff (never
- * for 400/403/404). A missing leaf (404, e.g. ipv4-prefix on an ENI without prefixes) is "none".
+ * The IMDS port over @aws-sdk/ec2-metadata-service: IMDSv2 (a session token from
+ * PUT /latest/api/token, reused until shortly before its TTL ends, fetched again on 401;
+ * IMDSv1 when the token route answers 403/404/405, as the SDK does), a per-request timeout
+ * and a few retries with backoff (never for 400/403/404). A missing leaf (404, e.g.
+ * ipv4-prefix on an ENI without prefixes) is "none".
  *
- * Not @aws-sdk/ec2-metadata-service: its MetadataService makes a new keep-alive http.Agent
- * for every request (and another for the token) and never closes it, so every IMDS read left
- * two sockets open: 246 after a 110-pod bench run, and the memory they hold. fetch reuses
- * pooled connections; at most 4 requests in flight keep that pool at 4.
+ * The SDK's MetadataService builds a new keep-alive http.Agent for every request (and
+ * another for every token) and never closes it: used as is, every read left two sockets
+ * open (246 after a 110-pod bench run). So the token is fetched here and cached for its TTL
+ * (the SDK's own fetch per request is off), and every read asks the server to close the
+ * connection (`connection: close`): one socket per token renewal (every ~6 h), none per read.
  */
+import { MetadataService } from "@aws-sdk/ec2-metadata-service";
 import type { ImdsInterface, ImdsPort } from "../core/ports.ts";
 
 export interface ImdsAdapterOptions {
@@ -32,10 +35,16 @@ export class ImdsError extends Error {
 }
 
 const NO_RETRY = new Set([400, 403, 404]);
+
+/** The SDK's token fetch reports the status only in its message ("… status code 404"). */
+function statusFromMessage(e: unknown): number | undefined {
+  const m = /status code:? (\d{3})/i.exec(String((e as Error)?.message ?? ""));
+  return m ? Number(m[1]) : undefined;
+}
 /** Each ENI's interfaces() reads ten leaves at once; more in flight only opens more idle connections. */
 const MAX_IN_FLIGHT = 4;
 
-export class HttpImds implements ImdsPort {
+export class SdkImds implements ImdsPort {
   private readonly base: string;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -50,18 +59,31 @@ export class HttpImds implements ImdsPort {
     this.ttl = o.tokenTtlSeconds ?? 21_600;
   }
 
-  /** Requests in flight, at most MAX_IN_FLIGHT: fetch keeps one idle connection per request once in flight. */
+  /** Requests in flight, at most MAX_IN_FLIGHT (each holds a connection until it is answered). */
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
+  private sdk?: MetadataService;
+
+  /** The SDK client: no token fetch of its own, no retries of its own (this adapter does both). */
+  private client(): MetadataService {
+    this.sdk ??= new MetadataService({ endpoint: this.base, httpOptions: { timeout: this.timeoutMs }, disableFetchToken: true, ec2MetadataV1Disabled: false, retries: 0, tokenTtl: this.ttl });
+    return this.sdk;
+  }
 
   private async send(method: "GET" | "PUT", path: string, headers: Record<string, string>): Promise<{ status: number; ok: boolean; body: string }> {
     while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.waiting.push(r));
     this.inFlight++;
     try {
-      const res = await fetch(this.base + path, { method, headers, signal: AbortSignal.timeout(this.timeoutMs) });
-      return { status: res.status, ok: res.ok, body: await res.text() };
+      const body =
+        method === "PUT"
+          ? await this.client().fetchMetadataToken()
+          : await this.client().request(path, { method, headers: { ...headers, connection: "close" } });
+      return { status: 200, ok: true, body };
     } catch (e) {
-      const why = (e as Error)?.name === "TimeoutError" ? `no answer within ${this.timeoutMs} ms` : String((e as Error)?.message ?? e);
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? statusFromMessage(e);
+      if (status !== undefined) return { status, ok: false, body: String((e as Error)?.message ?? "") };
+      const msg = String((e as Error)?.message ?? e);
+      const why = /timeout|timed out/i.test(msg) ? `no answer within ${this.timeoutMs} ms` : msg;
       throw new ImdsError(`IMDS ${method} ${path}: ${why}`);
     } finally {
       this.inFlight--;
