@@ -11,6 +11,7 @@ import { getCapacity } from "../../shared/contracts/capacity.ts";
 import { NetlinkKernel } from "./src/adapters/netlink-kernel.ts";
 import { Iptables } from "./src/adapters/iptables.ts";
 import { HostService } from "./src/host-service.ts";
+import { VethReaper } from "./src/adapters/veth-reaper.ts";
 import { PodService } from "./src/pod-service.ts";
 import { Reconciler } from "./src/reconcile-service.ts";
 import { mountNetConfig } from "./src/app.ts";
@@ -35,8 +36,12 @@ const reconciler = new Reconciler(
   () => settings,
   (kind) => repairs.inc({ kind }),
 );
-const pods = new PodService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr));
-debug = mountNetConfig(frame, { pods, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" }).debug;
+// DEL deletes the host veth off the request path (adapters/veth-reaper.ts); retired veths a previous run left are deleted now.
+const reaper = new VethReaper({ log: (msg, f) => log.warn(f, msg) });
+for (const name of kernel.linkNames()) if (VethReaper.isRetired(name)) reaper.enqueue(name);
+const pods = new PodService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr), reaper);
+const mounted = mountNetConfig(frame, { pods, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" });
+debug = () => ({ ...(mounted.debug() as object), vethReaper: { pending: reaper.pending(), deleted: reaper.deleted, failures: reaper.failures } });
 
 async function reconcile(): Promise<void> {
   try {

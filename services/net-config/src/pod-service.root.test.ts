@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { NetlinkKernel } from "./adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
+import { RETIRED_PREFIX, VethReaper } from "./adapters/veth-reaper.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "./core/settings.ts";
 import type { PodRequest } from "./core/pod-wiring.ts";
 import { Namespaces, isRoot, skipReason } from "../test-support/namespaces.ts";
@@ -150,6 +151,37 @@ describe.skipIf(!isRoot)("pod wiring (root, real namespaces)", () => {
     expect(nss.ping(reqs[0]!.ns, "10.0.2.64")).toBe(true);
     await Promise.all(reqs.map(async (r) => pods.unwire(r)));
     expect(podLeftovers()).toEqual([]);
+  });
+
+  test("with a reaper, unwire cuts the pod off at once and frees the veth name; the pair is deleted shortly after", async () => {
+    const reaper = new VethReaper({ command: ["nsenter", `--net=${node.path}`, "ip", "link", "del", "dev"] });
+    const deferred = new PodService(kernel, () => settings, () => {}, reaper);
+    const reqs = Array.from({ length: 16 }, (_, i) => pod(200 + i, { address: `10.0.3.${i + 1}` }));
+    const answers = reqs.map((r) => deferred.wire(r));
+    expect(nss.ping(reqs[0]!.ns, "10.0.3.2")).toBe(true);
+    const results = await Promise.all(reqs.map(async (r) => deferred.unwire(r)));
+    for (const [i, r] of results.entries()) expect(r.removed).toContain(`link ${answers[i]!.hostVeth}`);
+    // At once: no pod veth name, route or rule is left, and the pod reaches nothing.
+    expect(podLeftovers()).toEqual([]);
+    expect(nss.ping(reqs[0]!.ns, "10.0.0.5")).toBe(false);
+    // The pod's end is out of the way too: an ADD into the same namespace right after works.
+    expect(nss.ip(reqs[1]!.ns, ["-o", "link", "show"])).not.toContain("eth0");
+    // The same pod wired again right away (a StatefulSet pod keeps its name) gets a working veth.
+    const again = deferred.wire(reqs[0]!);
+    expect(again.hostVeth).toBe(answers[0]!.hostVeth);
+    expect(deferred.check(reqs[0]!).ok).toBe(true);
+    await reaper.idle();
+    expect(reaper.failures).toEqual([]);
+    // Shortly after: the retired pairs are gone from both sides; the re-wired pod is untouched.
+    expect(nss.ip(node.name, ["-o", "link", "show"])).not.toContain(RETIRED_PREFIX);
+    for (const r of reqs.slice(1)) expect(nss.ip(r.ns, ["-o", "link", "show"])).not.toContain("eth0");
+    expect(deferred.check(reqs[0]!).ok).toBe(true);
+    deferred.unwire(reqs[0]!);
+    await reaper.idle();
+    expect(podLeftovers()).toEqual([]);
+    expect(nss.ip(node.name, ["-o", "link", "show"])).not.toContain(RETIRED_PREFIX);
+    // Already gone: still a success with nothing removed.
+    expect(deferred.unwire(reqs[1]!).removed).toEqual([]);
   });
 
   test("IPv6 pod: fe80::1 gateway, address usable at once (no DAD)", () => {

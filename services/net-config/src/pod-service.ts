@@ -10,6 +10,7 @@ import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
 import { randomLocalMac } from "./adapters/random-mac.ts";
 import { checkNetnsPath } from "./core/validation.ts";
 import { resolveNetnsPath } from "./adapters/netns.ts";
+import type { VethReaper } from "./adapters/veth-reaper.ts";
 
 export interface WireAnswer {
   hostVeth: string;
@@ -28,6 +29,8 @@ export class PodService {
     private readonly settings: () => NetConfigSettings,
     /** Told of every pod wired or unwired (a running reconcile round leaves it alone). */
     private readonly onTouch: (hostVeth: string, podCidr: string) => void = () => {},
+    /** When given, unwire retires the host veth (down + renamed) and the reaper deletes it off the request path. */
+    private readonly reaper?: VethReaper,
   ) {}
 
   wire(request: PodRequest): WireAnswer {
@@ -56,9 +59,19 @@ export class PodService {
     const req = withResolvedNetns(request);
     const { layout, steps } = planUnwire(req, this.settings());
     this.onTouch(layout.hostVeth, layout.podCidr);
-    const results = this.kernel.run(steps);
+    const deferVeth = this.reaper !== undefined;
+    const results = this.kernel.run(deferVeth ? steps.filter((s) => !(s.side === "node" && s.op.op === "link.del" && s.op.dev === layout.hostVeth)) : steps);
     const removed = results.filter((r) => r.changed).map((r) => describeStep(r.step));
-    const vethGone = results.some((r) => r.step.op.op === "link.del" && r.changed);
+    let vethGone = results.some((r) => r.step.op.op === "link.del" && r.changed);
+    if (this.reaper) {
+      // Rules and route are gone: down + rename cuts the pod off and frees the name at once; the pair is deleted shortly after.
+      vethGone = this.retireHostVeth(this.reaper, layout.hostVeth);
+      if (vethGone) {
+        removed.push(`link ${layout.hostVeth}`);
+        // The pod's end too, so an ADD into the same namespace right after finds ifName free.
+        if (req.netns !== "") this.retirePodIf(this.reaper, req.netns, layout.podIf);
+      }
+    }
     if (!vethGone && req.netns !== "") {
       // The host end may carry another name (pod renamed, other prefix): remove the pair from the pod side.
       try {
@@ -69,6 +82,28 @@ export class PodService {
       }
     }
     return { removed };
+  }
+
+  private retireHostVeth(reaper: VethReaper, hostVeth: string): boolean {
+    const retired = reaper.retiredName();
+    try {
+      if (!this.kernel.retireLink(hostVeth, retired)) return false;
+    } catch (err) {
+      if (!(err instanceof NetConfigError && err.code === "NETLINK_EEXIST")) throw err;
+      // The retired name is taken (a leftover): delete synchronously instead.
+      return this.kernel.run([{ side: "node", op: { op: "link.del", dev: hostVeth, missingOk: true } }])[0]?.changed ?? false;
+    }
+    reaper.enqueue(retired);
+    return true;
+  }
+
+  private retirePodIf(reaper: VethReaper, netns: string, podIf: string): void {
+    try {
+      this.kernel.withPod(netns, (pod) => pod.retire(podIf, reaper.retiredName()));
+    } catch (err) {
+      // Namespace already gone, or the name taken: the pair's deletion from the host side removes this end anyway.
+      if (!(err instanceof NetConfigError)) throw err;
+    }
   }
 
   check(request: PodRequest): { ok: boolean; problems: string[] } {

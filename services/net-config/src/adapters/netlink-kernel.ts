@@ -45,6 +45,16 @@ export class NetlinkKernel {
     );
   }
 
+  /** Takes the node-side link `dev` down and renames it `newName`; false when there is none. */
+  retireLink(dev: string, newName: string): boolean {
+    return this.node.retire(dev, newName);
+  }
+
+  /** Names of the node's links (e.g. to find retired veths a crash left behind). */
+  linkNames(): string[] {
+    return this.node.links().map((l) => l.name);
+  }
+
   /** Open the pod's namespace and a socket in it for the duration of `fn`. */
   withPod<T>(podNetns: string, fn: (pod: Rtnl) => T): T {
     const ns = NetnsHandle.open({ path: podNetns });

@@ -80,6 +80,19 @@ export class Rtnl {
   }
 
   /**
+   * Takes a link down and renames it (two quick requests; renaming needs it down). Returns
+   * false when there is no link `dev`. Throws NETLINK_EEXIST when `newName` is taken.
+   */
+  retire(dev: string, newName: string): boolean {
+    this.indexes.clear();
+    const l = this.link(dev);
+    if (!l) return false;
+    const gone = this.tolerate([ENODEV], () => this.sock.request(`set link ${dev} down`, RTM.NEWLINK, 0, msg.ifinfomsg(l.index, false), []));
+    if (!gone) return false;
+    return this.tolerate([ENODEV], () => this.sock.request(`rename link ${dev} to ${newName}`, RTM.NEWLINK, 0, msg.ifinfomsg(l.index), msg.linkByName(newName)));
+  }
+
+  /**
    * Perform one operation here. `peerNs` is the namespace a veth's peer goes to.
    * Returns false when a delete found nothing to delete.
    */
