@@ -91,8 +91,11 @@ export class Ec2Account {
   }
 }
 
-/** How a node's client sends one call: retries, backoff, client-side buckets. */
-export type ClientPolicy = <T>(api: string, send: () => Promise<T>) => Promise<T>;
+/**
+ * How a node's client sends one call: retries, backoff, client-side buckets; `addressingBusy`
+ * as the project's SdkEc2 answers it from its Ec2Guard (absent for upstream's SDK retryer).
+ */
+export type ClientPolicy = (<T>(api: string, send: () => Promise<T>) => Promise<T>) & { addressingBusy?: () => boolean };
 
 const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "ServiceUnavailable", "Unavailable"]);
 
@@ -139,6 +142,10 @@ export class NodeEc2 implements Ec2Port {
 
   private send<T>(api: string, fn: () => Promise<T>): Promise<T> {
     return this.client(api, () => this.account.serve(api, fn));
+  }
+
+  addressingBusy(): boolean {
+    return this.client.addressingBusy?.() ?? false;
   }
 
   instanceLimits(instanceType: string): Promise<InstanceLimits> {

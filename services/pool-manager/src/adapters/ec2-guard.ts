@@ -15,7 +15,7 @@ export const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "Throttl
 
 export interface GuardOptions {
   buckets?: Record<BucketName, BucketSpec>;
-  /** How the buckets adapt to throttling (default AIMD: ×0.5 on throttling, floor 0.02/s, +2% of the configured rate per success). */
+  /** How the buckets adapt to throttling (default AIMD: ×0.5 on throttling, floor 0.1/s, +2% of the configured rate per success and +1% per second idle). */
   adapt?: AdaptSpec;
   maxRetries?: number;
   baseDelayMs?: number;
@@ -100,6 +100,15 @@ export class Ec2Guard {
         await this.sleep(this.backoff(attempt));
       }
     }
+  }
+
+  /**
+   * The account throttled this node's addressing calls (ENI create/delete, address assign,
+   * ModifyNetworkInterfaceAttribute) within `quietMs`: the shared budget is spent, and work
+   * that can wait (DeleteOnTermination, an ENI ahead of need) should leave it to pods.
+   */
+  addressingBusy(quietMs = 60_000): boolean {
+    return this.buckets.throttledWithin("addressing", this.now(), quietMs);
   }
 
   /** Full-jitter exponential backoff. */

@@ -84,6 +84,10 @@ export class SdkEc2 implements Ec2Port {
     return this.guard.call(api, fn);
   }
 
+  addressingBusy(): boolean {
+    return this.guard.addressingBusy();
+  }
+
   private async describeEnis(filters: Filter[]): Promise<Eni[]> {
     const out: Eni[] = [];
     let token: string | undefined;

@@ -48,6 +48,9 @@ export interface ExecutorDeps {
   recentlyFreed: Map<string, number>;
 }
 
+/** DeleteOnTermination waits for a calm account at most this long after the ENI's creation. */
+export const DOT_MAX_DEFER_MS = 600_000;
+
 const INSUFFICIENT = new Set(["InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks"]);
 
 export class Executor {
@@ -99,15 +102,18 @@ export class Executor {
 
   /**
    * Does what grows left for later or what failed: DeleteOnTermination on attached ENIs that
-   * lack it (skipped while the pool is short), and ENIs queued for deletion (NotFound = done, "in use" = later). `failed` when a call
+   * lack it (skipped while the pool is short or, for up to 10 min, while the account throttles), and ENIs queued for deletion (NotFound = done, "in use" = later). `failed` when a call
    * failed other than "in use" (the cycle backs off).
    */
-  async repair(o: { deleteOnTermination: boolean } = { deleteOnTermination: true }): Promise<{ errors: string[]; failed: boolean }> {
+  async repair(o: { deleteOnTermination: boolean; ec2Busy?: boolean } = { deleteOnTermination: true }): Promise<{ errors: string[]; failed: boolean }> {
     const { model, ec2, opts } = this.d;
     const errors: string[] = [];
     let failed = false;
     for (const m of model.enis.values()) {
       if (!o.deleteOnTermination || m.deleteOnTermination !== false || !m.attachmentId || m.removing) continue;
+      // While the account throttles this node's addressing calls, other nodes' pods come first,
+      // for at most DOT_MAX_DEFER_MS after the ENI was created (the window in which it could leak).
+      if (o.ec2Busy && opts.now() - m.pool.createdAtMs < DOT_MAX_DEFER_MS) continue;
       try {
         await ec2.setDeleteOnTermination(m.pool.id, m.attachmentId);
         m.deleteOnTermination = true;

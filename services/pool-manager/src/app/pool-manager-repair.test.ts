@@ -37,6 +37,22 @@ describe("DeleteOnTermination", () => {
     expect(created(x).map((e) => e.attachment?.deleteOnTermination)).toEqual(created(x).map(() => true));
     expect(x.pm.debug().deleteOnTerminationPending).toEqual([]);
   }, 30_000);
+
+  test("while the account throttles the node's addressing calls it waits (pods first), for at most 10 min after the ENI's creation", async () => {
+    const clock = { offset: 0 };
+    h = manager(await simWorld(), up({ warmEniTarget: 3 }), { now: () => Date.now() + clock.offset });
+    const x = h;
+    x.w.guard.buckets.throttled("AssignPrivateIpAddresses", Date.now()); // the account said RequestLimitExceeded just now
+    await x.pm.start();
+    await cycleUntil(x, () => created(x).length >= 2, 20);
+    for (let i = 0; i < 3; i++) await x.pm.cycle();
+    expect(created(x).length).toBeGreaterThanOrEqual(2);
+    expect(created(x).every((e) => e.attachment && !e.attachment.deleteOnTermination)).toBe(true);
+    // Still busy (the guard's clock has not moved), but the ENIs are 10 min old: set now.
+    clock.offset = 600_001;
+    await cycleUntil(x, () => created(x).every((e) => e.attachment?.deleteOnTermination), 5);
+    expect(created(x).map((e) => e.attachment?.deleteOnTermination)).toEqual(created(x).map(() => true));
+  }, 30_000);
 });
 
 describe("ENIs created but never attached", () => {
@@ -63,7 +79,8 @@ describe("cycle back-off", () => {
     const broker = new FakeBroker();
     h = manager(await simWorld({ faults: fail(["AssignPrivateIpAddresses"]) }), { ...PROJECT_DEFAULTS }, { now: () => Date.now() + clock.offset, cycleBackoff: { firstMs: 60_000, maxMs: 60_000 } }, { broker });
     const x = h;
-    await x.pm.start(); // the pre-scale assign fails
+    await x.pm.start();
+    await x.pm.preScale; // the pre-scale assign fails (demand policy: start-up does not wait for it)
     expect(x.pm.backoff.failures).toBe(1);
     const calls = () => x.w.mutatingCalls();
     const before = calls();
@@ -114,6 +131,7 @@ describe("concurrent ENI creation", () => {
       }
     };
     await x.pm.start();
+    await x.pm.preScale;
     const enis = created(x);
     expect(enis.length).toBe(2);
     expect(most).toBe(2);

@@ -57,6 +57,8 @@ export class PoolManager {
   /** Cycle back-off: failed cycles in a row, and no cycle before `untilMs`. */
   readonly backoff = { failures: 0, untilMs: 0, lastError: "" };
   private wakePending = false;
+  /** The pre-scale cycle of the last start (awaited by start() under compat only). */
+  preScale: Promise<Plan | undefined> = Promise.resolve(undefined);
   private stopped = false;
   private timers: ReturnType<typeof setInterval>[] = [];
 
@@ -106,7 +108,11 @@ export class PoolManager {
     this.model.bump();
     this.metrics?.startup.observe((performance.now() - t0) / 1000);
     this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged });
-    await this.cycle(); // pre-scale
+    // Pre-scale. Upstream's ipamd finishes it before it serves ADDs (compat keeps that); the
+    // demand policy grows for pods as they are scheduled, so the node is up once its ENIs
+    // are read, and the first cycle does not hold start-up on the account's shared budget.
+    this.preScale = this.cycle();
+    if (this.settings.policy !== "demand") await this.preScale;
   }
 
   /**
@@ -240,6 +246,7 @@ export class PoolManager {
       await this.executor.finishSetup(m, { tries: 1 }).catch((err) => errors.push(`setup ${m.pool.id}: ${String((err as Error).message ?? err)}`));
     }
     let failed = false;
+    this.model.extra.ec2Busy = this.ports.ec2.addressingBusy?.() ?? false;
     const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     if (!this.opts.disableProvisioning) {
       const failedAction = (a: PlanAction, err: unknown) => {
@@ -273,7 +280,7 @@ export class PoolManager {
       // Then what grows left for later or what failed (after the pool's own work: pods first;
       // DeleteOnTermination once the pool is not short).
       if (!failed) {
-        const r = await this.executor.repair({ deleteOnTermination: !p.low });
+        const r = await this.executor.repair({ deleteOnTermination: !p.low, ec2Busy: this.model.extra.ec2Busy ?? false });
         errors.push(...r.errors);
         failed ||= r.failed;
       }
@@ -401,7 +408,7 @@ export class PoolManager {
   /** The demand policy's input: the assigned count and misses over time (the planner reads no clock). */
   private recordDemand(): void {
     const u = this.model.usage;
-    if (u) this.model.extra.demand = recordDemand(this.model.extra.demand, this.opts.now(), u.assigned, u.misses, historyKeepMs());
+    if (u) this.model.extra.demand = recordDemand(this.model.extra.demand, this.opts.now(), u.assigned, u.misses, historyKeepMs(), !this.model.podsWatched);
   }
 
   /** Called when addr-broker pushes usage: a new miss triggers a cycle at once. */

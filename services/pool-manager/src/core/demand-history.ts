@@ -27,11 +27,13 @@ export const EMPTY_HISTORY: DemandHistory = { samples: [], missesSeen: 0 };
  * A pod that missed and later got its address is counted once (as a miss), since its
  * later assignment only brings `assigned` back to where the miss left it short.
  */
-export function recordDemand(h: DemandHistory | undefined, atMs: number, assigned: number, missesTotal: number, keepMs: number): DemandHistory {
+export function recordDemand(h: DemandHistory | undefined, atMs: number, assigned: number, missesTotal: number, keepMs: number, countMisses = true): DemandHistory {
   const prev = h ?? EMPTY_HISTORY;
   const last = prev.samples[prev.samples.length - 1];
-  // A restarted addr-broker resets its counter: count from the new value.
-  const newMisses = missesTotal >= prev.missesSeen ? missesTotal - prev.missesSeen : missesTotal;
+  // A restarted addr-broker resets its counter: count from the new value. With the pod
+  // watch live (`countMisses` false) a miss is an ADD attempt, not an arrival: kubelet
+  // retries the same pod many times, and the pod is counted when its address is assigned.
+  const newMisses = !countMisses ? 0 : missesTotal >= prev.missesSeen ? missesTotal - prev.missesSeen : missesTotal;
   const rise = last ? Math.max(assigned - last.assigned, 0) : 0;
   const arrivals = Math.max(rise, newMisses);
   const samples = prev.samples.filter((s) => atMs - s.atMs <= keepMs);

@@ -53,6 +53,17 @@ describe("demand history", () => {
     expect(peakAssigned(h, 4_000, 10_000, 0)).toBe(6);
   });
 
+  test("pods watched: misses are ADD attempts, not arrivals; the pod counts once, when assigned", () => {
+    let h = recordDemand(undefined, 0, 0, 0, 60_000, false);
+    h = recordDemand(h, 1_000, 0, 40, 60_000, false); // 10 pods retried 4 times each
+    h = recordDemand(h, 2_000, 10, 40, 60_000, false); // the 10 got addresses
+    expect(h.samples.map((x) => x.arrivals)).toEqual([0, 0, 10]);
+    expect(peakArrivals(h, 2_000, 10_000, 60_000)).toBe(10);
+    // The miss counter is still followed: unwatched again, only new misses count.
+    h = recordDemand(h, 3_000, 10, 42, 60_000);
+    expect(h.samples[h.samples.length - 1]!.arrivals).toBe(2);
+  });
+
   test("samples older than the keep span are dropped", () => {
     let h = recordDemand(undefined, 0, 5, 0, 10_000);
     h = recordDemand(h, 20_000, 5, 0, 10_000);
@@ -81,6 +92,19 @@ describe("grow", () => {
     const p = planOf(pool, use(pool.state, 6, 0, { podsWatched: true }));
     expect(p.low).toBe(false);
     expect(shape(p)).toEqual([["createEni", "", 0]]);
+  });
+
+  test("ENI room ahead: not while the account throttles this node, and never a second empty ENI", () => {
+    const burst = (pool: FakePool) => (pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6]]));
+    // The same node as above, but the account is throttling its addressing calls: other nodes' pods first.
+    const busy = node(8);
+    burst(busy);
+    busy.state.ec2Busy = true;
+    expect(planOf(busy, use(busy.state, 6, 0, { podsWatched: true })).actions).toEqual([]);
+    // One empty ENI is there already (young, so not deleted): the room rule adds no second one.
+    const spare = node(8, { count: 0, at: NOW - 30_000 });
+    spare.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 40]]);
+    expect(planOf(spare, use(spare.state, 6, 0, { podsWatched: true })).actions).toEqual([]);
   });
 
   test("scheduled pods: exactly the pending pods plus the floor and headroom, not the pending count again", () => {

@@ -18,7 +18,7 @@ import type { PlanAction } from "./actions.ts";
 import { arrivalsWithin, peakArrivals, peakAssigned } from "./demand-history.ts";
 import { allocatableEnis, growthBlocked, growthKind, MIN_ENI_LIFETIME_MS, plan, roomForEnis, SHRINK_INTERVAL_MS, type Plan, type PlanContext } from "./planner.ts";
 import { cidrIsIdle, countedCidrs, divCeil, eniServesPods, poolStats } from "./pool-stats.ts";
-import type { PoolEni, PoolState, PoolUsage } from "./pool-state.ts";
+import { useOf, type PoolEni, type PoolState, type PoolUsage } from "./pool-state.ts";
 import { deriveLimits, IPV4_PREFIX_SIZE, type PoolLimits, type PoolSettings } from "./settings.ts";
 
 export interface DemandTuning {
@@ -189,9 +189,12 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
     }
     if (eni && take.length > 0) return [{ kind: "release", eniId: eni.e.id, cidrs: take, reason: `${stats.available} free, ${keepFree} kept free: surplus beyond slack ${z.slack}` }];
   }
-  // Room for the biggest burst seen: an empty ENI is created ahead, while nothing is urgent.
+  // Room for the biggest burst seen: an empty ENI is created ahead, while nothing is urgent:
+  // one at most (a second empty ENI is only room, and costs three calls of the account's
+  // shared budget), and not while the account throttles this node (other nodes' pods first).
   const room = roomOnEnis(ctx);
-  if (room < z.room && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
+  const spare = state.enis.some((e) => !e.primary && eniServesPods(s, e) && e.cidrs.every((c) => useOf(usage, c.cidr).assigned === 0));
+  if (room < z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
     return [{ kind: "createEni", cidrKind: growthKind(ctx).kind, count: 0, reason: `ENI room ${room} < ${z.room} (biggest burst in ${t.roomHorizonMs / 60_000} min): an empty ENI ahead of need` }];
   }
   if (!shrinkOk) return [];

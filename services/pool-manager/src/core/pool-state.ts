@@ -47,6 +47,8 @@ export interface PoolState {
   newEniBlocked?: string;
   /** Observed demand (recorded by the app from usage reports); read by the demand policy only. */
   demand?: DemandHistory;
+  /** The account is throttling this node's addressing calls: no ENI is created ahead of need. */
+  ec2Busy?: boolean;
 }
 
 export interface CidrUse {

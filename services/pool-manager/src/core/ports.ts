@@ -68,6 +68,12 @@ export interface Ec2Port {
   /** Removes these CIDRs (of one kind per call). */
   unassign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, cidrs: string[]): Promise<void>;
   createTags(resourceIds: string[], tags: Tags): Promise<void>;
+  /**
+   * The account throttled this node's addressing calls recently (the account's shared budget
+   * for creates, assigns and attribute changes is spent): work that can wait should wait.
+   * Optional: a port without it is never busy.
+   */
+  addressingBusy?(): boolean;
 }
 
 /** An EC2 error with its EC2 code (e.g. InsufficientCidrBlocks). */

@@ -51,6 +51,33 @@ describe("adaptive rate (AIMD)", () => {
     });
   }
 
+  // Cut to 1.25/s at 0 (no tokens; burst 25, full again after 20 s), then read at [ms]: 1% of 5/s back per idle second.
+  const idleRows: Array<[string, number, number]> = [
+    ["still refilling (calls would wait): no recovery", 15_000, 1.25],
+    ["full for 40 s: +40 × 0.05", 60_000, 3.25],
+    ["never above the configured rate", 3_600_000, 5],
+  ];
+  for (const [what, readAt, rate] of idleRows) {
+    test(`idle recovery: ${what}`, () => {
+      const b = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, { ...adapt, recoverPerSec: 0.01 });
+      b.throttled(0);
+      b.throttled(0);
+      b.level(readAt);
+      expect(b.ratePerSec()).toBeCloseTo(rate, 6);
+    });
+  }
+
+  test("the set says when a bucket was throttled recently or has not recovered since", () => {
+    const set = new BucketSet({ describe: { capacity: 100, refillPerSec: 20 }, mutating: { capacity: 50, refillPerSec: 5 }, addressing: { capacity: 100, refillPerSec: 5 }, tags: { capacity: 100, refillPerSec: 10 } }, 0, { ...adapt, recoverPerSec: 0.01 });
+    expect(set.throttledWithin("addressing", 0, 60_000)).toBe(false);
+    set.throttled("AssignPrivateIpAddresses", 1_000); // 2.5/s
+    expect(set.throttledWithin("addressing", 30_000, 60_000)).toBe(true);
+    expect(set.throttledWithin("mutating", 30_000, 60_000)).toBe(false);
+    // 61 s on: outside the window, but the rate is still below 5/s (full at 41 s, +0.05/s per idle s).
+    expect(set.throttledWithin("addressing", 62_000, 60_000)).toBe(true);
+    expect(set.throttledWithin("addressing", 200_000, 60_000)).toBe(false);
+  });
+
   test("a throttled answer drops the tokens left: the next call waits at the cut rate", () => {
     const b = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, adapt);
     expect(b.take(0)).toBe(0); // 99 left

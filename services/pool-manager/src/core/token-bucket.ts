@@ -3,7 +3,8 @@
  * account's buckets are shared by every node, so a node's bucket of the account's size alone
  * never waits when a fleet scales up together; each bucket therefore adapts (AIMD): a
  * throttled answer halves its refill rate (down to a floor) and drops its tokens, each
- * success adds a small step back toward the configured rate. Many nodes thus converge on
+ * success adds a small step back toward the configured rate, and so does each second the
+ * bucket sits full with nothing to send. Many nodes thus converge on
  * the account's budget without knowing the cluster size. The burst size follows the rate
  * (a throttled node does not burst again at full size). The clock is injected; `take`
  * answers how long the caller must wait (0 when a token is there) and books the token.
@@ -49,15 +50,29 @@ export interface AdaptSpec {
   floorPerSec: number;
   /** Each success adds this fraction of the configured rate back (never above it). */
   increaseFraction: number;
+  /**
+   * Each second the bucket sits full (no calls waiting on it) adds this fraction of the
+   * configured rate back (default 0): a node that throttled and then had little to do is not
+   * left slow (and counted as "busy") until it has made enough calls to recover. Time with
+   * calls waiting does not count: under steady demand only successes recover the rate.
+   */
+  recoverPerSec?: number;
 }
 
-export const AIMD: AdaptSpec = { decrease: 0.5, floorPerSec: 0.02, increaseFraction: 0.02 };
+/**
+ * Floor 0.1/s: a node cut down by a crowded account still makes a call every 10 s (at 0.02/s
+ * a node with three calls to make waited 2.5 min). Idle recovery 1%/s: a node left with
+ * nothing to do is back at the configured rate (no longer "busy") within ~100 s of calm.
+ */
+export const AIMD: AdaptSpec = { decrease: 0.5, floorPerSec: 0.1, increaseFraction: 0.02, recoverPerSec: 0.01 };
 
 export class TokenBucket {
   private tokens: number;
   private last: number;
   /** The current (adapted) refill rate; `spec.refillPerSec` is the configured one. */
   private rate: number;
+  /** When the account last answered this bucket's calls with throttling (undefined: never). */
+  lastThrottledAt: number | undefined;
   constructor(
     readonly spec: BucketSpec,
     now: number,
@@ -76,8 +91,14 @@ export class TokenBucket {
 
   private refill(now: number): void {
     if (now > this.last) {
-      this.tokens = Math.min(this.capacity(), this.tokens + ((now - this.last) / 1000) * this.rate);
+      const dt = (now - this.last) / 1000;
+      const cap = this.capacity();
+      // Time the bucket sat full (no calls waiting on it): the rate recovers over that time.
+      const idle = this.rate > 0 ? Math.max(0, dt - Math.max(0, cap - this.tokens) / this.rate) : 0;
+      this.tokens = Math.min(cap, this.tokens + dt * this.rate);
       this.last = now;
+      const cfg = this.spec.refillPerSec;
+      if (this.rate < cfg && this.adapt.recoverPerSec && idle > 0) this.rate = Math.min(cfg, this.rate + cfg * this.adapt.recoverPerSec * idle);
     }
   }
 
@@ -93,6 +114,7 @@ export class TokenBucket {
   /** The account answered RequestLimitExceeded: cut the rate, drop the tokens left. */
   throttled(now: number): void {
     this.refill(now);
+    this.lastThrottledAt = now;
     const floor = Math.min(this.adapt.floorPerSec, this.spec.refillPerSec);
     this.rate = Math.max(floor, this.rate * this.adapt.decrease);
     this.tokens = Math.min(this.tokens, 0);
@@ -141,6 +163,14 @@ export class BucketSet {
   }
   succeeded(api: string, now: number): void {
     this.of(api).succeeded(now);
+  }
+  /** The account throttled calls of this bucket within the last `withinMs`, or its rate has not recovered since. */
+  throttledWithin(bucket: BucketName, now: number, withinMs: number): boolean {
+    const b = this.buckets.get(bucket);
+    const at = b?.lastThrottledAt;
+    if (!b || at === undefined) return false;
+    b.level(now); // brings the rate's recovery up to now
+    return now - at < withinMs || b.ratePerSec() < b.spec.refillPerSec;
   }
   rates(): Record<string, number> {
     const out: Record<string, number> = {};
