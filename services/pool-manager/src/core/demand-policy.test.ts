@@ -94,6 +94,28 @@ describe("grow", () => {
     expect(shape(p)).toEqual([["createEni", "", 0]]);
   });
 
+  test("pods watched, none pending: no call for the floor alone (the next pod's grow carries it), unless WARM/MINIMUM_IP_TARGET ask", () => {
+    const pool = node(0);
+    expect(planOf(pool, use(pool.state, 0, 0, { podsWatched: true })).actions).toEqual([]);
+    // One pod scheduled: its grow brings the floor and the headroom in the same call.
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { podsWatched: true, pendingPods: 1 })))).toEqual([["assign", "eni-0", 4]]);
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { podsWatched: true }), { warmIpTarget: 2 }))).toEqual([["assign", "eni-0", 4]]);
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { podsWatched: true }), { minimumIpTarget: 3 }))).toEqual([["assign", "eni-0", 5]]);
+  });
+
+  test("account throttling this node: a grow fills each ENI it calls on (calls are scarce, not addresses), and nothing is released", () => {
+    const pool = node(2);
+    pool.state.ec2Busy = true;
+    // 3 pending, 2 free: 4 wanted as above, but the call fills eni-0's 7 free slots.
+    expect(shape(planOf(pool, use(pool.state, 0, 0, { pendingPods: 3, podsWatched: true })))).toEqual([["assign", "eni-0", 7]]);
+    const surplus = node(9);
+    surplus.state.demand = history([[NOW - 400_000, 0]]);
+    surplus.state.ec2Busy = true;
+    expect(planOf(surplus, use(surplus.state, 0, 0, { podsWatched: true })).actions).toEqual([]);
+    surplus.state.ec2Busy = false;
+    expect(planOf(surplus, use(surplus.state, 0, 0, { podsWatched: true })).actions.map((a) => a.kind)).toEqual(["release"]);
+  });
+
   test("ENI room ahead: not while the account throttles this node, and never a second empty ENI", () => {
     const burst = (pool: FakePool) => (pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6]]));
     // The same node as above, but the account is throttling its addressing calls: other nodes' pods first.
@@ -105,6 +127,11 @@ describe("grow", () => {
     const spare = node(8, { count: 0, at: NOW - 30_000 });
     spare.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 40]]);
     expect(planOf(spare, use(spare.state, 6, 0, { podsWatched: true })).actions).toEqual([]);
+    // A burst of 20 after which the ENIs have room 1: one more ENI (9 slots) would not hold a
+    // repeat, which would wait for a create round all the same: no ENI ahead.
+    const big = node(8);
+    big.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 20]]);
+    expect(planOf(big, use(big.state, 6, 0, { podsWatched: true })).actions).toEqual([]);
   });
 
   test("scheduled pods: exactly the pending pods plus the floor and headroom, not the pending count again", () => {

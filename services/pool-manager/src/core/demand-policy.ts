@@ -7,8 +7,8 @@
  * (one call per ENI), and the same pods are never provisioned twice. Without the watch, the free buffer
  * is sized from the most pods that arrived within one lead time over a recent horizon.
  * ENIs are the slow part (create + attach + IMDS take seconds) but cost no pod address, so
- * the attached ENIs keep room for the biggest burst seen (an empty ENI is created ahead, in
- * a quiet cycle) and an empty ENI is deleted only when the pool has not needed its room for
+ * the attached ENIs keep room for the biggest burst seen (one empty ENI is created ahead, in
+ * a quiet cycle, when it completes that room) and an empty ENI is deleted only when the pool has not needed its room for
  * a long time: no create/delete churn. Addresses freed by pods are kept for a short delay
  * (pods that left may come back), then the surplus beyond a slack goes in one call per ENI,
  * highest device first, so low ENIs stay packed. Cooling and assigned addresses are never
@@ -107,13 +107,21 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
   const wantFree = z.need + z.buffer;
   const wantTotal = Math.min(Math.max(stats.assigned + stats.cooling + wantFree, s.minimumIpTarget), maxTotal);
   const sizing = `${z.need} pod(s) pending or waiting, buffer ${z.buffer} (${usage.podsWatched ? "pods watched: floor" : `peak arrivals per ${t.leadMs / 1000} s over ${t.horizonMs / 60_000} min, floor`} ${Math.max(t.floor, s.warmIpTarget)})`;
-  if (stats.total < wantTotal) {
+  // With the pods watched and none pending, the floor alone is no reason for a call: the next
+  // pod is seen when it is scheduled, before its ADD, and its grow carries the floor and the
+  // headroom too (one call instead of two; at start-up, the pre-scale). WARM_IP_TARGET and
+  // MINIMUM_IP_TARGET, when set, are kept as asked.
+  const bufferOnly = usage.podsWatched === true && z.need === 0 && !s.warmIpTarget && stats.total >= s.minimumIpTarget;
+  if (stats.total < wantTotal && !bufferOnly) {
     const reason = `demand: ${stats.available} free of ${stats.total} (${stats.assigned} assigned, ${stats.cooling} cooling); want ${wantTotal}: ${sizing}`;
     // The pods pending are counted once: against the addresses already free and those being
     // added (ENIs created, not yet in IMDS, are in the pool's total); only the rest is grown,
     // plus the headroom (not the pending count again: that provisioned the same pods twice).
     const grow = Math.min(wantTotal - stats.total + z.headroom, Math.max(maxTotal - stats.total, 0));
-    const grown = planGrowthBatched(ctx, grow, reason);
+    // While the account throttles this node, calls are what is scarce, not addresses: each
+    // call of the grow carries its ENI's whole room (no top-up calls later; the surplus goes
+    // back in one release once the account is calm).
+    const grown = planGrowthBatched(ctx, grow, reason + (state.ec2Busy ? " (account throttling: whole ENIs per call)" : ""), state.ec2Busy === true);
     return { actions: grown.actions, stats, low: true, reason, ...(grown.shortage ? { shortage: grown.shortage } : {}) };
   }
   const keepFree = wantFree + z.recentlyLeft;
@@ -122,7 +130,7 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
 }
 
 /** Adds `addresses` in one call per ENI: existing ENIs with room first, then new ENIs. */
-function planGrowthBatched(ctx: PlanContext, addresses: number, why: string): { actions: PlanAction[]; shortage?: string } {
+function planGrowthBatched(ctx: PlanContext, addresses: number, why: string, wholeEnis = false): { actions: PlanAction[]; shortage?: string } {
   const blocked = growthBlocked(ctx);
   if (blocked) return { actions: [], shortage: `pool is low (${why}) but cannot grow: ${blocked}` };
   if (addresses <= 0) return { actions: [] };
@@ -137,7 +145,7 @@ function planGrowthBatched(ctx: PlanContext, addresses: number, why: string): { 
   const whole = open.find((e) => roomOf(e) >= remaining);
   for (const eni of whole ? [whole] : open) {
     if (remaining <= 0) break;
-    const count = Math.min(roomOf(eni), remaining);
+    const count = wholeEnis ? roomOf(eni) : Math.min(roomOf(eni), remaining);
     if (count <= 0) continue;
     actions.push({ kind: "assign", eniId: eni.id, cidrKind: kind, count, reason: why + note });
     remaining -= count;
@@ -148,7 +156,7 @@ function planGrowthBatched(ctx: PlanContext, addresses: number, why: string): { 
     return { actions, ...(actions.length === 0 ? { shortage: `pool is low (${why}) but cannot grow: ${reason}` } : {}) };
   }
   while (remaining > 0 && enisLeft > 0) {
-    const count = Math.min(remaining, ctx.d.slotsPerEni);
+    const count = wholeEnis ? ctx.d.slotsPerEni : Math.min(remaining, ctx.d.slotsPerEni);
     actions.push({ kind: "createEni", cidrKind: kind, count, reason: why + note });
     remaining -= count;
     enisLeft -= 1;
@@ -177,7 +185,8 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
   if (excluded && shrinkOk) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
   // The surplus beyond the slack goes at once, in one call per ENI, highest device first.
   let surplus = Math.min(stats.available - keepFree, stats.total - s.minimumIpTarget);
-  if (shrinkOk && surplus > z.slack) {
+  // Not while the account throttles this node: a release takes from the same shared budget.
+  if (shrinkOk && surplus > z.slack && !state.ec2Busy) {
     // One call: the ENI with the most idle CIDRs (highest device on a tie); the rest, if any, next time.
     const idleOf = (e: PoolEni) => countedCidrs(s, e).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
     const eni = byDeviceDesc.map((e) => ({ e, idle: idleOf(e) })).sort((a, b) => b.idle.length - a.idle.length)[0];
@@ -189,12 +198,15 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
     }
     if (eni && take.length > 0) return [{ kind: "release", eniId: eni.e.id, cidrs: take, reason: `${stats.available} free, ${keepFree} kept free: surplus beyond slack ${z.slack}` }];
   }
-  // Room for the biggest burst seen: an empty ENI is created ahead, while nothing is urgent:
-  // one at most (a second empty ENI is only room, and costs three calls of the account's
-  // shared budget), and not while the account throttles this node (other nodes' pods first).
+  // Room for the biggest burst seen: an empty ENI is created ahead, while nothing is urgent.
+  // Only when that one ENI completes the room: a repeat burst needing more ENIs than that
+  // waits for a create round anyway (a grow creates its ENIs together), so an ENI ahead
+  // would save it nothing and cost three calls of the account's shared budget. One at most
+  // (never a second empty ENI), and not while the account throttles this node.
   const room = roomOnEnis(ctx);
+  const eniRoom = ctx.d.slotsPerEni * (s.prefixDelegation ? IPV4_PREFIX_SIZE : 1);
   const spare = state.enis.some((e) => !e.primary && eniServesPods(s, e) && e.cidrs.every((c) => useOf(usage, c.cidr).assigned === 0));
-  if (room < z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
+  if (room < z.room && room + eniRoom >= z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
     return [{ kind: "createEni", cidrKind: growthKind(ctx).kind, count: 0, reason: `ENI room ${room} < ${z.room} (biggest burst in ${t.roomHorizonMs / 60_000} min): an empty ENI ahead of need` }];
   }
   if (!shrinkOk) return [];
