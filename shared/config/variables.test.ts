@@ -309,7 +309,7 @@ test("the table covers every variable of the schema, and only those", () => {
 test("the schema covers every variable of the upstream README section", async () => {
   const readme = await Bun.file(new URL("../../../shared/reference/upstream-README.md", import.meta.url)).text().catch(() => "");
   if (readme === "") {
-    console.log("skipped: upstream README not found at /work/shared/reference");
+    console.log("skipped: upstream README not found at ../shared/reference beside the checkout");
     return;
   }
   const section = readme.slice(readme.indexOf("## CNI Configuration Variables"), readme.indexOf("### VPC CNI Feature Matrix"));
