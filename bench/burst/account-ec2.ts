@@ -95,7 +95,7 @@ export class Ec2Account {
  * How a node's client sends one call: retries, backoff, client-side buckets; `addressingBusy`
  * as the project's SdkEc2 answers it from its Ec2Guard (absent for upstream's SDK retryer).
  */
-export type ClientPolicy = (<T>(api: string, send: () => Promise<T>) => Promise<T>) & { addressingBusy?: () => boolean };
+export type ClientPolicy = (<T>(api: string, send: () => Promise<T>) => Promise<T>) & { addressingBusy?: (quietMs?: number) => boolean };
 
 const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "ServiceUnavailable", "Unavailable"]);
 
@@ -144,8 +144,8 @@ export class NodeEc2 implements Ec2Port {
     return this.client(api, () => this.account.serve(api, fn));
   }
 
-  addressingBusy(): boolean {
-    return this.client.addressingBusy?.() ?? false;
+  addressingBusy(quietMs?: number): boolean {
+    return this.client.addressingBusy?.(quietMs) ?? false;
   }
 
   instanceLimits(instanceType: string): Promise<InstanceLimits> {

@@ -84,8 +84,8 @@ export class SdkEc2 implements Ec2Port {
     return this.guard.call(api, fn);
   }
 
-  addressingBusy(): boolean {
-    return this.guard.addressingBusy();
+  addressingBusy(quietMs?: number): boolean {
+    return this.guard.addressingBusy(quietMs);
   }
 
   private async describeEnis(filters: Filter[]): Promise<Eni[]> {

@@ -40,7 +40,8 @@ describe("DeleteOnTermination", () => {
 
   test("while the account throttles the node's addressing calls it waits (pods first), for at most 10 min after the ENI's creation", async () => {
     const clock = { offset: 0 };
-    h = manager(await simWorld(), up({ warmEniTarget: 3 }), { now: () => Date.now() + clock.offset });
+    // The demand policy with WARM_IP_TARGET 20 (m5.large: 9 on the primary, two ENIs more).
+    h = manager(await simWorld(), { ...PROJECT_DEFAULTS, warmIpTarget: 20 }, { now: () => Date.now() + clock.offset });
     const x = h;
     x.w.guard.buckets.throttled("AssignPrivateIpAddresses", Date.now()); // the account said RequestLimitExceeded just now
     await x.pm.start();

@@ -10,7 +10,7 @@ import { describeAction, type PlanAction } from "../core/actions.ts";
 import { backoffDelayMs, CYCLE_BACKOFF, STARTUP_BACKOFF, type BackoffSpec } from "../core/backoff.ts";
 import type { Plan } from "../core/planner.ts";
 import { planPool } from "../core/pool-policy.ts";
-import { recordDemand } from "../core/demand-history.ts";
+import { recordDemand, recordScheduled } from "../core/demand-history.ts";
 import { historyKeepMs } from "../core/demand-policy.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
@@ -205,8 +205,12 @@ export class PoolManager {
     if (this.settings.demandAware) {
       this.model.podsWatched = false;
       await read("pending pods", async () => {
+        const before = this.model.pendingPods;
         this.model.pendingPods = await kube.pendingPods();
+        this.model.assignedAtPendingRead = this.model.usage?.assigned ?? 0;
         this.model.podsWatched = kube.podsWatched?.() ?? false;
+        // With the watch, a burst is the pods scheduled together (the pending count's rise).
+        if (this.model.podsWatched) this.model.extra.demand = recordScheduled(this.model.extra.demand, this.opts.now(), this.model.pendingPods - before, historyKeepMs());
       });
     }
     if (this.settings.customNetwork) {
@@ -246,7 +250,9 @@ export class PoolManager {
       await this.executor.finishSetup(m, { tries: 1 }).catch((err) => errors.push(`setup ${m.pool.id}: ${String((err as Error).message ?? err)}`));
     }
     let failed = false;
+    // Read by the demand policy (and its DeleteOnTermination deferral) only; compat plans as upstream.
     this.model.extra.ec2Busy = this.ports.ec2.addressingBusy?.() ?? false;
+    this.model.extra.ec2BusyLately = this.ports.ec2.addressingBusy?.(600_000) ?? false;
     const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
     if (!this.opts.disableProvisioning) {
       const failedAction = (a: PlanAction, err: unknown) => {
@@ -280,7 +286,7 @@ export class PoolManager {
       // Then what grows left for later or what failed (after the pool's own work: pods first;
       // DeleteOnTermination once the pool is not short).
       if (!failed) {
-        const r = await this.executor.repair({ deleteOnTermination: !p.low, ec2Busy: this.model.extra.ec2Busy ?? false });
+        const r = await this.executor.repair({ deleteOnTermination: !p.low, ec2Busy: this.settings.policy === "demand" && (this.model.extra.ec2Busy ?? false) });
         errors.push(...r.errors);
         failed ||= r.failed;
       }

@@ -67,6 +67,8 @@ export class PoolModel {
   /** Misses already acted upon. */
   missesSeen = 0;
   pendingPods = 0;
+  /** addr-broker's assigned count when `pendingPods` was read. */
+  assignedAtPendingRead = 0;
   /** The pod watch is live, so `pendingPods` sees pods when they are scheduled. */
   podsWatched = false;
   extra: Omit<PoolState, "enis" | "unmanagedEnis"> = { node: { unschedulable: false, terminating: false } };
@@ -112,7 +114,10 @@ export class PoolModel {
     const misses = u?.misses ?? 0;
     const newMisses = Math.max(misses - this.missesSeen, 0);
     if (consume) this.missesSeen = misses;
-    return { byCidr, newMisses, waiting: u?.waiting ?? 0, pendingPods: this.pendingPods, podsWatched: this.podsWatched };
+    // Pods that got an address since the pending count was read were among those pending
+    // (with the watch, every pod is seen scheduled before its ADD): not pending any more.
+    const addressedSince = this.podsWatched ? Math.max((u?.assigned ?? 0) - this.assignedAtPendingRead, 0) : 0;
+    return { byCidr, newMisses, waiting: u?.waiting ?? 0, pendingPods: Math.max(this.pendingPods - addressedSince, 0), podsWatched: this.podsWatched };
   }
 
   setDraining(eniId: string, cidrs: string[], draining: boolean): void {

@@ -27,15 +27,16 @@ export const EMPTY_HISTORY: DemandHistory = { samples: [], missesSeen: 0 };
  * A pod that missed and later got its address is counted once (as a miss), since its
  * later assignment only brings `assigned` back to where the miss left it short.
  */
-export function recordDemand(h: DemandHistory | undefined, atMs: number, assigned: number, missesTotal: number, keepMs: number, countMisses = true): DemandHistory {
+export function recordDemand(h: DemandHistory | undefined, atMs: number, assigned: number, missesTotal: number, keepMs: number, arrivalsFromUsage = true): DemandHistory {
   const prev = h ?? EMPTY_HISTORY;
   const last = prev.samples[prev.samples.length - 1];
-  // A restarted addr-broker resets its counter: count from the new value. With the pod
-  // watch live (`countMisses` false) a miss is an ADD attempt, not an arrival: kubelet
-  // retries the same pod many times, and the pod is counted when its address is assigned.
-  const newMisses = !countMisses ? 0 : missesTotal >= prev.missesSeen ? missesTotal - prev.missesSeen : missesTotal;
+  // A restarted addr-broker resets its counter: count from the new value. With the pod watch
+  // live (`arrivalsFromUsage` false) arrivals are the pods seen scheduled (recordScheduled):
+  // a miss is an ADD attempt (kubelet retries the same pod many times), and the pace at which
+  // addresses reach pods is the pool's, not the burst's.
+  const newMisses = missesTotal >= prev.missesSeen ? missesTotal - prev.missesSeen : missesTotal;
   const rise = last ? Math.max(assigned - last.assigned, 0) : 0;
-  const arrivals = Math.max(rise, newMisses);
+  const arrivals = arrivalsFromUsage ? Math.max(rise, newMisses) : 0;
   const samples = prev.samples.filter((s) => atMs - s.atMs <= keepMs);
   if (last && last.atMs === atMs && samples.length > 0) {
     const merged = samples[samples.length - 1]!;
@@ -44,6 +45,17 @@ export function recordDemand(h: DemandHistory | undefined, atMs: number, assigne
     samples.push({ atMs, assigned, arrivals });
   }
   return { samples, missesSeen: missesTotal };
+}
+
+/** Pods newly scheduled to the node (the pod watch's pending count rose by `count`): arrivals at `atMs`. */
+export function recordScheduled(h: DemandHistory | undefined, atMs: number, count: number, keepMs: number): DemandHistory {
+  const prev = h ?? EMPTY_HISTORY;
+  if (count <= 0) return prev;
+  const last = prev.samples[prev.samples.length - 1];
+  const samples = prev.samples.filter((s) => atMs - s.atMs <= keepMs);
+  if (last && last.atMs === atMs && samples.length > 0) samples[samples.length - 1] = { ...last, arrivals: last.arrivals + count };
+  else samples.push({ atMs, assigned: last?.assigned ?? 0, arrivals: count });
+  return { samples, missesSeen: prev.missesSeen };
 }
 
 /** The most pods that arrived within any `windowMs` span of the last `horizonMs`. */

@@ -3,7 +3,7 @@
 // 10 s over 5 min, floor 1, headroom 2, release delay 60 s, slack 2, churn band spacing 20 min
 // over a 15-min rate window, burst room over 1 h, ENI delay 2 h), pods not watched, now = 10 000 000 ms.
 import { describe, expect, test } from "bun:test";
-import { recordDemand, peakArrivals, peakAssigned, type DemandHistory } from "./demand-history.ts";
+import { recordDemand, recordScheduled, peakArrivals, peakAssigned, type DemandHistory } from "./demand-history.ts";
 import { planDemand, type DemandTuning } from "./demand-policy.ts";
 import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.ts";
 import type { PoolState, PoolUsage } from "./pool-state.ts";
@@ -53,12 +53,15 @@ describe("demand history", () => {
     expect(peakAssigned(h, 4_000, 10_000, 0)).toBe(6);
   });
 
-  test("pods watched: misses are ADD attempts, not arrivals; the pod counts once, when assigned", () => {
+  test("pods watched: arrivals are the pods seen scheduled, not misses (ADD attempts) nor the pace of assignment", () => {
     let h = recordDemand(undefined, 0, 0, 0, 60_000, false);
-    h = recordDemand(h, 1_000, 0, 40, 60_000, false); // 10 pods retried 4 times each
-    h = recordDemand(h, 2_000, 10, 40, 60_000, false); // the 10 got addresses
-    expect(h.samples.map((x) => x.arrivals)).toEqual([0, 0, 10]);
-    expect(peakArrivals(h, 2_000, 10_000, 60_000)).toBe(10);
+    h = recordScheduled(h, 500, 10, 60_000); // 10 pods scheduled together
+    h = recordDemand(h, 1_000, 0, 40, 60_000, false); // retried 4 times each
+    h = recordDemand(h, 2_000, 4, 40, 60_000, false); // addresses reach them over 20 s
+    h = recordDemand(h, 22_000, 10, 40, 60_000, false);
+    expect(h.samples.map((x) => x.arrivals)).toEqual([0, 10, 0, 0, 0]);
+    expect(peakArrivals(h, 22_000, 10_000, 60_000)).toBe(10);
+    expect(peakAssigned(h, 22_000, 60_000, 0)).toBe(10);
     // The miss counter is still followed: unwatched again, only new misses count.
     h = recordDemand(h, 3_000, 10, 42, 60_000);
     expect(h.samples[h.samples.length - 1]!.arrivals).toBe(2);

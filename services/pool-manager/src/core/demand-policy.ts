@@ -185,8 +185,9 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
   if (excluded && shrinkOk) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
   // The surplus beyond the slack goes at once, in one call per ENI, highest device first.
   let surplus = Math.min(stats.available - keepFree, stats.total - s.minimumIpTarget);
-  // Not while the account throttles this node: a release takes from the same shared budget.
-  if (shrinkOk && surplus > z.slack && !state.ec2Busy) {
+  // Not while the account throttles this node, nor within 10 min of it: a release takes from
+  // the same shared budget, and a fleet still scaling flips nodes in and out of "busy".
+  if (shrinkOk && surplus > z.slack && !state.ec2Busy && !state.ec2BusyLately) {
     // One call: the ENI with the most idle CIDRs (highest device on a tie); the rest, if any, next time.
     const idleOf = (e: PoolEni) => countedCidrs(s, e).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
     const eni = byDeviceDesc.map((e) => ({ e, idle: idleOf(e) })).sort((a, b) => b.idle.length - a.idle.length)[0];

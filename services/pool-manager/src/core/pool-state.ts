@@ -49,6 +49,8 @@ export interface PoolState {
   demand?: DemandHistory;
   /** The account is throttling this node's addressing calls: no ENI is created ahead of need. */
   ec2Busy?: boolean;
+  /** ... or did within the last 10 min: no release (its surplus can wait for a calm account). */
+  ec2BusyLately?: boolean;
 }
 
 export interface CidrUse {

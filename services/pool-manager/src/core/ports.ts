@@ -71,9 +71,10 @@ export interface Ec2Port {
   /**
    * The account throttled this node's addressing calls recently (the account's shared budget
    * for creates, assigns and attribute changes is spent): work that can wait should wait.
+   * "Recently": within `quietMs` (default 60 s), or the client's rate has not recovered since.
    * Optional: a port without it is never busy.
    */
-  addressingBusy?(): boolean;
+  addressingBusy?(quietMs?: number): boolean;
 }
 
 /** An EC2 error with its EC2 code (e.g. InsufficientCidrBlocks). */
