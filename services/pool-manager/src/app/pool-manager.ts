@@ -206,8 +206,7 @@ export class PoolManager {
       this.model.podsWatched = false;
       await read("pending pods", async () => {
         const before = this.model.pendingPods;
-        this.model.pendingPods = await kube.pendingPods();
-        this.model.assignedAtPendingRead = this.model.usage?.assigned ?? 0;
+        this.model.pendingPods = await kube.pendingPods(); // stamps the assigned count of this read
         this.model.podsWatched = kube.podsWatched?.() ?? false;
         // With the watch, a burst is the pods scheduled together (the pending count's rise).
         if (this.model.podsWatched) this.model.extra.demand = recordScheduled(this.model.extra.demand, this.opts.now(), this.model.pendingPods - before, historyKeepMs());

@@ -24,3 +24,17 @@ describe("pending pods for the planner", () => {
     });
   }
 });
+
+describe("the pending count's stamp", () => {
+  // A caller that sets the pending count alone (no assignedAtPendingRead): pods holding
+  // addresses before the read are not taken off it, only those addressed after it.
+  test("set alone, the count is stamped with the assigned count of that moment", () => {
+    const m = new PoolModel({ ...PROJECT_DEFAULTS });
+    m.podsWatched = true;
+    m.usage = usage(30);
+    m.pendingPods = 3;
+    expect(m.poolUsage(false).pendingPods).toBe(3);
+    m.usage = usage(32);
+    expect(m.poolUsage(false).pendingPods).toBe(1);
+  });
+});

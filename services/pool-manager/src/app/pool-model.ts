@@ -66,9 +66,23 @@ export class PoolModel {
   usage: UsageReport | undefined;
   /** Misses already acted upon. */
   missesSeen = 0;
-  pendingPods = 0;
-  /** addr-broker's assigned count when `pendingPods` was read. */
+  private pending = 0;
+  /**
+   * addr-broker's assigned count when `pendingPods` was read: stamped by the setter of
+   * `pendingPods`, so a caller that sets the count alone cannot leave a stale stamp (one
+   * left at 0 took every pod holding an address off the pending count: pods scheduled to a
+   * node already running pods were never seen, and waited for EC2 at their ADD).
+   */
   assignedAtPendingRead = 0;
+
+  /** Pods scheduled to the node without an IP yet, as the pod watch last read them. */
+  get pendingPods(): number {
+    return this.pending;
+  }
+  set pendingPods(count: number) {
+    this.pending = count;
+    this.assignedAtPendingRead = this.usage?.assigned ?? 0;
+  }
   /** The pod watch is live, so `pendingPods` sees pods when they are scheduled. */
   podsWatched = false;
   extra: Omit<PoolState, "enis" | "unmanagedEnis"> = { node: { unschedulable: false, terminating: false } };
