@@ -35,7 +35,7 @@ describe.skipIf(!isRoot)("net-config main (root)", () => {
     nss.ip(node.name, ["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
     const sock = join(dir, "net-config.sock");
     proc = Bun.spawn(["ip", "netns", "exec", node.name, process.execPath, "services/net-config/main.ts"], {
-      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", AWS_VPC_CNI_RUN_DIR: dir, AWS_VPC_K8S_CNI_RANDOMIZESNAT: "hashrandom" },
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", AWS_VPC_CNI_RUN_DIR: dir, AWS_VPC_K8S_CNI_LOG_FILE: `${dir}/net-config.log`, AWS_VPC_K8S_CNI_RANDOMIZESNAT: "hashrandom" },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)("net-config main (root)", () => {
 
   test("an invalid setting stops it before it serves, naming the variable", async () => {
     const p = Bun.spawn([process.execPath, "services/net-config/main.ts"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", AWS_VPC_CNI_RUN_DIR: dir, AWS_VPC_K8S_CNI_VETHPREFIX: "eth" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", AWS_VPC_CNI_RUN_DIR: dir, AWS_VPC_K8S_CNI_LOG_FILE: `${dir}/net-config.log`, AWS_VPC_K8S_CNI_VETHPREFIX: "eth" },
       stdout: "pipe",
       stderr: "pipe",
     });
