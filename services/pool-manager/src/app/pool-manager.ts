@@ -14,6 +14,7 @@ import { recordDemand, recordScheduled } from "../core/demand-history.ts";
 import { historyKeepMs } from "../core/demand-policy.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
+import { ec2Cidrs, imdsDiffers, isLeakedEni, reconcileCidrs } from "./ec2-reconcile.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import { PoolModel, eniSetupOf, poolCidr, type ManagedEni } from "./pool-model.ts";
@@ -347,13 +348,7 @@ export class PoolManager {
       const now = this.opts.now();
       if (!force && now - this.lastPoolActionAt <= 60_000) return;
       const imdsIfs = await this.ports.imds.interfaces();
-      const differs = imdsIfs.length !== this.model.enis.size + this.model.unmanaged || imdsIfs.some((i) => {
-        const m = this.model.enis.get(i.interfaceId);
-        if (!m) return false;
-        const known = new Set(m.pool.cidrs.map((c) => c.cidr));
-        const seen = [...i.localIpv4s.slice(1).map((ip) => `${ip}/32`), ...i.ipv4Prefixes, ...i.ipv6Prefixes];
-        return seen.length !== known.size || seen.some((c) => !known.has(c));
-      });
+      const differs = imdsDiffers(this.model.enis, this.model.unmanaged, imdsIfs);
       if (!differs) return;
       // IMDS is a hint; EC2 is the truth (verifyImdsWithEc2), as upstream does on a mismatch.
       const enis = await this.ports.ec2.instanceEnis(this.facts.instanceId);
@@ -378,17 +373,10 @@ export class PoolManager {
           this.metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
           continue;
         }
-        const truth = new Set([...e.secondaryIps.map((ip) => `${ip}/32`), ...e.ipv4Prefixes, ...e.ipv6Prefixes]);
-        const before = m.pool.cidrs.length;
-        m.pool.cidrs = m.pool.cidrs.filter((c) => truth.has(c.cidr));
-        if (m.pool.cidrs.length !== before) this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileDel" });
-        for (const c of truth) {
-          if (m.pool.cidrs.some((x) => x.cidr === c)) continue;
-          const freed = this.recentlyFreed.get(c);
-          if (freed !== undefined && now - freed < 60_000) continue;
-          m.pool.cidrs.push(poolCidr(c, c.endsWith("/32") || c.endsWith("/128") ? "address" : "prefix"));
-          this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileAdd" });
-        }
+        const r = reconcileCidrs(m.pool.cidrs, ec2Cidrs(e), this.recentlyFreed, now);
+        m.pool.cidrs = r.cidrs;
+        if (r.removed > 0) this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileDel" });
+        if (r.added > 0) this.metrics?.reconcile.inc({ fn: "eniIPPoolReconcileAdd" }, r.added);
       }
       this.model.bump();
     });
@@ -402,8 +390,7 @@ export class PoolManager {
       const candidates = await this.ports.ec2.leakedEniCandidates(this.facts.vpcId, this.opts.clusterName);
       let deleted = 0;
       for (const e of candidates) {
-        const created = Date.parse(e.tags["node.k8s.amazonaws.com/createdAt"] ?? "");
-        if (!e.description.startsWith("aws-K8S-") || !Number.isFinite(created) || now - created < 5 * 60_000) continue;
+        if (!isLeakedEni(e, now)) continue;
         await this.executor.deleteDetached(e.id).then(() => deleted++, (err) => this.log("leaked ENI not deleted", { eni: e.id, err: String(err) }));
       }
       return deleted;
