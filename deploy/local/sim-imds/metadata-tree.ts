@@ -1,23 +1,14 @@
 // What IMDS answers for one instance, as a pure function of the instance's view.
 // No I/O, no clock: the caller resolves the view (with its propagation delay) first.
+import type { ImdsInterface } from "../sim-ec2/imds-view.ts";
 
-/** One network interface as IMDS shows it under network/interfaces/macs/<mac>/. */
-export interface ImdsInterfaceView {
-  mac: string;
-  deviceNumber: number;
+/**
+ * One network interface as IMDS shows it under network/interfaces/macs/<mac>/: what the
+ * simulated EC2 records per attachment, plus the leaves only IMDS has.
+ */
+export interface ImdsInterfaceView extends ImdsInterface {
   /** Real IMDS has network-card only on instances with several network cards. */
   networkCard?: number;
-  interfaceId: string;
-  subnetId: string;
-  subnetCidr: string;
-  vpcId: string;
-  vpcCidrs: string[];
-  securityGroupIds: string[];
-  /** Primary address first, as IMDS lists it. */
-  localIpv4s: string[];
-  ipv4Prefixes: string[];
-  ipv6s: string[];
-  ipv6Prefixes: string[];
   subnetIpv6Cidrs: string[];
 }
 
