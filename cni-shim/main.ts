@@ -10,36 +10,25 @@
  * (addr-broker's start-up sweep and GC clean up); STATUS → 50. VERSION is answered here.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
+import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } from "../shared/plugin-log.ts";
 
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
 
 const started = performance.now();
-let pluginLog: { file: string; all: boolean } | undefined;
+let pluginLog: PluginLogConf | undefined;
 
 /**
- * One line per invocation in the plugin log (the conflist's pluginLogFile, as upstream's
- * plugin.log): every call at DEBUG/INFO, only failures at WARN/ERROR. Never stdout, which
- * carries the CNI result; a log that cannot be written never fails the call.
+ * The plugin log line (upstream's plugin.log), written here only when addr-broker did not
+ * write it (unreachable, refused, VERSION, a file it was not configured with). Never
+ * stdout, which carries the CNI result; a log that cannot be written never fails the call.
  */
 async function logInvocation(code: number, stdout: string): Promise<void> {
-  if (!pluginLog || (code === 0 && !pluginLog.all)) return;
+  if (!pluginLog || !pluginLogWanted(pluginLog, code)) return;
   try {
-    // Loaded only when a line is written: a static node:fs import costs ~1.7 ms on every exec.
+    // Loaded only when a line is written here: a node:fs import costs ~1 ms on every exec.
     const { appendFileSync, mkdirSync } = await import("node:fs");
     mkdirSync(pluginLog.file.slice(0, pluginLog.file.lastIndexOf("/")) || "/", { recursive: true });
-    const line = {
-      level: code === 0 ? "info" : "error",
-      time: new Date().toISOString(),
-      msg: `CNI ${process.env.CNI_COMMAND ?? "?"}`,
-      containerId: process.env.CNI_CONTAINERID,
-      netns: process.env.CNI_NETNS,
-      ifName: process.env.CNI_IFNAME,
-      args: process.env.CNI_ARGS,
-      exitCode: code,
-      ms: Math.round((performance.now() - started) * 100) / 100,
-      ...(code === 0 ? {} : { result: stdout.slice(0, 2000) }),
-    };
-    appendFileSync(pluginLog.file, JSON.stringify(line) + "\n");
+    appendFileSync(pluginLog.file, pluginLogLine(process.env, code, performance.now() - started, stdout, new Date()));
   } catch {
     // logging is best effort
   }
@@ -71,10 +60,7 @@ try {
   decodeError = `stdin: network configuration is not valid JSON (${err instanceof Error ? err.message : String(err)})`;
 }
 const version = typeof conf.cniVersion === "string" && isSupportedVersion(conf.cniVersion) ? conf.cniVersion : LATEST_VERSION;
-if (typeof conf.pluginLogFile === "string" && conf.pluginLogFile.startsWith("/") && !conf.pluginLogFile.split("/").includes("..")) {
-  const level = typeof conf.pluginLogLevel === "string" ? conf.pluginLogLevel.toUpperCase() : "DEBUG";
-  pluginLog = { file: conf.pluginLogFile, all: level === "DEBUG" || level === "INFO" };
-}
+pluginLog = pluginLogConf(conf);
 
 if (command === "VERSION") {
   await emit(JSON.stringify({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }), "", 0);
@@ -103,7 +89,7 @@ try {
 }
 
 const text = await res.text();
-let out: { exitCode?: unknown; stdout?: unknown; stderr?: unknown } | undefined;
+let out: { exitCode?: unknown; stdout?: unknown; stderr?: unknown; pluginLogged?: unknown } | undefined;
 try {
   out = JSON.parse(text);
 } catch {
@@ -112,5 +98,6 @@ try {
 if (!res.ok || !out || typeof out.exitCode !== "number" || typeof out.stdout !== "string") {
   await emit(cniError(version, 100, `addr-broker at ${socket} refused the request (HTTP ${res.status})`, text.slice(0, 2000)), "", 1);
 } else {
+  if (out.pluginLogged === true) pluginLog = undefined; // addr-broker wrote the line
   await emit(out.stdout as string, typeof out.stderr === "string" ? out.stderr : "", out.exitCode as number);
 }

@@ -15,6 +15,8 @@ export const cniOutcome = z.object({
   exitCode: z.number().int().min(0).max(255),
   stdout: z.string(),
   stderr: z.string().default(""),
+  /** True when addr-broker wrote (or, at this level, skipped) the call's plugin log line; otherwise the shim writes it. */
+  pluginLogged: z.boolean().optional(),
 });
 export type CniOutcome = z.infer<typeof cniOutcome>;
 

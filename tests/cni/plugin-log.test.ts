@@ -1,9 +1,11 @@
 /**
- * The shim writes upstream's plugin.log (the conflist's pluginLogFile): a line per call at
- * DEBUG/INFO, only failures at WARN/ERROR, never on stdout (the CNI result channel).
+ * Upstream's plugin.log (the conflist's pluginLogFile): a line per call at DEBUG/INFO, only
+ * failures at WARN/ERROR, never on stdout (the CNI result channel). The shim writes it when
+ * addr-broker did not (unreachable here, or an answer without pluginLogged), and never
+ * when addr-broker says it wrote the line (no duplicate).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildShim } from "../../cni-shim/build.ts";
@@ -46,4 +48,34 @@ test("ERROR: only failures are logged", () => {
   expect(existsSync(log)).toBe(false);
   run("ADD", "error", log);
   expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
+});
+
+test("a broker that wrote the line: the shim writes none; one that did not: the shim writes it", async () => {
+  const runDir = join(dir, "broker-run");
+  mkdirSync(runDir, { recursive: true });
+  let logged = true;
+  const server = Bun.serve({
+    unix: join(runDir, "addr-broker.sock"),
+    fetch: () => Response.json({ exitCode: 0, stdout: "", stderr: "", pluginLogged: logged }),
+  });
+  try {
+    const log = join(dir, "logs/broker.log");
+    // spawnSync would block this process's event loop, and with it the fake broker.
+    const runAsync = async (command: string) => {
+      const conf = { cniVersion: "1.0.0", name: "aws-cni", type: "aws-cni", runDir, pluginLogFile: log, pluginLogLevel: "DEBUG" };
+      const p = Bun.spawn([shim], {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: "c2", CNI_NETNS: "/run/netns/none", CNI_IFNAME: "eth0" },
+        stdin: new TextEncoder().encode(JSON.stringify(conf)),
+        stdout: "pipe",
+      });
+      return p.exited;
+    };
+    expect(await runAsync("DEL")).toBe(0);
+    expect(existsSync(log)).toBe(false);
+    logged = false;
+    expect(await runAsync("DEL")).toBe(0);
+    expect(readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l).msg)).toEqual(["CNI DEL"]);
+  } finally {
+    server.stop(true);
+  }
 });

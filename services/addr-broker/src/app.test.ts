@@ -1,6 +1,6 @@
 // The service in-process (app.request), with fake net-config and pool-manager on real sockets.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { UnixServer } from "../../../shared/ipc/server.ts";
@@ -28,7 +28,7 @@ const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
-async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number } = {}) {
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
@@ -37,7 +37,7 @@ async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; 
   if (!opts.pool) servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
   const store = opts.store ?? new MemoryCheckpointStore();
   const clock = opts.clock ?? { t: 1_700_000_000_000 };
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}) };
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}), ...(opts.pluginLogFile ? { pluginLogFile: opts.pluginLogFile } : {}) };
   const svc = createAddrBroker(settings, {
     store,
     kernel: opts.kernel ?? noKernel,
@@ -70,6 +70,17 @@ const del = (svc: AddrBroker, id: string) => cni(svc, { CNI_COMMAND: "DEL", ...p
 const addrOf = (r: { json: { ips: Array<{ address: string }> } }) => r.json.ips[0]?.address;
 
 describe("addr-broker service", () => {
+  test("the plugin log line of a served call is written by addr-broker and the answer says so", async () => {
+    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
+    const file = join(dir, "logs/plugin.log");
+    const { svc } = await setup({ pluginLogFile: file });
+    const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod("pl1") }, stdin: CONF("1.0.0", { pluginLogFile: file, pluginLogLevel: "DEBUG" }) }) });
+    const out = (await res.json()) as { exitCode: number; pluginLogged?: boolean };
+    expect(out).toMatchObject({ exitCode: 0, pluginLogged: true });
+    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.msg, l.containerId, l.exitCode])).toEqual([["CNI ADD", "pl1", 0]]);
+  });
+
   test("ADD, retried ADD (same address), CHECK, DEL (cooling), DEL again", async () => {
     const { svc, net, store } = await setup();
     const a = await add(svc, "c1");

@@ -12,6 +12,7 @@ import { createFrame, type ServiceFrame } from "../../../shared/service.ts";
 import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
 import type { KernelScan } from "./adapters/kernel-scan.ts";
 import type { PodAnnotatorPort } from "./adapters/pod-annotator.ts";
+import { pluginLogWriter } from "./adapters/plugin-log.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
@@ -79,9 +80,13 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const metrics = createBrokerMetrics(frame.registry, broker);
   const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}) };
 
+  const pluginLog = pluginLogWriter(settings.pluginLogFile);
   handle(frame.app, runCni, async (body) => {
+    const t0 = performance.now();
     await started;
-    return runCniCommand(deps, body.env, body.stdin, body.callerPid);
+    const outcome = await runCniCommand(deps, body.env, body.stdin, body.callerPid);
+    const pluginLogged = await pluginLog.record(body.env, body.stdin, outcome.exitCode, outcome.stdout, performance.now() - t0);
+    return { ...outcome, pluginLogged };
   });
   handle(frame.app, getUsage, () => broker.usage());
   handle(frame.app, drain, async (body) => {

@@ -19,6 +19,8 @@ export interface BrokerSettings {
   missWaitMs: number;
   /** Long-poll wait of each getCapacity call. */
   capacityWaitMs: number;
+  /** AWS_VPC_K8S_PLUGIN_LOG_FILE when it is a file: addr-broker writes the shim's plugin log lines there (adapters/plugin-log.ts). */
+  pluginLogFile?: string;
 }
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -47,5 +49,6 @@ export function settingsFromConfig(c: Config): BrokerSettings {
     cooldownSeconds: c.pool.ipCooldownSeconds,
     family: c.ipFamily,
     vethPrefix: c.network.vethPrefix,
+    ...(c.log.pluginFile !== "stderr" ? { pluginLogFile: c.log.pluginFile } : {}),
   };
 }
