@@ -11,7 +11,9 @@ export async function buildShim(out: string): Promise<string> {
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.aws-cni.build-${process.pid}-${Date.now()}`);
   const entry = join(import.meta.dir, "main.ts");
-  const proc = Bun.spawn([process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", entry, "--outfile", tmp], {
+  // No .env or bunfig.toml autoload: the runtime's working directory must not change what the shim does.
+  const flags = ["--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+  const proc = Bun.spawn([process.execPath, "build", ...flags, entry, "--outfile", tmp], {
     stdout: "pipe",
     stderr: "pipe",
   });
