@@ -10,6 +10,7 @@ import { MemoryCheckpointStore } from "./adapters/checkpoint-store.ts";
 import type { KernelScan } from "./adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "./adapters/peers.ts";
 import { createAddrBroker, type AddrBroker } from "./app.ts";
+import { UNDONE_COOLDOWN_MS } from "./broker.ts";
 import { capacity as coreCapacity } from "./core/test-fixtures.ts";
 import { DEFAULT_SETTINGS } from "./settings.ts";
 
@@ -127,13 +128,17 @@ describe("addr-broker service", () => {
     expect(full.json.msg).toContain("subnet subnet-1 is exhausted");
   });
 
-  test("a failing checkpoint write undoes the assignment (code 5) and the next ADD gets the address", async () => {
-    const { svc, store } = await setup();
+  test("a failing checkpoint write undoes the assignment (code 5) and its wiring; the address cools, the next ADD gets another", async () => {
+    const { svc, store, net, clock } = await setup();
     store.failWrites = 1;
     const r = await add(svc, "c1");
     expect(r.json.code).toBe(5);
     expect(svc.broker.state.allocations.size).toBe(0);
-    expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.1/32");
+    expect([...net.pods.keys()]).toEqual([]); // wired while the write was in flight, then unwired
+    expect([...svc.broker.state.cooling.keys()]).toEqual(["10.0.1.1"]);
+    expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.2/32");
+    clock.t += UNDONE_COOLDOWN_MS + 30_000;
+    expect(addrOf(await add(svc, "c3"))).toBe("10.0.1.1/32");
   });
 
   test("parallel ADDs share checkpoint writes; a failed write undoes exactly the unwritten ones", async () => {

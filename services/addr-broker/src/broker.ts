@@ -10,7 +10,7 @@ import { contains, parseCidr } from "../../../shared/ip.ts";
 import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
 import type { KernelScan } from "./adapters/kernel-scan.ts";
 import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./core/checkpoint-format.ts";
-import { EMPTY_STATE, pruneCooling, type Allocation, type BrokerState, type Reserved } from "./core/state.ts";
+import { EMPTY_STATE, coolUndone, pruneCooling, type Allocation, type BrokerState, type Reserved } from "./core/state.ts";
 import { forgetReleasedDrains, usageReport } from "./core/usage.ts";
 import type { Log, PoolManagerPort } from "./ports.ts";
 import type { BrokerSettings } from "./settings.ts";
@@ -22,6 +22,9 @@ export interface Decision {
   what: string;
   [k: string]: unknown;
 }
+
+/** Shortest cooldown of an address whose assignment a failed checkpoint write undid (covers undoing its wiring). */
+export const UNDONE_COOLDOWN_MS = 5_000;
 
 export class Broker {
   state: BrokerState = EMPTY_STATE;
@@ -68,7 +71,9 @@ export class Broker {
    * resolves once it is on disk. Changes made while a write is in progress are written
    * together by the next one (group commit: one fsync'd write covers every ADD waiting for
    * it). If a write fails, every change not yet on disk is undone (the state returns to
-   * what the disk holds) and each waiter's promise rejects.
+   * what the disk holds; addresses of undone assignments cool down in memory, at least
+   * UNDONE_COOLDOWN_MS, since ADD wires while the write is in flight) and each waiter's
+   * promise rejects.
    */
   apply(next: BrokerState): Promise<void> {
     this.state = pruneCooling(next, this.now());
@@ -101,7 +106,8 @@ export class Broker {
         } catch (err) {
           this.checkpoint.lastError = `${new Date(this.now()).toISOString()}: ${err instanceof Error ? err.message : String(err)}`;
           this.log.error({ err: String(err), location: this.store.location, undone: this.writeWaiters.length }, "checkpoint write failed; changes not on disk are undone");
-          this.state = this.durableState;
+          // Addresses of undone assignments cool down: their wiring may be in flight (pod-add.ts).
+          this.state = coolUndone(this.durableState, this.state, this.now(), Math.max(this.cooldownMs, UNDONE_COOLDOWN_MS));
           this.generation = this.durableGeneration;
           for (const w of this.writeWaiters.splice(0)) w.reject(err);
           return;

@@ -1,8 +1,12 @@
 /**
- * CNI ADD: assign (serialised, checkpointed before anything else happens), then wire
- * through net-config (concurrently with other pods), then answer. A retried ADD for the
- * same (network, container, ifname) gets the same address. If wiring fails the address
- * is released before the error is returned.
+ * CNI ADD: assign (serialised), then wire through net-config while the checkpoint write
+ * carrying the assignment is in flight (concurrently with other pods), then answer once
+ * both are done: no address reaches the runtime before it is on disk. A retried ADD for
+ * the same (network, container, ifname) gets the same address. If wiring fails the
+ * address is released before the error is returned; if the write fails the wiring is
+ * undone. A crash between the two leaves at most a veth the checkpoint does not know:
+ * net-config's reconcile removes veths, routes and rules no assignment names, and the
+ * runtime, which got no answer, retries or DELs.
  */
 import { hostVethName } from "../../../shared/naming.ts";
 import type { PodWiring } from "../../../shared/contracts/netconfig.ts";
@@ -62,8 +66,12 @@ export function adoptReservation(broker: Broker, k: PodKey, req: { netns: string
   return { alloc, durable: broker.apply(withAllocation(broker.state, alloc)) };
 }
 
-/** Takes (or finds) the pod's address under the lock; throws CniError 11 on a miss, 5 on a failed write. */
-async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean }> {
+/**
+ * Takes (or finds) the pod's address under the lock; throws CniError 11 on a miss. `durable`
+ * resolves once the assignment is on disk (rejects when that write failed: the assignment
+ * is then undone in memory too).
+ */
+async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean; durable: Promise<void> }> {
   const { broker } = d;
   for (let attempt = 0; ; attempt++) {
     // Decided under the lock, written after it: concurrent ADDs share one checkpoint write.
@@ -98,13 +106,8 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
       return { alloc, fresh: true, durable: broker.apply(withAllocation(broker.state, alloc)), cidr: pick.cidr };
     });
     if (!("kind" in got)) {
-      try {
-        await got.durable;
-      } catch (err) {
-        throw checkpointError(broker, err);
-      }
       if (got.fresh) broker.decide("assigned", { key: keyOf(k), address: got.alloc.address, cidr: got.cidr });
-      return { alloc: got.alloc, fresh: got.fresh };
+      return { alloc: got.alloc, fresh: got.fresh, durable: got.durable };
     }
     broker.misses++;
     d.metrics?.noAvailableIp.inc();
@@ -155,15 +158,19 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   d.metrics?.addRequests.inc();
   broker.inFlight.add(key);
   try {
-    const { alloc, fresh } = await assign(d, k, req);
+    const { alloc, fresh, durable } = await assign(d, k, req);
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
-    let answer;
-    try {
-      answer = await d.netConfig.wire(wiring);
-    } catch (err) {
-      if (fresh) await undoAssignment(d, k, alloc, wiring);
-      throw peerError("wire the pod", broker.settings.netConfigSocket, err);
+    const [written, wired] = await Promise.allSettled([durable, d.netConfig.wire(wiring)]);
+    if (written.status === "rejected") {
+      // The assignment is already undone in memory; the kernel must not keep routing the address here.
+      if (fresh && wired.status === "fulfilled") await d.netConfig.unwire(wiring).catch(() => undefined);
+      throw checkpointError(broker, written.reason);
     }
+    if (wired.status === "rejected") {
+      if (fresh) await undoAssignment(d, k, alloc, wiring);
+      throw peerError("wire the pod", broker.settings.netConfigSocket, wired.reason);
+    }
+    const answer = wired.value;
     if (answer.hostVeth !== alloc.hostVeth) broker.state = touch(broker.state, k, { hostVeth: answer.hostVeth });
     if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);
     return buildAddResult(

@@ -94,6 +94,20 @@ export function release(state: BrokerState, k: PodKey, now: number, cooldownMs: 
   return { state: { ...state, allocations, cooling }, released: found };
 }
 
+/**
+ * `state` with every address `undone` holds (and `state` does not assign) cooling until
+ * now + ms: used when a failed checkpoint write undoes assignments whose wiring may be
+ * in progress, so no other pod gets one of those addresses before the wiring is undone.
+ */
+export function coolUndone(state: BrokerState, undone: BrokerState, now: number, ms: number): BrokerState {
+  const assigned = new Set([...state.allocations.values()].map((a) => a.address));
+  const cooling = new Map(state.cooling);
+  for (const a of undone.allocations.values()) {
+    if (!assigned.has(a.address)) cooling.set(a.address, { address: a.address, releasedAt: now, until: Math.max(now + ms, cooling.get(a.address)?.until ?? 0) });
+  }
+  return cooling.size === state.cooling.size && [...cooling].every(([k, c]) => state.cooling.get(k) === c) ? state : { ...state, cooling };
+}
+
 /** Drops a reservation (an address whose owner is unknown) into cooldown. */
 export function releaseReserved(state: BrokerState, address: string, now: number, cooldownMs: number): BrokerState {
   if (!state.reserved.has(address)) return state;
