@@ -8,17 +8,19 @@
  * Both plugins are exec'd under `ip netns exec <node ns>`: ptp must run in the namespace it
  * configures (a dedicated node-like namespace, never the root one), and a kubelet execs the
  * aws-cni inside the node's namespace too. The shim itself only talks to a Unix socket, so
- * a third arm execs it directly from the root namespace to show what the wrapper costs.
+ * a third arm execs it directly from the root namespace to show what the wrapper costs. A
+ * fourth, the floor, is a compiled Bun plugin (built as the shim is) that answers without
+ * doing anything, exec'd like the shim: what the exec'd Bun process alone costs.
  * Arms alternate pod by pod so machine noise hits them alike. The conflist holds the
  * aws-cni plugin alone for the comparison; the full rendered chain (+ portmap, pods without
  * hostPorts) is reported separately against ptp + portmap.
  *
  *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge]
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Attachment, CniRuntime } from "../deploy/local/cni-runtime.ts";
+import { CniRuntime, type Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
 import { ptpAvailable, ptpRuntime } from "./lib/ptp.ts";
@@ -37,7 +39,7 @@ const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
 const PARALLEL = [32, 64];
 const PARALLEL_ROUNDS = 2;
 
-type ArmName = "aws-cni" | "ptp" | "aws-cni direct" | "aws-cni chain" | "ptp chain";
+type ArmName = "aws-cni" | "ptp" | "aws-cni direct" | "bun floor" | "aws-cni chain" | "ptp chain";
 interface Arm {
   rt: CniRuntime;
   add: Timed[];
@@ -55,10 +57,19 @@ try {
   const need = Math.max(2 * BATCH, ...PARALLEL);
   await node.waitFree(need);
   const ptpNode = sandboxes.nodeNamespace();
+  // The floor of any exec'd Bun plugin: a binary built as the shim is, that reads its stdin and answers a
+  // bare result without doing anything, exec'd the same way. No Bun shim can be faster than this arm.
+  const floorBin = join(tmp, "floor-bin");
+  mkdirSync(floorBin);
+  await Bun.write(join(tmp, "floor.ts"), 'const c = JSON.parse(await Bun.stdin.text());\nif (process.env.CNI_COMMAND === "ADD") await Bun.write(Bun.stdout, JSON.stringify({ cniVersion: c.cniVersion, interfaces: [], ips: [] }));\nprocess.exit(0);\n');
+  const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(tmp, "floor.ts"), "--outfile", join(floorBin, "bun-floor")]);
+  if (built.exitCode !== 0) throw new Error(`building the floor plugin: ${built.stderr.toString()}`);
+  const floorRt = new CniRuntime({ cniVersion: "1.0.0", name: "floor", plugins: [{ type: "bun-floor" }] }, { binDirs: [floorBin], cacheDir: join(tmp, "floor-cache"), execPrefix: ["ip", "netns", "exec", node.netns] });
   const arms: Record<ArmName, Arm> = {
     "aws-cni": { rt: node.runtime("aws-cni", true), add: [], del: [], errors: [] },
     ptp: { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache")), add: [], del: [], errors: [] },
     "aws-cni direct": { rt: node.runtime("aws-cni", false), add: [], del: [], errors: [] },
+    "bun floor": { rt: floorRt, add: [], del: [], errors: [] },
     "aws-cni chain": { rt: node.runtime("chain", true), add: [], del: [], errors: [] },
     "ptp chain": { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache"), true), add: [], del: [], errors: [] },
   };
@@ -95,8 +106,8 @@ try {
   };
 
   // Warm-up (page cache, first netlink sockets, JIT): not recorded.
-  await sequential(["aws-cni", "ptp", "aws-cni direct"], 5, 5, false);
-  await sequential(["aws-cni", "ptp", "aws-cni direct"], PODS, BATCH, true);
+  await sequential(["aws-cni", "ptp", "aws-cni direct", "bun floor"], 5, 5, false);
+  await sequential(["aws-cni", "ptp", "aws-cni direct", "bun floor"], PODS, BATCH, true);
 
   // Parallel bursts: every ADD at once, then every DEL at once; arms one after the other, order alternating.
   const bursts: Array<{ size: number; arm: ArmName; addWall: number; delWall: number; add: number[]; errors: number }> = [];
@@ -145,6 +156,7 @@ try {
   }
   console.log(`  aws-cni exec'd directly from the root ns ÷ under ip netns exec: ADD p50 ${ratio(s["aws-cni direct"].add.p50, ours.add.p50)}, DEL p50 ${ratio(s["aws-cni direct"].del.p50, ours.del.p50)}`);
   console.log(`  aws-cni direct ÷ ptp (ptp cannot run outside its namespace): ADD p50 ${ratio(s["aws-cni direct"].add.p50, base.add.p50)}, p99 ${ratio(s["aws-cni direct"].add.p99, base.add.p99)}`);
+  console.log(`  floor (a compiled Bun plugin that only answers, exec'd the same way) ÷ ptp: ADD p50 ${ratio(s["bun floor"].add.p50, base.add.p50)}, p99 ${ratio(s["bun floor"].add.p99, base.add.p99)}; aws-cni ÷ floor: ADD p50 ${ratio(ours.add.p50, s["bun floor"].add.p50)}`);
   if (CHAIN_PODS > 0) {
     const c = s["aws-cni chain"];
     const pc = s["ptp chain"];
