@@ -10,7 +10,7 @@ import { describeAction, type PlanAction } from "../core/actions.ts";
 import { backoffDelayMs, CYCLE_BACKOFF, STARTUP_BACKOFF, type BackoffSpec } from "../core/backoff.ts";
 import type { Plan } from "../core/planner.ts";
 import { planPool } from "../core/pool-policy.ts";
-import { recordDemand, recordScheduled } from "../core/demand-history.ts";
+import { EMPTY_HISTORY, recordDemand, recordScheduled } from "../core/demand-history.ts";
 import { historyKeepMs } from "../core/demand-policy.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
@@ -58,6 +58,8 @@ export class PoolManager {
   /** Cycle back-off: failed cycles in a row, and no cycle before `untilMs`. */
   readonly backoff = { failures: 0, untilMs: 0, lastError: "" };
   private wakePending = false;
+  /** Whether a usage report reached this process yet (the first one sets the miss baseline). */
+  private usageSeen = false;
   /** The pre-scale cycle of the last start (awaited by start() under compat only). */
   preScale: Promise<Plan | undefined> = Promise.resolve(undefined);
   private stopped = false;
@@ -183,8 +185,7 @@ export class PoolManager {
 
   async refreshUsage(): Promise<void> {
     try {
-      this.model.usage = await this.ports.broker.getUsage();
-      this.recordDemand();
+      this.takeUsage(await this.ports.broker.getUsage());
     } catch (err) {
       this.log("addr-broker usage unavailable", { err: String(err) });
     }
@@ -403,12 +404,31 @@ export class PoolManager {
     if (u) this.model.extra.demand = recordDemand(this.model.extra.demand, this.opts.now(), u.assigned, u.misses, historyKeepMs(), !this.model.podsWatched);
   }
 
-  /** Called when addr-broker pushes usage: a new miss triggers a cycle at once. */
-  onUsage(u: NonNullable<PoolModel["usage"]>): void {
-    const hadMiss = u.misses > this.model.missesSeen || u.waiting > 0;
+  /**
+   * A usage report, pulled or pushed. addr-broker's miss counter is cumulative over its own
+   * life, not this process's: the first report this process sees is its baseline, so the
+   * misses counted before it started (acted upon by the process before it, or long served)
+   * are neither grown for again nor recorded as a burst. Without that, every pool-manager
+   * restart on a node that ever had a miss assigned that many addresses again. Pods still
+   * short show up as ADDs waiting now, or miss again when retried.
+   */
+  private takeUsage(u: NonNullable<PoolModel["usage"]>): { newMiss: boolean } {
+    if (!this.usageSeen) {
+      this.usageSeen = true;
+      this.model.missesSeen = u.misses;
+      this.model.extra.demand = { ...(this.model.extra.demand ?? EMPTY_HISTORY), missesSeen: u.misses };
+    }
+    // A restarted addr-broker counts from 0 again: any miss of the new count is new.
+    const newMiss = u.misses < this.model.missesSeen ? u.misses > 0 : u.misses > this.model.missesSeen;
     this.model.usage = u;
     this.recordDemand();
-    if (hadMiss) void this.cycle();
+    return { newMiss };
+  }
+
+  /** Called when addr-broker pushes usage: a new miss triggers a cycle at once. */
+  onUsage(u: NonNullable<PoolModel["usage"]>): void {
+    const { newMiss } = this.takeUsage(u);
+    if (newMiss || u.waiting > 0) void this.cycle();
   }
 
   startLoops(): void {

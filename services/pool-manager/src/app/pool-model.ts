@@ -126,7 +126,8 @@ export class PoolModel {
     const byCidr: PoolUsage["byCidr"] = {};
     for (const c of u?.cidrs ?? []) byCidr[c.cidr] = { assigned: c.assigned, cooling: c.cooling };
     const misses = u?.misses ?? 0;
-    const newMisses = Math.max(misses - this.missesSeen, 0);
+    // A restarted addr-broker counts from 0 again: then every miss of its count is new.
+    const newMisses = misses >= this.missesSeen ? misses - this.missesSeen : misses;
     if (consume) this.missesSeen = misses;
     // Pods that got an address since the pending count was read were among those pending
     // (with the watch, every pod is seen scheduled before its ADD): not pending any more.

@@ -1,0 +1,112 @@
+// A pool-manager restart over a correct pool, against the simulated EC2 through the real SDK:
+// the EC2 state is the same after the new process took over, and it made no mutating call.
+// Assumptions: m5.large (3 ENIs × 10 IPv4 → 9 secondary slots each), attach 20 ms, IMDS lag
+// 10 ms; FakeBroker stands for addr-broker (its miss counter is cumulative over its own life,
+// as addr-broker's is) and is shared by the old and the new process, as on a node.
+import { afterEach, describe, expect, test } from "bun:test";
+import { PROJECT_DEFAULTS, type PoolSettings } from "../core/settings.ts";
+import { FakeBroker, FakeNetConfig, manager, simWorld, type Harness } from "./fakes.test-support.ts";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  h?.pm.stop();
+  await h?.w.stop();
+  h = undefined;
+});
+
+const ec2Enis = (x: Harness) => Object.values(x.w.model.state.enis).filter((e) => e.attachment?.instanceId === x.w.instanceId);
+const addresses = (x: Harness) => ec2Enis(x).flatMap((e) => e.secondaryIps).sort();
+const ec2View = (x: Harness) => JSON.stringify(ec2Enis(x).map((e) => ({ id: e.id, ips: [...e.secondaryIps].sort(), prefixes: e.ipv4Prefixes, attachment: e.attachment?.id })));
+
+async function settle(x: Harness, cycles = 6): Promise<void> {
+  for (let i = 0; i < cycles; i++) await x.pm.cycle();
+}
+
+/** Pods hold every address but `free` (in the broker's view), as the bench's held pods do. */
+function podsHoldAllBut(x: Harness, free: number): void {
+  const all = addresses(x);
+  x.broker.use.clear();
+  all.forEach((ip, i) => x.broker.use.set(`${ip}/32`, { assigned: i < all.length - free ? 1 : 0, cooling: 0 }));
+}
+
+/**
+ * ADDs found no address (addr-broker's cumulative counter reaches `missesTotal`); the pool
+ * grows for them in one cycle, then those pods take their addresses, leaving 4 free.
+ */
+async function missedThenServed(x: Harness, missesTotal: number): Promise<number> {
+  const before = addresses(x).length;
+  x.broker.misses = missesTotal;
+  await x.pm.refreshUsage();
+  await x.pm.cycle();
+  const grown = addresses(x).length - before;
+  podsHoldAllBut(x, 4);
+  await x.pm.refreshUsage();
+  await settle(x);
+  return grown;
+}
+
+describe("restart over a correct pool", () => {
+  // The bench's configuration (upstream targets set, so the compat planner, with the project's fixes).
+  const settings: PoolSettings = { ...PROJECT_DEFAULTS, policy: "compat", warmIpTarget: 4, minimumIpTarget: 10 };
+
+  test("misses addr-broker counted before the restart are not grown for again: EC2 unchanged, no mutating call", async () => {
+    const w = await simWorld();
+    const broker = new FakeBroker();
+    const net = new FakeNetConfig();
+    h = manager(w, settings, {}, { broker, net });
+    await h.pm.start();
+    await settle(h);
+    // Pods arrive; three ADDs found no address: the first process grows for them, then those
+    // pods got their addresses and the pool holds exactly WARM_IP_TARGET free.
+    podsHoldAllBut(h, 4);
+    await h.pm.refreshUsage();
+    await settle(h);
+    expect(await missedThenServed(h, 3)).toBe(3);
+    const before = ec2View(h);
+    w.server.service.resetCounters();
+    await settle(h, 3);
+    expect(w.mutatingCalls()).toBe(0); // the pool is correct for the running process
+    expect(ec2View(h)).toBe(before);
+
+    // The process dies; a new one starts over the same EC2 state and the same addr-broker.
+    h.pm.stop();
+    h = manager(w, settings, {}, { broker, net });
+    await h.pm.start();
+    await settle(h);
+    h.pm.onUsage(await broker.getUsage()); // addr-broker's next push, same counter
+    await settle(h);
+    await h.pm.reconcile(true);
+    expect(w.mutatingCalls()).toBe(0);
+    expect(ec2View(h)).toBe(before);
+  });
+
+  test("a miss after the restart is still grown for", async () => {
+    const w = await simWorld();
+    const broker = new FakeBroker();
+    h = manager(w, settings, {}, { broker });
+    await h.pm.start();
+    await settle(h);
+    podsHoldAllBut(h, 4);
+    expect(await missedThenServed(h, 5)).toBe(5);
+    const total = addresses(h).length;
+    h.pm.stop();
+    h = manager(w, settings, {}, { broker });
+    await h.pm.start();
+    await settle(h);
+    expect(addresses(h).length).toBe(total); // the 5 old misses: nothing
+    expect(await missedThenServed(h, 8)).toBe(3);
+    expect(addresses(h).length).toBe(total + 3);
+  });
+
+  test("a restarted addr-broker (its miss counter back to 0) still gets its new misses served", async () => {
+    const w = await simWorld();
+    const broker = new FakeBroker();
+    h = manager(w, settings, {}, { broker });
+    await h.pm.start();
+    await settle(h);
+    podsHoldAllBut(h, 4);
+    expect(await missedThenServed(h, 6)).toBe(6);
+    // addr-broker restarts: its counter starts at 0 again, then two ADDs miss.
+    expect(await missedThenServed(h, 2)).toBe(2);
+  });
+});
