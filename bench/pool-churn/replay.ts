@@ -17,7 +17,7 @@ import { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
 import { Executor } from "../../services/pool-manager/src/app/executor.ts";
 import { PoolModel } from "../../services/pool-manager/src/app/pool-model.ts";
 import { historyKeepMs } from "../../services/pool-manager/src/core/demand-policy.ts";
-import { recordDemand } from "../../services/pool-manager/src/core/demand-history.ts";
+import { recordDemand, recordScheduled } from "../../services/pool-manager/src/core/demand-history.ts";
 import { planPool } from "../../services/pool-manager/src/core/pool-policy.ts";
 import type { PoolLimits, PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { ModelEc2, ModelImds, type SimClock } from "./model-ports.ts";
@@ -36,6 +36,8 @@ export interface ReplayOptions {
   cooldownMs: number;
   /** The node's share of the account's EC2 token buckets. */
   bucketScale: number;
+  /** Diagnostics: called at each wait and each action the pool-manager runs. */
+  trace?: (line: string) => void;
 }
 
 export interface ReplayResult {
@@ -98,6 +100,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let coolArea = 0;
   let lastAreaAt = 0;
   const drained = new Set<string>();
+  let busyWith: string | undefined;
 
   const time = { t: 0 };
   const model = new Ec2Model({ now: () => time.t, timing: { attachDelayMs: 1_500, imdsDelayMs: 1_000, deleteAfterDetachMs: 2_000, describeLagMs: 0 } });
@@ -125,7 +128,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   };
   const assigned = () => podAddr.size;
   const record = (now: number) => {
-    pm.extra.demand = recordDemand(pm.extra.demand, now, assigned(), misses, historyKeepMs());
+    // As the app: with the pod watch, arrivals are the pods seen scheduled (recorded at each
+    // cycle's read of the pending count), not the ADDs' misses nor the pace of assignment.
+    pm.extra.demand = recordDemand(pm.extra.demand, now, assigned(), misses, historyKeepMs(), !o.projectApp);
   };
   const serveQueue = (now: number) => {
     while (queue.length > 0) {
@@ -201,6 +206,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           const a = freeAddr(at);
           if (a) give(a, pod, at);
           else {
+            o.trace?.(`${(at / 1000).toFixed(1)} s: ${o.pods[pod]!.kind} pod ${pod} waits (bound ${((at - o.pods[pod]!.boundAt) / 1000).toFixed(1)} s ago; ${assigned()} assigned, ${coolingNow(at)} cooling; busy with ${busyWith ?? "nothing"})`);
             misses++;
             if (assigned() + coolingNow(at) >= o.capacity) waitedAtCapacity++;
             else waitedPods++;
@@ -298,6 +304,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     pm.usage = usageReport();
     const p = planPool(pm.poolState(), pm.poolUsage(true), o.settings, limits, clock.t);
     for (const a of p.actions) {
+      busyWith = `${a.kind} ${"count" in a ? a.count : "cidrs" in a ? a.cidrs.length : ""} since ${(clock.t / 1000).toFixed(1)} s`;
+      o.trace?.(`${(clock.t / 1000).toFixed(1)} s: ${busyWith}: ${a.reason}`);
       try {
         await executor.run(a);
       } catch {
@@ -309,6 +317,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         addrs.delete(c);
       }
     }
+    busyWith = undefined;
     for (const m of pm.enis.values()) for (const c of m.pool.cidrs) if (!c.draining) drained.delete(c.cidr);
   };
 
@@ -321,6 +330,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       // cycle with the pending count the watch holds (changes during a cycle queue the next one).
       if (!changed && wait > 0) await clock.advance(wait, true);
       changed = false;
+      pm.usage = usageReport(); // the watch's read stamps the assigned count it saw (as the app)
+      pm.extra.demand = recordScheduled(pm.extra.demand, clock.t, pending.size - pm.pendingPods, historyKeepMs());
       pm.pendingPods = pending.size;
       pm.podsWatched = true;
     } else if (wait > 0) await clock.advance(wait);

@@ -137,6 +137,23 @@ describe("grow", () => {
     expect(planOf(big, use(big.state, 6, 0, { podsWatched: true })).actions).toEqual([]);
   });
 
+  test("ENI room ahead only in a lull: not while pods of a burst are still being scheduled (a cycle creating an ENI serves no pod)", () => {
+    const burstThenNow = (pool: FakePool, lastArrivalAgoMs: number) =>
+      (pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6], [NOW - lastArrivalAgoMs, 8]]));
+    // 2 pods arrived 3 s ago (a wave still arriving): the ENI waits.
+    const arriving = node(8);
+    burstThenNow(arriving, 3_000);
+    expect(planOf(arriving, use(arriving.state, 8, 0, { podsWatched: true })).actions).toEqual([]);
+    // A pod pending (scheduled, no address yet), free addresses enough: no ENI either.
+    const pending = node(9);
+    burstThenNow(pending, 30_000);
+    expect(planOf(pending, use(pending.state, 7, 0, { podsWatched: true, pendingPods: 1 })).actions).toEqual([]);
+    // Quiet for the lead time (10 s): the ENI ahead is created.
+    const quiet = node(8);
+    burstThenNow(quiet, 30_000);
+    expect(shape(planOf(quiet, use(quiet.state, 7, 0, { podsWatched: true })))).toEqual([["createEni", "", 0]]);
+  });
+
   test("scheduled pods: exactly the pending pods plus the floor and headroom, not the pending count again", () => {
     const pool = node(2);
     // 3 pending, 2 free: want 3 + 1 = 4 free → 2 short + headroom 2 = 4, in one call.

@@ -207,7 +207,10 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
   const room = roomOnEnis(ctx);
   const eniRoom = ctx.d.slotsPerEni * (s.prefixDelegation ? IPV4_PREFIX_SIZE : 1);
   const spare = state.enis.some((e) => !e.primary && eniServesPods(s, e) && e.cidrs.every((c) => useOf(usage, c.cidr).assigned === 0));
-  if (room < z.room && room + eniRoom >= z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
+  // And only in a lull: a cycle is serial, and the seconds an ENI takes (create, attach, IMDS)
+  // are seconds in which no pod of a burst still arriving can be given an address.
+  const lull = usage.pendingPods === 0 && usage.waiting === 0 && arrivalsWithin(state.demand, now, t.leadMs) === 0;
+  if (lull && room < z.room && room + eniRoom >= z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
     return [{ kind: "createEni", cidrKind: growthKind(ctx).kind, count: 0, reason: `ENI room ${room} < ${z.room} (biggest burst in ${t.roomHorizonMs / 60_000} min): an empty ENI ahead of need` }];
   }
   if (!shrinkOk) return [];
