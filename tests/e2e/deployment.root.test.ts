@@ -55,6 +55,10 @@ describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
     await ctx!.pods.check(a);
     expect(await ctx!.pods.readd(a)).toBe(a.address);
     await ctx!.pods.check(a);
+    // plugin.log (AWS_VPC_K8S_PLUGIN_LOG_FILE, the conflist's pluginLogFile): a line per call, each once.
+    const log = readFileSync(join(dep!.nodes[a.nodeIndex]!.layout.logDir, "plugin.log"), "utf8");
+    const mine = log.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.containerId === a.containerId);
+    expect(mine.map((l) => [l.msg, l.exitCode])).toEqual([["CNI ADD", 0], ["CNI CHECK", 0], ["CNI ADD", 0], ["CNI CHECK", 0]]);
   }, 30_000);
 
   test("DEL releases the address into cooldown, leaves no veth/route/rule, and the address is not handed out while cooling", async () => {
