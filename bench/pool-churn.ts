@@ -13,10 +13,15 @@
  * the instance can hold assigned or cooling are shown apart: no policy avoids them).
  * Pods are scheduled 1–3 s before their ADD; the project's app sees them through its pod
  * watch, upstream's ipamd does not look. Prints ratios first, then absolutes, then the command.
- *   node_modules/.bin/bun bench/pool-churn.ts [--seed N] [--nodes-sharing-account N]
+ * With --bound, also the least idle any policy could reach with as many address calls as the
+ * project made, and as upstream defaults made (bench/pool-churn/bound.ts: clairvoyant, each
+ * call free to add or release any number of addresses; no pod waits), to read the idle
+ * figures against what is possible at all.
+ *   node_modules/.bin/bun bench/pool-churn.ts [--seed N] [--nodes-sharing-account N] [--bound] [--calls]
  */
 import { instanceTypeLimits } from "../deploy/local/sim-ec2/index.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "../services/pool-manager/src/core/settings.ts";
+import { idleLowerBound } from "./pool-churn/bound.ts";
 import { replay, type ReplayResult } from "./pool-churn/replay.ts";
 import { podTrace } from "./pool-churn/trace.ts";
 
@@ -40,7 +45,7 @@ const CONFIGS: { name: string; settings: PoolSettings; projectApp: boolean }[] =
 ];
 
 const t0 = performance.now();
-const results: { type: string; pods: number; maxPods: number; byConfig: Map<string, ReplayResult> }[] = [];
+const results: { type: string; pods: number; maxPods: number; byConfig: Map<string, ReplayResult>; bound?: { project: number; defaults: number } }[] = [];
 for (const type of TYPES) {
   const lim = instanceTypeLimits(type)!;
   const maxPods = lim.maxEnis * (lim.ipv4PerEni - 1) + 2; // upstream's max-pods formula
@@ -50,7 +55,15 @@ for (const type of TYPES) {
   for (const c of CONFIGS) {
     byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, capacity, cooldownMs: 30_000, bucketScale: 1 / sharing }));
   }
-  results.push({ type, pods: pods.length, maxPods, byConfig });
+  let bound: { project: number; defaults: number } | undefined;
+  if (process.argv.includes("--bound")) {
+    const least = (calls: number) => {
+      const b = idleLowerBound(pods, 30_000, DAY_MS + 30 * 60_000, calls);
+      return b.meanCooling + b.meanFree;
+    };
+    bound = { project: least(byConfig.get("project defaults")!.mutatingCalls), defaults: least(byConfig.get("upstream defaults")!.mutatingCalls) };
+  }
+  results.push({ type, pods: pods.length, maxPods, byConfig, ...(bound ? { bound } : {}) });
 }
 const elapsed = (performance.now() - t0) / 1000;
 
@@ -77,4 +90,9 @@ if (process.argv.includes("--calls")) {
   for (const r of results) for (const [name, x] of r.byConfig) console.log(`${r.type} ${name}: ${JSON.stringify(x.byAction)}`);
 }
 console.log("* wait s: seconds all waiting pods waited, those at capacity included");
+if (results.some((r) => r.bound)) {
+  console.log("\nleast idle any policy could reach (clairvoyant, no pod waiting; cooling addresses included), with as many calls as");
+  console.log(pad("instance", 12) + pad("project", 10) + "upstream defaults");
+  for (const r of results) if (r.bound) console.log(pad(r.type, 12) + pad(r.bound.project.toFixed(1), 10) + r.bound.defaults.toFixed(1));
+}
 console.log(`\n(${elapsed.toFixed(1)} s) reproduce: node_modules/.bin/bun bench/pool-churn.ts --seed ${seed}${sharing > 1 ? ` --nodes-sharing-account ${sharing}` : ""}`);
