@@ -110,3 +110,55 @@ describe("restart over a correct pool", () => {
     expect(await missedThenServed(h, 2)).toBe(2);
   });
 });
+
+describe("restart over a pool the demand policy keeps (the project's default policy)", () => {
+  // No pod watch here: the policy keeps the peak arrivals of the last 5 min free, and the
+  // addresses of pods that left within the release delay.
+  const settings: PoolSettings = { ...PROJECT_DEFAULTS };
+
+  test("what the old process kept for the burst is not released by the new one until its history covers the horizon", async () => {
+    const w = await simWorld();
+    const broker = new FakeBroker();
+    const net = new FakeNetConfig();
+    h = manager(w, settings, {}, { broker, net });
+    await h.pm.start();
+    await settle(h);
+    // A burst: three waves of six pods, each wave missing first, then served.
+    for (let wave = 1; wave <= 3; wave++) {
+      broker.misses += 6;
+      await h.pm.refreshUsage();
+      await h.pm.cycle();
+      podsHoldAllBut(h, Math.max(addresses(h).length - 6 * wave, 0));
+      await h.pm.refreshUsage();
+      await h.pm.cycle();
+    }
+    // Most of them leave again; the first process keeps their addresses (burst room, release delay).
+    const all = addresses(h);
+    podsHoldAllBut(h, all.length - 10);
+    await h.pm.refreshUsage();
+    await settle(h);
+    const before = ec2View(h);
+    w.server.service.resetCounters();
+    await settle(h, 3);
+    expect(w.mutatingCalls()).toBe(0); // correct for the running process: nothing to do
+    expect(addresses(h).length).toBeGreaterThan(12); // it keeps more than the pods hold
+
+    h.pm.stop();
+    let shiftMs = 0;
+    h = manager(w, settings, { now: () => Date.now() + shiftMs }, { broker, net });
+    await h.pm.start();
+    await settle(h);
+    h.pm.onUsage(await broker.getUsage());
+    await settle(h);
+    await h.pm.reconcile(true);
+    expect(w.mutatingCalls()).toBe(0);
+    expect(ec2View(h)).toBe(before);
+
+    // Once its own history covers the arrival horizon (5 min without the pod watch), the new
+    // process sizes the pool from what it saw: the surplus goes.
+    shiftMs = 301_000;
+    await h.pm.refreshUsage();
+    await settle(h);
+    expect(addresses(h).length).toBeLessThan(all.length);
+  });
+});

@@ -11,7 +11,7 @@ import { backoffDelayMs, CYCLE_BACKOFF, STARTUP_BACKOFF, type BackoffSpec } from
 import type { Plan } from "../core/planner.ts";
 import { planPool } from "../core/pool-policy.ts";
 import { EMPTY_HISTORY, recordDemand, recordScheduled } from "../core/demand-history.ts";
-import { historyKeepMs } from "../core/demand-policy.ts";
+import { DEMAND_TUNING, historyKeepMs } from "../core/demand-policy.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
 import { ec2Cidrs, imdsDiffers, isLeakedEni, reconcileCidrs } from "./ec2-reconcile.ts";
@@ -60,6 +60,9 @@ export class PoolManager {
   private wakePending = false;
   /** Whether a usage report reached this process yet (the first one sets the miss baseline). */
   private usageSeen = false;
+  /** When start() found a pool kept by an earlier process (this process's demand history begins then). */
+  private inheritedPoolAtMs: number | undefined;
+  private shrinkHoldNoted = false;
   /** The pre-scale cycle of the last start (awaited by start() under compat only). */
   preScale: Promise<Plan | undefined> = Promise.resolve(undefined);
   private stopped = false;
@@ -107,6 +110,8 @@ export class PoolManager {
     this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
     await this.refreshUsage();
     await this.refreshKube();
+    // A pool found already holding addresses was kept by a process before this one.
+    if ([...this.model.enis.values()].some((m) => m.pool.cidrs.length > 0)) this.inheritedPoolAtMs = this.opts.now();
     this.model.ready = true;
     this.model.bump();
     this.metrics?.startup.observe((performance.now() - t0) / 1000);
@@ -254,7 +259,7 @@ export class PoolManager {
     // Read by the demand policy (and its DeleteOnTermination deferral) only; compat plans as upstream.
     this.model.extra.ec2Busy = this.ports.ec2.addressingBusy?.() ?? false;
     this.model.extra.ec2BusyLately = this.ports.ec2.addressingBusy?.(600_000) ?? false;
-    const p = planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now);
+    const p = this.holdShrinkAfterStart(planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now), now);
     if (!this.opts.disableProvisioning) {
       const failedAction = (a: PlanAction, err: unknown) => {
         errors.push(`${a.kind}: ${String((err as Error)?.message ?? err)}`);
@@ -304,6 +309,30 @@ export class PoolManager {
     }
     this.updateGauges();
     return p;
+  }
+
+  /**
+   * Demand policy, after a restart (start-up found addresses on the ENIs): what the process
+   * before this one kept free on purpose (room for the
+   * pods' recent burst, the addresses of pods that just left) was in its demand history, and
+   * that died with it; this process rebuilds the history from addr-broker's reports. Until the
+   * history covers the span a release looks back over (the release delay with the pod watch,
+   * the arrival horizon without) no release, and until it covers the ENI delay no ENI delete
+   * (but an empty ENI of an excluded subnet, which needs no history): else every restart would
+   * give back what the pool was keeping, and grow it again at the next burst. Compat plans
+   * from the warm targets alone and is never held.
+   */
+  private holdShrinkAfterStart(p: Plan, now: number): Plan {
+    if (this.settings.policy !== "demand" || this.inheritedPoolAtMs === undefined) return p;
+    const age = now - this.inheritedPoolAtMs;
+    const releaseSpan = this.model.podsWatched ? DEMAND_TUNING.releaseDelayMs : DEMAND_TUNING.horizonMs;
+    const held = p.actions.filter((a) => (a.kind === "release" && age < releaseSpan) || (a.kind === "deleteEni" && age < DEMAND_TUNING.eniReleaseDelayMs && !this.model.enis.get(a.eniId)?.pool.excluded));
+    if (held.length === 0) return p;
+    if (!this.shrinkHoldNoted) {
+      this.shrinkHoldNoted = true;
+      this.log("pool shrink held: the demand history restarts with this process", { held: held.map(describeAction), startedSecondsAgo: Math.round(age / 1000) });
+    }
+    return { ...p, actions: p.actions.filter((a) => !held.includes(a)) };
   }
 
   /** A failed cycle starts or lengthens the back-off; one that went through ends it. */
