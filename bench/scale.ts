@@ -38,6 +38,8 @@ const kubeletMs = intArg("kubelet-retry-ms", 10_000);
 const BOOT_SPREAD_MS = 60_000;
 const LIMIT_MS = 4 * 3_600_000;
 const sharedModel = process.argv.includes("--shared-model");
+/** --timeline S: per S simulated seconds, what each flavour's account served and throttled, and how far the nodes got. */
+const timelineS = process.argv.some((a) => a.startsWith("--timeline")) ? intArg("timeline", 60) : 0;
 
 interface ScaleResult {
   allAddressedS: number;
@@ -85,8 +87,23 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
   };
   // Check progress once per simulated second (counting 30,000 pods each step would dominate).
   let done = false;
+  const timeline: string[] = [];
+  let lastCalls: Record<string, { ok: number; throttled: number }> = {};
+  const snapshot = () => {
+    const delta = Object.entries(c.account.calls)
+      .map(([a, x]) => [a.replace(/^(Describe|Create|Assign|Modify|Attach|Delete|Unassign)/, (m) => m[0]!) .replace(/NetworkInterface(Attribute)?/, "Eni").replace(/PrivateIpAddresses/, "Ip"), x.ok - (lastCalls[a]?.ok ?? 0), x.throttled - (lastCalls[a]?.throttled ?? 0)] as const)
+      .filter(([, ok, th]) => ok + th > 0)
+      .map(([a, ok, th]) => `${a} ${ok}/${th}`)
+      .join(" ");
+    lastCalls = Object.fromEntries(Object.entries(c.account.calls).map(([a, x]) => [a, { ok: x.ok, throttled: x.throttled }]));
+    const up = c.nodes.filter((n) => n.startedAt !== undefined).length;
+    const byEnis = [0, 0, 0, 0, 0];
+    for (const n of c.nodes) byEnis[Math.min(n.enis(), 4)]!++;
+    timeline.push(`  ${String(c.sim.t / 1000).padStart(5)} s  addressed ${String(addressed).padStart(6)}  up ${String(up).padStart(5)}  nodes with 1/2/3/4 ENIs ${byEnis.slice(1).join("/")}  held ${c.nodes.reduce((m, x) => m + x.held(), 0)}  | ${delta}`);
+  };
   const poll = () => {
     done = count();
+    if (timelineS && c.sim.t % (timelineS * 1000) < 1_000) snapshot();
     if (!done) c.sim.after(1_000, poll);
   };
   c.sim.after(1_000, poll);
@@ -122,6 +139,10 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
   };
   dotPoll();
   if (!dotDone) await c.sim.run(allAddressedAt + 1_800_000, () => dotDone);
+  if (timelineS) {
+    snapshot();
+    console.log(`timeline, ${flavour} (per ${timelineS} s: calls served/throttled by the account in the window)\n${timeline.join("\n")}`);
+  }
   return { ...atDone, dotAllS: dotDone ? c.sim.t / 1000 : undefined, createdAtDot: createdNow() };
 }
 

@@ -108,7 +108,7 @@ export class SimNode {
     this.pm = new PoolManager(
       settings,
       { ec2: new NodeEc2(account, innerPort(model, sim), opts.client), imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
-      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep, random: opts.random },
+      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep, random: opts.random, upstreamCallOrder: opts.flavour === "upstream" },
     );
     // Published capacity wakes ADDs waiting for it (addr-broker's nextCapacity).
     const bump = this.pm.model.bump.bind(this.pm.model);

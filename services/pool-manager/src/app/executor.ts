@@ -8,7 +8,7 @@
  * DeleteOnTermination not yet set on an attached ENI, an ENI that must be deleted.
  */
 import type { PlanAction } from "../core/actions.ts";
-import { ec2Code, type Ec2Port, type ImdsPort, type Tags } from "../core/ports.ts";
+import { ec2Code, type Ec2Port, type Eni, type ImdsPort, type Tags } from "../core/ports.ts";
 import type { PoolSettings } from "../core/settings.ts";
 import { eniSetupOf, poolCidr, type ManagedEni, type PoolModel } from "./pool-model.ts";
 import type { BrokerPort, KubePort, NetConfigPort } from "./service-ports.ts";
@@ -32,6 +32,12 @@ export interface ExecutorOptions {
   deleteTries?: number;
   /** ENIs of one grow created and attached at the same time (default 3). */
   createParallel?: number;
+  /**
+   * Upstream ipamd's call order, for benchmarks that model it: an assign that fails for any
+   * reason (throttling too) is retried at once for one address, and an ENI's device index is
+   * read after its create (a failed read deletes the ENI again). Off by default.
+   */
+  upstreamCallOrder?: boolean;
 }
 
 export interface ExecutorDeps {
@@ -47,6 +53,9 @@ export interface ExecutorDeps {
   /** Recently unassigned CIDRs (not re-added from IMDS for 60 s). */
   recentlyFreed: Map<string, number>;
 }
+
+/** How long EC2's answer on the used device indexes is reused for the next ENI attaches (an attach that fails drops it at once). */
+export const DEVICE_READ_TTL_MS = 600_000;
 
 /** DeleteOnTermination waits for a calm account at most this long after the ENI's creation. */
 export const DOT_MAX_DEFER_MS = 600_000;
@@ -182,12 +191,14 @@ export class Executor {
     try {
       added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, count);
     } catch (err) {
-      if (count <= 1) {
+      // Throttling or a 5xx says nothing of the subnet: a second call for one address would
+      // spend the account's shared budget on 1 address where the next cycle gets them all.
+      if (count <= 1 || (isRetryable(err) && !this.d.opts.upstreamCallOrder)) {
         this.noteInsufficient(err);
         throw err;
       }
-      // As upstream: on any error, try to get just one (a nearly full subnet still has some);
-      // the insufficient-address window starts only when even one cannot be had.
+      // As upstream: on any other error, try to get just one (a nearly full subnet still has
+      // some); the insufficient-address window starts only when even one cannot be had.
       try {
         added = await this.d.ec2.assign(eniId, this.d.settings.family, kind, 1);
       } catch (err2) {
@@ -232,51 +243,83 @@ export class Executor {
 
   /** Device indexes taken by attaches in flight (concurrent creates pick different ones). */
   private readonly attaching = new Set<number>();
+  /** EC2's answer on the instance's used device indexes, and when it was read. */
+  private deviceRead: { atMs: number; used: number[] } | undefined;
+
+  /**
+   * The instance's used device indexes from EC2, read at most once per DEVICE_READ_TTL_MS:
+   * on a throttling account a grow is retried cycle after cycle, and a DescribeInstances
+   * before each try took the Describe budget nodes starting up need. Dropped after an attach
+   * failed and after this executor detached an ENI; the pool's own ENIs and the attaches in
+   * flight are added by the caller.
+   */
+  private async usedDeviceIndexes(): Promise<number[]> {
+    const now = this.d.opts.now();
+    if (this.deviceRead && now - this.deviceRead.atMs < DEVICE_READ_TTL_MS) return this.deviceRead.used;
+    const used = await this.d.ec2.usedDeviceIndexes(this.d.facts.instanceId);
+    this.deviceRead = { atMs: now, used };
+    return used;
+  }
 
   private async createAndAttach(kind: "address" | "prefix", count: number): Promise<ManagedEni> {
     const { ec2, facts, settings, model, opts } = this.d;
     const target = await this.targetSubnet();
-    let created;
-    let lastErr: unknown;
-    const create = (subnetId: string, n: number) =>
-      ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count: n, tags: this.eniTags() });
-    for (const subnetId of target.subnetIds) {
-      try {
-        created = await create(subnetId, count);
-        break;
-      } catch (err) {
-        lastErr = err;
-        if (!INSUFFICIENT.has(ec2Code(err) ?? "")) throw err;
-      }
-    }
-    // Better than upstream: a subnet too full for the ENI with all its addresses may still
-    // hold the ENI alone; later cycles add what is left one by one (see assign).
-    if (!created && count > 0 && ec2Code(lastErr) === "InsufficientFreeAddressesInSubnet") {
-      try {
-        created = await create(target.subnetIds[0]!, 0);
-      } catch (err) {
-        lastErr = err;
-      }
-    }
-    if (!created) {
-      this.noteInsufficient(lastErr);
-      throw lastErr;
-    }
-    let device = 0;
-    let attachmentId: string;
+    // The device index first (a Describe, from its own bucket): when that read fails, no ENI
+    // was created for nothing (a create and a delete from the account's addressing budget).
+    const freeDevice = async () => {
+      const used = new Set([...(await this.usedDeviceIndexes()), ...[...model.enis.values()].map((m) => m.pool.deviceNumber), ...this.attaching]);
+      let d = 1;
+      while (used.has(d)) d++;
+      this.attaching.add(d);
+      return d;
+    };
+    let device = opts.upstreamCallOrder ? 0 : await freeDevice();
     try {
-      const used = new Set([...(await ec2.usedDeviceIndexes(facts.instanceId)), ...[...model.enis.values()].map((m) => m.pool.deviceNumber), ...this.attaching]);
-      device = 1;
-      while (used.has(device)) device++;
-      this.attaching.add(device);
-      attachmentId = await ec2.attachEni(created.id, facts.instanceId, device);
-    } catch (err) {
-      // Never attached: delete it now, or in a later cycle (it must not leak).
-      await this.deleteOrQueue(created.id, `created, not attached (${ec2Code(err) ?? "error"})`);
-      throw err;
+      let created;
+      let lastErr: unknown;
+      const create = (subnetId: string, n: number) =>
+        ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count: n, tags: this.eniTags() });
+      for (const subnetId of target.subnetIds) {
+        try {
+          created = await create(subnetId, count);
+          break;
+        } catch (err) {
+          lastErr = err;
+          if (!INSUFFICIENT.has(ec2Code(err) ?? "")) throw err;
+        }
+      }
+      // Better than upstream: a subnet too full for the ENI with all its addresses may still
+      // hold the ENI alone; later cycles add what is left one by one (see assign).
+      if (!created && count > 0 && ec2Code(lastErr) === "InsufficientFreeAddressesInSubnet") {
+        try {
+          created = await create(target.subnetIds[0]!, 0);
+        } catch (err) {
+          lastErr = err;
+        }
+      }
+      if (!created) {
+        this.noteInsufficient(lastErr);
+        throw lastErr;
+      }
+      let attachmentId: string;
+      try {
+        if (device === 0) device = await freeDevice();
+        attachmentId = await ec2.attachEni(created.id, facts.instanceId, device);
+      } catch (err) {
+        this.deviceRead = undefined; // e.g. the device was taken by someone else: read EC2 again
+        // Never attached: delete it now, or in a later cycle (it must not leak).
+        await this.deleteOrQueue(created.id, `created, not attached (${ec2Code(err) ?? "error"})`);
+        throw err;
+      }
+      return this.adoptCreated(created, device, attachmentId);
     } finally {
       this.attaching.delete(device);
     }
+  }
+
+  /** A created and attached ENI into the pool (not ready until IMDS shows it). */
+  private adoptCreated(created: Eni, device: number, attachmentId: string): ManagedEni {
+    const { model, opts } = this.d;
     // Without DeleteOnTermination the ENI outlives the instance. It is set by `repair`, once the
     // pool is no longer short (the pods' addresses come first from the account's shared
     // budget), and retried each cycle until set.
@@ -374,6 +417,7 @@ export class Executor {
     if (m.ready) await net.teardownEni(eniSetupOf(m)).catch(() => undefined);
     const attachment = m.attachmentId ?? (await ec2.eni(eniId))?.attachment?.id;
     if (attachment) {
+      this.deviceRead = undefined;
       try {
         await ec2.detachEni(attachment);
       } catch (err) {
@@ -423,3 +467,12 @@ function isThrottle(err: unknown): boolean {
 }
 
 const THROTTLE_CODES = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);
+
+/** Throttling, a 5xx or no answer: the account or the network, not the request, failed. */
+function isRetryable(err: unknown): boolean {
+  const code = ec2Code(err) ?? "";
+  const status = (err as { status?: number })?.status;
+  return isThrottle(err) || RETRYABLE_CODES.has(code) || (status !== undefined && status >= 500);
+}
+
+const RETRYABLE_CODES = new Set(["InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "NETWORK"]);

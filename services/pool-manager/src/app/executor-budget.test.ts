@@ -1,0 +1,107 @@
+// The executor spends the account's shared addressing budget only on calls that carry
+// addresses: against the simulated EC2 through the real SDK (m5.large: 3 ENIs × 9 secondary
+// slots), faults injected per action and then lifted; outcomes are EC2's state.
+import { afterEach, describe, expect, test } from "bun:test";
+import { PROJECT_DEFAULTS } from "../core/settings.ts";
+import { manager, simWorld, type Harness } from "./fakes.test-support.ts";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  h?.pm.stop();
+  await h?.w.stop();
+  h = undefined;
+});
+
+type Injectable = "InternalError" | "RequestLimitExceeded";
+const failing = (actions: Record<string, Injectable>) => ({ errors: Object.fromEntries(Object.entries(actions).map(([a, code]) => [a, { rate: 1, code }])) });
+const created = (x: Harness) => Object.values(x.w.model.state.enis).filter((e) => e.description === `aws-K8S-${x.w.instanceId}`);
+const primaryOf = (x: Harness) => x.w.model.state.enis[x.w.model.state.instances[x.w.instanceId]!.primaryEniId]!;
+
+/** A started pool-manager (demand policy; its pre-scale has put the floor's few addresses on the primary), the guard retrying nothing. */
+async function started(faults: Record<string, Injectable> = {}): Promise<Harness> {
+  const x = manager(await simWorld({ faults: failing(faults), guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS });
+  await x.pm.start();
+  await x.pm.preScale;
+  return x;
+}
+
+describe("assign on a throttling account", () => {
+  for (const code of ["RequestLimitExceeded", "InternalError"] as const) {
+    test(`${code}: the ENI gets no address at all (no second call for one), and the next try gets all it asked for`, async () => {
+      h = await started();
+      const x = h;
+      const primary = primaryOf(x);
+      const had = primary.secondaryIps.length;
+      x.w.server.service.setFaults(failing({ AssignPrivateIpAddresses: code }));
+      const assign = { kind: "assign", eniId: primary.id, cidrKind: "address", count: 5, reason: "test" } as const;
+      await expect(x.pm.executor!.run(assign)).rejects.toThrow(code);
+      expect(primary.secondaryIps.length).toBe(had);
+      expect(x.pm.model.enis.get(primary.id)!.pool.cidrs.length).toBe(had);
+      x.w.server.service.setFaults({ errors: {} });
+      await x.pm.executor!.run(assign);
+      expect(primary.secondaryIps.length).toBe(had + 5);
+      expect(x.pm.model.enis.get(primary.id)!.pool.cidrs.length).toBe(had + 5);
+    }, 30_000);
+  }
+
+  test("upstream's call order (benchmarks): after a 5xx the same assign is retried for one address", async () => {
+    h = manager(await simWorld({ guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS }, { upstreamCallOrder: true });
+    const x = h;
+    await x.pm.start();
+    await x.pm.preScale;
+    const primary = primaryOf(x);
+    const had = primary.secondaryIps.length;
+    // The first assign fails, the one-address retry goes through.
+    const assign = x.w.ec2.assign.bind(x.w.ec2);
+    let first = true;
+    x.w.ec2.assign = async (...a) => {
+      if (first) {
+        first = false;
+        x.w.server.service.setFaults(failing({ AssignPrivateIpAddresses: "InternalError" }));
+        const out = assign(...a);
+        await out.catch(() => undefined);
+        x.w.server.service.setFaults({ errors: {} });
+        return out;
+      }
+      return assign(...a);
+    };
+    await x.pm.executor!.run({ kind: "assign", eniId: primary.id, cidrKind: "address", count: 5, reason: "test" });
+    expect(primary.secondaryIps.length).toBe(had + 1);
+  }, 30_000);
+});
+
+describe("the device index of a new ENI", () => {
+  test("read before the create: when DescribeInstances fails no ENI is created (nothing to delete again)", async () => {
+    h = await started({ DescribeInstances: "InternalError" });
+    const x = h;
+    const calls = x.w.mutatingCalls();
+    const [err] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 3 }]);
+    expect(String(err)).toContain("InternalError");
+    expect(Object.values(x.w.model.state.enis).filter((e) => e.id !== primaryOf(x).id)).toEqual([]);
+    expect(x.w.mutatingCalls()).toBe(calls);
+    x.w.server.service.setFaults({ errors: {} });
+    const [again] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 3 }]);
+    expect(again).toBeUndefined();
+    expect(created(x).map((e) => [e.attachment?.deviceIndex, e.secondaryIps.length])).toEqual([[1, 3]]);
+  }, 30_000);
+
+  test("EC2's answer is reused for the next grow (DescribeInstances failing meanwhile), at the next free device; an attach failure drops it", async () => {
+    h = await started();
+    const x = h;
+    expect(await x.pm.executor!.createEnis([{ cidrKind: "address", count: 2 }])).toEqual([undefined]);
+    x.w.server.service.setFaults(failing({ DescribeInstances: "InternalError" }));
+    expect(await x.pm.executor!.createEnis([{ cidrKind: "address", count: 2 }])).toEqual([undefined]);
+    expect(created(x).map((e) => e.attachment?.deviceIndex).sort()).toEqual([1, 2]);
+    // Someone else's attach fails ours: the next grow reads EC2 again (failing here: no ENI).
+    x.w.server.service.setFaults(failing({ DescribeInstances: "InternalError", AttachNetworkInterface: "InternalError" }));
+    const [attachErr] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 2 }]);
+    expect(String(attachErr)).toContain("InternalError");
+    x.w.server.service.setFaults(failing({ DescribeInstances: "InternalError" }));
+    await x.pm.executor!.repair(); // deletes the ENI that was never attached
+    const before = Object.keys(x.w.model.state.enis).length;
+    const [readErr] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 2 }]);
+    expect(String(readErr)).toContain("DescribeInstances");
+    expect(Object.keys(x.w.model.state.enis).length).toBe(before);
+    expect(created(x).filter((e) => !e.attachment)).toEqual([]);
+  }, 30_000);
+});
