@@ -162,3 +162,42 @@ describe("restart over a pool the demand policy keeps (the project's default pol
     expect(addresses(h).length).toBeLessThan(all.length);
   });
 });
+
+describe("restart while addr-broker does not place the pods' addresses yet", () => {
+  // No MINIMUM_IP_TARGET: only WARM_IP_TARGET=4 keeps addresses, so a view with the pods'
+  // addresses free has a surplus to give back.
+  const settings: PoolSettings = { ...PROJECT_DEFAULTS, policy: "compat", warmIpTarget: 4, minimumIpTarget: 0 };
+
+  test("a usage report counting assigned addresses under no CIDR releases nothing; the complete one is planned on", async () => {
+    const w = await simWorld();
+    const broker = new FakeBroker();
+    h = manager(w, settings, {}, { broker });
+    await h.pm.start();
+    await settle(h);
+    podsHoldAllBut(h, 0);
+    await h.pm.refreshUsage();
+    await settle(h);
+    podsHoldAllBut(h, 4);
+    await h.pm.refreshUsage();
+    await settle(h);
+    expect(addresses(h).length).toBe(8); // 4 held by pods, WARM_IP_TARGET=4 free
+    const before = ec2View(h);
+    w.server.service.resetCounters();
+    h.pm.stop();
+    // addr-broker without capacity (it restarted too, or holds the new process's not-ready
+    // snapshot): the same pods assigned, but no CIDR to count them under.
+    const complete = broker.getUsage.bind(broker);
+    broker.getUsage = async () => ({ ...(await complete()), cidrs: [] });
+    h = manager(w, settings, {}, { broker });
+    await h.pm.start();
+    await settle(h);
+    expect(w.mutatingCalls()).toBe(0);
+    expect(ec2View(h)).toBe(before);
+    // The complete report again: the pool is correct, still nothing to do.
+    broker.getUsage = complete;
+    await h.pm.refreshUsage();
+    await settle(h);
+    expect(w.mutatingCalls()).toBe(0);
+    expect(ec2View(h)).toBe(before);
+  });
+});

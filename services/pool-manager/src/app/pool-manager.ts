@@ -103,6 +103,7 @@ export class PoolManager {
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
     this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
+    if (!this.opts.upstreamCallOrder) this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const excluded = await this.excludedSubnets();
     for (const e of enis) await this.adopt(e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
@@ -323,10 +324,19 @@ export class PoolManager {
    * from the warm targets alone and is never held.
    */
   private holdShrinkAfterStart(p: Plan, now: number): Plan {
+    const shrinking = (a: PlanAction) => a.kind === "release" || (a.kind === "deleteEni" && !this.model.enis.get(a.eniId)?.pool.excluded);
+    // Any policy: a usage report that counts pods' addresses under no CIDR of it (addr-broker
+    // without the pool's capacity yet: it restarted, or holds a not-ready snapshot) shows their
+    // addresses free. Nothing is given back on that view; the next report is complete.
+    const u = this.model.usage;
+    if (u && u.assigned > u.cidrs.reduce((n, c) => n + c.assigned, 0) && p.actions.some(shrinking)) {
+      this.log("pool shrink held: addr-broker's usage does not place every assigned address yet", { assigned: u.assigned, held: p.actions.filter(shrinking).map(describeAction) });
+      return { ...p, actions: p.actions.filter((a) => !shrinking(a)) };
+    }
     if (this.settings.policy !== "demand" || this.inheritedPoolAtMs === undefined) return p;
     const age = now - this.inheritedPoolAtMs;
     const releaseSpan = this.model.podsWatched ? DEMAND_TUNING.releaseDelayMs : DEMAND_TUNING.horizonMs;
-    const held = p.actions.filter((a) => (a.kind === "release" && age < releaseSpan) || (a.kind === "deleteEni" && age < DEMAND_TUNING.eniReleaseDelayMs && !this.model.enis.get(a.eniId)?.pool.excluded));
+    const held = p.actions.filter((a) => shrinking(a) && age < (a.kind === "release" ? releaseSpan : DEMAND_TUNING.eniReleaseDelayMs));
     if (held.length === 0) return p;
     if (!this.shrinkHoldNoted) {
       this.shrinkHoldNoted = true;
