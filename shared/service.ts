@@ -6,12 +6,15 @@
 import { Hono } from "hono";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { onShutdown, serveUnix, type UnixServer } from "./ipc/server.ts";
+import { IdleGc, type IdleGcOptions } from "./service-gc.ts";
 import { socketPath, type ServiceName } from "./sockets.ts";
 
 export interface ServiceFrame {
   name: ServiceName;
   app: Hono;
   registry: Registry;
+  /** Collects garbage once the service is quiet (shared/service-gc.ts); runFrame starts it. */
+  idleGc: IdleGc;
 }
 
 export interface FrameOptions {
@@ -22,11 +25,23 @@ export interface FrameOptions {
   healthy?: () => { ok: boolean; reason?: string };
   /** Collect process metrics (memory, CPU) under the project prefix. */
   processMetrics?: boolean;
+  /** Tuning of the idle collection (defaults in shared/service-gc.ts). */
+  idleGc?: IdleGcOptions;
 }
 
 export function createFrame(opts: FrameOptions): ServiceFrame {
   const app = new Hono();
   const registry = new Registry();
+  const idleGc = new IdleGc(opts.idleGc);
+  // Every request marks the service busy (registered first, so it wraps every route added later).
+  app.use(async (_c, next) => {
+    idleGc.touch(true);
+    try {
+      await next();
+    } finally {
+      idleGc.touch();
+    }
+  });
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: `awscni_${opts.name.replace("-", "_")}_` });
   app.get("/healthz", (c) => {
     const h = opts.healthy?.() ?? { ok: true };
@@ -34,7 +49,7 @@ export function createFrame(opts: FrameOptions): ServiceFrame {
   });
   app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
   app.get("/debug", (c) => c.json({ service: opts.name, pid: process.pid, ...(opts.debug() as object) }));
-  return { name: opts.name, app, registry };
+  return { name: opts.name, app, registry, idleGc };
 }
 
 export interface RunOptions {
@@ -44,9 +59,19 @@ export interface RunOptions {
   onStop?: () => Promise<void> | void;
 }
 
-/** Serves the frame on `<runDir>/<name>.sock` and installs SIGTERM/SIGINT handling. */
+/**
+ * Serves the frame on `<runDir>/<name>.sock`, installs SIGTERM/SIGINT handling and starts the
+ * idle collection (start-up garbage goes once the service is first quiet).
+ */
 export async function runFrame(frame: ServiceFrame, opts: RunOptions): Promise<UnixServer> {
   const server = await serveUnix(frame.app, socketPath(opts.runDir, frame.name), { gid: opts.gid });
-  onShutdown([() => server.stop(), async () => opts.onStop?.()]);
+  frame.idleGc.start();
+  onShutdown([
+    () => server.stop(),
+    async () => {
+      frame.idleGc.stop();
+      await opts.onStop?.();
+    },
+  ]);
   return server;
 }
