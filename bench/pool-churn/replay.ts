@@ -303,6 +303,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const cycle = async () => {
     pm.usage = usageReport();
     const p = planPool(pm.poolState(), pm.poolUsage(true), o.settings, limits, clock.t);
+    o.trace?.(`${(clock.t / 1000).toFixed(1)} s: plan: ${p.reason}`);
     for (const a of p.actions) {
       busyWith = `${a.kind} ${"count" in a ? a.count : "cidrs" in a ? a.cidrs.length : ""} since ${(clock.t / 1000).toFixed(1)} s`;
       o.trace?.(`${(clock.t / 1000).toFixed(1)} s: ${busyWith}: ${a.reason}`);

@@ -85,3 +85,58 @@ export function arrivalsWithin(h: DemandHistory | undefined, now: number, window
   for (const x of h?.samples ?? []) if (now - x.atMs < windowMs && x.atMs <= now) n += x.arrivals;
   return n;
 }
+
+/**
+ * Bursts of arrivals: runs of samples each within `gapMs` of the previous one. `current` is
+ * the size of the run still going at `now` (its last arrival within `gapMs`), 0 if none;
+ * `sizes` those of the bursts (2 pods or more: a lone pod is none) that ended within the
+ * last `horizonMs`, oldest first.
+ */
+export function bursts(h: DemandHistory | undefined, now: number, gapMs: number, horizonMs: number): { sizes: number[]; current: number } {
+  const sizes: number[] = [];
+  let size = 0;
+  let lastAt = -Infinity;
+  for (const x of h?.samples ?? []) {
+    if (x.arrivals <= 0 || x.atMs > now || now - x.atMs > horizonMs) continue;
+    if (x.atMs - lastAt > gapMs && size > 0) {
+      if (size >= 2) sizes.push(size);
+      size = 0;
+    }
+    size += x.arrivals;
+    lastAt = x.atMs;
+  }
+  if (size > 0 && now - lastAt > gapMs) return { sizes: size >= 2 ? [...sizes, size] : sizes, current: 0 };
+  return { sizes, current: size };
+}
+
+/**
+ * How many more pods a burst of `current` so far is likely to bring: the median of the
+ * bursts seen that reached at least that size, less `current` (0 when none did, or for a
+ * lone pod: a burst is 2 pods or more).
+ */
+export function burstStillToCome(sizes: number[], current: number): number {
+  if (current < 2) return 0;
+  return Math.max(medianOf(sizes.filter((n) => n >= current)) - current, 0);
+}
+
+/** The median burst (the lower middle), 0 if none. */
+export function medianOf(sizes: number[]): number {
+  const sorted = [...sizes].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/**
+ * Pods given an address within the last `windowMs`, at least: the assigned count's rise over
+ * its lowest point since then, the count at the window's start included (a pod leaving
+ * meanwhile makes it smaller, never larger).
+ */
+export function addressedWithin(h: DemandHistory | undefined, now: number, windowMs: number, current: number): number {
+  let low = current;
+  let atStart: number | undefined;
+  for (const x of h?.samples ?? []) {
+    if (x.atMs > now) break;
+    if (now - x.atMs > windowMs) atStart = x.assigned;
+    else if (x.assigned < low) low = x.assigned;
+  }
+  return current - Math.min(low, atStart ?? low);
+}

@@ -3,14 +3,14 @@
 // 10 s over 5 min, floor 1, headroom 2, release delay 60 s, slack 2, churn band spacing 20 min
 // over a 15-min rate window, burst room over 1 h, ENI delay 2 h), pods not watched, now = 10 000 000 ms.
 import { describe, expect, test } from "bun:test";
-import { recordDemand, recordScheduled, peakArrivals, peakAssigned, type DemandHistory } from "./demand-history.ts";
+import { addressedWithin, bursts, burstStillToCome, medianOf, recordDemand, recordScheduled, peakArrivals, peakAssigned, type DemandHistory } from "./demand-history.ts";
 import { planDemand, type DemandTuning } from "./demand-policy.ts";
 import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.ts";
 import type { PoolState, PoolUsage } from "./pool-state.ts";
 import { PROJECT_DEFAULTS, type PoolSettings } from "./settings.ts";
 
 const NOW = 10_000_000;
-const T: DemandTuning = { leadMs: 10_000, horizonMs: 300_000, floor: 1, growHeadroom: 2, releaseDelayMs: 60_000, slack: 2, bandSpacingMs: 1_200_000, rateWindowMs: 900_000, roomHorizonMs: 3_600_000, eniReleaseDelayMs: 7_200_000 };
+const T: DemandTuning = { leadMs: 10_000, horizonMs: 300_000, floor: 1, growHeadroom: 2, releaseDelayMs: 60_000, slack: 2, bandSpacingMs: 1_200_000, rateWindowMs: 900_000, roomHorizonMs: 3_600_000, eniReleaseDelayMs: 7_200_000, burstGapMs: 2_000, statusLagMs: 1_000 };
 const planOf = (pool: FakePool, usage: PoolUsage, o: Partial<PoolSettings> = {}) => planDemand(pool.state, usage, s(o), M5_LARGE, NOW, T);
 const shape = (p: { actions: Array<{ kind: string; eniId?: string; count?: number; cidrs?: string[] }> }) =>
   p.actions.map((a) => [a.kind, a.eniId ?? "", a.count ?? a.cidrs?.length ?? 0]);
@@ -67,6 +67,37 @@ describe("demand history", () => {
     expect(h.samples[h.samples.length - 1]!.arrivals).toBe(2);
   });
 
+  test("bursts: pods scheduled within 2 s of each other; the one still arriving apart; what is still to come", () => {
+    // Bursts of 8, 8, 30 and 8 (each spread over a few reads), lone pods in between, one of 3 arriving now.
+    const events: Array<[number, number]> = [[200_000, 1], [380_000, 1], [599_000, 3]];
+    for (const start of [0, 150_000, 450_000]) [0, 700, 1_500].forEach((d, i) => events.push([start + d, [3, 3, 2][i]!]));
+    [0, 1_000, 2_500, 4_000].forEach((d) => events.push([300_000 + d, 7])); // a wave: 28 over 4 s...
+    events.push([304_500, 2]); // ...and 2 more: 30
+    let h: DemandHistory | undefined;
+    for (const [t, n] of events.sort((a, b) => a[0] - b[0])) h = recordScheduled(h, t, n, 3_600_000);
+    const b = bursts(h, 600_000, 2_000, 3_600_000);
+    expect(b).toEqual({ sizes: [8, 8, 30, 8], current: 3 });
+    expect(medianOf(b.sizes)).toBe(8);
+    // 3 so far: bursts that got this far were 8, 8, 30, 8 → 5 more; 10 so far: only the wave → 20 more.
+    expect(burstStillToCome(b.sizes, 3)).toBe(5);
+    expect(burstStillToCome(b.sizes, 10)).toBe(20);
+    // A lone pod is no burst; a burst bigger than all seen brings nothing more.
+    expect(burstStillToCome(b.sizes, 1)).toBe(0);
+    expect(burstStillToCome(b.sizes, 31)).toBe(0);
+    // 3 s later the burst of 3 has ended.
+    expect(bursts(h, 602_000, 2_000, 3_600_000)).toEqual({ sizes: [8, 8, 30, 8, 3], current: 0 });
+  });
+
+  test("pods addressed within a window: the assigned count's rise over its lowest sample", () => {
+    let h = recordDemand(undefined, 0, 10, 0, 60_000, false);
+    h = recordDemand(h, 9_500, 12, 0, 60_000, false);
+    h = recordDemand(h, 9_800, 11, 0, 60_000, false); // one left
+    h = recordDemand(h, 10_000, 14, 0, 60_000, false);
+    expect(addressedWithin(h, 10_000, 1_000, 14)).toBe(4); // lowest since 9 s: 10 (the count then)
+    expect(addressedWithin(h, 10_000, 100, 14)).toBe(3); // since 9.9 s: 11
+    expect(addressedWithin(h, 20_000, 1_000, 14)).toBe(0); // nothing since 19 s
+  });
+
   test("samples older than the keep span are dropped", () => {
     let h = recordDemand(undefined, 0, 5, 0, 10_000);
     h = recordDemand(h, 20_000, 5, 0, 10_000);
@@ -88,13 +119,18 @@ describe("grow", () => {
     expect(shape(planOf(pool, use(pool.state, 6)))).toEqual([["assign", "eni-0", 1], ["createEni", "", 5]]);
   });
 
-  test("pods watched: the same burst buys no buffer (pods are seen before their ADD), only ENI room ahead", () => {
+  test("pods watched: the same burst buys no buffer (pods are seen before their ADD), only ENI room ahead once free addresses carry a burst", () => {
     const pool = node(8);
     pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6]]);
-    // 2 free ≥ floor 1: no grow; the attached ENIs have room 1 < the burst of 6 → an empty ENI is created ahead.
+    // 2 free ≥ floor 1: no grow. The attached ENIs have room 1 < the burst of 6, but 2 free
+    // would not carry a burst of 6 through the ENI's creation: the ENI waits.
     const p = planOf(pool, use(pool.state, 6, 0, { podsWatched: true }));
     expect(p.low).toBe(false);
-    expect(shape(p)).toEqual([["createEni", "", 0]]);
+    expect(p.actions).toEqual([]);
+    // 6 free (9 held, 3 assigned), room 0: the empty ENI is created ahead.
+    const carried = node(9);
+    carried.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6], [NOW - 50_000, 3]]);
+    expect(shape(planOf(carried, use(carried.state, 3, 0, { podsWatched: true })))).toEqual([["createEni", "", 0]]);
   });
 
   test("pods watched, none pending: no call for the floor alone (the next pod's grow carries it), unless WARM/MINIMUM_IP_TARGET ask", () => {
@@ -141,17 +177,17 @@ describe("grow", () => {
     const burstThenNow = (pool: FakePool, lastArrivalAgoMs: number) =>
       (pool.state.demand = history([[NOW - 60_000, 0], [NOW - 55_000, 6], [NOW - lastArrivalAgoMs, 8]]));
     // 2 pods arrived 3 s ago (a wave still arriving): the ENI waits.
-    const arriving = node(8);
+    const arriving = node(9);
     burstThenNow(arriving, 3_000);
-    expect(planOf(arriving, use(arriving.state, 8, 0, { podsWatched: true })).actions).toEqual([]);
+    expect(planOf(arriving, use(arriving.state, 3, 0, { podsWatched: true })).actions).toEqual([]);
     // A pod pending (scheduled, no address yet), free addresses enough: no ENI either.
     const pending = node(9);
     burstThenNow(pending, 30_000);
-    expect(planOf(pending, use(pending.state, 7, 0, { podsWatched: true, pendingPods: 1 })).actions).toEqual([]);
-    // Quiet for the lead time (10 s): the ENI ahead is created.
-    const quiet = node(8);
+    expect(planOf(pending, use(pending.state, 3, 0, { podsWatched: true, pendingPods: 1 })).actions).toEqual([]);
+    // Quiet for the lead time (10 s), 6 free (more than the typical burst): the ENI ahead is created.
+    const quiet = node(9);
     burstThenNow(quiet, 30_000);
-    expect(shape(planOf(quiet, use(quiet.state, 7, 0, { podsWatched: true })))).toEqual([["createEni", "", 0]]);
+    expect(shape(planOf(quiet, use(quiet.state, 3, 0, { podsWatched: true })))).toEqual([["createEni", "", 0]]);
   });
 
   test("scheduled pods: exactly the pending pods plus the floor and headroom, not the pending count again", () => {
@@ -186,6 +222,43 @@ describe("grow", () => {
     expect(added).toBeLessThanOrEqual(101 + 29);
     expect(p.actions.filter((a) => a.kind === "createEni").length).toBe(3);
   });
+
+  test("pods watched: pods addressed within the status lag (1 s) still show pending; they are not provisioned again", () => {
+    const pool = node(9);
+    // 4 assigned (2 of them 0.5 s ago), 5 free; the watch still sees those 2 pending.
+    pool.state.demand = history([[NOW - 5_000, 2], [NOW - 500, 4]]);
+    // 5 pending, 2 of them addressed: 3 + floor 1 = 4 ≤ 5 free → no grow (counted twice: 6 > 5).
+    expect(planOf(pool, use(pool.state, 4, 0, { pendingPods: 5, podsWatched: true })).low).toBe(false);
+    // With no address given within the lag, 6 pending are short: 7 wanted of 5 free → grow.
+    const later = node(9);
+    later.state.demand = history([[NOW - 5_000, 4]]);
+    expect(planOf(later, use(later.state, 4, 0, { pendingPods: 6, podsWatched: true })).low).toBe(true);
+    // Addressed 0.5 s ago, but now waiting ADDs: those always count.
+    expect(planOf(pool, use(pool.state, 4, 0, { pendingPods: 2, waiting: 6, podsWatched: true })).low).toBe(true);
+  });
+
+  // A burst still arriving (pods watched): the grow brings what the bursts that got as far
+  // brought, in this call, instead of one grow per cycle as its pods show up.
+  const arriving: Array<[string, number[], number, number]> = [
+    // [name, bursts seen (sizes), pods of this burst so far (all pending), addresses added]
+    ["no burst seen: pending + floor + headroom", [], 4, 4 + 1 + 2],
+    ["bursts of 8 seen, 4 so far: 4 more expected", [8, 8, 8], 4, 4 + 1 + 4],
+    ["bursts of 8 and one of 20, 10 so far: only the 20 got this far → 10 more", [8, 8, 20], 10, 10 + 1 + 10],
+    ["a lone pod is no burst: headroom only", [8, 8], 1, 1 + 1 + 2],
+  ];
+  for (const [name, seen, soFar, added] of arriving) {
+    test(`burst arriving: ${name}`, () => {
+      const pool = new FakePool(freshNode());
+      let h: DemandHistory | undefined;
+      // Seen 50 min ago: within the burst horizon (1 h), before the rate window (15 min), so the churn band stays at its least.
+      seen.forEach((n, i) => (h = recordScheduled(h, NOW - 3_000_000 + i * 150_000, n, 3_600_000)));
+      h = recordScheduled(h, NOW - 500, soFar, 3_600_000);
+      pool.state.demand = h;
+      const limits = { ...M5_LARGE, maxEnis: 4, ipv4PerEni: 30, maxPods: 110 };
+      const p = planDemand(pool.state, use(pool.state, 0, 0, { pendingPods: soFar, podsWatched: true }), s(), limits, NOW, T);
+      expect(p.actions.reduce((n, a) => n + (a.kind === "assign" || a.kind === "createEni" ? a.count : 0), 0)).toBe(added);
+    });
+  }
 
   test("a grow goes into one ENI when one can take it all (one call)", () => {
     const pool = node(8, { count: 0, at: 0 });
@@ -255,6 +328,35 @@ describe("release with hysteresis", () => {
     expect(releases(planOf(busy, use(busy.state, 0)))).toEqual([]);
     const quiet = node(9);
     expect(shape(planOf(quiet, use(quiet.state, 0)))).toEqual([["release", "eni-0", 8]]);
+  });
+
+  test("pods that left within the delay: only their cooled addresses are kept on top (cooling ones are held anyway)", () => {
+    // 9 held, peak 8 assigned 40 s ago, now 1 assigned + 4 cooling (left 20 s ago) + 4 free (left 40 s ago, cooled).
+    const pool = node(9);
+    pool.state.demand = history([[NOW - 400_000, 8], [NOW - 40_000, 8], [NOW - 39_000, 5], [NOW - 20_000, 1]]);
+    const p = planOf(pool, use(pool.state, 1, 4));
+    // Kept free: floor 1 + 3 (7 left, of which 4 still cool) = 4 ≥ 4 free: no release.
+    expect(releases(p)).toEqual([]);
+    expect(p.reason).toContain("keep 4 free (3 given back");
+    // Once the delay has passed, the surplus beyond the slack goes: 4 free, keep 1 → 3 > slack 2.
+    const later = node(9);
+    later.state.demand = history([[NOW - 400_000, 8], [NOW - 100_000, 1]]);
+    expect(shape(planOf(later, use(later.state, 1, 4)))).toEqual([["release", "eni-0", 3]]);
+  });
+
+  test("no release while pods are arriving (pending, or scheduled within the lead time): the cycle it takes may be the burst's", () => {
+    const surplus = (lastArrivalAgoMs: number) => {
+      const pool = node(9);
+      pool.state.demand = history([[NOW - 400_000, 0]]);
+      pool.state.demand = recordScheduled(pool.state.demand, NOW - lastArrivalAgoMs, 1, 3_600_000);
+      return pool;
+    };
+    const recent = surplus(5_000);
+    expect(releases(planOf(recent, use(recent.state, 0, 0, { podsWatched: true })))).toEqual([]);
+    const pending = surplus(60_000);
+    expect(releases(planOf(pending, use(pending.state, 0, 0, { podsWatched: true, pendingPods: 1 })))).toEqual([]);
+    const quiet = surplus(60_000);
+    expect(shape(planOf(quiet, use(quiet.state, 0, 0, { podsWatched: true })))).toEqual([["release", "eni-0", 8]]);
   });
 
   test("one release call, on the ENI with the most idle addresses", () => {

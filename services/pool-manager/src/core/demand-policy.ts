@@ -15,7 +15,7 @@
  * released nor counted as free. Pure: `now` and the demand history come in as input.
  */
 import type { PlanAction } from "./actions.ts";
-import { arrivalsWithin, peakArrivals, peakAssigned } from "./demand-history.ts";
+import { addressedWithin, arrivalsWithin, bursts, burstStillToCome, medianOf, peakArrivals, peakAssigned } from "./demand-history.ts";
 import { allocatableEnis, growthBlocked, growthKind, MIN_ENI_LIFETIME_MS, plan, roomForEnis, SHRINK_INTERVAL_MS, type Plan, type PlanContext } from "./planner.ts";
 import { cidrIsIdle, countedCidrs, divCeil, eniServesPods, poolStats } from "./pool-stats.ts";
 import { useOf, type PoolEni, type PoolState, type PoolUsage } from "./pool-state.ts";
@@ -46,6 +46,10 @@ export interface DemandTuning {
   roomHorizonMs: number;
   /** An empty secondary ENI is deleted only after the pool did not need its room for this long. */
   eniReleaseDelayMs: number;
+  /** Pods scheduled within this of each other are one burst. */
+  burstGapMs: number;
+  /** Kubelet posts a pod's IP this long after its ADD got the address (the pod watch still sees it pending). */
+  statusLagMs: number;
 }
 
 export const DEMAND_TUNING: DemandTuning = {
@@ -55,10 +59,12 @@ export const DEMAND_TUNING: DemandTuning = {
   growHeadroom: 2,
   releaseDelayMs: 60_000,
   slack: 2,
-  bandSpacingMs: 1_200_000,
+  bandSpacingMs: 1_050_000,
   rateWindowMs: 900_000,
   roomHorizonMs: 3_600_000,
   eniReleaseDelayMs: 7_200_000,
+  burstGapMs: 2_000,
+  statusLagMs: 1_000,
 };
 
 /** Samples the app must keep for this tuning. */
@@ -71,29 +77,41 @@ export interface DemandSizing {
   need: number;
   /** Free addresses kept beyond `need`: the floor (watched) or the peak arrivals per lead time. */
   buffer: number;
-  /** Pods that left within the release delay (their addresses are kept). */
+  /** Pods that left within the release delay whose addresses cooled (kept free). */
   recentlyLeft: number;
   /** Room (free slots on attached ENIs) kept for the biggest burst seen. */
   room: number;
   /** Surplus kept before releasing, and headroom on a grow: from the churn band. */
   slack: number;
   headroom: number;
+  /** Pods watched: more pods the burst now arriving is likely to bring (bursts seen). */
+  toCome: number;
+  /** Pods watched: the median size of the bursts seen (0 unwatched). */
+  typicalBurst: number;
 }
 
-export function demandSizing(s: PoolSettings, state: PoolState, usage: PoolUsage, assigned: number, now: number, t: DemandTuning): DemandSizing {
+export function demandSizing(s: PoolSettings, state: PoolState, usage: PoolUsage, assigned: number, cooling: number, now: number, t: DemandTuning): DemandSizing {
   // With the pod watch, the pending pods are the count: misses are ADD attempts, and a pod
   // retried by kubelet misses again and again (all the more while cycles back off), so
   // counting them would provision the same pods many times over.
-  const need = Math.max(usage.pendingPods, usage.waiting, usage.podsWatched ? 0 : usage.newMisses, 0);
+  // A pod stays pending until kubelet posts its IP, a moment after its ADD got the address:
+  // those addressed within that lag are counted in `assigned` already, not again here.
+  const posting = usage.podsWatched ? addressedWithin(state.demand, now, t.statusLagMs, assigned) : 0;
+  const need = Math.max(usage.pendingPods - posting, usage.waiting, usage.podsWatched ? 0 : usage.newMisses, 0);
   const burst = peakArrivals(state.demand, now, t.leadMs, t.horizonMs);
   const buffer = Math.max(t.floor, s.warmIpTarget, usage.podsWatched ? 0 : burst);
-  const recentlyLeft = peakAssigned(state.demand, now, t.releaseDelayMs, assigned) - assigned;
+  // Of the pods that left within the release delay, those whose addresses still cool are
+  // held anyway (a cooling address is never free nor released): only the cooled ones are kept.
+  const recentlyLeft = Math.max(peakAssigned(state.demand, now, t.releaseDelayMs, assigned) - assigned - cooling, 0);
   const ratePerS = arrivalsWithin(state.demand, now, t.rateWindowMs) / (t.rateWindowMs / 1000);
   const band = Math.ceil(Math.sqrt(2 * ratePerS * (t.bandSpacingMs / 1000)));
   const slack = Math.max(t.slack, band);
   const headroom = Math.max(t.growHeadroom, Math.ceil(band / 2));
   const room = Math.max(peakArrivals(state.demand, now, t.leadMs, t.roomHorizonMs), buffer + headroom);
-  return { need, buffer, recentlyLeft, room, slack, headroom };
+  const b = usage.podsWatched ? bursts(state.demand, now, t.burstGapMs, t.roomHorizonMs) : undefined;
+  const toCome = b ? burstStillToCome(b.sizes, b.current) : 0;
+  const typicalBurst = b ? medianOf(b.sizes) : 0;
+  return { need, buffer, recentlyLeft, room, slack, headroom, toCome, typicalBurst };
 }
 
 export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSettings, limits: PoolLimits, now: number, t: DemandTuning = DEMAND_TUNING): Plan {
@@ -102,7 +120,7 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
   if (s.family === "ipv6") return plan(state, usage, s, limits, now);
   const stats = poolStats(s, state, usage);
   const ctx: PlanContext = { s, state, usage, limits, d: deriveLimits(s, limits), now, stats, target: undefined };
-  const z = demandSizing(s, state, usage, stats.assigned, now, t);
+  const z = demandSizing(s, state, usage, stats.assigned, stats.cooling, now, t);
   const maxTotal = limits.maxPods;
   const wantFree = z.need + z.buffer;
   const wantTotal = Math.min(Math.max(stats.assigned + stats.cooling + wantFree, s.minimumIpTarget), maxTotal);
@@ -117,7 +135,9 @@ export function planDemand(state: PoolState, usage: PoolUsage, settings: PoolSet
     // The pods pending are counted once: against the addresses already free and those being
     // added (ENIs created, not yet in IMDS, are in the pool's total); only the rest is grown,
     // plus the headroom (not the pending count again: that provisioned the same pods twice).
-    const grow = Math.min(wantTotal - stats.total + z.headroom, Math.max(maxTotal - stats.total, 0));
+    // A burst still arriving (pods watched): as many more as the bursts seen that got this far
+    // brought, in this call, rather than one grow per cycle as its pods show up.
+    const grow = Math.min(wantTotal - stats.total + Math.max(z.headroom, z.toCome), Math.max(maxTotal - stats.total, 0));
     // While the account throttles this node, calls are what is scarce, not addresses: each
     // call of the grow carries its ENI's whole room (no top-up calls later; the surplus goes
     // back in one release once the account is calm).
@@ -183,11 +203,15 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
   // ENIs in an excluded subnet go as soon as they are empty.
   const excluded = byDeviceDesc.find((e) => e.excluded && deletable(e));
   if (excluded && shrinkOk) return [{ kind: "deleteEni", eniId: excluded.id, reason: `its subnet ${excluded.subnetId} is excluded (kubernetes.io/role/cni=0) and it holds no pod` }];
+  // Calls that take the cycle a while (a release, an ENI) wait for a lull: a cycle is serial,
+  // and while it runs no pod of a burst still arriving is given an address.
+  const lull = usage.pendingPods === 0 && usage.waiting === 0 && arrivalsWithin(state.demand, now, t.leadMs) === 0;
   // The surplus beyond the slack goes at once, in one call per ENI, highest device first.
   let surplus = Math.min(stats.available - keepFree, stats.total - s.minimumIpTarget);
   // Not while the account throttles this node, nor within 10 min of it: a release takes from
   // the same shared budget, and a fleet still scaling flips nodes in and out of "busy".
-  if (shrinkOk && surplus > z.slack && !state.ec2Busy && !state.ec2BusyLately) {
+  // Nor while pods are arriving: the cycle a release takes may be the one a burst needed.
+  if (lull && shrinkOk && surplus > z.slack && !state.ec2Busy && !state.ec2BusyLately) {
     // One call: the ENI with the most idle CIDRs (highest device on a tie); the rest, if any, next time.
     const idleOf = (e: PoolEni) => countedCidrs(s, e).filter((c) => cidrIsIdle(usage, c)).sort((a, b) => b.size - a.size);
     const eni = byDeviceDesc.map((e) => ({ e, idle: idleOf(e) })).sort((a, b) => b.idle.length - a.idle.length)[0];
@@ -207,10 +231,9 @@ function planQuiet(ctx: PlanContext, z: DemandSizing, keepFree: number, t: Deman
   const room = roomOnEnis(ctx);
   const eniRoom = ctx.d.slotsPerEni * (s.prefixDelegation ? IPV4_PREFIX_SIZE : 1);
   const spare = state.enis.some((e) => !e.primary && eniServesPods(s, e) && e.cidrs.every((c) => useOf(usage, c.cidr).assigned === 0));
-  // And only in a lull: a cycle is serial, and the seconds an ENI takes (create, attach, IMDS)
-  // are seconds in which no pod of a burst still arriving can be given an address.
-  const lull = usage.pendingPods === 0 && usage.waiting === 0 && arrivalsWithin(state.demand, now, t.leadMs) === 0;
-  if (lull && room < z.room && room + eniRoom >= z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
+  // And with free addresses for a typical burst (pods watched): one arriving during the
+  // seconds the ENI takes is served from them. Until then a burst's grow comes first.
+  if (lull && stats.available >= z.typicalBurst && room < z.room && room + eniRoom >= z.room && !spare && !state.ec2Busy && roomForEnis(ctx) > 0 && !state.newEniBlocked && !growthBlocked(ctx)) {
     return [{ kind: "createEni", cidrKind: growthKind(ctx).kind, count: 0, reason: `ENI room ${room} < ${z.room} (biggest burst in ${t.roomHorizonMs / 60_000} min): an empty ENI ahead of need` }];
   }
   if (!shrinkOk) return [];
