@@ -70,7 +70,7 @@ const elapsed = (performance.now() - t0) / 1000;
 const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? "1.00" : "∞") : (a / b).toFixed(2));
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`pool-churn: seed ${seed}, a day of churn compressed into 6 simulated hours, ${sharing} node(s) sharing the account's EC2 buckets`);
-console.log("\nratios, project defaults ÷ upstream (below 1 is better; waited pods: at most 1 against upstream defaults is the target)");
+console.log("\nratios, project defaults ÷ upstream (below 1 is better; waited pods: no more than the fewer of the two upstream configurations is the target)");
 console.log(pad("instance", 12) + pad("vs", 20) + pad("idle addr", 11) + pad("EC2 mut.", 10) + pad("throttled", 11) + "waited pods");
 for (const r of results) {
   const p = r.byConfig.get("project defaults")!;

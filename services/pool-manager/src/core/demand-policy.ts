@@ -4,15 +4,19 @@
  * a second or more before its CNI ADD: the pool grows then, for exactly the pods pending
  * not yet covered by addresses free or being added, plus a small floor and a headroom that
  * widens with the node's churn, so a deployment wave costs a few calls, not one per pod
- * (one call per ENI), and the same pods are never provisioned twice. Without the watch, the free buffer
- * is sized from the most pods that arrived within one lead time over a recent horizon.
+ * (one call per ENI), and the same pods are never provisioned twice (nor those addressed
+ * within kubelet's status lag, which still show pending). A burst still arriving is grown
+ * at once by what the bursts seen brought once they got as far. Without the watch, the free
+ * buffer is sized from the most pods that arrived within one lead time over a recent horizon.
  * ENIs are the slow part (create + attach + IMDS take seconds) but cost no pod address, so
  * the attached ENIs keep room for the biggest burst seen (one empty ENI is created ahead, in
- * a quiet cycle, when it completes that room) and an empty ENI is deleted only when the pool has not needed its room for
- * a long time: no create/delete churn. Addresses freed by pods are kept for a short delay
- * (pods that left may come back), then the surplus beyond a slack goes in one call per ENI,
- * highest device first, so low ENIs stay packed. Cooling and assigned addresses are never
- * released nor counted as free. Pure: `now` and the demand history come in as input.
+ * a lull, when it completes that room) and an empty ENI is deleted only when the pool has
+ * not needed its room for a long time: no create/delete churn. Addresses freed by pods are
+ * kept for a short delay once cooled (pods that left may come back), then the surplus
+ * beyond a slack goes in one call per ENI, highest device first, so low ENIs stay packed.
+ * Releases and ENIs ahead wait for a lull: the cycle is serial, and while one runs no pod of
+ * a burst gets an address. Cooling and assigned addresses are never released nor counted as
+ * free. Pure: `now` and the demand history come in as input.
  */
 import type { PlanAction } from "./actions.ts";
 import { addressedWithin, arrivalsWithin, bursts, burstStillToCome, medianOf, peakArrivals, peakAssigned } from "./demand-history.ts";
