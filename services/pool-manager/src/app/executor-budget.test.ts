@@ -3,7 +3,8 @@
 // slots), faults injected per action and then lifted; outcomes are EC2's state.
 import { afterEach, describe, expect, test } from "bun:test";
 import { PROJECT_DEFAULTS } from "../core/settings.ts";
-import { manager, simWorld, type Harness } from "./fakes.test-support.ts";
+import { DEVICE_READ_TTL_MS } from "./executor.ts";
+import { FakeBroker, manager, simWorld, type Harness } from "./fakes.test-support.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -18,8 +19,8 @@ const created = (x: Harness) => Object.values(x.w.model.state.enis).filter((e) =
 const primaryOf = (x: Harness) => x.w.model.state.enis[x.w.model.state.instances[x.w.instanceId]!.primaryEniId]!;
 
 /** A started pool-manager (demand policy; its pre-scale has put the floor's few addresses on the primary), the guard retrying nothing. */
-async function started(faults: Record<string, Injectable> = {}): Promise<Harness> {
-  const x = manager(await simWorld({ faults: failing(faults), guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS });
+async function started(faults: Record<string, Injectable> = {}, clock = { offset: 0 }): Promise<Harness> {
+  const x = manager(await simWorld({ faults: failing(faults), guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS }, { now: () => Date.now() + clock.offset });
   await x.pm.start();
   await x.pm.preScale;
   return x;
@@ -72,8 +73,10 @@ describe("assign on a throttling account", () => {
 
 describe("the device index of a new ENI", () => {
   test("read before the create: when DescribeInstances fails no ENI is created (nothing to delete again)", async () => {
-    h = await started({ DescribeInstances: "InternalError" });
+    const clock = { offset: 0 };
+    h = await started({ DescribeInstances: "InternalError" }, clock);
     const x = h;
+    clock.offset = DEVICE_READ_TTL_MS + 1; // start-up's view of the device indexes is too old to use
     const calls = x.w.mutatingCalls();
     const [err] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 3 }]);
     expect(String(err)).toContain("InternalError");
@@ -83,6 +86,14 @@ describe("the device index of a new ENI", () => {
     const [again] = await x.pm.executor!.createEnis([{ cidrKind: "address", count: 3 }]);
     expect(again).toBeUndefined();
     expect(created(x).map((e) => [e.attachment?.deviceIndex, e.secondaryIps.length])).toEqual([[1, 3]]);
+  }, 30_000);
+
+  test("known from start-up's read of the instance's ENIs: the first grow needs no DescribeInstances", async () => {
+    h = await started({ DescribeInstances: "InternalError" });
+    const x = h;
+    x.pm.executor!.noteDeviceIndexes([0]); // as start() does from DescribeNetworkInterfaces
+    expect(await x.pm.executor!.createEnis([{ cidrKind: "address", count: 2 }])).toEqual([undefined]);
+    expect(created(x).map((e) => e.attachment?.deviceIndex)).toEqual([1]);
   }, 30_000);
 
   test("EC2's answer is reused for the next grow (DescribeInstances failing meanwhile), at the next free device; an attach failure drops it", async () => {
@@ -103,5 +114,31 @@ describe("the device index of a new ENI", () => {
     expect(String(readErr)).toContain("DescribeInstances");
     expect(Object.keys(x.w.model.state.enis).length).toBe(before);
     expect(created(x).filter((e) => !e.attachment)).toEqual([]);
+  }, 30_000);
+});
+
+describe("the ENIs of one grow on a throttling account", () => {
+  test("created one after another (a node does not draw from the shared bucket twice at once), all of them attached", async () => {
+    const broker = new FakeBroker();
+    broker.waiting = 20; // the primary's 9 slots and two new ENIs
+    h = manager(await simWorld({ faults: { latencyMs: { CreateNetworkInterface: 100 } } }), { ...PROJECT_DEFAULTS }, {}, { broker });
+    const x = h;
+    let inFlight = 0;
+    let most = 0;
+    const create = x.w.ec2.createEni.bind(x.w.ec2);
+    x.w.ec2.createEni = async (req) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await create(req);
+      } finally {
+        inFlight--;
+      }
+    };
+    x.w.guard.buckets.throttled("AssignPrivateIpAddresses", Date.now()); // the account said RequestLimitExceeded just now
+    await x.pm.start();
+    await x.pm.preScale;
+    expect(created(x).length).toBe(2);
+    expect(created(x).every((e) => e.attachment)).toBe(true);
+    expect(most).toBe(1);
   }, 30_000);
 });

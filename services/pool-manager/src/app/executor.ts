@@ -103,7 +103,11 @@ export class Executor {
         }
       }
     };
-    const parallel = Math.max(1, Math.min(this.d.opts.createParallel ?? 3, actions.length));
+    // While the account throttles this node's addressing calls, one ENI at a time: a node
+    // with two creates in flight draws from the shared bucket twice as often as a node still
+    // waiting for its first addresses, and its second ENI serves fewer pending pods.
+    const most = this.d.model.extra.ec2Busy ? 1 : (this.d.opts.createParallel ?? 3);
+    const parallel = Math.max(1, Math.min(most, actions.length));
     await Promise.all(Array.from({ length: parallel }, worker));
     await Promise.all(setups);
     return errors;
@@ -253,9 +257,14 @@ export class Executor {
    * failed and after this executor detached an ENI; the pool's own ENIs and the attaches in
    * flight are added by the caller.
    */
+  /** The used device indexes as an EC2 read other than DescribeInstances saw them (start-up's DescribeNetworkInterfaces of the instance). */
+  noteDeviceIndexes(used: number[]): void {
+    this.deviceRead = { atMs: this.d.opts.now(), used: [...used] };
+  }
+
   private async usedDeviceIndexes(): Promise<number[]> {
     const now = this.d.opts.now();
-    if (this.deviceRead && now - this.deviceRead.atMs < DEVICE_READ_TTL_MS) return this.deviceRead.used;
+    if (this.deviceRead && now - this.deviceRead.atMs < DEVICE_READ_TTL_MS && !this.d.opts.upstreamCallOrder) return this.deviceRead.used;
     const used = await this.d.ec2.usedDeviceIndexes(this.d.facts.instanceId);
     this.deviceRead = { atMs: now, used };
     return used;
