@@ -14,7 +14,10 @@
  * one process (bench/burst/). The account's buckets are one; each node's EC2 state is its
  * own sim-ec2 model by default (--shared-model: one model for all, quadratic in nodes).
  * Kubelet retries a failed sandbox after 10–15 s (its pod-worker back-off) by default, to keep 30,000 pods tractable; --kubelet-retry-ms 1000 for 1 s.
- *   node_modules/.bin/bun bench/scale.ts [--nodes N] [--pods-per-node N] [--seed N] [--instance-type T] [--kubelet-retry-ms MS] [--shared-model]
+ * Pod wait is counted from the pod's first ADD (its node was Ready); "since its node booted" also counts the time the
+ * node was not Ready (upstream holds readiness for its pre-scale, the project does not), so pods could not be bound.
+ * --timeline S prints, per S simulated seconds, the calls the account served/throttled and how far the nodes got.
+ *   node_modules/.bin/bun bench/scale.ts [--nodes N] [--pods-per-node N] [--seed N] [--instance-type T] [--kubelet-retry-ms MS] [--shared-model] [--timeline S]
  */
 import { buildCluster, percentile } from "./burst/cluster.ts";
 import type { Flavour } from "./burst/sim-node.ts";
@@ -48,6 +51,13 @@ interface ScaleResult {
   p50S: number;
   p99S: number;
   failedAdds: number;
+  /** Pods whose first ADD found an address (at once or within addr-broker's wait). */
+  firstTry: number;
+  /** Pod wait quartiles (s). */
+  waitQ: [number, number, number];
+  /** Pod address p50/p99 counted from its node's boot (s): includes the time before the node was Ready. */
+  bootP50S: number;
+  bootP99S: number;
   calls: number;
   mutating: number;
   throttled: number;
@@ -73,11 +83,14 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
   const total = nodeCount * perNode;
   let addressed = 0;
   let half: number | undefined;
+  const bootOf = new Map<(typeof c.nodes)[number], number>();
   for (const node of c.nodes) {
     node.onReady(() => {
       for (let i = 0; i < perNode; i++) node.bindPod(c.sim.t + 2_000, 1_000 + c.random() * 2_000);
     });
-    c.sim.at(c.random() * BOOT_SPREAD_MS, () => void node.start());
+    const bootAt = c.random() * BOOT_SPREAD_MS;
+    bootOf.set(node, bootAt);
+    c.sim.at(bootAt, () => void node.start());
   }
   const count = () => {
     addressed = 0;
@@ -108,6 +121,8 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
   };
   c.sim.after(1_000, poll);
   await c.sim.run(LIMIT_MS, () => done);
+  // Since the node booted: also counts the time pods could not be bound (node not Ready; upstream's pre-scale).
+  const sinceBoot = c.nodes.flatMap((n) => n.pods.map((p) => ((p.addressedAt ?? c.sim.t) - bootOf.get(n)!) / 1000));
   const waits = c.nodes.flatMap((n) => n.pods.map((p) => ((p.addressedAt ?? c.sim.t) - (p.firstAddAt ?? p.boundAt)) / 1000));
   const createdNow = () => c.nodes.map((n) => n.createdEnis()).reduce((a, b) => ({ attached: a.attached + b.attached, deleteOnTermination: a.deleteOnTermination + b.deleteOnTermination, detached: a.detached + b.detached }));
   // Every number below is taken when all pods have addresses (or the limit struck) ...
@@ -118,6 +133,10 @@ async function scale(flavour: Flavour): Promise<ScaleResult> {
     p50S: percentile(waits, 50),
     p99S: percentile(waits, 99),
     failedAdds: c.nodes.reduce((n, x) => n + x.failedAdds, 0),
+    firstTry: c.nodes.reduce((n, x) => n + x.pods.filter((p) => p.addressedAt !== undefined && p.failures === 0).length, 0),
+    waitQ: [percentile(waits, 25), percentile(waits, 50), percentile(waits, 75)] as [number, number, number],
+    bootP50S: percentile(sinceBoot, 50),
+    bootP99S: percentile(sinceBoot, 99),
     ...c.account.totals(),
     byAction: Object.fromEntries(Object.entries(c.account.calls).map(([k, v]) => [k, { ...v }])),
     quotaExhausted: c.quotaExhausted(),
@@ -161,6 +180,7 @@ console.log(`measured on ${git(["rev-parse", "--short", "HEAD"])}${dirty ? ` + $
 console.log("\nratios, project defaults ÷ upstream (WARM_ENI_TARGET=1, SDK retryer); below 1 is better");
 console.log(`  time until all ${total} pods have addresses  ${ratio(p.allAddressedS, u.allAddressedS)}   (half of them: ${ratio(p.halfAddressedS, u.halfAddressedS)})`);
 console.log(`  pod wait for an address p50 / p99          ${ratio(p.p50S, u.p50S)} / ${ratio(p.p99S, u.p99S)}`);
+console.log(`  pod address since its node booted p50 / p99 ${ratio(p.bootP50S, u.bootP50S)} / ${ratio(p.bootP99S, u.bootP99S)}   (${p.bootP50S.toFixed(0)}/${p.bootP99S.toFixed(0)} s vs ${u.bootP50S.toFixed(0)}/${u.bootP99S.toFixed(0)} s)`);
 console.log(`  throttled calls (RequestLimitExceeded)     ${ratio(p.throttled, u.throttled)}`);
 console.log(`  EC2 calls (mutating)                       ${ratio(p.calls, u.calls)} (${ratio(p.mutating, u.mutating)})`);
 console.log(`  failed ADDs                                ${ratio(p.failedAdds, u.failedAdds)}`);
@@ -173,6 +193,7 @@ for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
 }
 for (const [name, r] of [["project defaults", p], ["upstream", u]] as const) {
   console.log(`  ${name} calls (ok/throttled/error): ${Object.entries(r.byAction).map(([a, x]) => `${a} ${x.ok}/${x.throttled}/${x.error}`).join(", ")}`);
+  console.log(`  ${name}: pods addressed on their first ADD ${r.firstTry} of ${total}; pod wait quartiles ${r.waitQ.map((q) => q.toFixed(1)).join(" / ")} s`);
   console.log(`  ${name}: created ENIs attached ${r.created.attached}, with DeleteOnTermination ${r.created.deleteOnTermination}; detached (leaked) ${r.created.detached}`);
   console.log(`  ${name}: DeleteOnTermination on every created ENI ${r.dotAllS === undefined ? "not within 30 min after" : `at ${r.dotAllS.toFixed(0)} s`} (then attached ${r.createdAtDot.attached}, with DeleteOnTermination ${r.createdAtDot.deleteOnTermination}, detached ${r.createdAtDot.detached})`);
   console.log(`  ${name}: ${name === "upstream" ? `retries given up on a spent SDK retry quota ${r.quotaExhausted}` : `client-side bucket waits ${r.clientWaitS.toFixed(0)} s in total`}; ${r.steps} clock steps, ${r.wallS.toFixed(1)} s wall`);
