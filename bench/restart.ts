@@ -22,7 +22,7 @@
  * its own. A service is only signalled once its process has been up 31 s, so the supervisor's
  * back-off is 1 s for every restart (it doubles for a process that dies younger than 30 s).
  *
- *   npm run bench -- restart [--pods 110] [--rounds 1] [--instance-type m5.4xlarge] [--cooldown 0] [--keep-logs DIR]
+ *   npm run bench -- restart [--pods 110] [--rounds 1] [--instance-type m5.4xlarge] [--cooldown 0] [--policy compat|demand] [--keep-logs DIR]
  */
 import type { Attachment } from "../deploy/local/cni-runtime.ts";
 import { cpSync } from "node:fs";
@@ -38,6 +38,8 @@ const ROUNDS = intFlag(argv, "rounds", 1);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
 const KEEP_LOGS = strFlag(argv, "keep-logs", "");
 const COOLDOWN_S = intFlag(argv, "cooldown", 0, 0);
+/** compat: WARM_IP_TARGET=4 + MINIMUM_IP_TARGET (upstream targets set); demand: the project's default policy, MINIMUM_IP_TARGET only. */
+const POLICY = strFlag(argv, "policy", "compat", ["compat", "demand"] as const);
 const MIN_UPTIME_MS = 31_000;
 const PROBE_TIMEOUT_MS = 60_000;
 /** A window ends one pool cycle (5 s) + 1 s after the new process is healthy, and lasts at least this long. */
@@ -138,7 +140,7 @@ async function lostAddresses(n: BenchNode): Promise<string[]> {
 }
 
 try {
-  node = await BenchNode.start({ label: "restart", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: String(PODS), WARM_IP_TARGET: "4", IP_COOLDOWN_PERIOD: String(COOLDOWN_S) } });
+  node = await BenchNode.start({ label: "restart", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: String(PODS), IP_COOLDOWN_PERIOD: String(COOLDOWN_S), ...(POLICY === "compat" ? { WARM_IP_TARGET: "4" } : { AWS_VPC_CNI_POOL_POLICY: "demand" }) } });
   const n = node;
   const spawnedAt = new Map<LocalService, number>(SERVICE_ORDER.map((s) => [s, Date.now()]));
   await n.waitFree(PODS);
@@ -252,7 +254,7 @@ try {
   const count = (m: Record<string, number>) => Object.values(m).reduce((x, y) => x + y, 0);
   const restarts = outcomes.filter((o) => o.service !== "control");
   const controls = outcomes.filter((o) => o.service === "control");
-  console.log(`restart: ${HELD} pods held + 1 probe on one ${INSTANCE} node (max pods ${trace.maxPods ?? "?"}: the pool can move); each service signalled ${ROUNDS}× per signal; ADD probed through the shim every 20 ms`);
+  console.log(`restart: ${HELD} pods held + 1 probe on one ${INSTANCE} node (max pods ${trace.maxPods ?? "?"}: the pool can move; pool policy ${POLICY}: ${POLICY === "compat" ? "WARM_IP_TARGET=4" : "AWS_VPC_CNI_POOL_POLICY=demand"} MINIMUM_IP_TARGET=${PODS}); each service signalled ${ROUNDS}× per signal; ADD probed through the shim every 20 ms`);
   console.log(`  probes are not demand: IP_COOLDOWN_PERIOD=${COOLDOWN_S} (a probe's address is free again at its DEL; a failed probe is undone at once)${COOLDOWN_S > 0 ? " — NOT the case here: failed probes hold addresses for the cooldown" : ""}`);
   console.log(`  pool quiet (no mutating call for ${QUIET_MS / 1000} s) ${(settledMs / 1000).toFixed(1)} s after the pods arrived; windows: signal → new process healthy + ${AFTER_HEALTHY_MS / 1000} s, at least ${WINDOW_MS / 1000} s; control windows: ${WINDOW_MS / 1000} s, one probe, no signal`);
   console.log("ratios (SIGKILL ÷ SIGTERM, time until a fresh ADD is served):");
