@@ -95,7 +95,7 @@ export class Ec2Account {
  * How a node's client sends one call: retries, backoff, client-side buckets; `addressingBusy`
  * as the project's SdkEc2 answers it from its Ec2Guard (absent for upstream's SDK retryer).
  */
-export type ClientPolicy = (<T>(api: string, send: () => Promise<T>) => Promise<T>) & { addressingBusy?: (quietMs?: number) => boolean };
+export type ClientPolicy = (<T>(api: string, send: () => Promise<T>, o?: { yieldToOthers?: boolean }) => Promise<T>) & { addressingBusy?: (quietMs?: number) => boolean };
 
 const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "ServiceUnavailable", "Unavailable"]);
 
@@ -140,8 +140,8 @@ export class NodeEc2 implements Ec2Port {
     private readonly client: ClientPolicy,
   ) {}
 
-  private send<T>(api: string, fn: () => Promise<T>): Promise<T> {
-    return this.client(api, () => this.account.serve(api, fn));
+  private send<T>(api: string, fn: () => Promise<T>, o?: { yieldToOthers?: boolean }): Promise<T> {
+    return this.client(api, () => this.account.serve(api, fn), o);
   }
 
   addressingBusy(quietMs?: number): boolean {
@@ -171,7 +171,7 @@ export class NodeEc2 implements Ec2Port {
     return this.send("DescribeInstances", () => this.inner.usedDeviceIndexes(instanceId));
   }
   createEni(req: CreateEniRequest): Promise<Eni> {
-    return this.send("CreateNetworkInterface", () => this.inner.createEni(req));
+    return this.send("CreateNetworkInterface", () => this.inner.createEni(req), { yieldToOthers: req.yieldToOthers === true });
   }
   attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string> {
     return this.send("AttachNetworkInterface", () => this.inner.attachEni(eniId, instanceId, deviceIndex));

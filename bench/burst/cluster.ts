@@ -70,7 +70,7 @@ export function buildCluster(o: ClusterOptions): Cluster {
     if (o.flavour === "project") {
       const guard = new Ec2Guard({ now: sim.now, sleep: sim.sleep, random });
       guards.push(guard);
-      client = Object.assign(<T>(api: string, send: () => Promise<T>) => guard.call(api, send), { addressingBusy: (quietMs?: number) => guard.addressingBusy(quietMs) });
+      client = Object.assign(<T>(api: string, send: () => Promise<T>, co?: { yieldToOthers?: boolean }) => guard.call(api, send, co), { addressingBusy: (quietMs?: number) => guard.addressingBusy(quietMs) });
     } else {
       const retry = sdkStandardRetry(sim, random);
       sdk.push(retry);

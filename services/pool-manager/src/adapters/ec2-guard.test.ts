@@ -95,3 +95,51 @@ describe("Ec2Guard adaptive rate (AIMD)", () => {
     expect(g.buckets.rates().addressing).toBe(5);
   });
 });
+
+describe("calls that yield to others", () => {
+  /** Two nodes, one sending urgent creates back to back, the other creates that yield, into one account's bucket for `ms`. */
+  async function twoNodes(ms: number, throttledFirst: boolean) {
+    const clock = virtualClock();
+    const account = new TokenBucket({ capacity: 100, refillPerSec: 5 }, 0, { decrease: 1, floorPerSec: 5, increaseFraction: 0 });
+    const ok = { urgent: 0, yielding: 0 };
+    const send = (who: keyof typeof ok) => async () => {
+      await clock.sleep(50);
+      if (account.level(clock.now()) < 1) throw new Ec2CallError("RequestLimitExceeded", "Request limit exceeded.", "CreateNetworkInterface", 503);
+      account.take(clock.now());
+      ok[who]++;
+    };
+    const guards = [0, 1].map(() => new Ec2Guard({ now: clock.now, sleep: clock.sleep, random: () => 0.5, maxRetries: 0 }));
+    // A crowded account: both nodes were cut to the floor by throttling, and the account's bucket is empty.
+    if (throttledFirst) {
+      for (const g of guards) for (let i = 0; i < 6; i++) g.buckets.throttled("CreateNetworkInterface", 0);
+      for (let i = 0; i < 100; i++) account.take(0);
+    }
+    let stop = false;
+    const loop = (g: Ec2Guard, who: keyof typeof ok) =>
+      void (async () => {
+        while (!stop) await g.call("CreateNetworkInterface", send(who), { yieldToOthers: who === "yielding" }).catch(() => undefined);
+      })();
+    loop(guards[0]!, "urgent");
+    loop(guards[1]!, "yielding");
+    await clock.run(ms);
+    stop = true;
+    return ok;
+  }
+
+  test("on a crowded account (rates cut to the floor) a yielding create gets through about a quarter as often as an urgent one", async () => {
+    const ok = await twoNodes(400_000, true);
+    expect(ok.urgent).toBeGreaterThan(20);
+    expect(ok.yielding).toBeGreaterThan(0);
+    expect(ok.yielding * 2).toBeLessThan(ok.urgent);
+  });
+
+  test("on a calm account (full buckets) a node's few yielding creates wait no more than urgent ones: none", async () => {
+    const clock = virtualClock();
+    const g = new Ec2Guard({ now: clock.now, sleep: clock.sleep, random: () => 0.5 });
+    const done: number[] = [];
+    for (let i = 0; i < 3; i++) void g.call("CreateNetworkInterface", async () => void done.push(clock.now()), { yieldToOthers: true });
+    await clock.run(60_000);
+    expect(done).toEqual([0, 0, 0]);
+    expect(g.counts.CreateNetworkInterface).toMatchObject({ calls: 3, waitMs: 0 });
+  });
+});

@@ -18,6 +18,12 @@ export interface GuardOptions {
   /** How the buckets adapt to throttling (default AIMD: ×0.5 on throttling, floor 0.1/s, +2% of the configured rate per success and +1% per second idle). */
   adapt?: AdaptSpec;
   maxRetries?: number;
+  /**
+   * Tokens a call that yields to others takes from its bucket (default 4): at the adapted
+   * rate of a crowded account it is tried a quarter as often as an urgent call; on a calm
+   * account (bucket full) it waits no more.
+   */
+  yieldTokens?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   now?: () => number;
@@ -58,11 +64,13 @@ export class Ec2Guard {
     if (g) for (const [bucket, rate] of Object.entries(this.buckets.rates())) g.set({ bucket }, rate);
   }
 
-  async call<T>(api: string, fn: () => Promise<T>): Promise<T> {
+  /** One EC2 call: client bucket, retries; `yieldToOthers` calls take `yieldTokens` per attempt. */
+  async call<T>(api: string, fn: () => Promise<T>, o: { yieldToOthers?: boolean } = {}): Promise<T> {
     const maxRetries = this.opts.maxRetries ?? 5;
+    const tokens = o.yieldToOthers ? Math.max(1, this.opts.yieldTokens ?? 4) : 1;
     const c = (this.counts[api] ??= { calls: 0, errors: 0, throttled: 0, waitMs: 0 });
     for (let attempt = 0; ; attempt++) {
-      const wait = this.buckets.take(api, this.now());
+      const wait = this.buckets.take(api, this.now(), tokens);
       this.opts.metrics?.bucketWait.observe({ api }, wait / 1000);
       if (wait > 0) {
         c.waitMs += wait;

@@ -80,8 +80,8 @@ export class SdkEc2 implements Ec2Port {
     private readonly guard: Ec2Guard,
   ) {}
 
-  private send<T>(api: string, fn: () => Promise<T>): Promise<T> {
-    return this.guard.call(api, fn);
+  private send<T>(api: string, fn: () => Promise<T>, o?: { yieldToOthers?: boolean }): Promise<T> {
+    return this.guard.call(api, fn, o);
   }
 
   addressingBusy(quietMs?: number): boolean {
@@ -181,6 +181,7 @@ export class SdkEc2 implements Ec2Port {
           TagSpecifications: [{ ResourceType: "network-interface", Tags: tagList(req.tags) }],
         }),
       ),
+      { yieldToOthers: req.yieldToOthers === true },
     );
     if (!r.NetworkInterface) throw new Ec2CallError("EmptyResponse", "CreateNetworkInterface answered no interface", "CreateNetworkInterface");
     return toEni(r.NetworkInterface);

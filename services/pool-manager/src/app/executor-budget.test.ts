@@ -19,8 +19,8 @@ const created = (x: Harness) => Object.values(x.w.model.state.enis).filter((e) =
 const primaryOf = (x: Harness) => x.w.model.state.enis[x.w.model.state.instances[x.w.instanceId]!.primaryEniId]!;
 
 /** A started pool-manager (demand policy; its pre-scale has put the floor's few addresses on the primary), the guard retrying nothing. */
-async function started(faults: Record<string, Injectable> = {}, clock = { offset: 0 }): Promise<Harness> {
-  const x = manager(await simWorld({ faults: failing(faults), guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS }, { now: () => Date.now() + clock.offset });
+async function started(faults: Record<string, Injectable> = {}, clock = { offset: 0 }, instanceType = "m5.large"): Promise<Harness> {
+  const x = manager(await simWorld({ instanceType, faults: failing(faults), guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS }, { now: () => Date.now() + clock.offset });
   await x.pm.start();
   await x.pm.preScale;
   return x;
@@ -140,5 +140,29 @@ describe("the ENIs of one grow on a throttling account", () => {
     expect(created(x).length).toBe(2);
     expect(created(x).every((e) => e.attachment)).toBe(true);
     expect(most).toBe(1);
+  }, 30_000);
+});
+
+describe("an ENI the node's pending pods hardly need, on a throttling account", () => {
+  test("its create yields to other nodes' calls; one the pods need, or any on a calm account, does not — both are created", async () => {
+    h = await started({}, { offset: 0 }, "m5.xlarge"); // room for three ENIs more
+    const x = h;
+    const asked: boolean[] = [];
+    const create = x.w.ec2.createEni.bind(x.w.ec2);
+    x.w.ec2.createEni = async (req) => {
+      asked.push(req.yieldToOthers === true);
+      return create(req);
+    };
+    const free = () => x.pm.model.poolState().enis.reduce((n, e) => n + e.cidrs.length, 0); // nothing assigned here
+    const grow = async (pending: number, busy: boolean) => {
+      x.pm.model.pendingPods = pending;
+      x.pm.model.extra.ec2Busy = busy;
+      expect(await x.pm.executor!.createEnis([{ cidrKind: "address", count: 8 }])).toEqual([undefined]);
+    };
+    await grow(free() + 1, true); // 1 pod of 8 addresses: yields
+    await grow(free() + 6, true); // 6 pods: needed
+    await grow(free() + 1, false); // calm account
+    expect(asked).toEqual([true, false, false]);
+    expect(created(x).filter((e) => e.attachment).length).toBe(3);
   }, 30_000);
 });

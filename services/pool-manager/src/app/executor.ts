@@ -10,6 +10,7 @@
 import type { PlanAction } from "../core/actions.ts";
 import { ec2Code, type Ec2Port, type Eni, type ImdsPort, type Tags } from "../core/ports.ts";
 import type { PoolSettings } from "../core/settings.ts";
+import { poolStats } from "../core/pool-stats.ts";
 import { eniSetupOf, poolCidr, type ManagedEni, type PoolModel } from "./pool-model.ts";
 import type { BrokerPort, KubePort, NetConfigPort } from "./service-ports.ts";
 
@@ -38,6 +39,8 @@ export interface ExecutorOptions {
    * read after its create (a failed read deletes the ENI again). Off by default.
    */
   upstreamCallOrder?: boolean;
+  /** Jitter source for the IMDS waits (default Math.random; seeded in benchmarks). */
+  random?: () => number;
 }
 
 export interface ExecutorDeps {
@@ -95,7 +98,7 @@ export class Executor {
         }
         const a = actions[i]!;
         try {
-          const m = await this.createAndAttach(a.cidrKind, a.count);
+          const m = await this.createAndAttach(a.cidrKind, a.count, this.yieldsToOthers(a.count));
           setups.push(this.finishSetup(m).catch((err) => void (errors[i] = err)));
         } catch (err) {
           failed = true;
@@ -270,7 +273,22 @@ export class Executor {
     return used;
   }
 
-  private async createAndAttach(kind: "address" | "prefix", count: number): Promise<ManagedEni> {
+  /**
+   * While the account throttles this node's addressing calls, an ENI whose addresses the
+   * node's pending pods hardly need (fewer than a quarter of them, counting the addresses
+   * free and coming) yields to other nodes: on a crowded account their pods with no address
+   * yet come first from the shared budget (the client tries it less often); on a calm one it
+   * goes as fast as any call.
+   */
+  private yieldsToOthers(count: number): boolean {
+    const { model, settings } = this.d;
+    if (!model.extra.ec2Busy || count <= 0) return false;
+    const usage = model.poolUsage(false);
+    const uncovered = Math.max(usage.pendingPods, usage.waiting) - poolStats(settings, model.poolState(), usage).available;
+    return uncovered * 4 < count;
+  }
+
+  private async createAndAttach(kind: "address" | "prefix", count: number, yieldToOthers = false): Promise<ManagedEni> {
     const { ec2, facts, settings, model, opts } = this.d;
     const target = await this.targetSubnet();
     // The device index first (a Describe, from its own bucket): when that read fails, no ENI
@@ -287,7 +305,7 @@ export class Executor {
       let created;
       let lastErr: unknown;
       const create = (subnetId: string, n: number) =>
-        ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count: n, tags: this.eniTags() });
+        ec2.createEni({ subnetId, description: `aws-K8S-${facts.instanceId}`, securityGroups: target.securityGroups, family: settings.family, cidrKind: kind, count: n, tags: this.eniTags(), ...(yieldToOthers ? { yieldToOthers } : {}) });
       for (const subnetId of target.subnetIds) {
         try {
           created = await create(subnetId, count);
@@ -364,7 +382,7 @@ export class Executor {
         break;
       }
       if (i + 1 >= w.tries) throw new Error(`ENI ${m.pool.id} (${m.mac}) did not show in IMDS after ${w.tries} tries`);
-      await this.d.opts.sleep(Math.round(delay * (1 + (Math.random() * 0.3 - 0.15))));
+      await this.d.opts.sleep(Math.round(delay * (1 + ((this.d.opts.random ?? Math.random)() * 0.3 - 0.15))));
       delay = Math.min(delay * 2, w.maxMs);
     }
     await this.d.net.setupEni(eniSetupOf(m));

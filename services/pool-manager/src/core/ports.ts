@@ -46,6 +46,11 @@ export interface CreateEniRequest {
   cidrKind: CidrKind;
   count: number;
   tags: Tags;
+  /**
+   * The create can yield to other nodes' more urgent calls on a crowded account (its
+   * addresses serve few pending pods): the client takes more of its own rate for it.
+   */
+  yieldToOthers?: boolean;
 }
 
 export interface Ec2Port {

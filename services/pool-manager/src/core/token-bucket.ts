@@ -102,10 +102,10 @@ export class TokenBucket {
     }
   }
 
-  /** Books one token; answers the ms to wait before using it. */
-  take(now: number): number {
+  /** Books `n` tokens (default one); answers the ms to wait before using them. */
+  take(now: number, n = 1): number {
     this.refill(now);
-    this.tokens -= 1;
+    this.tokens -= n;
     if (this.tokens >= 0) return 0;
     if (this.rate <= 0) return Number.POSITIVE_INFINITY;
     return Math.ceil((-this.tokens / this.rate) * 1000);
@@ -155,8 +155,8 @@ export class BucketSet {
   private of(api: string): TokenBucket {
     return this.buckets.get(bucketOf(api))!;
   }
-  take(api: string, now: number): number {
-    return this.of(api).take(now);
+  take(api: string, now: number, n = 1): number {
+    return this.of(api).take(now, n);
   }
   throttled(api: string, now: number): void {
     this.of(api).throttled(now);
