@@ -23,7 +23,9 @@ const argv = process.argv.slice(2);
 const PODS = intFlag(argv, "pods", 110);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
 const TARGET_KIB = 100 * 1024;
-const SETTLE_MS = 3000;
+// Each service collects its garbage once quiet for 1 s (checked every 2 s, shared/service-gc.ts):
+// 5 s after the last request every service has settled as an idle node's would.
+const SETTLE_MS = 5000;
 
 type Sample = Record<string, Memory>;
 const total = (s: Sample, k: "rssKiB" | "pssKiB") => Object.values(s).reduce((a, m) => a + (m[k] ?? NaN), 0);

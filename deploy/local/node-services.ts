@@ -18,6 +18,15 @@ export const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
 export const SERVICE_ORDER = ["net-config", "pool-manager", "addr-broker", "metrics"] as const;
 export type LocalService = (typeof SERVICE_ORDER)[number];
 export const CHAINED_PLUGINS = ["portmap", "bandwidth", "tuning", "loopback", "host-local"];
+/**
+ * How the services' Bun runs (the DaemonSet's containers set the same, deploy/k8s/aws-node.yaml):
+ * JavaScriptCore's optimizing DFG tier (and FTL above it) off. The services are I/O-bound
+ * (sockets, netlink, EC2 calls); the baseline JIT serves them, and the DFG's compiled code,
+ * its compiler threads' work and the part of the Bun binary it touches cost ~9 MiB across
+ * the four (bench/memory.ts: 120 → 110 MiB idle; no difference in bench/cni-add beyond its
+ * noise). Before the node's own environment, so `--env BUN_JSC_useDFGJIT=1` turns it back on.
+ */
+export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
 
 export interface NodeLayout {
   root: string;
@@ -167,7 +176,7 @@ export class NodeServices {
     const main = join(this.bundleDir, s.service, "main.js");
     const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, main], {
       cwd: REPO_ROOT,
-      env: nodeEnv(this.stack, this.node, this.layout, s.service, this.extraEnv),
+      env: { ...SERVICE_RUNTIME_ENV, ...nodeEnv(this.stack, this.node, this.layout, s.service, this.extraEnv) },
       stdout: out,
       stderr: out,
     });
