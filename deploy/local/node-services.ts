@@ -19,14 +19,25 @@ export const SERVICE_ORDER = ["net-config", "pool-manager", "addr-broker", "metr
 export type LocalService = (typeof SERVICE_ORDER)[number];
 export const CHAINED_PLUGINS = ["portmap", "bandwidth", "tuning", "loopback", "host-local"];
 /**
- * How the services' Bun runs (the DaemonSet's containers set the same, deploy/k8s/aws-node.yaml):
- * JavaScriptCore's optimizing DFG tier (and FTL above it) off. The services are I/O-bound
- * (sockets, netlink, EC2 calls); the baseline JIT serves them, and the DFG's compiled code,
- * its compiler threads' work and the part of the Bun binary it touches cost ~9 MiB across
- * the four (bench/memory.ts: 120 → 110 MiB idle; no difference in bench/cni-add beyond its
- * noise). Before the node's own environment, so `--env BUN_JSC_useDFGJIT=1` turns it back on.
+ * How the services' Bun runs (the DaemonSet's containers set the same, deploy/k8s/aws-node.yaml).
+ * The services are I/O-bound (sockets, netlink, EC2 calls) and run little JS per request, so
+ * JavaScriptCore's JIT tiers cost them memory more than they save CPU:
+ * - BUN_JSC_useDFGJIT=0: no optimizing DFG tier (nor FTL above it). Its compiled code, its
+ *   compiler's work and the part of the Bun binary it touches: ~10 MiB across the four.
+ * - BUN_JSC_thresholdForJITAfterWarmUp / thresholdForJITSoon 5000 (JSC's defaults 500 / 100):
+ *   a function is baseline-compiled after ~10× more executions; what runs a few times per
+ *   pod stays interpreted, hot loops still compile. ~4 MiB across the four.
+ * Measured (bench/memory.ts; a 3-round churn probe of 110 DEL + 110 ADD reading the services'
+ * utime + stime): together idle 120 → 108 → 100–104 MiB, service CPU per round 820–830 ms with
+ * JSC's defaults, 820–890 ms without the DFG, 720–820 ms with both settings; bench/cni-add
+ * showed no difference beyond its noise. Before the node's own environment, so `--env` can
+ * set JSC's defaults back (e.g. `--env BUN_JSC_useDFGJIT=1`).
  */
-export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = { BUN_JSC_useDFGJIT: "0" };
+export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
+  BUN_JSC_useDFGJIT: "0",
+  BUN_JSC_thresholdForJITAfterWarmUp: "5000",
+  BUN_JSC_thresholdForJITSoon: "5000",
+};
 
 export interface NodeLayout {
   root: string;
