@@ -106,4 +106,9 @@ describe("IdleGc", () => {
     expect(frame.idleGc.check()).toBe(true);
     expect(s.collections).toBe(1);
   });
+  test("with the real collector, RSS and clock it collects start-up garbage and reports it", () => {
+    const gc = new IdleGc();
+    expect(gc.check()).toBe(true);
+    expect(gc.runs).toBe(1);
+  });
 });
