@@ -24,19 +24,23 @@ export const CHAINED_PLUGINS = ["portmap", "bandwidth", "tuning", "loopback", "h
  * JavaScriptCore's JIT tiers cost them memory more than they save CPU:
  * - BUN_JSC_useDFGJIT=0: no optimizing DFG tier (nor FTL above it). Its compiled code, its
  *   compiler's work and the part of the Bun binary it touches: ~10 MiB across the four.
- * - BUN_JSC_thresholdForJITAfterWarmUp / thresholdForJITSoon 5000 (JSC's defaults 500 / 100):
- *   a function is baseline-compiled after ~10× more executions; what runs a few times per
- *   pod stays interpreted, hot loops still compile. ~4 MiB across the four.
- * Measured (bench/memory.ts; a 3-round churn probe of 110 DEL + 110 ADD reading the services'
- * utime + stime): together idle 120 → 108 → 100–104 MiB, service CPU per round 820–830 ms with
- * JSC's defaults, 820–890 ms without the DFG, 720–820 ms with both settings; bench/cni-add
- * showed no difference beyond its noise. Before the node's own environment, so `--env` can
- * set JSC's defaults back (e.g. `--env BUN_JSC_useDFGJIT=1`).
+ * - BUN_JSC_thresholdForJITAfterWarmUp / thresholdForJITSoon 20000 (JSC's defaults 500 / 100):
+ *   a function is baseline-compiled after ~40× more executions; what runs a few times per
+ *   pod stays interpreted (the interpreter's extra cost is bounded by the threshold per
+ *   function), hot loops still compile. ~4 MiB at 5000, ~7 MiB at 20000 across the four.
+ * Measured (bench/memory.ts; a churn probe of 110 ADDs then rounds of 110 DEL + 110 ADD,
+ * reading the services' utime + stime): together idle, DFG off 120 → 108 MiB, then (with
+ * services/build.ts's trimming at 103) threshold 5000 99–100, 20000 96 MiB; service CPU
+ * per round 820–830 ms with JSC's defaults, 820–890 without the DFG, 720–860 with a 5000
+ * threshold, 780–820 with 20000; bench/cni-add showed no difference beyond its noise. (No
+ * baseline JIT at all, BUN_JSC_useBaselineJIT=0, cost +30 % CPU per round.) Before the
+ * node's own environment, so `--env` can set JSC's defaults back (e.g. `--env
+ * BUN_JSC_useDFGJIT=1`).
  */
 export const SERVICE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   BUN_JSC_useDFGJIT: "0",
-  BUN_JSC_thresholdForJITAfterWarmUp: "5000",
-  BUN_JSC_thresholdForJITSoon: "5000",
+  BUN_JSC_thresholdForJITAfterWarmUp: "20000",
+  BUN_JSC_thresholdForJITSoon: "20000",
 };
 
 export interface NodeLayout {
