@@ -29,6 +29,11 @@ export class UnixClient {
     const init: RequestInit & { unix: string } = {
       method: contract.method,
       unix: this.socketPath,
+      // A fresh connection per call. A pooled one that the peer closed (Bun.serve drops idle
+      // keep-alive connections after 10 s) while this process's event loop was busy is reused
+      // unseen and the call fails ECONNRESET: two ADDs of a 64-pod burst failed so. A Unix
+      // connect costs ~0.04 ms.
+      keepalive: false,
       signal: AbortSignal.timeout(params.timeoutMs ?? this.opts.timeoutMs ?? 10_000),
     };
     if (contract.method === "GET" || contract.method === "DELETE") {

@@ -146,4 +146,40 @@ describe("ipc over a real Unix socket", () => {
     expect(await inflight).toEqual({ done: true });
     expect(existsSync(path)).toBe(false);
   });
+
+  test("a peer closing an idle connection while this process is busy does not fail the next call", async () => {
+    // The server answers keep-alive, then closes the connection 20 ms later, as Bun.serve does
+    // with an idle one; the client's event loop is busy meanwhile, so it cannot see the close
+    // before its next call. A pooled connection would be reused and the call would fail
+    // ECONNRESET (~1 in 10 here); each call must reach the server on a connection of its own.
+    const path = fresh();
+    let connections = 0;
+    const listener = Bun.listen({
+      unix: path,
+      socket: {
+        open() {
+          connections++;
+        },
+        data(s) {
+          const body = JSON.stringify({ greeting: "hello", total: 0 });
+          s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n${body}`);
+          setTimeout(() => s.end(), 20);
+        },
+      },
+    });
+    try {
+      const client = new UnixClient(path);
+      for (let i = 0; i < 15; i++) {
+        expect(await client.call(echo, { name: "a" })).toEqual({ greeting: "hello", total: 0 });
+        const busyUntil = performance.now() + 60;
+        while (performance.now() < busyUntil) {
+          // the event loop is held, as addr-broker's is while a burst of ADDs arrives
+        }
+        expect(await client.call(echo, { name: "b" })).toEqual({ greeting: "hello", total: 0 });
+      }
+      expect(connections).toBe(30);
+    } finally {
+      listener.stop(true);
+    }
+  });
 });

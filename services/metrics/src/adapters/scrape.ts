@@ -1,4 +1,8 @@
-/** Scrapes a service's /metrics over its Unix socket. */
+/**
+ * Scrapes a service's /metrics over its Unix socket, on a fresh connection each time: a
+ * pooled one would sit idle between scrapes past the server's 10 s idle timeout (see
+ * shared/ipc/client.ts).
+ */
 export interface ScrapeResult {
   service: string;
   ok: boolean;
@@ -10,7 +14,7 @@ export interface ScrapeResult {
 export async function scrape(service: string, socket: string, timeoutMs = 2000): Promise<ScrapeResult> {
   const started = performance.now();
   try {
-    const res = await fetch("http://localhost/metrics", { unix: socket, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch("http://localhost/metrics", { unix: socket, keepalive: false, signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
     if (!res.ok) return { service, ok: false, text: "", error: `HTTP ${res.status}`, ms: performance.now() - started };
     return { service, ok: true, text, ms: performance.now() - started };
