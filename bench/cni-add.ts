@@ -15,9 +15,12 @@
  * aws-cni plugin alone for the comparison; the full rendered chain (+ portmap, pods without
  * hostPorts) is reported separately against ptp + portmap.
  *
- *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge]
+ *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge] [--keep-logs DIR]
+ *
+ * --keep-logs copies the node's service logs to DIR before the deployment is removed (to read
+ * why an ADD failed); nothing else is kept.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniRuntime, type Attachment } from "../deploy/local/cni-runtime.ts";
@@ -36,6 +39,7 @@ const PODS = intFlag(argv, "pods", 200);
 const BATCH = Math.min(intFlag(argv, "batch", 50), PODS);
 const CHAIN_PODS = intFlag(argv, "chain-pods", 50, 0);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
+const KEEP_LOGS = strFlag(argv, "keep-logs", "");
 const PARALLEL = [32, 64];
 const PARALLEL_ROUNDS = 2;
 
@@ -176,9 +180,15 @@ try {
   const errors = Object.entries(arms).flatMap(([k, a]) => a.errors.map((e) => `${k}: ${e}`));
   console.log(`errors: ${errors.length}${errors.length ? "\n  " + errors.slice(0, 5).join("\n  ") : ""}`);
   console.log(`left behind: ${leftAssigned} aws-cni assignments, ${leftHostLocal} host-local reservations`);
+  const restarts = Object.entries(node.services.restarts()).filter(([, n]) => n > 0);
+  console.log(`service restarts: ${restarts.length ? restarts.map(([k, n]) => `${k} ${n}`).join(", ") : "none"}`);
   console.log(`machine: ${navigator.hardwareConcurrency} CPUs; bench took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`command: ${command("cni-add", argv)}`);
 } finally {
+  if (KEEP_LOGS && node) {
+    cpSync(node.layout.logDir, KEEP_LOGS, { recursive: true });
+    console.log(`service logs kept in ${KEEP_LOGS}`);
+  }
   sandboxes.cleanup();
   await node?.stop();
   rmSync(tmp, { recursive: true, force: true });
