@@ -154,7 +154,7 @@ describe.skipIf(!isRoot)("pod wiring (root, real namespaces)", () => {
   });
 
   test("with a reaper, unwire cuts the pod off at once and frees the veth name; the pair is deleted shortly after", async () => {
-    const reaper = new VethReaper({ command: ["nsenter", `--net=${node.path}`, "ip", "link", "del", "dev"] });
+    const reaper = new VethReaper({ command: ["nsenter", `--net=${node.path}`, "ip", "-force", "-batch", "-"] });
     const deferred = new PodService(kernel, () => settings, () => {}, reaper);
     const reqs = Array.from({ length: 16 }, (_, i) => pod(200 + i, { address: `10.0.3.${i + 1}` }));
     const answers = reqs.map((r) => deferred.wire(r));

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { RETIRED_PREFIX, VethReaper } from "./veth-reaper.ts";
+import { failedLines, RETIRED_PREFIX, VethReaper } from "./veth-reaper.ts";
 
 test("retired names are valid interface names, recognisable and distinct", () => {
   const r = new VethReaper({ command: ["true"] });
@@ -29,4 +29,34 @@ test("a failing deletion is recorded, not thrown", async () => {
   await r.idle();
   expect(r.failures).toHaveLength(1);
   expect(r.deleted).toBe(0);
+});
+
+test("ip's batch errors are read per line", () => {
+  const stderr = 'Cannot find device "awsdelx2"\nCommand failed -:2\nRTNETLINK answers: Operation not permitted\nCommand failed -:4\n';
+  expect([...failedLines(stderr)]).toEqual([
+    [2, 'Cannot find device "awsdelx2"'],
+    [4, "RTNETLINK answers: Operation not permitted"],
+  ]);
+  expect(failedLines("").size).toBe(0);
+});
+
+test("links queued while a child runs go to the next child together; a link already gone counts as deleted, a refused one is recorded", async () => {
+  // Stands in for `ip -force -batch -`: one line succeeds; of three, line 2 is gone and line 3 refused, reported as ip does.
+  const fakeIp = [
+    process.execPath,
+    "-e",
+    `const lines = (await Bun.stdin.text()).trim().split("\\n");
+     if (!lines.every((l) => /^link del dev awsdel[a-z0-9]+$/.test(l))) { console.error("bad line"); process.exit(2); }
+     if (lines.length === 1) process.exit(0);
+     if (lines.length !== 3) { console.error("batch of " + lines.length); process.exit(2); }
+     console.error('Cannot find device "x"\\nCommand failed -:2\\nRTNETLINK answers: Operation not permitted\\nCommand failed -:3');
+     process.exit(1);`,
+  ];
+  const r = new VethReaper({ command: fakeIp });
+  const links = Array.from({ length: 4 }, () => r.retiredName());
+  for (const l of links) r.enqueue(l); // the first starts a child at once; the other three wait for it
+  expect(r.pending()).toBe(4);
+  await r.idle();
+  expect(r.deleted).toBe(3);
+  expect(r.failures).toEqual([{ link: links[3]!, error: "RTNETLINK answers: Operation not permitted" }]);
 });
