@@ -3,7 +3,7 @@
 // slots), faults injected per action and then lifted; outcomes are EC2's state.
 import { afterEach, describe, expect, test } from "bun:test";
 import { PROJECT_DEFAULTS } from "../core/settings.ts";
-import { DEVICE_READ_TTL_MS } from "./executor.ts";
+import { DEVICE_READ_TTL_MS } from "./device-indexes.ts";
 import { FakeBroker, manager, simWorld, type Harness } from "./fakes.test-support.ts";
 
 let h: Harness | undefined;
