@@ -1,5 +1,6 @@
 /** Public API of the simulated EC2 (deploy/local builds its world and mirror on it). */
-export { Ec2Model, DEFAULT_TIMING, UNATTACHED_IPV4_LIMIT, type ModelTiming, type CreateEniRequest } from "./state.ts";
+export { Ec2Model, DEFAULT_TIMING, type ModelTiming } from "./state.ts";
+export { UNATTACHED_IPV4_LIMIT, type CreateEniRequest } from "./eni-ops.ts";
 export type { Ec2Observer } from "./observer.ts";
 export type { ImdsInterface } from "./imds-view.ts";
 export { INSTANCE_TYPES, instanceTypeLimits, type InstanceTypeLimits } from "./instance-types.ts";

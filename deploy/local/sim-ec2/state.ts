@@ -3,16 +3,21 @@
  * EC2 refuses (see errors.ts), keeps ENI attachment asynchronous ("attaching" until
  * `attachDelayMs` has passed; call `settle()` to apply due transitions), records what IMDS
  * sees and when, keeps Describe snapshots for lag, and notifies observers.
+ *
+ * Every change runs in `mutate`; what each action does and refuses lives beside this file:
+ * world-ops.ts (VPCs, subnets, security groups, instances), eni-ops.ts (an ENI's life),
+ * address-ops.ts (its addresses and prefixes).
  */
-import { parseCidr } from "../../../shared/ip.ts";
-import { allocateIpv4, ipv4Free } from "./allocator.ts";
 import * as ops from "./address-ops.ts";
-import { Ec2Error, invalid, missing, notFoundEni, notFoundInstance, notFoundSubnet } from "./errors.ts";
-import { checkIdFormat, nextId, nextMac } from "./ids.ts";
+import * as eniOps from "./eni-ops.ts";
+import { UNATTACHED_IPV4_LIMIT, type AttachRequest, type CreateEniRequest, type ModifyEniRequest } from "./eni-ops.ts";
+import { Ec2Error, missing, notFoundEni, notFoundInstance, notFoundSubnet } from "./errors.ts";
+import { checkIdFormat } from "./ids.ts";
 import { currentImdsInterfaces, ImdsTimeline, secondaryCidrs, type ImdsInterface } from "./imds-view.ts";
 import { instanceTypeLimits, type InstanceTypeLimits } from "./instance-types.ts";
 import { deliver, type Ec2Event, type Ec2Observer } from "./observer.ts";
 import { emptyState, type Attachment, type Ec2State, type Eni, type Instance, type SecurityGroup, type Subnet, type Tags, type Vpc } from "./types.ts";
+import * as world from "./world-ops.ts";
 
 export interface ModelTiming {
   /** How long an attachment stays "attaching". */
@@ -31,22 +36,6 @@ export const DEFAULT_TIMING: ModelTiming = {
   describeLagMs: 0,
   deleteAfterDetachMs: 2000,
 };
-
-/** Address limit of an ENI that is not attached (EC2 checks the type's limit at attach). */
-export const UNATTACHED_IPV4_LIMIT = 50;
-
-export interface CreateEniRequest {
-  subnetId: string;
-  description?: string;
-  groups?: string[];
-  primaryIp?: string;
-  privateIps?: string[];
-  secondaryCount?: number;
-  ipv4PrefixCount?: number;
-  ipv6Count?: number;
-  ipv6PrefixCount?: number;
-  tags?: Tags;
-}
 
 export class Ec2Model implements ops.OpContext {
   readonly state: Ec2State = emptyState();
@@ -74,46 +63,18 @@ export class Ec2Model implements ops.OpContext {
     return () => this.observers.delete(o);
   }
 
-  // ---- world building (used by the local deployment) ----
+  // ---- world building (used by the local deployment; world-ops.ts) ----
 
-  createVpc(p: { cidr?: string; cidrs?: string[]; tags?: Tags }): Vpc {
-    const cidrs = p.cidrs ?? (p.cidr ? [p.cidr] : []);
-    if (cidrs.length === 0 || cidrs.some((c) => parseCidr(c)?.family !== 4)) throw invalid(`invalid VPC CIDR: ${cidrs.join(",")}`);
-    return this.mutate(() => {
-      const vpc: Vpc = { id: nextId(this.state, "vpc"), cidrs, tags: { ...p.tags } };
-      this.state.vpcs[vpc.id] = vpc;
-      this.createSecurityGroupIn(vpc.id, "default", "default VPC security group", {});
-      return vpc;
-    });
+  createVpc(p: world.VpcRequest): Vpc {
+    return this.mutate(() => world.createVpc(this, p));
   }
 
-  createSubnet(p: { vpcId: string; az: string; cidr: string; ipv6Cidr?: string; tags?: Tags }): Subnet {
-    const vpc = this.state.vpcs[p.vpcId];
-    if (!vpc) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${p.vpcId}' does not exist`);
-    const c = parseCidr(p.cidr);
-    if (!c || c.family !== 4 || c.prefix > 28 || !vpc.cidrs.some((v) => inside(p.cidr, v))) throw invalid(`invalid subnet CIDR: ${p.cidr}`);
-    if (Object.values(this.state.subnets).some((s) => s.vpcId === p.vpcId && (inside(s.cidr, p.cidr) || inside(p.cidr, s.cidr))))
-      throw new Ec2Error("InvalidParameterValue", `The CIDR '${p.cidr}' conflicts with another subnet`);
-    if (p.ipv6Cidr !== undefined) {
-      const c6 = parseCidr(p.ipv6Cidr);
-      if (!c6 || c6.family !== 6 || c6.prefix !== 64) throw invalid(`invalid subnet IPv6 CIDR (need a /64): ${p.ipv6Cidr}`);
-    }
-    return this.mutate(() => {
-      const subnet: Subnet = { id: nextId(this.state, "subnet"), vpcId: p.vpcId, az: p.az, cidr: p.cidr, ipv6Cidr: p.ipv6Cidr ?? null, tags: { ...p.tags } };
-      this.state.subnets[subnet.id] = subnet;
-      return subnet;
-    });
+  createSubnet(p: world.SubnetRequest): Subnet {
+    return this.mutate(() => world.createSubnet(this, p));
   }
 
-  createSecurityGroup(p: { vpcId: string; name: string; description?: string; tags?: Tags }): SecurityGroup {
-    if (!this.state.vpcs[p.vpcId]) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${p.vpcId}' does not exist`);
-    return this.mutate(() => this.createSecurityGroupIn(p.vpcId, p.name, p.description ?? p.name, p.tags ?? {}));
-  }
-
-  private createSecurityGroupIn(vpcId: string, name: string, description: string, tags: Tags): SecurityGroup {
-    const sg: SecurityGroup = { id: nextId(this.state, "sg"), vpcId, name, description, tags: { ...tags } };
-    this.state.securityGroups[sg.id] = sg;
-    return sg;
+  createSecurityGroup(p: world.SecurityGroupRequest): SecurityGroup {
+    return this.mutate(() => world.createSecurityGroup(this, p));
   }
 
   defaultSecurityGroup(vpcId: string): SecurityGroup | undefined {
@@ -121,159 +82,30 @@ export class Ec2Model implements ops.OpContext {
   }
 
   /** Launches a running instance with its primary ENI attached at device 0. */
-  launchInstance(p: { instanceType: string; subnetId: string; securityGroupIds?: string[]; privateIp?: string; tags?: Tags }): Instance {
-    const limits = instanceTypeLimits(p.instanceType);
-    if (!limits) throw new Ec2Error("InvalidParameterValue", `Invalid value '${p.instanceType}' for InstanceType.`);
-    return this.mutate(() => {
-      const eni = this.newEni({ subnetId: p.subnetId, groups: p.securityGroupIds, primaryIp: p.privateIp, description: "" });
-      const subnet = this.state.subnets[eni.subnetId] as Subnet;
-      const inst: Instance = {
-        id: nextId(this.state, "i"),
-        instanceType: p.instanceType,
-        az: subnet.az,
-        subnetId: subnet.id,
-        vpcId: subnet.vpcId,
-        primaryEniId: eni.id,
-        privateIp: eni.primaryIp,
-        launchedAt: this.now(),
-        tags: { ...p.tags },
-      };
-      this.state.instances[inst.id] = inst;
-      const t = this.now();
-      eni.status = "in-use";
-      eni.attachment = { id: nextId(this.state, "eni-attach"), instanceId: inst.id, deviceIndex: 0, networkCardIndex: 0, status: "attached", deleteOnTermination: true, attachTime: t, readyAt: t };
-      this.announceAttached(eni, 0);
-      return inst;
-    });
+  launchInstance(p: world.LaunchRequest): Instance {
+    return this.mutate(() => world.launchInstance(this, p));
   }
 
-  // ---- ENI lifecycle ----
+  // ---- ENI lifecycle (eni-ops.ts) ----
 
   createNetworkInterface(req: CreateEniRequest): Eni {
-    return this.mutate(() => this.newEni(req));
+    return this.mutate(() => eniOps.newEni(this, req));
   }
 
-  private newEni(req: CreateEniRequest): Eni {
-    if (!req.subnetId) throw missing("SubnetId");
-    checkIdFormat(req.subnetId, "subnet");
-    const subnet = this.state.subnets[req.subnetId];
-    if (!subnet) throw notFoundSubnet(req.subnetId);
-    const groups = req.groups && req.groups.length > 0 ? req.groups : [this.defaultSecurityGroup(subnet.vpcId)?.id ?? ""];
-    this.checkGroups(groups, subnet.vpcId);
-    const explicit = [...(req.primaryIp ? [req.primaryIp] : []), ...(req.privateIps ?? [])];
-    const secondaryCount = req.secondaryCount ?? 0;
-    const prefixCount = req.ipv4PrefixCount ?? 0;
-    for (const [name, v] of [["SecondaryPrivateIpAddressCount", secondaryCount], ["Ipv4PrefixCount", prefixCount], ["Ipv6AddressCount", req.ipv6Count ?? 0], ["Ipv6PrefixCount", req.ipv6PrefixCount ?? 0]] as const)
-      if (!Number.isInteger(v) || v < 0) throw invalid(`Invalid value '${v}' for ${name}`);
-    const total = Math.max(explicit.length, 1) + secondaryCount + prefixCount;
-    if (total > UNATTACHED_IPV4_LIMIT) throw new Ec2Error("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.");
-    for (const ip of explicit) {
-      const why = ipv4Free(this.state, subnet, ip);
-      if (why === "used") throw new Ec2Error("InvalidIPAddress.InUse", `Address ${ip} is in use.`);
-      if (why !== "ok") throw invalid(`Address ${ip} does not fall within the subnet's address range or is reserved`);
-    }
-    if (new Set(explicit).size !== explicit.length) throw invalid("Duplicate private IP addresses");
-    const eni: Eni = {
-      id: nextId(this.state, "eni"),
-      subnetId: subnet.id,
-      vpcId: subnet.vpcId,
-      az: subnet.az,
-      description: req.description ?? "",
-      mac: nextMac(this.state),
-      status: "available",
-      groups,
-      tags: { ...req.tags },
-      primaryIp: "",
-      secondaryIps: [],
-      ipv4Prefixes: [],
-      ipv6Addresses: [],
-      ipv6Prefixes: [],
-      attachment: null,
-      createdAt: this.now(),
-      detachedAt: null,
-    };
-    const primary = explicit[0] ?? allocateIpv4(this.state, subnet, 1)[0] ?? "";
-    eni.primaryIp = primary;
-    this.state.enis[eni.id] = eni;
-    try {
-      if (explicit.length > 1) eni.secondaryIps.push(...explicit.slice(1));
-      ops.assignIpv4(this, eni, { count: secondaryCount, prefixCount }, false);
-      ops.assignIpv6(this, eni, { count: req.ipv6Count ?? 0, prefixCount: req.ipv6PrefixCount ?? 0 }, false);
-    } catch (e) {
-      delete this.state.enis[eni.id];
-      throw e;
-    }
-    return eni;
-  }
-
-  attachNetworkInterface(p: { eniId: string; instanceId: string; deviceIndex: number; networkCardIndex?: number }): Attachment {
-    return this.mutate(() => {
-      const eni = this.eni(p.eniId);
-      const inst = this.instance(p.instanceId);
-      const limits = this.limits(inst);
-      if (p.networkCardIndex !== undefined && p.networkCardIndex !== 0) throw invalid(`Invalid value '${p.networkCardIndex}' for NetworkCardIndex`);
-      if (!Number.isInteger(p.deviceIndex) || p.deviceIndex < 0) throw invalid(`Invalid value '${p.deviceIndex}' for DeviceIndex`);
-      if (eni.attachment) throw new Ec2Error("InvalidNetworkInterface.InUse", `Interface: [${eni.id}] in use.`);
-      if (eni.az !== inst.az) throw invalid(`The network interface and the instance must be in the same availability zone`);
-      const attached = this.enisOf(inst.id);
-      if (p.deviceIndex >= limits.maxEnis || attached.length >= limits.maxEnis)
-        throw new Ec2Error("AttachmentLimitExceeded", `Interface count ${attached.length + 1} can not exceed the limit for ${inst.instanceType}`);
-      if (attached.some((e) => e.attachment?.deviceIndex === p.deviceIndex))
-        throw invalid(`Instance '${inst.id}' already has an interface attached at device index '${p.deviceIndex}'.`);
-      if (ops.ipv4Slots(eni) > limits.ipv4PerEni || ops.ipv6Slots(eni) > limits.ipv6PerEni)
-        throw new Ec2Error("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.");
-      const t = this.now();
-      eni.attachment = { id: nextId(this.state, "eni-attach"), instanceId: inst.id, deviceIndex: p.deviceIndex, networkCardIndex: 0, status: "attaching", deleteOnTermination: false, attachTime: t, readyAt: t + this.timing.attachDelayMs };
-      eni.status = "attaching";
-      this.settleDue();
-      return eni.attachment;
-    });
+  attachNetworkInterface(p: AttachRequest): Attachment {
+    return this.mutate(() => eniOps.attachEni(this, p));
   }
 
   detachNetworkInterface(p: { attachmentId: string; force?: boolean }): void {
-    this.mutate(() => {
-      if (!p.attachmentId) throw missing("AttachmentId");
-      const eni = Object.values(this.state.enis).find((e) => e.attachment?.id === p.attachmentId);
-      if (!eni?.attachment) throw new Ec2Error("InvalidAttachmentID.NotFound", `Interface attachment '${p.attachmentId}' does not exist`);
-      if (eni.attachment.deviceIndex === 0) throw new Ec2Error("InvalidParameterValue", "The network interface at device index 0 cannot be detached.");
-      const { instanceId, status } = eni.attachment;
-      eni.attachment = null;
-      eni.status = "available";
-      eni.detachedAt = this.now();
-      if (status === "attached") {
-        const cidrs = secondaryCidrs(eni);
-        if (cidrs.length > 0) this.emit({ kind: "addressesUnassigned", eniId: eni.id, instanceId, mac: eni.mac, cidrs });
-        this.emit({ kind: "eniDetached", eniId: eni.id, instanceId, mac: eni.mac });
-        this.recordImds(instanceId);
-      }
-    });
+    this.mutate(() => eniOps.detachEni(this, p));
   }
 
   deleteNetworkInterface(eniId: string): void {
-    this.mutate(() => {
-      const eni = this.eni(eniId);
-      const inUse = eni.attachment !== null || (eni.detachedAt !== null && this.now() < eni.detachedAt + this.timing.deleteAfterDetachMs);
-      if (inUse) throw invalid(`Network interface '${eni.id}' is currently in use.`);
-      delete this.state.enis[eni.id];
-    });
+    this.mutate(() => eniOps.deleteEni(this, eniId));
   }
 
-  modifyNetworkInterfaceAttribute(p: { eniId: string; attachment?: { attachmentId: string; deleteOnTermination: boolean }; description?: string; groups?: string[] }): void {
-    this.mutate(() => {
-      const eni = this.eni(p.eniId);
-      if (p.attachment === undefined && p.description === undefined && p.groups === undefined) throw missing("Attribute");
-      if (p.attachment) {
-        if (eni.attachment?.id !== p.attachment.attachmentId)
-          throw new Ec2Error("InvalidAttachmentID.NotFound", `Interface attachment '${p.attachment.attachmentId}' does not exist`);
-      }
-      if (p.groups) this.checkGroups(p.groups, eni.vpcId);
-      if (p.attachment && eni.attachment) eni.attachment.deleteOnTermination = p.attachment.deleteOnTermination;
-      if (p.description !== undefined) eni.description = p.description;
-      if (p.groups) {
-        eni.groups = [...p.groups];
-        if (eni.attachment?.status === "attached") this.recordImds(eni.attachment.instanceId);
-      }
-    });
+  modifyNetworkInterfaceAttribute(p: ModifyEniRequest): void {
+    this.mutate(() => eniOps.modifyEni(this, p));
   }
 
   // ---- addresses ----
@@ -337,7 +169,8 @@ export class Ec2Model implements ops.OpContext {
     return due;
   }
 
-  private settleDue(): void {
+  /** Applies due transitions inside a change already running (attach, settle). */
+  settleDue(): void {
     const t = this.now();
     for (const eni of Object.values(this.state.enis)) {
       const a = eni.attachment;
@@ -363,7 +196,7 @@ export class Ec2Model implements ops.OpContext {
     return this.imds.view(instanceId, nowMs);
   }
 
-  // ---- helpers (also used by address-ops) ----
+  // ---- helpers (also used by the *-ops.ts files) ----
 
   eni(id: string | undefined): Eni {
     if (!id) throw missing("NetworkInterfaceId");
@@ -408,7 +241,8 @@ export class Ec2Model implements ops.OpContext {
     this.imds.record(instanceId, t + this.timing.imdsDelayMs, currentImdsInterfaces(this.state, instanceId), t);
   }
 
-  private announceAttached(eni: Eni, deviceIndex: number): void {
+  /** An attachment became "attached": events, and what IMDS shows (the primary ENI at once). */
+  announceAttached(eni: Eni, deviceIndex: number): void {
     const a = eni.attachment as Attachment;
     const subnet = this.state.subnets[eni.subnetId] as Subnet;
     this.emit({ kind: "eniAttached", eniId: eni.id, instanceId: a.instanceId, deviceIndex, mac: eni.mac, primaryIp: eni.primaryIp, subnetId: subnet.id, subnetCidr: subnet.cidr });
@@ -417,13 +251,6 @@ export class Ec2Model implements ops.OpContext {
     // The primary ENI of a new instance is in IMDS at once; later attachments after the delay.
     if (deviceIndex === 0) this.imds.record(a.instanceId, this.now(), currentImdsInterfaces(this.state, a.instanceId), this.now());
     else this.recordImds(a.instanceId);
-  }
-
-  private checkGroups(groups: string[], vpcId: string): void {
-    for (const g of groups) {
-      const sg = this.state.securityGroups[g];
-      if (!sg || sg.vpcId !== vpcId) throw new Ec2Error("InvalidGroup.NotFound", `The security group '${g}' does not exist in VPC '${vpcId}'`);
-    }
   }
 
   /** Runs a state change; on success records a Describe snapshot and notifies observers. */
@@ -454,12 +281,4 @@ export class Ec2Model implements ops.OpContext {
     });
     if (keepFrom > 0) this.snapshots = this.snapshots.slice(keepFrom);
   }
-}
-
-function inside(inner: string, outer: string): boolean {
-  const i = parseCidr(inner, false);
-  const o = parseCidr(outer, false);
-  if (!i || !o || i.family !== o.family || i.prefix < o.prefix) return false;
-  const shift = BigInt((i.family === 4 ? 32 : 128) - o.prefix);
-  return i.base >> shift === o.base >> shift;
 }

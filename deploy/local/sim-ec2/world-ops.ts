@@ -1,0 +1,111 @@
+/**
+ * Building the simulated world (used by the local deployment): VPCs with their default
+ * security group, subnets (a /28 or larger inside the VPC, overlapping none), security
+ * groups, and running instances with their primary ENI attached at device 0. Called by
+ * Ec2Model inside its `mutate`.
+ */
+import { parseCidr } from "../../../shared/ip.ts";
+import { Ec2Error, invalid } from "./errors.ts";
+import { newEni } from "./eni-ops.ts";
+import { nextId } from "./ids.ts";
+import { instanceTypeLimits } from "./instance-types.ts";
+import type { Ec2Model } from "./state.ts";
+import type { Instance, SecurityGroup, Subnet, Tags, Vpc } from "./types.ts";
+
+export interface VpcRequest {
+  cidr?: string;
+  cidrs?: string[];
+  tags?: Tags;
+}
+
+export interface SubnetRequest {
+  vpcId: string;
+  az: string;
+  cidr: string;
+  ipv6Cidr?: string;
+  tags?: Tags;
+}
+
+export interface SecurityGroupRequest {
+  vpcId: string;
+  name: string;
+  description?: string;
+  tags?: Tags;
+}
+
+export interface LaunchRequest {
+  instanceType: string;
+  subnetId: string;
+  securityGroupIds?: string[];
+  privateIp?: string;
+  tags?: Tags;
+}
+
+export function createVpc(m: Ec2Model, p: VpcRequest): Vpc {
+  const cidrs = p.cidrs ?? (p.cidr ? [p.cidr] : []);
+  if (cidrs.length === 0 || cidrs.some((c) => parseCidr(c)?.family !== 4)) throw invalid(`invalid VPC CIDR: ${cidrs.join(",")}`);
+  const vpc: Vpc = { id: nextId(m.state, "vpc"), cidrs, tags: { ...p.tags } };
+  m.state.vpcs[vpc.id] = vpc;
+  createSecurityGroupIn(m, vpc.id, "default", "default VPC security group", {});
+  return vpc;
+}
+
+export function createSubnet(m: Ec2Model, p: SubnetRequest): Subnet {
+  const vpc = m.state.vpcs[p.vpcId];
+  if (!vpc) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${p.vpcId}' does not exist`);
+  const c = parseCidr(p.cidr);
+  if (!c || c.family !== 4 || c.prefix > 28 || !vpc.cidrs.some((v) => inside(p.cidr, v))) throw invalid(`invalid subnet CIDR: ${p.cidr}`);
+  if (Object.values(m.state.subnets).some((s) => s.vpcId === p.vpcId && (inside(s.cidr, p.cidr) || inside(p.cidr, s.cidr))))
+    throw new Ec2Error("InvalidParameterValue", `The CIDR '${p.cidr}' conflicts with another subnet`);
+  if (p.ipv6Cidr !== undefined) {
+    const c6 = parseCidr(p.ipv6Cidr);
+    if (!c6 || c6.family !== 6 || c6.prefix !== 64) throw invalid(`invalid subnet IPv6 CIDR (need a /64): ${p.ipv6Cidr}`);
+  }
+  const subnet: Subnet = { id: nextId(m.state, "subnet"), vpcId: p.vpcId, az: p.az, cidr: p.cidr, ipv6Cidr: p.ipv6Cidr ?? null, tags: { ...p.tags } };
+  m.state.subnets[subnet.id] = subnet;
+  return subnet;
+}
+
+export function createSecurityGroup(m: Ec2Model, p: SecurityGroupRequest): SecurityGroup {
+  if (!m.state.vpcs[p.vpcId]) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${p.vpcId}' does not exist`);
+  return createSecurityGroupIn(m, p.vpcId, p.name, p.description ?? p.name, p.tags ?? {});
+}
+
+function createSecurityGroupIn(m: Ec2Model, vpcId: string, name: string, description: string, tags: Tags): SecurityGroup {
+  const sg: SecurityGroup = { id: nextId(m.state, "sg"), vpcId, name, description, tags: { ...tags } };
+  m.state.securityGroups[sg.id] = sg;
+  return sg;
+}
+
+/** Launches a running instance with its primary ENI attached at device 0. */
+export function launchInstance(m: Ec2Model, p: LaunchRequest): Instance {
+  const limits = instanceTypeLimits(p.instanceType);
+  if (!limits) throw new Ec2Error("InvalidParameterValue", `Invalid value '${p.instanceType}' for InstanceType.`);
+  const eni = newEni(m, { subnetId: p.subnetId, groups: p.securityGroupIds, primaryIp: p.privateIp, description: "" });
+  const subnet = m.state.subnets[eni.subnetId] as Subnet;
+  const inst: Instance = {
+    id: nextId(m.state, "i"),
+    instanceType: p.instanceType,
+    az: subnet.az,
+    subnetId: subnet.id,
+    vpcId: subnet.vpcId,
+    primaryEniId: eni.id,
+    privateIp: eni.primaryIp,
+    launchedAt: m.now(),
+    tags: { ...p.tags },
+  };
+  m.state.instances[inst.id] = inst;
+  const t = m.now();
+  eni.status = "in-use";
+  eni.attachment = { id: nextId(m.state, "eni-attach"), instanceId: inst.id, deviceIndex: 0, networkCardIndex: 0, status: "attached", deleteOnTermination: true, attachTime: t, readyAt: t };
+  m.announceAttached(eni, 0);
+  return inst;
+}
+
+function inside(inner: string, outer: string): boolean {
+  const i = parseCidr(inner, false);
+  const o = parseCidr(outer, false);
+  if (!i || !o || i.family !== o.family || i.prefix < o.prefix) return false;
+  const shift = BigInt((i.family === 4 ? 32 : 128) - o.prefix);
+  return i.base >> shift === o.base >> shift;
+}
