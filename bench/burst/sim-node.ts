@@ -90,7 +90,7 @@ export class SimNode {
   private readonly o: Required<SimNodeOptions>;
 
   constructor(opts: SimNodeOptions) {
-    this.o = { imdsLagMs: [1_000, 5_000], kubeletRetry: { ms: 1_000, jitter: 0 }, missWaitMs: 2_000, ...opts };
+    this.o = { imdsLagMs: [1_000, 5_000], kubeletRetry: { ms: 1_000, jitter: 0 }, missWaitMs: 10_000, ...opts };
     const { sim, account, world, settings } = this.o;
     const model = opts.model;
     const inst = model.launchInstance({ instanceType: opts.instanceType, subnetId: world.subnetId, securityGroupIds: [world.securityGroupId] });
@@ -241,11 +241,15 @@ export class SimNode {
     if (!cidr) {
       this.misses++;
       if (this.o.flavour === "project" && this.o.missWaitMs > 0) {
+        // addr-broker's miss wait (services/addr-broker/src/pod-add.ts): look again at every capacity change until the wait runs out.
+        const until = sim.t + this.o.missWaitMs;
         this.waiting++;
         this.pushUsage();
-        await this.nextCapacity(this.o.missWaitMs);
+        do {
+          await this.nextCapacity(until - sim.t);
+          cidr = this.pick();
+        } while (!cidr && sim.t < until);
         this.waiting--;
-        cidr = this.pick();
         if (!cidr) this.misses++;
       }
     }

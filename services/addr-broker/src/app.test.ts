@@ -29,7 +29,7 @@ const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
-async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string } = {}) {
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
@@ -38,7 +38,7 @@ async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; 
   if (!opts.pool) servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
   const store = opts.store ?? new MemoryCheckpointStore();
   const clock = opts.clock ?? { t: 1_700_000_000_000 };
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}), ...(opts.pluginLogFile ? { pluginLogFile: opts.pluginLogFile } : {}) };
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: opts.missWaitMs ?? 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}), ...(opts.pluginLogFile ? { pluginLogFile: opts.pluginLogFile } : {}) };
   const svc = createAddrBroker(settings, {
     store,
     kernel: opts.kernel ?? noKernel,
@@ -126,6 +126,35 @@ describe("addr-broker service", () => {
     const full = await add(svc, "c2");
     expect(full.json.code).toBe(11);
     expect(full.json.msg).toContain("subnet subnet-1 is exhausted");
+  });
+
+  test("a miss waits for capacity, tries again at every change of it, and is served when an address arrives (one miss counted)", async () => {
+    const { svc, pool } = await setup({ capacity: testCapacity({ addresses: 1 }), missWaitMs: 20_000 });
+    expect(addrOf(await add(svc, "w1"))).toBe("10.0.1.1/32");
+    let settled = false;
+    const waiting = add(svc, "w2").finally(() => (settled = true));
+    for (let i = 0; i < 200 && svc.broker.waiting === 0; i++) await Bun.sleep(5);
+    expect(svc.broker.waiting).toBe(1);
+    // A change that brings nothing free: the ADD looks again and keeps waiting.
+    pool.publish(testCapacity({ addresses: 1, version: 2, shortage: "an ENI is attaching" }));
+    for (let i = 0; i < 200 && svc.broker.capacity?.version !== 2; i++) await Bun.sleep(5);
+    await Bun.sleep(50);
+    expect(settled).toBe(false);
+    expect(svc.broker.waiting).toBe(1);
+    pool.publish(testCapacity({ addresses: 2, version: 3 }));
+    expect(addrOf(await waiting)).toBe("10.0.1.2/32");
+    expect(svc.broker.waiting).toBe(0);
+    expect(svc.broker.misses).toBe(1);
+  });
+
+  test("an ADD that still finds nothing when its wait runs out answers 11 saying why (the miss counted again)", async () => {
+    const { svc } = await setup({ capacity: testCapacity({ addresses: 1, shortage: "subnet subnet-1 is exhausted" }), missWaitMs: 300 });
+    expect(addrOf(await add(svc, "x1"))).toBe("10.0.1.1/32");
+    const r = await add(svc, "x2");
+    expect(r.json.code).toBe(11);
+    expect(r.json.msg).toContain("subnet subnet-1 is exhausted");
+    expect(svc.broker.waiting).toBe(0);
+    expect(svc.broker.misses).toBe(2);
   });
 
   test("a failing checkpoint write undoes the assignment (code 5) and its wiring; the address cools, the next ADD gets another", async () => {

@@ -73,7 +73,9 @@ export function adoptReservation(broker: Broker, k: PodKey, req: { netns: string
  */
 async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: Allocation; fresh: boolean; durable: Promise<void> }> {
   const { broker } = d;
-  for (let attempt = 0; ; attempt++) {
+  /** Set at the first miss: until then the ADD waits for capacity, trying again at every change of it. */
+  let waitUntil: number | undefined;
+  for (;;) {
     // Decided under the lock, written after it: concurrent ADDs share one checkpoint write.
     const got = await broker.serial((): { alloc: Allocation; fresh: boolean; durable: Promise<void>; cidr?: string } | Miss => {
       const existing = findAllocation(broker.state, k);
@@ -109,15 +111,21 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
       if (got.fresh) broker.decide("assigned", { key: keyOf(k), address: got.alloc.address, cidr: got.cidr });
       return { alloc: got.alloc, fresh: got.fresh, durable: got.durable };
     }
-    broker.misses++;
-    d.metrics?.noAvailableIp.inc();
-    broker.decide("no address", { key: keyOf(k), kind: got.kind, why: got.message });
-    broker.usageChanged(true);
-    if (attempt > 0 || broker.settings.missWaitMs <= 0) throw new CniError(CniCode.TRY_AGAIN_LATER, got.message);
+    const first = waitUntil === undefined;
+    waitUntil ??= performance.now() + broker.settings.missWaitMs;
+    const left = waitUntil - performance.now();
+    // A miss counts (and is pushed to pool-manager) when the ADD meets it and when it gives up, not at every capacity change between.
+    if (first || left <= 0) {
+      broker.misses++;
+      d.metrics?.noAvailableIp.inc();
+      broker.decide("no address", { key: keyOf(k), kind: got.kind, why: got.message });
+      broker.usageChanged(true);
+    }
+    if (left <= 0) throw new CniError(CniCode.TRY_AGAIN_LATER, got.message);
     broker.waiting++;
-    broker.usageChanged(true);
+    if (first) broker.usageChanged(true);
     try {
-      await broker.nextCapacity(broker.settings.missWaitMs);
+      await broker.nextCapacity(left);
     } finally {
       broker.waiting--;
     }

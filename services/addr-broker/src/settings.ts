@@ -15,7 +15,11 @@ export interface BrokerSettings {
   family: "ipv4" | "ipv6";
   /** AWS_VPC_K8S_CNI_VETHPREFIX, default "eni". */
   vethPrefix: string;
-  /** How long an ADD that found no free address waits for new capacity before answering 11. */
+  /**
+   * How long an ADD that found no free address waits for new capacity, looking again at every
+   * change of it, before answering 11 (default 10 s: an address arriving a few seconds later
+   * serves the pod now instead of at the kubelet's next try, 10 s or more away).
+   */
   missWaitMs: number;
   /** Long-poll wait of each getCapacity call. */
   capacityWaitMs: number;
@@ -33,7 +37,7 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   cooldownSeconds: 30,
   family: "ipv4",
   vethPrefix: "eni",
-  missWaitMs: 2_000,
+  missWaitMs: 10_000,
   capacityWaitMs: 30_000,
 };
 
