@@ -40,8 +40,7 @@ export class PodService {
     const { layout, steps } = planWire(req, settings, hostMac);
     this.onTouch(layout.hostVeth, layout.podCidr);
     try {
-      this.kernel.run(steps, req.netns);
-      const podLink = this.kernel.podLink(req.netns, layout.podIf);
+      const podLink = this.kernel.runThenPodLink(steps, req.netns, layout.podIf);
       if (!podLink) throw new NetConfigError("POD_LINK_MISSING", `pod interface ${layout.podIf} vanished during set-up`, "ifName");
       return { hostVeth: layout.hostVeth, podMac: podLink.mac, podIfIndex: podLink.index, hostMac };
     } catch (err) {
