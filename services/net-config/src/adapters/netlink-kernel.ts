@@ -40,9 +40,11 @@ export class NetlinkKernel {
     this.node.forgetLinks();
     const needsPod = steps.some((s) => s.side === "pod");
     if (!needsPod) return steps.map((step) => ({ step, changed: this.node.perform(step.op) }));
-    return this.withPod(podNetns ?? "", (pod) =>
-      steps.map((step) => ({ step, changed: step.side === "pod" ? pod.perform(step.op, this.nodeNs) : this.node.perform(step.op) })),
-    );
+    return this.withPod(podNetns ?? "", (pod) => steps.map((step) => ({ step, changed: this.perform(step, pod) })));
+  }
+
+  private perform(step: Step, pod: Rtnl): boolean {
+    return step.side === "pod" ? pod.perform(step.op, this.nodeNs) : this.node.perform(step.op);
   }
 
   /**
@@ -53,10 +55,7 @@ export class NetlinkKernel {
   runThenPodLink(steps: Step[], podNetns: string, podIf: string): LinkInfo | undefined {
     this.node.forgetLinks();
     return this.withPod(podNetns, (pod) => {
-      for (const step of steps) {
-        if (step.side === "pod") pod.perform(step.op, this.nodeNs);
-        else this.node.perform(step.op);
-      }
+      for (const step of steps) this.perform(step, pod);
       return pod.link(podIf);
     });
   }
@@ -84,10 +83,6 @@ export class NetlinkKernel {
     } finally {
       ns.close();
     }
-  }
-
-  podLink(podNetns: string, ifName: string): LinkInfo | undefined {
-    return this.withPod(podNetns, (pod) => pod.link(ifName));
   }
 
   observeNode(l: PodLayout): NodeObservation {
