@@ -41,3 +41,14 @@ describe("CIDR math", () => {
     expect(subnetGateway("10.0.32.0/19")).toBe("10.0.32.1");
   });
 });
+
+test("parsed results are shared and frozen; long hostile text is refused like any other", () => {
+  const a = parseCidr("10.0.1.0/24");
+  expect(parseCidr("10.0.1.0/24")).toBe(a!);
+  expect(Object.isFrozen(a)).toBe(true);
+  expect(Object.isFrozen(parseIp("10.0.1.5"))).toBe(true);
+  expect(parseCidr("10.0.1.5/24")).toBeUndefined(); // strict: host bits set
+  expect(parseCidr("10.0.1.5/24", false)).toEqual({ family: 4, base: parseIp("10.0.1.0")!.value, prefix: 24 });
+  expect(parseIp("1".repeat(100_000))).toBeUndefined();
+  for (let i = 0; i < 10_000; i++) expect(parseIp(`10.${(i >> 8) & 255}.${i & 255}.1`)?.family).toBe(4); // past the cache's bound
+});

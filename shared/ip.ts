@@ -13,15 +13,20 @@ export interface Cidr {
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/** The longest address or CIDR text ("ffff:…:255.255.255.255/128" is 49). */
+const MAX_CACHED_TEXT = 64;
 
 /**
  * Parsed texts, by text: addr-broker parses the same few hundred addresses and CIDRs (the
  * capacity's, the pods') on every ADD, ~10 % of its CPU. Entries are frozen (shared by every
- * caller); the cache is emptied when it reaches its bound, so it never grows without limit.
+ * caller); the cache is emptied when it reaches its bound, and a text longer than any
+ * address or CIDR (hostile input reaches validation too) is parsed but never kept, so it
+ * holds at most `bound` short keys.
  */
 function memo<T>(parse: (text: string) => T | undefined, bound = 8192): (text: string) => T | undefined {
   const cache = new Map<string, T | undefined>();
   return (text) => {
+    if (text.length > MAX_CACHED_TEXT) return parse(text);
     const hit = cache.get(text);
     if (hit !== undefined || cache.has(text)) return hit;
     if (cache.size >= bound) cache.clear();
