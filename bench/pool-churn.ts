@@ -53,7 +53,7 @@ for (const type of TYPES) {
   const pods = podTrace({ seed, capacity, dayMs: DAY_MS });
   const byConfig = new Map<string, ReplayResult>();
   for (const c of CONFIGS) {
-    byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, capacity, cooldownMs: 30_000, bucketScale: 1 / sharing }));
+    byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, capacity, cooldownMs: 30_000, bucketScale: 1 / sharing, seed }));
   }
   let bound: { project: number; defaults: number } | undefined;
   if (process.argv.includes("--bound")) {

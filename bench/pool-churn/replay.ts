@@ -21,7 +21,7 @@ import { recordDemand, recordScheduled } from "../../services/pool-manager/src/c
 import { planPool } from "../../services/pool-manager/src/core/pool-policy.ts";
 import type { PoolLimits, PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { ModelEc2, ModelImds, type SimClock } from "./model-ports.ts";
-import type { TracePod } from "./trace.ts";
+import { rng, type TracePod } from "./trace.ts";
 
 export interface ReplayOptions {
   instanceType: string;
@@ -36,6 +36,8 @@ export interface ReplayOptions {
   cooldownMs: number;
   /** The node's share of the account's EC2 token buckets. */
   bucketScale: number;
+  /** Seeds the executor's jitter (the trace's seed): the same seed gives the same run. */
+  seed: number;
   /** Diagnostics: called at each wait and each action the pool-manager runs. */
   trace?: (line: string) => void;
 }
@@ -271,7 +273,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     model: pm,
     settings: o.settings,
     facts: { instanceId: inst.id, vpcId: vpc.id, az: "us-west-2a", primarySubnetId: subnet.id, primarySecurityGroups: [sg.id] },
-    opts: { additionalTags: {}, subnetDiscovery: false, now: () => clock.t, sleep: (ms) => clock.advance(ms), imdsWait: { firstMs: 200, maxMs: 5_000, tries: 12 } },
+    opts: { additionalTags: {}, subnetDiscovery: false, now: () => clock.t, sleep: (ms) => clock.advance(ms), imdsWait: { firstMs: 200, maxMs: 5_000, tries: 12 }, random: rng(o.seed) }, // the IMDS waits' jitter, seeded: a run repeats exactly
     recentlyFreed: new Map(),
   });
 
