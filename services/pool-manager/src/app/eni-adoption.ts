@@ -10,7 +10,7 @@ import { ec2Cidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
 import type { Executor, NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import type { PoolManagerOptions } from "./pool-manager.ts";
-import { eniSetupOf, poolCidr, type ManagedEni, type PoolModel } from "./pool-model.ts";
+import { eniSetupOf, eniPoolCidrs, type ManagedEni, type PoolModel } from "./pool-model.ts";
 import type { NetConfigPort } from "./service-ports.ts";
 
 export interface AdoptionContext {
@@ -48,11 +48,7 @@ export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, su
   const want = { "node.k8s.amazonaws.com/instance_id": x.facts.instanceId, ...(x.opts.clusterName ? { "cluster.k8s.amazonaws.com/name": x.opts.clusterName } : {}) };
   const missing = Object.fromEntries(Object.entries(want).filter(([k, v]) => e.tags[k] !== v));
   if (!trunk && !x.opts.disableProvisioning && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
-  const cidrs = [
-    ...e.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
-    ...e.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
-    ...e.ipv6Prefixes.map((p) => poolCidr(p, "prefix")),
-  ];
+  const cidrs = eniPoolCidrs(e);
   const m: ManagedEni = {
     pool: { id: e.id, deviceNumber: e.attachment?.deviceIndex ?? 0, subnetId: e.subnetId, primary: isPrimary, trunk, efa, excluded: excluded.has(e.subnetId), createdAtMs: e.attachment?.attachedAtMs ?? x.opts.now(), cidrs },
     mac: e.mac,

@@ -9,7 +9,7 @@ import type { DeviceIndexes } from "./device-indexes.ts";
 import { INSUFFICIENT, noteInsufficient } from "./ec2-failures.ts";
 import { deleteOrQueue } from "./eni-delete.ts";
 import type { ExecutorDeps } from "./executor.ts";
-import { eniSetupOf, poolCidr, type ManagedEni } from "./pool-model.ts";
+import { eniSetupOf, eniPoolCidrs, type ManagedEni } from "./pool-model.ts";
 
 async function targetSubnet(d: ExecutorDeps): Promise<{ subnetIds: string[]; securityGroups: string[] }> {
   const { settings, facts, opts, ec2, kube } = d;
@@ -98,11 +98,7 @@ function adoptCreated(d: ExecutorDeps, created: Eni, device: number, attachmentI
   // pool is no longer short (the pods' addresses come first from the account's shared
   // budget), and retried each cycle until set.
   const deleteOnTermination = false;
-  const cidrs = [
-    ...created.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
-    ...created.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
-    ...created.ipv6Prefixes.map((p) => poolCidr(p, "prefix")),
-  ];
+  const cidrs = eniPoolCidrs(created);
   const m: ManagedEni = {
     pool: { id: created.id, deviceNumber: device, subnetId: created.subnetId, primary: false, trunk: false, efa: false, excluded: false, createdAtMs: opts.now(), cidrs },
     mac: created.mac,

@@ -8,6 +8,7 @@ import { nth, parseCidr } from "../../../../shared/ip.ts";
 import { routeTableFor } from "../../../../shared/naming.ts";
 import { eniServesPods } from "../core/pool-stats.ts";
 import type { CidrKind, PoolCidr, PoolEni, PoolState, PoolUsage } from "../core/pool-state.ts";
+import type { Eni } from "../core/ports.ts";
 import type { PoolSettings } from "../core/settings.ts";
 
 export interface ManagedEni {
@@ -55,6 +56,15 @@ export function poolCidr(cidr: string, kind: CidrKind): PoolCidr {
   const prefixLen = Number(cidr.split("/")[1]);
   const size = kind === "address" ? 1 : cidr.includes(":") ? 65_536 : 2 ** (32 - prefixLen);
   return { cidr, kind, size };
+}
+
+/** An ENI's secondary addresses and delegated prefixes as EC2 reports them, as pool CIDRs. */
+export function eniPoolCidrs(e: Pick<Eni, "secondaryIps" | "ipv4Prefixes" | "ipv6Prefixes">): PoolCidr[] {
+  return [
+    ...e.secondaryIps.map((ip) => poolCidr(`${ip}/32`, "address")),
+    ...e.ipv4Prefixes.map((p) => poolCidr(p, "prefix")),
+    ...e.ipv6Prefixes.map((p) => poolCidr(p, "prefix")),
+  ];
 }
 
 export class PoolModel {
