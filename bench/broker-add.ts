@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileCheckpointStore } from "../services/addr-broker/src/adapters/checkpoint-store.ts";
 import { netConfigClient, poolManagerClient } from "../services/addr-broker/src/adapters/peers.ts";
-import { createAddrBroker } from "../services/addr-broker/src/app.ts";
-import { DEFAULT_SETTINGS } from "../services/addr-broker/src/settings.ts";
+import { createAddrBroker } from "../services/addr-broker/src/app/app.ts";
+import { DEFAULT_SETTINGS } from "../services/addr-broker/src/app/settings-from-config.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../services/addr-broker/test-support/fakes.ts";
 import { command, intFlag, ms, ratio, summarize } from "./lib/stats.ts";
 

@@ -8,7 +8,7 @@
  */
 import { NetlinkKernel } from "../services/net-config/src/adapters/netlink-kernel.ts";
 import { runWithSpawns } from "../services/net-config/src/adapters/ip-spawn.ts";
-import { PodService } from "../services/net-config/src/pod-service.ts";
+import { PodService } from "../services/net-config/src/app/pod-service.ts";
 import { planWire } from "../services/net-config/src/core/pod-wiring.ts";
 import { DEFAULT_SETTINGS } from "../services/net-config/src/core/settings.ts";
 import { randomLocalMac } from "../services/net-config/src/adapters/random-mac.ts";

@@ -241,7 +241,7 @@ export class SimNode {
     if (!cidr) {
       this.misses++;
       if (this.o.flavour === "project" && this.o.missWaitMs > 0) {
-        // addr-broker's miss wait (services/addr-broker/src/pod-add.ts): look again at every capacity change until the wait runs out.
+        // addr-broker's miss wait (services/addr-broker/src/app/pod-add.ts): look again at every capacity change until the wait runs out.
         const until = sim.t + this.o.missWaitMs;
         this.waiting++;
         this.pushUsage();

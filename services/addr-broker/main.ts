@@ -11,8 +11,8 @@ import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
 import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
 import { createPodAnnotator, type PodAnnotatorPort } from "./src/adapters/pod-annotator.ts";
 import { netConfigClient, poolManagerClient } from "./src/adapters/peers.ts";
-import { createAddrBroker } from "./src/app.ts";
-import { settingsFromConfig } from "./src/settings.ts";
+import { createAddrBroker } from "./src/app/app.ts";
+import { settingsFromConfig } from "./src/app/settings-from-config.ts";
 
 const { config, log, socketGid } = bootstrap("addr-broker");
 const settings = settingsFromConfig(config);

@@ -5,7 +5,7 @@
  */
 import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
-import { Exporter } from "./src/exporter.ts";
+import { Exporter } from "./src/app/exporter.ts";
 
 const { config, log, socketGid } = bootstrap("metrics");
 const exporter = new Exporter({

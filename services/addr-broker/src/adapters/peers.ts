@@ -4,7 +4,7 @@ import { checkPod, listPodLinks, unwirePod, wirePod } from "../../../../shared/c
 import { postUsage } from "../../../../shared/contracts/usage.ts";
 import { UnixClient } from "../../../../shared/ipc/client.ts";
 import { ServiceError } from "../../../../shared/ipc/errors.ts";
-import type { NetConfigPort, PoolManagerPort } from "../ports.ts";
+import type { NetConfigPort, PoolManagerPort } from "../core/ports.ts";
 import type { KernelScan } from "./kernel-scan.ts";
 
 export function netConfigClient(socket: string, fallback: { kernel: KernelScan; vethPrefix: string }, timeoutMs = 15_000): NetConfigPort {

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { serveKube, writeKubeconfig, type ServedKube } from "../../../../deploy/local/sim-kube/serve.ts";
 import type { UnixServer } from "../../../../shared/ipc/server.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../test-support/fakes.ts";
-import { createAddrBroker, type AddrBroker } from "../app.ts";
-import { silentLog } from "../ports.ts";
-import { DEFAULT_SETTINGS } from "../settings.ts";
+import { createAddrBroker, type AddrBroker } from "../app/app.ts";
+import { silentLog } from "../core/ports.ts";
+import { DEFAULT_SETTINGS } from "../app/settings-from-config.ts";
 import { MemoryCheckpointStore } from "./checkpoint-store.ts";
 import type { KernelScan } from "./kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "./peers.ts";
@@ -141,7 +141,7 @@ describe("ANNOTATE_POD_IP", () => {
 
   test("without ANNOTATE_POD_IP the broker never loads @kubernetes/client-node", async () => {
     const script = [
-      `await import(${JSON.stringify(join(import.meta.dir, "..", "app.ts"))});`,
+      `await import(${JSON.stringify(join(import.meta.dir, "..", "app", "app.ts"))});`,
       `await import(${JSON.stringify(join(import.meta.dir, "pod-annotator.ts"))});`,
       `console.log(Object.keys(require.cache).filter((k) => k.includes("@kubernetes/client-node")).length);`,
     ].join("\n");

@@ -6,7 +6,7 @@
  * is imported dynamically by createPodAnnotator, so a broker without ANNOTATE_POD_IP never loads it.
  */
 import type { Config } from "../../../../shared/config/types.ts";
-import type { Log } from "../ports.ts";
+import type { Log } from "../core/ports.ts";
 
 export const POD_IPS_ANNOTATION = "vpc.amazonaws.com/pod-ips";
 

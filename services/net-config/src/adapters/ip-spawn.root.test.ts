@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { NetlinkKernel } from "./netlink-kernel.ts";
 import { runWithSpawns } from "./ip-spawn.ts";
-import { PodService } from "../pod-service.ts";
+import { PodService } from "../app/pod-service.ts";
 import { planWire } from "../core/pod-wiring.ts";
 import { DEFAULT_SETTINGS } from "../core/settings.ts";
 import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";

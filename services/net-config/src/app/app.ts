@@ -2,12 +2,12 @@
  * net-config's routes on the service frame: the contract handlers, metrics and /debug.
  * Wiring is synchronous netlink work, so requests never interleave inside the kernel.
  */
-import { handle } from "../../../shared/ipc/server.ts";
-import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../shared/contracts/netconfig.ts";
-import type { ServiceFrame } from "../../../shared/service.ts";
-import { Journal } from "./core/journal.ts";
+import { handle } from "../../../../shared/ipc/server.ts";
+import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
+import type { ServiceFrame } from "../../../../shared/service.ts";
+import { Journal } from "../core/journal.ts";
 import { operationMetrics } from "./metrics.ts";
-import type { NetConfigSettings } from "./core/settings.ts";
+import type { NetConfigSettings } from "../core/settings.ts";
 import type { HostService } from "./host-service.ts";
 import type { PodService } from "./pod-service.ts";
 import type { Reconciler } from "./reconcile-service.ts";

@@ -3,8 +3,8 @@
  * /metrics (scraped over their sockets at request time) plus a scrape-health gauge.
  */
 import { Hono } from "hono";
-import { mergeExpositions } from "./core/merge.ts";
-import { scrape, type ScrapeResult } from "./adapters/scrape.ts";
+import { mergeExpositions } from "../core/merge.ts";
+import { scrape, type ScrapeResult } from "../adapters/scrape.ts";
 
 export interface ExporterTargets {
   [service: string]: string;

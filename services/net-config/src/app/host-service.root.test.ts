@@ -3,13 +3,13 @@
  * an "outside" namespace behind the node's primary interface sees where traffic comes from.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { NetlinkKernel } from "./adapters/netlink-kernel.ts";
-import { Iptables, type IptablesBackend } from "./adapters/iptables.ts";
+import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
+import { Iptables, type IptablesBackend } from "../adapters/iptables.ts";
 import { HostService } from "./host-service.ts";
 import { PodService } from "./pod-service.ts";
-import { DEFAULT_SETTINGS, type NetConfigSettings } from "./core/settings.ts";
-import { upstreamArgv } from "./core/snat-rules.ts";
-import { Namespaces, isRoot, skipReason, run } from "../test-support/namespaces.ts";
+import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import { upstreamArgv } from "../core/snat-rules.ts";
+import { Namespaces, isRoot, skipReason, run } from "../../test-support/namespaces.ts";
 
 const reason = skipReason();
 if (reason) console.warn(reason);

@@ -4,16 +4,16 @@
  * rename) before it becomes current, so a failed write leaves the old state in force and
  * an answered ADD is always on disk.
  */
-import type { CapacitySnapshot } from "../../../shared/contracts/capacity.ts";
-import type { UsageReport } from "../../../shared/contracts/usage.ts";
-import { contains, parseCidr } from "../../../shared/ip.ts";
-import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
-import type { KernelScan } from "./adapters/kernel-scan.ts";
-import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "./core/checkpoint-format.ts";
-import { EMPTY_STATE, coolUndone, pruneCooling, type Allocation, type BrokerState, type Reserved } from "./core/state.ts";
-import { forgetReleasedDrains, usageReport } from "./core/usage.ts";
-import type { Log, PoolManagerPort } from "./ports.ts";
-import type { BrokerSettings } from "./settings.ts";
+import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
+import type { UsageReport } from "../../../../shared/contracts/usage.ts";
+import { contains, parseCidr } from "../../../../shared/ip.ts";
+import type { CheckpointStore } from "../adapters/checkpoint-store.ts";
+import type { KernelScan } from "../adapters/kernel-scan.ts";
+import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "../core/checkpoint-format.ts";
+import { EMPTY_STATE, coolUndone, pruneCooling, type Allocation, type BrokerState, type Reserved } from "../core/state.ts";
+import { forgetReleasedDrains, usageReport } from "../core/usage.ts";
+import type { Log, PoolManagerPort } from "../core/ports.ts";
+import type { BrokerSettings } from "./settings-from-config.ts";
 
 export type CheckpointSource = "fresh" | "restored" | "adopted-upstream" | "rebuilt-from-kernel";
 

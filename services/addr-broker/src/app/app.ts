@@ -4,24 +4,24 @@
  * peers' clients: the caller serves `service.frame.app` (tests use app.request).
  */
 import { existsSync } from "node:fs";
-import { listAssignments } from "../../../shared/contracts/assignments.ts";
-import { runCni } from "../../../shared/contracts/cni.ts";
-import { drain, getUsage } from "../../../shared/contracts/usage.ts";
-import { handle } from "../../../shared/ipc/server.ts";
-import { createFrame, type ServiceFrame } from "../../../shared/service.ts";
-import type { CheckpointStore } from "./adapters/checkpoint-store.ts";
-import type { KernelScan } from "./adapters/kernel-scan.ts";
-import type { PodAnnotatorPort } from "./adapters/pod-annotator.ts";
-import { pluginLogWriter } from "./adapters/plugin-log.ts";
+import { listAssignments } from "../../../../shared/contracts/assignments.ts";
+import { runCni } from "../../../../shared/contracts/cni.ts";
+import { drain, getUsage } from "../../../../shared/contracts/usage.ts";
+import { handle } from "../../../../shared/ipc/server.ts";
+import { createFrame, type ServiceFrame } from "../../../../shared/service.ts";
+import type { CheckpointStore } from "../adapters/checkpoint-store.ts";
+import type { KernelScan } from "../adapters/kernel-scan.ts";
+import type { PodAnnotatorPort } from "../adapters/pod-annotator.ts";
+import { pluginLogWriter } from "../adapters/plugin-log.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
-import { decideDrain } from "./core/usage.ts";
+import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
 import type { PodDeps } from "./pod-add.ts";
 import { sweepGonePods } from "./pod-release.ts";
-import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "./ports.ts";
-import type { BrokerSettings } from "./settings.ts";
+import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
+import type { BrokerSettings } from "./settings-from-config.ts";
 
 export interface BrokerDeps {
   store: CheckpointStore;

@@ -1,11 +1,11 @@
 /** One CNI invocation in, one outcome (exit code, stdout, stderr) out. */
-import type { CniOutcome } from "../../../shared/contracts/cni.ts";
-import { isMiss, pickAddress } from "./core/assign.ts";
-import { CniCode, CniError, errorBody } from "./core/cni-error.ts";
-import { parseCniRequest, versionForErrors, type CniRequest } from "./core/cni-request.ts";
-import { prevResultProblems } from "./core/cni-result.ts";
-import { SUPPORTED_VERSIONS } from "./core/cni-version.ts";
-import { findAllocation } from "./core/state.ts";
+import type { CniOutcome } from "../../../../shared/contracts/cni.ts";
+import { isMiss, pickAddress } from "../core/assign.ts";
+import { CniCode, CniError, errorBody } from "../core/cni-error.ts";
+import { parseCniRequest, versionForErrors, type CniRequest } from "../core/cni-request.ts";
+import { prevResultProblems } from "../core/cni-result.ts";
+import { SUPPORTED_VERSIONS } from "../core/cni-version.ts";
+import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
 

@@ -4,17 +4,17 @@
  * is touched; a source that is down is skipped. Also the contract routes through the frame.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Assignment } from "../../../shared/contracts/assignments.ts";
-import type { CapacitySnapshot } from "../../../shared/contracts/capacity.ts";
-import { createFrame } from "../../../shared/service.ts";
-import { NetlinkKernel } from "./adapters/netlink-kernel.ts";
-import { Iptables } from "./adapters/iptables.ts";
+import type { Assignment } from "../../../../shared/contracts/assignments.ts";
+import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
+import { createFrame } from "../../../../shared/service.ts";
+import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
+import { Iptables } from "../adapters/iptables.ts";
 import { HostService } from "./host-service.ts";
 import { PodService } from "./pod-service.ts";
 import { Reconciler, type DesiredSources } from "./reconcile-service.ts";
 import { mountNetConfig } from "./app.ts";
-import { DEFAULT_SETTINGS } from "./core/settings.ts";
-import { Namespaces, isRoot, skipReason } from "../test-support/namespaces.ts";
+import { DEFAULT_SETTINGS } from "../core/settings.ts";
+import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
 
 const reason = skipReason();
 if (reason) console.warn(reason);

@@ -2,16 +2,16 @@
  * ENI links and route tables, and host-wide rules (ip rules, sysctls, SNAT/connmark
  * iptables), for pool-manager. Idempotent: each call plans from what the kernel holds.
  */
-import { eniLayout, planEniSetup, planEniTeardown, type EniRequest } from "./core/eni-setup.ts";
-import { planHostNetwork } from "./core/host-network.ts";
-import { parseSave, planIptables } from "./core/iptables-plan.ts";
-import type { LinkInfo } from "./core/kernel-ops.ts";
-import type { NetConfigSettings } from "./core/settings.ts";
-import { snatLayout } from "./core/snat-rules.ts";
-import { NetConfigError } from "./core/errors.ts";
-import { checkCidr, checkIp, checkMac } from "./core/validation.ts";
-import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
-import type { Iptables } from "./adapters/iptables.ts";
+import { eniLayout, planEniSetup, planEniTeardown, type EniRequest } from "../core/eni-setup.ts";
+import { planHostNetwork } from "../core/host-network.ts";
+import { parseSave, planIptables } from "../core/iptables-plan.ts";
+import type { LinkInfo } from "../core/kernel-ops.ts";
+import type { NetConfigSettings } from "../core/settings.ts";
+import { snatLayout } from "../core/snat-rules.ts";
+import { NetConfigError } from "../core/errors.ts";
+import { checkCidr, checkIp, checkMac } from "../core/validation.ts";
+import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
+import type { Iptables } from "../adapters/iptables.ts";
 import { describeStep } from "./pod-service.ts";
 
 export interface HostRequest {

@@ -2,15 +2,15 @@
  * Pod wiring, unwiring and CHECK: the core plans, the netlink adapter performs. ADD that
  * fails part-way is undone before the error is returned, so a retry starts clean.
  */
-import { describeRoute, describeRule, type Step } from "./core/kernel-ops.ts";
-import { checkWiring, planUnwire, planWire, podLayout, type PodRequest } from "./core/pod-wiring.ts";
-import type { NetConfigSettings } from "./core/settings.ts";
-import { NetConfigError } from "./core/errors.ts";
-import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
-import { randomLocalMac } from "./adapters/random-mac.ts";
-import { checkNetnsPath } from "./core/validation.ts";
-import { resolveNetnsPath } from "./adapters/netns.ts";
-import type { VethReaper } from "./adapters/veth-reaper.ts";
+import { describeRoute, describeRule, type Step } from "../core/kernel-ops.ts";
+import { checkWiring, planUnwire, planWire, podLayout, type PodRequest } from "../core/pod-wiring.ts";
+import type { NetConfigSettings } from "../core/settings.ts";
+import { NetConfigError } from "../core/errors.ts";
+import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
+import { randomLocalMac } from "../adapters/random-mac.ts";
+import { checkNetnsPath } from "../core/validation.ts";
+import { resolveNetnsPath } from "../adapters/netns.ts";
+import type { VethReaper } from "../adapters/veth-reaper.ts";
 
 export interface WireAnswer {
   hostVeth: string;

@@ -1,5 +1,5 @@
 /** What addr-broker needs from the node's configuration (mapped from shared/config's Config). */
-import type { Config } from "../../../shared/config/index.ts";
+import type { Config } from "../../../../shared/config/index.ts";
 
 export interface BrokerSettings {
   runDir: string;

@@ -8,16 +8,16 @@
  * net-config's reconcile removes veths, routes and rules no assignment names, and the
  * runtime, which got no answer, retries or DELs.
  */
-import { hostVethName } from "../../../shared/naming.ts";
-import type { PodWiring } from "../../../shared/contracts/netconfig.ts";
+import { hostVethName } from "../../../../shared/naming.ts";
+import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
 import type { Broker } from "./broker.ts";
-import { isMiss, pickAddress, type Miss } from "./core/assign.ts";
-import { CniCode, CniError } from "./core/cni-error.ts";
-import type { CniRequest } from "./core/cni-request.ts";
-import { buildAddResult, parsePrevResult, type CniResult } from "./core/cni-result.ts";
-import { findAllocation, keyOf, release, touch, withAllocation, type Allocation, type PodKey } from "./core/state.ts";
+import { isMiss, pickAddress, type Miss } from "../core/assign.ts";
+import { CniCode, CniError } from "../core/cni-error.ts";
+import type { CniRequest } from "../core/cni-request.ts";
+import { buildAddResult, parsePrevResult, type CniResult } from "../core/cni-result.ts";
+import { findAllocation, keyOf, release, touch, withAllocation, type Allocation, type PodKey } from "../core/state.ts";
 import type { BrokerMetrics } from "./metrics.ts";
-import { isUnreachable, type NetConfigPort } from "./ports.ts";
+import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 
 export interface PodDeps {
   broker: Broker;

@@ -5,10 +5,10 @@
  * removed through net-config; a net-config failure never blocks the release, because
  * net-config reconciles the kernel against listAssignments anyway.
  */
-import { hostVethName } from "../../../shared/naming.ts";
-import { CniCode, CniError } from "./core/cni-error.ts";
-import type { CniRequest } from "./core/cni-request.ts";
-import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "./core/state.ts";
+import { hostVethName } from "../../../../shared/naming.ts";
+import { CniCode, CniError } from "../core/cni-error.ts";
+import type { CniRequest } from "../core/cni-request.ts";
+import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
 import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number };

@@ -3,12 +3,12 @@
  * netlink socket lives there) and one namespace per pod. Needs root.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { NetlinkKernel } from "./adapters/netlink-kernel.ts";
+import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
-import { RETIRED_PREFIX, VethReaper } from "./adapters/veth-reaper.ts";
-import { DEFAULT_SETTINGS, type NetConfigSettings } from "./core/settings.ts";
-import type { PodRequest } from "./core/pod-wiring.ts";
-import { Namespaces, isRoot, skipReason } from "../test-support/namespaces.ts";
+import { RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
+import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import type { PodRequest } from "../core/pod-wiring.ts";
+import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
 
 const reason = skipReason();
 if (reason) console.warn(reason);

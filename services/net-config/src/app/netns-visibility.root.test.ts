@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { NetlinkKernel } from "./adapters/netlink-kernel.ts";
+import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
-import { DEFAULT_SETTINGS, type NetConfigSettings } from "./core/settings.ts";
-import { Namespaces, isRoot, skipReason } from "../test-support/namespaces.ts";
+import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
 
 const reason = skipReason();
 if (reason) console.warn(reason);

@@ -1,7 +1,7 @@
 /** What the broker needs from its peers, in the project's own types. */
-import type { CapacitySnapshot } from "../../../shared/contracts/capacity.ts";
-import type { PodWiring } from "../../../shared/contracts/netconfig.ts";
-import type { UsageReport } from "../../../shared/contracts/usage.ts";
+import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
+import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
+import type { UsageReport } from "../../../../shared/contracts/usage.ts";
 
 export interface WireAnswer {
   hostVeth: string;

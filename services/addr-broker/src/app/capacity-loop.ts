@@ -1,6 +1,6 @@
 /** Long-polls pool-manager for capacity; reconnects with backoff while pool-manager is down. */
 import type { Broker } from "./broker.ts";
-import type { PoolManagerPort } from "./ports.ts";
+import type { PoolManagerPort } from "../core/ports.ts";
 
 export interface CapacityLoop {
   stop(): void;

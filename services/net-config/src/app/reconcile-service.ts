@@ -4,12 +4,12 @@
  * and journaled. Observation, plan and repair run without an await in between, and what
  * was wired or unwired during the fetch is left alone this round.
  */
-import type { Assignment } from "../../../shared/contracts/assignments.ts";
-import type { CapacitySnapshot } from "../../../shared/contracts/capacity.ts";
-import { planReconcile, type Desired, type InFlight } from "./core/reconcile.ts";
-import type { NetConfigSettings } from "./core/settings.ts";
-import { Journal } from "./core/journal.ts";
-import type { NetlinkKernel } from "./adapters/netlink-kernel.ts";
+import type { Assignment } from "../../../../shared/contracts/assignments.ts";
+import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
+import { planReconcile, type Desired, type InFlight } from "../core/reconcile.ts";
+import type { NetConfigSettings } from "../core/settings.ts";
+import { Journal } from "../core/journal.ts";
+import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { HostService } from "./host-service.ts";
 
 export interface DesiredSources {
