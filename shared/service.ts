@@ -1,7 +1,8 @@
 /**
- * The frame every service runs in: a hono app with /healthz, /metrics (Prometheus text
- * from the service's own prom-client registry) and /debug (its config and state as JSON),
- * served on its Unix socket, stopped gracefully on SIGTERM.
+ * The frame every service runs in: a hono app with /livez (the process is alive and serving:
+ * the liveness probe), /healthz (it can do its job: the readiness probe), /metrics
+ * (Prometheus text from the service's own prom-client registry) and /debug (its config and
+ * state as JSON), served on its Unix socket, stopped gracefully on SIGTERM.
  */
 import { Hono } from "hono";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -43,6 +44,8 @@ export function createFrame(opts: FrameOptions): ServiceFrame {
     }
   });
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: `awscni_${opts.name.replace("-", "_")}_` });
+  // Liveness answers from the event loop alone: a service waiting for EC2 or IMDS is alive, not restarted.
+  app.get("/livez", (c) => c.json({ ok: true }));
   app.get("/healthz", (c) => {
     const h = opts.healthy?.() ?? { ok: true };
     return c.json(h, h.ok ? 200 : 503);
