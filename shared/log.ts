@@ -6,6 +6,7 @@ import { mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import pino from "pino";
 import type { Config, LogDestination, LogLevel } from "./config/index.ts";
+import { rotatingDestination } from "./log-rotation.ts";
 
 export type Logger = pino.Logger;
 
@@ -23,9 +24,9 @@ export function logTarget(config: Pick<Config, "log">, kind: LoggerOptions["kind
     : { level: config.log.level, file: config.log.file };
 }
 
-type SonicBoom = ReturnType<typeof pino.destination>;
+type Destination = pino.DestinationStream;
 
-function openDestination(file: LogDestination, kind: LoggerOptions["kind"]): SonicBoom {
+function openDestination(file: LogDestination, kind: LoggerOptions["kind"]): Destination {
   if (file === "stdout") return pino.destination({ dest: 1, sync: true });
   if (file === "stderr") return pino.destination({ dest: 2, sync: true });
   // Open the file here, synchronously: an async open leaves a window in which an early exit
@@ -38,8 +39,10 @@ function openDestination(file: LogDestination, kind: LoggerOptions["kind"]): Son
     process.stderr.write(`log file ${file} cannot be opened (${(error as Error).message}); logging to stderr\n`);
     return pino.destination({ dest: 2, sync: true });
   }
-  // The shim lives for milliseconds: write synchronously. Services buffer; pino flushes on exit.
-  const destination = pino.destination({ dest: fd, sync: kind === "plugin" });
+  // The shim lives for milliseconds: it writes synchronously and never rotates (addr-broker,
+  // which writes almost every plugin.log line, rotates that file). Services buffer and rotate.
+  if (kind === "service") return rotatingDestination(file, fd);
+  const destination = pino.destination({ dest: fd, sync: true });
   destination.on("error", (error: Error) => {
     process.stderr.write(`log file ${file} cannot be written: ${error.message}\n`);
   });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pluginLogWriter } from "./plugin-log.ts";
@@ -49,5 +49,18 @@ describe("addr-broker's plugin log writer", () => {
     writeFileSync(blocker, "a file where a directory should be");
     const file = join(blocker, "plugin.log");
     expect(await pluginLogWriter(file).record(env, conf(file), 0, "{}", 1)).toBe(false);
+  });
+});
+
+describe("plugin log rotation", () => {
+  test("past the size the file is rotated aside and the next line starts a new file", async () => {
+    const file = join(dir, "rotate/plugin.log");
+    const w = pluginLogWriter(file, () => new Date("2026-11-26T00:00:00Z"), { maxBytes: 400, maxBackups: 5, maxAgeDays: 30, compress: false });
+    for (let i = 0; i < 4; i++) expect(await w.record({ ...env, CNI_CONTAINERID: `c${i}` }, conf(file), 0, "{}", 1)).toBe(true);
+    const rotated = readdirSync(join(dir, "rotate")).filter((n) => n !== "plugin.log");
+    expect(rotated).toHaveLength(1);
+    const before = lines(join(dir, "rotate", rotated[0]!)).map((l) => l.containerId);
+    const after = existsSync(file) ? lines(file).map((l) => l.containerId) : [];
+    expect([...before, ...after]).toEqual(["c0", "c1", "c2", "c3"]);
   });
 });

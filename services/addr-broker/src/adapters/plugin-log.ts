@@ -6,18 +6,21 @@
  * chooses where addr-broker writes. The DaemonSet mounts the host's log directory at the
  * same path in addr-broker's container, so the path means the same file on both sides.
  * Returns whether the call's logging is done (written, or not wanted at this level); on
- * false the shim writes the line itself.
+ * false the shim writes the line itself. The file is rotated by size as the services' logs are
+ * (shared/log-rotation.ts).
  */
 import { mkdir, appendFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { LOG_ROTATION, RotationTracker, type RotationPolicy } from "../../../../shared/log-rotation.ts";
 import { pluginLogConf, pluginLogLine, pluginLogWanted } from "../../../../shared/plugin-log.ts";
 
 export interface PluginLogWriter {
   record(env: Record<string, string>, stdin: string, exitCode: number, stdout: string, ms: number): Promise<boolean>;
 }
 
-export function pluginLogWriter(configuredFile: string | undefined, now: () => Date = () => new Date()): PluginLogWriter {
+export function pluginLogWriter(configuredFile: string | undefined, now: () => Date = () => new Date(), rotation: RotationPolicy = LOG_ROTATION): PluginLogWriter {
   const madeDirs = new Set<string>();
+  let tracker: RotationTracker | undefined;
   return {
     async record(env, stdin, exitCode, stdout, ms) {
       if (!configuredFile || !stdin.includes(configuredFile)) return false;
@@ -37,7 +40,10 @@ export function pluginLogWriter(configuredFile: string | undefined, now: () => D
           await mkdir(dir, { recursive: true });
           madeDirs.add(dir);
         }
-        await appendFile(log.file, pluginLogLine(env, exitCode, ms, stdout, now()));
+        const line = pluginLogLine(env, exitCode, ms, stdout, now());
+        tracker ??= new RotationTracker(log.file, rotation, now);
+        await appendFile(log.file, line);
+        if (tracker.wrote(Buffer.byteLength(line))) tracker.rotate();
         return true;
       } catch {
         madeDirs.clear();
