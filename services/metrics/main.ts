@@ -1,10 +1,11 @@
 /**
- * metrics: serves :61678/metrics (AWS_VPC_CNI_METRICS_BIND_ADDRESS; off with
+ * metrics: serves :61678/metrics, dual-stack (AWS_VPC_CNI_METRICS_BIND_ADDRESS; off with
  * DISABLE_METRICS) by scraping each service's /metrics over its socket, and its own
  * /healthz, /metrics, /debug on <run dir>/metrics.sock.
  */
 import { bootstrap } from "../../shared/bootstrap.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
+import { listenTcp } from "./src/adapters/tcp-listener.ts";
 import { Exporter } from "./src/app/exporter.ts";
 
 const { config, log, socketGid } = bootstrap("metrics");
@@ -21,7 +22,7 @@ if (config.metrics.enabled) {
   tcp =
     bind.kind === "unix"
       ? Bun.serve({ unix: bind.path, fetch: app.fetch })
-      : Bun.serve({ hostname: bind.host === "" ? "0.0.0.0" : bind.host, port: bind.port, fetch: app.fetch });
+      : listenTcp(bind.host, bind.port, app.fetch, (err) => log.warn({ err: err.message }, "no IPv6 on this node: /metrics listens on IPv4 only"));
   log.info({ bind }, "serving /metrics");
 } else {
   log.info("DISABLE_METRICS=true: not serving /metrics on TCP");
