@@ -5,7 +5,7 @@
  */
 import type pino from "pino";
 import { startCloud, type CloudOptions, type RunningCloud } from "./cloud.ts";
-import { buildShim, installCni, nodeEnv, nodeLayout, NodeServices, type NodeLayout } from "./node-services.ts";
+import { buildShim, installCni, nodeLayout, NodeServices, type NodeLayout } from "./node-services.ts";
 import type { Stack } from "./stack.ts";
 
 export interface DeploymentOptions extends CloudOptions {
@@ -39,7 +39,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
       const extra = opts.env ?? {};
       for (const [i, node] of stack.nodes.entries()) {
         const layout = nodeLayout(stack.dir, i);
-        installCni(layout, shim, nodeEnv(stack, node, layout, "addr-broker", extra));
+        installCni(layout, shim);
         const services = new NodeServices(stack, node, layout, extra, log);
         nodes.push({ services, layout });
         Object.assign(node, {

@@ -8,7 +8,6 @@ import { existsSync, linkSync, mkdirSync, openSync, closeSync, renameSync, rmSyn
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig } from "../../shared/config/index.ts";
-import { conflistSettingsFromConfig, renderConflist } from "../../shared/conflist.ts";
 import { buildServices } from "../../services/build.ts";
 import type { Stack, StackNode } from "./stack.ts";
 
@@ -115,8 +114,12 @@ export async function buildShim(dir: string): Promise<string> {
   return out;
 }
 
-/** The node's CNI bin and conf dirs, as the init container would install them on a host. */
-export function installCni(layout: NodeLayout, shim: string, env: Record<string, string>): void {
+/**
+ * The node's CNI bin dir, as the init container installs it on a host: the shim and the
+ * chained plugins. The conflist is not written here: addr-broker installs it into the node's
+ * conf dir (HOST_CNI_CONFDIR_PATH) once it can serve ADDs, as on a real node.
+ */
+export function installCni(layout: NodeLayout, shim: string): void {
   mkdirSync(layout.cniBinDir, { recursive: true });
   mkdirSync(layout.cniConfDir, { recursive: true });
   const target = join(layout.cniBinDir, "aws-cni");
@@ -132,10 +135,6 @@ export function installCni(layout: NodeLayout, shim: string, env: Record<string,
     const dst = join(layout.cniBinDir, p);
     if (existsSync(src) && !existsSync(dst)) symlinkSync(src, dst);
   }
-  const { config } = loadConfig({ ...env, AWS_VPC_CNI_RUN_DIR: layout.runDir });
-  const conflist = renderConflist(conflistSettingsFromConfig(config, layout.runDir));
-  writeFileSync(`${layout.conflist}.tmp`, JSON.stringify(conflist, null, 2) + "\n");
-  renameSync(`${layout.conflist}.tmp`, layout.conflist);
 }
 
 /**

@@ -1,12 +1,13 @@
 // The service in-process (app.request), with fake net-config and pool-manager on real sockets.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { UnixServer } from "../../../../shared/ipc/server.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../test-support/fakes.ts";
 import { MemoryCheckpointStore } from "../adapters/checkpoint-store.ts";
+import { conflistInstaller } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "../adapters/peers.ts";
 import { createAddrBroker, type AddrBroker } from "./app.ts";
@@ -29,7 +30,7 @@ const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
-async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number } = {}) {
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number; conflistDir?: string } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
@@ -46,6 +47,7 @@ async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; 
     pool: poolManagerClient(join(dir, `pool${n}.sock`)),
     now: () => clock.t,
     netnsExists: exists,
+    ...(opts.conflistDir ? { conflist: conflistInstaller(opts.conflistDir, { cniVersion: "1.0.0", name: "aws-cni", plugins: [{ type: "aws-cni" }] }) } : {}),
   });
   services.push(svc);
   await svc.start();
@@ -294,5 +296,21 @@ describe("addr-broker service", () => {
     }
     const none = await setup({ capacity: null });
     expect((await cni(none.svc, { CNI_COMMAND: "STATUS" })).json.code).toBe(50);
+  });
+});
+
+describe("the node's CNI configuration", () => {
+  test("is installed only once pool-manager's capacity is ready; until then addr-broker is not ready", async () => {
+    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
+    const confDir = join(dir, "conflist-net.d");
+    const { svc, pool } = await setup({ capacity: null, conflistDir: confDir });
+    const early = await svc.frame.app.request("/healthz");
+    expect(early.status).toBe(503);
+    expect(((await early.json()) as { reason: string }).reason).toContain("capacity");
+    expect(existsSync(join(confDir, "10-aws.conflist"))).toBe(false);
+    pool.publish(testCapacity());
+    for (let i = 0; i < 200 && (await svc.frame.app.request("/healthz")).status !== 200; i++) await Bun.sleep(10);
+    expect((await svc.frame.app.request("/healthz")).status).toBe(200);
+    expect(JSON.parse(readFileSync(join(confDir, "10-aws.conflist"), "utf8")).name).toBe("aws-cni");
   });
 });

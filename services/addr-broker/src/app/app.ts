@@ -10,6 +10,7 @@ import { drain, getUsage } from "../../../../shared/contracts/usage.ts";
 import { handle } from "../../../../shared/ipc/server.ts";
 import { createFrame, type ServiceFrame } from "../../../../shared/service.ts";
 import type { CheckpointStore } from "../adapters/checkpoint-store.ts";
+import type { ConflistPort } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import type { PodAnnotatorPort } from "../adapters/pod-annotator.ts";
 import { pluginLogWriter } from "../adapters/plugin-log.ts";
@@ -36,6 +37,14 @@ export interface BrokerDeps {
   sweepRetryMs?: number;
   /** ANNOTATE_POD_IP=true: the Kubernetes annotator (adapters/pod-annotator.ts). */
   podAnnotator?: PodAnnotatorPort;
+  /**
+   * The node's CNI configuration (adapters/conflist-installer.ts): installed once the first
+   * ready capacity has arrived, i.e. when an ADD can be served; until then addr-broker is not
+   * ready. Absent: nothing is installed and readiness is the checkpoint's (tests, benches).
+   */
+  conflist?: ConflistPort;
+  /** Delay between conflist install attempts after a failure. */
+  conflistRetryMs?: number;
 }
 
 export interface AddrBroker {
@@ -51,6 +60,8 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const log = d.log ?? silentLog;
   const broker = new Broker(settings, d.store, d.kernel, d.pool, log, d.now);
   let loaded = false;
+  let stopped = false;
+  const conflist: { path?: string; installed: boolean; lastError?: string } = { installed: false, ...(d.conflist ? { path: d.conflist.path } : {}) };
   let sweep: { done: boolean; released?: number; attempts: number } = { done: false, attempts: 0 };
   let loop: CapacityLoop | undefined;
   let sweepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -59,11 +70,18 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
 
   const frame = createFrame({
     name: "addr-broker",
-    healthy: () => (loaded ? { ok: true } : { ok: false, reason: "loading the checkpoint" }),
+    healthy: () => {
+      if (!loaded) return { ok: false, reason: "loading the checkpoint" };
+      if (d.conflist && !conflist.installed) {
+        return { ok: false, reason: conflist.lastError ? `cannot install ${conflist.path}: ${conflist.lastError}` : "waiting for pool-manager's first ready capacity before installing the CNI configuration" };
+      }
+      return { ok: true };
+    },
     debug: () => ({
       settings,
       checkpoint: { location: d.store.location, ...broker.checkpoint },
       startupSweep: sweep,
+      conflist,
       capacity: broker.capacity
         ? { version: broker.capacity.version, epoch: broker.capacity.epoch, ready: broker.capacity.ready, shortage: broker.capacity.shortage, enis: broker.capacity.enis.length }
         : null,
@@ -127,6 +145,28 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     sweepTimer = setTimeout(runSweep, d.sweepRetryMs ?? 5_000);
   };
 
+  // The node becomes network-ready for its runtime only when an ADD can be served: a ready
+  // capacity from pool-manager, the checkpoint loaded and the start-up sweep done.
+  const installConflistWhenReady = async (port: ConflistPort): Promise<void> => {
+    while (!stopped) {
+      if (broker.capacity?.ready) {
+        try {
+          const changed = port.install();
+          conflist.installed = true;
+          delete conflist.lastError;
+          log.info({ path: port.path, changed }, "CNI configuration installed: the node can serve pod ADDs");
+          return;
+        } catch (err) {
+          conflist.lastError = (err as Error).message;
+          log.error({ path: port.path, err: conflist.lastError }, "cannot install the CNI configuration; retrying");
+          await Bun.sleep(d.conflistRetryMs ?? 2_000);
+          continue;
+        }
+      }
+      await broker.nextCapacity(5_000);
+    }
+  };
+
   return {
     frame,
     broker,
@@ -138,8 +178,10 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       // The sweep runs before CNI requests are served, so no ADD of this run can be mistaken for a gone pod.
       await runSweep();
       resolveStarted();
+      if (d.conflist) void installConflistWhenReady(d.conflist);
     },
     stop() {
+      stopped = true;
       loop?.stop();
       if (sweepTimer) clearTimeout(sweepTimer);
       broker.stop();
