@@ -72,13 +72,18 @@ if (decodeError !== undefined && command !== "") await emit(cniError(version, 6,
 const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
 const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
 
+// The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
+// necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).
+const netns = env.CNI_NETNS;
+const netnsExists = command === "ADD" && netns ? await Bun.file(netns).exists() : undefined;
+
 let res: Response;
 try {
   res = await fetch("http://localhost/v1/cni", {
     method: "POST",
     unix: socket,
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ env, stdin, callerPid: process.pid }),
+    body: JSON.stringify({ env, stdin, callerPid: process.pid, netnsExists }),
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);

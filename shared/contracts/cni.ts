@@ -9,6 +9,11 @@ export const cniInvocation = z.object({
   stdin: z.string().max(4 * 1024 * 1024),
   /** The shim's pid: the CNI_NETNS path is resolved in this process's mount namespace when it is not visible in net-config's. */
   callerPid: z.number().int().positive().optional(),
+  /**
+   * The shim's view of CNI_NETNS (ADD): whether the path exists in the runtime's mount
+   * namespace. addr-broker (in its own container) may not see the runtime's netns files at all.
+   */
+  netnsExists: z.boolean().optional(),
 });
 
 export const cniOutcome = z.object({

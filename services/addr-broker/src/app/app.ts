@@ -102,7 +102,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   handle(frame.app, runCni, async (body) => {
     const t0 = performance.now();
     await started;
-    const outcome = await runCniCommand(deps, body.env, body.stdin, body.callerPid);
+    const outcome = await runCniCommand(deps, body.env, body.stdin, { pid: body.callerPid, netnsExists: body.netnsExists });
     const pluginLogged = await pluginLog.record(body.env, body.stdin, outcome.exitCode, outcome.stdout, performance.now() - t0);
     return { ...outcome, pluginLogged };
   });

@@ -9,7 +9,7 @@ import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
 
-type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number };
+type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
 
 async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   const k = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
@@ -52,12 +52,18 @@ function success(stdout = ""): CniOutcome {
   return { exitCode: 0, stdout, stderr: "" };
 }
 
-export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string, callerPid?: number): Promise<CniOutcome> {
+/** What the calling shim saw from the runtime's side: its pid, and whether CNI_NETNS exists there. */
+export interface CallerView {
+  pid?: number | undefined;
+  netnsExists?: boolean | undefined;
+}
+
+export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string, caller: CallerView = {}): Promise<CniOutcome> {
   const started = performance.now();
   let command = env.CNI_COMMAND ?? "unknown";
   let outcome = "ok";
   try {
-    const req = { ...parseCniRequest(env, stdin), callerPid };
+    const req = { ...parseCniRequest(env, stdin), callerPid: caller.pid, netnsSeenByCaller: caller.netnsExists };
     command = req.command;
     switch (req.command) {
       case "VERSION":

@@ -28,7 +28,7 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
 }
 
-type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number };
+type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined };
 
 export function checkpointError(broker: Broker, err: unknown): CniError {
   return new CniError(CniCode.IO_FAILURE, `checkpoint: cannot write ${broker.store.location}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`);
@@ -158,8 +158,12 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   const { broker } = d;
   // Everything that can be refused is refused before an address is taken.
   if (req.conf.prevResult !== undefined) parsePrevResult(req.conf.prevResult);
-  // The runtime may live in another mount namespace: its view of the path counts too.
-  const visible = d.netnsExists(req.netns) || (req.callerPid !== undefined && req.netns.startsWith("/") && d.netnsExists(`/proc/${req.callerPid}/root${req.netns}`));
+  // The runtime's view of the path decides: the shim reports it (addr-broker's own container may
+  // see neither the runtime's netns files nor its processes). A caller that did not report it
+  // (tests, tools speaking to the socket directly) is checked here, also through its pid's root.
+  const visible =
+    req.netnsSeenByCaller ??
+    (d.netnsExists(req.netns) || (req.callerPid !== undefined && req.netns.startsWith("/") && d.netnsExists(`/proc/${req.callerPid}/root${req.netns}`)));
   if (!visible) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);

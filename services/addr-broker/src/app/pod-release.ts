@@ -11,7 +11,7 @@ import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
 import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
 
-type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number };
+type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
 
 async function unwireQuietly(d: PodDeps, a: Allocation, netns: string, why: string, netnsPid?: number): Promise<string | undefined> {

@@ -9,7 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, writeSync, readFileSync } from "node:fs";
 import { close, setns } from "./netlink/libc.ts";
-import { NetConfigError } from "../core/errors.ts";
+import { invalid, NetConfigError } from "../core/errors.ts";
 import { checkNetnsPath } from "../core/validation.ts";
 
 export type NetnsRef = "self" | { path: string };
@@ -27,13 +27,36 @@ function isNamespaceFile(fd: number): boolean {
 }
 
 /**
- * The path net-config must open for a pod's netns. A runtime in a private mount namespace
- * (podman under `ip netns exec`, a runtime in its own container) bind-mounts the netns file
- * where net-config sees only the empty mount point; the caller's view of the same path is
- * /proc/<caller pid>/root<path>. Paths that are namespaces here are used as they are.
+ * Where the host's /proc is seen by this process: "/proc" when net-config runs in the host's
+ * PID namespace (a process on the node), e.g. "/host/proc" in the DaemonSet's container, which
+ * mounts the host's /proc there. Netns paths a runtime passes (/proc/<pid>/ns/net, the runtime's
+ * /run/netns files) name host processes and the host's mount namespace.
+ */
+let hostProc = "/proc";
+const HOST_PROC = /^\/[A-Za-z0-9_.\-]+(\/[A-Za-z0-9_.\-]+)*$/;
+
+export function configureHostProc(dir: string): void {
+  if (!HOST_PROC.test(dir) || dir.split("/").includes("..")) throw invalid("hostProc", `${JSON.stringify(dir)} must be an absolute path`);
+  hostProc = dir;
+}
+
+/** The path as validated (a runtime's form), with the host's /proc re-rooted where net-config sees it. */
+function checkOpenablePath(path: string): void {
+  if (hostProc !== "/proc" && path.startsWith(`${hostProc}/`)) checkNetnsPath(`/proc${path.slice(hostProc.length)}`, "netns");
+  else checkNetnsPath(path, "netns");
+}
+
+/**
+ * The path net-config must open for a pod's netns. A runtime in another mount namespace (a
+ * runtime in its own container, podman under `ip netns exec`, or net-config in the DaemonSet's
+ * container) may bind-mount the netns file where net-config sees only an empty mount point or
+ * nothing; the caller's view of the same path is <host proc>/<caller pid>/root<path>. Paths
+ * that are namespaces here are used as they are; /proc/<pid>/... paths name host pids.
  */
 export function resolveNetnsPath(path: string, callerPid?: number): string {
-  if (path === "" || callerPid === undefined || !/^\/(var\/)?run\/netns\//.test(path)) return path;
+  if (path === "") return path;
+  if (path.startsWith("/proc/")) return hostProc === "/proc" ? path : `${hostProc}${path.slice("/proc".length)}`;
+  if (callerPid === undefined || !/^\/(var\/)?run\/netns\//.test(path)) return path;
   try {
     const fd = openSync(path, "r");
     try {
@@ -44,7 +67,7 @@ export function resolveNetnsPath(path: string, callerPid?: number): string {
   } catch {
     // not visible here: try the caller's view
   }
-  return `/proc/${callerPid}/root${path}`;
+  return `${hostProc}/${callerPid}/root${path}`;
 }
 
 export function describeNetns(ns: NetnsRef): string {
@@ -60,7 +83,7 @@ export class NetnsHandle {
 
   static open(ref: NetnsRef): NetnsHandle {
     if (ref === "self") return new NetnsHandle(ref, undefined);
-    checkNetnsPath(ref.path, "netns");
+    checkOpenablePath(ref.path);
     let fd: number;
     try {
       fd = openSync(ref.path, "r");

@@ -5,7 +5,10 @@
  * clearly what is wrong when it cannot.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configureHostProc, resolveNetnsPath } from "../adapters/netns.ts";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
@@ -64,5 +67,34 @@ describe.skipIf(!isRoot)("pod netns made in another mount namespace (root)", () 
     expect(pods.check(r)).toEqual({ ok: true, problems: [] });
     pods.unwire(r);
     expect(pods.check(r).ok).toBe(false);
+  });
+
+  test("in a container that sees the host's /proc elsewhere (the DaemonSet's /host/proc): both path forms resolve through it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hostproc-"));
+    const hostProc = join(dir, "proc");
+    symlinkSync("/proc", hostProc); // what the container's hostPath mount of the host's /proc gives
+    configureHostProc(hostProc);
+    try {
+      expect(resolveNetnsPath(`/run/netns/${podNs}`, holder!.pid)).toBe(`${hostProc}/${holder!.pid}/root/run/netns/${podNs}`);
+      const byRoot = { ...req(), netnsPid: holder!.pid };
+      expect(pods.wire(byRoot).hostVeth).toMatch(/^eni[0-9a-f]{11}$/);
+      expect(pods.check(byRoot)).toEqual({ ok: true, problems: [] });
+      pods.unwire(byRoot);
+      // A runtime that passes /proc/<pid>/ns/net names a host pid: the host's /proc is where to look.
+      const sleeper = Bun.spawnSync(["nsenter", `--net=/proc/${holder!.pid}/root/run/netns/${podNs}`, "sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"]).stdout.toString().trim();
+      try {
+        const byPid = { ...req(), netns: `/proc/${sleeper}/ns/net` };
+        expect(resolveNetnsPath(byPid.netns)).toBe(`${hostProc}/${sleeper}/ns/net`);
+        pods.wire(byPid);
+        expect(pods.check(byPid)).toEqual({ ok: true, problems: [] });
+        pods.unwire(byPid);
+      } finally {
+        Bun.spawnSync(["kill", "-9", sleeper]);
+      }
+      expect(() => configureHostProc("relative/proc")).toThrow("hostProc");
+    } finally {
+      configureHostProc("/proc");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,8 +19,13 @@ export interface WireAnswer {
   hostMac: string;
 }
 
-function withResolvedNetns(req: PodRequest & { netnsPid?: number }): PodRequest {
-  return { ...req, netns: resolveNetnsPath(req.netns, req.netnsPid) };
+/**
+ * Requests are validated and planned in the runtime's form of the netns path; the kernel is
+ * reached through the path as net-config sees it (adapters/netns.ts: the caller's mount
+ * namespace, the host's /proc).
+ */
+function openableNetns(req: PodRequest & { netnsPid?: number }): string {
+  return resolveNetnsPath(req.netns, req.netnsPid);
 }
 
 export class PodService {
@@ -33,14 +38,13 @@ export class PodService {
     private readonly reaper?: VethReaper,
   ) {}
 
-  wire(request: PodRequest): WireAnswer {
-    const req = withResolvedNetns(request);
+  wire(req: PodRequest): WireAnswer {
     const settings = this.settings();
     const hostMac = randomLocalMac();
     const { layout, steps } = planWire(req, settings, hostMac);
     this.onTouch(layout.hostVeth, layout.podCidr);
     try {
-      const podLink = this.kernel.runThenPodLink(steps, req.netns, layout.podIf);
+      const podLink = this.kernel.runThenPodLink(steps, openableNetns(req), layout.podIf);
       if (!podLink) throw new NetConfigError("POD_LINK_MISSING", `pod interface ${layout.podIf} vanished during set-up`, "ifName");
       return { hostVeth: layout.hostVeth, podMac: podLink.mac, podIfIndex: podLink.index, hostMac };
     } catch (err) {
@@ -54,9 +58,9 @@ export class PodService {
   }
 
   /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
-  unwire(request: PodRequest): { removed: string[] } {
-    const req = withResolvedNetns(request);
+  unwire(req: PodRequest): { removed: string[] } {
     const { layout, steps } = planUnwire(req, this.settings());
+    const netns = openableNetns(req);
     this.onTouch(layout.hostVeth, layout.podCidr);
     const deferVeth = this.reaper !== undefined;
     const results = this.kernel.run(deferVeth ? steps.filter((s) => !(s.side === "node" && s.op.op === "link.del" && s.op.dev === layout.hostVeth)) : steps);
@@ -68,13 +72,13 @@ export class PodService {
       if (vethGone) {
         removed.push(`link ${layout.hostVeth}`);
         // The pod's end too, so an ADD into the same namespace right after finds ifName free.
-        if (req.netns !== "") this.retirePodIf(this.reaper, req.netns, layout.podIf);
+        if (netns !== "") this.retirePodIf(this.reaper, netns, layout.podIf);
       }
     }
-    if (!vethGone && req.netns !== "") {
+    if (!vethGone && netns !== "") {
       // The host end may carry another name (pod renamed, other prefix): remove the pair from the pod side.
       try {
-        const podSide = this.kernel.run([{ side: "pod", op: { op: "link.del", dev: layout.podIf, missingOk: true } }], req.netns);
+        const podSide = this.kernel.run([{ side: "pod", op: { op: "link.del", dev: layout.podIf, missingOk: true } }], netns);
         if (podSide[0]?.changed) removed.push(`link ${layout.podIf} in ${req.netns}`);
       } catch (err) {
         if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
@@ -105,15 +109,14 @@ export class PodService {
     }
   }
 
-  check(request: PodRequest): { ok: boolean; problems: string[] } {
-    checkNetnsPath(request.netns);
-    const req = withResolvedNetns(request);
+  check(req: PodRequest): { ok: boolean; problems: string[] } {
+    checkNetnsPath(req.netns);
     const settings = this.settings();
     const layout = podLayout(req, settings);
     const node = this.kernel.observeNode(layout);
     let pod;
     try {
-      pod = this.kernel.observePod(req.netns, layout);
+      pod = this.kernel.observePod(openableNetns(req), layout);
     } catch (err) {
       if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
     }
