@@ -1,5 +1,5 @@
 /**
- * Burst benchmark (issue 8, item 2): 100 pods bound at once to one node whose pool sits at
+ * Burst benchmark: 100 pods bound at once to one node whose pool sits at
  * its default targets, on the simulated EC2 with realistic latencies (create + attach ≈ 1 s,
  * IMDS showing a new ENI 1–5 s after it attached), side by side in one run:
  *   project defaults  demand policy (AWS_VPC_CNI_POOL_POLICY unset), Kubernetes pending

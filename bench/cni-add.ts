@@ -1,5 +1,5 @@
 /**
- * cni-add (issue 8, item 1): CNI ADD and DEL latency through the whole path — the compiled
+ * cni-add: CNI ADD and DEL latency through the whole path — the compiled
  * aws-cni shim exec'd as a runtime does (deploy/local/cni-runtime.ts) → addr-broker →
  * net-config → kernel — on one node of the local deployment whose pool is warm (checked
  * before each timed phase, so no ADD waits for EC2). Baseline in the same run: Debian's ptp

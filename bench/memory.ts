@@ -1,5 +1,5 @@
 /**
- * memory (issue 8, item 4): resident memory of each of the four services and of all
+ * memory: resident memory of each of the four services and of all
  * together, on one node of the local deployment, idle (warm pool, no pod) and with 110 pods
  * assigned (through the compiled aws-cni, as a runtime does). VmRSS from /proc/<pid>/status
  * and PSS from /proc/<pid>/smaps_rollup (RSS counts the Bun binary's shared pages once per

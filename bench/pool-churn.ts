@@ -1,5 +1,5 @@
 /**
- * Pool churn benchmark (issue 4's benchmark, issue 8's "churn"): one seeded day of pod
+ * Pool churn benchmark: one seeded day of pod
  * churn (diurnal load, deployment waves, cron jobs; bench/pool-churn/trace.ts), compressed
  * into 6 simulated hours, replayed on three instance types against the pool planner and
  * the pool-manager's real Executor over the simulated EC2 (in-process, simulated clock;

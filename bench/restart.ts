@@ -1,5 +1,5 @@
 /**
- * restart (issue 8, item 5): one node of the local deployment with 109 pods assigned (through
+ * restart: one node of the local deployment with 109 pods assigned (through
  * the compiled aws-cni) and each service in turn SIGKILLed, then SIGTERMed; the node's
  * supervisor (deploy/local/node-services.ts, as the kubelet) starts it again. Measured per
  * restart: time from the signal until a fresh ADD through the shim succeeds (a new probe pod

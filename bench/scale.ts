@@ -1,7 +1,7 @@
 /**
- * Scale benchmark (issue 8, item 6), by simulation: N nodes of one account launched together (boots spread over 60 s); each node, once its pool-manager is up,
+ * Scale benchmark, by simulation: N nodes of one account launched together (boots spread over 60 s); each node, once its pool-manager is up,
  * gets its pods bound at once (default 30), each ADD 1–3 s after. Default 200 nodes × 30
- * pods (6,000; ~3 s); the issue's 1,000 × 30 = 30,000 pods is `--nodes 1000` (~3.5 min,
+ * pods (6,000; ~3 s); a fleet-sized run, 1,000 × 30 = 30,000 pods, is `--nodes 1000` (~3.5 min,
  * nearly all of it simulating the project's throttled retries). All nodes share one
  * simulated EC2 and the account's token buckets (AWS's sizes: addresses and
  * ENIs 100 + 5/s, attach/detach 50 + 5/s, Describe* 100 + 20/s): an empty bucket answers

@@ -11,7 +11,7 @@ import type { Stack } from "./stack.ts";
 export interface DeploymentOptions extends CloudOptions {
   /** aws-node variables applied to every node (already validated with parseEnvPairs). */
   env?: Record<string, string>;
-  /** Only the simulated cloud, no services (issue "Local deployment, part 1" behaviour). */
+  /** Only the simulated cloud, no services on the nodes (`up --cloud-only`). */
   cloudOnly?: boolean;
 }
 

@@ -1,5 +1,5 @@
-// stack.json: what a running local deployment tells its users (tests, the demo, the services
-// of part 2). The schema is the contract; later issues add per-node fields, never remove.
+// stack.json: what a running local deployment tells its users (tests, the demo, the benches).
+// The schema is the contract: fields may be added, never removed.
 import { z } from "zod";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ export const StackNode = z.object({
   primaryIp: z.string(),
   primaryEni: z.string(),
   subnetId: z.string(),
-  // Added by the node's services (Local deployment, part 2); absent with --cloud-only.
+  // Written once the node's services are installed; absent with --cloud-only.
   runDir: z.string().optional(),
   cniBinDir: z.string().optional(),
   cniConfDir: z.string().optional(),

@@ -1,5 +1,5 @@
 /**
- * End to end with a real container runtime (issue 7, item 6): podman 4.3 (CNI backend,
+ * End to end with a real container runtime: podman 4.3 (CNI backend,
  * runc, a busybox root filesystem) runs containers on the aws-cni network of a two-node
  * local deployment. Every CNI call is podman's own: VERSION, ADD with
  * CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=<name>, DEL with prevResult, through the compiled

@@ -2,7 +2,7 @@
 // real frames and metric registrations, each served on its own temp Unix socket:
 // pool-manager started against the simulated EC2 (real SDK), addr-broker's app with fake
 // peers, net-config's routes (kernel parts unused: only its registrations are exercised).
-// Every upstream awscni_* name of the reference's §5 must be there once, with upstream's
+// Every awscni_* name upstream exports (UPSTREAM below) must be there once, with upstream's
 // type and labels, and values must move when the fact they count changes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,7 +26,7 @@ import { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts
 import { UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";
 
 type Kind = "counter" | "gauge" | "summary" | "histogram";
-/** §5 of the reference: name → type, labels, and the service that owns the fact. */
+/** Upstream's metrics: name → type, labels, and the service of this project that owns the fact. */
 const UPSTREAM: Record<string, { type: Kind; labels: string[]; service: "pool-manager" | "addr-broker" }> = {
   awscni_ipamd_error_count: { type: "counter", labels: ["fn"], service: "pool-manager" },
   awscni_reconcile_count: { type: "counter", labels: ["fn"], service: "pool-manager" },

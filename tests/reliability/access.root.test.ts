@@ -1,4 +1,4 @@
-// Access (DESIGN.md §2): every service socket is 0600 and root's (0660 and the configured
+// Access: every service socket is 0600 and root's (0660 and the configured
 // group's with AWS_VPC_CNI_SOCKET_GROUP); nothing but metrics (:61678) and introspection
 // (127.0.0.1:61679) listens on TCP in the node namespace; a process without root cannot
 // talk to the services (dropped with setpriv), while a member of the configured group can.
@@ -84,8 +84,6 @@ describe.skipIf(!isRoot)("access", () => {
     }
   }, 60_000);
 
-  // Finding (open): pool-manager's main.ts calls runFrame without the socket gid, so its
-  // socket stays 0600 root:root with AWS_VPC_CNI_SOCKET_GROUP set (the other three honour it).
   test("AWS_VPC_CNI_SOCKET_GROUP: sockets 0660 root:<group>; a member of the group may talk, others may not", async () => {
     const d = await deploy({ AWS_VPC_CNI_SOCKET_GROUP: String(NOGROUP) });
     const runDir = d.nodes[0]!.layout.runDir;

@@ -1,4 +1,4 @@
-// The checkpoint under stress (issue 9 item 3, services/addr-broker/README.md "Checkpoint"):
+// The checkpoint under stress (services/addr-broker/README.md, "Checkpoint"):
 //
 // - Disk full: addr-broker's checkpoint (AWS_VPC_K8S_CNI_BACKING_STORE) lives on a small
 //   tmpfs mounted in this test's own directory, filled up by a dummy file. An ADD then

@@ -1,5 +1,5 @@
-// Dependencies away (issue 9 item 3, DESIGN.md §5): the Kubernetes API unreachable and IMDS
-// slow or answering 500, on the local deployment, pods driven through the real shim.
+// Dependencies away (docs/ARCHITECTURE.md, "Failure model"): the Kubernetes API unreachable
+// and IMDS slow or answering 500, on the local deployment, pods driven through the real shim.
 //
 // - Plain node (deployment A): with the API refusing, then answering 503, pods still get
 //   addresses (the pool grows past its first ENI meanwhile); pool-manager's /debug names the

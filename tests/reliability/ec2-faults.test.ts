@@ -1,4 +1,5 @@
-// EC2 faults (DESIGN.md §5 "throttling, 5xx, timeouts and slow attachment are normal"),
+// EC2 faults (throttling, 5xx, timeouts and slow attachment are normal: docs/ARCHITECTURE.md,
+// "Failure model"),
 // in-process: the real pool-manager (PoolManager + the SDK adapter + its Ec2Guard) against
 // the simulated EC2 served over the Query protocol, with fake net-config/addr-broker.
 // The leaked-ENI clean-up is age-gated at 5 minutes: it is driven here by pool-manager's
@@ -112,10 +113,9 @@ test("a throttling storm: a burst of calls; the client-side token bucket keeps c
   expectConsistent(x);
 }, 60_000);
 
-// Finding (open): pool-manager restarted while an ENI is still attaching adopts it with
-// subnetCidr "" (IMDS does not list it yet); PoolModel.snapshot() then throws "bad subnet
-// CIDR" on every call, also after the attachment completes and a cycle ran, so
-// GET /v1/capacity answers 500 and addr-broker gets no new capacity.
+// An ENI still attaching when pool-manager restarts is not in IMDS yet, so the new process
+// adopts it without its subnet CIDR: it stays out of the capacity until its set-up can be
+// finished, and the capacity must stay servable meanwhile.
 test("pool-manager restarted while an ENI attaches: the capacity stays servable and includes the ENI once attached", async () => {
   counts.scenarios++;
   const w = await simWorld({ faults: { attachDelayMs: 2000 } });

@@ -1,5 +1,5 @@
-// Fuzzer (DESIGN.md §5 "bad input anywhere gets a clear error naming the offending field,
-// and changes no state"), in-process and seeded:
+// Fuzzer (bad input anywhere gets a clear error naming the offending field and changes no
+// state: docs/ARCHITECTURE.md, "Failure model"), in-process and seeded:
 //  - CNI stdin and environment through addr-broker's own app (POST /v1/cni, as the shim
 //    forwards it): malformed JSON, huge inputs, wrong types, unknown versions, hostile
 //    ifnames, netns paths and container IDs. Each case: a CNI error {code, msg} naming the

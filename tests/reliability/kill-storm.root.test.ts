@@ -1,7 +1,7 @@
-// Kill storm (DESIGN.md §5 "any process can be killed at any instant"): pod ADD/DEL through
-// the real shim on the local deployment while pool-manager, addr-broker and net-config are
-// SIGKILLed at seeded random moments (the node's supervisor restarts them, as kubelet
-// restarts a container) and the shim itself is killed in mid-request. A failed ADD is
+// Kill storm (any process can be killed at any instant: docs/ARCHITECTURE.md, "Failure model"):
+// pod ADD/DEL through the real shim on the local deployment while pool-manager, addr-broker
+// and net-config are SIGKILLed at seeded random moments (the node's supervisor restarts them,
+// as kubelet restarts a container) and the shim itself is killed in mid-request. A failed ADD is
 // DEL'd and retried, as kubelet does. Afterwards, and after a CNI GC with the live pods:
 // no address held twice; every live pod in the checkpoint and wired in the kernel; no
 // leftover veth/route/rule; EC2 holds exactly what pool-manager accounts for, no detached

@@ -1,5 +1,5 @@
 /**
- * A secondary ENI's link and route table as upstream sets them up (reference §4): MTU, up,
+ * A secondary ENI's link and route table as upstream sets them up: MTU, up,
  * only the primary address (with the subnet mask), `gw/32 scope link` and `default via gw`
  * in the ENI's table, the kernel's subnet route gone from main, rule `from <primary IP>
  * lookup <table>` at 32765. Pure: plans from what the kernel holds.

@@ -1,5 +1,5 @@
 /**
- * Host-wide routing settings (reference §4): the fwmark rule at 1024, `to <CIDR> lookup
+ * Host-wide routing settings, as upstream sets them: the fwmark rule at 1024, `to <CIDR> lookup
  * main` at 1535 for AWS_EXTERNAL_SERVICE_CIDRS, rp_filter loose on the primary interface,
  * tcp_early_demux. Pure: plans from the rules the kernel holds.
  */

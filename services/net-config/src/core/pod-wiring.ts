@@ -1,7 +1,7 @@
 /**
- * A pod's wiring as upstream's routed-ENI plugin does it (reference aws-vpc-cni.md §3),
- * planned as kernel operations; and CHECK as a comparison of the plan with what the
- * kernel holds. Pure.
+ * A pod's wiring as upstream's routed-ENI plugin does it (the layout is listed in
+ * docs/ARCHITECTURE.md, "Kernel state"), planned as kernel operations; and CHECK as a
+ * comparison of the plan with what the kernel holds. Pure.
  */
 import { hostVethName } from "../../../../shared/naming.ts";
 import { canonicalIp } from "../../../../shared/ip.ts";

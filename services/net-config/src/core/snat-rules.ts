@@ -1,5 +1,5 @@
 /**
- * The SNAT and connmark rules upstream programs (reference aws-vpc-cni.md §4), as the
+ * The SNAT and connmark rules upstream programs (docs/ARCHITECTURE.md, "Kernel state"), as the
  * lines iptables-save prints for them, so the same text is written (iptables-restore) and
  * recognised when read back. Pure.
  */

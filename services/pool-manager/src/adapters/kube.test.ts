@@ -64,7 +64,7 @@ describe("ENIConfig through the API", () => {
       "n-lab": { name: "lab", subnetId: "subnet-lab", securityGroups: ["sg-lab"] },
       "n-def": { name: "default", subnetId: "subnet-default", securityGroups: ["sg-default"] },
     });
-    // ENI_CONFIG_ANNOTATION_DEF / ENI_CONFIG_LABEL_DEF renamed: the old keys no longer count.
+    // ENI_CONFIG_ANNOTATION_DEF / ENI_CONFIG_LABEL_DEF set to other keys: the default keys do not count.
     w.node("n-custom", { labels: { "topology.example.com/zone": "lab", [ANN]: "ann" } });
     expect(await w.adapter("n-custom", { eniConfigLabel: "topology.example.com/zone", eniConfigAnnotation: "example.com/none" }).myEniConfig()).toMatchObject({ name: "lab" });
   });

@@ -11,7 +11,7 @@ import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "./settin
 const up = (o: Partial<PoolSettings>): PoolSettings => ({ ...UPSTREAM_DEFAULTS, ...o });
 const proj = (o: Partial<PoolSettings>): PoolSettings => ({ ...PROJECT_DEFAULTS, ...o });
 
-describe("upstream integration scenarios (aws-vpc-cni.md §7), driven to a fixed point", () => {
+describe("upstream's warm-target integration scenarios, driven to a fixed point", () => {
   const rows: Array<[string, Partial<PoolSettings>, { enis: number; addresses: number; prefixes: number }]> = [
     // WARM_ENI_TARGET=3 but MAX_ENI=2 caps it: primary 9 + one ENI 9.
     ["WARM_ENI_TARGET=3 MAX_ENI=2", { warmEniTarget: 3, maxEni: 2 }, { enis: 2, addresses: 18, prefixes: 0 }],

@@ -60,8 +60,8 @@ export const UPSTREAM_DEFAULTS: PoolSettings = {
 };
 
 /**
- * The project's defaults: the fixes of DESIGN.md §4 switched on and the demand policy (when
- * no upstream target is set). The warm-target fields keep upstream's values so that the
+ * The project's defaults: its fixes to upstream switched on (docs/DESIGN-NOTES.md) and the
+ * demand policy (when no upstream target is set). The warm-target fields keep upstream's values so that the
  * compat planner, given these settings, still behaves as upstream with the fixes.
  */
 export const PROJECT_DEFAULTS: PoolSettings = {

@@ -1,5 +1,5 @@
 /**
- * Client-side token buckets mirroring EC2's per-API buckets (peers-and-limits.md). The
+ * Client-side token buckets mirroring EC2's per-API buckets (AWS_BUCKETS below). The
  * account's buckets are shared by every node, so a node's bucket of the account's size alone
  * never waits when a fleet scales up together; each bucket therefore adapts (AIMD): a
  * throttled answer halves its refill rate (down to a floor) and drops its tokens, each
