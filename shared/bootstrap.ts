@@ -1,10 +1,11 @@
 /**
- * What every service's main.ts does first: load the configuration (exiting non-zero,
- * naming every offending variable, before anything else happens), create the logger and
- * resolve the socket group.
+ * What every service's main.ts does first: take the pod's shared settings (the DaemonSet),
+ * load the configuration (exiting non-zero, naming every offending variable, before anything
+ * else happens), create the logger and resolve the socket group.
  */
 import { readFileSync } from "node:fs";
 import { loadConfigOrExit, type Config } from "./config/index.ts";
+import { podSettingsEnv } from "./config/pod-settings.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { ServiceName } from "./sockets.ts";
 
@@ -26,7 +27,15 @@ export function resolveGroup(group: number | string | undefined, groupFile = "/e
   throw new Error(`AWS_VPC_CNI_SOCKET_GROUP: no group named ${group} in ${groupFile}`);
 }
 
-export function bootstrap(service: ServiceName, env: Record<string, string | undefined> = process.env): Bootstrapped {
+export function bootstrap(service: ServiceName, processEnv: Record<string, string | undefined> = process.env): Bootstrapped {
+  // In the DaemonSet, settings are written once on the aws-node container (config/pod-settings.ts).
+  let env: Record<string, string | undefined>;
+  try {
+    env = podSettingsEnv(processEnv);
+  } catch (err) {
+    process.stderr.write(`invalid configuration: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const { config, warnings } = loadConfigOrExit(env);
   const log = createLogger(config, { service, kind: "service" });
   for (const w of warnings) log.warn(w);
