@@ -28,25 +28,73 @@ function envOf(c: { env: EnvVar[] }): Record<string, string> {
 }
 
 describe("deploy/k8s manifests", () => {
-  test("one container per service and an init container, sharing the run dir", () => {
-    const spec = daemonSet.spec.template.spec;
+  const spec = daemonSet.spec.template.spec;
+  const containers = spec.containers as Array<Record<string, any>>;
+  const byName = (n: string) => containers.find((c) => c.name === n)!;
+
+  test("the container named aws-node and one container per other service, sharing the run dir", () => {
     expect(spec.hostNetwork).toBe(true);
-    expect(spec.containers.map((c: { name: string }) => c.name)).toEqual(["pool-manager", "addr-broker", "net-config", "metrics"]);
-    for (const c of spec.containers) expect(c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === "/var/run/aws-node")).toBe(true);
+    expect(containers.map((c) => c.name)).toEqual(["aws-node", "addr-broker", "net-config", "metrics"]);
+    expect(byName("aws-node").command).toEqual(["/app/bin/service", "pool-manager"]);
+    for (const c of containers) expect(c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === "/var/run/aws-node")).toBe(true);
     expect(spec.initContainers).toHaveLength(1);
   });
 
-  test("every container's environment is a valid configuration with upstream's defaults", () => {
-    const spec = daemonSet.spec.template.spec;
-    for (const c of [...spec.initContainers, ...spec.containers]) {
-      const env = envOf(c);
-      const { config } = loadConfig(env);
-      expect(config.pool.warmEniTarget).toBe(1);
-      expect(config.network.vethPrefix).toBe("eni");
-      expect(config.snat.randomize).toBe("prng");
-      expect(config.network.eniMtu).toBe(9001);
-      expect(c.env.some((e: EnvVar) => e.name === "MY_NODE_NAME" && e.valueFrom)).toBe(true);
+  test("every setting is written once: on aws-node, whose environment is a valid configuration with upstream's defaults", () => {
+    const env = envOf(byName("aws-node"));
+    const { config } = loadConfig(env);
+    expect(config.pool.warmEniTarget).toBe(1);
+    expect(config.network.vethPrefix).toBe("eni");
+    expect(config.snat.randomize).toBe("prng");
+    expect(config.network.eniMtu).toBe(9001);
+    expect(byName("aws-node").env.some((e: EnvVar) => e.name === "MY_NODE_NAME" && e.valueFrom)).toBe(true);
+    expect(env.AWS_VPC_CNI_PUBLISH_SETTINGS).toBe("/run/aws-node-settings/settings.json");
+    // The others read the published settings and carry only what is theirs alone.
+    const containerSpecific = new Set(["AWS_VPC_CNI_SETTINGS_FROM", "AWS_VPC_K8S_CNI_LOG_FILE", "AWS_VPC_CNI_HOST_PROC"]);
+    for (const c of containers.filter((x) => x.name !== "aws-node")) {
+      expect(envOf(c).AWS_VPC_CNI_SETTINGS_FROM).toBe("/run/aws-node-settings/settings.json");
+      expect(c.env.map((e: EnvVar) => e.name).filter((n: string) => !containerSpecific.has(n))).toEqual([]);
+      expect(c.volumeMounts.some((m: { name: string; readOnly?: boolean }) => m.name === "settings" && m.readOnly)).toBe(true);
     }
+    const logFiles = containers.map((c) => envOf(c).AWS_VPC_K8S_CNI_LOG_FILE);
+    expect(new Set(logFiles).size).toBe(containers.length);
+    expect(spec.volumes.find((v: { name: string }) => v.name === "settings").emptyDir).toBeDefined();
+  });
+
+  test("only net-config and the init container are privileged; the others drop every capability", () => {
+    for (const c of [...spec.initContainers, ...containers]) {
+      const sc = c.securityContext ?? {};
+      if (c.name === "net-config" || c.name === "aws-vpc-cni-init") {
+        expect(sc.privileged).toBe(true);
+      } else {
+        expect(sc.privileged ?? false).toBe(false);
+        expect(sc.capabilities).toEqual({ drop: ["ALL"] });
+      }
+    }
+  });
+
+  test("liveness and readiness are different checks, and no probe runs TypeScript", () => {
+    for (const c of containers) {
+      const service = c.command[1];
+      expect(c.livenessProbe.exec.command).toEqual(["/app/bin/probe", service, "live"]);
+      expect(c.readinessProbe.exec.command).toEqual(["/app/bin/probe", service, "ready"]);
+      expect(JSON.stringify([c.livenessProbe, c.readinessProbe])).not.toMatch(/\.ts\b|bun run/);
+    }
+  });
+
+  test("every container has resource requests; the image's architecture is pinned", () => {
+    for (const c of [...spec.initContainers, ...containers]) expect(c.resources?.requests?.cpu).toBeDefined();
+    for (const c of containers) expect(c.resources.requests.memory).toBeDefined();
+    const terms = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions;
+    expect(terms).toContainEqual({ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] });
+  });
+
+  test("RBAC is upstream's read-only rights; writes are opt-in roles for the features that need them", () => {
+    const role = docs.find((d) => d.kind === "ClusterRole" && d.metadata.name === "aws-node") as unknown as { rules: Array<{ resources?: string[]; verbs: string[] }> };
+    const writes = role.rules.flatMap((r) => (r.resources ?? []).flatMap((res) => r.verbs.filter((v) => !["get", "list", "watch"].includes(v)).map((v) => `${res}:${v}`)));
+    expect(writes.sort()).toEqual(["cninodes:patch", "events:create", "events:patch"]);
+    const annotate = loadAll(join(K8S, "optional/rbac-annotate-pod-ip.yaml")) as Array<{ kind: string; rules?: Array<{ resources: string[]; verbs: string[] }> }>;
+    expect(annotate.find((d) => d.kind === "ClusterRole")!.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["patch"] }] as never);
   });
 
   test("the init container's plan installs the shim, the chain and the conflist atomically", () => {
