@@ -17,6 +17,22 @@ export function privateDnsName(privateIp: string, region: string): string {
   return region === "us-east-1" ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
 }
 
+/**
+ * The node role's credentials as IMDS hands them out on EC2 (the simulated EC2 accepts any): the
+ * services' AWS SDK finds them through its default chain, as in the aws-node container on a real
+ * node, with nothing in the environment. Valid six hours from now, renewed at every read.
+ */
+export function instanceProfileCredentials(nowMs: number): NonNullable<ImdsInstanceView["instanceProfile"]> {
+  return {
+    role: "aws-vpc-cni-local-node",
+    accessKeyId: "ASIALOCALDEPLOYMENT0",
+    secretAccessKey: "local-deployment-instance-profile-secret",
+    token: "local-deployment-session-token",
+    lastUpdated: new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    expiration: new Date(nowMs + 6 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  };
+}
+
 export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, nowMs: number): ImdsInstanceView | undefined {
   const inst = model.state.instances[instanceId];
   const interfaces = model.imdsView(instanceId, nowMs);
@@ -28,6 +44,7 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
     region,
     localIpv4: inst.privateIp,
     primaryMac: model.state.enis[inst.primaryEniId]?.mac ?? "",
+    instanceProfile: instanceProfileCredentials(nowMs),
     interfaces: interfaces.map((i) => {
       const v6 = model.state.subnets[i.subnetId]?.ipv6Cidr;
       return { ...i, subnetIpv6Cidrs: v6 ? [v6] : [] };

@@ -29,7 +29,7 @@ function envOf(c: { env: EnvVar[] }): Record<string, string> {
 
 describe("deploy/k8s manifests", () => {
   const spec = daemonSet.spec.template.spec;
-  const containers = spec.containers as Array<Record<string, any>>;
+  const containers = spec.containers as Array<Record<string, any> & { env: EnvVar[] }>;
   const byName = (n: string) => containers.find((c) => c.name === n)!;
 
   test("the container named aws-node and one container per other service, sharing the run dir", () => {

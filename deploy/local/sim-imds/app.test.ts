@@ -192,3 +192,29 @@ describe("view changes are visible on the next read", () => {
     expect((await app.request("/latest/meta-data/instance-id")).status).toBe(404);
   });
 });
+
+describe("instance profile credentials", () => {
+  test("the SDK's instance-metadata credential provider gets the node role's credentials (IMDSv2)", async () => {
+    const { instanceProfileCredentials } = await import("../node-identity.ts");
+    const { fromInstanceMetadata } = await import("@smithy/credential-provider-imds");
+    const withRole: ImdsInstanceView = { ...twoEniView, instanceProfile: instanceProfileCredentials(Date.now()) };
+    const served = serveImds({ hostname: "127.0.0.1", port: 0, instanceId: withRole.instanceId, view: () => withRole, now: clock, allowV1: false });
+    const previous = process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
+    process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = served.url;
+    try {
+      const creds = await fromInstanceMetadata({ timeout: 2000, maxRetries: 0 })();
+      expect(creds.accessKeyId).toBe("ASIALOCALDEPLOYMENT0");
+      expect(creds.sessionToken).toBe("local-deployment-session-token");
+      // Six hours ahead, to the second (IMDS gives whole seconds).
+      expect(Math.abs(creds.expiration!.getTime() - (Date.now() + 6 * 3_600_000))).toBeLessThan(5_000);
+    } finally {
+      if (previous === undefined) delete process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
+      else process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = previous;
+      await served.stop();
+    }
+  });
+
+  test("an instance without a profile has no iam/ tree", async () => {
+    expect(await status(client(imds.url).request("/latest/meta-data/iam/security-credentials/", {}))).toBe(404);
+  });
+});

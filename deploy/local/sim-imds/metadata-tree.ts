@@ -23,6 +23,18 @@ export interface ImdsInstanceView {
   interfaces: ImdsInterfaceView[];
   /** Used only by the identity document; a fixed fake account when absent. */
   accountId?: string;
+  /** The instance profile's role credentials (iam/security-credentials/<role>), which the SDK's default chain reads on EC2. */
+  instanceProfile?: InstanceProfileCredentials;
+}
+
+export interface InstanceProfileCredentials {
+  role: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  token: string;
+  /** ISO time; the caller derives it from its clock. */
+  lastUpdated: string;
+  expiration: string;
 }
 
 export type MetadataAnswer = { found: true; body: string; contentType: string } | { found: false };
@@ -82,6 +94,24 @@ function answerMacs(view: ImdsInstanceView, rest: string): MetadataAnswer {
   return answerInterface(iface, slash < 0 ? "" : rest.slice(slash + 1));
 }
 
+function answerIam(p: InstanceProfileCredentials, path: string): MetadataAnswer {
+  switch (path) {
+    case "iam":
+      return listing(["info", "security-credentials/"]);
+    case "iam/info":
+      return { found: true, contentType: "application/json", body: JSON.stringify({ Code: "Success", LastUpdated: p.lastUpdated, InstanceProfileArn: `arn:aws:iam::111122223333:instance-profile/${p.role}`, InstanceProfileId: "AIPAAAAAAAAAAAAAAAAAA" }) };
+    case "iam/security-credentials":
+      return text(p.role);
+    case `iam/security-credentials/${p.role}`:
+      return {
+        found: true,
+        contentType: "application/json",
+        body: JSON.stringify({ Code: "Success", LastUpdated: p.lastUpdated, Type: "AWS-HMAC", AccessKeyId: p.accessKeyId, SecretAccessKey: p.secretAccessKey, Token: p.token, Expiration: p.expiration }),
+      };
+  }
+  return NOT_FOUND;
+}
+
 /**
  * Answers a path below /latest/meta-data/ (given without that prefix, without leading or
  * trailing slashes; "" is the root listing).
@@ -89,7 +119,7 @@ function answerMacs(view: ImdsInstanceView, rest: string): MetadataAnswer {
 export function answerMetadata(view: ImdsInstanceView, path: string): MetadataAnswer {
   switch (path) {
     case "":
-      return listing(["instance-id", "instance-type", "local-ipv4", "mac", "network/", "placement/"]);
+      return listing(["instance-id", "instance-type", "local-ipv4", "mac", "network/", "placement/", ...(view.instanceProfile ? ["iam/"] : [])]);
     case "instance-id":
       return text(view.instanceId);
     case "instance-type":
@@ -109,6 +139,7 @@ export function answerMetadata(view: ImdsInstanceView, path: string): MetadataAn
     case "network/interfaces":
       return listing(["macs/"]);
   }
+  if (view.instanceProfile && (path === "iam" || path.startsWith("iam/"))) return answerIam(view.instanceProfile, path);
   const macsPrefix = "network/interfaces/macs";
   if (path === macsPrefix) return answerMacs(view, "");
   if (path.startsWith(`${macsPrefix}/`)) return answerMacs(view, path.slice(macsPrefix.length + 1));
