@@ -39,7 +39,6 @@ export class DaemonSetController {
   readonly #firstBackoffMs: number;
   /** `<DaemonSet uid>/<node>` → back-off of failed pods there. */
   readonly #backoff = new Map<string, { delayMs: number; until: number }>();
-  #unsubscribe: (() => void) | undefined;
 
   constructor(private readonly cluster: ClusterApi, options: DaemonSetControllerOptions = {}) {
     this.#log = options.log ?? SILENT_LOG;
@@ -49,13 +48,10 @@ export class DaemonSetController {
   }
 
   start(): void {
-    this.#unsubscribe ??= this.cluster.subscribe([DAEMONSETS, PODS, NODES], () => this.#loop.trigger());
-    this.#loop.trigger();
+    this.#loop.start((onChange) => this.cluster.subscribe([DAEMONSETS, PODS, NODES], onChange));
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
   }
 

@@ -30,7 +30,6 @@ export class GarbageCollector {
   readonly #quarantineMs: number;
   /** Pod uid → when it was first seen bound to a missing node. */
   readonly #orphanedSince = new Map<string, number>();
-  #unsubscribe: (() => void) | undefined;
 
   constructor(private readonly cluster: ClusterApi, options: GarbageCollectorOptions = {}) {
     this.#log = options.log ?? SILENT_LOG;
@@ -39,15 +38,12 @@ export class GarbageCollector {
   }
 
   start(): void {
-    this.#unsubscribe ??= this.cluster.subscribe("all", (change) => {
-      if (change.resource !== "events") this.#loop.trigger();
-    });
-    this.#loop.trigger();
+    this.#loop.start((onChange) => this.cluster.subscribe("all", (change) => {
+      if (change.resource !== "events") onChange();
+    }));
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
   }
 

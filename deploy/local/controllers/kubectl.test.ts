@@ -172,6 +172,8 @@ describe.skipIf(!haveKubectl)("kubectl against the control plane", () => {
         ["metrics", [{ name: "WARM_IP_TARGET", value: "1" }]],
       ]);
       expect(template.initContainers[0]?.env).toEqual([{ name: "STAGE", value: "init" }]);
+      const listed = await kubectl("set", "env", "daemonset/aws-node", "-n", "kube-system", "--list", "-c", "init");
+      expect(listed.out).toBe("# DaemonSet aws-node, container init\nSTAGE=init\n");
 
       const rollout = await kubectl("rollout", "status", "daemonset/aws-node", "-n", "kube-system", "--timeout=20s");
       expect(rollout.code).toBe(0);

@@ -14,11 +14,15 @@ export type Pass = () => number | undefined;
 
 const MAX_RETRY_MS = 30_000;
 
+/** Subscribes `onChange` to the changes a controller watches; returns the unsubscribe. */
+export type Subscribe = (onChange: () => void) => () => void;
+
 export class ReconcileLoop {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #due = 0;
   #failures = 0;
   #stopped = false;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly name: string,
@@ -36,7 +40,15 @@ export class ReconcileLoop {
     this.#timer = setTimeout(() => this.#run(), delayMs);
   }
 
+  /** Runs a pass now and after every change `subscribe` reports, until `stop`. */
+  start(subscribe: Subscribe): void {
+    this.#unsubscribe ??= subscribe(() => this.trigger());
+    this.trigger();
+  }
+
   stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

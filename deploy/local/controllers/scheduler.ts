@@ -61,7 +61,6 @@ export class Scheduler {
   readonly #unschedulable = new Map<string, { nodeChanges: number; at: number }>();
   #nodeChanges = 0;
   #roundRobin = 0;
-  #unsubscribe: (() => void) | undefined;
 
   constructor(private readonly cluster: ClusterApi, options: SchedulerOptions = {}) {
     this.#log = options.log ?? SILENT_LOG;
@@ -71,16 +70,13 @@ export class Scheduler {
   }
 
   start(): void {
-    this.#unsubscribe ??= this.cluster.subscribe([PODS, NODES], (change) => {
+    this.#loop.start((onChange) => this.cluster.subscribe([PODS, NODES], (change) => {
       if (change.resource === "nodes") this.#nodeChanges += 1;
-      this.#loop.trigger();
-    });
-    this.#loop.trigger();
+      onChange();
+    }));
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
   }
 
