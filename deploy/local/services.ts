@@ -1,7 +1,9 @@
 // The simulated cloud's HTTP endpoints, bound to the management address in the root
 // namespace (never 0.0.0.0): the EC2 Query API (+ its control API on a Unix socket) and the
-// Kubernetes API (+ a kubeconfig usable from the root namespace).
+// Kubernetes API (+ a kubeconfig usable from the root namespace) with its controllers
+// (scheduler, DaemonSet controller, garbage collector).
 import type pino from "pino";
+import { startControlPlane } from "./controllers/control-plane.ts";
 import { serveSimEc2, type Ec2Model, type SimEc2Server } from "./sim-ec2/index.ts";
 import { serveKube, writeKubeconfig, type ServedKube } from "./sim-kube/serve.ts";
 
@@ -28,10 +30,14 @@ export async function startEc2Api(opts: { model: Ec2Model; host: string; control
 export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger }): Promise<KubeApi> {
   const served = serveKube({ hostname: opts.host, port: 0 });
   await writeKubeconfig(opts.kubeconfig, served.url);
+  const controlPlane = startControlPlane(served.store, { log: opts.log.child({ component: "controllers" }) });
   return {
     url: served.url,
     served,
-    stop: () => served.stop(),
+    stop: () => {
+      controlPlane.stop();
+      return served.stop();
+    },
     async createNode(node) {
       // Through the API's own validation, in process.
       const res = await served.kube.fetch(

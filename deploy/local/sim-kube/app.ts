@@ -3,10 +3,13 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { coreVersions, groupDocument, groupList, resourceList, SERVER_VERSION } from "./discovery.ts";
-import { createObject, deleteObject, getObject, listObjects, patchObject, selectorFilter, updateObject } from "./operations.ts";
+import { bindPod } from "./binding.ts";
+import { deleteObject, parseDeleteOptions } from "./deletion.ts";
+import { createObject, getObject, listObjects, patchObject, selectorFilter, updateObject } from "./operations.ts";
 import type { Target } from "./operations.ts";
 import { openApiGroupVersion, openApiRoot } from "./openapi.ts";
-import { apiVersionOf, findResource } from "./resources.ts";
+import { ResourceRegistry } from "./registry.ts";
+import { apiVersionOf } from "./resources.ts";
 import { badRequest, KubeError } from "./status.ts";
 import type { KubeStore } from "./store.ts";
 import { toTable, wantsTable } from "./table.ts";
@@ -50,7 +53,7 @@ function notFoundPath(path: string): KubeError {
 }
 
 /** `/api/v1/...` or `/apis/<group>/<version>/...` split into resource, namespace, name, subresource. */
-function parseResourcePath(segments: string[]): ResourcePath | undefined {
+function parseResourcePath(registry: ResourceRegistry, segments: string[]): ResourcePath | undefined {
   let group: string;
   let version: string;
   let rest: string[];
@@ -67,11 +70,11 @@ function parseResourcePath(segments: string[]): ResourcePath | undefined {
     rest = rest.slice(2);
   }
   const [plural, name, subresource, ...extra] = rest;
-  const def = plural === undefined ? undefined : findResource(group, version, plural);
+  const def = plural === undefined ? undefined : registry.find(group, version, plural);
   if (def === undefined || extra.length > 0) return undefined;
   if (namespace !== undefined && !def.namespaced) return undefined;
   if (def.namespaced && namespace === undefined && name !== undefined) return undefined;
-  if (subresource !== undefined && !(subresource === "status" && def.hasStatus)) return undefined;
+  if (subresource !== undefined && !(subresource === "status" && def.hasStatus) && !(subresource === "binding" && def.isPod)) return undefined;
   return { target: { def, namespace }, name, subresource };
 }
 
@@ -99,6 +102,7 @@ export function createKubeApp(store: KubeStore, options: KubeAppOptions = {}): K
   const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 5000;
   const closers = new Set<() => void>();
   const app = new Hono();
+  const registry = new ResourceRegistry(store);
 
   app.onError((error) => {
     if (error instanceof KubeError) return statusResponse(error);
@@ -118,10 +122,10 @@ export function createKubeApp(store: KubeStore, options: KubeAppOptions = {}): K
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", (c) => c.text("ok"));
   app.get("/api", (c) => c.json(coreVersions(new URL(c.req.url).host)));
-  app.get("/apis", (c) => c.json(groupList()));
-  app.get("/openapi/v3", (c) => c.json(openApiRoot()));
+  app.get("/apis", (c) => c.json(groupList(registry.all())));
+  app.get("/openapi/v3", (c) => c.json(openApiRoot(registry.all())));
   app.get("/openapi/v3/*", (c) => {
-    const document = openApiGroupVersion(c.req.path.slice("/openapi/v3/".length));
+    const document = openApiGroupVersion(registry.all(), c.req.path.slice("/openapi/v3/".length));
     if (document === undefined) throw notFoundPath(c.req.path);
     return c.json(document);
   });
@@ -131,19 +135,19 @@ export function createKubeApp(store: KubeStore, options: KubeAppOptions = {}): K
     const segments = path.split("/").filter((segment) => segment !== "");
     if (c.req.method === "GET") {
       if (segments.length === 2 && segments[0] === "api") {
-        const list = resourceList("", segments[1] ?? "");
+        const list = resourceList(registry.all(), "", segments[1] ?? "");
         if (list) return c.json(list);
       }
       if (segments.length === 2 && segments[0] === "apis") {
-        const group = groupDocument(segments[1] ?? "");
+        const group = groupDocument(registry.all(), segments[1] ?? "");
         if (group) return c.json(group);
       }
       if (segments.length === 3 && segments[0] === "apis") {
-        const list = resourceList(segments[1] ?? "", segments[2] ?? "");
+        const list = resourceList(registry.all(), segments[1] ?? "", segments[2] ?? "");
         if (list) return c.json(list);
       }
     }
-    const resource = parseResourcePath(segments);
+    const resource = parseResourcePath(registry, segments);
     if (resource === undefined) throw notFoundPath(path);
     return handleResource(c, resource);
   });
@@ -185,14 +189,19 @@ export function createKubeApp(store: KubeStore, options: KubeAppOptions = {}): K
       }
       if (method === "DELETE") {
         const body = await readJson(c);
-        const dryRun = isDryRun(c, body);
+        const options = parseDeleteOptions(body, query, isDryRun(c, body));
         const doomed = listObjects(store, target, selectorFilter(target.def, query("labelSelector"), query("fieldSelector")));
-        const items = doomed.map((object) => deleteObject(store, target, object.metadata.name ?? "", dryRun));
+        const items = doomed.map((object) => deleteObject(store, { def: target.def, namespace: object.metadata.namespace }, object.metadata.name ?? "", options));
         return c.json({ kind: `${target.def.kind}List`, apiVersion: apiVersionOf(target.def), metadata: { resourceVersion: store.resourceVersion }, items });
       }
       throw new KubeError("MethodNotAllowed", `the server does not allow this method on the requested resource`);
     }
 
+    if (subresource === "binding") {
+      if (method !== "POST") throw new KubeError("MethodNotAllowed", "the server does not allow this method on the requested resource");
+      const body = await readJson(c);
+      return c.json(bindPod(store, target, name, body, isDryRun(c, body)), 201);
+    }
     switch (method) {
       case "GET": {
         const object = getObject(store, target, name);
@@ -207,8 +216,8 @@ export function createKubeApp(store: KubeStore, options: KubeAppOptions = {}): K
         return c.json(patchObject(store, target, name, c.req.header("content-type") ?? "", await readJson(c), subresource, isDryRun(c)));
       case "DELETE": {
         if (subresource !== undefined) break;
-        const body = (await readJson(c)) as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined;
-        return c.json(deleteObject(store, target, name, isDryRun(c, body), body?.preconditions));
+        const body = await readJson(c);
+        return c.json(deleteObject(store, target, name, parseDeleteOptions(body, query, isDryRun(c, body))));
       }
     }
     throw new KubeError("MethodNotAllowed", `the server does not allow this method on the requested resource`);

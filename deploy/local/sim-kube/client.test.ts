@@ -123,7 +123,12 @@ describe("pods", () => {
     expect(patched.metadata?.annotations).toEqual({ "vpc.amazonaws.com/pod-ips": "10.0.0.5" });
     expect(Number(patched.metadata?.resourceVersion)).toBeGreaterThan(Number(pod.metadata?.resourceVersion));
 
+    // bound to a node: deleted gracefully (the pod's 30 s), gone once deleted again with 0 s, as the kubelet does
     await core.deleteNamespacedPod({ namespace: "default", name: "a1" });
+    const terminating = await core.readNamespacedPod({ namespace: "default", name: "a1" });
+    expect(terminating.metadata?.deletionGracePeriodSeconds).toBe(30);
+    expect(terminating.metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    await core.deleteNamespacedPod({ namespace: "default", name: "a1", gracePeriodSeconds: 0 });
     expect((await refusal(core.readNamespacedPod({ namespace: "default", name: "a1" }))).code).toBe(404);
   });
 
@@ -180,6 +185,7 @@ describe("watch", () => {
       { fieldSelector: "spec.nodeName=node-w", allowWatchBookmarks: true, resourceVersion: start.metadata?.resourceVersion },
       (type, object: V1Pod) => {
         if (type === "BOOKMARK") bookmarks += 1;
+        else if (type === "MODIFIED" && object.metadata?.deletionTimestamp) seen.push(`${type} ${object.metadata.name} deleting in ${object.metadata.deletionGracePeriodSeconds} s`);
         else seen.push(`${type} ${object.metadata?.name}`);
       },
       (error) => {
@@ -190,8 +196,9 @@ describe("watch", () => {
       await core.createNamespacedPod({ namespace: "default", body: podOn("w1", "node-w") });
       await core.createNamespacedPod({ namespace: "default", body: podOn("elsewhere", "node-x") });
       await core.patchNamespacedPod({ namespace: "default", name: "w1", body: { metadata: { annotations: { k: "v" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
-      await core.deleteNamespacedPod({ namespace: "default", name: "w1" });
-      const expected = ["ADDED w1", "MODIFIED w1", "DELETED w1"];
+      await core.deleteNamespacedPod({ namespace: "default", name: "w1", gracePeriodSeconds: 5 });
+      await core.deleteNamespacedPod({ namespace: "default", name: "w1", gracePeriodSeconds: 0 });
+      const expected = ["ADDED w1", "MODIFIED w1", "MODIFIED w1 deleting in 5 s", "DELETED w1"];
       for (let i = 0; i < 100 && (seen.length < expected.length || bookmarks === 0); i += 1) await Bun.sleep(50);
       expect(seen).toEqual(expected);
       expect(bookmarks).toBeGreaterThan(0);

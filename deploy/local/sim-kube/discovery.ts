@@ -1,6 +1,6 @@
 // Legacy (non-aggregated) discovery documents, built from the resource table. kubectl falls
 // back to these when the answer is not an aggregated discovery document.
-import { RESOURCES, VERBS } from "./resources.ts";
+import { VERBS } from "./resources.ts";
 import type { ResourceDef } from "./resources.ts";
 
 export const SERVER_VERSION = {
@@ -15,9 +15,9 @@ export const SERVER_VERSION = {
   platform: "linux/amd64",
 };
 
-function groupVersions(): Map<string, string[]> {
+function groupVersions(defs: readonly ResourceDef[]): Map<string, string[]> {
   const groups = new Map<string, string[]>();
-  for (const def of RESOURCES) {
+  for (const def of defs) {
     if (def.group === "") continue;
     const versions = groups.get(def.group) ?? [];
     if (!versions.includes(def.version)) versions.push(def.version);
@@ -39,16 +39,16 @@ function apiGroup(name: string, versions: string[]) {
   return { name, versions: entries, preferredVersion: entries[0] };
 }
 
-export function groupList() {
+export function groupList(defs: readonly ResourceDef[]) {
   return {
     kind: "APIGroupList",
     apiVersion: "v1",
-    groups: [...groupVersions()].map(([name, versions]) => apiGroup(name, versions)),
+    groups: [...groupVersions(defs)].map(([name, versions]) => apiGroup(name, versions)),
   };
 }
 
-export function groupDocument(group: string) {
-  const versions = groupVersions().get(group);
+export function groupDocument(defs: readonly ResourceDef[], group: string) {
+  const versions = groupVersions(defs).get(group);
   return versions === undefined ? undefined : { kind: "APIGroup", apiVersion: "v1", ...apiGroup(group, versions) };
 }
 
@@ -61,14 +61,15 @@ function resourceEntries(def: ResourceDef) {
     verbs: VERBS,
     ...(def.shortNames.length > 0 ? { shortNames: def.shortNames } : {}),
   };
-  if (!def.hasStatus) return [main];
-  const status = { name: `${def.plural}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] };
-  return [main, status];
+  const entries: Array<Record<string, unknown>> = [main];
+  if (def.hasStatus) entries.push({ name: `${def.plural}/status`, singularName: "", namespaced: def.namespaced, kind: def.kind, verbs: ["get", "patch", "update"] });
+  if (def.isPod) entries.push({ name: `${def.plural}/binding`, singularName: "", namespaced: true, kind: "Binding", verbs: ["create"] });
+  return entries;
 }
 
 /** The APIResourceList of one group version ("" group is the core /api/v1), or undefined. */
-export function resourceList(group: string, version: string) {
-  const defs = RESOURCES.filter((def) => def.group === group && def.version === version);
+export function resourceList(all: readonly ResourceDef[], group: string, version: string) {
+  const defs = all.filter((def) => def.group === group && def.version === version);
   if (defs.length === 0) return undefined;
   return {
     kind: "APIResourceList",

@@ -21,6 +21,14 @@ async function kubectl(...args: string[]): Promise<{ code: number; out: string; 
   return { code, out, err };
 }
 
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await Bun.sleep(20);
+  }
+}
+
 const POD = `apiVersion: v1
 kind: Pod
 metadata:
@@ -128,8 +136,18 @@ describe.skipIf(!haveKubectl)("kubectl", () => {
     expect(again.code).not.toBe(0);
     expect(again.err).toContain("AlreadyExists");
 
-    const deleted = await kubectl("delete", "pod", "web-1", "--timeout=20s");
+    // Bound to node-a, the pod is deleted gracefully; kubectl waits (a watch on
+    // metadata.name) until the kubelet, played here, deletes it for good.
+    const deleting = kubectl("delete", "pod", "web-1", "--timeout=20s");
+    await until(() => kube.store.get("pods", "default", "web-1")?.metadata.deletionTimestamp !== undefined);
+    expect(kube.store.get("pods", "default", "web-1")?.metadata.deletionGracePeriodSeconds).toBe(30);
+    await Bun.sleep(300);
+    expect(kube.store.get("pods", "default", "web-1")).toBeDefined();
+    const final = await fetch(`${kube.url}/api/v1/namespaces/default/pods/web-1?gracePeriodSeconds=0`, { method: "DELETE" });
+    expect(final.status).toBe(200);
+    const deleted = await deleting;
     expect(deleted.out.trim()).toBe('pod "web-1" deleted');
+    expect(deleted.code).toBe(0);
     expect(kube.store.get("pods", "default", "web-1")).toBeUndefined();
   });
 

@@ -2,7 +2,6 @@
 // the PATCH operations tagged with their kind and the `fieldValidation` query parameter.
 // kubectl reads that to learn the server validates fields itself, and then skips client-side
 // schema validation (which would need full schemas this server does not have).
-import { RESOURCES } from "./resources.ts";
 import type { ResourceDef } from "./resources.ts";
 
 const SPEC_HASH = "sim0";
@@ -11,9 +10,9 @@ function gvPath(group: string, version: string): string {
   return group === "" ? `api/${version}` : `apis/${group}/${version}`;
 }
 
-export function openApiRoot() {
+export function openApiRoot(defs: readonly ResourceDef[]) {
   const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const def of RESOURCES) {
+  for (const def of defs) {
     const path = gvPath(def.group, def.version);
     paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${SPEC_HASH}` };
   }
@@ -37,8 +36,8 @@ function patchOperation(def: ResourceDef) {
 }
 
 /** The OpenAPI v3 document of one group version (`api/v1`, `apis/apps/v1`), or undefined. */
-export function openApiGroupVersion(path: string) {
-  const defs = RESOURCES.filter((def) => gvPath(def.group, def.version) === path);
+export function openApiGroupVersion(all: readonly ResourceDef[], path: string) {
+  const defs = all.filter((def) => gvPath(def.group, def.version) === path);
   if (defs.length === 0) return undefined;
   return {
     openapi: "3.0.0",

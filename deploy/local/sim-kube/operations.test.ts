@@ -6,6 +6,7 @@ import { KubeStore } from "./store.ts";
 
 function setup() {
   const store = new KubeStore();
+  store.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
   const { app } = createKubeApp(store);
   const send = (method: string, path: string, body?: unknown, contentType = "application/json") =>
     app.request(path, { method, headers: { "content-type": contentType }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -28,9 +29,9 @@ describe("resource rules", () => {
     const { store, send } = setup();
     await send("POST", "/api/v1/namespaces/default/pods", pod);
     await send("PATCH", "/api/v1/namespaces/default/pods/p", { status: { phase: "Running" } }, "application/merge-patch+json");
-    expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Pending" });
+    expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Pending", qosClass: "BestEffort" });
     await send("PATCH", "/api/v1/namespaces/default/pods/p/status", { status: { phase: "Running", podIP: "10.0.0.9" } }, "application/merge-patch+json");
-    expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Running", podIP: "10.0.0.9" });
+    expect(store.get("pods", "default", "p")?.status).toEqual({ phase: "Running", podIP: "10.0.0.9", qosClass: "BestEffort" });
     const byIp: any = await (await send("GET", "/api/v1/pods?fieldSelector=status.podIP%3D10.0.0.9")).json();
     expect(byIp.items.map((item: { metadata: { name: string } }) => item.metadata.name)).toEqual(["p"]);
   });

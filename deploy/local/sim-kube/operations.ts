@@ -1,11 +1,16 @@
 // The verbs on one resource against the store, with the API server's checks: kind and
-// namespace agree with the URL, names are valid, resourceVersion preconditions, dry-run.
+// namespace agree with the URL, names are valid, resourceVersion preconditions, dry-run,
+// server-owned metadata, defaults and immutable fields. Deletion is in deletion.ts.
+import { prepareCreate, prepareUpdate, sameJson } from "./lifecycle.ts";
 import { applyPatch } from "./patch.ts";
+import { CRD_KEY, storedKeysOfCrd } from "./registry.ts";
 import { apiVersionOf, fieldValue, resourceKey, supportedFields } from "./resources.ts";
 import type { ResourceDef } from "./resources.ts";
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { alreadyExists, badRequest, conflict, invalid, notFound } from "./status.ts";
+import type { Subject } from "./status.ts";
 import type { KubeStore } from "./store.ts";
+import { validateFinalizers } from "./update-rules.ts";
 import { validateMetadata } from "./validate.ts";
 import type { KubeObject } from "./validate.ts";
 
@@ -17,11 +22,11 @@ export interface Target {
 
 export type ObjectFilter = (object: KubeObject) => boolean;
 
-function subject(def: ResourceDef, name: string) {
+export function subject(def: ResourceDef, name: string): Subject {
   return { group: def.group, plural: def.plural, kind: def.kind, name };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -70,8 +75,9 @@ function checkBody(target: Target, body: unknown): KubeObject {
   return object;
 }
 
-function validate(def: ResourceDef, object: KubeObject): void {
+export function validate(def: ResourceDef, object: KubeObject, current?: KubeObject): void {
   const causes = [...validateMetadata(object), ...(def.validate?.(object) ?? [])];
+  if (current !== undefined) causes.push(...(def.validateUpdate?.(current, object) ?? []), ...validateFinalizers(current, object));
   if (causes.length > 0) throw invalid(subject(def, object.metadata.name ?? ""), causes);
 }
 
@@ -80,29 +86,37 @@ function randomSuffix(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(5)), (byte) => alphabet[byte % alphabet.length]).join("");
 }
 
+/** generateName's base is cut so the name with its 5 random characters stays within 63. */
+const MAX_GENERATE_NAME_BASE = 58;
+
 export function createObject(store: KubeStore, target: Target, body: unknown, dryRun: boolean): KubeObject {
   const { def } = target;
   const object = checkBody(target, body);
   if ((object.metadata.name ?? "") === "" && object.metadata.generateName) {
-    object.metadata.name = `${object.metadata.generateName}${randomSuffix()}`;
+    object.metadata.name = `${object.metadata.generateName.slice(0, MAX_GENERATE_NAME_BASE)}${randomSuffix()}`;
   }
-  delete object.metadata.resourceVersion;
+  prepareCreate(def, object, store.now());
   def.defaults?.(object);
   validate(def, object);
+  if (target.namespace !== undefined && store.get("namespaces", undefined, target.namespace) === undefined) {
+    throw notFound({ group: "", plural: "namespaces", kind: "Namespace", name: target.namespace });
+  }
   const name = object.metadata.name ?? "";
   if (store.get(resourceKey(def), target.namespace, name) !== undefined) throw alreadyExists(subject(def, name));
-  if (dryRun) {
-    object.metadata.uid ??= crypto.randomUUID();
-    object.metadata.creationTimestamp ??= store.now().toISOString().replace(/\.\d+Z$/, "Z");
-    return object;
-  }
+  if (dryRun) return object;
   return store.create(resourceKey(def), object);
+}
+
+/** Whether an object being deleted has nothing left to wait for. */
+export function deletionIsDue(object: KubeObject): boolean {
+  return object.metadata.deletionTimestamp !== undefined && (object.metadata.finalizers ?? []).length === 0 && (object.metadata.deletionGracePeriodSeconds ?? 0) === 0;
 }
 
 /**
  * Stores `next` in place of `current`: identity fields cannot change, a stale
  * resourceVersion is a conflict, status follows the status-subresource rules, and a
- * change that changes nothing does not bump the resourceVersion.
+ * change that changes nothing does not bump the resourceVersion. Removing the last
+ * finalizer of an object being deleted removes the object.
  */
 function replaceObject(store: KubeStore, target: Target, current: KubeObject, next: KubeObject, subresource: string | undefined, dryRun: boolean): KubeObject {
   const { def } = target;
@@ -121,12 +135,11 @@ function replaceObject(store: KubeStore, target: Target, current: KubeObject, ne
   if (merged.status === undefined) delete merged.status;
   merged.apiVersion = current.apiVersion;
   merged.kind = current.kind;
-  for (const key of ["name", "namespace", "uid", "creationTimestamp", "resourceVersion"] as const) {
-    if (current.metadata[key] === undefined) delete merged.metadata[key];
-    else merged.metadata[key] = current.metadata[key];
-  }
-  validate(def, merged);
-  if (JSON.stringify(merged) === JSON.stringify(current) || dryRun) return merged;
+  prepareUpdate(def, current, merged);
+  def.defaults?.(merged);
+  validate(def, merged, current);
+  if (sameJson(merged, current) || dryRun) return merged;
+  if (deletionIsDue(merged)) return removeObject(store, def, merged);
   return store.update(resourceKey(def), merged);
 }
 
@@ -142,14 +155,13 @@ export function patchObject(store: KubeStore, target: Target, name: string, cont
   return replaceObject(store, target, current, checkBody(target, patched), subresource, dryRun);
 }
 
-export function deleteObject(store: KubeStore, target: Target, name: string, dryRun: boolean, precondition?: { uid?: string; resourceVersion?: string }): KubeObject {
-  const current = getObject(store, target, name);
-  if (precondition?.uid !== undefined && precondition.uid !== current.metadata.uid) {
-    throw conflict(subject(target.def, name), `Precondition failed: UID in precondition: ${precondition.uid}, UID in object meta: ${current.metadata.uid}`);
+/** Removes an object from the store for good; a CRD takes its custom objects with it. */
+export function removeObject(store: KubeStore, def: ResourceDef, object: KubeObject): KubeObject {
+  const removed = store.delete(resourceKey(def), object.metadata.namespace, object.metadata.name ?? "") ?? object;
+  if (resourceKey(def) === CRD_KEY) {
+    for (const key of storedKeysOfCrd(removed)) {
+      for (const custom of store.list(key)) store.delete(key, custom.metadata.namespace, custom.metadata.name ?? "");
+    }
   }
-  if (precondition?.resourceVersion !== undefined && precondition.resourceVersion !== current.metadata.resourceVersion) {
-    throw conflict(subject(target.def, name), "Precondition failed: the resourceVersion does not match");
-  }
-  if (dryRun) return current;
-  return store.delete(resourceKey(target.def), target.namespace, name) ?? current;
+  return removed;
 }

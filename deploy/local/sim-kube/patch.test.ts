@@ -48,3 +48,49 @@ describe("applyPatch", () => {
     expect((caught as KubeError).code).toBe(code);
   });
 });
+
+describe("strategic merge patch as kubectl sends it", () => {
+  const daemonSet = {
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            { name: "aws-node", env: [{ name: "X", value: "1" }, { name: "Y", value: "2" }] },
+            { name: "other", env: [{ name: "X", value: "1" }] },
+          ],
+          volumes: [{ name: "v", hostPath: { path: "/x" } }],
+        },
+      },
+    },
+    metadata: { finalizers: ["a", "b"] },
+  };
+
+  test("`kubectl set env -c aws-node X=9 Z=3` changes only that container, in the order kubectl asks", () => {
+    const patch = { spec: { template: { spec: {
+      "$setElementOrder/containers": [{ name: "aws-node" }, { name: "other" }],
+      containers: [{ "$setElementOrder/env": [{ name: "X" }, { name: "Z" }, { name: "Y" }], env: [{ name: "X", value: "9" }, { name: "Z", value: "3" }], name: "aws-node" }],
+    } } } };
+    const result = applyPatch(STRATEGIC_MERGE_PATCH, daemonSet, patch) as typeof daemonSet;
+    expect(result.spec.template.spec.containers).toEqual([
+      { name: "aws-node", env: [{ name: "X", value: "9" }, { name: "Z", value: "3" }, { name: "Y", value: "2" }] },
+      { name: "other", env: [{ name: "X", value: "1" }] },
+    ]);
+  });
+
+  test("`kubectl set env -c aws-node Y-` deletes by name", () => {
+    const patch = { spec: { template: { spec: { containers: [{ "$setElementOrder/env": [{ name: "X" }], env: [{ $patch: "delete", name: "Y" }], name: "aws-node" }] } } } };
+    const result = applyPatch(STRATEGIC_MERGE_PATCH, daemonSet, patch) as typeof daemonSet;
+    expect(result.spec.template.spec.containers[0]?.env).toEqual([{ name: "X", value: "1" }]);
+    expect(result.spec.template.spec.containers[1]).toEqual(daemonSet.spec.template.spec.containers[1]!);
+  });
+
+  test("$retainKeys drops a volume's old source; finalizers merge as a set", () => {
+    const patch = {
+      metadata: { finalizers: ["b", "c"], "$deleteFromPrimitiveList/finalizers": ["a"] },
+      spec: { template: { spec: { volumes: [{ name: "v", emptyDir: {}, $retainKeys: ["emptyDir", "name"] }] } } },
+    };
+    const result = applyPatch(STRATEGIC_MERGE_PATCH, daemonSet, patch) as typeof daemonSet;
+    expect(result.spec.template.spec.volumes).toEqual([{ name: "v", emptyDir: {} } as never]);
+    expect(result.metadata.finalizers).toEqual(["b", "c"]);
+  });
+});

@@ -31,10 +31,18 @@ const MERGE_KEYS: Record<string, string> = {
   env: "name",
   volumes: "name",
   volumeMounts: "mountPath",
+  volumeDevices: "devicePath",
   ports: "containerPort",
   conditions: "type",
+  addresses: "type",
   imagePullSecrets: "name",
+  hostAliases: "ip",
+  ownerReferences: "uid",
+  resourceClaims: "name",
 };
+
+/** Lists of strings merged as sets (`$deleteFromPrimitiveList/<key>` removes entries). */
+const MERGED_PRIMITIVE_LISTS = new Set(["finalizers"]);
 
 function mergeListByKey(current: Json[], patch: Json[], key: string): Json[] {
   const result = [...current];
@@ -51,6 +59,22 @@ function mergeListByKey(current: Json[], patch: Json[], key: string): Json[] {
   return result;
 }
 
+/** `$setElementOrder/<key>`: the listed elements in that order, then any the patch did not list. */
+function ordered(list: Json[], order: Json[], key: string): Json[] {
+  const keyOf = (item: Json) => (isObject(item) ? item[key] : item);
+  const wanted = order.map(keyOf);
+  const listed = wanted.flatMap((value) => list.filter((item) => keyOf(item) === value));
+  return [...listed, ...list.filter((item) => !wanted.includes(keyOf(item)))];
+}
+
+function directiveLists(patch: JsonObject, prefix: string): Map<string, Json[]> {
+  const lists = new Map<string, Json[]>();
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith(prefix) && Array.isArray(value)) lists.set(key.slice(prefix.length), value);
+  }
+  return lists;
+}
+
 export function strategicMergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return structuredClone(patch);
   if (patch.$patch === "replace") {
@@ -58,8 +82,9 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
     return structuredClone(rest);
   }
   const result: JsonObject = isObject(target) ? { ...target } : {};
+  const order = directiveLists(patch, "$setElementOrder/");
+  const removals = directiveLists(patch, "$deleteFromPrimitiveList/");
   for (const [key, value] of Object.entries(patch)) {
-    // directives about ordering and retained keys change nothing we store
     if (key.startsWith("$")) continue;
     if (value === null) {
       delete result[key];
@@ -69,9 +94,23 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
     const current = result[key];
     if (mergeKey !== undefined && Array.isArray(value) && Array.isArray(current)) {
       result[key] = mergeListByKey(current, value, mergeKey);
+    } else if (MERGED_PRIMITIVE_LISTS.has(key) && Array.isArray(value) && Array.isArray(current)) {
+      result[key] = [...current, ...value.filter((entry) => !current.includes(entry))];
     } else {
       result[key] = strategicMergePatch(current, value) as Json;
     }
+  }
+  for (const [key, doomed] of removals) {
+    const current = result[key];
+    if (Array.isArray(current)) result[key] = current.filter((entry) => !doomed.includes(entry));
+  }
+  for (const [key, wanted] of order) {
+    const current = result[key];
+    if (Array.isArray(current)) result[key] = ordered(current, wanted, MERGE_KEYS[key] ?? "");
+  }
+  if (Array.isArray(patch.$retainKeys)) {
+    const retained = new Set(patch.$retainKeys);
+    for (const key of Object.keys(result)) if (!retained.has(key)) delete result[key];
   }
   return result;
 }

@@ -1,4 +1,7 @@
 // The resources this API server serves, with what discovery and the handlers need to know.
+import { defaultCrd, defaultDaemonSet, defaultPod } from "./defaults.ts";
+import { validateDaemonSetUpdate, validatePodUpdate } from "./update-rules.ts";
+import type { UpdateValidator } from "./update-rules.ts";
 import type { KubeObject, Validator } from "./validate.ts";
 import {
   validateClusterRole,
@@ -23,10 +26,16 @@ export interface ResourceDef {
   /** With a status subresource, the main endpoint keeps status and /status changes only it. */
   hasStatus: boolean;
   validate?: Validator;
+  /** What an update may not change (immutable fields). */
+  validateUpdate?: UpdateValidator;
   /** Field selector labels beyond metadata.name and metadata.namespace. */
   fields: Record<string, (object: KubeObject) => string>;
-  /** Defaults the server fills on create. */
+  /** Defaults the server fills on every write (only absent fields). */
   defaults?: (object: KubeObject) => void;
+  /** metadata.generation is kept: 1 on create, +1 on every spec change. */
+  generation?: boolean;
+  /** Pods: the binding subresource, and deletion is graceful once bound to a node. */
+  isPod?: boolean;
 }
 
 const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
@@ -46,19 +55,37 @@ export const RESOURCES: readonly ResourceDef[] = [
   resource({ group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"], hasStatus: true, fields: { "status.phase": (o) => at(o, "status", "phase") }, defaults: (o) => { o.status ??= { phase: "Active" }; } }),
   resource({ group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node", namespaced: false, shortNames: ["no"], hasStatus: true, validate: validateNode, fields: { "spec.unschedulable": (o) => String((o.spec as { unschedulable?: boolean } | undefined)?.unschedulable ?? false) } }),
   resource({
-    group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], hasStatus: true, validate: validatePod,
-    fields: { "spec.nodeName": (o) => at(o, "spec", "nodeName"), "status.phase": (o) => at(o, "status", "phase"), "status.podIP": (o) => at(o, "status", "podIP"), "spec.serviceAccountName": (o) => at(o, "spec", "serviceAccountName") },
-    defaults: (o) => { o.status ??= { phase: "Pending" }; },
+    group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], hasStatus: true, isPod: true, validate: validatePod, validateUpdate: validatePodUpdate,
+    fields: {
+      "spec.nodeName": (o) => at(o, "spec", "nodeName"),
+      "spec.restartPolicy": (o) => at(o, "spec", "restartPolicy"),
+      "spec.schedulerName": (o) => at(o, "spec", "schedulerName"),
+      "spec.serviceAccountName": (o) => at(o, "spec", "serviceAccountName"),
+      "spec.hostNetwork": (o) => String((o.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork ?? false),
+      "status.phase": (o) => at(o, "status", "phase"),
+      "status.podIP": (o) => at(o, "status", "podIP"),
+      "status.nominatedNodeName": (o) => at(o, "status", "nominatedNodeName"),
+    },
+    defaults: defaultPod,
   }),
-  resource({ group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], fields: { "involvedObject.name": (o) => at(o, "involvedObject", "name"), "involvedObject.kind": (o) => at(o, "involvedObject", "kind"), reason: (o) => at(o, "reason"), type: (o) => at(o, "type") } }),
+  resource({
+    group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"],
+    fields: Object.fromEntries([
+      ...["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"].map((key) => [`involvedObject.${key}`, (o: KubeObject) => at(o, "involvedObject", key)]),
+      ["reason", (o: KubeObject) => at(o, "reason")],
+      ["type", (o: KubeObject) => at(o, "type")],
+      ["reportingComponent", (o: KubeObject) => at(o, "reportingComponent")],
+      ["source", (o: KubeObject) => at(o, "source", "component")],
+    ]),
+  }),
   resource({ group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], validate: validateConfigMap }),
   resource({ group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] }),
-  resource({ group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet", namespaced: true, shortNames: ["ds"], hasStatus: true, validate: validateDaemonSet }),
+  resource({ group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet", namespaced: true, shortNames: ["ds"], hasStatus: true, generation: true, validate: validateDaemonSet, validateUpdate: validateDaemonSetUpdate, defaults: defaultDaemonSet }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole", namespaced: false, validate: validateClusterRole }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding", kind: "ClusterRoleBinding", namespaced: false, validate: validateRoleBinding }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true, validate: validateClusterRole }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true, validate: validateRoleBinding }),
-  resource({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], hasStatus: true, validate: validateCrd }),
+  resource({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], hasStatus: true, generation: true, validate: validateCrd, defaults: defaultCrd }),
   resource({ group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs", singular: "eniconfig", kind: "ENIConfig", namespaced: false, validate: validateEniConfig }),
   resource({ group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes", singular: "cninode", kind: "CNINode", namespaced: false, shortNames: ["cnd"], validate: validateCniNode }),
 ];

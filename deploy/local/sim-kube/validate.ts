@@ -12,12 +12,26 @@ export type KubeObject = {
     uid?: string;
     resourceVersion?: string;
     creationTimestamp?: string;
+    generation?: number;
+    deletionTimestamp?: string;
+    deletionGracePeriodSeconds?: number;
+    finalizers?: string[];
+    ownerReferences?: OwnerReference[];
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     [key: string]: unknown;
   };
   [key: string]: unknown;
 };
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
 
 export type Validator = (object: KubeObject) => FieldCause[];
 
@@ -52,7 +66,41 @@ export function validateMetadata(object: KubeObject): FieldCause[] {
   }
   causes.push(...stringMap(object.metadata.labels, "metadata.labels"));
   causes.push(...stringMap(object.metadata.annotations, "metadata.annotations"));
+  causes.push(...finalizers(object.metadata.finalizers));
+  causes.push(...ownerReferences(object.metadata.ownerReferences));
   return causes;
+}
+
+function finalizers(value: unknown): FieldCause[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((entry) => typeof entry !== "string" || entry === "")) {
+    return [invalidValue("metadata.finalizers", "must be a list of non-empty strings")];
+  }
+  return [];
+}
+
+function ownerReferences(value: unknown): FieldCause[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return [invalidValue("metadata.ownerReferences", "must be a list")];
+  const causes = value.flatMap((reference, index): FieldCause[] => {
+    const at = `metadata.ownerReferences[${index}]`;
+    if (!isRecord(reference)) return [invalidValue(at, "must be an object")];
+    return ["apiVersion", "kind", "name", "uid"]
+      .filter((key) => typeof reference[key] !== "string" || reference[key] === "")
+      .map((key) => required(`${at}.${key}`));
+  });
+  if (value.filter((reference) => isRecord(reference) && reference.controller === true).length > 1) {
+    causes.push(invalidValue("metadata.ownerReferences", "Only one reference can have Controller set to true"));
+  }
+  return causes;
+}
+
+function envVars(value: unknown, field: string): FieldCause[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return [invalidValue(field, "must be a list")];
+  return value.flatMap((variable, index): FieldCause[] =>
+    isRecord(variable) && typeof variable.name === "string" && variable.name !== "" ? [] : [required(`${field}[${index}].name`)],
+  );
 }
 
 function containers(value: unknown, field: string): FieldCause[] {
@@ -63,6 +111,7 @@ function containers(value: unknown, field: string): FieldCause[] {
     const causes: FieldCause[] = [];
     if (typeof container.name !== "string" || container.name === "") causes.push(required(`${at}.name`));
     if (typeof container.image !== "string" || container.image === "") causes.push(required(`${at}.image`));
+    causes.push(...envVars(container.env, `${at}.env`));
     return causes;
   });
 }
@@ -125,6 +174,40 @@ export const validateCniNode: Validator = (cniNode) => {
   );
 };
 
+const INT_OR_PERCENT = /^(\d+)%$/;
+
+/** An IntOrString of a rolling update: a non-negative integer or "N%" with N ≤ 100. */
+function intOrPercent(value: unknown, field: string): FieldCause[] {
+  if (value === undefined) return [];
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return [];
+  const percent = typeof value === "string" ? INT_OR_PERCENT.exec(value) : null;
+  if (percent && Number(percent[1]) <= 100) return [];
+  return [invalidValue(field, `Invalid value: ${JSON.stringify(value)}: must be a non-negative integer or a percentage up to 100%`)];
+}
+
+function isZero(value: unknown): boolean {
+  return value === 0 || value === "0%";
+}
+
+function updateStrategy(strategy: unknown): FieldCause[] {
+  if (strategy === undefined) return [];
+  if (!isRecord(strategy)) return [invalidValue("spec.updateStrategy", "must be an object")];
+  if (strategy.type !== "RollingUpdate" && strategy.type !== "OnDelete") {
+    return [{ field: "spec.updateStrategy.type", message: `Unsupported value: ${JSON.stringify(strategy.type)}: supported values: "OnDelete", "RollingUpdate"`, type: "FieldValueNotSupported" }];
+  }
+  const rolling = strategy.rollingUpdate;
+  if (strategy.type === "OnDelete" || rolling === undefined) return [];
+  if (!isRecord(rolling)) return [invalidValue("spec.updateStrategy.rollingUpdate", "must be an object")];
+  const causes = [
+    ...intOrPercent(rolling.maxUnavailable, "spec.updateStrategy.rollingUpdate.maxUnavailable"),
+    ...intOrPercent(rolling.maxSurge, "spec.updateStrategy.rollingUpdate.maxSurge"),
+  ];
+  if (causes.length === 0 && isZero(rolling.maxUnavailable) && (rolling.maxSurge === undefined || isZero(rolling.maxSurge))) {
+    causes.push(invalidValue("spec.updateStrategy.rollingUpdate.maxUnavailable", "may not be 0 when `maxSurge` is 0"));
+  }
+  return causes;
+}
+
 export const validateDaemonSet: Validator = (daemonSet) => {
   const spec = daemonSet.spec;
   if (!isRecord(spec)) return [required("spec")];
@@ -136,6 +219,7 @@ export const validateDaemonSet: Validator = (daemonSet) => {
   }
   if (!isRecord(template)) return [...causes, required("spec.template")];
   causes.push(...podSpec(template.spec, "spec.template.spec"));
+  causes.push(...updateStrategy(spec.updateStrategy));
   const templateLabels = isRecord(template.metadata) && isRecord(template.metadata.labels) ? template.metadata.labels : {};
   if (isRecord(selector) && isRecord(selector.matchLabels)) {
     const mismatch = Object.entries(selector.matchLabels).some(([key, value]) => templateLabels[key] !== value);

@@ -1,6 +1,7 @@
 // Watch semantics without sockets: resume points, expired history, selector enter/leave.
 import { describe, expect, test } from "bun:test";
 import { createKubeApp } from "./app.ts";
+import { serveKube } from "./serve.ts";
 import { KubeStore } from "./store.ts";
 
 const pod = (name: string, nodeName: string) => ({
@@ -52,5 +53,19 @@ describe("watch", () => {
     const { app } = createKubeApp(new KubeStore());
     const response = await app.request("/api/v1/pods?watch=true&resourceVersion=abc");
     expect(response.status).toBe(400);
+  });
+
+  test("over TCP, a watch with nothing to send yet answers at once (clients wait for its headers)", async () => {
+    const served = serveKube({ hostname: "127.0.0.1", port: 0, bookmarkIntervalMs: 60_000 });
+    const abort = new AbortController();
+    try {
+      const started = Date.now();
+      const response = await fetch(`${served.url}/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnone`, { signal: abort.signal });
+      expect(response.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      abort.abort();
+      await served.stop();
+    }
   });
 });

@@ -49,8 +49,11 @@ export function watchResponse(store: KubeStore, request: WatchRequest, closers: 
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       let open = true;
+      let sent = 0;
       const send = (event: WatchEvent) => {
-        if (open) controller.enqueue(encoder.encode(`${JSON.stringify(event)}\n`));
+        if (!open) return;
+        controller.enqueue(encoder.encode(`${JSON.stringify(event)}\n`));
+        sent += 1;
       };
       const close = () => {
         if (!open) return;
@@ -82,6 +85,9 @@ export function watchResponse(store: KubeStore, request: WatchRequest, closers: 
         }
       }
 
+      // The response's headers go out with its first bytes: without an event to send yet, a
+      // bare newline (skipped by JSON-lines readers) lets the client see the watch open now.
+      if (sent === 0) controller.enqueue(encoder.encode("\n"));
       const unsubscribe = store.subscribe((change) => {
         const event = eventFor(target, filter, change);
         if (event) send(event);

@@ -1,0 +1,39 @@
+// The simulated control plane's controllers, run in process against the API's store: the
+// scheduler, the DaemonSet controller and the garbage collector. `stop` ends them at once
+// (no pass runs after it returns).
+import type { KubeStore } from "../sim-kube/store.ts";
+import { ClusterApi } from "./cluster.ts";
+import { DaemonSetController } from "./daemonset.ts";
+import type { DaemonSetControllerOptions } from "./daemonset.ts";
+import { GarbageCollector } from "./garbage-collector.ts";
+import type { GarbageCollectorOptions } from "./garbage-collector.ts";
+import type { ControllerLog } from "./reconcile-loop.ts";
+import { Scheduler } from "./scheduler.ts";
+import type { SchedulerOptions } from "./scheduler.ts";
+
+export interface ControlPlaneOptions {
+  log?: ControllerLog;
+  scheduler?: Omit<SchedulerOptions, "log">;
+  daemonSets?: Omit<DaemonSetControllerOptions, "log">;
+  garbageCollector?: Omit<GarbageCollectorOptions, "log">;
+}
+
+export interface RunningControlPlane {
+  stop(): void;
+}
+
+export function startControlPlane(store: KubeStore, options: ControlPlaneOptions = {}): RunningControlPlane {
+  const cluster = new ClusterApi(store);
+  const log = options.log;
+  const controllers = [
+    new Scheduler(cluster, { ...options.scheduler, ...(log ? { log } : {}) }),
+    new DaemonSetController(cluster, { ...options.daemonSets, ...(log ? { log } : {}) }),
+    new GarbageCollector(cluster, { ...options.garbageCollector, ...(log ? { log } : {}) }),
+  ];
+  for (const controller of controllers) controller.start();
+  return {
+    stop: () => {
+      for (const controller of controllers) controller.stop();
+    },
+  };
+}
