@@ -21,7 +21,7 @@ export function testNode(name: string, o: NodeSpec = {}): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Node",
-    metadata: { name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/hostname": name, ...o.labels } },
+    metadata: { name, labels: { "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, ...o.labels } },
     spec: { ...(o.unschedulable ? { unschedulable: true } : {}), ...(o.taints ? { taints: o.taints } : {}) },
     status: { conditions: [{ type: "Ready", status: o.ready === false ? "False" : "True" }] },
   };
