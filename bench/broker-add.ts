@@ -17,7 +17,8 @@ import { netConfigClient, poolManagerClient } from "../services/addr-broker/src/
 import { createAddrBroker } from "../services/addr-broker/src/app/app.ts";
 import { DEFAULT_SETTINGS } from "../services/addr-broker/src/app/settings-from-config.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../services/addr-broker/test-support/fakes.ts";
-import { command, intFlag, ms, ratio, summarize } from "./lib/stats.ts";
+import { intFlag } from "./lib/args.ts";
+import { command, ms, ratio, summarize } from "./lib/stats.ts";
 
 const argv = process.argv.slice(2);
 const PODS = intFlag(argv, "pods", 2000);

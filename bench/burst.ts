@@ -11,22 +11,14 @@
  *   node_modules/.bin/bun bench/burst.ts [--seed N] [--pods N] [--instance-type T]
  */
 import { buildCluster, percentile } from "./burst/cluster.ts";
+import { intFlag, strFlag } from "./lib/args.ts";
 import type { Flavour } from "./burst/sim-node.ts";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return (i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1]) ?? fallback;
-}
-function intArg(name: string, fallback: number): number {
-  const raw = arg(name, String(fallback));
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: want a positive integer, got ${raw}`);
-  return n;
-}
+const argv = process.argv.slice(2);
 
-const seed = intArg("seed", 1);
-const podCount = intArg("pods", 100);
-const instanceType = arg("instance-type", "m5.4xlarge");
+const seed = intFlag(argv, "seed", 1);
+const podCount = intFlag(argv, "pods", 100);
+const instanceType = strFlag(argv, "instance-type", "m5.4xlarge");
 const SETTLE_MS = 120_000;
 const AFTER_MS = 120_000;
 

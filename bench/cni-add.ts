@@ -27,7 +27,8 @@ import { CniRuntime, type Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
 import { ptpAvailable, ptpRuntime } from "./lib/ptp.ts";
-import { command, intFlag, ms, ratio, requireRoot, strFlag, summarize } from "./lib/stats.ts";
+import { intFlag, strFlag } from "./lib/args.ts";
+import { command, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
 requireRoot("cni-add");
 if (!ptpAvailable()) {

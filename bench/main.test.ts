@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchNames } from "./main.ts";
-import { intFlag, pct, ratio, strFlag } from "./lib/stats.ts";
+import { hasFlag, intFlag, strFlag } from "./lib/args.ts";
+import { pct, ratio } from "./lib/stats.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bench-main-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,6 +29,18 @@ test("flags: integers and choices are validated naming the flag", () => {
   expect(() => intFlag(["--pods", "x"], "pods", 200)).toThrow("--pods");
   expect(strFlag(["--mode", "kill"], "mode", "both", ["kill", "both"])).toBe("kill");
   expect(() => strFlag(["--mode", "nope"], "mode", "both", ["kill", "both"])).toThrow("--mode");
+  expect(strFlag(["--instance-type=m5.large"], "instance-type", "m5.4xlarge")).toBe("m5.large");
+  expect(intFlag(["--cooldown", "0"], "cooldown", 5, 0)).toBe(0);
+  expect(() => intFlag(["--seed", "0"], "seed", 1)).toThrow("--seed: want an integer ≥ 1");
+});
+
+test("switches: present with or without a value, absent otherwise", () => {
+  expect(hasFlag(["--bound"], "bound")).toBe(true);
+  expect(hasFlag(["--timeline=30"], "timeline")).toBe(true);
+  expect(hasFlag(["--timeline-x"], "timeline")).toBe(false);
+  expect(hasFlag([], "calls")).toBe(false);
+  // a switch given without a value takes the fallback (scale's bare --timeline means 60 s)
+  expect(intFlag(["--timeline"], "timeline", 60)).toBe(60);
 });
 
 test("percentiles and ratios", () => {

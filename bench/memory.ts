@@ -16,7 +16,8 @@ import type { Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
 import { processComm, processMemory, together, type Memory } from "./lib/proc-memory.ts";
-import { command, intFlag, mib, requireRoot, strFlag } from "./lib/stats.ts";
+import { intFlag, strFlag } from "./lib/args.ts";
+import { command, mib, requireRoot } from "./lib/stats.ts";
 
 requireRoot("memory");
 const argv = process.argv.slice(2);

@@ -4,7 +4,7 @@
  * baseline in the same run doing the same operations with one `ip` process each.
  * Pods alternate between the two so machine noise hits both alike. Needs root.
  *
- *   node_modules/.bin/bun bench/netconfig-wire.ts [pods=200]
+ *   node_modules/.bin/bun bench/netconfig-wire.ts [--pods N]   (default 200)
  */
 import { NetlinkKernel } from "../services/net-config/src/adapters/netlink-kernel.ts";
 import { runWithSpawns } from "../services/net-config/src/adapters/ip-spawn.ts";
@@ -13,18 +13,16 @@ import { planWire } from "../services/net-config/src/core/pod-wiring.ts";
 import { DEFAULT_SETTINGS } from "../services/net-config/src/core/settings.ts";
 import { randomLocalMac } from "../services/net-config/src/adapters/random-mac.ts";
 import { Namespaces } from "../services/net-config/test-support/namespaces.ts";
+import { intFlag } from "./lib/args.ts";
+import { pct } from "./lib/stats.ts";
 
 if (process.getuid?.() !== 0) {
   console.error("bench/netconfig-wire.ts needs root (network namespaces)");
   process.exit(1);
 }
-const N = Number(process.argv[2] ?? 200);
+const N = intFlag(process.argv.slice(2), "pods", 200);
 const settings = { ...DEFAULT_SETTINGS, podMtu: 9001 };
 const nss = new Namespaces();
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 
 try {
   const nodeA = nss.add("ba");

@@ -21,21 +21,14 @@
  */
 import { instanceTypeLimits } from "../deploy/local/sim-ec2/index.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "../services/pool-manager/src/core/settings.ts";
+import { hasFlag, intFlag } from "./lib/args.ts";
 import { idleLowerBound } from "./pool-churn/bound.ts";
 import { replay, type ReplayResult } from "./pool-churn/replay.ts";
 import { podTrace } from "./pool-churn/trace.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: want a positive integer, got ${raw}`);
-  return n;
-}
-
-const seed = arg("seed", 42);
-const sharing = arg("nodes-sharing-account", 1);
+const argv = process.argv.slice(2);
+const seed = intFlag(argv, "seed", 42);
+const sharing = intFlag(argv, "nodes-sharing-account", 1);
 const DAY_MS = 6 * 3_600_000;
 const TYPES = ["t3.medium", "m5.large", "c5.4xlarge"];
 const CONFIGS: { name: string; settings: PoolSettings; projectApp: boolean }[] = [
@@ -56,7 +49,7 @@ for (const type of TYPES) {
     byConfig.set(c.name, await replay({ instanceType: type, settings: c.settings, projectApp: c.projectApp, pods, endMs: DAY_MS + 30 * 60_000, maxPods, capacity, cooldownMs: 30_000, bucketScale: 1 / sharing, seed }));
   }
   let bound: { project: number; defaults: number } | undefined;
-  if (process.argv.includes("--bound")) {
+  if (hasFlag(argv, "bound")) {
     const least = (calls: number) => {
       const b = idleLowerBound(pods, 30_000, DAY_MS + 30 * 60_000, calls);
       return b.meanCooling + b.meanFree;
@@ -86,7 +79,7 @@ for (const r of results) {
     console.log(pad(r.type, 12) + pad(name, 20) + pad(x.meanIdle.toFixed(1), 11) + pad(x.meanCooling.toFixed(1), 9) + pad(x.meanEnis.toFixed(2), 7) + pad(String(x.mutatingCalls), 10) + pad(String(x.throttled), 11) + pad(`${x.waitedPods}/${x.pods}`, 13) + pad(x.waitSeconds.toFixed(0), 8) + x.waitedAtCapacity);
   }
 }
-if (process.argv.includes("--calls")) {
+if (hasFlag(argv, "calls")) {
   for (const r of results) for (const [name, x] of r.byConfig) console.log(`${r.type} ${name}: ${JSON.stringify(x.byAction)}`);
 }
 console.log("* wait s: seconds all waiting pods waited, those at capacity included");

@@ -29,7 +29,8 @@ import { cpSync } from "node:fs";
 import { SERVICE_ORDER, type LocalService } from "../deploy/local/node-services.ts";
 import { BenchNode, allCalls, mutatingCalls, type CallCounters } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
-import { command, intFlag, ms, requireRoot, strFlag } from "./lib/stats.ts";
+import { intFlag, strFlag } from "./lib/args.ts";
+import { command, ms, requireRoot } from "./lib/stats.ts";
 
 requireRoot("restart");
 const argv = process.argv.slice(2);

@@ -20,29 +20,21 @@
  *   node_modules/.bin/bun bench/scale.ts [--nodes N] [--pods-per-node N] [--seed N] [--instance-type T] [--kubelet-retry-ms MS] [--shared-model] [--timeline S]
  */
 import { buildCluster, percentile } from "./burst/cluster.ts";
+import { hasFlag, intFlag, strFlag } from "./lib/args.ts";
 import type { Flavour } from "./burst/sim-node.ts";
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return (i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1]) ?? fallback;
-}
-function intArg(name: string, fallback: number): number {
-  const raw = arg(name, String(fallback));
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: want a positive integer, got ${raw}`);
-  return n;
-}
+const argv = process.argv.slice(2);
 
-const nodeCount = intArg("nodes", 200);
-const perNode = intArg("pods-per-node", 30);
-const seed = intArg("seed", 1);
-const instanceType = arg("instance-type", "m5.xlarge");
-const kubeletMs = intArg("kubelet-retry-ms", 10_000);
+const nodeCount = intFlag(argv, "nodes", 200);
+const perNode = intFlag(argv, "pods-per-node", 30);
+const seed = intFlag(argv, "seed", 1);
+const instanceType = strFlag(argv, "instance-type", "m5.xlarge");
+const kubeletMs = intFlag(argv, "kubelet-retry-ms", 10_000);
 const BOOT_SPREAD_MS = 60_000;
 const LIMIT_MS = 4 * 3_600_000;
-const sharedModel = process.argv.includes("--shared-model");
+const sharedModel = hasFlag(argv, "shared-model");
 /** --timeline S: per S simulated seconds, what each flavour's account served and throttled, and how far the nodes got. */
-const timelineS = process.argv.some((a) => a.startsWith("--timeline")) ? intArg("timeline", 60) : 0;
+const timelineS = hasFlag(argv, "timeline") ? intFlag(argv, "timeline", 60) : 0;
 
 interface ScaleResult {
   allAddressedS: number;

@@ -5,14 +5,15 @@
  * socket (answering at once), so only the shim's own cost is measured. A compiled Bun
  * binary that only exits shows the floor the runtime itself costs.
  *
- *   node_modules/.bin/bun run bench/shim-startup.ts [rounds=200]
+ *   node_modules/.bin/bun run bench/shim-startup.ts [--rounds N]   (default 200)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildShim } from "../cni-shim/build.ts";
+import { intFlag } from "./lib/args.ts";
 
-const rounds = Number(process.argv[2] ?? 200);
+const rounds = intFlag(process.argv.slice(2), "rounds", 200);
 const dir = mkdtempSync(join(tmpdir(), "shim-bench-"));
 const socket = join(dir, "addr-broker.sock");
 const server = Bun.serve({ unix: socket, fetch: () => Response.json({ exitCode: 0, stdout: "", stderr: "" }) });

@@ -11,7 +11,8 @@
  */
 import { readFileSync } from "node:fs";
 import { VethReaper } from "../services/net-config/src/adapters/veth-reaper.ts";
-import { command, intFlag, ratio, requireRoot, summarize } from "./lib/stats.ts";
+import { intFlag } from "./lib/args.ts";
+import { command, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
 requireRoot("veth-reap");
 const argv = process.argv.slice(2);

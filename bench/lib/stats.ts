@@ -35,24 +35,6 @@ export function command(name: string, args: string[]): string {
   return `npm run bench -- ${[name, ...args].join(" ")}`;
 }
 
-/** Integer flag `--name N` or `--name=N`, else the fallback; a bad value throws naming the flag. */
-export function intFlag(argv: string[], name: string, fallback: number, min = 1): number {
-  const i = argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: want an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-export function strFlag(argv: string[], name: string, fallback: string, allowed?: readonly string[]): string {
-  const i = argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  if (raw === undefined) return fallback;
-  if (allowed && !allowed.includes(raw)) throw new Error(`--${name}: want one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
-  return raw;
-}
-
 export function requireRoot(bench: string): void {
   if (process.getuid?.() !== 0) {
     console.error(`bench ${bench} needs root (network namespaces, the local deployment)`);

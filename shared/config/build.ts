@@ -1,6 +1,11 @@
-// ParsedEnv (every field valid, every rule met) → the grouped Config, plus warnings.
+// ParsedEnv (every field valid, every rule met) → the grouped Config, plus warnings. Each
+// variable's own value lands where its declaration `sets` it; DERIVED computes the rest.
+import type { ConfigPath, ConfigValue, LeafPathsOf, Variable } from "./declaration.ts";
+import { ENV_NAMES, type EnvName, type ParsedEnv } from "./schema.ts";
 import type { Config, Ec2Buckets, TokenBucket } from "./types.ts";
-import type { ParsedEnv } from "./schema.ts";
+import { VARIABLES } from "./variables/index.ts";
+
+type Env = Record<string, string | undefined>;
 
 /** AWS's per-account EC2 token buckets (capacity, refill per second). */
 export const AWS_EC2_BUCKETS: Ec2Buckets = {
@@ -25,6 +30,8 @@ function scaleBuckets(scale: number): Ec2Buckets {
   };
 }
 
+const UPSTREAM_TARGETS = ["WARM_ENI_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "WARM_PREFIX_TARGET"] as const;
+
 function apiServer(e: ParsedEnv): string | undefined {
   if (e.CLUSTER_ENDPOINT !== undefined) return e.CLUSTER_ENDPOINT;
   const host = e.KUBERNETES_SERVICE_HOST;
@@ -32,109 +39,78 @@ function apiServer(e: ParsedEnv): string | undefined {
   return `https://${host.includes(":") ? `[${host}]` : host}:${e.KUBERNETES_SERVICE_PORT}`;
 }
 
-export function buildConfig(e: ParsedEnv, env: Record<string, string | undefined>): { config: Config; warnings: string[] } {
-  const runDir = e.AWS_VPC_CNI_RUN_DIR.replace(/(.)\/+$/, "$1");
-  const config: Config = {
-    runDir,
-    sockets: {
-      addrBroker: `${runDir}/addr-broker.sock`,
-      poolManager: `${runDir}/pool-manager.sock`,
-      netConfig: `${runDir}/net-config.sock`,
-      metrics: `${runDir}/metrics.sock`,
-    },
-    socketGroup: e.AWS_VPC_CNI_SOCKET_GROUP,
-    ipFamily: e.ENABLE_IPv6 ? "ipv6" : "ipv4",
-    enableIPv4: e.ENABLE_IPv4,
-    enableIPv6: e.ENABLE_IPv6,
-    pool: {
-      warmEniTarget: e.WARM_ENI_TARGET.value,
-      warmIpTarget: e.WARM_IP_TARGET.value,
-      minimumIpTarget: e.MINIMUM_IP_TARGET.value,
-      warmPrefixTarget: e.WARM_PREFIX_TARGET.value,
-      maxEni: e.MAX_ENI.value,
-      prefixDelegation: e.ENABLE_PREFIX_DELEGATION,
-      manageEnisNonSchedulable: e.AWS_MANAGE_ENIS_NON_SCHEDULABLE,
-      disableNetworkResourceProvisioning: e.DISABLE_NETWORK_RESOURCE_PROVISIONING,
-      ipCooldownSeconds: e.IP_COOLDOWN_PERIOD,
-      subnetDiscovery: e.ENABLE_SUBNET_DISCOVERY,
-      disableLeakedEniCleanup: e.DISABLE_LEAKED_ENI_CLEANUP,
-      coolingIpsCountAsAvailable: e.AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE,
-      verifyImdsWithEc2: e.AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2,
-      prefixDelegationFallbackToIps: e.AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS,
-      demandAware: e.AWS_VPC_CNI_DEMAND_AWARE_POOL,
-      policy: poolPolicy(e, env),
-    },
-    eni: {
-      customNetworking: e.AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG,
-      eniConfigAnnotation: e.ENI_CONFIG_ANNOTATION_DEF,
-      eniConfigLabel: e.ENI_CONFIG_LABEL_DEF,
-      additionalTags: e.ADDITIONAL_ENI_TAGS.tags,
-      clusterName: e.CLUSTER_NAME,
-      podEni: e.ENABLE_POD_ENI,
-      podSecurityGroupEnforcingMode: e.POD_SECURITY_GROUP_ENFORCING_MODE,
-    },
-    snat: {
-      external: e.AWS_VPC_K8S_CNI_EXTERNALSNAT,
-      randomize: e.AWS_VPC_K8S_CNI_RANDOMIZESNAT,
-      excludeCidrs: e.AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS.cidrs,
-      connmark: e.AWS_VPC_K8S_CNI_CONNMARK,
-    },
-    network: {
-      eniMtu: e.AWS_VPC_ENI_MTU,
-      podMtu: e.POD_MTU ?? e.AWS_VPC_ENI_MTU,
-      vethPrefix: e.AWS_VPC_K8S_CNI_VETHPREFIX,
-      nodePortSupport: e.AWS_VPC_CNI_NODE_PORT_SUPPORT,
-      externalServiceCidrs: e.AWS_EXTERNAL_SERVICE_CIDRS.cidrs,
-      configureRpFilter: e.AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER,
-      disableTcpEarlyDemux: e.DISABLE_TCP_EARLY_DEMUX,
-      enableNftables: e.ENABLE_NFTABLES,
-    },
-    cni: {
-      binDir: e.HOST_CNI_BIN_PATH,
-      confDir: e.HOST_CNI_CONFDIR_PATH,
-      bandwidthPlugin: e.ENABLE_BANDWIDTH_PLUGIN,
-      disablePodV6: e.DISABLE_POD_V6,
-      v6Egress: e.ENABLE_V6_EGRESS,
-      v4Egress: e.ENABLE_V4_EGRESS,
-    },
-    networkPolicy: { enforcingMode: e.NETWORK_POLICY_ENFORCING_MODE },
-    log: {
-      level: e.AWS_VPC_K8S_CNI_LOGLEVEL,
-      file: e.AWS_VPC_K8S_CNI_LOG_FILE,
-      pluginLevel: e.AWS_VPC_K8S_PLUGIN_LOG_LEVEL,
-      pluginFile: e.AWS_VPC_K8S_PLUGIN_LOG_FILE,
-    },
-    introspection: { enabled: !e.DISABLE_INTROSPECTION, bind: e.INTROSPECTION_BIND_ADDRESS },
-    metrics: { enabled: !e.DISABLE_METRICS, bind: e.AWS_VPC_CNI_METRICS_BIND_ADDRESS },
-    checkpoint: { path: e.AWS_VPC_K8S_CNI_BACKING_STORE ?? `${runDir === "/" ? "" : runDir}/ipam.json` },
-    ec2: {
-      endpoint: e.AWS_EC2_ENDPOINT,
-      region: e.AWS_REGION,
-      rateLimit: { scale: e.AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE, buckets: scaleBuckets(e.AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE) },
-    },
-    imds: { endpoint: e.AWS_EC2_METADATA_SERVICE_ENDPOINT },
-    kubernetes: {
-      kubeconfig: e.KUBECONFIG,
-      apiServer: apiServer(e),
-      clusterEndpoint: e.CLUSTER_ENDPOINT,
-      nodeName: e.MY_NODE_NAME,
-      annotatePodIp: e.ANNOTATE_POD_IP,
-    },
-  };
-  return { config, warnings: collectWarnings(e, env) };
+/** A Config field computed from several variables (or from one, into a second field). */
+interface Derivation<P extends ConfigPath> {
+  /** The variables it reads: the README table lists the field beside each of them. */
+  from: readonly EnvName[];
+  value: (e: ParsedEnv, env: Env) => ConfigValue<P>;
 }
 
-const UPSTREAM_TARGETS = ["WARM_ENI_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "WARM_PREFIX_TARGET"] as const;
+/**
+ * The Config fields not set by one variable's own value: the field of each combinedVariable,
+ * and a few that follow from a variable without being its value.
+ */
+export const DERIVED = {
+  ipFamily: { from: ["ENABLE_IPv4", "ENABLE_IPv6"], value: (e) => (e.ENABLE_IPv6 ? "ipv6" : "ipv4") },
+  sockets: {
+    from: ["AWS_VPC_CNI_RUN_DIR"],
+    value: (e) => ({
+      addrBroker: `${e.AWS_VPC_CNI_RUN_DIR}/addr-broker.sock`,
+      poolManager: `${e.AWS_VPC_CNI_RUN_DIR}/pool-manager.sock`,
+      netConfig: `${e.AWS_VPC_CNI_RUN_DIR}/net-config.sock`,
+      metrics: `${e.AWS_VPC_CNI_RUN_DIR}/metrics.sock`,
+    }),
+  },
+  "network.podMtu": { from: ["POD_MTU", "AWS_VPC_ENI_MTU"], value: (e) => e.POD_MTU ?? e.AWS_VPC_ENI_MTU },
+  "checkpoint.path": {
+    from: ["AWS_VPC_K8S_CNI_BACKING_STORE", "AWS_VPC_CNI_RUN_DIR"],
+    value: (e) => e.AWS_VPC_K8S_CNI_BACKING_STORE ?? `${e.AWS_VPC_CNI_RUN_DIR === "/" ? "" : e.AWS_VPC_CNI_RUN_DIR}/ipam.json`,
+  },
+  "pool.policy": { from: ["AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS], value: poolPolicy },
+  "kubernetes.apiServer": { from: ["CLUSTER_ENDPOINT", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"], value: apiServer },
+  "ec2.rateLimit.buckets": { from: ["AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE"], value: (e) => scaleBuckets(e.AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE) },
+} satisfies { [P in ConfigPath]?: Derivation<P> };
 
-const isSet = (env: Record<string, string | undefined>, name: string): boolean => (env[name] ?? "").trim() !== "";
+// Compile-time checks: every Config field is set (by one variable's own value or by DERIVED),
+// and every combined variable's field is derived. A failure names the fields.
+type Declared = (typeof VARIABLES)[EnvName];
+type OwnSets = Extract<Declared, { combined: false }>["sets"];
+type CombinedSets = Extract<Declared, { combined: true }>["sets"];
+type Covered = OwnSets | keyof typeof DERIVED;
+type Unset = Exclude<LeafPathsOf<Config>, Covered | `${Covered}.${string}`>;
+type NotDerived = Exclude<CombinedSets, keyof typeof DERIVED>;
+const everyConfigFieldIsSet: [Unset] extends [never] ? true : Unset = true;
+const everyCombinedFieldIsDerived: [NotDerived] extends [never] ? true : NotDerived = true;
+void everyConfigFieldIsSet, everyCombinedFieldIsDerived;
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys[keys.length - 1]!] = value;
+}
+
+export function buildConfig(e: ParsedEnv, env: Env): { config: Config; warnings: string[] } {
+  const config: Record<string, unknown> = {};
+  for (const name of ENV_NAMES) {
+    const { toConfig, sets } = VARIABLES[name] as Variable<unknown>;
+    if (toConfig !== undefined) setPath(config, sets, toConfig(e[name]));
+  }
+  for (const [path, derivation] of Object.entries(DERIVED) as [ConfigPath, Derivation<ConfigPath>][]) {
+    setPath(config, path, derivation.value(e, env));
+  }
+  return { config: config as unknown as Config, warnings: collectWarnings(e, env) };
+}
+
+const isSet = (env: Env, name: string): boolean => (env[name] ?? "").trim() !== "";
 
 /** An operator who set an upstream target gets upstream's semantics (drop-in); else the demand policy. */
-function poolPolicy(e: ParsedEnv, env: Record<string, string | undefined>): "compat" | "demand" {
+function poolPolicy(e: ParsedEnv, env: Env): "compat" | "demand" {
   if (e.AWS_VPC_CNI_POOL_POLICY !== undefined) return e.AWS_VPC_CNI_POOL_POLICY;
   return UPSTREAM_TARGETS.some((n) => isSet(env, n)) ? "compat" : "demand";
 }
 
-function collectWarnings(e: ParsedEnv, env: Record<string, string | undefined>): string[] {
+function collectWarnings(e: ParsedEnv, env: Env): string[] {
   const w: string[] = [];
   for (const name of ["AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "AWS_EXTERNAL_SERVICE_CIDRS"] as const) {
     for (const entry of e[name].skipped) w.push(`${name}: skipped ${JSON.stringify(entry)}: not a valid IPv4 CIDR`);

@@ -1,76 +1,18 @@
-// The variables table of README.md, rendered from the schema's own documentation so the two
+// The variables table of README.md, rendered from the declarations (variables/) so the two
 // cannot drift apart (docs.test.ts compares them). Regenerate: bun shared/config/docs.ts
-import { variableDocs, type VariableSource } from "./fields.ts";
-import { ENV_NAMES, envSchema, type EnvName } from "./schema.ts";
+import { DERIVED } from "./build.ts";
+import type { VariableSource } from "./fields.ts";
+import { ENV_NAMES, type EnvName } from "./schema.ts";
+import { VARIABLES } from "./variables/index.ts";
 
-/** Where each variable lands in Config. */
-export const CONFIG_PATH: Record<EnvName, string> = {
-  AWS_MANAGE_ENIS_NON_SCHEDULABLE: "pool.manageEnisNonSchedulable",
-  AWS_VPC_CNI_NODE_PORT_SUPPORT: "network.nodePortSupport",
-  AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "eni.customNetworking",
-  ENI_CONFIG_ANNOTATION_DEF: "eni.eniConfigAnnotation",
-  ENI_CONFIG_LABEL_DEF: "eni.eniConfigLabel",
-  HOST_CNI_BIN_PATH: "cni.binDir",
-  HOST_CNI_CONFDIR_PATH: "cni.confDir",
-  AWS_VPC_ENI_MTU: "network.eniMtu",
-  AWS_VPC_K8S_CNI_EXTERNALSNAT: "snat.external",
-  AWS_VPC_K8S_CNI_RANDOMIZESNAT: "snat.randomize",
-  AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: "snat.excludeCidrs",
-  POD_MTU: "network.podMtu",
-  WARM_ENI_TARGET: "pool.warmEniTarget",
-  WARM_IP_TARGET: "pool.warmIpTarget",
-  MINIMUM_IP_TARGET: "pool.minimumIpTarget",
-  MAX_ENI: "pool.maxEni",
-  AWS_VPC_K8S_CNI_LOGLEVEL: "log.level",
-  AWS_VPC_K8S_CNI_LOG_FILE: "log.file",
-  AWS_VPC_K8S_PLUGIN_LOG_FILE: "log.pluginFile",
-  AWS_VPC_K8S_PLUGIN_LOG_LEVEL: "log.pluginLevel",
-  INTROSPECTION_BIND_ADDRESS: "introspection.bind",
-  DISABLE_INTROSPECTION: "introspection.enabled (negated)",
-  DISABLE_METRICS: "metrics.enabled (negated)",
-  AWS_VPC_K8S_CNI_VETHPREFIX: "network.vethPrefix",
-  ADDITIONAL_ENI_TAGS: "eni.additionalTags",
-  AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER: "network.configureRpFilter",
-  CLUSTER_NAME: "eni.clusterName",
-  CLUSTER_ENDPOINT: "kubernetes.clusterEndpoint, kubernetes.apiServer",
-  ENABLE_POD_ENI: "eni.podEni",
-  POD_SECURITY_GROUP_ENFORCING_MODE: "eni.podSecurityGroupEnforcingMode",
-  DISABLE_TCP_EARLY_DEMUX: "network.disableTcpEarlyDemux",
-  ENABLE_SUBNET_DISCOVERY: "pool.subnetDiscovery",
-  ENABLE_PREFIX_DELEGATION: "pool.prefixDelegation",
-  WARM_PREFIX_TARGET: "pool.warmPrefixTarget",
-  DISABLE_NETWORK_RESOURCE_PROVISIONING: "pool.disableNetworkResourceProvisioning",
-  ENABLE_BANDWIDTH_PLUGIN: "cni.bandwidthPlugin",
-  ANNOTATE_POD_IP: "kubernetes.annotatePodIp",
-  ENABLE_IPv4: "enableIPv4, ipFamily",
-  ENABLE_IPv6: "enableIPv6, ipFamily",
-  ENABLE_NFTABLES: "network.enableNftables",
-  AWS_EXTERNAL_SERVICE_CIDRS: "network.externalServiceCidrs",
-  AWS_EC2_ENDPOINT: "ec2.endpoint",
-  DISABLE_LEAKED_ENI_CLEANUP: "pool.disableLeakedEniCleanup",
-  ENABLE_V6_EGRESS: "cni.v6Egress",
-  ENABLE_V4_EGRESS: "cni.v4Egress",
-  IP_COOLDOWN_PERIOD: "pool.ipCooldownSeconds",
-  DISABLE_POD_V6: "cni.disablePodV6",
-  NETWORK_POLICY_ENFORCING_MODE: "networkPolicy.enforcingMode",
-  AWS_VPC_K8S_CNI_CONNMARK: "snat.connmark",
-  AWS_VPC_K8S_CNI_BACKING_STORE: "checkpoint.path",
-  MY_NODE_NAME: "kubernetes.nodeName",
-  AWS_VPC_CNI_RUN_DIR: "runDir, sockets.*",
-  AWS_VPC_CNI_SOCKET_GROUP: "socketGroup",
-  AWS_VPC_CNI_METRICS_BIND_ADDRESS: "metrics.bind",
-  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: "pool.coolingIpsCountAsAvailable",
-  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: "pool.verifyImdsWithEc2",
-  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: "pool.prefixDelegationFallbackToIps",
-  AWS_VPC_CNI_DEMAND_AWARE_POOL: "pool.demandAware",
-  AWS_VPC_CNI_POOL_POLICY: "pool.policy",
-  AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: "ec2.rateLimit",
-  AWS_REGION: "ec2.region",
-  AWS_EC2_METADATA_SERVICE_ENDPOINT: "imds.endpoint",
-  KUBERNETES_SERVICE_HOST: "kubernetes.apiServer",
-  KUBERNETES_SERVICE_PORT: "kubernetes.apiServer",
-  KUBECONFIG: "kubernetes.kubeconfig",
-};
+/** The Config fields a variable reaches: its own, and those DERIVED from it. */
+export function configFieldsOf(name: EnvName): string[] {
+  const own = VARIABLES[name].sets;
+  const derived = Object.entries(DERIVED)
+    .filter(([, d]) => (d.from as readonly EnvName[]).includes(name))
+    .map(([path]) => path);
+  return [own, ...derived.filter((p) => p !== own)];
+}
 
 const SOURCE_LABEL: Record<VariableSource, string> = {
   upstream: "upstream README",
@@ -84,13 +26,13 @@ const code = (text: string): string => (text === "" ? "(none)" : /^[(]/.test(tex
 
 export function renderVariablesTable(): string {
   const rows = ENV_NAMES.map((name) => {
-    const doc = variableDocs.get(envSchema.shape[name]);
-    if (!doc) throw new Error(`${name} has no documentation`);
-    return `| \`${name}\` | ${cell(code(doc.default))} | ${cell(doc.accepted)} | ${SOURCE_LABEL[doc.source]} | \`${CONFIG_PATH[name]}\` | ${cell(doc.differs ?? "")} |`;
+    const { doc, about } = VARIABLES[name];
+    const fields = configFieldsOf(name).map((f) => `\`${f}\``).join(", ");
+    return `| \`${name}\` | ${cell(about)} | ${cell(code(doc.default))} | ${cell(doc.accepted)} | ${SOURCE_LABEL[doc.source]} | ${fields} | ${cell(doc.differs ?? "")} |`;
   });
   return [
-    "| Variable | Default | Accepted | From | Config field | Differs from upstream |",
-    "|---|---|---|---|---|---|",
+    "| Variable | What it does | Default | Accepted | From | Config field | Differs from upstream |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }

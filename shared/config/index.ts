@@ -4,6 +4,7 @@ export { loadConfig, loadConfigOrExit, ConfigError, formatProblem } from "./load
 export type { ConfigProblem, Env, LoadedConfig, ConfigWarningSink } from "./load.ts";
 export { describeConfig } from "./describe.ts";
 export { envSchema, ENV_NAMES, LOG_LEVELS } from "./schema.ts";
+export { VARIABLES } from "./variables/index.ts";
 export type { EnvName, ParsedEnv } from "./schema.ts";
 export { AWS_EC2_BUCKETS } from "./build.ts";
 export { MTU_RANGE } from "./rules.ts";

@@ -297,6 +297,19 @@ describe("addr-broker service", () => {
     const none = await setup({ capacity: null });
     expect((await cni(none.svc, { CNI_COMMAND: "STATUS" })).json.code).toBe(50);
   });
+
+  test("STATUS: an empty pool is unavailable (50); a full or cooling one is not (ADD waits for pool-manager)", async () => {
+    const empty = await setup({ capacity: testCapacity({ addresses: 0 }) });
+    const r = await cni(empty.svc, { CNI_COMMAND: "STATUS" });
+    expect(r.json.code).toBe(50);
+    expect(r.json.msg).toContain("the pool is empty");
+    const { svc } = await setup({ capacity: testCapacity({ addresses: 1 }) });
+    await add(svc, "s1");
+    expect((await cni(svc, { CNI_COMMAND: "STATUS" })).exitCode).toBe(0); // full
+    await del(svc, "s1");
+    expect(svc.broker.state.cooling.size).toBe(1);
+    expect((await cni(svc, { CNI_COMMAND: "STATUS" })).exitCode).toBe(0); // cooling
+  });
 });
 
 describe("the node's CNI configuration", () => {

@@ -90,7 +90,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       cooling: [...broker.state.cooling.values()].map((c) => ({ ...c, until: new Date(c.until).toISOString() })),
       reserved: [...broker.state.reserved.values()],
       drained: [...broker.state.drained.keys()],
-      inFlight: [...broker.inFlight],
+      inFlight: broker.inFlightKeys(),
       recentDecisions: broker.recentDecisions(),
       podIpAnnotations: d.podAnnotator ? d.podAnnotator.status() : "off (ANNOTATE_POD_IP=false)",
     }),

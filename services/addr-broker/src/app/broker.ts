@@ -1,8 +1,17 @@
 /**
- * The broker's state holder: the current BrokerState, the capacity, the checkpoint. Every
- * change goes through `commit` under one lock: the new state is written (tmp + fsync +
- * rename) before it becomes current, so a failed write leaves the old state in force and
- * an answered ADD is always on disk.
+ * The broker's state and its one owner: the current BrokerState, the capacity, the
+ * checkpoint's status, the count of ADDs that missed or are waiting for an address, and the
+ * ADDs in flight. Other modules read these and change them only through the methods below.
+ *
+ * Assignment decisions run one at a time under `serial`. `apply(next)` makes a new state
+ * current in memory at once and returns a promise that resolves when a checkpoint write
+ * (tmp + fsync + rename) carries it; changes made while a write is in progress share the
+ * next write (group commit). ADD wires while that write is in flight and answers only once
+ * both are done, so an answered ADD is always on disk. When a write fails, every change not
+ * yet on disk is undone (the state returns to what the disk holds; the addresses of undone
+ * assignments cool down) and the waiting promises reject. `commit(next)` is `apply` awaited.
+ * A few changes are made in memory only and ride on the next write: a route table learnt
+ * from the capacity, and an allocation's netns or host veth (`updateAllocation`).
  */
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import type { UsageReport } from "../../../../shared/contracts/usage.ts";
@@ -10,10 +19,12 @@ import { contains, parseCidr } from "../../../../shared/ip.ts";
 import type { CheckpointStore } from "../adapters/checkpoint-store.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "../core/checkpoint-format.ts";
-import { EMPTY_STATE, coolUndone, pruneCooling, type Allocation, type BrokerState, type Reserved } from "../core/state.ts";
+import type { Miss } from "../core/assign.ts";
+import { EMPTY_STATE, coolUndone, findAllocation, pruneCooling, touch, type Allocation, type BrokerState, type PodKey, type Reserved } from "../core/state.ts";
 import { forgetReleasedDrains, usageReport } from "../core/usage.ts";
 import type { Log, PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
+import { UsagePush } from "./usage-push.ts";
 
 export type CheckpointSource = "fresh" | "restored" | "adopted-upstream" | "rebuilt-from-kernel";
 
@@ -26,14 +37,22 @@ export interface Decision {
 /** Shortest cooldown of an address whose assignment a failed checkpoint write undid (covers undoing its wiring). */
 export const UNDONE_COOLDOWN_MS = 5_000;
 
+export interface CheckpointStatus {
+  source: CheckpointSource;
+  detail: string;
+  lastWriteAt?: string;
+  lastError?: string;
+  writes: number;
+}
+
 export class Broker {
-  state: BrokerState = EMPTY_STATE;
-  capacity: CapacitySnapshot | undefined;
-  misses = 0;
-  waiting = 0;
+  private current: BrokerState = EMPTY_STATE;
+  private latestCapacity: CapacitySnapshot | undefined;
+  private missCount = 0;
+  private waitingCount = 0;
   /** Keys with an ADD between its assignment and its answer: GC and the sweep leave them alone. */
-  readonly inFlight = new Set<string>();
-  checkpoint: { source: CheckpointSource; detail: string; lastWriteAt?: string; lastError?: string; writes: number } = { source: "fresh", detail: "", writes: 0 };
+  private readonly addsInFlight = new Set<string>();
+  private checkpointStatus: CheckpointStatus = { source: "fresh", detail: "", writes: 0 };
   private readonly decisions: Decision[] = [];
   private lock: Promise<unknown> = Promise.resolve();
   /** What the checkpoint on disk holds, and generations of applied vs written changes. */
@@ -43,8 +62,7 @@ export class Broker {
   private writing = false;
   private writeWaiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
   private capacityWaiters: Array<() => void> = [];
-  private usageTimer: ReturnType<typeof setTimeout> | undefined;
-  private coolingTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly usagePush: UsagePush;
 
   constructor(
     readonly settings: BrokerSettings,
@@ -53,7 +71,33 @@ export class Broker {
     readonly pool: PoolManagerPort | undefined,
     readonly log: Log,
     readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.usagePush = new UsagePush(pool, () => this.usage(), log, now);
+  }
+
+  /** The current state (in memory; `whenDurable` says when it is on disk). */
+  get state(): BrokerState {
+    return this.current;
+  }
+
+  /** The latest capacity pool-manager published; undefined until the first. */
+  get capacity(): CapacitySnapshot | undefined {
+    return this.latestCapacity;
+  }
+
+  /** ADDs that found no address (counted when they meet the miss and when they give up). */
+  get misses(): number {
+    return this.missCount;
+  }
+
+  /** ADDs waiting for capacity right now. */
+  get waiting(): number {
+    return this.waitingCount;
+  }
+
+  get checkpoint(): Readonly<CheckpointStatus> {
+    return this.checkpointStatus;
+  }
 
   get cooldownMs(): number {
     return this.settings.cooldownSeconds * 1000;
@@ -76,7 +120,7 @@ export class Broker {
    * promise rejects.
    */
   apply(next: BrokerState): Promise<void> {
-    this.state = pruneCooling(next, this.now());
+    this.current = pruneCooling(next, this.now());
     const gen = ++this.generation;
     const done = new Promise<void>((resolve, reject) => this.writeWaiters.push({ gen, resolve, reject }));
     if (!this.writing) void this.flush();
@@ -86,6 +130,15 @@ export class Broker {
   /** Writes `next` and makes it current; throws (state unchanged) when the write fails. */
   async commit(next: BrokerState): Promise<void> {
     await this.apply(next);
+  }
+
+  /**
+   * Changes an allocation's netns or host veth in memory only: the next write carries it (a
+   * retried ADD refreshing its netns, net-config naming the veth it made).
+   */
+  updateAllocation(k: PodKey, fields: Partial<Pick<Allocation, "netns" | "hostVeth">>): Allocation | undefined {
+    this.current = touch(this.current, k, fields);
+    return findAllocation(this.current, k);
   }
 
   /** Resolves once everything applied so far is on disk. */
@@ -100,26 +153,26 @@ export class Broker {
     try {
       while (this.durableGeneration < this.generation) {
         const gen = this.generation;
-        const snapshot = this.state;
+        const snapshot = this.current;
         try {
           await this.store.write(encodeCheckpoint(snapshot));
         } catch (err) {
-          this.checkpoint.lastError = `${new Date(this.now()).toISOString()}: ${err instanceof Error ? err.message : String(err)}`;
+          this.checkpointStatus.lastError = `${new Date(this.now()).toISOString()}: ${err instanceof Error ? err.message : String(err)}`;
           this.log.error({ err: String(err), location: this.store.location, undone: this.writeWaiters.length }, "checkpoint write failed; changes not on disk are undone");
           // Addresses of undone assignments cool down: their wiring may be in flight (pod-add.ts).
-          this.state = coolUndone(this.durableState, this.state, this.now(), Math.max(this.cooldownMs, UNDONE_COOLDOWN_MS));
+          this.current = coolUndone(this.durableState, this.current, this.now(), Math.max(this.cooldownMs, UNDONE_COOLDOWN_MS));
           this.generation = this.durableGeneration;
           for (const w of this.writeWaiters.splice(0)) w.reject(err);
           return;
         }
         this.durableState = snapshot;
         this.durableGeneration = gen;
-        this.checkpoint.writes++;
-        this.checkpoint.lastWriteAt = new Date(this.now()).toISOString();
+        this.checkpointStatus.writes++;
+        this.checkpointStatus.lastWriteAt = new Date(this.now()).toISOString();
         const ready = this.writeWaiters.filter((w) => w.gen <= gen);
         this.writeWaiters = this.writeWaiters.filter((w) => w.gen > gen);
         for (const w of ready) w.resolve();
-        this.usageChanged();
+        this.usagePush.changed();
       }
     } finally {
       this.writing = false;
@@ -139,18 +192,18 @@ export class Broker {
   async load(): Promise<void> {
     const text = await this.store.read();
     if (text === undefined) {
-      this.checkpoint = { source: "fresh", detail: `no checkpoint at ${this.store.location}`, writes: 0 };
+      this.checkpointStatus = { source: "fresh", detail: `no checkpoint at ${this.store.location}`, writes: 0 };
       return;
     }
     try {
       const decoded = decodeCheckpoint(text);
-      this.state = decoded.state;
+      this.current = decoded.state;
       this.durableState = decoded.state;
       const n = decoded.state.allocations.size;
-      this.checkpoint = decoded.upstream
+      this.checkpointStatus = decoded.upstream
         ? { source: "adopted-upstream", detail: `adopted ${n} allocation(s) written by the upstream daemon; their addresses stay reserved`, writes: 0 }
         : { source: "restored", detail: `restored ${n} allocation(s), ${decoded.state.cooling.size} cooling`, writes: 0 };
-      this.log.info({ location: this.store.location, allocations: n, source: this.checkpoint.source }, "checkpoint loaded");
+      this.log.info({ location: this.store.location, allocations: n, source: this.checkpointStatus.source }, "checkpoint loaded");
     } catch (err) {
       if (!(err instanceof CorruptCheckpoint)) throw err;
       await this.rebuildFromKernel(err.message);
@@ -168,7 +221,7 @@ export class Broker {
       reserved.set(p.address, r);
     }
     const next: BrokerState = { ...EMPTY_STATE, reserved };
-    this.checkpoint = {
+    this.checkpointStatus = {
       source: "rebuilt-from-kernel",
       detail: `checkpoint was corrupt (${why}); moved to ${aside ?? "(gone)"}; ${reserved.size} address(es) found in the kernel are reserved until their pods are gone`,
       writes: 0,
@@ -180,9 +233,9 @@ export class Broker {
 
   /** A new capacity snapshot: placed allocations get their route table; waiting ADDs retry. */
   setCapacity(snapshot: CapacitySnapshot): void {
-    const previous = this.capacity;
-    this.capacity = snapshot;
-    let state = forgetReleasedDrains(this.state, snapshot);
+    const previous = this.latestCapacity;
+    this.latestCapacity = snapshot;
+    let state = forgetReleasedDrains(this.current, snapshot);
     const allocations = new Map(state.allocations);
     let placed = 0;
     for (const [k, a] of allocations) {
@@ -195,16 +248,55 @@ export class Broker {
     }
     if (placed > 0) state = { ...state, allocations };
     // In memory only: the next write carries it (a lost route table is found again from the capacity).
-    this.state = state;
+    this.current = state;
     if (previous?.version !== snapshot.version || previous?.epoch !== snapshot.epoch) {
       this.decide("capacity", { version: snapshot.version, epoch: snapshot.epoch, ready: snapshot.ready, shortage: snapshot.shortage, placed });
     }
     for (const w of this.capacityWaiters.splice(0)) w();
-    this.usageChanged();
+    this.usagePush.changed();
+  }
+
+  /**
+   * An ADD found no address: counted, recorded, and pushed to pool-manager at once so it
+   * can grow the pool.
+   */
+  recordMiss(key: string, miss: Miss): void {
+    this.missCount++;
+    this.decide("no address", { key, kind: miss.kind, why: miss.message });
+    this.usagePush.changed(true);
+  }
+
+  /**
+   * An ADD waits (counted in `waiting`) for the next capacity update, or `ms` at most.
+   * `reportNow` pushes usage at once, so pool-manager sees the waiting ADD before its next cycle.
+   */
+  async waitForCapacity(ms: number, reportNow: boolean): Promise<void> {
+    this.waitingCount++;
+    if (reportNow) this.usagePush.changed(true);
+    try {
+      await this.nextCapacity(ms);
+    } finally {
+      this.waitingCount--;
+    }
+  }
+
+  /** Marks an ADD as between its assignment and its answer; the returned function ends that. */
+  beginAdd(key: string): () => void {
+    this.addsInFlight.add(key);
+    return () => this.addsInFlight.delete(key);
+  }
+
+  /** Whether an ADD for `key` is between its assignment and its answer. */
+  isInFlight(key: string): boolean {
+    return this.addsInFlight.has(key);
+  }
+
+  inFlightKeys(): string[] {
+    return [...this.addsInFlight];
   }
 
   /** Resolves at the next capacity update, or after `ms`. */
-  nextCapacity(ms: number): Promise<void> {
+  private nextCapacity(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.capacityWaiters = this.capacityWaiters.filter((w) => w !== done);
@@ -219,61 +311,21 @@ export class Broker {
   }
 
   usage(): UsageReport {
-    return usageReport(this.state, this.capacity, this.now(), this.misses, this.waiting);
-  }
-
-  /** Pushes usage to pool-manager: at once on a miss, else coalesced. pool-manager down is tolerated. */
-  usageChanged(immediate = false): void {
-    if (!this.pool) return;
-    if (immediate) {
-      if (this.usageTimer) clearTimeout(this.usageTimer);
-      this.usageTimer = undefined;
-      this.pushUsage();
-      return;
-    }
-    this.usageTimer ??= setTimeout(() => {
-      this.usageTimer = undefined;
-      this.pushUsage();
-    }, 100);
-  }
-
-  private pushUsage(): void {
-    const report = this.usage();
-    this.pool?.postUsage(report).catch((err) => this.log.debug({ err: String(err) }, "usage not delivered to pool-manager"));
-    this.pushWhenCoolingEnds(report);
-  }
-
-  /**
-   * A cooldown running out changes usage without any event: push again once the earliest
-   * reported cooling end has passed, or pool-manager keeps counting those addresses as
-   * cooling and never shrinks the pool after the pods are gone.
-   */
-  private pushWhenCoolingEnds(report: UsageReport): void {
-    const ends = report.cidrs.flatMap((c) => (c.coolingUntil !== undefined ? [c.coolingUntil] : []));
-    if (this.coolingTimer) clearTimeout(this.coolingTimer);
-    this.coolingTimer = undefined;
-    if (ends.length === 0) return;
-    const inMs = Math.max(0, Math.min(...ends) - this.now()) + 50;
-    this.coolingTimer = setTimeout(() => {
-      this.coolingTimer = undefined;
-      this.usageChanged();
-    }, inMs);
-    this.coolingTimer.unref?.();
+    return usageReport(this.current, this.latestCapacity, this.now(), this.missCount, this.waitingCount);
   }
 
   stop(): void {
-    if (this.usageTimer) clearTimeout(this.usageTimer);
-    if (this.coolingTimer) clearTimeout(this.coolingTimer);
+    this.usagePush.stop();
     for (const w of this.capacityWaiters.splice(0)) w();
   }
 
   allocations(): Allocation[] {
-    return [...this.state.allocations.values()];
+    return [...this.current.allocations.values()];
   }
 
   /** Route table for an allocation: recorded, else from the capacity, else main. */
   routeTableFor(a: Pick<Allocation, "address" | "routeTable">): number {
-    return a.routeTable ?? (this.capacity ? routeTableOf(this.capacity, a.address) : undefined) ?? 254;
+    return a.routeTable ?? (this.latestCapacity ? routeTableOf(this.latestCapacity, a.address) : undefined) ?? 254;
   }
 }
 

@@ -1,6 +1,6 @@
 /** One CNI invocation in, one outcome (exit code, stdout, stderr) out. */
 import type { CniOutcome } from "../../../../shared/contracts/cni.ts";
-import { isMiss, pickAddress } from "../core/assign.ts";
+import { isMiss, pickAddress, type MissKind } from "../core/assign.ts";
 import { CniCode, CniError, errorBody } from "../core/cni-error.ts";
 import { parseCniRequest, versionForErrors, type CniRequest } from "../core/cni-request.ts";
 import { prevResultProblems } from "../core/cni-result.ts";
@@ -37,15 +37,18 @@ async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   if (problems.length > 0) throw new CniError(CniCode.CHECK_FAILED, `CHECK failed for ${req.containerId}/${req.ifName}: ${problems.join("; ")}`);
 }
 
+/**
+ * Misses that make the plugin unavailable for STATUS: nothing to hand out from at all. A
+ * pool that is full or cooling is a moment, not an outage: pool-manager is growing it, and
+ * ADD waits for it.
+ */
+const UNAVAILABLE: ReadonlySet<MissKind> = new Set<MissKind>(["no-capacity", "not-ready", "empty"]);
+
 /** STATUS: 0 when an ADD can be served; 50 while there is no capacity or the pool has no address at all. */
 function status(d: PodDeps): void {
   const b = d.broker;
   const pick = pickAddress(b.state, b.capacity, b.now(), b.settings.cooldownSeconds);
-  if (!isMiss(pick)) return;
-  // A full pool is a moment, not an outage: pool-manager is growing it, and ADD waits for it.
-  if (pick.kind === "no-capacity" || pick.kind === "not-ready" || pick.message.includes("pool is empty")) {
-    throw new CniError(CniCode.NOT_AVAILABLE, `not ready to serve ADD: ${pick.message}`);
-  }
+  if (isMiss(pick) && UNAVAILABLE.has(pick.kind)) throw new CniError(CniCode.NOT_AVAILABLE, `not ready to serve ADD: ${pick.message}`);
 }
 
 function success(stdout = ""): CniOutcome {

@@ -15,7 +15,7 @@ import { isMiss, pickAddress, type Miss } from "../core/assign.ts";
 import { CniCode, CniError } from "../core/cni-error.ts";
 import type { CniRequest } from "../core/cni-request.ts";
 import { buildAddResult, parsePrevResult, type CniResult } from "../core/cni-result.ts";
-import { findAllocation, keyOf, release, touch, withAllocation, type Allocation, type PodKey } from "../core/state.ts";
+import { findAllocation, keyOf, release, withAllocation, type Allocation, type PodKey } from "../core/state.ts";
 import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 
@@ -81,8 +81,8 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
       const existing = findAllocation(broker.state, k);
       if (existing) {
         // A retried ADD: same address; the netns is refreshed in memory (written with the next change).
-        broker.state = touch(broker.state, k, { netns: req.netns });
-        return { alloc: findAllocation(broker.state, k) ?? existing, fresh: false, durable: broker.whenDurable() };
+        const refreshed = broker.updateAllocation(k, { netns: req.netns });
+        return { alloc: refreshed ?? existing, fresh: false, durable: broker.whenDurable() };
       }
       const adopted = adoptReservation(broker, k, req);
       if (adopted) return { ...adopted, fresh: false };
@@ -116,19 +116,11 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
     const left = waitUntil - performance.now();
     // A miss counts (and is pushed to pool-manager) when the ADD meets it and when it gives up, not at every capacity change between.
     if (first || left <= 0) {
-      broker.misses++;
+      broker.recordMiss(keyOf(k), got);
       d.metrics?.noAvailableIp.inc();
-      broker.decide("no address", { key: keyOf(k), kind: got.kind, why: got.message });
-      broker.usageChanged(true);
     }
     if (left <= 0) throw new CniError(CniCode.TRY_AGAIN_LATER, got.message);
-    broker.waiting++;
-    if (first) broker.usageChanged(true);
-    try {
-      await broker.nextCapacity(left);
-    } finally {
-      broker.waiting--;
-    }
+    await broker.waitForCapacity(left, first);
   }
 }
 
@@ -168,7 +160,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);
   d.metrics?.addRequests.inc();
-  broker.inFlight.add(key);
+  const endAdd = broker.beginAdd(key);
   try {
     const { alloc, fresh, durable } = await assign(d, k, req);
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
@@ -183,7 +175,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
       throw peerError("wire the pod", broker.settings.netConfigSocket, wired.reason);
     }
     const answer = wired.value;
-    if (answer.hostVeth !== alloc.hostVeth) broker.state = touch(broker.state, k, { hostVeth: answer.hostVeth });
+    if (answer.hostVeth !== alloc.hostVeth) broker.updateAllocation(k, { hostVeth: answer.hostVeth });
     if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);
     return buildAddResult(
       req.conf.cniVersion,
@@ -191,6 +183,6 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
       req.conf.prevResult,
     );
   } finally {
-    broker.inFlight.delete(key);
+    endAdd();
   }
 }

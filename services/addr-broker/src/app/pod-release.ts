@@ -71,7 +71,7 @@ async function releaseMany(d: PodDeps, stale: Allocation[], reason: string, stil
     let s = broker.state;
     let n = 0;
     for (const a of stale) {
-      if (broker.inFlight.has(keyOf(a)) || !stillStale(a, s)) continue;
+      if (broker.isInFlight(keyOf(a)) || !stillStale(a, s)) continue;
       const r = release(s, a, broker.now(), broker.cooldownMs);
       if (r.released) n++;
       s = r.state;
@@ -90,7 +90,7 @@ export async function gcPods(d: PodDeps, req: GcRequest): Promise<{ released: nu
     return { released: 0, errors: [] };
   }
   const valid = new Set(req.validAttachments.map((a) => keyOf({ networkName: req.conf.name, ...a })));
-  const stale = broker.allocations().filter((a) => a.networkName === req.conf.name && !valid.has(keyOf(a)) && !broker.inFlight.has(keyOf(a)));
+  const stale = broker.allocations().filter((a) => a.networkName === req.conf.name && !valid.has(keyOf(a)) && !broker.isInFlight(keyOf(a)));
   const r = await releaseMany(d, stale, "gc", (a, s) => s.allocations.get(keyOf(a))?.address === a.address).catch((err) => {
     throw new CniError(CniCode.IO_FAILURE, checkpointError(broker, err).message);
   });

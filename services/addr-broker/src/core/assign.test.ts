@@ -59,7 +59,7 @@ describe("pickAddress", () => {
   const misses: Array<[string, ReturnType<typeof capacity> | undefined, BrokerState, string, RegExp]> = [
     ["no capacity yet", undefined, EMPTY_STATE, "no-capacity", /no capacity from pool-manager/],
     ["pool-manager not ready", capacity([], { ready: false, shortage: "IMDS unreachable" }), EMPTY_STATE, "not-ready", /not ready.*IMDS unreachable/],
-    ["empty pool with a shortage", capacity([{ id: "eni-a", device: 0, cidrs: [] }], { shortage: "subnet subnet-1 has no free addresses" }), EMPTY_STATE, "exhausted", /pool is empty.*subnet subnet-1 has no free/],
+    ["empty pool with a shortage", capacity([{ id: "eni-a", device: 0, cidrs: [] }], { shortage: "subnet subnet-1 has no free addresses" }), EMPTY_STATE, "empty", /pool is empty.*subnet subnet-1 has no free/],
     [
       "all assigned",
       capacity([{ id: "eni-a", device: 0, cidrs: ["10.0.1.1/32"] }]),

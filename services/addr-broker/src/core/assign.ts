@@ -9,7 +9,12 @@ import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts"
 import { bits, contains, nth, parseCidr, parseIp, size, type Cidr } from "../../../../shared/ip.ts";
 import { addressesInUse, type BrokerState } from "./state.ts";
 
-export type MissKind = "no-capacity" | "not-ready" | "cooling" | "exhausted";
+/**
+ * Why no address could be picked: no capacity published yet; pool-manager not ready; every
+ * free address cooling down; the pool holds no address at all ("empty"); every address of
+ * the pool assigned ("exhausted").
+ */
+export type MissKind = "no-capacity" | "not-ready" | "cooling" | "empty" | "exhausted";
 
 export interface Miss {
   kind: MissKind;
@@ -118,7 +123,7 @@ export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | und
   }
   const total = candidates.reduce((n, c) => n + Number(size(c.cidr) - firstIndex(c.cidr)), 0);
   return {
-    kind: "exhausted",
+    kind: total === 0 ? "empty" : "exhausted",
     message: `no free address: ${total === 0 ? "the pool is empty" : `all ${total} addresses are assigned`}${shortage || "; pool-manager has been asked for more"}`,
   };
 }

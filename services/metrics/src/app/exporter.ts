@@ -11,7 +11,7 @@ export interface ExporterTargets {
 }
 
 export class Exporter {
-  last: ScrapeResult[] = [];
+  private last: ScrapeResult[] = [];
   constructor(private readonly targets: ExporterTargets) {}
 
   async collect(): Promise<string> {

@@ -63,8 +63,8 @@ export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { op
     settings: parts.settings,
     lastHostSetup: parts.host.lastHost ?? null,
     recentOperations: operations.list(),
-    reconcileRounds: parts.reconciler.rounds.list(),
-    recentRepairs: parts.reconciler.repairs.list(),
+    reconcileRounds: parts.reconciler.recentRounds(),
+    recentRepairs: parts.reconciler.recentRepairs(),
   });
   return { operations, debug };
 }

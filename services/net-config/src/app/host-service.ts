@@ -21,8 +21,7 @@ export interface HostRequest {
 }
 
 export class HostService {
-  /** The last host set-up asked for: reconcile re-applies it. */
-  lastHost: HostRequest | undefined;
+  private lastRequest: HostRequest | undefined;
 
   constructor(
     private readonly kernel: NetlinkKernel,
@@ -30,6 +29,11 @@ export class HostService {
     private readonly settings: () => NetConfigSettings,
     private readonly opts: { linkWaitMs: number; randomFully: boolean } = { linkWaitMs: 5000, randomFully: true },
   ) {}
+
+  /** The last host set-up asked for: reconcile re-applies it. */
+  get lastHost(): HostRequest | undefined {
+    return this.lastRequest;
+  }
 
   linkByMac(mac: string): LinkInfo | undefined {
     return this.kernel.node.links().find((l) => l.mac === mac);
@@ -84,7 +88,7 @@ export class HostService {
     const steps = planHostNetwork(s, primary.name, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
     for (const r of this.kernel.run(steps)) if (r.changed && r.step.op.op !== "sysctl") changed.push(describeStep(r.step));
     const iptablesChanged = s.ipv6 ? [] : await this.applyIptables(h, primary.name);
-    this.lastHost = h;
+    this.lastRequest = h;
     return { changed: [...changed, ...iptablesChanged], iptablesChanged };
   }
 

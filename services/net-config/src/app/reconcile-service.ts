@@ -34,8 +34,8 @@ export interface ReconcileReport {
 }
 
 export class Reconciler {
-  readonly repairs = new Journal<RepairRecord>(200);
-  readonly rounds = new Journal<ReconcileReport>(20);
+  private readonly repairs = new Journal<RepairRecord>(200);
+  private readonly rounds = new Journal<ReconcileReport>(20);
   private inFlight: InFlight | undefined;
   private running: Promise<ReconcileReport> | undefined;
 
@@ -51,6 +51,16 @@ export class Reconciler {
   touched(hostVeth: string, podCidr: string): void {
     this.inFlight?.veths.add(hostVeth);
     this.inFlight?.cidrs.add(podCidr);
+  }
+
+  /** The latest repairs, oldest first. */
+  recentRepairs(): RepairRecord[] {
+    return this.repairs.list();
+  }
+
+  /** The latest rounds' reports, oldest first. */
+  recentRounds(): ReconcileReport[] {
+    return this.rounds.list();
   }
 
   /** One round; concurrent callers share the running one. */

@@ -102,7 +102,7 @@ describe.skipIf(!isRoot)("reconcile (root)", () => {
     expect(rules).toContain("600:\tfrom all to 10.0.1.77 lookup main");
     expect(nss.ip(node.name, ["route", "show", "table", "3"])).toContain("default via 10.0.7.1 dev ens7");
     expect(nss.ip(node.name, ["-o", "link", "show"])).toContain("foo0");
-    expect(reconciler.repairs.list().map((r) => r.kind)).toContain("stale-veth");
+    expect(reconciler.recentRepairs().map((r) => r.kind)).toContain("stale-veth");
     // Converged: a second round has nothing to do.
     expect((await reconciler.run()).repairs).toBe(0);
 

@@ -1,0 +1,80 @@
+// ENIs and the AWS APIs: which ENIs are made and how they are tagged, how EC2 and IMDS are reached.
+import { boolField, enumField, envField, INVALID, qualifiedNameField, urlField } from "../fields.ts";
+import { eniTagsField } from "../network-fields.ts";
+import { variable } from "../declaration.ts";
+
+export const AWS_VARIABLES = {
+  AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: variable(boolField(false), {
+    about: "Custom networking: ENIs take their subnet and security groups from the node's ENIConfig.",
+    sets: "eni.customNetworking",
+  }),
+  ENI_CONFIG_ANNOTATION_DEF: variable(qualifiedNameField("k8s.amazonaws.com/eniConfig"), {
+    about: "The node annotation naming its ENIConfig (custom networking; wins over the label).",
+    sets: "eni.eniConfigAnnotation",
+  }),
+  ENI_CONFIG_LABEL_DEF: variable(qualifiedNameField("k8s.amazonaws.com/eniConfig"), {
+    about: "The node label naming its ENIConfig (custom networking), e.g. topology.kubernetes.io/zone.",
+    sets: "eni.eniConfigLabel",
+  }),
+  ADDITIONAL_ENI_TAGS: variable(eniTagsField(), {
+    about: "Tags added to every ENI this CNI creates.",
+    sets: "eni.additionalTags",
+    toConfig: (t) => t.tags,
+    show: (c) => JSON.stringify(c.eni.additionalTags),
+  }),
+  CLUSTER_NAME: variable(
+    envField<string>({
+      accepted: "at most 256 printable characters (it becomes an ENI tag value)",
+      default: "",
+      defaultText: '""',
+      parse: (v) => (v.length <= 256 && !/[\u0000-\u001f\u007f]/.test(v) ? v : INVALID),
+    }),
+    { about: "The cluster's name, tagged on the ENIs this CNI creates.", sets: "eni.clusterName" },
+  ),
+  ENABLE_POD_ENI: variable(boolField(false), {
+    about: "Security groups for pods: attach a trunk ENI so pods can get branch ENIs.",
+    sets: "eni.podEni",
+  }),
+  POD_SECURITY_GROUP_ENFORCING_MODE: variable(
+    enumField(["strict", "standard"], "strict", { differs: "an unknown mode is rejected (upstream uses strict)" }),
+    {
+      about: "For pods with a branch ENI: strict sends all their traffic through it; standard lets node-local traffic stay on the node.",
+      sets: "eni.podSecurityGroupEnforcingMode",
+    },
+  ),
+  AWS_EC2_ENDPOINT: variable(urlField(), {
+    about: "The EC2 API endpoint; unset means the region's own.",
+    sets: "ec2.endpoint",
+  }),
+  AWS_REGION: variable(
+    envField<string | undefined>({
+      accepted: "an AWS region name such as us-west-2 (lower case letters, digits and dashes)",
+      default: undefined,
+      defaultText: "(from IMDS)",
+      source: "standard",
+      parse: (v) => (/^[a-z0-9]+(-[a-z0-9]+)*$/.test(v) && v.length <= 64 ? v : INVALID),
+    }),
+    { about: "The AWS region; unset means the one IMDS reports.", sets: "ec2.region" },
+  ),
+  AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE: variable(
+    envField<number>({
+      accepted: "a number greater than 0 and at most 100 (1 = AWS's own bucket sizes and refill rates)",
+      default: 1,
+      defaultText: "1",
+      source: "project",
+      parse: (v) => {
+        if (!/^\d+(\.\d+)?$|^\.\d+$/.test(v)) return INVALID;
+        const n = Number(v);
+        return n > 0 && n <= 100 ? n : INVALID;
+      },
+    }),
+    {
+      about: "Scales the client-side EC2 token buckets (AWS's per-API sizes and refill rates at 1).",
+      sets: "ec2.rateLimit.scale",
+    },
+  ),
+  AWS_EC2_METADATA_SERVICE_ENDPOINT: variable(urlField({ source: "standard" }), {
+    about: "The IMDS endpoint; unset means the SDK's default.",
+    sets: "imds.endpoint",
+  }),
+};

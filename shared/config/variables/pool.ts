@@ -1,0 +1,110 @@
+// The warm pool: how many ENIs, addresses and prefixes the node holds ahead of its pods.
+import { boolField, envField, INVALID, parseDecimal, targetField } from "../fields.ts";
+import { combinedVariable, variable } from "../declaration.ts";
+
+export const POOL_VARIABLES = {
+  WARM_ENI_TARGET: variable(
+    envField<{ value: number; ignoredNegative?: number }>({
+      accepted: "an integer (0 keeps no spare ENI; a negative value means the default, 1)",
+      default: { value: 1 },
+      defaultText: "1",
+      differs: "a value that is not an integer is rejected (upstream logs it and uses 1)",
+      parse: (v) => {
+        const n = parseDecimal(v);
+        if (n === INVALID) return INVALID;
+        return n < 0 ? { value: 1, ignoredNegative: n } : { value: n };
+      },
+    }),
+    {
+      about: "Whole ENIs to keep attached beyond those in use (compat policy).",
+      sets: "pool.warmEniTarget",
+      toConfig: (t) => t.value,
+    },
+  ),
+  WARM_IP_TARGET: variable(targetField(), {
+    about: "Free addresses to keep beyond those in use.",
+    sets: "pool.warmIpTarget",
+    toConfig: (t) => t.value,
+  }),
+  MINIMUM_IP_TARGET: variable(targetField(), {
+    about: "Addresses to hold in total however few pods run.",
+    sets: "pool.minimumIpTarget",
+    toConfig: (t) => t.value,
+  }),
+  WARM_PREFIX_TARGET: variable(targetField(), {
+    about: "Free prefixes to keep with prefix delegation (compat policy).",
+    sets: "pool.warmPrefixTarget",
+    toConfig: (t) => t.value,
+  }),
+  MAX_ENI: variable(targetField(), {
+    about: "Most ENIs to attach; unset means the instance type's limit.",
+    sets: "pool.maxEni",
+    toConfig: (t) => t.value,
+  }),
+  ENABLE_PREFIX_DELEGATION: variable(boolField(false), {
+    about: "Assign /28 prefixes (IPv6: /80) to ENIs instead of single secondary addresses.",
+    sets: "pool.prefixDelegation",
+  }),
+  AWS_MANAGE_ENIS_NON_SCHEDULABLE: variable(boolField(false), {
+    about: "Manage ENIs on a node even while it is marked unschedulable.",
+    sets: "pool.manageEnisNonSchedulable",
+  }),
+  DISABLE_NETWORK_RESOURCE_PROVISIONING: variable(boolField(false), {
+    about: "Make no EC2 change: use only the ENIs and addresses IMDS shows.",
+    sets: "pool.disableNetworkResourceProvisioning",
+  }),
+  IP_COOLDOWN_PERIOD: variable(
+    envField<number>({
+      accepted: "an integer number of seconds from 0 to 86400",
+      default: 30,
+      defaultText: "30",
+      differs: "a negative or non-integer value is rejected (upstream uses 30)",
+      parse: (v) => {
+        const n = parseDecimal(v);
+        return n !== INVALID && n >= 0 && n <= 86400 ? n : INVALID;
+      },
+    }),
+    {
+      about: "Seconds a released address waits before it is given to another pod.",
+      sets: "pool.ipCooldownSeconds",
+    },
+  ),
+  ENABLE_SUBNET_DISCOVERY: variable(boolField(true), {
+    about: "Create ENIs in the subnet with the most free addresses among the node's own and those tagged kubernetes.io/role/cni; false: the node's own only.",
+    sets: "pool.subnetDiscovery",
+  }),
+  DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
+    about: "Do not delete detached ENIs this CNI created and lost track of.",
+    sets: "pool.disableLeakedEniCleanup",
+  }),
+  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: variable(boolField(false, { source: "project" }), {
+    about: "Count addresses in cooldown as free when sizing the pool, as upstream does.",
+    sets: "pool.coolingIpsCountAsAvailable",
+  }),
+  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: variable(boolField(true, { source: "project" }), {
+    about: "Check IMDS's view of ENIs and addresses against EC2 before using it.",
+    sets: "pool.verifyImdsWithEc2",
+  }),
+  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: variable(boolField(true, { source: "project" }), {
+    about: "With prefix delegation on a fragmented subnet, fall back to single secondary addresses.",
+    sets: "pool.prefixDelegationFallbackToIps",
+  }),
+  AWS_VPC_CNI_DEMAND_AWARE_POOL: variable(boolField(true, { source: "project" }), {
+    about: "Grow the pool for pods already scheduled to the node, not only to the warm targets.",
+    sets: "pool.demandAware",
+  }),
+  AWS_VPC_CNI_POOL_POLICY: combinedVariable(
+    envField<"compat" | "demand" | undefined>({
+      accepted:
+        "compat or demand (any letter case); unset: demand unless WARM_ENI_TARGET, WARM_IP_TARGET, MINIMUM_IP_TARGET or WARM_PREFIX_TARGET is set, then compat",
+      default: undefined,
+      defaultText: "(demand, or compat when an upstream target is set)",
+      source: "project",
+      parse: (v) => (["compat", "demand"] as const).find((x) => x === v.toLowerCase()) ?? INVALID,
+    }),
+    {
+      about: "How the pool is sized: compat (upstream's warm targets) or demand (a buffer sized from observed arrivals).",
+      sets: "pool.policy",
+    },
+  ),
+};
