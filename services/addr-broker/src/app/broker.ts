@@ -295,8 +295,8 @@ export class Broker {
     return [...this.addsInFlight];
   }
 
-  /** Resolves at the next capacity update, or after `ms`. */
-  private nextCapacity(ms: number): Promise<void> {
+  /** Resolves at the next capacity update, or after `ms` (not counted as a waiting ADD: see waitForCapacity). */
+  nextCapacity(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.capacityWaiters = this.capacityWaiters.filter((w) => w !== done);
