@@ -9,6 +9,7 @@ import { UnixClient } from "../../shared/ipc/client.ts";
 import { listAssignments } from "../../shared/contracts/assignments.ts";
 import { getCapacity } from "../../shared/contracts/capacity.ts";
 import { NetlinkKernel } from "./src/adapters/netlink-kernel.ts";
+import { configureHostProc } from "./src/adapters/netns.ts";
 import { Iptables } from "./src/adapters/iptables.ts";
 import { HostService } from "./src/app/host-service.ts";
 import { VethReaper } from "./src/adapters/veth-reaper.ts";
@@ -20,6 +21,8 @@ import { settingsFromConfig } from "./src/app/settings-from-config.ts";
 
 const { config, log, socketGid } = bootstrap("net-config");
 const settings = settingsFromConfig(config);
+// Pod network namespaces are named by the runtime on the host: reached through the host's /proc.
+configureHostProc(config.hostProc);
 const kernel = new NetlinkKernel("self");
 const iptables = new Iptables("self", await Iptables.detect("self", settings.enableNftables));
 const host = new HostService(kernel, iptables, () => settings, { linkWaitMs: 10_000, randomFully: await iptables.supportsRandomFully() });

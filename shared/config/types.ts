@@ -36,6 +36,10 @@ export interface Config {
   sockets: { addrBroker: string; poolManager: string; netConfig: string; metrics: string };
   /** Gid (number) or group name; undefined = sockets mode 0600, else 0660. */
   socketGroup: number | string | undefined;
+  /** The host's /proc as this process sees it (net-config opens pod namespaces through it). */
+  hostProc: string;
+  /** The aws-node pod's shared settings file: published by the aws-node container, read by the others. */
+  podSettings: { publish: string | undefined; from: string | undefined };
   /** Exactly one of enableIPv4, enableIPv6 is true. */
   ipFamily: IpFamily;
   enableIPv4: boolean;

@@ -231,6 +231,24 @@ const TABLE: Record<EnvName, Row> = {
     valid: [["/tmp/run/", "/tmp/run"]],
     invalid: ["run"],
   },
+  AWS_VPC_CNI_HOST_PROC: {
+    get: (c) => c.hostProc,
+    default: "/proc",
+    valid: [["/host/proc", "/host/proc"], ["/host/proc/", "/host/proc"]],
+    invalid: ["host/proc", "/host/../proc"],
+  },
+  AWS_VPC_CNI_PUBLISH_SETTINGS: {
+    get: (c) => c.podSettings.publish,
+    default: undefined,
+    valid: [["/run/aws-node-settings/settings.json", "/run/aws-node-settings/settings.json"]],
+    invalid: ["settings.json"],
+  },
+  AWS_VPC_CNI_SETTINGS_FROM: {
+    get: (c) => c.podSettings.from,
+    default: undefined,
+    valid: [["/run/aws-node-settings/settings.json", "/run/aws-node-settings/settings.json"]],
+    invalid: ["settings.json"],
+  },
   AWS_VPC_CNI_SOCKET_GROUP: {
     get: (c) => c.socketGroup,
     default: undefined,

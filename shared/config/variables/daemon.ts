@@ -89,6 +89,24 @@ export const DAEMON_VARIABLES = {
     }),
     { about: "Where the services' sockets live, and by default the checkpoint.", sets: "runDir" },
   ),
+  AWS_VPC_CNI_HOST_PROC: variable(
+    envField<string>({
+      accepted: "an absolute path",
+      default: "/proc",
+      defaultText: "/proc",
+      source: "project",
+      parse: (v) => (isAbsolutePath(v) && !v.split("/").includes("..") ? v.replace(/(.)\/+$/, "$1") : INVALID),
+    }),
+    { about: "Where net-config sees the host's /proc (the DaemonSet mounts it at /host/proc): pod network namespaces are opened through it.", sets: "hostProc" },
+  ),
+  AWS_VPC_CNI_PUBLISH_SETTINGS: variable(optionalPathField({ source: "project" }), {
+    about: "The aws-node container writes its environment here for the pod's other containers (the DaemonSet; shared/config/pod-settings.ts).",
+    sets: "podSettings.publish",
+  }),
+  AWS_VPC_CNI_SETTINGS_FROM: variable(optionalPathField({ source: "project" }), {
+    about: "A service container starts from the settings the aws-node container published here, its own environment on top.",
+    sets: "podSettings.from",
+  }),
   AWS_VPC_CNI_SOCKET_GROUP: variable(socketGroupField(), {
     about: "Group that may use the services' sockets (mode 0660); unset: root only (0600).",
     sets: "socketGroup",
