@@ -10,18 +10,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { glibcObstacle, newestGlibc, readElfDependencies } from "../../deploy/k8s/image/elf.ts";
-import { ensureImage, formatMB, IMAGE_SIZE_BUDGET_BYTES, imageTag, type EnsuredImage } from "../../deploy/k8s/image/build.ts";
+import { ensureImage, formatMB, IMAGE_SIZE_BUDGET_BYTES, imageTag, missingPrerequisites, type EnsuredImage } from "../../deploy/k8s/image/build.ts";
 import { CHAINED_PLUGINS, MIN_NODE_GLIBC } from "../../deploy/k8s/image/layout.ts";
 import { podman, TOOL_PATH } from "../../deploy/k8s/image/podman.ts";
 
 const REPO = join(import.meta.dir, "../..");
 const NAME_PREFIX = `awscni-imagetest-${process.pid}`;
 
-function missingPrerequisites(): string[] {
-  const missing: string[] = process.getuid?.() === 0 ? [] : ["root"];
-  for (const tool of ["podman", "runc", "mmdebstrap"]) if (Bun.which(tool, { PATH: TOOL_PATH }) === null) missing.push(tool);
-  return missing;
-}
 const missing = missingPrerequisites();
 const underCi = process.env.CI === "true";
 

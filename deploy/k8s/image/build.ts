@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { BASE_LABEL, ensureBase, PLUGIN_BUILDER_BASE, RUNTIME_BASE } from "./bases.ts";
 import { contextFiles, contextHash, stageContext } from "./context.ts";
 import { CHAINED_PLUGINS } from "./layout.ts";
-import { ImageBuildError, inspectImage, mustSucceed, podman } from "./podman.ts";
+import { ImageBuildError, inspectImage, mustSucceed, podman, TOOL_PATH } from "./podman.ts";
 
 export const IMAGE_REPOSITORY = "localhost/aws-vpc-cni";
 export const CONTEXT_LABEL = "aws-vpc-cni.local/context";
@@ -62,12 +62,24 @@ export function imageTag(root: string = REPO_ROOT): string {
   return `${IMAGE_REPOSITORY}:${version}`;
 }
 
+/** What this machine lacks to build the image: root (mmdebstrap's root mode, podman's shared storage) and the tools. */
+export function missingPrerequisites(): string[] {
+  const missing: string[] = process.getuid?.() === 0 ? [] : ["root"];
+  for (const tool of ["podman", "runc", "mmdebstrap"]) if (Bun.which(tool, { PATH: TOOL_PATH }) === null) missing.push(tool);
+  return missing;
+}
+
 /** Builds the image unless the tagged one already matches the tree; see the header. */
 export async function ensureImage(opts: EnsureImageOptions = {}): Promise<EnsuredImage> {
   const started = performance.now();
   const root = resolve(opts.root ?? REPO_ROOT);
   if (!existsSync(join(root, CONTAINERFILE))) throw new ImageBuildError("IMAGE_BAD_ROOT", `${root} has no ${CONTAINERFILE}`);
   const tag = imageTag(root);
+  const missing = missingPrerequisites();
+  if (missing.length > 0) {
+    const hint = missing.some((m) => m !== "root") ? " (tests/setup-host.sh installs the packages)" : "";
+    throw new ImageBuildError("IMAGE_PREREQUISITE_MISSING", `building the image needs ${missing.join(", ")}${hint}`);
+  }
   const [runtime, builder] = await Promise.all([
     ensureBase(RUNTIME_BASE, { refresh: opts.refreshBases, onLine: opts.onLine }),
     ensureBase(PLUGIN_BUILDER_BASE, { refresh: opts.refreshBases, onLine: opts.onLine }),
