@@ -2,14 +2,18 @@
  * Builds the shim: `bun run cni-shim/build.ts [out]` → a self-contained `aws-cni` binary
  * (default .build/aws-cni). Written beside the target, then renamed over it, so a runtime
  * exec'ing the old binary never sees a half-written file ("text file busy" is avoided too).
+ * The binary embeds the name it was compiled to (/$bunfs/root/<name>), so it is compiled
+ * under the target's own name in a temp directory: the same sources give the same bytes,
+ * which keeps the image's layer holding it cached.
  */
-import { mkdirSync, renameSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
 export async function buildShim(out: string): Promise<string> {
   const target = resolve(out);
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.aws-cni.build-${process.pid}-${Date.now()}`);
+  const tmpDir = mkdtempSync(join(dirname(target), ".aws-cni.build-"));
+  const tmp = join(tmpDir, basename(target));
   const entry = join(import.meta.dir, "main.ts");
   // No .env or bunfig.toml autoload: the runtime's working directory must not change what the shim does.
   const flags = ["--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
@@ -18,11 +22,12 @@ export async function buildShim(out: string): Promise<string> {
     stderr: "pipe",
   });
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`bun build failed (${code}): ${stderr.trim()}`);
+  try {
+    if (code !== 0) throw new Error(`bun build failed (${code}): ${stderr.trim()}`);
+    renameSync(tmp, target);
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true });
   }
-  renameSync(tmp, target);
   return target;
 }
 

@@ -13,6 +13,7 @@ have runc || need+=(runc)
 [ -x /bin/busybox ] || need+=(busybox-static)
 have curl || need+=(curl)
 have nsenter || need+=(util-linux)
+have mmdebstrap || need+=(mmdebstrap)
 have ping || need+=(iputils-ping)
 have kubectl || need+=(kubernetes-client)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

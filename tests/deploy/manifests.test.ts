@@ -1,14 +1,13 @@
 /**
  * The Kubernetes manifests: accepted by kubectl's server-side dry run against the simulated
- * API, every container's environment is a valid configuration, and the init container's
- * install plan writes the shim, the chained plugins and the conflist.
+ * API, and every container's environment is a valid configuration. (What the init container
+ * installs: deploy/k8s/install-cni.test.ts and tests/deploy/image.root.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../shared/config/index.ts";
-import { installAtomically, planInstall } from "../../deploy/k8s/install-cni.ts";
 import { serveKube, writeKubeconfig } from "../../deploy/local/sim-kube/serve.ts";
 
 const K8S = join(import.meta.dir, "../../deploy/k8s");
@@ -95,27 +94,6 @@ describe("deploy/k8s manifests", () => {
     expect(writes.sort()).toEqual(["cninodes:patch", "events:create", "events:patch"]);
     const annotate = loadAll(join(K8S, "optional/rbac-annotate-pod-ip.yaml")) as Array<{ kind: string; rules?: Array<{ resources: string[]; verbs: string[] }> }>;
     expect(annotate.find((d) => d.kind === "ClusterRole")!.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["patch"] }] as never);
-  });
-
-  test("the init container's plan installs the shim, the chain and the conflist atomically", () => {
-    const dir = mkdtempSync(join(tmpdir(), "install-cni-"));
-    try {
-      const plugins = join(dir, "plugins");
-      mkdirSync(plugins);
-      for (const p of ["portmap", "loopback", "host-local", "bandwidth"]) writeFileSync(join(plugins, p), `#!/bin/sh\necho ${p}\n`);
-      writeFileSync(join(dir, "shim"), "#!/bin/sh\necho shim\n");
-      const { config } = loadConfig({ HOST_CNI_BIN_PATH: join(dir, "bin"), HOST_CNI_CONFDIR_PATH: join(dir, "net.d"), ENABLE_BANDWIDTH_PLUGIN: "true", POD_MTU: "1500" });
-      const plan = planInstall(config, { pluginsDir: plugins, shim: join(dir, "shim") });
-      plan.files.forEach(installAtomically);
-      expect(statSync(join(dir, "bin/aws-cni")).mode & 0o777).toBe(0o755);
-      expect(readFileSync(join(dir, "bin/bandwidth"), "utf8")).toContain("bandwidth");
-      const conflist = JSON.parse(readFileSync(join(dir, "net.d/10-aws.conflist"), "utf8"));
-      expect(conflist.plugins.map((p: { type: string }) => p.type)).toEqual(["aws-cni", "portmap", "bandwidth"]);
-      expect(conflist.plugins[0].mtu).toBe("1500");
-      expect(plan.sysctls).toContainEqual({ key: "net/ipv4/tcp_early_demux", value: "1" });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 
