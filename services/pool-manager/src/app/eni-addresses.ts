@@ -55,7 +55,7 @@ export async function release(d: ExecutorDeps, eniId: string, cidrs: string[]): 
   const { model, ec2, settings, opts } = d;
   const m = model.enis.get(eniId);
   if (!m) return;
-  model.extra.lastShrinkAtMs = opts.now();
+  model.conditions.shrunk(opts.now());
   const { granted } = await drained(d, eniId, cidrs);
   for (const kind of ["address", "prefix"] as const) {
     const of = granted.filter((c) => m.pool.cidrs.find((x) => x.cidr === c)?.kind === kind);

@@ -156,7 +156,7 @@ describe("an ENI the node's pending pods hardly need, on a throttling account", 
     const free = () => x.pm.model.poolState().enis.reduce((n, e) => n + e.cidrs.length, 0); // nothing assigned here
     const grow = async (pending: number, busy: boolean) => {
       x.pm.model.pendingPods = pending;
-      x.pm.model.extra.ec2Busy = busy;
+      x.pm.model.conditions.accountThrottling(busy, busy);
       expect(await x.pm.executor!.createEnis([{ cidrKind: "address", count: 8 }])).toEqual([undefined]);
     };
     await grow(free() + 1, true); // 1 pod of 8 addresses: yields

@@ -89,7 +89,7 @@ describe("subnets", () => {
     h = manager(await simWorld({ subnetCidr: "10.0.1.0/28" }), up({ warmEniTarget: 3 }));
     await h.pm.start();
     await settle(h, 5);
-    expect(h.pm.model.extra.insufficientAddressesAtMs).toBeDefined();
+    expect(h.pm.model.conditions.view().insufficientAddressesAtMs).toBeDefined();
     expect(h.pm.model.snapshot().shortage).toContain("InsufficientFreeAddressesInSubnet");
   });
 
@@ -144,7 +144,7 @@ describe("release handshake and clean-up", () => {
     await h.pm.refreshUsage();
     h.pm.settings.warmIpTarget = 0;
     h.pm.settings.minimumIpTarget = 1;
-    h.pm.model.extra.lastShrinkAtMs = 0;
+    h.pm.model.conditions.shrunk(0);
     await settle(h, 2);
     expect(primary().secondaryIps).toContain(held);
     expect(primary().secondaryIps).toContain(cooling);
