@@ -16,7 +16,7 @@ export async function assign(d: ExecutorDeps, eniId: string, kind: "address" | "
   } catch (err) {
     // Throttling or a 5xx says nothing of the subnet: a second call for one address would
     // spend the account's shared budget on 1 address where the next cycle gets them all.
-    if (count <= 1 || (isRetryable(err) && !d.opts.upstreamCallOrder)) {
+    if (count <= 1 || isRetryable(err)) {
       noteInsufficient(d, err);
       throw err;
     }

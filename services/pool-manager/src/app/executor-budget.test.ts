@@ -44,31 +44,6 @@ describe("assign on a throttling account", () => {
       expect(x.pm.model.enis.get(primary.id)!.pool.cidrs.length).toBe(had + 5);
     }, 30_000);
   }
-
-  test("upstream's call order (benchmarks): after a 5xx the same assign is retried for one address", async () => {
-    h = manager(await simWorld({ guard: { maxRetries: 0 } }), { ...PROJECT_DEFAULTS }, { upstreamCallOrder: true });
-    const x = h;
-    await x.pm.start();
-    await x.pm.preScale;
-    const primary = primaryOf(x);
-    const had = primary.secondaryIps.length;
-    // The first assign fails, the one-address retry goes through.
-    const assign = x.w.ec2.assign.bind(x.w.ec2);
-    let first = true;
-    x.w.ec2.assign = async (...a) => {
-      if (first) {
-        first = false;
-        x.w.server.service.setFaults(failing({ AssignPrivateIpAddresses: "InternalError" }));
-        const out = assign(...a);
-        await out.catch(() => undefined);
-        x.w.server.service.setFaults({ errors: {} });
-        return out;
-      }
-      return assign(...a);
-    };
-    await x.pm.executor!.run({ kind: "assign", eniId: primary.id, cidrKind: "address", count: 5, reason: "test" });
-    expect(primary.secondaryIps.length).toBe(had + 1);
-  }, 30_000);
 });
 
 describe("the device index of a new ENI", () => {

@@ -41,12 +41,6 @@ export interface ExecutorOptions {
   deleteTries?: number;
   /** ENIs of one grow created and attached at the same time (default 3). */
   createParallel?: number;
-  /**
-   * Upstream ipamd's call order, for benchmarks that model it: an assign that fails for any
-   * reason (throttling too) is retried at once for one address, and an ENI's device index is
-   * read after its create (a failed read deletes the ENI again). Off by default.
-   */
-  upstreamCallOrder?: boolean;
   /** Jitter source for the IMDS waits (default Math.random; seeded in benchmarks). */
   random?: () => number;
 }

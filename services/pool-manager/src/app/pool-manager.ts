@@ -108,7 +108,7 @@ export class PoolManager {
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
     this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
-    if (!this.opts.upstreamCallOrder) this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
+    this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
     const excluded = await excludedSubnets(adoption);
