@@ -5,11 +5,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { GuardOptions } from "../../services/pool-manager/src/adapters/ec2-guard.ts";
 import type { KubeAdapter } from "../../services/pool-manager/src/adapters/kube.ts";
-import { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
+import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
-import { FakeBroker, FakeNetConfig } from "../../services/pool-manager/test-support/fakes.ts";
 import { kubeWorld, until, type KubeWorld } from "./kube-world.ts";
-import { simImds, simWorld, type SimWorld } from "./sim-world.ts";
+import { manager, simWorld, type SimWorld } from "./sim-world.ts";
 
 const NODE = "ip-10-0-1-10.us-west-2.compute.internal";
 const LABEL = "k8s.amazonaws.com/eniConfig";
@@ -33,15 +32,7 @@ async function boot(settings: PoolSettings, o: { guard?: GuardOptions; kube?: bo
   w = await simWorld({ guard: { ...o.guard, onError: (e) => e.code === "UnauthorizedOperation" && void kube?.ec2Unauthorized(e.api, e.message) } });
   k = await kubeWorld();
   if (o.kube !== false) kube = k.adapter(NODE, { watchPods: settings.demandAware, onChange: () => pm?.onKubeChange() });
-  pm = new PoolManager(settings, { ec2: w.ec2, imds: simImds(w), net: new FakeNetConfig(), broker: new FakeBroker(), ...(kube ? { kube } : {}) }, {
-    additionalTags: {},
-    subnetDiscovery: false,
-    disableProvisioning: false,
-    disableLeakedEniCleanup: true,
-    now: Date.now,
-    sleep: (ms) => Bun.sleep(Math.min(ms, 50)),
-    imdsWait: { firstMs: 10, maxMs: 100, tries: 30 },
-  });
+  pm = manager(w, settings, { disableLeakedEniCleanup: true }, kube ? { kube } : {}).pm;
   return { pm, kube, sim: w, kw: k };
 }
 

@@ -11,6 +11,7 @@ import { Ec2Model, serveSimEc2, type FaultPatch, type SimEc2Server } from "../..
 import { Ec2Guard, type GuardOptions } from "../../services/pool-manager/src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "../../services/pool-manager/src/adapters/ec2.ts";
 import { PoolManager, type PoolManagerOptions } from "../../services/pool-manager/src/app/pool-manager.ts";
+import type { KubePort } from "../../services/pool-manager/src/app/service-ports.ts";
 import type { ImdsPort } from "../../services/pool-manager/src/core/ports.ts";
 import type { PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { FakeBroker, FakeNetConfig } from "../../services/pool-manager/test-support/fakes.ts";
@@ -84,11 +85,11 @@ export interface Harness {
   broker: FakeBroker;
 }
 
-/** A pool-manager on the simulated EC2 through the real SDK, on the real clock (back-offs shortened). */
-export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker } = {}): Harness {
+/** A pool-manager on the simulated EC2 through the real SDK, on the real clock (back-offs shortened); `fakes.kube` may be the real adapter. */
+export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort } = {}): Harness {
   const net = fakes.net ?? new FakeNetConfig();
   const broker = fakes.broker ?? new FakeBroker();
-  const pm = new PoolManager(settings, { ec2: w.ec2, imds: simImds(w), net, broker }, {
+  const pm = new PoolManager(settings, { ec2: w.ec2, imds: simImds(w), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
     additionalTags: {},
     subnetDiscovery: false,
     disableProvisioning: false,

@@ -24,7 +24,7 @@ export interface FakeWorld {
   instanceId: string;
 }
 
-/** A seeded jitter source (the same run every time). */
+/** A seeded jitter source (xorshift32): the same run every time. */
 export function seededRandom(seed = 1): () => number {
   let x = seed >>> 0 || 1;
   return () => {
@@ -35,9 +35,10 @@ export function seededRandom(seed = 1): () => number {
   };
 }
 
+/** `seed` seeds the guard's retry jitter. */
 export function fakeWorld(o: { instanceType?: string; subnetCidr?: string; subnetTags?: Record<string, string>; guard?: GuardOptions; timing?: Partial<FakeEc2Timing>; seed?: number } = {}): FakeWorld {
   const clock = new FakeClock();
-  const ec2 = new FakeEc2(clock, { ...(o.timing ? { timing: o.timing } : {}), seed: o.seed ?? 1 });
+  const ec2 = new FakeEc2(clock, o.timing ? { timing: o.timing } : {});
   const subnet = ec2.addSubnet({ cidr: o.subnetCidr ?? "10.0.1.0/24", ipv6Cidr: "2600:1f14:aaa:100::/64", tags: o.subnetTags ?? {} });
   const sgId = ec2.defaultSecurityGroup(subnet.vpcId);
   const inst = ec2.launchInstance({ instanceType: o.instanceType ?? "m5.large", subnetId: subnet.id });

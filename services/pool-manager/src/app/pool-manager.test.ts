@@ -198,7 +198,7 @@ describe("release handshake and clean-up", () => {
   });
 
   test("a burst of throttling on assignment is retried; the pool still reaches its target", async () => {
-    h = manager(fakeWorld({ seed: 11 }), up({ warmIpTarget: 14 }));
+    h = manager(fakeWorld(), up({ warmIpTarget: 14 }));
     h.w.ec2.faults.fail("AssignPrivateIpAddresses", "RequestLimitExceeded", { rate: 0.5 }).fail("CreateNetworkInterface", "InternalError", { rate: 0.3 });
     await h.start();
     await h.cycles();

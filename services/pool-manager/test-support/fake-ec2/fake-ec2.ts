@@ -42,9 +42,9 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
   /** The client in front of the account (set after construction when it needs the fake's clock). */
   client: Ec2Client | undefined;
 
-  constructor(clock: FakeClock, o: { timing?: Partial<FakeEc2Timing>; seed?: number; client?: Ec2Client } = {}) {
+  constructor(clock: FakeClock, o: { timing?: Partial<FakeEc2Timing>; client?: Ec2Client } = {}) {
     super(clock, o.timing);
-    this.faults = new Ec2Faults(clock.now, o.seed);
+    this.faults = new Ec2Faults(clock.now);
     this.client = o.client;
   }
 

@@ -1,7 +1,8 @@
 /**
  * What a test injects into the fake EC2, per API action: errors (the next few calls, or a
- * seeded share of them), latency on the fake clock, UnauthorizedOperation, and the account's
- * throttling (AWS's per-account buckets, scaled; an empty bucket answers RequestLimitExceeded).
+ * share of them, spread evenly: with 0.3, the 4th, 7th, 10th ... call), latency on the fake
+ * clock, UnauthorizedOperation, and the account's throttling (AWS's per-account buckets,
+ * scaled; an empty bucket answers RequestLimitExceeded).
  */
 import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName } from "../../src/core/aws-ec2-buckets.ts";
 import { TokenBucket } from "../../src/core/token-bucket.ts";
@@ -16,18 +17,8 @@ interface Injection {
   times?: number;
   /** Share of calls that fail, 0–1 (default 1). */
   rate: number;
-}
-
-/** A seeded PRNG (mulberry32): a run with the same seed fails the same calls. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  /** Failures owed: each call adds `rate`; a whole one fails the call. */
+  owed: number;
 }
 
 export class Ec2Faults {
@@ -35,21 +26,15 @@ export class Ec2Faults {
   private readonly delays = new Map<string, number>();
   private readonly denied = new Set<string>();
   private buckets: Map<AwsBucketName, TokenBucket> | undefined;
-  private readonly random: () => number;
 
-  constructor(
-    private readonly now: () => number,
-    seed = 1,
-  ) {
-    this.random = seeded(seed);
-  }
+  constructor(private readonly now: () => number) {}
 
   /** `api` answers `code`: the next `times` calls, or (without `times`) a `rate` share of all calls until healed. */
   fail(api: string, code: InjectedCode, o: { times?: number; rate?: number } = {}): this {
     const rate = o.rate ?? 1;
     if (!(rate >= 0 && rate <= 1)) throw new Error(`fail: rate must be within 0–1 (got ${o.rate})`);
     if (o.times !== undefined && !(Number.isInteger(o.times) && o.times > 0)) throw new Error(`fail: times must be a whole number > 0 (got ${o.times})`);
-    this.errors.set(api, { code, rate, ...(o.times !== undefined ? { times: o.times } : {}) });
+    this.errors.set(api, { code, rate, owed: 0, ...(o.times !== undefined ? { times: o.times } : {}) });
     return this;
   }
 
@@ -109,7 +94,10 @@ export class Ec2Faults {
   /** An injected error for this call, if one is due. */
   injected(api: string): Refusal | undefined {
     const inj = this.errors.get(api);
-    if (!inj || this.random() >= inj.rate) return undefined;
+    if (!inj) return undefined;
+    inj.owed += inj.rate;
+    if (inj.owed < 1 - 1e-9) return undefined;
+    inj.owed -= 1;
     if (inj.times !== undefined && --inj.times <= 0) this.errors.delete(api);
     return new Refusal(inj.code, `injected ${inj.code}`);
   }
