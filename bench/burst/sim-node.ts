@@ -10,7 +10,8 @@
  *     once more; upstream's ipamd fails at once. A failed ADD is CNI error 11 (upstream: its
  *     own error) and kubelet retries the sandbox 1 s later;
  *   - `upstream` flavour: a pool cycle every 5 s and nothing else (no pending pods, no
- *     miss-triggered cycle); `project` flavour: the app's loop plus both triggers.
+ *     miss-triggered cycle), EC2 called in upstream's order (upstream-call-order.ts);
+ *     `project` flavour: the app's loop plus both triggers.
  */
 import type { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
 import type { UsageReport } from "../../shared/contracts/usage.ts";
