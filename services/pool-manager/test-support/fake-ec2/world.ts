@@ -139,7 +139,15 @@ export class FakeEc2World {
   }
 
   protected newEni(s: FakeSubnet, o: { description: string; securityGroups: string[]; tags?: Tags; privateIps?: string[] }): FakeEni {
-    const [primary, ...secondary] = o.privateIps?.length ? o.privateIps.map((ip) => s.addresses.takeAddress(ip)) : s.addresses.takeAddresses(1);
+    const taken: string[] = [];
+    try {
+      for (const ip of o.privateIps ?? []) taken.push(s.addresses.takeAddress(ip));
+      if (taken.length === 0) taken.push(...s.addresses.takeAddresses(1));
+    } catch (err) {
+      s.addresses.release(taken);
+      throw err;
+    }
+    const [primary, ...secondary] = taken;
     const eni: FakeEni = {
       id: this.id("eni"),
       mac: this.mac(),
