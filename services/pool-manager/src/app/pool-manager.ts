@@ -163,14 +163,8 @@ export class PoolManager {
   }
 
   private async refreshKube(): Promise<void> {
-    const { maxPods } = await refreshKube(this.ports.kube, {
-      model: this.model,
-      settings: this.settings,
-      now: this.opts.now,
-      readMaxPods: this.limits !== undefined && this.opts.maxPods === undefined,
-      trunking: this.limits?.trunking ?? false,
-      log: (msg, f) => this.log(msg, f),
-    });
+    const readMaxPods = this.limits !== undefined && this.opts.maxPods === undefined;
+    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f) });
     if (maxPods !== undefined && this.limits && this.limits.maxPods !== maxPods) this.limits = { ...this.limits, maxPods };
   }
 
