@@ -20,6 +20,7 @@
  *   node_modules/.bin/bun bench/pool-churn.ts [--seed N] [--nodes-sharing-account N] [--bound] [--calls]
  */
 import { instanceTypeLimits } from "../deploy/local/sim-ec2/index.ts";
+import { maxPods as kubeletMaxPods } from "../services/pool-manager/src/core/max-pods.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "../services/pool-manager/src/core/settings.ts";
 import { hasFlag, intFlag } from "./lib/args.ts";
 import { idleLowerBound } from "./pool-churn/bound.ts";
@@ -41,7 +42,7 @@ const t0 = performance.now();
 const results: { type: string; pods: number; maxPods: number; byConfig: Map<string, ReplayResult>; bound?: { project: number; defaults: number } }[] = [];
 for (const type of TYPES) {
   const lim = instanceTypeLimits(type)!;
-  const maxPods = lim.maxEnis * (lim.ipv4PerEni - 1) + 2; // upstream's max-pods formula
+  const maxPods = kubeletMaxPods(lim, { prefixDelegation: false, customNetworking: false });
   const capacity = Math.min(maxPods, lim.maxEnis * (lim.ipv4PerEni - 1));
   const pods = podTrace({ seed, capacity, dayMs: DAY_MS });
   const byConfig = new Map<string, ReplayResult>();

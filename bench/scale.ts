@@ -9,7 +9,8 @@
  *   project defaults  demand policy + pending pods + miss-triggered cycles; Ec2Guard (client-
  *                     side buckets of AWS's size per node, jittered backoff, 5 retries)
  *   upstream          compat WARM_ENI_TARGET=1, a cycle every 5 s; the AWS SDK's standard
- *                     retryer (10 attempts, backoff up to 20 s, retry quota), no client bucket
+ *                     retryer (10 attempts, backoff up to 20 s, retry quota), no client bucket;
+ *                     EC2 called in upstream's order (burst/upstream-call-order.ts)
  * Every pool-manager is the real PoolManager (planner, executor) on one simulated clock in
  * one process (bench/burst/). The account's buckets are one; each node's EC2 state is its
  * own sim-ec2 model by default (--shared-model: one model for all, quadratic in nodes).

@@ -1,7 +1,7 @@
 /**
  * One AWS account's EC2 as the benchmarks see it, over sim-ec2's model on the simulated
  * clock: every call of every node draws from the account's shared token buckets (sim-ec2's
- * throttle.ts, AWS's sizes) and is answered RequestLimitExceeded when its bucket is empty,
+ * throttle.ts, of AWS's sizes as pool-manager's aws-ec2-buckets.ts gives them) and is answered RequestLimitExceeded when its bucket is empty,
  * as EC2 does; otherwise it takes its latency and runs against the model. Each node reaches
  * it through its own client policy: the project's Ec2Guard (client-side buckets, jittered
  * backoff), or upstream's AWS SDK for Go v2 standard retryer (10 attempts, exponential
@@ -9,7 +9,8 @@
  * The model ports of bench/pool-churn do the model work; this file adds only the account
  * side and the client policies around them.
  */
-import { bucketFor, Ec2Model, instanceTypeLimits, TokenBuckets } from "../../deploy/local/sim-ec2/index.ts";
+import { Ec2Model, instanceTypeLimits, TokenBuckets } from "../../deploy/local/sim-ec2/index.ts";
+import { awsBucketOf } from "../../services/pool-manager/src/core/aws-ec2-buckets.ts";
 import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../../services/pool-manager/src/core/ports.ts";
 import type { CidrKind } from "../../services/pool-manager/src/core/pool-state.ts";
 import { ModelEc2 } from "../pool-churn/model-ports.ts";
@@ -59,7 +60,7 @@ export class Ec2Account {
 
   async serve<T>(action: string, fn: () => Promise<T>): Promise<T> {
     const c = (this.calls[action] ??= { ok: 0, throttled: 0, error: 0 });
-    if (!this.buckets.take(bucketFor(action, true))) {
+    if (!this.buckets.take(awsBucketOf(action, true))) {
       c.throttled++;
       await this.sim.sleep(THROTTLED_ANSWER_MS);
       throw new Ec2CallError("RequestLimitExceeded", "Request limit exceeded.", action, 503);

@@ -7,6 +7,7 @@
  */
 import { Ec2Model, instanceTypeLimits } from "../../deploy/local/sim-ec2/index.ts";
 import { Ec2Guard } from "../../services/pool-manager/src/adapters/ec2-guard.ts";
+import { maxPods as kubeletMaxPods } from "../../services/pool-manager/src/core/max-pods.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";
 import { Ec2Account, sdkStandardRetry, type ClientPolicy } from "./account-ec2.ts";
 import { seeded, Sim } from "./sim.ts";
@@ -42,11 +43,11 @@ export interface Cluster {
   clientWaitMs(): number;
 }
 
-/** Upstream's max-pods formula: ENIs × (IPv4 per ENI − 1) + 2. */
+/** The kubelet's --max-pods on a node of this type (upstream's formula, no prefix delegation). */
 export function upstreamMaxPods(instanceType: string): number {
   const l = instanceTypeLimits(instanceType);
   if (!l) throw new Error(`instance type: ${instanceType} is not in sim-ec2's table`);
-  return l.maxEnis * (l.ipv4PerEni - 1) + 2;
+  return kubeletMaxPods(l, { prefixDelegation: false, customNetworking: false });
 }
 
 export function buildCluster(o: ClusterOptions): Cluster {

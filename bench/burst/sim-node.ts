@@ -10,7 +10,8 @@
  *     once more; upstream's ipamd fails at once. A failed ADD is CNI error 11 (upstream: its
  *     own error) and kubelet retries the sandbox 1 s later;
  *   - `upstream` flavour: a pool cycle every 5 s and nothing else (no pending pods, no
- *     miss-triggered cycle); `project` flavour: the app's loop plus both triggers.
+ *     miss-triggered cycle), EC2 called in upstream's order (upstream-call-order.ts);
+ *     `project` flavour: the app's loop plus both triggers.
  */
 import type { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
 import type { UsageReport } from "../../shared/contracts/usage.ts";
@@ -21,6 +22,7 @@ import { eniServesPods } from "../../services/pool-manager/src/core/pool-stats.t
 import type { PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { ModelImds } from "../pool-churn/model-ports.ts";
 import { innerPort, NodeEc2, type ClientPolicy, type Ec2Account } from "./account-ec2.ts";
+import { UpstreamCallOrder } from "./upstream-call-order.ts";
 import type { Sim } from "./sim.ts";
 
 export type Flavour = "upstream" | "project";
@@ -105,10 +107,12 @@ export class SimNode {
       { myEniConfig: async () => ({ missing: "not used" }), pendingPods: async () => this.pending, nodeUnschedulable: async () => false },
       { podsWatched: () => true, debug: () => ({ pods: { watching: true } }) },
     );
+    // Upstream's flavour: the same executor, calling EC2 in upstream's order (upstream-call-order.ts).
+    const ec2 = new NodeEc2(account, innerPort(model, sim), opts.client);
     this.pm = new PoolManager(
       settings,
-      { ec2: new NodeEc2(account, innerPort(model, sim), opts.client), imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
-      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep, random: opts.random, upstreamCallOrder: opts.flavour === "upstream" },
+      { ec2: opts.flavour === "upstream" ? new UpstreamCallOrder(ec2, sim.now) : ec2, imds, net: { setupHost: async () => {}, setupEni: async () => {}, teardownEni: async () => {} }, broker, ...(opts.flavour === "project" ? { kube } : {}) },
+      { additionalTags: {}, subnetDiscovery: false, disableProvisioning: false, disableLeakedEniCleanup: true, maxPods: opts.maxPods, now: sim.now, sleep: sim.sleep, random: opts.random },
     );
     // Published capacity wakes ADDs waiting for it (addr-broker's nextCapacity).
     const bump = this.pm.model.bump.bind(this.pm.model);

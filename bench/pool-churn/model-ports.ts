@@ -1,11 +1,12 @@
 /**
  * The pool-manager's EC2 and IMDS ports over the simulated EC2 model (deploy/local/sim-ec2),
  * in-process and on a simulated clock: every call takes `latencyMs` of simulated time,
- * draws from AWS's per-account token buckets (sim-ec2's throttle.ts, scaled for a node's
- * share of the account), and is counted. A throttled call waits for a token and retries,
+ * draws from AWS's per-account token buckets (sim-ec2's throttle.ts, of the
+ * sizes in pool-manager's aws-ec2-buckets.ts, scaled for a node's share of the account), and is counted. A throttled call waits for a token and retries,
  * as the SDK adapter's guard does; the throttled attempt is counted.
  */
-import { BUCKETS, bucketFor, Ec2Error, Ec2Model, TokenBuckets, type Eni as SimEni } from "../../deploy/local/sim-ec2/index.ts";
+import { Ec2Error, Ec2Model, TokenBuckets, type Eni as SimEni } from "../../deploy/local/sim-ec2/index.ts";
+import { AWS_EC2_BUCKETS, awsBucketOf } from "../../services/pool-manager/src/core/aws-ec2-buckets.ts";
 import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type ImdsInterface, type ImdsPort, type InstanceLimits, type Subnet, type Tags } from "../../services/pool-manager/src/core/ports.ts";
 import type { CidrKind } from "../../services/pool-manager/src/core/pool-state.ts";
 
@@ -57,13 +58,13 @@ export class ModelEc2 implements Ec2Port {
   }
 
   private async call<T>(action: string, fn: () => T): Promise<T> {
-    const bucket = bucketFor(action, true);
+    const bucket = awsBucketOf(action, true);
     for (;;) {
       if (MUTATING.test(action)) this.count.mutating++;
       this.count.byAction[action] = (this.count.byAction[action] ?? 0) + 1;
       if (this.buckets.take(bucket)) break;
       this.count.throttled++;
-      await this.clock.advance(Math.ceil(1000 / (BUCKETS[bucket].refillPerSec * this.o.bucketScale)));
+      await this.clock.advance(Math.ceil(1000 / (AWS_EC2_BUCKETS[bucket].refillPerSec * this.o.bucketScale)));
     }
     await this.clock.advance(this.o.latencyMs[action] ?? this.o.latencyMs.default ?? 100);
     this.model.settle();

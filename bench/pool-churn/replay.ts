@@ -16,8 +16,6 @@
 import { Ec2Model } from "../../deploy/local/sim-ec2/index.ts";
 import { Executor } from "../../services/pool-manager/src/app/executor.ts";
 import { PoolModel } from "../../services/pool-manager/src/app/pool-model.ts";
-import { historyKeepMs } from "../../services/pool-manager/src/core/demand-policy.ts";
-import { recordDemand, recordScheduled } from "../../services/pool-manager/src/core/demand-history.ts";
 import { planPool } from "../../services/pool-manager/src/core/pool-policy.ts";
 import type { PoolLimits, PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { ModelEc2, ModelImds, type SimClock } from "./model-ports.ts";
@@ -132,7 +130,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const record = (now: number) => {
     // As the app: with the pod watch, arrivals are the pods seen scheduled (recorded at each
     // cycle's read of the pending count), not the ADDs' misses nor the pace of assignment.
-    pm.extra.demand = recordDemand(pm.extra.demand, now, assigned(), misses, historyKeepMs(), !o.projectApp);
+    pm.conditions.usageReported(now, assigned(), misses, !o.projectApp);
   };
   const serveQueue = (now: number) => {
     while (queue.length > 0) {
@@ -334,7 +332,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       if (!changed && wait > 0) await clock.advance(wait, true);
       changed = false;
       pm.usage = usageReport(); // the watch's read stamps the assigned count it saw (as the app)
-      pm.extra.demand = recordScheduled(pm.extra.demand, clock.t, pending.size - pm.pendingPods, historyKeepMs());
+      pm.conditions.podsScheduled(clock.t, pending.size - pm.pendingPods);
       pm.pendingPods = pending.size;
       pm.podsWatched = true;
     } else if (wait > 0) await clock.advance(wait);

@@ -3,12 +3,13 @@
 import type { ImdsInstanceView } from "./sim-imds/app.ts";
 import type { Ec2Model } from "./sim-ec2/state.ts";
 import type { Instance } from "./sim-ec2/types.ts";
+import { maxPods } from "../../services/pool-manager/src/core/max-pods.ts";
 import { instanceTypeLimits } from "./sim-ec2/instance-types.ts";
 
-/** The kubelet's --max-pods on an EKS AMI node without prefix delegation: ENIs × (IPv4 per ENI − 1) + 2. */
+/** The kubelet's --max-pods on an EKS AMI node without prefix delegation (pool-manager's max-pods formula); 110 for a type the simulator lacks. */
 export function eksMaxPods(instanceType: string): number {
   const l = instanceTypeLimits(instanceType);
-  return l ? l.maxEnis * (l.ipv4PerEni - 1) + 2 : 110;
+  return l ? maxPods(l, { prefixDelegation: false, customNetworking: false }) : 110;
 }
 
 /** EC2's private DNS name, which kubelet on EC2 uses as the node name. */

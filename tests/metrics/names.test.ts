@@ -20,7 +20,8 @@ import { FakeNetConfig as BrokerNetConfig, FakePoolManager, testCapacity } from 
 import { Exporter } from "../../services/metrics/src/app/exporter.ts";
 import { mountNetConfig, type NetConfigParts } from "../../services/net-config/src/app/app.ts";
 import { repairCounter } from "../../services/net-config/src/app/metrics.ts";
-import { FakeBroker, FakeNetConfig, simImds, simWorld } from "../../services/pool-manager/src/app/fakes.test-support.ts";
+import { FakeBroker, FakeNetConfig } from "../../services/pool-manager/test-support/fakes.ts";
+import { simImds, simWorld } from "../pool-manager/sim-world.ts";
 import { poolMetrics } from "../../services/pool-manager/src/app/metrics.ts";
 import { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";

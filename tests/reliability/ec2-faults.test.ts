@@ -5,7 +5,7 @@
 // The leaked-ENI clean-up is age-gated at 5 minutes: it is driven here by pool-manager's
 // injected clock (opts.now advanced 6 minutes), not by waiting.
 import { afterEach, expect, test } from "bun:test";
-import { manager, simWorld, type Harness } from "../../services/pool-manager/src/app/fakes.test-support.ts";
+import { manager, simWorld, type Harness } from "../pool-manager/sim-world.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { SEED, SOAK, summary } from "./support.ts";
 

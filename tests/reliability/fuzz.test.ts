@@ -26,7 +26,7 @@ import { HostService } from "../../services/net-config/src/app/host-service.ts";
 import { PodService } from "../../services/net-config/src/app/pod-service.ts";
 import { Reconciler } from "../../services/net-config/src/app/reconcile-service.ts";
 import { settingsFromConfig } from "../../services/net-config/src/app/settings-from-config.ts";
-import { manager, simWorld } from "../../services/pool-manager/src/app/fakes.test-support.ts";
+import { manager, simWorld } from "../pool-manager/sim-world.ts";
 import { serviceRoutes } from "../../services/pool-manager/src/app/routes.ts";
 import { UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";
 import { ConfigError, loadConfig } from "../../shared/config/index.ts";

@@ -6,7 +6,7 @@ export type { ImdsInterface } from "./imds-view.ts";
 export { INSTANCE_TYPES, instanceTypeLimits, type InstanceTypeLimits } from "./instance-types.ts";
 export { Ec2Error, ERROR_STATUS, type Ec2ErrorCode } from "./errors.ts";
 export { ACTIONS, DEFAULT_FAULTS, FaultPatchSchema, FaultSettingsSchema, type Action, type FaultPatch, type FaultSettings } from "./faults.ts";
-export { BUCKETS, bucketFor, TokenBuckets, type BucketName } from "./throttle.ts";
+export { TokenBuckets } from "./throttle.ts";
 export { SimEc2Service, type CallCounters } from "./service.ts";
 export { controlApp } from "./control.ts";
 export { serveSimEc2, type SimEc2Server } from "./serve.ts";

@@ -9,7 +9,8 @@ import { Ec2Error } from "./errors.ts";
 import { ACTIONS, applyPatch, DEFAULT_FAULTS, seededRandom, type Action, type FaultPatch, type FaultSettings } from "./faults.ts";
 import { QueryParams } from "./query.ts";
 import type { Ec2Model } from "./state.ts";
-import { bucketFor, TokenBuckets } from "./throttle.ts";
+import { awsBucketOf } from "../../../services/pool-manager/src/core/aws-ec2-buckets.ts";
+import { TokenBuckets } from "./throttle.ts";
 import { errorXml, responseXml } from "./xml.ts";
 
 export type CallCounters = Record<string, { ok: number; throttled: number; error: number }>;
@@ -83,7 +84,7 @@ export class SimEc2Service {
       this.model.settle();
       if (this.faults.unauthorized.includes(action))
         throw new Ec2Error("UnauthorizedOperation", `You are not authorized to perform this operation. (${action})`);
-      if (this.faults.throttling.enabled && !this.buckets.take(bucketFor(action, isFiltered(q))))
+      if (this.faults.throttling.enabled && !this.buckets.take(awsBucketOf(action, isFiltered(q))))
         throw new Ec2Error("RequestLimitExceeded", "Request limit exceeded.");
       const injected = this.faults.errors[action];
       if (injected && injected.rate > 0 && this.random() < injected.rate)

@@ -1,38 +1,9 @@
 /**
- * Per-account EC2 token buckets, after AWS's "API request throttling" table: each action
- * draws from one bucket; an empty bucket means RequestLimitExceeded. Clock injected.
+ * The account's EC2 token buckets, of AWS's published sizes (pool-manager's
+ * aws-ec2-buckets.ts, the product's knowledge of them): each action draws from one bucket; an
+ * empty bucket means RequestLimitExceeded. Clock injected.
  */
-
-export type BucketName = "describe" | "describeUnfiltered" | "mutating" | "addresses" | "tags";
-
-export const BUCKETS: Readonly<Record<BucketName, { capacity: number; refillPerSec: number }>> = {
-  describe: { capacity: 100, refillPerSec: 20 },
-  describeUnfiltered: { capacity: 50, refillPerSec: 10 },
-  mutating: { capacity: 50, refillPerSec: 5 },
-  addresses: { capacity: 100, refillPerSec: 5 },
-  tags: { capacity: 100, refillPerSec: 10 },
-};
-
-const ADDRESS_ACTIONS = new Set([
-  "AssignPrivateIpAddresses",
-  "UnassignPrivateIpAddresses",
-  "CreateNetworkInterface",
-  "DeleteNetworkInterface",
-  "ModifyNetworkInterfaceAttribute",
-  "AssignIpv6Addresses",
-  "UnassignIpv6Addresses",
-]);
-
-/**
- * The bucket an action draws from. A Describe* is "filtered" when it names ids, filters or
- * a page size; unfiltered, unpaginated Describe* calls share the smaller bucket.
- */
-export function bucketFor(action: string, filtered: boolean): BucketName {
-  if (action.startsWith("Describe")) return filtered || action === "DescribeInstanceTypes" ? "describe" : "describeUnfiltered";
-  if (action === "CreateTags" || action === "DeleteTags") return "tags";
-  if (ADDRESS_ACTIONS.has(action)) return "addresses";
-  return "mutating";
-}
+import { AWS_EC2_BUCKETS, type AwsBucketName } from "../../../services/pool-manager/src/core/aws-ec2-buckets.ts";
 
 export interface ThrottleScale {
   /** Multiplies every bucket's capacity (at least 1 token). */
@@ -42,7 +13,7 @@ export interface ThrottleScale {
 }
 
 export class TokenBuckets {
-  private readonly level = new Map<BucketName, { tokens: number; at: number }>();
+  private readonly level = new Map<AwsBucketName, { tokens: number; at: number }>();
   private scale: ThrottleScale = { capacity: 1, refill: 1 };
 
   constructor(private readonly now: () => number) {}
@@ -52,22 +23,22 @@ export class TokenBuckets {
     this.level.clear();
   }
 
-  private capacity(name: BucketName): number {
-    return Math.max(1, Math.floor(BUCKETS[name].capacity * this.scale.capacity));
+  private capacity(name: AwsBucketName): number {
+    return Math.max(1, Math.floor(AWS_EC2_BUCKETS[name].capacity * this.scale.capacity));
   }
 
   /** Tokens left in a bucket now (refilled lazily). */
-  tokens(name: BucketName): number {
+  tokens(name: AwsBucketName): number {
     const cap = this.capacity(name);
     const t = this.now();
     const cur = this.level.get(name) ?? { tokens: cap, at: t };
-    const refilled = Math.min(cap, cur.tokens + ((t - cur.at) / 1000) * BUCKETS[name].refillPerSec * this.scale.refill);
+    const refilled = Math.min(cap, cur.tokens + ((t - cur.at) / 1000) * AWS_EC2_BUCKETS[name].refillPerSec * this.scale.refill);
     this.level.set(name, { tokens: refilled, at: t });
     return refilled;
   }
 
   /** Takes one token; false when the bucket is empty (the call is throttled). */
-  take(name: BucketName): boolean {
+  take(name: AwsBucketName): boolean {
     const left = this.tokens(name);
     if (left < 1) return false;
     this.level.set(name, { tokens: left - 1, at: this.now() });

@@ -8,7 +8,7 @@ import { Iptables, type IptablesBackend } from "../adapters/iptables.ts";
 import { HostService } from "./host-service.ts";
 import { PodService } from "./pod-service.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
-import { upstreamArgv } from "../core/snat-rules.ts";
+import { upstreamArgv } from "./upstream-snat-argv.test-support.ts";
 import { Namespaces, isRoot, skipReason, run } from "../../test-support/namespaces.ts";
 
 const reason = skipReason();

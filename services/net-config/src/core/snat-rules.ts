@@ -73,36 +73,3 @@ export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayo
   ];
   return layout;
 }
-
-/** Upstream's own argv for the same rules (as its Go code appends them), for comparison tests. */
-export function upstreamArgv(s: NetConfigSettings, input: SnatInput): string[][] {
-  const mark = `${hex(s.connmark)}/${hex(s.connmark)}`;
-  const mask = hex(s.connmark);
-  const out: string[][] = [];
-  const c = (...a: string[]) => out.push(a);
-  if (!s.externalSnat) {
-    c("-t", "nat", "-N", SNAT_CHAIN);
-    c("-t", "nat", "-N", CONNMARK_CHAIN);
-    c("-t", "nat", "-A", "POSTROUTING", "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNAT_CHAIN);
-    for (const cidr of input.vpcCidrs) c("-t", "nat", "-A", SNAT_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", "RETURN");
-    for (const cidr of s.excludeSnatCidrs) c("-t", "nat", "-A", SNAT_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS SNAT CHAIN EXCLUSION", "-j", "RETURN");
-    const snat = ["-t", "nat", "-A", SNAT_CHAIN, "!", "-o", "vlan+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", input.primaryIp];
-    if (s.randomizeSnat === "prng") snat.push("--random-fully");
-    if (s.randomizeSnat === "hashrandom") snat.push("--random");
-    out.push(snat);
-  }
-  if (s.nodePortSupport) {
-    c("-t", "mangle", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, primary ENI", "-i", input.primaryIf, "-m", "addrtype", "--dst-type", "LOCAL", "--limit-iface-in", "-j", "CONNMARK", "--set-mark", mark);
-  }
-  if (s.nodePortSupport || !s.externalSnat) {
-    c("-t", "mangle", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, primary ENI", "-i", `${s.vethPrefix}+`, "-j", "CONNMARK", "--restore-mark", "--mask", mask);
-  }
-  if (!s.externalSnat) {
-    c("-t", "nat", "-A", "PREROUTING", "-i", `${s.vethPrefix}+`, "-m", "comment", "--comment", "AWS, outbound connections", "-j", CONNMARK_CHAIN);
-    for (const cidr of input.vpcCidrs) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN, VPC CIDR", "-j", "RETURN");
-    for (const cidr of s.excludeSnatCidrs) c("-t", "nat", "-A", CONNMARK_CHAIN, "-d", cidr, "-m", "comment", "--comment", "AWS CONNMARK CHAIN, EXCLUDED CIDR", "-j", "RETURN");
-    c("-t", "nat", "-A", CONNMARK_CHAIN, "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark);
-    c("-t", "nat", "-A", "PREROUTING", "-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mask);
-  }
-  return out;
-}

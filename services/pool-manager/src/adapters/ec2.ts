@@ -29,7 +29,8 @@ import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type Insta
 import type { Ec2Guard } from "./ec2-guard.ts";
 
 export interface Ec2AdapterOptions {
-  region: string;
+  /** Else the SDK's default (AWS_REGION, the shared config file). */
+  region?: string;
   /** AWS_EC2_ENDPOINT (the simulated EC2 locally). */
   endpoint?: string;
   /** Static credentials (tests, the local deployment); else the SDK's default chain. */
@@ -41,7 +42,7 @@ export interface Ec2AdapterOptions {
 
 export function createEc2Client(o: Ec2AdapterOptions): EC2Client {
   return new EC2Client({
-    region: o.region,
+    ...(o.region ? { region: o.region } : {}),
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: o.sdkMaxAttempts ?? 1,

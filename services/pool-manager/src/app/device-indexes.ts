@@ -48,7 +48,7 @@ export class DeviceIndexes {
    */
   private async usedDeviceIndexes(): Promise<number[]> {
     const now = this.d.opts.now();
-    if (this.deviceRead && now - this.deviceRead.atMs < DEVICE_READ_TTL_MS && !this.d.opts.upstreamCallOrder) return this.deviceRead.used;
+    if (this.deviceRead && now - this.deviceRead.atMs < DEVICE_READ_TTL_MS) return this.deviceRead.used;
     const used = await this.d.ec2.usedDeviceIndexes(this.d.facts.instanceId);
     this.deviceRead = { atMs: now, used };
     return used;

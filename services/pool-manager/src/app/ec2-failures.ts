@@ -5,15 +5,15 @@
  */
 import { ec2Code } from "../core/ports.ts";
 import type { ExecutorDeps } from "./executor.ts";
+import type { SubnetShortage } from "./pool-conditions.ts";
 
-export const INSUFFICIENT = new Set(["InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks"]);
+export const INSUFFICIENT: ReadonlySet<string> = new Set<SubnetShortage>(["InsufficientFreeAddressesInSubnet", "InsufficientCidrBlocks"]);
 
 /** Records an insufficient-CIDR error for the planner's windows; true when it was one. */
 export function noteInsufficient(d: ExecutorDeps, err: unknown): boolean {
   const code = ec2Code(err);
   if (!code || !INSUFFICIENT.has(code)) return false;
-  if (code === "InsufficientCidrBlocks") d.model.extra.insufficientPrefixesAtMs = d.opts.now();
-  else d.model.extra.insufficientAddressesAtMs = d.opts.now();
+  d.model.conditions.subnetRanOut(code as SubnetShortage, d.opts.now());
   return true;
 }
 

@@ -16,7 +16,7 @@ export async function assign(d: ExecutorDeps, eniId: string, kind: "address" | "
   } catch (err) {
     // Throttling or a 5xx says nothing of the subnet: a second call for one address would
     // spend the account's shared budget on 1 address where the next cycle gets them all.
-    if (count <= 1 || (isRetryable(err) && !d.opts.upstreamCallOrder)) {
+    if (count <= 1 || isRetryable(err)) {
       noteInsufficient(d, err);
       throw err;
     }
@@ -55,7 +55,7 @@ export async function release(d: ExecutorDeps, eniId: string, cidrs: string[]): 
   const { model, ec2, settings, opts } = d;
   const m = model.enis.get(eniId);
   if (!m) return;
-  model.extra.lastShrinkAtMs = opts.now();
+  model.conditions.shrunk(opts.now());
   const { granted } = await drained(d, eniId, cidrs);
   for (const kind of ["address", "prefix"] as const) {
     const of = granted.filter((c) => m.pool.cidrs.find((x) => x.cidr === c)?.kind === kind);

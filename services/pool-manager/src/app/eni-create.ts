@@ -43,11 +43,11 @@ export function eniTags(d: ExecutorDeps): Tags {
 }
 
 export async function createAndAttach(d: ExecutorDeps, devices: DeviceIndexes, kind: "address" | "prefix", count: number, yieldToOthers = false): Promise<ManagedEni> {
-  const { ec2, facts, settings, opts } = d;
+  const { ec2, facts, settings } = d;
   const target = await targetSubnet(d);
   // The device index first (a Describe, from its own bucket): when that read fails, no ENI
   // was created for nothing (a create and a delete from the account's addressing budget).
-  let device = opts.upstreamCallOrder ? 0 : await devices.claimFree();
+  const device = await devices.claimFree();
   try {
     let created;
     let lastErr: unknown;
@@ -77,7 +77,6 @@ export async function createAndAttach(d: ExecutorDeps, devices: DeviceIndexes, k
     }
     let attachmentId: string;
     try {
-      if (device === 0) device = await devices.claimFree();
       attachmentId = await ec2.attachEni(created.id, facts.instanceId, device);
     } catch (err) {
       devices.forget(); // e.g. the device was taken by someone else: read EC2 again

@@ -41,12 +41,6 @@ export interface ExecutorOptions {
   deleteTries?: number;
   /** ENIs of one grow created and attached at the same time (default 3). */
   createParallel?: number;
-  /**
-   * Upstream ipamd's call order, for benchmarks that model it: an assign that fails for any
-   * reason (throttling too) is retried at once for one address, and an ENI's device index is
-   * read after its create (a failed read deletes the ENI again). Off by default.
-   */
-  upstreamCallOrder?: boolean;
   /** Jitter source for the IMDS waits (default Math.random; seeded in benchmarks). */
   random?: () => number;
 }
@@ -113,7 +107,7 @@ export class Executor {
     // While the account throttles this node's addressing calls, one ENI at a time: a node
     // with two creates in flight draws from the shared bucket twice as often as a node still
     // waiting for its first addresses, and its second ENI serves fewer pending pods.
-    const most = this.d.model.extra.ec2Busy ? 1 : (this.d.opts.createParallel ?? 3);
+    const most = this.d.model.conditions.ec2Busy ? 1 : (this.d.opts.createParallel ?? 3);
     const parallel = Math.max(1, Math.min(most, actions.length));
     await Promise.all(Array.from({ length: parallel }, worker));
     await Promise.all(setups);
@@ -129,7 +123,7 @@ export class Executor {
    */
   private yieldsToOthers(count: number): boolean {
     const { model, settings } = this.d;
-    if (!model.extra.ec2Busy || count <= 0) return false;
+    if (!model.conditions.ec2Busy || count <= 0) return false;
     const usage = model.poolUsage(false);
     const uncovered = Math.max(usage.pendingPods, usage.waiting) - poolStats(settings, model.poolState(), usage).available;
     return uncovered * 4 < count;

@@ -1,41 +1,56 @@
 /**
  * What the pool-manager reads from Kubernetes before a cycle: the node's taint and max pods,
  * the pods pending on the node (demand-aware), the ENIConfig (custom networking), and the
- * trunk label / CNINode (security groups for pods).
+ * trunk label / CNINode (security groups for pods). Readings land in the model through its
+ * named operations; the node's max pods is answered to the caller, which owns the limits.
  */
-import { recordScheduled } from "../core/demand-history.ts";
-import { historyKeepMs } from "../core/demand-policy.ts";
-import type { PoolManager } from "./pool-manager.ts";
+import type { PoolSettings } from "../core/settings.ts";
+import type { PoolModel } from "./pool-model.ts";
 import type { KubePort } from "./service-ports.ts";
 
-export async function refreshKube(pm: Pick<PoolManager, "limits" | "model" | "settings" | "opts">, kube: KubePort | undefined, log: (msg: string, fields?: Record<string, unknown>) => void): Promise<void> {
-  if (!kube) return;
+export interface KubeRefresh {
+  model: PoolModel;
+  settings: PoolSettings;
+  now: () => number;
+  /** Read the Node's capacity (the kubelet's --max-pods): no operator-given value. */
+  readMaxPods: boolean;
+  /** The instance type supports a trunk ENI (security groups for pods). */
+  trunking: boolean;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Reads what the settings need; answers the Node's max pods when read and known. */
+export async function refreshKube(kube: KubePort | undefined, x: KubeRefresh): Promise<{ maxPods?: number }> {
+  if (!kube) return {};
+  const { model, settings } = x;
+  const out: { maxPods?: number } = {};
   // Each reading on its own: one failing (API away) must not skip the others.
-  const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => log(`Kubernetes: ${what} not read`, { err: String(err) }));
-  await read("node taints", async () => void (pm.model.extra.node.unschedulable = await kube.nodeUnschedulable()));
+  const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => x.log(`Kubernetes: ${what} not read`, { err: String(err) }));
+  await read("node taints", async () => model.conditions.nodeUnschedulable(await kube.nodeUnschedulable()));
   // Upstream sizes the pool by the kubelet's max pods (Node capacity), else 110.
-  if (pm.limits && pm.opts.maxPods === undefined && kube.nodeMaxPods) {
+  if (x.readMaxPods && kube.nodeMaxPods) {
     await read("node capacity", async () => {
       const pods = await kube.nodeMaxPods!();
-      if (pods !== undefined && pm.limits && pm.limits.maxPods !== pods) pm.limits = { ...pm.limits, maxPods: pods };
+      if (pods !== undefined) out.maxPods = pods;
     });
   }
-  if (pm.settings.demandAware) {
-    pm.model.podsWatched = false;
+  if (settings.demandAware) {
+    model.podsWatched = false;
     await read("pending pods", async () => {
-      const before = pm.model.pendingPods;
-      pm.model.pendingPods = await kube.pendingPods(); // stamps the assigned count of this read
-      pm.model.podsWatched = kube.podsWatched?.() ?? false;
+      const before = model.pendingPods;
+      model.pendingPods = await kube.pendingPods(); // stamps the assigned count of this read
+      model.podsWatched = kube.podsWatched?.() ?? false;
       // With the watch, a burst is the pods scheduled together (the pending count's rise).
-      if (pm.model.podsWatched) pm.model.extra.demand = recordScheduled(pm.model.extra.demand, pm.opts.now(), pm.model.pendingPods - before, historyKeepMs());
+      if (model.podsWatched) model.conditions.podsScheduled(x.now(), model.pendingPods - before);
     });
   }
-  if (pm.settings.customNetwork) {
+  if (settings.customNetwork) {
     await read("ENIConfig", async () => {
       const cfg = await kube.myEniConfig();
-      if ("missing" in cfg) pm.model.extra.newEniBlocked = cfg.missing;
-      else delete pm.model.extra.newEniBlocked;
+      if ("missing" in cfg) model.conditions.blockNewEnis(cfg.missing);
+      else model.conditions.allowNewEnis();
     });
   }
-  if (pm.settings.podEni && pm.limits?.trunking && kube.ensureSecurityGroupsForPods) await read("trunk label / CNINode", () => kube.ensureSecurityGroupsForPods!());
+  if (settings.podEni && x.trunking && kube.ensureSecurityGroupsForPods) await read("trunk label / CNINode", () => kube.ensureSecurityGroupsForPods!());
+  return out;
 }

@@ -61,7 +61,7 @@ export async function executePlan(p: Plan, x: PlanExecution): Promise<{ errors: 
   // Then what grows left for later or what failed (after the pool's own work: pods first;
   // DeleteOnTermination once the pool is not short).
   if (!failed) {
-    const r = await executor.repair({ deleteOnTermination: !p.low, ec2Busy: x.settings.policy === "demand" && (x.model.extra.ec2Busy ?? false) });
+    const r = await executor.repair({ deleteOnTermination: !p.low, ec2Busy: x.settings.policy === "demand" && x.model.conditions.ec2Busy });
     errors.push(...r.errors);
     failed ||= r.failed;
   }

@@ -1,191 +1,162 @@
-// The pool-manager with its Kubernetes adapter: the simulated EC2 (real SDK) and the
-// simulated Kubernetes API (real client-node), wired as main.ts wires them.
-// Assumptions: m5.large (3 ENIs × 10 IPv4 → 9 secondary slots each), primary subnet
-// 10.0.1.0/24, a second subnet 10.0.8.0/24 in the same AZ for custom networking.
+// The pool-manager with what Kubernetes tells it through its port (a stateful fake of the
+// cluster as the node sees it), against the fake EC2 on a fake clock.
+// Assumptions: m5.large (3 ENIs × 10 IPv4 → 9 secondary slots each, trunking), primary
+// subnet 10.0.1.0/24, a pod subnet 10.0.8.0/24 in the same AZ for custom networking.
+// (The real adapter against the simulated API: tests/pool-manager/pool-manager-kube.test.ts.)
 import { afterEach, describe, expect, test } from "bun:test";
-import { kubeWorld, until, type KubeWorld } from "../adapters/kube.test-support.ts";
-import type { KubeAdapter } from "../adapters/kube.ts";
-import type { GuardOptions } from "../adapters/ec2-guard.ts";
+import { FakeKube } from "../../test-support/fakes.ts";
+import { fakeWorld, manager, type Harness } from "../../test-support/harness.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../core/settings.ts";
-import type { SimWorld } from "../adapters/sim-world.test-support.ts";
-import { FakeBroker, FakeNetConfig, simImds, simWorld } from "./fakes.test-support.ts";
-import { PoolManager } from "./pool-manager.ts";
 
-const NODE = "ip-10-0-1-10.us-west-2.compute.internal";
-const LABEL = "k8s.amazonaws.com/eniConfig";
-
-let w: SimWorld | undefined;
-let k: KubeWorld | undefined;
-let pm: PoolManager | undefined;
-afterEach(async () => {
-  pm?.stop();
-  await k?.stop();
-  await w?.stop();
-  pm = undefined;
-  k = undefined;
-  w = undefined;
+let h: Harness | undefined;
+afterEach(() => {
+  h?.pm.stop();
+  h = undefined;
 });
 
 const up = (o: Partial<PoolSettings> = {}): PoolSettings => ({ ...UPSTREAM_DEFAULTS, ...o });
 
-async function boot(settings: PoolSettings, o: { guard?: GuardOptions; kube?: boolean; podEni?: boolean } = {}): Promise<{ pm: PoolManager; kube: KubeAdapter | undefined; sim: SimWorld; kw: KubeWorld }> {
-  let kube: KubeAdapter | undefined;
-  w = await simWorld({ guard: { ...o.guard, onError: (e) => e.code === "UnauthorizedOperation" && void kube?.ec2Unauthorized(e.api, e.message) } });
-  k = await kubeWorld();
-  if (o.kube !== false) kube = k.adapter(NODE, { watchPods: settings.demandAware, onChange: () => pm?.onKubeChange() });
-  pm = new PoolManager(settings, { ec2: w.ec2, imds: simImds(w), net: new FakeNetConfig(), broker: new FakeBroker(), ...(kube ? { kube } : {}) }, {
-    additionalTags: {},
-    subnetDiscovery: false,
-    disableProvisioning: false,
-    disableLeakedEniCleanup: true,
-    now: Date.now,
-    sleep: (ms) => Bun.sleep(Math.min(ms, 50)),
-    imdsWait: { firstMs: 10, maxMs: 100, tries: 30 },
-  });
-  return { pm, kube, sim: w, kw: k };
+/** A pool-manager whose Kubernetes port is `kube` (none when undefined); the port's changes poke it, as the adapter's watch does. */
+function boot(settings: PoolSettings, kube: FakeKube | undefined, o: { instanceType?: string } = {}): Harness {
+  const x = manager(fakeWorld(o), settings, {}, kube ? { kube } : {});
+  if (kube) kube.onChange = () => x.pm.onKubeChange();
+  return x;
 }
 
-async function settle(p: PoolManager, n = 6): Promise<void> {
-  for (let i = 0; i < n; i++) await p.cycle();
-}
+const secondaryIps = (x: Harness) => x.enis().flatMap((e) => e.secondaryIps);
 
-const attached = (s: SimWorld) => Object.values(s.model.state.enis).filter((e) => e.attachment?.instanceId === s.instanceId);
+/** A pod subnet with its own security group, and an ENIConfig `name` naming both. */
+function podSubnet(x: Harness, kube: FakeKube, name: string) {
+  const subnet = x.w.ec2.addSubnet({ vpcId: x.w.vpcId, cidr: "10.0.8.0/24" });
+  const sg = x.w.ec2.addSecurityGroup(x.w.vpcId);
+  kube.eniConfigs.set(name, { subnetId: subnet.id, securityGroups: [sg] });
+  return { subnet, sg };
+}
 
 describe("custom networking", () => {
   test("ENIs in the ENIConfig's subnet with its security groups; the primary ENI serves no pod", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ customNetwork: true }));
-    const podSubnet = sim.model.createSubnet({ vpcId: sim.vpcId, az: "us-west-2a", cidr: "10.0.8.0/24" });
-    const podSg = sim.model.createSecurityGroup({ vpcId: sim.vpcId, name: "pods" });
-    kw.eniConfig("us-west-2a-pods", podSubnet.id, [podSg.id]);
-    kw.node(NODE, { labels: { [LABEL]: "us-west-2a-pods" } });
-    kube!.start();
-    await pm.start();
-    await settle(pm);
-    const enis = attached(sim);
-    const secondary = enis.filter((e) => e.attachment!.deviceIndex > 0);
+    const kube = new FakeKube();
+    h = boot(up({ customNetwork: true }), kube);
+    const { subnet, sg } = podSubnet(h, kube, "us-west-2a-pods");
+    kube.selected = "us-west-2a-pods";
+    await h.start();
+    await h.cycles(6);
+    const secondary = h.enis().filter((e) => e.attachment!.deviceIndex > 0);
     expect(secondary.length).toBeGreaterThan(0);
-    for (const e of secondary) {
-      expect(e.subnetId).toBe(podSubnet.id);
-      expect(e.groups).toEqual([podSg.id]);
-      expect(e.secondaryIps.length).toBe(9);
-    }
-    const primary = enis.find((e) => e.attachment!.deviceIndex === 0)!;
-    expect(primary.secondaryIps).toEqual([]);
-    const snap = pm.model.snapshot();
+    for (const e of secondary) expect({ subnet: e.subnetId, groups: e.securityGroups, ips: e.secondaryIps.length }).toEqual({ subnet: subnet.id, groups: [sg], ips: 9 });
+    expect(h.enis()[0]!.secondaryIps).toEqual([]);
+    const snap = h.pm.model.snapshot();
     expect(snap.shortage).toBeUndefined();
     expect(snap.enis.find((e) => e.primary)?.usable).toBe(false);
-    const usable = snap.enis.filter((e) => e.usable);
-    expect(usable.length).toBe(secondary.length);
-    expect(usable.every((e) => e.subnetCidr === "10.0.8.0/24" && e.cidrs.length === 9)).toBe(true);
+    expect(snap.enis.filter((e) => e.usable).map((e) => [e.subnetCidr, e.cidrs.length])).toEqual(secondary.map(() => ["10.0.8.0/24", 9]));
   });
 
-  test("no ENIConfig for the node → no pod addresses and the shortage names it", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ customNetwork: true }));
-    kw.node(NODE, { labels: { [LABEL]: "nope" } });
-    kube!.start();
-    await pm.start();
-    await settle(pm);
-    expect(attached(sim)).toHaveLength(1);
-    expect(attached(sim).flatMap((e) => e.secondaryIps)).toEqual([]);
-    const snap = pm.model.snapshot();
-    expect(snap.enis.filter((e) => e.usable)).toEqual([]);
-    expect(snap.shortage).toEndWith(`cannot grow: no ENIConfig named nope for node ${NODE} (from label ${LABEL})`);
+  test("no ENIConfig for the node: no pod addresses, and the shortage says why", async () => {
+    const kube = new FakeKube();
+    kube.selected = "nope";
+    h = boot(up({ customNetwork: true }), kube);
+    await h.start();
+    await h.cycles(6);
+    expect(h.enis()).toHaveLength(1);
+    expect(secondaryIps(h)).toEqual([]);
+    expect(h.pm.model.snapshot().enis.filter((e) => e.usable)).toEqual([]);
+    expect(h.pm.model.snapshot().shortage).toEndWith("cannot grow: no ENIConfig named nope");
   });
 
-  test("API unreachable at start-up → shortage says so, debug says why; when it is back the pool grows", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ customNetwork: true }));
-    const podSubnet = sim.model.createSubnet({ vpcId: sim.vpcId, az: "us-west-2a", cidr: "10.0.8.0/24" });
-    kw.eniConfig("default", podSubnet.id, []);
-    kw.node(NODE);
-    kw.served.setUnreachable("refuse");
-    kube!.start();
-    await pm.start();
-    await settle(pm, 2);
-    const snap = pm.model.snapshot();
-    expect(snap.shortage).toContain(`cannot grow: custom networking: Kubernetes API unreachable at ${kw.served.url}: `);
-    expect(attached(sim).flatMap((e) => e.secondaryIps)).toEqual([]);
-    await until(() => String((pm.debug().kubernetes as { status: string }).status).startsWith("kubernetes: unreachable"), "debug reason");
-    expect((pm.debug().kubernetes as { status: string }).status).toMatch(new RegExp(`^kubernetes: unreachable at ${kw.served.url}: .+, retrying in \\d+ s$`));
+  test("the API away at start-up: the shortage says so; when it is back the pool grows at once", async () => {
+    const kube = new FakeKube();
+    h = boot(up({ customNetwork: true }), kube);
+    const x = h;
+    const { subnet } = podSubnet(x, kube, "default");
+    kube.reachable = false;
+    await x.start();
+    await x.cycles(2);
+    expect(x.pm.model.snapshot().shortage).toContain("cannot grow: Kubernetes API unreachable");
+    expect(secondaryIps(x)).toEqual([]);
+    kube.change((k) => void (k.reachable = true)); // no cycle driven by the test: the port's change pokes the pool-manager
+    await x.w.clock.runUntil(() => x.enis().some((e) => e.subnetId === subnet.id && e.secondaryIps.length > 0), "an ENI in the ENIConfig's subnet");
+    await x.cycles(2);
+    expect(x.pm.model.snapshot().shortage).toBeUndefined();
+  });
 
-    kw.served.setUnreachable(false); // the adapter reconnects and pokes the pool-manager
-    await until(() => attached(sim).some((e) => e.subnetId === podSubnet.id), "ENI created in the ENIConfig subnet after recovery", 400);
-    await settle(pm, 2);
-    expect(pm.model.snapshot().shortage).toBeUndefined();
+  test("no Kubernetes API configured: nothing grows, and the shortage says why", async () => {
+    h = boot(up({ customNetwork: true }), undefined);
+    await h.start();
+    await h.cycles(2);
+    expect(secondaryIps(h)).toEqual([]);
+    expect(h.pm.model.snapshot().shortage).toEndWith("cannot grow: custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read");
   });
 });
 
 describe("without custom networking", () => {
-  test("the API unreachable does not hold back the pool", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ warmIpTarget: 3 }));
-    kw.served.setUnreachable("503");
-    kube!.start();
-    await pm.start();
-    await settle(pm, 2);
-    expect(attached(sim).flatMap((e) => e.secondaryIps)).toHaveLength(3);
-    expect(pm.model.snapshot().shortage).toBeUndefined();
+  test("the API away does not hold the pool back", async () => {
+    const kube = new FakeKube();
+    kube.reachable = false;
+    h = boot(up({ warmIpTarget: 3 }), kube);
+    await h.start();
+    await h.cycles(2);
+    expect(secondaryIps(h)).toHaveLength(3);
+    expect(h.pm.model.snapshot().shortage).toBeUndefined();
   });
 
   test("no Kubernetes configured: debug says so, the pool is built", async () => {
-    const { pm, sim } = await boot(up({ warmIpTarget: 2 }), { kube: false });
-    await pm.start();
-    await settle(pm, 2);
-    expect(attached(sim).flatMap((e) => e.secondaryIps)).toHaveLength(2);
-    expect((pm.debug().kubernetes as { status: string }).status).toStartWith("kubernetes: not configured");
+    h = boot(up({ warmIpTarget: 2 }), undefined);
+    await h.start();
+    await h.cycles(2);
+    expect(secondaryIps(h)).toHaveLength(2);
+    expect((h.pm.debug().kubernetes as { status: string }).status).toStartWith("kubernetes: not configured");
   });
 
   test("an unschedulable-tainted node does not grow, unless AWS_MANAGE_ENIS_NON_SCHEDULABLE", async () => {
     for (const manage of [false, true]) {
-      const { pm, kube, sim, kw } = await boot(up({ warmIpTarget: 4, manageNonSchedulable: manage }));
-      kw.node(NODE, { taints: [{ key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }] });
-      kube!.start();
-      await pm.start();
-      await settle(pm, 2);
-      expect({ manage, ips: attached(sim).flatMap((e) => e.secondaryIps).length }).toEqual({ manage, ips: manage ? 4 : 0 });
-      pm.stop();
-      await k!.stop();
-      await w!.stop();
-      k = undefined;
-      w = undefined;
+      const kube = new FakeKube();
+      kube.unschedulable = true;
+      h = boot(up({ warmIpTarget: 4, manageNonSchedulable: manage }), kube);
+      await h.start();
+      await h.cycles(2);
+      expect({ manage, ips: secondaryIps(h).length }).toEqual({ manage, ips: manage ? 4 : 0 });
+      h.pm.stop();
     }
   });
 
   test("pods scheduled to the node without an address grow the pool at once (demand-aware)", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ warmIpTarget: 2, demandAware: true }));
-    kw.node(NODE);
-    kube!.start();
-    await pm.start();
-    await settle(pm, 2);
-    expect(attached(sim).flatMap((e) => e.secondaryIps)).toHaveLength(2);
-    for (let i = 0; i < 7; i++) kw.pod(`web-${i}`, NODE);
-    kw.pod("elsewhere", "another-node");
-    // No cycle is driven by the test: the watch event pokes the pool-manager.
-    await until(() => attached(sim).flatMap((e) => e.secondaryIps).length >= 7, "pool grown to the scheduled pods", 400);
-    expect((pm.debug().kubernetes as { pods: { needingAddress: number } }).pods.needingAddress).toBe(7);
+    const kube = new FakeKube();
+    h = boot(up({ warmIpTarget: 2, demandAware: true }), kube);
+    const x = h;
+    await x.start();
+    await x.cycles(2);
+    expect(secondaryIps(x)).toHaveLength(2);
+    kube.change((k) => void (k.pending = 7)); // no cycle driven by the test: the watch's change pokes the pool-manager
+    await x.w.clock.runUntil(() => secondaryIps(x).length >= 7, "the pool grown to the scheduled pods");
   });
 
-  test("UnauthorizedOperation from EC2 → a Warning event on the Node naming the action", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ warmIpTarget: 2 }));
-    sim.server.service.setFaults({ unauthorized: ["AssignPrivateIpAddresses"] });
-    kw.node(NODE);
-    kube!.start();
-    await pm.start();
-    await settle(pm, 3);
-    await until(async () => ((await kw.get("/api/v1/namespaces/default/events")).items ?? []).length > 0, "event sent");
-    const events = (await kw.get("/api/v1/namespaces/default/events")).items as { reason: string; type: string; message: string; involvedObject: { kind: string; name: string } }[];
-    expect(events).toHaveLength(1); // several refusals, one event
-    expect(events[0]).toMatchObject({ reason: "MissingIAMPermissions", type: "Warning", involvedObject: { kind: "Node", name: NODE } });
-    expect(events[0]!.message).toContain("ec2:AssignPrivateIpAddresses");
+  test("the Node's capacity (the kubelet's --max-pods) caps the pool; without it, the targets alone", async () => {
+    for (const capacityPods of [12, undefined]) {
+      const kube = new FakeKube();
+      kube.capacityPods = capacityPods;
+      h = boot(up({ warmEniTarget: 3 }), kube);
+      await h.start();
+      await h.cycles(6);
+      // 12 pods: 18 addresses (the primary's 9 and one ENI's) already reach it; else 3 full ENIs.
+      expect({ capacityPods, enis: h.enis().length }).toEqual({ capacityPods, enis: capacityPods ? 2 : 3 });
+      h.pm.stop();
+    }
   });
 
   test("ENABLE_POD_ENI on a trunking instance: trunk label and CNINode feature; one ENI slot kept for the trunk", async () => {
-    const { pm, kube, sim, kw } = await boot(up({ podEni: true, warmEniTarget: 3 }));
-    kw.node(NODE);
-    kube!.start();
-    await pm.start();
-    await settle(pm);
-    const node = await kw.get(`/api/v1/nodes/${NODE}`);
-    expect((node.metadata as { labels: Record<string, string> }).labels["vpc.amazonaws.com/has-trunk-attached"]).toBe("false");
-    expect((await kw.get(`/apis/vpcresources.k8s.aws/v1alpha1/cninodes/${NODE}`)).spec).toEqual({ features: [{ name: "SecurityGroupsForPods" }] });
-    expect(attached(sim)).toHaveLength(2); // m5.large has 3 slots; one is reserved for the trunk ENI
+    const kube = new FakeKube();
+    h = boot(up({ podEni: true, warmEniTarget: 3 }), kube);
+    await h.start();
+    await h.cycles(6);
+    expect(kube.securityGroupsForPods).toBe(true);
+    expect(h.enis()).toHaveLength(2); // m5.large has 3 slots; one is kept for the trunk ENI
+  });
+
+  test("ENABLE_POD_ENI on an instance without trunking: nothing announced", async () => {
+    const kube = new FakeKube();
+    h = boot(up({ podEni: true, warmIpTarget: 2 }), kube, { instanceType: "t3.medium" });
+    await h.start();
+    await h.cycles(2);
+    expect(kube.securityGroupsForPods).toBe(false);
   });
 });

@@ -108,7 +108,7 @@ export class PoolManager {
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
     this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
-    if (!this.opts.upstreamCallOrder) this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
+    this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
     const excluded = await excludedSubnets(adoption);
@@ -162,8 +162,10 @@ export class PoolManager {
     }
   }
 
-  private refreshKube(): Promise<void> {
-    return refreshKube(this, this.ports.kube, (msg, f) => this.log(msg, f));
+  private async refreshKube(): Promise<void> {
+    const readMaxPods = this.limits !== undefined && this.opts.maxPods === undefined;
+    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f) });
+    if (maxPods !== undefined && this.limits && this.limits.maxPods !== maxPods) this.limits = { ...this.limits, maxPods };
   }
 
   /** The Kubernetes adapter saw a change (pods scheduled, node relabelled, API back): re-plan now. */
@@ -183,8 +185,8 @@ export class PoolManager {
       this.wakeAfterBackoff(now);
       return undefined;
     }
-    if (this.settings.customNetwork && !this.ports.kube && this.model.extra.newEniBlocked === undefined) {
-      this.model.extra.newEniBlocked = "custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read";
+    if (this.settings.customNetwork && !this.ports.kube && this.model.conditions.newEniBlocked === undefined) {
+      this.model.conditions.blockNewEnis("custom networking is on but the Kubernetes API is not configured: no ENIConfig can be read");
     }
     const errors: string[] = [];
     // An ENI whose set-up was deferred (not in IMDS yet at adoption, net-config down) is retried each cycle.
@@ -194,8 +196,7 @@ export class PoolManager {
     }
     let failed = false;
     // Read by the demand policy (and its DeleteOnTermination deferral) only; compat plans as upstream.
-    this.model.extra.ec2Busy = this.ports.ec2.addressingBusy?.() ?? false;
-    this.model.extra.ec2BusyLately = this.ports.ec2.addressingBusy?.(600_000) ?? false;
+    this.model.conditions.accountThrottling(this.ports.ec2.addressingBusy?.() ?? false, this.ports.ec2.addressingBusy?.(600_000) ?? false);
     const p = this.shrinkHold.holdShrinkAfterStart(planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now), now);
     if (!this.opts.disableProvisioning) {
       const acted = () => void (this.lastPoolActionAt = this.opts.now());
@@ -204,7 +205,7 @@ export class PoolManager {
       failed = r.failed;
     }
     this.noteCycleOutcome(failed, errors);
-    const shortage = p.shortage ?? (this.settings.customNetwork && this.model.extra.newEniBlocked && p.stats.total === 0 ? this.model.extra.newEniBlocked : undefined);
+    const shortage = p.shortage ?? (this.settings.customNetwork && this.model.conditions.newEniBlocked && p.stats.total === 0 ? this.model.conditions.newEniBlocked : undefined);
     if (shortage !== this.model.shortage) {
       this.model.shortage = shortage;
       this.model.bump();

@@ -10,6 +10,7 @@ import { eniServesPods } from "../core/pool-stats.ts";
 import type { CidrKind, PoolCidr, PoolEni, PoolState, PoolUsage } from "../core/pool-state.ts";
 import type { Eni } from "../core/ports.ts";
 import type { PoolSettings } from "../core/settings.ts";
+import { PoolConditionsTracker } from "./pool-conditions.ts";
 
 export interface ManagedEni {
   pool: PoolEni;
@@ -95,7 +96,8 @@ export class PoolModel {
   }
   /** The pod watch is live, so `pendingPods` sees pods when they are scheduled. */
   podsWatched = false;
-  extra: Omit<PoolState, "enis" | "unmanagedEnis"> = { node: { unschedulable: false, terminating: false } };
+  /** What the rules read about the node besides its ENIs (the one owner of that state). */
+  readonly conditions = new PoolConditionsTracker();
   shortage: string | undefined;
   ready = false;
   version = 0;
@@ -127,7 +129,7 @@ export class PoolModel {
   }
 
   poolState(): PoolState {
-    return { enis: [...this.enis.values()].filter((m) => !m.removing).map((m) => m.pool), unmanagedEnis: this.unmanaged, ...this.extra };
+    return { enis: [...this.enis.values()].filter((m) => !m.removing).map((m) => m.pool), unmanagedEnis: this.unmanaged, ...this.conditions.view() };
   }
 
   /** Usage for the planner; `consume` marks the current misses as acted upon. */

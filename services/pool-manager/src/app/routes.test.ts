@@ -1,15 +1,14 @@
-// getCapacity long poll and postUsage through hono's app.request, on a pool started against the simulated EC2.
+// getCapacity long poll and postUsage through hono's app.request, on a pool started against the fake EC2.
 import { afterAll, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { capacitySnapshot } from "../../../../shared/contracts/index.ts";
 import { UPSTREAM_DEFAULTS } from "../core/settings.ts";
-import { manager, simWorld } from "./fakes.test-support.ts";
+import { fakeWorld, manager } from "../../test-support/harness.ts";
 import { introspectionApp, serviceRoutes } from "./routes.ts";
 
-const w = await simWorld();
-const h = manager(w, { ...UPSTREAM_DEFAULTS });
-await h.pm.start();
-afterAll(() => w.stop());
+const h = manager(fakeWorld(), { ...UPSTREAM_DEFAULTS });
+await h.start();
+afterAll(() => h.pm.stop());
 const app = new Hono();
 serviceRoutes(app, h.pm);
 

@@ -38,7 +38,7 @@ export function introspectionApp(pm: PoolManager, env: { ipamd: Record<string, u
     }
     return c.json({ "0": { TotalIPs: total, AssignedIPs: assigned, ENIs: enis } });
   });
-  app.get("/v1/eni-configs", (c) => c.json(pm.model.extra.newEniBlocked ? { error: pm.model.extra.newEniBlocked } : {}));
+  app.get("/v1/eni-configs", (c) => c.json(pm.model.conditions.newEniBlocked ? { error: pm.model.conditions.newEniBlocked } : {}));
   app.get("/v1/ipamd-env-settings", (c) => c.json(env.ipamd));
   app.get("/v1/networkutils-env-settings", (c) => c.json(env.networkutils));
   return app;

@@ -2,8 +2,6 @@
  * addr-broker's usage reports, pulled or pushed, taken into the model: the miss baseline of
  * this process, whether a report brings a new miss, and the demand history they feed.
  */
-import { EMPTY_HISTORY, recordDemand } from "../core/demand-history.ts";
-import { historyKeepMs } from "../core/demand-policy.ts";
 import type { PoolModel } from "./pool-model.ts";
 
 export class UsageIntake {
@@ -27,7 +25,7 @@ export class UsageIntake {
     if (!this.usageSeen) {
       this.usageSeen = true;
       this.model.missesSeen = u.misses;
-      this.model.extra.demand = { ...(this.model.extra.demand ?? EMPTY_HISTORY), missesSeen: u.misses };
+      this.model.conditions.missBaseline(u.misses);
     }
     // A restarted addr-broker counts from 0 again: any miss of the new count is new.
     const newMiss = u.misses < this.model.missesSeen ? u.misses > 0 : u.misses > this.model.missesSeen;
@@ -39,6 +37,6 @@ export class UsageIntake {
   /** The demand policy's input: the assigned count and misses over time (the planner reads no clock). */
   private recordDemand(): void {
     const u = this.model.usage;
-    if (u) this.model.extra.demand = recordDemand(this.model.extra.demand, this.opts.now(), u.assigned, u.misses, historyKeepMs(), !this.model.podsWatched);
+    if (u) this.model.conditions.usageReported(this.opts.now(), u.assigned, u.misses, !this.model.podsWatched);
   }
 }

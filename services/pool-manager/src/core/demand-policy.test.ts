@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { recordDemand, recordScheduled, type DemandHistory } from "./demand-history.ts";
 import { planDemand, type DemandTuning } from "./demand-policy.ts";
-import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.ts";
+import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.test-support.ts";
 import type { PoolState, PoolUsage } from "./pool-state.ts";
 import { PROJECT_DEFAULTS, type PoolSettings } from "./settings.ts";
 

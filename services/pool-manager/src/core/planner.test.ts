@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { PlanAction } from "./actions.ts";
 import { plan } from "./planner.ts";
-import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.ts";
+import { FakePool, M5_LARGE, freshNode } from "./pool-fixture.test-support.ts";
 import type { PoolState, PoolUsage } from "./pool-state.ts";
 import { PROJECT_DEFAULTS, UPSTREAM_DEFAULTS, type PoolSettings } from "./settings.ts";
 

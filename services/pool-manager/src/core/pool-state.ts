@@ -32,10 +32,18 @@ export interface PoolEni {
   cidrs: PoolCidr[];
 }
 
-export interface PoolState {
+export interface PoolState extends PoolConditions {
   /** Managed ENIs (unmanaged ones only count in `unmanagedEnis`). */
   enis: PoolEni[];
   unmanagedEnis: number;
+}
+
+/**
+ * What the rules read about the node besides its ENIs: when the pool last shrank, when the
+ * subnet last ran out, whether the node takes pods, why no ENI may be created, the observed
+ * demand, and whether the account throttles this node.
+ */
+export interface PoolConditions {
   /** Last time CIDRs were released (the 30 s shrink interval). */
   lastShrinkAtMs?: number;
   /** Last InsufficientFreeAddressesInSubnet (or InsufficientCidrBlocks without fallback). */

@@ -1,5 +1,5 @@
 /**
- * Client-side token buckets mirroring EC2's per-API buckets (AWS_BUCKETS below). The
+ * Client-side token buckets mirroring EC2's per-API buckets (aws-ec2-buckets.ts). The
  * account's buckets are shared by every node, so a node's bucket of the account's size alone
  * never waits when a fleet scales up together; each bucket therefore adapts (AIMD): a
  * throttled answer halves its refill rate (down to a floor) and drops its tokens, each
@@ -9,37 +9,15 @@
  * (a throttled node does not burst again at full size). The clock is injected; `take`
  * answers how long the caller must wait (0 when a token is there) and books the token.
  */
+import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName, type BucketSpec } from "./aws-ec2-buckets.ts";
 
-export type BucketName = "describe" | "mutating" | "addressing" | "tags";
+/** The client's buckets: AWS's, but for unfiltered Describe* (every Describe this client sends names ids or filters). */
+export type BucketName = Exclude<AwsBucketName, "describeUnfiltered">;
 
-export interface BucketSpec {
-  capacity: number;
-  refillPerSec: number;
-}
-
-/** AWS's published sizes: Describe* 100/20; default mutating (attach/detach) 50/5; addressing & ENI create/delete 100/5; tags 100/10. */
-export const AWS_BUCKETS: Record<BucketName, BucketSpec> = {
-  describe: { capacity: 100, refillPerSec: 20 },
-  mutating: { capacity: 50, refillPerSec: 5 },
-  addressing: { capacity: 100, refillPerSec: 5 },
-  tags: { capacity: 100, refillPerSec: 10 },
-};
-
-const ADDRESSING = new Set([
-  "AssignPrivateIpAddresses",
-  "UnassignPrivateIpAddresses",
-  "CreateNetworkInterface",
-  "DeleteNetworkInterface",
-  "ModifyNetworkInterfaceAttribute",
-  "AssignIpv6Addresses",
-  "UnassignIpv6Addresses",
-]);
+export type { BucketSpec };
 
 export function bucketOf(api: string): BucketName {
-  if (api.startsWith("Describe")) return "describe";
-  if (api === "CreateTags" || api === "DeleteTags") return "tags";
-  if (ADDRESSING.has(api)) return "addressing";
-  return "mutating";
+  return awsBucketOf(api, true) as BucketName;
 }
 
 /** How a bucket adapts to the account's throttling (AIMD). */
@@ -186,9 +164,9 @@ export class BucketSet {
 
 /** Scales every bucket (e.g. 0.1 for a shared account, or tests). */
 export function scaledBuckets(scale: { capacity?: number; refill?: number } = {}): Record<BucketName, BucketSpec> {
-  const out = {} as Record<BucketName, BucketSpec>;
-  for (const [k, v] of Object.entries(AWS_BUCKETS) as [BucketName, BucketSpec][]) {
-    out[k] = { capacity: Math.max(1, v.capacity * (scale.capacity ?? 1)), refillPerSec: v.refillPerSec * (scale.refill ?? 1) };
-  }
-  return out;
+  const scaled = (name: BucketName): BucketSpec => {
+    const v = AWS_EC2_BUCKETS[name];
+    return { capacity: Math.max(1, v.capacity * (scale.capacity ?? 1)), refillPerSec: v.refillPerSec * (scale.refill ?? 1) };
+  };
+  return { describe: scaled("describe"), mutating: scaled("mutating"), addressing: scaled("addressing"), tags: scaled("tags") };
 }

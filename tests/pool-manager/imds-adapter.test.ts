@@ -1,9 +1,9 @@
 // The IMDS adapter (@aws-sdk/ec2-metadata-service, IMDSv2) against the simulated IMDS.
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { serveImds } from "../../../../deploy/local/sim-imds/serve.ts";
-import { twoEniView } from "../../../../deploy/local/sim-imds/test-fixtures.ts";
-import { SdkImds, ImdsError } from "./imds.ts";
+import { serveImds } from "../../deploy/local/sim-imds/serve.ts";
+import { twoEniView } from "../../deploy/local/sim-imds/test-fixtures.ts";
+import { SdkImds, ImdsError } from "../../services/pool-manager/src/adapters/imds.ts";
 
 const served = serveImds({ hostname: "127.0.0.1", port: 0, instanceId: twoEniView.instanceId, view: () => twoEniView });
 afterAll(() => served.stop());

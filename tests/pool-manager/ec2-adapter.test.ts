@@ -1,8 +1,8 @@
 // The EC2 adapter through the real @aws-sdk/client-ec2 against the simulated EC2.
 // Assumptions: m5.large (3 ENIs × 10 IPv4), subnet 10.0.1.0/24 unless a test says otherwise.
 import { afterEach, describe, expect, test } from "bun:test";
-import { Ec2CallError } from "../core/ports.ts";
-import { simWorld, type SimWorld } from "./sim-world.test-support.ts";
+import { Ec2CallError } from "../../services/pool-manager/src/core/ports.ts";
+import { simWorld, type SimWorld } from "./sim-world.ts";
 
 let w: SimWorld | undefined;
 afterEach(async () => {

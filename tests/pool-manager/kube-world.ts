@@ -1,5 +1,5 @@
 /**
- * Test support: the simulated Kubernetes API (deploy/local/sim-kube) served in-process on
+ * Integration-test support: the simulated Kubernetes API (deploy/local/sim-kube) served in-process on
  * 127.0.0.1 port 0 with a kubeconfig on disk, and KubeAdapters built from that kubeconfig
  * exactly as main.ts builds them. Objects are seeded through the store (which notifies
  * watches like any write) and read back through the REST API.
@@ -7,9 +7,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { serveKube, writeKubeconfig, type ServedKube } from "../../../../deploy/local/sim-kube/serve.ts";
-import { KubeStore } from "../../../../deploy/local/sim-kube/store.ts";
-import { KubeAdapter, kubeConfigFrom, type KubeAdapterOptions } from "./kube.ts";
+import { serveKube, writeKubeconfig, type ServedKube } from "../../deploy/local/sim-kube/serve.ts";
+import { KubeStore } from "../../deploy/local/sim-kube/store.ts";
+import { KubeAdapter, kubeConfigFrom, type KubeAdapterOptions } from "../../services/pool-manager/src/adapters/kube.ts";
 
 export const TOKEN = "sim-token";
 
