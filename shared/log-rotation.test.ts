@@ -27,7 +27,7 @@ describe("log rotation", () => {
     const dest = rotatingDestination(file, openSync(file, "a"), policy, c.now);
     const line = (i: number) => JSON.stringify({ i, pad: "x".repeat(80) }) + "\n";
     for (let i = 0; i < 25; i++) dest.write(line(i)); // ~2,400 bytes: two rotations
-    dest.flushSync();
+    await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
     await dest.rotation.whenSettled();
     const backups = backupsOf(file);
     expect(backups.length).toBe(2);

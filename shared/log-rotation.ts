@@ -69,9 +69,11 @@ export class RotationTracker {
 
   /**
    * Renames the file aside (the caller reopens its path afterwards) and, in the background,
-   * compresses it and prunes old backups. `whenSettled()` waits for that background work.
+   * compresses it and prunes old backups. A writer that may still be writing to the renamed
+   * file passes `written`, which settles once its last write has landed: compression waits for
+   * it. `whenSettled()` waits for the background work.
    */
-  rotate(): void {
+  rotate(written: Promise<unknown> = Promise.resolve()): void {
     // Two rotations within one millisecond must not overwrite each other's file.
     let at = this.now().getTime();
     while (existsSync(rotatedName(this.file, new Date(at))) || existsSync(`${rotatedName(this.file, new Date(at))}.gz`)) at++;
@@ -83,7 +85,10 @@ export class RotationTracker {
     } finally {
       this.size = 0;
     }
-    this.pending = this.pending.then(() => this.compressAndPrune(rotated)).catch(() => {});
+    this.pending = this.pending
+      .then(() => written)
+      .then(() => this.compressAndPrune(rotated))
+      .catch(() => {});
   }
 
   whenSettled(): Promise<void> {
@@ -130,12 +135,15 @@ export function rotatingDestination(file: string, fd: number, policy: RotationPo
     return d;
   };
   let current = open(fd);
+  const draining = new Set<SonicBoom>();
   const rotation = new RotationTracker(file, policy, now, fstatSync(fd).size);
   const flushSync = () => {
-    try {
-      current.flushSync();
-    } catch {
-      // not ready or closed: nothing to flush
+    for (const d of [...draining, current]) {
+      try {
+        d.flushSync();
+      } catch {
+        // not ready or closed: nothing to flush
+      }
     }
   };
   // pino flushes its own destination on exit; this wrapper is not one, so it flushes itself.
@@ -145,16 +153,20 @@ export function rotatingDestination(file: string, fd: number, policy: RotationPo
     write(line: string) {
       current.write(line);
       if (!rotation.wrote(Buffer.byteLength(line))) return;
-      flushSync();
-      rotation.rotate();
+      // Renaming keeps the old descriptor on the rotated file: the old destination drains its
+      // buffered lines there, in order, while new lines go to the new file; compression waits
+      // for it to close.
       let next: number;
       try {
-        next = openSync(file, "a", 0o640);
+        next = openSync(`${file}.next`, "a", 0o640);
       } catch (error) {
-        process.stderr.write(`log file ${file} cannot be reopened after rotation (${(error as Error).message}); still writing to the rotated file\n`);
+        process.stderr.write(`log file ${file} cannot be rotated (${(error as Error).message}); still writing to it\n`);
         return;
       }
       const old = current;
+      draining.add(old);
+      rotation.rotate(new Promise<void>((resolve) => old.once("close", () => (draining.delete(old), resolve()))));
+      renameSync(`${file}.next`, file);
       current = open(next);
       old.end();
     },
