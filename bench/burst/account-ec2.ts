@@ -1,7 +1,7 @@
 /**
  * One AWS account's EC2 as the benchmarks see it, over sim-ec2's model on the simulated
  * clock: every call of every node draws from the account's shared token buckets (sim-ec2's
- * throttle.ts, of AWS's sizes as pool-manager's aws-ec2-buckets.ts gives them) and is answered RequestLimitExceeded when its bucket is empty,
+ * throttle.ts, of AWS's sizes as shared/aws-ec2-buckets.ts gives them) and is answered RequestLimitExceeded when its bucket is empty,
  * as EC2 does; otherwise it takes its latency and runs against the model. Each node reaches
  * it through its own client policy: the project's Ec2Guard (client-side buckets, jittered
  * backoff), or upstream's AWS SDK for Go v2 standard retryer (10 attempts, exponential
@@ -10,7 +10,7 @@
  * side and the client policies around them.
  */
 import { Ec2Model, instanceTypeLimits, TokenBuckets } from "../../deploy/local/sim-ec2/index.ts";
-import { awsBucketOf } from "../../services/pool-manager/src/core/aws-ec2-buckets.ts";
+import { awsBucketOf } from "../../shared/aws-ec2-buckets.ts";
 import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../../services/pool-manager/src/core/ports.ts";
 import type { CidrKind } from "../../services/pool-manager/src/core/pool-state.ts";
 import { ModelEc2 } from "../pool-churn/model-ports.ts";

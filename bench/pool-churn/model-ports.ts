@@ -2,11 +2,11 @@
  * The pool-manager's EC2 and IMDS ports over the simulated EC2 model (deploy/local/sim-ec2),
  * in-process and on a simulated clock: every call takes `latencyMs` of simulated time,
  * draws from AWS's per-account token buckets (sim-ec2's throttle.ts, of the
- * sizes in pool-manager's aws-ec2-buckets.ts, scaled for a node's share of the account), and is counted. A throttled call waits for a token and retries,
+ * sizes in shared/aws-ec2-buckets.ts, scaled for a node's share of the account), and is counted. A throttled call waits for a token and retries,
  * as the SDK adapter's guard does; the throttled attempt is counted.
  */
 import { Ec2Error, Ec2Model, TokenBuckets, type Eni as SimEni } from "../../deploy/local/sim-ec2/index.ts";
-import { AWS_EC2_BUCKETS, awsBucketOf } from "../../services/pool-manager/src/core/aws-ec2-buckets.ts";
+import { AWS_EC2_BUCKETS, awsBucketOf } from "../../shared/aws-ec2-buckets.ts";
 import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type ImdsInterface, type ImdsPort, type InstanceLimits, type Subnet, type Tags } from "../../services/pool-manager/src/core/ports.ts";
 import type { CidrKind } from "../../services/pool-manager/src/core/pool-state.ts";
 

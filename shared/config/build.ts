@@ -3,17 +3,19 @@
 import type { ConfigPath, ConfigValue, LeafPathsOf, Variable } from "./declaration.ts";
 import { ENV_NAMES, type EnvName, type ParsedEnv } from "./schema.ts";
 import type { Config, Ec2Buckets, TokenBucket } from "./types.ts";
+import { AWS_EC2_BUCKETS as AWS_BUCKETS, type BucketSpec } from "../aws-ec2-buckets.ts";
 import { VARIABLES } from "./variables/index.ts";
 
 type Env = Record<string, string | undefined>;
 
-/** AWS's per-account EC2 token buckets (capacity, refill per second). */
+/** AWS's per-account EC2 buckets (shared/aws-ec2-buckets.ts) in the configuration's shape. */
+const bucket = (b: BucketSpec): TokenBucket => ({ capacity: b.capacity, refillPerSecond: b.refillPerSec });
 export const AWS_EC2_BUCKETS: Ec2Buckets = {
-  describe: { capacity: 100, refillPerSecond: 20 },
-  describeUnfiltered: { capacity: 50, refillPerSecond: 10 },
-  mutating: { capacity: 50, refillPerSecond: 5 },
-  addressesAndEnis: { capacity: 100, refillPerSecond: 5 },
-  tags: { capacity: 100, refillPerSecond: 10 },
+  describe: bucket(AWS_BUCKETS.describe),
+  describeUnfiltered: bucket(AWS_BUCKETS.describeUnfiltered),
+  mutating: bucket(AWS_BUCKETS.mutating),
+  addressesAndEnis: bucket(AWS_BUCKETS.addressing),
+  tags: bucket(AWS_BUCKETS.tags),
 };
 
 function scaleBucket(b: TokenBucket, scale: number): TokenBucket {

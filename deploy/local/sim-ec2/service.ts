@@ -9,7 +9,7 @@ import { Ec2Error } from "./errors.ts";
 import { ACTIONS, applyPatch, DEFAULT_FAULTS, seededRandom, type Action, type FaultPatch, type FaultSettings } from "./faults.ts";
 import { QueryParams } from "./query.ts";
 import type { Ec2Model } from "./state.ts";
-import { awsBucketOf } from "../../../services/pool-manager/src/core/aws-ec2-buckets.ts";
+import { awsBucketOf } from "../../../shared/aws-ec2-buckets.ts";
 import { TokenBuckets } from "./throttle.ts";
 import { errorXml, responseXml } from "./xml.ts";
 

@@ -3,7 +3,7 @@
  * aws-ec2-buckets.ts, the product's knowledge of them): each action draws from one bucket; an
  * empty bucket means RequestLimitExceeded. Clock injected.
  */
-import { AWS_EC2_BUCKETS, type AwsBucketName } from "../../../services/pool-manager/src/core/aws-ec2-buckets.ts";
+import { AWS_EC2_BUCKETS, type AwsBucketName } from "../../../shared/aws-ec2-buckets.ts";
 
 export interface ThrottleScale {
   /** Multiplies every bucket's capacity (at least 1 token). */

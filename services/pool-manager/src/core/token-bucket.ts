@@ -9,7 +9,7 @@
  * (a throttled node does not burst again at full size). The clock is injected; `take`
  * answers how long the caller must wait (0 when a token is there) and books the token.
  */
-import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName, type BucketSpec } from "./aws-ec2-buckets.ts";
+import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName, type BucketSpec } from "../../../../shared/aws-ec2-buckets.ts";
 
 /** The client's buckets: AWS's, but for unfiltered Describe* (every Describe this client sends names ids or filters). */
 export type BucketName = Exclude<AwsBucketName, "describeUnfiltered">;

@@ -4,7 +4,7 @@
  * clock, UnauthorizedOperation, and the account's throttling (AWS's per-account buckets,
  * scaled; an empty bucket answers RequestLimitExceeded).
  */
-import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName } from "../../src/core/aws-ec2-buckets.ts";
+import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName } from "../../../../shared/aws-ec2-buckets.ts";
 import { TokenBucket } from "../../src/core/token-bucket.ts";
 import { Refusal } from "./refusal.ts";
 
