@@ -1,6 +1,6 @@
 // Makes a pod's volumes exist on its node before a container mounts them: hostPath checked
 // (or created) per its type, emptyDir created, configMap written out as files.
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ConfigMap } from "./pod-types.ts";
 import { VolumeError, type VolumeSource } from "./volumes.ts";
@@ -66,7 +66,10 @@ export function prepareVolumes(volumes: ReadonlyMap<string, VolumeSource>, confi
   for (const [name, v] of volumes) {
     const field = `volume ${JSON.stringify(name)}`;
     if (v.kind === "hostPath") checkHostPath(v, field);
-    else if (v.kind === "emptyDir") mkdirSync(v.path, { recursive: true, mode: 0o777 });
+    else if (v.kind === "emptyDir") {
+      mkdirSync(v.path, { recursive: true });
+      chmodSync(v.path, 0o777); // mkdir's mode goes through the umask
+    }
     else writeConfigMap(v, configMaps.get(v.configMap), field);
   }
 }
