@@ -213,7 +213,8 @@ export class Kubelet {
     const byId = new Map(entries.map((e) => [e.id, e]));
     for (const w of this.workers.values()) {
       for (const s of w.slots) {
-        const id = s.current?.running ? s.current.id : undefined;
+        // One being killed is looked at once its stop returns (it asks for a relist then).
+        const id = s.current?.running && !s.killing ? s.current.id : undefined;
         if (!id) continue;
         const e = byId.get(id);
         if (!e) w.containerDied(id, 137, Date.now());

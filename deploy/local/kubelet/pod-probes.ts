@@ -88,5 +88,6 @@ async function kill(w: ProbedPod, slot: ContainerSlot, kind: ProbeKind): Promise
   } catch (err) {
     ctx.log.warn({ container: slot.podmanName, error: (err as Error).message }, "killing an unhealthy container failed");
   }
+  slot.killing = false;
   ctx.relist();
 }

@@ -16,6 +16,8 @@ import { assertNetnsName } from "../vpc/names.ts";
 
 export const PODMAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME_OR_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** podman's states of a container that is not (or no longer) running a process. */
+const NOT_RUNNING = new Set(["configured", "created", "exited", "stopped"]);
 const LABEL_FILTER = /^[A-Za-z0-9./_-]+=[A-Za-z0-9./_-]*$/;
 
 export class PodmanError extends Error {
@@ -154,7 +156,8 @@ export class Podman {
         id: String(r.Id ?? ""),
         name: String((r.Names as string[] | undefined)?.[0] ?? ""),
         state,
-        running: state === "running" || state === "paused",
+        // "stopping" is still running: its exit code is not known yet.
+        running: !NOT_RUNNING.has(state),
         exitCode: Number(r.ExitCode ?? 0),
         startedAtMs: secondsToMs(r.StartedAt),
         exitedAtMs: secondsToMs(r.ExitedAt),

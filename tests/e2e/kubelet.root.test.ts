@@ -1,0 +1,210 @@
+/**
+ * The kubelet of a one-node local deployment (processes mode: the services run as processes
+ * in the node's namespace, the kubelet runs pods with podman on the busybox root filesystem)
+ * driven with kubectl, as a user of a cluster would:
+ * - a pod on the pod network gets a VPC address: status.podIP in the VPC, on one of the
+ *   node's ENIs (per the simulated EC2), really on eth0 of its sandbox namespace; Ready;
+ *   env from the downward API and a ConfigMap; `main.ts exec` and `main.ts logs` reach it;
+ * - a hostNetwork pod sees the node's own interfaces and reports the node's IP;
+ * - an exec liveness probe that starts failing gets the container restarted (restartCount 1,
+ *   lastState terminated, Unhealthy and Killing events);
+ * - `kubectl delete pod`: CNI DEL ran (the address cools in addr-broker), sandbox namespace,
+ *   containers and pod directory gone;
+ * - a kubelet stopped with its pods left running: `down` removes their containers and namespaces.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { down } from "../../deploy/local/down.ts";
+import { LABEL, kubeletFiles, sandboxNetns } from "../../deploy/local/kubelet/names.ts";
+import { Podman } from "../../deploy/local/kubelet/podman.ts";
+import { writeStack } from "../../deploy/local/stack.ts";
+import { listNetns, runCommand } from "../../deploy/local/vpc/command.ts";
+import { leftovers } from "../local/up-process.ts";
+import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
+import { prerequisitesMet } from "./kubelet/prerequisites.ts";
+import { brokerDebug, eniHolding, eventually } from "./podman/node-state.ts";
+
+const run = prerequisitesMet("kubelet e2e");
+
+type PodJson = { metadata: { uid: string }; status?: Record<string, any> };
+
+describe.skipIf(!run)("the kubelet of a local deployment (root)", () => {
+  const base = run ? mkdtempSync(join(tmpdir(), `e2e-kubelet-${process.pid}-`)) : "";
+  const dir = join(base, "deploy");
+  let dep: RunningDeployment;
+  let prefix = "";
+  let podman: Podman;
+  const stackContainers = () => podman.list({ [LABEL.stack]: prefix });
+
+  const waitRunning = (name: string, timeoutMs = 60_000) =>
+    eventually(`${name} Running and Ready`, timeoutMs, async () => {
+      const p = await getJson<PodJson>(dep.stack, "pod", name);
+      const ready = p?.status?.conditions?.find((c: { type: string }) => c.type === "Ready")?.status === "True";
+      return p?.status?.phase === "Running" && ready && p.status.podIP ? p : undefined;
+    });
+
+  beforeAll(async () => {
+    dep = await startDeployment({ dir, nodes: 1, env: { IP_COOLDOWN_PERIOD: "60" } });
+    await writeStack(dir, dep.stack);
+    prefix = dep.cloud.names.prefix;
+    podman = new Podman(kubeletFiles(dir).containersConf, base);
+  }, 120_000);
+
+  afterAll(async () => {
+    await dep?.stop();
+    const left = run ? [...(await leftovers(dir)), ...(await stackContainers()).map((c) => `container ${c.name}`)] : [];
+    rmSync(base, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  }, 120_000);
+
+  test("the node is Ready once its CNI configuration is there", async () => {
+    const node = await getJson(dep.stack, "node", dep.stack.nodes[0]!.name, "");
+    const ready = node?.status?.conditions?.find((c: { type: string }) => c.type === "Ready");
+    expect(ready).toMatchObject({ status: "True", reason: "KubeletReady" });
+    expect(typeof ready.lastHeartbeatTime).toBe("string");
+  });
+
+  test("a pod on the pod network gets a VPC address on eth0 of its sandbox, is Ready, and exec/logs reach it", async () => {
+    const node = dep.stack.nodes[0]!;
+    await apply(dep.stack, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "web-settings", namespace: "default" }, data: { GREETING: "hello from a configmap" } });
+    await apply(dep.stack, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: "default" },
+      spec: {
+        nodeName: node.name,
+        terminationGracePeriodSeconds: 1,
+        containers: [{
+          name: "main",
+          image: "busybox:1.36",
+          command: ["sh", "-c", 'echo "started as $POD_NAME on $NODE"; echo "$GREETING"; touch /tmp/ready; exec sleep 3600'],
+          env: [
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+            { name: "MY_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+            { name: "GREETING", valueFrom: { configMapKeyRef: { name: "web-settings", key: "GREETING" } } },
+          ],
+          readinessProbe: { exec: { command: ["cat", "/tmp/ready"] }, periodSeconds: 1 },
+          resources: { requests: { cpu: "10m" } },
+        }],
+      },
+    });
+    const pod = await waitRunning("web");
+    const ip = pod.status!.podIP as string;
+    expect(ip).toMatch(/^10\.0\.\d+\.\d+$/);
+    expect(ip).not.toBe(node.primaryIp);
+    expect(await eniHolding(dep.stack, node.instanceId, ip)).toBeDefined();
+    const netns = sandboxNetns(prefix, pod.metadata.uid);
+    const addr = await runCommand(["ip", "-n", netns, "-4", "-o", "addr", "show", "eth0"]);
+    expect(addr.stdout).toContain(` ${ip}/`);
+    expect(pod.status).toMatchObject({ hostIP: node.primaryIp, podIPs: [{ ip }] });
+    expect(pod.status!.containerStatuses[0]).toMatchObject({ name: "main", ready: true, started: true, restartCount: 0, state: { running: {} } });
+
+    const inPod = await mainTs(["exec", "--dir", dir, "default/web", "--", "sh", "-c", 'ip -4 -o addr show eth0; echo "ip=$MY_IP"']);
+    expect(inPod.exitCode).toBe(0);
+    expect(inPod.stdout).toContain(` ${ip}/`);
+    expect(inPod.stdout).toContain(`ip=${ip}`);
+    expect((await mainTs(["exec", "--dir", dir, "default/web", "-c", "main", "--", "sh", "-c", "exit 7"])).exitCode).toBe(7);
+    const logs = await mainTs(["logs", "--dir", dir, "default/web"]);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toBe(`started as web on ${node.name}\nhello from a configmap\n`);
+  }, 90_000);
+
+  test("exec/logs: a pod or container that does not exist is exit 1", async () => {
+    const noPod = await mainTs(["exec", "--dir", dir, "default/nope", "--", "true"]);
+    expect(noPod.exitCode).toBe(1);
+    expect(noPod.stderr).toContain("LOCAL_NO_POD");
+    const noContainer = await mainTs(["logs", "--dir", dir, "default/web", "-c", "sidecar"]);
+    expect(noContainer.exitCode).toBe(1);
+    expect(noContainer.stderr).toContain("container sidecar is not valid for pod web");
+  }, 30_000);
+
+  test("a hostNetwork pod sees the node's interfaces and reports the node's IP", async () => {
+    const node = dep.stack.nodes[0]!;
+    await apply(dep.stack, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "on-host", namespace: "default" },
+      spec: { nodeName: node.name, hostNetwork: true, terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"], securityContext: { capabilities: { add: ["NET_ADMIN"] } } }] },
+    });
+    const pod = await waitRunning("on-host");
+    expect(pod.status!.podIP).toBe(node.primaryIp);
+    const inPod = await mainTs(["exec", "--dir", dir, "default/on-host", "--", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    const onNode = await runCommand(["ip", "-n", node.netns, "-4", "-o", "addr", "show", "eth0"]);
+    expect(inPod.stdout).toContain(` ${node.primaryIp}/`);
+    expect(inPod.stdout.split(/\s+/).slice(0, 4)).toEqual(onNode.stdout.split(/\s+/).slice(0, 4));
+    expect((await kubectl(dep.stack, ["delete", "pod", "on-host"])).exitCode).toBe(0);
+  }, 90_000);
+
+  test("a failing exec liveness probe gets the container restarted", async () => {
+    const node = dep.stack.nodes[0]!;
+    // The first run stops being alive after 3 s; the marker on the emptyDir keeps the second one alive.
+    const script = "touch /tmp/alive; if [ ! -e /data/failed-once ]; then touch /data/failed-once; (sleep 3; rm /tmp/alive) & fi; exec sleep 3600";
+    await apply(dep.stack, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "flaky", namespace: "default" },
+      spec: {
+        nodeName: node.name,
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: "data", emptyDir: {} }],
+        containers: [{
+          name: "main",
+          image: "busybox",
+          command: ["sh", "-c", script],
+          volumeMounts: [{ name: "data", mountPath: "/data" }],
+          livenessProbe: { exec: { command: ["cat", "/tmp/alive"] }, periodSeconds: 1, failureThreshold: 2 },
+        }],
+      },
+    });
+    const restarted = await eventually("flaky restarted once and running again", 60_000, async () => {
+      const p = await getJson<PodJson>(dep.stack, "pod", "flaky");
+      const s = p?.status?.containerStatuses?.[0];
+      return s?.restartCount === 1 && s.state?.running && s.ready ? s : undefined;
+    });
+    expect(restarted.lastState.terminated).toMatchObject({ reason: "Error" });
+    expect(restarted.lastState.terminated.exitCode).toBeGreaterThan(0);
+    const events = await kubectl(dep.stack, ["get", "events", "-o", "json"]);
+    const reasons = (JSON.parse(events.stdout).items as Array<{ reason: string; message: string; involvedObject: { name: string } }>)
+      .filter((e) => e.involvedObject.name === "flaky")
+      .map((e) => `${e.reason}: ${e.message}`);
+    expect(reasons.some((r) => r.startsWith("Unhealthy: Liveness probe failed"))).toBe(true);
+    expect(reasons).toContain("Killing: Container main failed liveness probe, will be restarted");
+    await Bun.sleep(4000);
+    expect((await getJson<PodJson>(dep.stack, "pod", "flaky"))?.status?.containerStatuses?.[0]?.restartCount).toBe(1);
+  }, 90_000);
+
+  test("kubectl delete pod: CNI DEL ran (the address cools), sandbox, containers and files are gone", async () => {
+    const node = dep.stack.nodes[0]!;
+    const pod = (await getJson<PodJson>(dep.stack, "pod", "web"))!;
+    const ip = pod.status!.podIP as string;
+    const uid = pod.metadata.uid;
+    expect((await brokerDebug(node)).assignments.map((a) => a.address)).toContain(ip);
+    const del = await kubectl(dep.stack, ["delete", "pod", "web", "--wait=true"]);
+    expect(del.exitCode).toBe(0);
+    await eventually("web's containers gone", 30_000, async () => ((await podman.list({ [LABEL.uid]: uid })).length === 0 ? true : undefined));
+    const debug = await eventually("web's address cooling", 30_000, async () => {
+      const d = await brokerDebug(node);
+      return d.cooling.some((c) => c.address === ip) ? d : undefined;
+    });
+    expect(debug.assignments.map((a) => a.address)).not.toContain(ip);
+    // After DEL: the sandbox namespace, then the pod's directory.
+    await eventually("web's sandbox namespace and directory gone", 10_000, async () =>
+      !(await listNetns()).includes(sandboxNetns(prefix, uid)) && !existsSync(join(dir, "nodes/0/pods", uid)) ? true : undefined);
+  }, 60_000);
+
+  test("a kubelet stopped with its pods left running: down removes their containers and namespaces", async () => {
+    const node = dep.stack.nodes[0]!;
+    await apply(dep.stack, { apiVersion: "v1", kind: "Pod", metadata: { name: "left", namespace: "default" }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
+    const pod = await waitRunning("left");
+    expect(await dep.kubelets[0]!.stop({ leavePods: true })).toEqual([]);
+    expect((await podman.list({ [LABEL.uid]: pod.metadata.uid })).map((c) => c.running)).toEqual([true]);
+    expect(await listNetns()).toContain(sandboxNetns(prefix, pod.metadata.uid));
+    expect(await down(dir)).toEqual([]);
+    expect(await stackContainers()).toEqual([]);
+    expect((await listNetns()).filter((n) => n.startsWith(`${prefix}-`))).toEqual([]);
+  }, 90_000);
+});
