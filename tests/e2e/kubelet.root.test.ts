@@ -6,6 +6,9 @@
  *   node's ENIs (per the simulated EC2), really on eth0 of its sandbox namespace; Ready;
  *   env from the downward API and a ConfigMap; `main.ts exec` and `main.ts logs` reach it;
  * - a hostNetwork pod sees the node's own interfaces and reports the node's IP;
+ * - an aws-node-like pod: a privileged init container writing through a hostPath (mapped to
+ *   the node's own log dir) and an emptyDir, httpGet readiness and tcpSocket liveness probes;
+ * - graceful deletion: the kubelet stops the containers, runs CNI DEL, deletes the object;
  * - an exec liveness probe that starts failing gets the container restarted (restartCount 1,
  *   lastState terminated, Unhealthy and Killing events);
  * - `kubectl delete pod`: CNI DEL ran (the address cools in addr-broker), sandbox namespace,
@@ -20,6 +23,7 @@ import { startDeployment, type RunningDeployment } from "../../deploy/local/depl
 import { down } from "../../deploy/local/down.ts";
 import { LABEL, kubeletFiles, sandboxNetns } from "../../deploy/local/kubelet/names.ts";
 import { Podman } from "../../deploy/local/kubelet/podman.ts";
+import { nodeLayout } from "../../deploy/local/node-services.ts";
 import { writeStack } from "../../deploy/local/stack.ts";
 import { listNetns, runCommand } from "../../deploy/local/vpc/command.ts";
 import { leftovers } from "../local/up-process.ts";
@@ -138,6 +142,71 @@ describe.skipIf(!run)("the kubelet of a local deployment (root)", () => {
     expect(inPod.stdout.split(/\s+/).slice(0, 4)).toEqual(onNode.stdout.split(/\s+/).slice(0, 4));
     expect((await kubectl(dep.stack, ["delete", "pod", "on-host"])).exitCode).toBe(0);
   }, 90_000);
+
+  test("an aws-node-like pod: privileged init container, hostPath and emptyDir volumes, httpGet and tcpSocket probes", async () => {
+    const node = dep.stack.nodes[0]!;
+    const layout = nodeLayout(dir, 0);
+    await apply(dep.stack, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "node-agent", namespace: "kube-system" },
+      spec: {
+        nodeName: node.name,
+        hostNetwork: true,
+        terminationGracePeriodSeconds: 1,
+        volumes: [
+          { name: "log-dir", hostPath: { path: "/var/log/aws-routed-eni", type: "DirectoryOrCreate" } },
+          { name: "state", hostPath: { path: "/var/lib/agent", type: "DirectoryOrCreate" } },
+          { name: "scratch", emptyDir: {} },
+        ],
+        initContainers: [{
+          name: "install",
+          image: "busybox",
+          securityContext: { privileged: true },
+          command: ["sh", "-c", "echo installed > /host/var/log/aws-routed-eni/kubelet-e2e.txt; echo init-ran > /scratch/marker; grep CapEff /proc/self/status"],
+          volumeMounts: [{ name: "log-dir", mountPath: "/host/var/log/aws-routed-eni" }, { name: "scratch", mountPath: "/scratch" }],
+        }],
+        containers: [{
+          name: "agent",
+          image: "busybox",
+          command: ["sh", "-c", "cat /scratch/marker; mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 18181 -h /www"],
+          readinessProbe: { httpGet: { path: "/index.html", port: 18181 }, periodSeconds: 1 },
+          livenessProbe: { tcpSocket: { port: 18181 }, initialDelaySeconds: 1, periodSeconds: 1 },
+          volumeMounts: [{ name: "scratch", mountPath: "/scratch" }, { name: "state", mountPath: "/var/lib/agent" }],
+        }],
+      },
+    });
+    const pod = await eventually("node-agent Running and Ready", 60_000, async () => {
+      const p = await getJson<PodJson>(dep.stack, "pod", "node-agent", "kube-system");
+      return p?.status?.phase === "Running" && p.status.containerStatuses?.[0]?.ready ? p : undefined;
+    });
+    expect(pod.status!.initContainerStatuses[0]).toMatchObject({ name: "install", ready: true, state: { terminated: { exitCode: 0, reason: "Completed" } } });
+    expect(await Bun.file(join(layout.logDir, "kubelet-e2e.txt")).text()).toBe("installed\n");
+    expect(existsSync(join(layout.root, "host/var/lib/agent"))).toBe(true);
+    const initLog = await mainTs(["logs", "--dir", dir, "kube-system/node-agent", "-c", "install"]);
+    const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(initLog.stdout)?.[1] ?? "0"}`);
+    expect(capEff & (1n << 12n)).toBe(1n << 12n); // NET_ADMIN: privileged
+    expect(capEff & (1n << 21n)).toBe(1n << 21n); // SYS_ADMIN: privileged
+    expect((await mainTs(["logs", "--dir", dir, "kube-system/node-agent"])).stdout).toBe("init-ran\n");
+    expect((await kubectl(dep.stack, ["delete", "pod", "node-agent", "-n", "kube-system"])).exitCode).toBe(0);
+  }, 90_000);
+
+  test("graceful deletion (deletionTimestamp set): containers stopped, CNI DEL, then the kubelet deletes the pod", async () => {
+    const node = dep.stack.nodes[0]!;
+    await apply(dep.stack, { apiVersion: "v1", kind: "Pod", metadata: { name: "graceful", namespace: "default" }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 5, containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"] }] } });
+    const pod = await waitRunning("graceful");
+    const ip = pod.status!.podIP as string;
+    // What the API server does on a graceful DELETE of a bound pod: mark it, keep it.
+    const store = dep.cloud.faults.kube.store;
+    const stored = store.get("pods", "default", "graceful")!;
+    store.update("pods", { ...stored, metadata: { ...stored.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"), deletionGracePeriodSeconds: 5 } });
+    await eventually("graceful deleted by its kubelet", 30_000, async () => (store.get("pods", "default", "graceful") === undefined ? true : undefined));
+    expect(await podman.list({ [LABEL.uid]: pod.metadata.uid })).toEqual([]);
+    expect(await listNetns()).not.toContain(sandboxNetns(prefix, pod.metadata.uid));
+    expect((await brokerDebug(node)).cooling.map((c) => c.address)).toContain(ip);
+    const events = JSON.parse((await kubectl(dep.stack, ["get", "events", "-o", "json"])).stdout).items as Array<{ reason: string; message: string; involvedObject: { name: string } }>;
+    expect(events.filter((e) => e.involvedObject.name === "graceful").map((e) => `${e.reason}: ${e.message}`)).toContain("Killing: Stopping container main");
+  }, 60_000);
 
   test("a failing exec liveness probe gets the container restarted", async () => {
     const node = dep.stack.nodes[0]!;
