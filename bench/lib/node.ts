@@ -34,7 +34,8 @@ export class BenchNode {
   static async start(opts: BenchNodeOptions): Promise<BenchNode> {
     const dir = mkdtempSync(join(tmpdir(), `bench-${opts.label}-`));
     try {
-      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }) });
+      // No kubelet: the benches exec the CNI chain themselves, and an idle kubelet's relists would be noise.
+      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: false });
       const n = deployment.nodes[0]!;
       return new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
     } catch (err) {

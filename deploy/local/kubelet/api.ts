@@ -62,6 +62,16 @@ export class KubeApi {
     }
   }
 
+  /** The named ConfigMaps of a namespace that exist, by name. */
+  async configMaps(namespace: string | undefined, names: readonly string[]): Promise<Map<string, ConfigMap>> {
+    const out = new Map<string, ConfigMap>();
+    for (const name of new Set(names)) {
+      const cm = await this.getConfigMap(namespace, name);
+      if (cm) out.set(name, cm);
+    }
+    return out;
+  }
+
   /** Replaces the pod's status (a merge patch of the whole status: its lists are replaced). */
   patchPodStatus(pod: Pod, status: unknown): Promise<Pod> {
     return this.request("PATCH", `/api/v1/namespaces/${ns(pod.metadata.namespace)}/pods/${assertPodName(pod.metadata.name)}/status`, { status }, "application/merge-patch+json") as Promise<Pod>;

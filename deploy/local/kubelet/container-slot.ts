@@ -1,17 +1,10 @@
-// One container of a pod as the kubelet tracks it across its runs — restart count, current
-// and previous run, why it waits, its probes — and how a run of it is started: image (or the
-// busybox root filesystem), environment, mounts, capabilities, log file, then `podman run`.
-import { mkdirSync } from "node:fs";
-import { containerArgsSpec } from "./container-spec.ts";
-import { configMapsReferenced } from "./env.ts";
-import { LOG_MAX_SIZE, containerLogDir, containerLogPath, pruneLogs } from "./logs.ts";
-import type { NodeContext } from "./node-context.ts";
-import type { ConfigMap, Container, Pod } from "./pod-types.ts";
+// One container of a pod as the kubelet tracks it across its runs: restart count, current
+// and previous run, why it waits, its probes.
+import { LABEL } from "./names.ts";
+import type { Container } from "./pod-types.ts";
 import type { ContainerRun, ContainerView } from "./pod-status.ts";
+import type { PsEntry } from "./podman.ts";
 import type { ProbeLoop } from "./probe-loop.ts";
-import { PodmanError } from "./podman.ts";
-import { runArgs } from "./container-args.ts";
-import type { VolumeSource } from "./volumes.ts";
 
 export class ContainerSlot {
   podmanName = "";
@@ -87,69 +80,22 @@ export class ContainerSlot {
   }
 }
 
-export interface StartInputs {
-  ctx: NodeContext;
-  pod: Pod;
-  slot: ContainerSlot;
-  volumes: ReadonlyMap<string, VolumeSource>;
-  podDir: string;
-  podIP: string | undefined;
-  netnsPath: string;
-}
-
 /**
- * Starts the slot's next run (replacing an exited one, whose record becomes `previous`).
- * Throws errors whose `reason` is the waiting reason to report.
+ * After a kubelet restart: each slot takes the latest run podman still has of it (by the
+ * container's labels); the older runs are returned, to be removed.
  */
-export async function startRun(inp: StartInputs): Promise<void> {
-  const { ctx, pod, slot } = inp;
-  const resolved = await ctx.images.resolve(slot.image);
-  slot.imageID = resolved.imageID;
-  ctx.events.record(pod, "Normal", "Pulled", resolved.local
-    ? `Container image "${slot.image}" already present on machine`
-    : `Container image "${slot.image}" is not on this machine (nothing is pulled here): running it on the busybox root filesystem`, slot.ref);
-  const configMaps = new Map<string, ConfigMap>();
-  for (const name of configMapsReferenced(slot.spec)) {
-    const cm = await ctx.api.getConfigMap(pod.metadata.namespace, name);
-    if (cm) configMaps.set(name, cm);
+export function adoptRuns(slots: readonly ContainerSlot[], entries: readonly PsEntry[]): PsEntry[] {
+  const stale: PsEntry[] = [];
+  for (const slot of slots) {
+    const mine = entries
+      .filter((e) => e.labels[LABEL.container] === slot.name && e.labels[LABEL.kind] === (slot.init ? "init" : "app"))
+      .sort((a, b) => Number(b.labels[LABEL.attempt] ?? 0) - Number(a.labels[LABEL.attempt] ?? 0));
+    const [latest, ...older] = mine;
+    stale.push(...older);
+    if (!latest) continue;
+    slot.podmanName = latest.name;
+    slot.restartCount = Number(latest.labels[LABEL.attempt] ?? 0);
+    slot.current = { id: latest.id, running: latest.running, startedAtMs: latest.startedAtMs, exitCode: latest.exitCode, ...(latest.running ? {} : { finishedAtMs: latest.exitedAtMs }) };
   }
-  const attempt = slot.exited ? slot.restartCount + 1 : slot.restartCount;
-  const logDir = containerLogDir(inp.podDir, slot.name);
-  const spec = containerArgsSpec({
-    ctx,
-    pod,
-    slot,
-    attempt,
-    configMaps,
-    volumes: inp.volumes,
-    podIP: inp.podIP,
-    netnsPath: inp.netnsPath,
-    root: resolved.root,
-    logPath: containerLogPath(inp.podDir, slot.name, attempt),
-    logMaxSize: LOG_MAX_SIZE,
-  });
-  mkdirSync(logDir, { recursive: true });
-  pruneLogs(logDir, attempt - 1);
-  // The previous run's container goes; its state stays in `previous`, its log on disk.
-  const exited = slot.exited;
-  if (exited) {
-    await ctx.podman.remove(exited.id, 0);
-    slot.previous = exited;
-    slot.restartCount = attempt;
-  }
-  slot.current = undefined;
-  let id: string;
-  try {
-    id = await ctx.podman.runDetached(runArgs(spec));
-  } catch (err) {
-    // A container left by a crashed kubelet or a failed start holds the name: remove it, once.
-    if (!(err instanceof PodmanError && /already in use/.test(err.stderr))) throw err;
-    await ctx.podman.remove(slot.podmanName, 0);
-    id = await ctx.podman.runDetached(runArgs(spec));
-  }
-  slot.current = { id, running: true, startedAtMs: Date.now() };
-  slot.waiting = undefined;
-  slot.started = false;
-  ctx.events.record(pod, "Normal", "Created", `Created container ${slot.name}`, slot.ref);
-  ctx.events.record(pod, "Normal", "Started", `Started container ${slot.name}`, slot.ref);
+  return stale;
 }

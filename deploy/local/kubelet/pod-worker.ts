@@ -9,14 +9,15 @@
  * deletion, deletes the pod object for good.
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { ContainerSlot, startRun } from "./container-slot.ts";
+import { ContainerSlot, adoptRuns } from "./container-slot.ts";
+import { startOrBackOff } from "./container-start.ts";
+import { SerialRunner } from "./serial-runner.ts";
 import { KubeApiError } from "./api.ts";
 import type { NodeContext } from "./node-context.ts";
-import type { ConfigMap, Container, Pod, RestartPolicy } from "./pod-types.ts";
+import type { Container, Pod, RestartPolicy } from "./pod-types.ts";
 import { computePodStatus, type PodView } from "./pod-status.ts";
 import type { PsEntry } from "./podman.ts";
-import { LABEL } from "./names.ts";
-import { attachProbes, checkProbes } from "./pod-probes.ts";
+import { attachProbes } from "./pod-probes.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { configMapsOfVolumes, prepareVolumes } from "./volume-setup.ts";
 import { podDir, podVolumes, type VolumeSource } from "./volumes.ts";
@@ -42,10 +43,7 @@ export class PodWorker {
   private finished = false;
   private deletedFromApi = false;
   private gone = false;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
+  private readonly runner: SerialRunner;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -63,6 +61,10 @@ export class PodWorker {
       }
       return s;
     };
+    this.runner = new SerialRunner(() => this.sync(), (err) => {
+      ctx.log.error({ pod: this.key, error: (err as Error).message }, "pod sync failed");
+      this.wakeAt(Date.now() + 2000);
+    });
     this.init = (pod.spec?.initContainers ?? []).map(slot(true));
     this.app = (pod.spec?.containers ?? []).map(slot(false));
   }
@@ -111,26 +113,19 @@ export class PodWorker {
     this.kick();
   }
 
-  /** The runtime's view after a kubelet restart: containers and sandbox this pod already has. */
+  /** The runtime's view after a kubelet restart: containers and sandbox this pod already has; returns runs to remove. */
   adopt(entries: readonly PsEntry[], sandbox: Sandbox | undefined): PsEntry[] {
-    const stale: PsEntry[] = [];
+    // Containers whose sandbox is gone are in a dead namespace: they go, the pod starts over.
     if (!this.hostNetwork && !sandbox) return [...entries];
     this.sandbox = sandbox;
     if (existsSync(this.dir)) this.volumes = podVolumes(this.pod, this.ctx.paths);
-    for (const slot of this.slots) {
-      const mine = entries
-        .filter((e) => e.labels[LABEL.container] === slot.name && e.labels[LABEL.kind] === (slot.init ? "init" : "app"))
-        .sort((a, b) => Number(b.labels[LABEL.attempt] ?? 0) - Number(a.labels[LABEL.attempt] ?? 0));
-      const [latest, ...older] = mine;
-      stale.push(...older);
-      if (!latest) continue;
-      slot.podmanName = latest.name;
-      slot.restartCount = Number(latest.labels[LABEL.attempt] ?? 0);
-      slot.current = { id: latest.id, running: latest.running, startedAtMs: latest.startedAtMs, exitCode: latest.exitCode, ...(latest.running ? {} : { finishedAtMs: latest.exitedAtMs }) };
-      if (latest.running) attachProbes(this, slot, latest.startedAtMs);
-      else slot.started = true;
-    }
+    const stale = adoptRuns(this.slots, entries);
+    for (const slot of this.slots) if (slot.running) attachProbes(this, slot, slot.current?.startedAtMs ?? Date.now());
     return stale;
+  }
+
+  get volumeSources(): ReadonlyMap<string, VolumeSource> {
+    return this.volumes ?? new Map();
   }
 
   get context(): NodeContext {
@@ -138,23 +133,7 @@ export class PodWorker {
   }
 
   kick(): void {
-    if (this.gone) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.sync();
-        } catch (err) {
-          this.ctx.log.error({ pod: this.key, error: (err as Error).message }, "pod sync failed");
-          this.wakeAt(Date.now() + 2000);
-        }
-      } while (this.again && !this.gone);
-      this.running = undefined;
-    })();
+    if (!this.gone) this.runner.kick();
   }
 
   get key(): string {
@@ -162,19 +141,12 @@ export class PodWorker {
   }
 
   wakeAt(ms: number): void {
-    if (this.gone || ms >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = ms;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.kick();
-    }, Math.max(0, ms - Date.now()));
+    if (!this.gone) this.runner.wakeAt(ms);
   }
 
   /** Resolves when no sync runs. */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.runner.idle();
   }
 
   private async sync(): Promise<void> {
@@ -193,13 +165,13 @@ export class PodWorker {
         await this.finish();
         return this.writeStatus();
       }
-      await this.startOrBackOff(slot);
+      await startOrBackOff(this, slot);
       return this.writeStatus();
     }
     for (const slot of this.app) {
       const exited = slot.exited;
       if (slot.running || (exited && !shouldRestart(this.policy, exited.exitCode ?? 0))) continue;
-      await this.startOrBackOff(slot);
+      await startOrBackOff(this, slot);
     }
     if (this.app.every((s) => s.exited && !shouldRestart(this.policy, s.exited.exitCode ?? 0))) await this.finish();
     return this.writeStatus();
@@ -210,11 +182,7 @@ export class PodWorker {
     if (this.volumes) return true;
     try {
       const volumes = podVolumes(this.pod, this.ctx.paths);
-      const configMaps = new Map<string, ConfigMap>();
-      for (const name of configMapsOfVolumes(volumes)) {
-        const cm = await this.ctx.api.getConfigMap(this.pod.metadata.namespace, name);
-        if (cm) configMaps.set(name, cm);
-      }
+      const configMaps = await this.ctx.api.configMaps(this.pod.metadata.namespace, configMapsOfVolumes(volumes));
       mkdirSync(this.dir, { recursive: true });
       prepareVolumes(volumes, configMaps);
       this.volumes = volumes;
@@ -251,40 +219,6 @@ export class PodWorker {
     this.sandboxRetryAt = 0;
     this.ctx.setupRetry.reset(`${this.uid}/sandbox`);
     this.kick();
-  }
-
-  private async startOrBackOff(slot: ContainerSlot): Promise<void> {
-    const now = Date.now();
-    const exited = slot.exited;
-    const pod = this.pod;
-    const podRef = `${pod.metadata.name}_${pod.metadata.namespace}(${this.uid})`;
-    if (exited) {
-      const key = `${this.uid}/${slot.name}`;
-      const at = this.ctx.restarts.retryAt(key, exited.finishedAtMs ?? now);
-      if (at > now) {
-        const delay = Math.round((this.ctx.restarts.get(key)?.delayMs ?? 0) / 1000);
-        if (slot.waiting?.reason !== "CrashLoopBackOff") this.ctx.events.record(pod, "Warning", "BackOff", `Back-off restarting failed container ${slot.name} in pod ${podRef}`, slot.ref);
-        slot.waiting = { reason: "CrashLoopBackOff", message: `back-off ${delay}s restarting failed container=${slot.name} pod=${podRef}` };
-        this.wakeAt(at);
-        return;
-      }
-      this.ctx.restarts.next(key, now);
-    } else if (slot.retryAt > now) {
-      this.wakeAt(slot.retryAt);
-      return;
-    }
-    try {
-      if (!slot.podmanName) throw Object.assign(new Error(slot.waiting?.message ?? `${slot.field}.name: invalid`), { reason: "CreateContainerConfigError" });
-      checkProbes(slot);
-      await startRun({ ctx: this.ctx, pod, slot, volumes: this.volumes ?? new Map(), podDir: this.dir, podIP: this.podIP, netnsPath: this.netnsPath });
-      attachProbes(this, slot, slot.current?.startedAtMs ?? now);
-    } catch (err) {
-      const e = err as Error & { reason?: string };
-      slot.waiting = { reason: e.reason ?? "RunContainerError", message: e.message };
-      this.ctx.events.record(pod, "Warning", "Failed", `Error: ${e.message}`, slot.ref);
-      slot.retryAt = now + this.ctx.setupRetry.next(`${this.uid}/${slot.name}/start`, now);
-      this.wakeAt(slot.retryAt);
-    }
   }
 
   /** The pod is done (Succeeded/Failed): its network goes, its containers' records stay. */
@@ -373,7 +307,7 @@ export class PodWorker {
   private close(): void {
     if (this.gone) return;
     this.gone = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.runner.close();
     this.ctx.restarts.resetPrefix(`${this.uid}/`);
     this.ctx.setupRetry.resetPrefix(`${this.uid}/`);
     this.onGone(this.uid);
