@@ -158,7 +158,7 @@ try {
   const c = summarize(burst);
   const api = summarize(seqFromApi);
   console.log(`kubelet-pods: ${PODS} pods on one ${INSTANCE} node, warm pool, busybox root filesystem`);
-  console.log(`  kubelet ÷ by hand, one at a time: p50 ${ratio(a.p50, b.p50)}, p99 ${ratio(a.p99, b.p99)}`);
+  console.log(`  kubelet ÷ by hand, one at a time: from kubectl p50 ${ratio(a.p50, b.p50)}, p99 ${ratio(a.p99, b.p99)}; from the API's ADDED p50 ${ratio(api.p50, b.p50)}, p99 ${ratio(api.p99, b.p99)}`);
   console.log(`  kubectl apply → Running with an address, one at a time: p50 ${ms(a.p50, 0)}, p99 ${ms(a.p99, 0)}, max ${ms(a.max, 0)}`);
   console.log(`    of which API ADDED → Running: p50 ${ms(api.p50, 0)}, p99 ${ms(api.p99, 0)}`);
   console.log(`  by hand (netns + CNI ADD + podman run -d, no kubelet): p50 ${ms(b.p50, 0)}, p99 ${ms(b.p99, 0)}`);

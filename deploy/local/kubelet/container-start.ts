@@ -55,21 +55,22 @@ export async function startRun(inp: StartInputs): Promise<void> {
   pruneLogs(logDir, attempt - 1);
   // The previous run's container goes; its state stays in `previous`, its log on disk.
   const exited = slot.exited;
-  if (exited) {
-    await ctx.podman.remove(exited.id, 0);
-    slot.previous = exited;
-    slot.restartCount = attempt;
-  }
-  slot.current = undefined;
-  let id: string;
-  try {
-    id = await ctx.podman.runDetached(runArgs(spec));
-  } catch (err) {
-    // A container left by a crashed kubelet or a failed start holds the name: remove it, once.
-    if (!(err instanceof PodmanError && /already in use/.test(err.stderr))) throw err;
-    await ctx.podman.remove(slot.podmanName, 0);
-    id = await ctx.podman.runDetached(runArgs(spec));
-  }
+  const id = await ctx.starts.run(async () => {
+    if (exited) {
+      await ctx.podman.remove(exited.id, 0);
+      slot.previous = exited;
+      slot.restartCount = attempt;
+    }
+    slot.current = undefined;
+    try {
+      return await ctx.podman.runDetached(runArgs(spec));
+    } catch (err) {
+      // A container left by a crashed kubelet or a failed start holds the name: remove it, once.
+      if (!(err instanceof PodmanError && /already in use/.test(err.stderr))) throw err;
+      await ctx.podman.remove(slot.podmanName, 0);
+      return ctx.podman.runDetached(runArgs(spec));
+    }
+  });
   slot.current = { id, running: true, startedAtMs: Date.now() };
   slot.waiting = undefined;
   slot.started = false;

@@ -17,19 +17,30 @@ const RECHECK_MISSING_MS = 10_000;
 export class Images {
   private readonly found = new Map<string, string>();
   private readonly missingUntil = new Map<string, number>();
+  private readonly asking = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly podman: Podman,
     private readonly rootfs: string,
   ) {}
 
+  /** Concurrent questions about one image share one `podman image inspect`. */
+  private lookUp(image: string): Promise<string | undefined> {
+    let pending = this.asking.get(image);
+    if (!pending) {
+      pending = this.podman.imageId(image).then((id) => {
+        if (id) this.found.set(image, id);
+        else this.missingUntil.set(image, Date.now() + RECHECK_MISSING_MS);
+        return id;
+      }).finally(() => this.asking.delete(image));
+      this.asking.set(image, pending);
+    }
+    return pending;
+  }
+
   async resolve(image: string): Promise<ResolvedImage> {
     let id = this.found.get(image);
-    if (id === undefined && (this.missingUntil.get(image) ?? 0) <= Date.now()) {
-      id = await this.podman.imageId(image);
-      if (id) this.found.set(image, id);
-      else this.missingUntil.set(image, Date.now() + RECHECK_MISSING_MS);
-    }
+    if (id === undefined && (this.missingUntil.get(image) ?? 0) <= Date.now()) id = await this.lookUp(image);
     if (id) return { root: { kind: "image", ref: image }, imageID: `sha256:${id}`, local: true };
     return { root: { kind: "rootfs", path: this.rootfs }, imageID: `rootfs://${this.rootfs}`, local: false };
   }

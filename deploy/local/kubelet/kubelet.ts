@@ -14,6 +14,7 @@ import { Backoff } from "./backoff.ts";
 import { readFirstConflist } from "./cni-config.ts";
 import { EventRecorder } from "./events.ts";
 import { Images } from "./images.ts";
+import { Limiter } from "./limiter.ts";
 import { LABEL, assertStackPrefix, containerName } from "./names.ts";
 import type { NodeContext } from "./node-context.ts";
 import { nodeConditions, type NodeCondition } from "./node-status.ts";
@@ -43,6 +44,8 @@ export interface KubeletOptions {
   setupBackoff?: { baseMs: number; maxMs: number };
   heartbeatMs?: number;
   relistMs?: number;
+  /** Containers started at once (default 3; the machine has 2 cores). */
+  parallelStarts?: number;
 }
 
 type StopMode = "no" | "teardown" | "leave";
@@ -85,6 +88,7 @@ export class Kubelet {
       images: new Images(podman, opts.rootfs),
       restarts: new Backoff(rb.baseMs, rb.maxMs),
       setupRetry: new Backoff(sb.baseMs, sb.maxMs),
+      starts: new Limiter(opts.parallelStarts ?? 3),
       log,
       containerName: (uid, ns, pod, container) => this.claimName(uid, ns, pod, container),
       stopping: () => this.mode,

@@ -5,6 +5,7 @@ import type { KubeApi } from "./api.ts";
 import type { Backoff } from "./backoff.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Images } from "./images.ts";
+import type { Limiter } from "./limiter.ts";
 import type { Podman } from "./podman.ts";
 import type { NetProber } from "./probes.ts";
 import type { Sandboxes } from "./sandbox.ts";
@@ -27,6 +28,8 @@ export interface NodeContext {
   restarts: Backoff;
   /** Failed sandbox creation (CNI ADD) and other failed pod set-up. */
   setupRetry: Backoff;
+  /** How many containers are started at once. */
+  starts: Limiter;
   log: Logger;
   /** The container name for (pod, container), made unique on the node when another pod holds the plain one. */
   containerName(uid: string, namespace: string, pod: string, container: string): string;

@@ -11,7 +11,7 @@ import { Podman, writeContainersConf } from "./podman.ts";
 import type { NodePaths } from "./volumes.ts";
 
 /** What tests may tune: shorter back-offs, faster heartbeats. */
-export type KubeletTuning = Partial<Pick<KubeletOptions, "restartBackoff" | "setupBackoff" | "heartbeatMs" | "relistMs">>;
+export type KubeletTuning = Partial<Pick<KubeletOptions, "restartBackoff" | "setupBackoff" | "heartbeatMs" | "relistMs" | "parallelStarts">>;
 
 export const TOOLS = ["podman", "runc", "conmon", "nsenter"] as const;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -156,6 +156,8 @@ export class PodWorker {
     this.startTimeMs ??= now;
     if (this.finished) return this.writeStatus();
     if (!(await this.prepare(now))) return this.writeStatus();
+    // The images are looked up while the sandbox is made (nothing is pulled: a local lookup).
+    for (const s of this.slots) if (!s.current) void this.ctx.images.resolve(s.image).catch(() => {});
     if (!this.hostNetwork && !this.sandbox && !(await this.createSandbox(now))) return this.writeStatus();
     for (const slot of this.init) {
       if (slot.running) return this.writeStatus();
