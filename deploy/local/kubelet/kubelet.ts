@@ -52,6 +52,11 @@ type StopMode = "no" | "teardown" | "leave";
 
 export class Kubelet {
   readonly ctx: NodeContext;
+  private readonly api: KubeApi;
+  private readonly podman: Podman;
+  private readonly sandboxes: Sandboxes;
+  private readonly events: EventRecorder;
+  private readonly net: NetProber;
   private readonly workers = new Map<string, PodWorker>();
   private readonly names = new Map<string, string>();
   private readonly abort = new AbortController();
@@ -68,9 +73,12 @@ export class Kubelet {
     assertStackPrefix(opts.prefix);
     const stateDir = join(opts.paths.root, "kubelet");
     mkdirSync(stateDir, { recursive: true });
-    const api = new KubeApi(opts.apiEndpoint);
-    const podman = new Podman(opts.containersConf, stateDir, opts.nodeNetns);
+    const api = (this.api = new KubeApi(opts.apiEndpoint));
+    const podman = (this.podman = new Podman(opts.containersConf, stateDir, opts.nodeNetns));
     const log = opts.log.child({ kubelet: opts.nodeName });
+    this.sandboxes = new Sandboxes({ prefix: opts.prefix, nodeNetns: opts.nodeNetns, cniBinDir: opts.paths.cniBinDir, cniConfDir: opts.paths.cniConfDir, stateDir });
+    this.events = new EventRecorder(api, opts.nodeName, (m) => log.warn(m));
+    this.net = new NetProber(opts.nodeNetns);
     const rb = opts.restartBackoff ?? { baseMs: 10_000, maxMs: 300_000 };
     const sb = opts.setupBackoff ?? { baseMs: 1000, maxMs: 30_000 };
     this.ctx = {
@@ -81,10 +89,10 @@ export class Kubelet {
       hostIP: opts.hostIP,
       paths: opts.paths,
       api,
-      events: new EventRecorder(api, opts.nodeName, (m) => log.warn(m)),
+      events: this.events,
       podman,
-      sandboxes: new Sandboxes({ prefix: opts.prefix, nodeNetns: opts.nodeNetns, cniBinDir: opts.paths.cniBinDir, cniConfDir: opts.paths.cniConfDir, stateDir }),
-      net: new NetProber(opts.nodeNetns),
+      sandboxes: this.sandboxes,
+      net: this.net,
       images: new Images(podman, opts.rootfs),
       restarts: new Backoff(rb.baseMs, rb.maxMs),
       setupRetry: new Backoff(sb.baseMs, sb.maxMs),
@@ -98,7 +106,8 @@ export class Kubelet {
 
   /** Reports the node, adopts what a previous kubelet left, lists the node's pods and runs them. */
   async start(): Promise<void> {
-    const { podman, log } = this.ctx;
+    const { podman } = this;
+    const { log } = this.ctx;
     this.inventory = await podman.list(this.nodeLabels());
     await this.reportNode(true);
     this.timers.push(setInterval(() => void this.reportNode(false), 1000));
@@ -107,7 +116,7 @@ export class Kubelet {
     this.followDied = podman.followDied(this.nodeLabels(), (e) => this.onDied(e), (m) => log.warn(m));
     let synced!: () => void;
     const firstSync = new Promise<void>((resolve) => (synced = resolve));
-    void this.ctx.api.watchNodePods(this.opts.nodeName, (e) => {
+    void this.api.watchNodePods(this.opts.nodeName, (e) => {
       this.onPodEvent(e);
       if (e.type === "SYNCED") synced();
     }, (m) => log.warn({ error: m }, "pod watch"), this.abort.signal);
@@ -156,9 +165,9 @@ export class Kubelet {
     const w = new PodWorker(this.ctx, pod, (id) => this.workerGone(id));
     this.workers.set(uid, w);
     const mine = this.inventory?.filter((c) => c.labels[LABEL.uid] === uid) ?? [];
-    if (mine.length > 0 || this.ctx.sandboxes.existing(uid)) {
-      const stale = w.adopt(mine, this.ctx.sandboxes.existing(uid));
-      for (const s of stale) void this.ctx.podman.remove(s.id, 0).catch(() => {});
+    if (mine.length > 0 || this.sandboxes.existing(uid)) {
+      const stale = w.adopt(mine, this.sandboxes.existing(uid));
+      for (const s of stale) void this.podman.remove(s.id, 0).catch(() => {});
     }
     w.kick();
   }
@@ -175,7 +184,7 @@ export class Kubelet {
     for (const [uid, c] of byUid) {
       await this.forgetPod({ metadata: { uid, name: c.labels[LABEL.pod], namespace: c.labels[LABEL.namespace] } });
     }
-    for (const record of this.ctx.sandboxes.recorded()) {
+    for (const record of this.sandboxes.recorded()) {
       if (!live.has(record.uid) && !byUid.has(record.uid)) await this.forgetPod({ metadata: { uid: record.uid, name: record.name, namespace: record.namespace } });
     }
   }
@@ -183,7 +192,8 @@ export class Kubelet {
   /** Removes what the node still holds of a pod no worker runs: containers, sandbox (CNI DEL). */
   private async forgetPod(pod: Pod): Promise<void> {
     const uid = pod.metadata.uid ?? "";
-    const { podman, sandboxes, log } = this.ctx;
+    const { podman, sandboxes } = this;
+    const { log } = this.ctx;
     try {
       for (const c of await podman.list({ ...this.nodeLabels(), [LABEL.uid]: uid })) await podman.remove(c.id, 0);
       await sandboxes.destroy(pod);
@@ -209,7 +219,7 @@ export class Kubelet {
   private async relist(): Promise<void> {
     let entries: PsEntry[];
     try {
-      entries = await this.ctx.podman.list(this.nodeLabels());
+      entries = await this.podman.list(this.nodeLabels());
     } catch (err) {
       this.ctx.log.warn({ error: (err as Error).message }, "relist failed");
       return;
@@ -233,9 +243,9 @@ export class Kubelet {
       const ready = readFirstConflist(this.opts.paths.cniConfDir) !== undefined;
       if (!heartbeat && ready === this.networkReady) return;
       try {
-        this.conditions ??= ((await this.ctx.api.getNode(this.opts.nodeName)).status?.conditions ?? []) as Partial<NodeCondition>[];
+        this.conditions ??= ((await this.api.getNode(this.opts.nodeName)).status?.conditions ?? []) as Partial<NodeCondition>[];
         const conditions = nodeConditions(this.conditions, ready, Date.now());
-        await this.ctx.api.patchNodeStatus(this.opts.nodeName, { conditions });
+        await this.api.patchNodeStatus(this.opts.nodeName, { conditions });
         this.conditions = conditions;
         const becameReady = ready && this.networkReady === false;
         this.networkReady = ready;
@@ -270,8 +280,8 @@ export class Kubelet {
     for (const group of [all.filter((w) => !w.hostNetwork), all.filter((w) => w.hostNetwork)]) {
       for (const p of await Promise.all(group.map((w) => w.shutdown(opts.leavePods === true)))) problems.push(...p);
     }
-    await this.ctx.net.close();
-    await this.ctx.events.flush();
+    await this.net.close();
+    await this.events.flush();
     return problems;
   }
 }

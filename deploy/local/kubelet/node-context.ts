@@ -1,5 +1,6 @@
 // What every pod worker of one kubelet shares: the node's identity and paths, the API, the
-// runtime, the back-offs and the log.
+// runtime, the back-offs and the log — each port narrowed to what a pod worker uses, so a
+// worker can be driven by fakes that keep state.
 import type { Logger } from "pino";
 import type { KubeApi } from "./api.ts";
 import type { Backoff } from "./backoff.ts";
@@ -11,6 +12,13 @@ import type { NetProber } from "./probes.ts";
 import type { Sandboxes } from "./sandbox.ts";
 import type { NodePaths } from "./volumes.ts";
 
+export type PodApi = Pick<KubeApi, "configMaps" | "patchPodStatus" | "deletePodNow">;
+export type PodRuntime = Pick<Podman, "runDetached" | "remove" | "stop" | "exec">;
+export type PodSandboxes = Pick<Sandboxes, "create" | "destroy">;
+export type EventSink = Pick<EventRecorder, "record">;
+export type ImageSource = Pick<Images, "resolve">;
+export type NetProbes = Pick<NetProber, "ask">;
+
 export interface NodeContext {
   prefix: string;
   nodeIndex: number;
@@ -18,12 +26,12 @@ export interface NodeContext {
   nodeNetns: string;
   hostIP: string;
   paths: NodePaths;
-  api: KubeApi;
-  events: EventRecorder;
-  podman: Podman;
-  sandboxes: Sandboxes;
-  net: NetProber;
-  images: Images;
+  api: PodApi;
+  events: EventSink;
+  podman: PodRuntime;
+  sandboxes: PodSandboxes;
+  net: NetProbes;
+  images: ImageSource;
   /** Crashed containers: 10 s doubling to 5 min on a real node. */
   restarts: Backoff;
   /** Failed sandbox creation (CNI ADD) and other failed pod set-up. */

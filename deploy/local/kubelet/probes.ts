@@ -93,8 +93,8 @@ function hostForUrl(host: string): string {
 }
 
 export interface ProbeTarget {
-  podman: Podman;
-  net: NetProber;
+  podman: Pick<Podman, "exec">;
+  net: Pick<NetProber, "ask">;
   containerName: string;
   container: Container;
   /** The pod's IP, or the node's for hostNetwork pods. */
