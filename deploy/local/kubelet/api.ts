@@ -2,6 +2,7 @@
 // its node (resumed from the last resourceVersion, relisted when that is too old), pod status
 // through pods/status, the final delete of a pod it tore down, Events, ConfigMaps, and its
 // Node's status.
+import { lines } from "./lines.ts";
 import { assertPodName } from "./names.ts";
 import type { ConfigMap, Pod } from "./pod-types.ts";
 
@@ -127,24 +128,15 @@ export class KubeApi {
         const res = await fetch(`${this.endpoint}/api/v1/pods?${selector}&watch=true&allowWatchBookmarks=true&resourceVersion=${rv}`, { signal });
         if (!res.ok || !res.body) throw new KubeApiError(res.status, "WatchFailed", `watch pods: ${res.status}`);
         failures = 0;
-        const decoder = new TextDecoder();
-        let buffered = "";
-        for await (const chunk of res.body) {
-          buffered += decoder.decode(chunk, { stream: true });
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (!line) continue;
-            const e = JSON.parse(line) as { type: string; object: Pod & { code?: number } };
-            if (e.type === "ERROR") {
-              // 410 Gone/Expired: the history no longer reaches back; start over with a list.
-              rv = undefined;
-              throw new KubeApiError(e.object.code ?? 410, "Expired", "watch expired; relisting");
-            }
-            rv = e.object.metadata?.resourceVersion ?? rv;
-            if (e.type === "ADDED" || e.type === "MODIFIED" || e.type === "DELETED") onEvent({ type: e.type, pod: e.object });
+        for await (const line of lines(res.body)) {
+          const e = JSON.parse(line) as { type: string; object: Pod & { code?: number } };
+          if (e.type === "ERROR") {
+            // 410 Gone/Expired: the history no longer reaches back; start over with a list.
+            rv = undefined;
+            throw new KubeApiError(e.object.code ?? 410, "Expired", "watch expired; relisting");
           }
+          rv = e.object.metadata?.resourceVersion ?? rv;
+          if (e.type === "ADDED" || e.type === "MODIFIED" || e.type === "DELETED") onEvent({ type: e.type, pod: e.object });
         }
       } catch (e) {
         if (signal.aborted) return;

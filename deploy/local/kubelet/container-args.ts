@@ -1,13 +1,9 @@
 // The `podman run` argv of one container of a pod. Pure.
 import type { SecurityContext } from "./pod-types.ts";
+import { PodSpecError } from "./spec-error.ts";
 import { mountArgs, type MountSpec } from "./volumes.ts";
 
-export class ContainerSpecError extends Error {
-  readonly reason = "CreateContainerConfigError";
-  constructor(readonly code: string, readonly field: string, message: string) {
-    super(`${field}: ${message}`);
-  }
-}
+export class ContainerSpecError extends PodSpecError {}
 
 /** containerd's default capability set (what a Kubernetes container gets without add/drop). */
 export const DEFAULT_CAPABILITIES: readonly string[] = [

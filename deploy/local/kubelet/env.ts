@@ -3,14 +3,9 @@
 // ConfigMaps; `$(NAME)` references expanded against what is defined before. Pure: the
 // ConfigMaps are fetched beforehand (configMapsReferenced) and passed in.
 import type { ConfigMap, Container, Pod } from "./pod-types.ts";
+import { PodSpecError } from "./spec-error.ts";
 
-export class EnvError extends Error {
-  /** The container then waits with this reason, as on a real node. */
-  readonly reason = "CreateContainerConfigError";
-  constructor(readonly code: string, readonly field: string, message: string) {
-    super(`${field}: ${message}`);
-  }
-}
+export class EnvError extends PodSpecError {}
 
 export interface EnvContext {
   pod: Pod;

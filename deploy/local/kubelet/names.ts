@@ -3,12 +3,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { assertNetnsName } from "../vpc/names.ts";
+import { PodSpecError } from "./spec-error.ts";
 
-export class KubeletNameError extends Error {
-  readonly code = "KUBELET_BAD_NAME";
-  readonly reason = "CreateContainerConfigError";
-  constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+export class KubeletNameError extends PodSpecError {
+  constructor(field: string, message: string) {
+    super("KUBELET_BAD_NAME", field, message);
   }
 }
 

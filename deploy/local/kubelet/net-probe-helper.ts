@@ -1,6 +1,8 @@
 // Runs inside a node's network namespace (started by NetProber with nsenter --net) and
 // answers the kubelet's httpGet and tcpSocket probes: one JSON request per stdin line, one
 // JSON answer per stdout line, `{ id, ok, message }`. A probe's own timeout bounds it.
+import { lines } from "./lines.ts";
+
 interface ProbeRequest {
   id: number;
   kind: "http" | "tcp";
@@ -61,16 +63,4 @@ async function answer(line: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ id: r.id, ok: result[0], message: result[1] })}\n`);
 }
 
-export {};
-
-const decoder = new TextDecoder();
-let buffered = "";
-for await (const chunk of Bun.stdin.stream()) {
-  buffered += decoder.decode(chunk, { stream: true });
-  let nl: number;
-  while ((nl = buffered.indexOf("\n")) >= 0) {
-    const line = buffered.slice(0, nl);
-    buffered = buffered.slice(nl + 1);
-    void answer(line);
-  }
-}
+for await (const line of lines(Bun.stdin.stream())) void answer(line);

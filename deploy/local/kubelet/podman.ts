@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Subprocess } from "bun";
 import { assertNetnsName } from "../vpc/names.ts";
+import { lines } from "./lines.ts";
 
 export const PODMAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME_OR_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -190,21 +191,12 @@ export class Podman {
       proc = Bun.spawn(this.argv(["events", "--format", "json", "--filter", "event=died", ...labelFilters(labels)]), { env: this.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const current = proc;
       void (async () => {
-        const decoder = new TextDecoder();
-        let buffered = "";
-        for await (const chunk of current.stdout) {
-          buffered += decoder.decode(chunk, { stream: true });
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (!line) continue;
-            try {
-              const e = JSON.parse(line) as { ID?: string; Name?: string; ContainerExitCode?: number; Attributes?: Record<string, string> };
-              onDied({ id: e.ID ?? "", name: e.Name ?? "", exitCode: e.ContainerExitCode ?? 0, labels: e.Attributes ?? {} });
-            } catch {
-              onError(`podman events: unreadable line ${JSON.stringify(line.slice(0, 200))}`);
-            }
+        for await (const line of lines(current.stdout)) {
+          try {
+            const e = JSON.parse(line) as { ID?: string; Name?: string; ContainerExitCode?: number; Attributes?: Record<string, string> };
+            onDied({ id: e.ID ?? "", name: e.Name ?? "", exitCode: e.ContainerExitCode ?? 0, labels: e.Attributes ?? {} });
+          } catch {
+            onError(`podman events: unreadable line ${JSON.stringify(line.slice(0, 200))}`);
           }
         }
         const code = await current.exited;

@@ -3,14 +3,13 @@
 // Before any flip a readiness probe counts as failed (not ready), a liveness probe as
 // succeeded, a startup probe as unknown. Pure.
 import type { Probe } from "./pod-types.ts";
+import { PodSpecError } from "./spec-error.ts";
 
 export type ProbeKind = "liveness" | "readiness" | "startup";
 
-export class ProbeSpecError extends Error {
-  readonly code = "KUBELET_BAD_PROBE";
-  readonly reason = "CreateContainerConfigError";
-  constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+export class ProbeSpecError extends PodSpecError {
+  constructor(field: string, message: string) {
+    super("KUBELET_BAD_PROBE", field, message);
   }
 }
 

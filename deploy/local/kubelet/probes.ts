@@ -3,6 +3,7 @@
 // pod's IP or, for hostNetwork pods, the node's.
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { lines } from "./lines.ts";
 import type { Container, Probe } from "./pod-types.ts";
 import type { Podman } from "./podman.ts";
 import { ProbeSpecError } from "./probe-state.ts";
@@ -28,21 +29,13 @@ export class NetProber {
     const proc = Bun.spawn(["nsenter", `--net=/run/netns/${this.nodeNetns}`, process.execPath, HELPER], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
     this.proc = proc;
     void (async () => {
-      const decoder = new TextDecoder();
-      let buffered = "";
-      for await (const chunk of proc.stdout) {
-        buffered += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          try {
-            const a = JSON.parse(line) as { id: number; ok: boolean; message: string };
-            this.waiting.get(a.id)?.({ ok: a.ok, message: a.message });
-            this.waiting.delete(a.id);
-          } catch {
-            // not an answer
-          }
+      for await (const line of lines(proc.stdout)) {
+        try {
+          const a = JSON.parse(line) as { id: number; ok: boolean; message: string };
+          this.waiting.get(a.id)?.({ ok: a.ok, message: a.message });
+          this.waiting.delete(a.id);
+        } catch {
+          // not an answer
         }
       }
     })();

@@ -8,13 +8,9 @@
 import { isAbsolute, join, normalize } from "node:path";
 import { assertDnsLabel } from "./names.ts";
 import type { Container, Pod, Volume } from "./pod-types.ts";
+import { PodSpecError } from "./spec-error.ts";
 
-export class VolumeError extends Error {
-  readonly reason = "CreateContainerConfigError";
-  constructor(readonly code: string, readonly field: string, message: string) {
-    super(`${field}: ${message}`);
-  }
-}
+export class VolumeError extends PodSpecError {}
 
 export interface NodePaths {
   /** The node's root: `<dir>/nodes/<index>`. */
