@@ -13,6 +13,8 @@
  *   lastState terminated, Unhealthy and Killing events);
  * - `kubectl delete pod`: CNI DEL ran (the address cools in addr-broker), sandbox namespace,
  *   containers and pod directory gone;
+ * - a kubelet restarted with its pods left running adopts them (same containers, same
+ *   address) and cleans up after a pod deleted while it was away (CNI DEL, namespace);
  * - a kubelet stopped with its pods left running: `down` removes their containers and namespaces.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -21,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { down } from "../../deploy/local/down.ts";
+import { Kubelet } from "../../deploy/local/kubelet/kubelet.ts";
 import { LABEL, kubeletFiles, sandboxNetns } from "../../deploy/local/kubelet/names.ts";
 import { Podman } from "../../deploy/local/kubelet/podman.ts";
 import { nodeLayout } from "../../deploy/local/node-services.ts";
@@ -264,6 +267,31 @@ describe.skipIf(!run)("the kubelet of a local deployment (root)", () => {
     await eventually("web's sandbox namespace and directory gone", 10_000, async () =>
       !(await listNetns()).includes(sandboxNetns(prefix, uid)) && !existsSync(join(dir, "nodes/0/pods", uid)) ? true : undefined);
   }, 60_000);
+
+  test("a restarted kubelet adopts the pods left running and cleans up after one deleted meanwhile", async () => {
+    const node = dep.stack.nodes[0]!;
+    const sleeper = (name: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: "default" }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] } });
+    await apply(dep.stack, sleeper("kept"));
+    await apply(dep.stack, sleeper("gone-meanwhile"));
+    const kept = await waitRunning("kept");
+    const gone = await waitRunning("gone-meanwhile");
+    const keptId = kept.status!.containerStatuses[0].containerID;
+    expect(await dep.kubelets[0]!.stop({ leavePods: true })).toEqual([]);
+    expect((await kubectl(dep.stack, ["delete", "pod", "gone-meanwhile", "--wait=false"])).exitCode).toBe(0);
+    const successor = new Kubelet(dep.kubelets[0]!.opts);
+    dep.kubelets[0] = successor;
+    await successor.start();
+    await eventually("gone-meanwhile's containers, sandbox and address released", 30_000, async () => {
+      const containers = await podman.list({ [LABEL.uid]: gone.metadata.uid });
+      const netnsLeft = (await listNetns()).includes(sandboxNetns(prefix, gone.metadata.uid));
+      const cooling = (await brokerDebug(node)).cooling.some((c) => c.address === gone.status!.podIP);
+      return containers.length === 0 && !netnsLeft && cooling ? true : undefined;
+    });
+    const after = (await getJson<PodJson>(dep.stack, "pod", "kept"))!;
+    expect(after.status).toMatchObject({ phase: "Running", podIP: kept.status!.podIP });
+    expect(after.status!.containerStatuses[0]).toMatchObject({ containerID: keptId, restartCount: 0, ready: true });
+    expect((await podman.list({ [LABEL.uid]: kept.metadata.uid })).map((c) => `podman://${c.id}`)).toEqual([keptId]);
+  }, 90_000);
 
   test("a kubelet stopped with its pods left running: down removes their containers and namespaces", async () => {
     const node = dep.stack.nodes[0]!;
