@@ -15,7 +15,7 @@ import { readFirstConflist } from "./cni-config.ts";
 import { EventRecorder } from "./events.ts";
 import { Images } from "./images.ts";
 import { Limiter } from "./limiter.ts";
-import { LABEL, assertStackPrefix, containerName } from "./names.ts";
+import { LABEL, assertDnsLabel, assertPodName, assertStackPrefix, assertUid, containerName } from "./names.ts";
 import type { NodeContext } from "./node-context.ts";
 import { nodeConditions, type NodeCondition } from "./node-status.ts";
 import type { Pod } from "./pod-types.ts";
@@ -158,6 +158,15 @@ export class Kubelet {
     const uid = pod.metadata.uid ?? "";
     const existing = this.workers.get(uid);
     if (existing) return existing.update(pod);
+    try {
+      // They name paths and namespaces on the node: nothing runs for a pod whose identity is not clean.
+      assertUid(uid);
+      assertPodName(pod.metadata.name);
+      assertDnsLabel(pod.metadata.namespace ?? "default", "metadata.namespace");
+    } catch (err) {
+      this.ctx.log.error({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, error: (err as Error).message }, "pod not run");
+      return;
+    }
     const phase = pod.status?.phase;
     const terminal = phase === "Succeeded" || phase === "Failed";
     // A finished pod is not run again (after a restart); one being deleted still gets its teardown.
