@@ -266,11 +266,6 @@ export class Kubelet {
     return this.reporting;
   }
 
-  /** The pods this kubelet runs (namespace/name → worker), for tests and tools. */
-  pods(): Map<string, PodWorker> {
-    return new Map([...this.workers.values()].map((w) => [w.key, w]));
-  }
-
   /**
    * Stops watching and reporting; tears the pods down (containers, CNI DEL, namespaces) —
    * the pods of the pod network first, hostNetwork ones (which may serve the CNI) last — or,
