@@ -18,6 +18,8 @@ export interface BenchNodeOptions {
   instanceType: string;
   /** aws-node variables for the node's services. */
   env: Record<string, string>;
+  /** Run the node's kubelet (default: no; the benches that exec the CNI chain themselves need none). */
+  kubelet?: boolean;
 }
 
 export type CallCounters = Record<string, { ok: number; throttled: number; error: number }>;
@@ -34,7 +36,8 @@ export class BenchNode {
   static async start(opts: BenchNodeOptions): Promise<BenchNode> {
     const dir = mkdtempSync(join(tmpdir(), `bench-${opts.label}-`));
     try {
-      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }) });
+      // Without a kubelet unless asked: an idle kubelet's relists would be noise to the benches that exec the CNI chain themselves.
+      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true });
       const n = deployment.nodes[0]!;
       return new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
     } catch (err) {

@@ -9,6 +9,7 @@ import { Ec2Model, INSTANCE_TYPES, instanceTypeLimits, type ModelTiming } from "
 import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
 import type { ServedKube } from "./sim-kube/serve.ts";
 import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
+import { LABEL, kubeletFiles } from "./kubelet/names.ts";
 import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
 import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi } from "./services.ts";
 import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
@@ -27,6 +28,8 @@ export interface CloudOptions {
   subnets?: Array<{ az: string; cidr: string }>;
   timing?: Partial<ModelTiming>;
   logger?: pino.Logger;
+  /** Each node will have a kubelet: nodes register NotReady, and `down` removes the stack's containers. */
+  kubelets?: boolean;
 }
 
 export interface RunningCloud {
@@ -73,7 +76,13 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   await mkdir(dir, { recursive: true });
   const controlSocket = join(dir, "ec2-control.sock");
   const kubeconfig = join(dir, "kubeconfig");
-  const manifest: Manifest = { prefix: names.prefix, upPid: process.pid, pids: [], files: [controlSocket, kubeconfig, stackPath(dir)] };
+  const manifest: Manifest = {
+    prefix: names.prefix,
+    upPid: process.pid,
+    pids: [],
+    files: [controlSocket, kubeconfig, stackPath(dir)],
+    ...(opts.kubelets ? { containers: { label: `${LABEL.stack}=${names.prefix}`, containersConf: kubeletFiles(dir).containersConf } } : {}),
+  };
   // Validate what can be validated before touching the kernel.
   const model = new Ec2Model({ timing: opts.timing });
   const vpc = model.createVpc({ cidr: vpcCidr, tags: { Name: `local-${names.prefix}` } });
@@ -133,7 +142,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       imdsListeners.push(imds);
       await fabric.redirectImds(i, imds.port);
       const name = privateDnsName(inst.privateIp, region);
-      await kube.createNode(nodeObject(inst, name, region));
+      await kube.createNode(nodeObject(inst, name, region, opts.kubelets === true));
       nodes.push({ name, instanceId: inst.id, instanceType, netns, primaryIp: inst.privateIp, primaryEni: inst.primaryEniId, subnetId: inst.subnetId });
     }
     echo = await echoStarted;

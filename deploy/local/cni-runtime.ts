@@ -46,6 +46,11 @@ export interface RuntimeOptions {
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
 
+/** CNI_ARGS as runtimes send it: `IgnoreUnknown=1`, then the pairs in order, `;`-separated. */
+export function renderCniArgs(args: Record<string, string> = {}): string {
+  return Object.entries({ IgnoreUnknown: "1", ...args }).map(([k, v]) => `${k}=${v}`).join(";");
+}
+
 export class CniRuntime {
   constructor(
     readonly conflist: Conflist,
@@ -118,7 +123,7 @@ export class CniRuntime {
       if (on && a.capabilityArgs?.[cap] !== undefined) runtimeConfig[cap] = a.capabilityArgs[cap];
     }
     if (Object.keys(runtimeConfig).length > 0) conf.runtimeConfig = runtimeConfig;
-    const args = Object.entries({ IgnoreUnknown: "1", ...(a.args ?? {}) }).map(([k, v]) => `${k}=${v}`).join(";");
+    const args = renderCniArgs(a.args);
     const proc = Bun.spawn([...(this.opts.execPrefix ?? []), this.binary(plugin.type)], {
       env: {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",

@@ -1,8 +1,9 @@
 // `down`: removes whatever an `up` for DIR left behind, whether it still runs, stopped cleanly
-// or crashed: its process, the processes in its namespaces, the namespaces, the management
-// link, its sockets and files. Idempotent.
+// or crashed: its process, its kubelets' containers, the processes in its namespaces, the
+// namespaces (nodes' and pods'), the management link, its sockets and files. Idempotent.
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { removeStackContainers } from "./kubelet/node-kubelets.ts";
 import { readManifest, removeManifest } from "./manifest.ts";
 import { stackPath } from "./stack.ts";
 import { destroyStack, waitForExit } from "./vpc/fabric.ts";
@@ -49,6 +50,8 @@ export async function down(dirArg: string): Promise<string[]> {
       if (q) problems.push(q);
     }
   }
+  // Containers first (podman stops them properly), then the namespaces they ran in.
+  problems.push(...(await removeStackContainers(names.prefix, manifest?.containers?.containersConf)));
   problems.push(...(await destroyStack(names)));
   const files = manifest?.files ?? [join(dir, "ec2-control.sock"), join(dir, "kubeconfig"), stackPath(dir)];
   for (const f of files) await rm(f, { force: true });

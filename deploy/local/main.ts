@@ -1,9 +1,12 @@
 // The local deployment's CLI.
 //   bun run deploy/local/main.ts up   --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only]
 //   bun run deploy/local/main.ts down --dir DIR
+//   bun run deploy/local/main.ts exec --dir DIR NAMESPACE/POD [-c CONTAINER] -- CMD ARGS...
+//   bun run deploy/local/main.ts logs --dir DIR NAMESPACE/POD [-c CONTAINER] [-p]
 // `up` runs in the foreground: when all is ready it writes DIR/stack.json and prints exactly
 // one line `ready DIR/stack.json` on stdout (logs go to DIR/up.log); SIGINT/SIGTERM tear
-// everything down and exit 0. `down` removes what a crashed `up` left behind.
+// everything down and exit 0. `down` removes what a crashed `up` left behind. `exec` and
+// `logs` reach a pod's container as kubectl exec/logs would (kubelet/cli.ts).
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -11,9 +14,10 @@ import pino from "pino";
 import { startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs } from "./node-services.ts";
 import { down } from "./down.ts";
+import { CliError, EXEC_USAGE, execInPod, LOGS_USAGE, parseExecArgs, parseLogsArgs, podLogs } from "./kubelet/cli.ts";
 import { writeStack } from "./stack.ts";
 
-const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] | main.ts down --dir DIR";
+const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
 
 function fail(code: string, message: string): never {
   process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
@@ -38,7 +42,7 @@ function parse(argv: string[]) {
     fail("LOCAL_BAD_ARGS", (e as Error).message);
   }
   const [command, ...extra] = parsed.positionals;
-  if (command !== "up" && command !== "down") fail("LOCAL_BAD_ARGS", `command: expected up or down, got ${JSON.stringify(command)}`);
+  if (command !== "up" && command !== "down") fail("LOCAL_BAD_ARGS", `command: expected up, down, exec or logs, got ${JSON.stringify(command)}`);
   if (extra.length > 0) fail("LOCAL_BAD_ARGS", `unexpected arguments: ${extra.join(" ")}`);
   const dir = parsed.values.dir;
   if (!dir) fail("LOCAL_BAD_ARGS", "--dir: required");
@@ -97,6 +101,21 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
   setInterval(() => {}, 1 << 30);
 }
 
+/** exec and logs: exit 2 for a bad argument, 1 for what does not exist; exec passes the command's status through. */
+async function podCommand(command: "exec" | "logs", argv: string[]): Promise<never> {
+  try {
+    if (command === "exec") process.exit(await execInPod(parseExecArgs(argv)));
+    process.stdout.write(await podLogs(parseLogsArgs(argv)));
+    process.exit(0);
+  } catch (e) {
+    const err = e instanceof CliError ? e : new CliError("LOCAL_FAILED", 1, (e as Error).message);
+    process.stderr.write(`error ${err.code}: ${err.message}\n${err.exitCode === 2 ? `${command === "exec" ? EXEC_USAGE : LOGS_USAGE}\n` : ""}`);
+    process.exit(err.exitCode);
+  }
+}
+
+const [first, ...rest] = process.argv.slice(2);
+if (first === "exec" || first === "logs") await podCommand(first, rest);
 const args = parse(process.argv.slice(2));
 if (args.command === "up") await up(args.dir, args.nodes, args.instanceType, args.env, args.cloudOnly);
 else {

@@ -11,6 +11,8 @@ export const Manifest = z.object({
   pids: z.array(z.number().int().positive()),
   /** Unix sockets and files to remove. */
   files: z.array(z.string()),
+  /** Containers the stack's kubelets run: all carry `label` (key=value); podman is run with `containersConf`. */
+  containers: z.object({ label: z.string().regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]+$/), containersConf: z.string() }).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 

@@ -5,6 +5,7 @@ import type { Ec2Model } from "./sim-ec2/state.ts";
 import type { Instance } from "./sim-ec2/types.ts";
 import { maxPods } from "../../services/pool-manager/src/core/max-pods.ts";
 import { instanceTypeLimits } from "./sim-ec2/instance-types.ts";
+import { registeredNotReady } from "./kubelet/node-status.ts";
 
 /** The kubelet's --max-pods on an EKS AMI node without prefix delegation (pool-manager's max-pods formula); 110 for a type the simulator lacks. */
 export function eksMaxPods(instanceType: string): number {
@@ -53,8 +54,12 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
   };
 }
 
-/** The Node object kubelet would register on EC2 (cloud provider aws). */
-export function nodeObject(inst: Instance, name: string, region: string): Record<string, unknown> {
+/**
+ * The Node object kubelet would register on EC2 (cloud provider aws). A node with a kubelet
+ * registers NotReady: its kubelet reports Ready once the node's CNI configuration is there.
+ * Without one (a cloud-only deployment) nothing would ever report, so it is Ready at once.
+ */
+export function nodeObject(inst: Instance, name: string, region: string, withKubelet = false): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -77,7 +82,7 @@ export function nodeObject(inst: Instance, name: string, region: string): Record
         { type: "InternalDNS", address: name },
         { type: "Hostname", address: name },
       ],
-      conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
+      conditions: [withKubelet ? registeredNotReady(Date.now()) : { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
       capacity: { pods: String(eksMaxPods(inst.instanceType)) },
       allocatable: { pods: String(eksMaxPods(inst.instanceType)) },
       nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "v1.31.0" },

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs, REPO_ROOT } from "./node-services.ts";
+import { missingKubeletTools } from "./kubelet/node-kubelets.ts";
 import { writeStack } from "./stack.ts";
 import { DEFAULT_DEMO_OPTIONS, DemoContext } from "./demo/steps.ts";
 import { DEMO_ENV, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
@@ -47,7 +48,7 @@ function missingTools(): string[] {
   const missing = ["ip", "iptables", "curl"].filter((t) => !onPath(t));
   if (!existsSync("/bin/busybox")) missing.push("busybox");
   if (!existsSync("/usr/lib/cni/portmap")) missing.push("/usr/lib/cni/portmap");
-  return missing;
+  return [...missing, ...missingKubeletTools()];
 }
 
 function ensureHost(): void {

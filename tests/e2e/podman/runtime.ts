@@ -13,12 +13,12 @@
  * mount never propagates and the ADD fails with "net-config could not wire the pod: setns
  * failed: errno 22" (see the test file's header).
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { BUSYBOX, buildRootfs } from "../../../deploy/local/busybox-rootfs.ts";
 import { assertNetnsName } from "../../../deploy/local/vpc/names.ts";
 import type { StackNode } from "../../../deploy/local/stack.ts";
 
-export const BUSYBOX = "/bin/busybox";
 const TOOLS = ["podman", "runc", "conmon", "nsenter", "curl"] as const;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -46,24 +46,6 @@ export async function run(argv: readonly string[], env: Record<string, string> =
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A busybox root filesystem: the static binary plus one symlink per applet. */
-export async function buildRootfs(dir: string): Promise<string> {
-  mkdirSync(join(dir, "bin"), { recursive: true });
-  for (const d of ["proc", "sys", "dev", "etc", "tmp", "run", "www/cgi-bin"]) mkdirSync(join(dir, d), { recursive: true });
-  cpSync(BUSYBOX, join(dir, "bin/busybox"));
-  const list = await run([BUSYBOX, "--list"]);
-  if (list.exitCode !== 0) throw new Error(`busybox --list failed: ${list.stderr}`);
-  for (const applet of list.stdout.split("\n")) {
-    if (applet && applet !== "busybox" && /^[a-z0-9_.[-]+$/.test(applet)) symlinkSync("busybox", join(dir, "bin", applet));
-  }
-  // httpd CGI that answers with the peer address the container saw (no NAT check).
-  writeFileSync(join(dir, "www/cgi-bin/peer"), '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho "$REMOTE_ADDR"\n', { mode: 0o755 });
-  writeFileSync(join(dir, "www/index.html"), "hello from the container\n");
-  // `nc -ll -e` handler: one line in, "pong <line>" out.
-  writeFileSync(join(dir, "www/reply"), 'read line\necho "pong $line"\n');
-  return dir;
 }
 
 export interface ContainerInfo {
