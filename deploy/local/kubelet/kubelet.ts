@@ -22,6 +22,7 @@ import type { Pod } from "./pod-types.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { Podman, type DiedEvent, type PsEntry } from "./podman.ts";
 import { NetProber } from "./probes.ts";
+import { NodeHost } from "./node-host.ts";
 import { Sandboxes } from "./sandbox.ts";
 import type { NodePaths } from "./volumes.ts";
 
@@ -68,6 +69,8 @@ export class Kubelet {
   private conditions: Partial<NodeCondition>[] | undefined;
   private relistTimer: ReturnType<typeof setTimeout> | undefined;
   private reporting: Promise<void> = Promise.resolve();
+  private readonly stateDir: string;
+  private host: NodeHost | undefined;
 
   constructor(readonly opts: KubeletOptions) {
     assertStackPrefix(opts.prefix);
@@ -76,7 +79,9 @@ export class Kubelet {
     const api = (this.api = new KubeApi(opts.apiEndpoint));
     const podman = (this.podman = new Podman(opts.containersConf, stateDir, opts.nodeNetns));
     const log = opts.log.child({ kubelet: opts.nodeName });
-    this.sandboxes = new Sandboxes({ prefix: opts.prefix, nodeNetns: opts.nodeNetns, cniBinDir: opts.paths.cniBinDir, cniConfDir: opts.paths.cniConfDir, stateDir });
+    this.stateDir = stateDir;
+    // CNI plugins run on the node: its mount namespace (its /var/run/aws-node, /var/log/aws-routed-eni) and its network namespace.
+    this.sandboxes = new Sandboxes({ prefix: opts.prefix, nodeNetns: opts.nodeNetns, cniBinDir: opts.paths.cniBinDir, cniConfDir: opts.paths.cniConfDir, stateDir, hostExec: () => this.requireHost().execPrefix });
     this.events = new EventRecorder(api, opts.nodeName, (m) => log.warn(m));
     this.net = new NetProber(opts.nodeNetns);
     const rb = opts.restartBackoff ?? { baseMs: 10_000, maxMs: 300_000 };
@@ -108,6 +113,7 @@ export class Kubelet {
   async start(): Promise<void> {
     const { podman } = this;
     const { log } = this.ctx;
+    this.host = await NodeHost.start({ nodeNetns: this.opts.nodeNetns, runDir: this.opts.paths.runDir, logDir: this.opts.paths.logDir, stateDir: this.stateDir });
     this.inventory = await podman.list(this.nodeLabels());
     await this.reportNode(true);
     this.timers.push(setInterval(() => void this.reportNode(false), 1000));
@@ -286,6 +292,12 @@ export class Kubelet {
     }
     await this.net.close();
     await this.events.flush();
+    await this.host?.stop();
     return problems;
+  }
+
+  private requireHost(): NodeHost {
+    if (!this.host) throw new Error(`kubelet of ${this.opts.nodeName}: not started`);
+    return this.host;
   }
 }

@@ -39,6 +39,8 @@ export interface SandboxPaths {
   cniConfDir: string;
   /** libcni's result cache and the sandbox records. */
   stateDir: string;
+  /** argv before a plugin's path so it runs on the node (node-host.ts); default: the node's network namespace alone. */
+  hostExec?: () => string[];
 }
 
 /** The first address of a CNI result (IPv4 first), without its prefix length. */
@@ -56,7 +58,7 @@ export class Sandboxes {
   }
 
   private runtime(conflist: Conflist): CniRuntime {
-    return new CniRuntime(conflist, { binDirs: [this.p.cniBinDir], cacheDir: join(this.p.stateDir, "cni-cache"), execPrefix: ["nsenter", `--net=/run/netns/${this.p.nodeNetns}`] });
+    return new CniRuntime(conflist, { binDirs: [this.p.cniBinDir], cacheDir: join(this.p.stateDir, "cni-cache"), execPrefix: this.p.hostExec?.() ?? ["nsenter", `--net=/run/netns/${this.p.nodeNetns}`] });
   }
 
   private attachment(pod: Pod, s: Pick<Sandbox, "id" | "netnsPath">) {
