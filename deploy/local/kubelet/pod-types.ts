@@ -107,6 +107,7 @@ export interface PodSpec {
   restartPolicy?: RestartPolicy;
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
   initContainers?: Container[];
   containers?: Container[];
   volumes?: Volume[];

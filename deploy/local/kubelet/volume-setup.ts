@@ -61,6 +61,18 @@ function writeConfigMap(v: Extract<VolumeSource, { kind: "configMap" }>, cm: Con
   }
 }
 
+/**
+ * The service account's token, the cluster's CA and the namespace, as the kubelet projects them.
+ * The simulated API server serves plain HTTP and accepts any bearer token: the token names the
+ * account, the CA bundle is empty.
+ */
+function writeServiceAccount(v: Extract<VolumeSource, { kind: "serviceAccount" }>): void {
+  mkdirSync(v.path, { recursive: true, mode: 0o755 });
+  writeFileSync(join(v.path, "token"), `local-deployment:${v.namespace}:${v.serviceAccount}`, { mode: 0o644 });
+  writeFileSync(join(v.path, "namespace"), v.namespace, { mode: 0o644 });
+  writeFileSync(join(v.path, "ca.crt"), "", { mode: 0o644 });
+}
+
 /** Prepares every volume; configMaps are those of the pod's namespace by name. */
 export function prepareVolumes(volumes: ReadonlyMap<string, VolumeSource>, configMaps: ReadonlyMap<string, ConfigMap>): void {
   for (const [name, v] of volumes) {
@@ -70,6 +82,7 @@ export function prepareVolumes(volumes: ReadonlyMap<string, VolumeSource>, confi
       mkdirSync(v.path, { recursive: true });
       chmodSync(v.path, 0o777); // mkdir's mode goes through the umask
     }
+    else if (v.kind === "serviceAccount") writeServiceAccount(v);
     else writeConfigMap(v, configMaps.get(v.configMap), field);
   }
 }

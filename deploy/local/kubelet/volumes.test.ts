@@ -66,8 +66,17 @@ describe("podVolumes and containerMounts", () => {
       { source: "/var/run/netns", target: "/var/run/netns", readOnly: true, propagation: "rslave" },
       { source: "/d/nodes/1/pods/u-1/volumes/empty-dir/scratch/x", target: "/scratch", readOnly: false, propagation: "rshared" },
       { source: "/d/nodes/1/pods/u-1/volumes/configmap/cfg", target: "/etc/cfg", readOnly: true, propagation: "rprivate" },
+      { source: "/d/nodes/1/pods/u-1/volumes/serviceaccount", target: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true, propagation: "rprivate" },
     ]);
     expect(mountArgs(mounts.slice(0, 2))).toEqual(["-v", "/d/nodes/1/cni/net.d:/host/etc/cni/net.d:rw,rprivate", "-v", "/var/run/netns:/var/run/netns:ro,rslave"]);
+  });
+
+  test("the service account's token is mounted in every container, unless the pod opts out", () => {
+    expect(podVolumes(p, node).get("kube-api-access")).toEqual({ kind: "serviceAccount", path: "/d/nodes/1/pods/u-1/volumes/serviceaccount", serviceAccount: p.spec?.serviceAccountName ?? "default", namespace: p.metadata.namespace ?? "default" });
+    const optedOut = { ...p, spec: { ...p.spec, automountServiceAccountToken: false } };
+    const v = podVolumes(optedOut, node);
+    expect(v.has("kube-api-access")).toBe(false);
+    expect(containerMounts({ volumeMounts: [] }, v, "spec.containers[0]")).toEqual([]);
   });
 
   test.each([

@@ -65,6 +65,7 @@ export function hostPathOnNode(path: string, node: NodePaths): string {
 
 export type VolumeSource =
   | { kind: "hostPath"; path: string; type: string; machine: boolean }
+  | { kind: "serviceAccount"; path: string; serviceAccount: string; namespace: string }
   | { kind: "emptyDir"; path: string }
   | { kind: "configMap"; path: string; configMap: string; items?: Array<{ key: string; path: string; mode?: number }>; defaultMode: number; optional: boolean };
 
@@ -96,7 +97,12 @@ function volumeSource(v: Volume, at: string, node: NodePaths, dir: string): Volu
   throw new VolumeError("KUBELET_VOLUME_KIND", at, "unsupported volume source (hostPath, emptyDir and configMap are)");
 }
 
-/** Every volume of the pod by name, checked. */
+/** Where every container finds its pod's service account token (in-cluster clients read it there). */
+export const SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** The volume the API server's ServiceAccount admission adds to a pod (named kube-api-access-<random> there). */
+const SERVICE_ACCOUNT_VOLUME = "kube-api-access";
+
+/** Every volume of the pod by name, checked; with the service account's token unless the pod opts out. */
 export function podVolumes(pod: Pod, node: NodePaths): Map<string, VolumeSource> {
   const dir = podDir(node, pod.metadata.uid ?? "");
   const out = new Map<string, VolumeSource>();
@@ -104,6 +110,10 @@ export function podVolumes(pod: Pod, node: NodePaths): Map<string, VolumeSource>
     const source = volumeSource(v, `spec.volumes[${i}]`, node, dir);
     if (out.has(v.name ?? "")) throw new VolumeError("KUBELET_VOLUME_DUPLICATE", `spec.volumes[${i}].name`, `duplicate volume ${JSON.stringify(v.name)}`);
     out.set(v.name ?? "", source);
+  }
+  if (pod.spec?.automountServiceAccountToken !== false && !out.has(SERVICE_ACCOUNT_VOLUME)) {
+    const serviceAccount = assertDnsLabel(pod.spec?.serviceAccountName ?? "default", "spec.serviceAccountName");
+    out.set(SERVICE_ACCOUNT_VOLUME, { kind: "serviceAccount", path: join(dir, "volumes/serviceaccount"), serviceAccount, namespace: pod.metadata.namespace ?? "default" });
   }
   return out;
 }
@@ -119,6 +129,15 @@ export interface MountSpec {
 const PROPAGATION: Record<string, MountSpec["propagation"]> = { None: "rprivate", HostToContainer: "rslave", Bidirectional: "rshared" };
 
 export function containerMounts(container: Container, volumes: ReadonlyMap<string, VolumeSource>, field: string): MountSpec[] {
+  const mounts = declaredMounts(container, volumes, field);
+  const token = volumes.get(SERVICE_ACCOUNT_VOLUME);
+  if (token?.kind === "serviceAccount" && !mounts.some((m) => m.target === SERVICE_ACCOUNT_MOUNT)) {
+    mounts.push({ source: token.path, target: SERVICE_ACCOUNT_MOUNT, readOnly: true, propagation: "rprivate" });
+  }
+  return mounts;
+}
+
+function declaredMounts(container: Container, volumes: ReadonlyMap<string, VolumeSource>, field: string): MountSpec[] {
   const privileged = container.securityContext?.privileged === true;
   return (container.volumeMounts ?? []).map((m, i) => {
     const at = `${field}.volumeMounts[${i}]`;
