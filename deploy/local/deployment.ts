@@ -1,17 +1,25 @@
 /**
  * The whole local deployment: the simulated cloud (cloud.ts) plus, on every node, the
- * product itself — the four services in the node's namespace and the node's CNI
- * directories — a kubelet that runs the pods bound to the node, and the per-node fields of
- * stack.json that tell users where they are.
+ * product itself and a kubelet that runs the pods bound to the node, and the per-node fields
+ * of stack.json that tell users where they are. The product runs either as processes (the
+ * four services in the node's namespace, the node's CNI directories installed directly: fast,
+ * the default) or as the aws-node DaemonSet of deploy/k8s (aws-node-daemonset.ts: applied
+ * with kubectl, run by the kubelets from the image built here).
  */
 import type pino from "pino";
 import { startCloud, type CloudOptions, type RunningCloud } from "./cloud.ts";
 import { buildShim, installCni, nodeLayout, NodeServices, type NodeLayout } from "./node-services.ts";
 import type { Kubelet } from "./kubelet/kubelet.ts";
 import { startKubelets, type KubeletTuning } from "./kubelet/node-kubelets.ts";
-import type { Stack } from "./stack.ts";
+import { ensureImage } from "../k8s/image/build.ts";
+import { applyAwsNode, waitAwsNodeReady } from "./aws-node-daemonset.ts";
+import type { DeployMode, Stack } from "./stack.ts";
 
 export interface DeploymentOptions extends CloudOptions {
+  /** processes (default) or daemonset. */
+  mode?: DeployMode;
+  /** daemonset mode: how long aws-node may take to be Ready on every node. */
+  awsNodeReadyTimeoutMs?: number;
   /** aws-node variables applied to every node (already validated with parseEnvPairs). */
   env?: Record<string, string>;
   /** Only the simulated cloud, no services on the nodes (`up --cloud-only`). */
@@ -25,22 +33,28 @@ export interface DeploymentOptions extends CloudOptions {
 export interface RunningDeployment {
   cloud: RunningCloud;
   stack: Stack;
+  /** Processes mode: each node's services (empty in daemonset mode and with cloudOnly). */
   nodes: Array<{ services: NodeServices; layout: NodeLayout }>;
+  /** Each node's directories (both modes; empty with cloudOnly). */
+  layouts: NodeLayout[];
   /** One per node (empty without kubelets). */
   kubelets: Kubelet[];
   stop(): Promise<void>;
 }
 
 export async function startDeployment(opts: DeploymentOptions): Promise<RunningDeployment> {
+  const mode = opts.mode ?? "processes";
+  if (mode === "daemonset" && (opts.cloudOnly || opts.kubelets === false)) throw new Error("daemonset mode needs the nodes' kubelets (not with cloudOnly or kubelets: false)");
   const withKubelets = opts.kubelets ?? !opts.cloudOnly;
   const cloud = await startCloud({ ...opts, kubelets: withKubelets });
   const log = (opts.logger ?? (await import("pino")).default({ level: "silent" })) as pino.Logger;
   const nodes: RunningDeployment["nodes"] = [];
+  const layouts: NodeLayout[] = [];
   const kubelets: Kubelet[] = [];
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      // Pods first: their CNI DEL needs the node's services.
+      // Pods first (aws-node, hostNetwork, last): their CNI DEL needs the node's services.
       for (const p of (await Promise.all(kubelets.map((k) => k.stop()))).flat()) log.warn({ problem: p }, "kubelet teardown");
       await Promise.all(nodes.map((n) => n.services.stop()));
       await cloud.stop();
@@ -48,13 +62,10 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
   try {
     const stack: Stack = structuredClone(cloud.stack);
     if (!opts.cloudOnly) {
-      const shim = await buildShim(cloud.stack.dir);
-      const extra = opts.env ?? {};
+      stack.mode = mode;
       for (const [i, node] of stack.nodes.entries()) {
         const layout = nodeLayout(stack.dir, i);
-        installCni(layout, shim);
-        const services = new NodeServices(stack, node, layout, extra, log);
-        nodes.push({ services, layout });
+        layouts.push(layout);
         Object.assign(node, {
           runDir: layout.runDir,
           cniBinDir: layout.cniBinDir,
@@ -63,14 +74,26 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
           metrics: "http://127.0.0.1:61678/metrics",
         });
       }
+    }
+    if (mode === "processes" && !opts.cloudOnly) {
+      const shim = await buildShim(cloud.stack.dir);
+      const extra = opts.env ?? {};
+      for (const [i, node] of stack.nodes.entries()) {
+        const layout = layouts[i]!;
+        installCni(layout, shim);
+        nodes.push({ services: new NodeServices(stack, node, layout, extra, log), layout });
+      }
       // Nodes start in parallel; each node's services start in order.
       await Promise.all(nodes.map((n) => n.services.start()));
     }
-    if (withKubelets) {
-      const paths = stack.nodes.map((_, i) => nodeLayout(stack.dir, i));
-      kubelets.push(...(await startKubelets(stack, paths, log, opts.kubeletTuning)));
+    if (withKubelets) kubelets.push(...(await startKubelets(stack, layouts.length > 0 ? layouts : stack.nodes.map((_, i) => nodeLayout(stack.dir, i)), log, opts.kubeletTuning)));
+    if (mode === "daemonset") {
+      const image = await ensureImage({ onLine: (line) => log.debug({ line }, "image build") });
+      log.info({ image: image.tag, built: image.built, seconds: image.seconds }, "aws-node image");
+      await applyAwsNode(stack, { image: image.tag, env: opts.env ?? {} });
+      await waitAwsNodeReady(stack, opts.awsNodeReadyTimeoutMs ?? 300_000);
     }
-    return { cloud, stack, nodes, kubelets, stop };
+    return { cloud, stack, nodes, layouts, kubelets, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,5 +1,5 @@
 // The local deployment's CLI.
-//   bun run deploy/local/main.ts up   --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only]
+//   bun run deploy/local/main.ts up   --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only]
 //   bun run deploy/local/main.ts down --dir DIR
 //   bun run deploy/local/main.ts exec --dir DIR NAMESPACE/POD [-c CONTAINER] -- CMD ARGS...
 //   bun run deploy/local/main.ts logs --dir DIR NAMESPACE/POD [-c CONTAINER] [-p]
@@ -15,9 +15,9 @@ import { startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs } from "./node-services.ts";
 import { down } from "./down.ts";
 import { CliError, EXEC_USAGE, execInPod, LOGS_USAGE, parseExecArgs, parseLogsArgs, podLogs } from "./kubelet/cli.ts";
-import { writeStack } from "./stack.ts";
+import { writeStack, type DeployMode } from "./stack.ts";
 
-const USAGE = "usage: main.ts up --dir DIR [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
+const USAGE = "usage: main.ts up --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
 
 function fail(code: string, message: string): never {
   process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
@@ -32,6 +32,7 @@ function parse(argv: string[]) {
       allowPositionals: true,
       options: {
         dir: { type: "string" },
+        mode: { type: "string" },
         nodes: { type: "string" },
         "instance-type": { type: "string" },
         env: { type: "string", multiple: true },
@@ -52,7 +53,10 @@ function parse(argv: string[]) {
     if (!/^\d+$/.test(parsed.values.nodes) || nodes < 1 || nodes > 200) fail("LOCAL_BAD_ARGS", `--nodes: must be an integer 1..200, got ${JSON.stringify(parsed.values.nodes)}`);
   }
   const instanceType = parsed.values["instance-type"];
-  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"])) {
+  const mode = parsed.values.mode ?? "processes";
+  if (mode !== "processes" && mode !== "daemonset") fail("LOCAL_BAD_ARGS", `--mode: expected processes or daemonset, got ${JSON.stringify(mode)}`);
+  if (mode === "daemonset" && parsed.values["cloud-only"]) fail("LOCAL_BAD_ARGS", "--mode daemonset: runs aws-node on the nodes, not with --cloud-only");
+  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined)) {
     fail("LOCAL_BAD_ARGS", "down takes only --dir");
   }
   let env: Record<string, string> = {};
@@ -61,10 +65,10 @@ function parse(argv: string[]) {
   } catch (e) {
     fail("LOCAL_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
-  return { command, dir: resolve(dir), nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false };
+  return { command, dir: resolve(dir), mode: mode as DeployMode, nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false };
 }
 
-async function up(dir: string, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean): Promise<void> {
+async function up(dir: string, mode: DeployMode, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const logger = pino({ level: "info", base: { service: "local-up", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
   let cloud: RunningDeployment | undefined;
@@ -84,7 +88,7 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
   process.on("SIGTERM", shutdown);
   const started = Date.now();
   try {
-    cloud = await startDeployment({ dir, nodes, instanceType, logger, env, cloudOnly });
+    cloud = await startDeployment({ dir, mode, nodes, instanceType, logger, env, cloudOnly });
   } catch (e) {
     process.stderr.write(`error ${(e as { code?: string }).code ?? "LOCAL_UP_FAILED"}: ${(e as Error).message}\n`);
     process.exit(1);
@@ -95,7 +99,7 @@ async function up(dir: string, nodes: number | undefined, instanceType: string |
     process.exit(0);
   }
   const path = await writeStack(dir, cloud.stack);
-  logger.info({ ms: Date.now() - started }, "ready");
+  logger.info({ ms: Date.now() - started, mode: cloud.stack.mode }, "ready");
   process.stdout.write(`ready ${path}\n`);
   // Foreground: live until a signal arrives.
   setInterval(() => {}, 1 << 30);
@@ -117,7 +121,7 @@ async function podCommand(command: "exec" | "logs", argv: string[]): Promise<nev
 const [first, ...rest] = process.argv.slice(2);
 if (first === "exec" || first === "logs") await podCommand(first, rest);
 const args = parse(process.argv.slice(2));
-if (args.command === "up") await up(args.dir, args.nodes, args.instanceType, args.env, args.cloudOnly);
+if (args.command === "up") await up(args.dir, args.mode, args.nodes, args.instanceType, args.env, args.cloudOnly);
 else {
   const problems = await down(args.dir);
   for (const p of problems) process.stderr.write(`warning: ${p}\n`);

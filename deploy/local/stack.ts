@@ -12,7 +12,8 @@ export const StackNode = z.object({
   primaryIp: z.string(),
   primaryEni: z.string(),
   subnetId: z.string(),
-  // Written once the node's services are installed; absent with --cloud-only.
+  // Written once the node's services are installed; absent with --cloud-only. In daemonset mode
+  // these are the node's directories the aws-node pod's hostPath volumes map to.
   runDir: z.string().optional(),
   cniBinDir: z.string().optional(),
   cniConfDir: z.string().optional(),
@@ -20,9 +21,14 @@ export const StackNode = z.object({
   metrics: z.string().optional(),
 });
 
+export const DeployMode = z.enum(["processes", "daemonset"]);
+export type DeployMode = z.infer<typeof DeployMode>;
+
 export const Stack = z.object({
   version: z.literal(1),
   dir: z.string(),
+  /** How the product runs on the nodes: the services as processes, or the aws-node DaemonSet run by the kubelets (absent: cloud only). */
+  mode: DeployMode.optional(),
   vpc: z.object({ id: z.string(), cidrs: z.array(z.string()).min(1) }),
   ec2: z.object({ endpoint: z.string().url(), control: z.string() }),
   imds: z.object({ endpoint: z.literal("http://169.254.169.254") }),
