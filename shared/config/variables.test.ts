@@ -1,6 +1,7 @@
 // Every variable: its default, a valid value, and an invalid value that is reported by name.
 import { describe, expect, test } from "bun:test";
 import { ConfigError, ENV_NAMES, loadConfig, type Config, type EnvName } from "./index.ts";
+import { file, requires } from "../../tests/support/prerequisites.ts";
 
 type Get = (c: Config) => unknown;
 interface Row {
@@ -306,12 +307,9 @@ test("the table covers every variable of the schema, and only those", () => {
   expect(Object.keys(TABLE).sort()).toEqual([...ENV_NAMES].sort());
 });
 
-test("the schema covers every variable of the upstream README section", async () => {
-  const readme = await Bun.file(new URL("../../../shared/reference/upstream-README.md", import.meta.url)).text().catch(() => "");
-  if (readme === "") {
-    console.log("skipped: upstream README not found at ../shared/reference beside the checkout");
-    return;
-  }
+const UPSTREAM_README = new URL("../../../shared/reference/upstream-README.md", import.meta.url).pathname;
+requires(file(UPSTREAM_README, "upstream README")).test("the schema covers every variable of the upstream README section", async () => {
+  const readme = await Bun.file(UPSTREAM_README).text();
   const section = readme.slice(readme.indexOf("## CNI Configuration Variables"), readme.indexOf("### VPC CNI Feature Matrix"));
   const names = [...section.matchAll(/^#### `([A-Za-z0-9_]+)`/gm)].map((m) => m[1] as string);
   expect(names.length).toBeGreaterThan(40);

@@ -8,7 +8,7 @@
 // ENI; every live pod reaches a peer.
 //
 // Short form (bun test): 1 node, ~150 operations. RELIABILITY_SOAK=1: 2 nodes, 1,000.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +16,8 @@ import { startDeployment, type RunningDeployment } from "../../deploy/local/depl
 import type { LocalService } from "../../deploy/local/node-services.ts";
 import { hostVethName } from "../../shared/naming.ts";
 import { NodePods, podPings, type Pod } from "./pods.ts";
-import { debugOf, eventually, isRoot, kernelView, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, kernelView, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const OPERATIONS = SOAK ? 1000 : 150;
 const NODES = SOAK ? 2 : 1;
@@ -35,9 +36,8 @@ afterAll(async () => {
   await deployment?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-if (!isRoot) console.log("tests/reliability/kill-storm.root.test.ts: skipped (needs root for network namespaces)");
 
-test.skipIf(!isRoot)(
+requires(...LOCAL_DEPLOYMENT).test(
   "kill storm: services and the shim SIGKILLed during pod ADD/DEL; nothing doubled, lost or leaked",
   async () => {
     const r = rng(SEED);

@@ -7,8 +7,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const isRoot = process.getuid?.() === 0;
-
 /** The suite's own knobs (tests may read their own parameters; the product never does). */
 export const SOAK = process.env.RELIABILITY_SOAK === "1";
 export const SEED = Number.parseInt(process.env.RELIABILITY_SEED ?? "", 10) || 0x5eed_2026;

@@ -4,12 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 
-export const isRoot = process.getuid?.() === 0;
-
-export function skipReason(): string | undefined {
-  return isRoot ? undefined : "net-config root tests skipped: not running as root (they need network namespaces)";
-}
-
 export interface RunResult {
   code: number;
   out: string;

@@ -19,7 +19,6 @@ import { assertNetnsName } from "../../../deploy/local/vpc/names.ts";
 import type { StackNode } from "../../../deploy/local/stack.ts";
 
 export const BUSYBOX = "/bin/busybox";
-const TOOLS = ["podman", "runc", "conmon", "nsenter", "curl"] as const;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -27,13 +26,6 @@ export interface RunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
-}
-
-/** What this machine lacks to run the podman tests (empty: all there). */
-export function missingTools(): string[] {
-  const missing: string[] = TOOLS.filter((t) => Bun.which(t, { PATH }) === null);
-  if (!existsSync(BUSYBOX)) missing.push(BUSYBOX);
-  return missing;
 }
 
 /** argv (never a shell string) with a clean env; killed after timeoutMs. */
