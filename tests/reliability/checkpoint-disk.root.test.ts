@@ -20,7 +20,8 @@ import { CniError } from "../../deploy/local/cni-runtime.ts";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { hostVethName } from "../../shared/naming.ts";
 import { NodePods, type Pod } from "./pods.ts";
-import { debugOf, eventually, kernelView, readCheckpoint, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, readCheckpoint, SOAK, summary } from "./support.ts";
+import { kernelView } from "../support/kernel-view.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const LIVE_PODS = SOAK ? 12 : 4;

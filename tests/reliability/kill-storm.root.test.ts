@@ -16,7 +16,8 @@ import { startDeployment, type RunningDeployment } from "../../deploy/local/depl
 import type { LocalService } from "../../deploy/local/node-services.ts";
 import { hostVethName } from "../../shared/naming.ts";
 import { NodePods, podPings, type Pod } from "./pods.ts";
-import { debugOf, eventually, kernelView, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { kernelView } from "../support/kernel-view.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const OPERATIONS = SOAK ? 1000 : 150;
