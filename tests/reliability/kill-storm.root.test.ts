@@ -27,7 +27,8 @@ const PARALLEL = 8;
 const LIVE_TARGET = 12;
 const KILLED: LocalService[] = ["pool-manager", "addr-broker", "net-config"];
 /**
- * Services killed in a run, each once a seeded random number of operations has finished:
+ * Services killed in a run, each once a seeded random number of operations has finished
+ * (operations wait at a kill point until the kill is sent, so every kill lands among them):
  * paced by the work, not the clock. A clock-paced killer kills more often per operation on
  * a slow machine, and every restart (the supervisor's back-off grows to 10 s) slows the
  * operations further. 8 is about what one paced by the clock managed on an idle machine.
@@ -82,6 +83,7 @@ requires(...LOCAL_DEPLOYMENT).test(
     };
 
     const killPoints = Array.from({ length: KILLS }, () => r.int(1, OPERATIONS - 1)).sort((a, b) => a - b);
+    let killPointsPassed = 0;
     const killer = (async () => {
       for (const at of killPoints) {
         while (!done && finished < at) await Bun.sleep(50);
@@ -89,13 +91,16 @@ requires(...LOCAL_DEPLOYMENT).test(
         const node = d.nodes[r.int(0, d.nodes.length - 1)]!;
         const service = r.pick(KILLED);
         const pid = node.services.pid(service);
-        if (pid === undefined) continue;
+        let killed = false;
         try {
-          process.kill(pid, "SIGKILL");
-          counts.serviceKills++;
+          if (pid !== undefined) process.kill(pid, "SIGKILL");
+          killed = pid !== undefined;
         } catch {
-          continue; // already gone: the supervisor is restarting it
+          // already gone: the supervisor is restarting it
         }
+        killPointsPassed++;
+        if (!killed) continue;
+        counts.serviceKills++;
         // Let the supervisor bring it back before the next kill (its backoff doubles per restart).
         await node.services.waitHealthy(service, 60_000).catch((e) => findings.push(`${service} did not come back: ${e}`));
       }
@@ -154,8 +159,11 @@ requires(...LOCAL_DEPLOYMENT).test(
     };
 
     const busy = new Set<string>();
+    const atKillPoint = () => killPointsPassed < killPoints.length && counts.operations >= killPoints[killPointsPassed]!;
     const worker = async () => {
-      while (counts.operations < OPERATIONS && !done) {
+      for (;;) {
+        while (!done && atKillPoint()) await Bun.sleep(20);
+        if (done || counts.operations >= OPERATIONS) return;
         counts.operations++;
         const node = r.int(0, NODES - 1);
         const mine = [...live.values()].filter((p) => p.node === node && !busy.has(p.id));
