@@ -1,7 +1,7 @@
 // netConfigClient's host veth listing: a net-config serving the route is asked; one whose
 // router (the services' frame) does not serve it answers a plain 404, and addr-broker then
 // reads the links itself.
-import { afterEach, expect, test } from "bun:test";
+import { afterAll, afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ afterEach(async () => {
   await server?.stop();
   server = undefined;
 });
-process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("a net-config that lists its pod links is asked", async () => {
   const app = new Hono();
