@@ -59,6 +59,8 @@ export class UnixClient {
     try {
       json = JSON.parse(text);
     } catch {
+      // An error status keeps its meaning without a JSON body: a route the peer does not serve is a 404.
+      if (!res.ok) throw new ServiceError(`HTTP_${res.status}`, `${contract.path}: HTTP ${res.status} (${text.slice(0, 80)})`, res.status);
       throw new ServiceError("INVALID_RESPONSE", `${contract.path}: answer is not JSON (HTTP ${res.status})`, 502);
     }
     if (!res.ok) {

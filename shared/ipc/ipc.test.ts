@@ -97,6 +97,14 @@ describe("ipc over a real Unix socket", () => {
     expect(err.field).toBe("count");
   });
 
+  test("an error answer without a JSON body keeps its status: a route the server does not serve is a 404", async () => {
+    const path = fresh();
+    server = await serveUnix(new Hono(), path);
+    const err = await new UnixClient(path).call(lies, {}).catch((e) => e);
+    expect(err).toBeInstanceOf(ServiceError);
+    expect({ code: err.code, status: err.status }).toEqual({ code: "HTTP_404", status: 404 });
+  });
+
   test("an unreachable socket is UNREACHABLE naming the socket", async () => {
     const path = fresh();
     const err = await new UnixClient(path).call(echo, { name: "a" }).catch((e) => e);

@@ -1,20 +1,27 @@
 /**
  * Drives the compiled aws-cni binary exactly as a container runtime does (CNI_* env,
  * config on stdin, result on stdout, the exit code), against addr-broker run as its own
- * process (services/addr-broker/main.ts) with fake pool-manager and net-config sockets
- * in its run dir. Pod network namespaces are real (`ip netns add`), so CNI_NETNS paths
- * exist; the fake net-config never touches the kernel.
+ * process (services/addr-broker/main.ts) and a fake pool-manager whose capacity the test
+ * sets. Pod network namespaces are real. net-config is either
+ * - "real": services/net-config/main.ts inside a fresh namespace standing for the node
+ *   (one veth per ENI of the capacity, named eth<device> with the ENI's MAC; the primary's
+ *   address on eth0), with addr-broker beside it in that namespace, as on a node: pods are
+ *   wired in the kernel and tests read the kernel; or
+ * - "fake": the in-process fake of services/addr-broker/test-support/fakes.ts, which keeps
+ *   what it was told and never touches the kernel.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import type { CapacitySnapshot } from "../../shared/contracts/capacity.ts";
 import type { UnixServer } from "../../shared/ipc/server.ts";
 import { buildShim } from "../../cni-shim/build.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../services/addr-broker/test-support/fakes.ts";
+import { Namespaces } from "../../services/net-config/test-support/namespaces.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-export const isRoot = process.getuid?.() === 0;
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface ShimRun {
   code: number;
@@ -23,53 +30,82 @@ export interface ShimRun {
   json: any;
 }
 
+export interface HarnessOptions {
+  netConfig: "real" | "fake";
+  capacity?: CapacitySnapshot;
+  cooldownSeconds?: number;
+}
+
 export class CniHarness {
   readonly dir = mkdtempSync(join(tmpdir(), "cni-conf-"));
   readonly runDir = join(this.dir, "run");
   readonly checkpoint = join(this.dir, "ipam.json");
-  readonly net = new FakeNetConfig("eni");
   readonly pool: FakePoolManager;
+  /** The fake net-config ("fake" only). */
+  readonly fakeNet: FakeNetConfig | undefined;
+  /** The namespace standing for the node ("real" only), set by start(). */
+  node: { name: string; path: string } | undefined;
   shim = "";
   broker: Subprocess | undefined;
+  private netConfig: Subprocess | undefined;
   private servers: UnixServer[] = [];
-  private namespaces = new Set<string>();
-  private seq = 0;
+  private readonly nss = new Namespaces();
+  private readonly pods = new Map<string, string>(); // netns path → name
+  readonly cooldownSeconds: number;
 
-  constructor(capacity = testCapacity({ addresses: 64 }), readonly cooldownSeconds = 30) {
-    this.pool = new FakePoolManager(capacity);
+  constructor(readonly opts: HarnessOptions) {
+    this.pool = new FakePoolManager(opts.capacity ?? testCapacity({ addresses: 64 }));
+    this.fakeNet = opts.netConfig === "fake" ? new FakeNetConfig("eni") : undefined;
+    this.cooldownSeconds = opts.cooldownSeconds ?? 30;
   }
 
   async start(): Promise<void> {
     this.shim = await buildShim(join(this.dir, "bin", "aws-cni"));
-    this.servers.push(await this.net.serve(join(this.runDir, "net-config.sock")));
+    if (this.fakeNet) this.servers.push(await this.fakeNet.serve(join(this.runDir, "net-config.sock")));
+    else await this.startNetConfig();
     this.servers.push(await this.pool.serve(join(this.runDir, "pool-manager.sock")));
     await this.startBroker();
   }
 
+  /** The node namespace with one link per ENI, and net-config serving in it. */
+  private async startNetConfig(): Promise<void> {
+    const node = (this.node = this.nss.add("n"));
+    const snapshot = this.pool.snapshot!;
+    for (const eni of snapshot.enis) {
+      const dev = `eth${eni.deviceNumber}`;
+      this.nss.ip(node.name, ["link", "add", dev, "address", eni.mac, "type", "veth", "peer", "name", `vpc${eni.deviceNumber}`]);
+      this.nss.ip(node.name, ["link", "set", `vpc${eni.deviceNumber}`, "up"]);
+      if (eni.primary) {
+        this.nss.ip(node.name, ["addr", "add", `${eni.primaryIp}/${eni.subnetCidr.split("/")[1]}`, "dev", dev]);
+        this.nss.ip(node.name, ["link", "set", dev, "up"]);
+      }
+    }
+    this.nss.exec(node.name, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    this.netConfig = this.spawnService("net-config");
+    await waitFor("net-config", this.netConfig, async () => (await this.get("net-config", "/healthz")).ok);
+  }
+
   async startBroker(): Promise<void> {
-    this.broker = Bun.spawn([process.execPath, join(ROOT, "services/addr-broker/main.ts")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-        AWS_VPC_CNI_RUN_DIR: this.runDir,
-        AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint,
-        IP_COOLDOWN_PERIOD: String(this.cooldownSeconds),
-        AWS_VPC_K8S_CNI_LOG_FILE: join(this.dir, "addr-broker.log"),
-      },
+    this.broker = this.spawnService("addr-broker", { AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint, IP_COOLDOWN_PERIOD: String(this.cooldownSeconds) });
+    // Ready when it has capacity and its start-up sweep is done.
+    await waitFor("addr-broker", this.broker, async () => {
+      const d = (await (await this.get("addr-broker", "/debug")).json()) as { capacity: unknown; startupSweep: { done: boolean } };
+      return !!d.capacity && d.startupSweep.done;
+    });
+  }
+
+  /** A service's main.ts as its own process: in the node namespace with the real net-config (as on a node). */
+  private spawnService(service: "net-config" | "addr-broker", env: Record<string, string> = {}): Subprocess {
+    const argv = [process.execPath, join(ROOT, "services", service, "main.ts")];
+    return Bun.spawn(this.node ? ["ip", "netns", "exec", this.node.name, ...argv] : argv, {
+      env: { PATH, AWS_VPC_CNI_RUN_DIR: this.runDir, AWS_VPC_K8S_CNI_LOG_FILE: join(this.dir, `${service}.log`), ...env },
       stdout: "ignore",
       stderr: "inherit",
     });
-    // Ready when it answers /healthz and has capacity.
-    for (let i = 0; i < 500; i++) {
-      try {
-        const res = await fetch("http://localhost/debug", { unix: join(this.runDir, "addr-broker.sock") });
-        const d = (await res.json()) as { capacity: unknown; startupSweep: { done: boolean } };
-        if (res.ok && d.capacity && d.startupSweep.done) return;
-      } catch {
-        // not up yet
-      }
-      await Bun.sleep(10);
-    }
-    throw new Error("addr-broker did not start");
+  }
+
+  private get(service: string, path: string): Promise<Response> {
+    return fetch(`http://localhost${path}`, { unix: join(this.runDir, `${service}.sock`), signal: AbortSignal.timeout(2000) });
   }
 
   async killBroker(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
@@ -82,16 +118,23 @@ export class CniHarness {
 
   /** A fresh pod network namespace; removed in stop() (or by dropNetns). */
   netns(): string {
-    const name = `cnic${process.pid}x${this.seq++}`;
-    const r = Bun.spawnSync(["ip", "netns", "add", name]);
-    if (r.exitCode !== 0) throw new Error(`ip netns add ${name}: ${r.stderr.toString()}`);
-    this.namespaces.add(name);
-    return `/run/netns/${name}`;
+    const ns = this.nss.add("p");
+    this.pods.set(ns.path, ns.name);
+    return ns.path;
+  }
+
+  /** The name of a pod namespace made by netns(), for `ip -n`. */
+  netnsName(path: string): string {
+    const name = this.pods.get(path);
+    if (!name) throw new Error(`${path} was not made by this harness`);
+    return name;
   }
 
   dropNetns(path: string): void {
-    const name = path.split("/").pop() ?? "";
-    if (this.namespaces.delete(name)) Bun.spawnSync(["ip", "netns", "del", name]);
+    const name = this.pods.get(path);
+    if (name === undefined) return;
+    this.pods.delete(path);
+    this.nss.remove(name);
   }
 
   conf(cniVersion: string | undefined, extra: Record<string, unknown> = {}): string {
@@ -120,9 +163,32 @@ export class CniHarness {
 
   async stop(): Promise<void> {
     await this.killBroker("SIGTERM");
+    const nc = this.netConfig;
+    this.netConfig = undefined;
+    if (nc) {
+      nc.kill("SIGTERM");
+      await nc.exited;
+    }
     for (const s of this.servers) await s.stop();
-    for (const n of this.namespaces) Bun.spawnSync(["ip", "netns", "del", n]);
-    this.namespaces.clear();
+    this.pods.clear();
+    this.nss.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Polls `ready` (every 10 ms, up to 15 s) while `proc` runs; throws naming the service otherwise. */
+async function waitFor(service: string, proc: Subprocess, ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = "no answer yet";
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${service} exited with ${proc.exitCode} during start-up`);
+    try {
+      if (await ready()) return;
+      last = "answering, not ready";
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await Bun.sleep(10);
+  }
+  throw new Error(`${service} not ready after 15 s: ${last}`);
 }

@@ -3,12 +3,13 @@
  * API, and every container's environment is a valid configuration. (What the init container
  * installs: deploy/k8s/install-cni.test.ts and tests/deploy/image.root.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../shared/config/index.ts";
 import { serveKube, writeKubeconfig } from "../../deploy/local/sim-kube/serve.ts";
+import { requires } from "../support/prerequisites.ts";
 
 const K8S = join(import.meta.dir, "../../deploy/k8s");
 function loadAll(path: string): unknown[] {
@@ -98,11 +99,10 @@ describe("deploy/k8s manifests", () => {
 });
 
 describe("kubectl server-side dry run against the simulated API", () => {
-  const haveKubectl = existsSync("/usr/bin/kubectl");
+  const kubectl = requires("kubectl");
   let kube: Awaited<ReturnType<typeof serveKube>> | undefined;
   let dir = "";
-  beforeAll(async () => {
-    if (!haveKubectl) return;
+  kubectl.beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "manifests-"));
     kube = await serveKube({ hostname: "127.0.0.1", port: 0 });
     writeKubeconfig(join(dir, "kubeconfig"), kube.url);
@@ -112,7 +112,7 @@ describe("kubectl server-side dry run against the simulated API", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test.skipIf(!haveKubectl)("every manifest is accepted and nothing is stored", async () => {
+  kubectl.test("every manifest is accepted and nothing is stored", async () => {
     const p = Bun.spawn(["kubectl", "--kubeconfig", join(dir, "kubeconfig"), "create", "--dry-run=server", "-f", join(K8S, "eniconfig-crd.yaml"), "-f", join(K8S, "aws-node.yaml")], { stdout: "pipe", stderr: "pipe" });
     const [code, out, err] = [await p.exited, await new Response(p.stdout).text(), await new Response(p.stderr).text()];
     expect(err).toBe("");

@@ -1,7 +1,7 @@
 // The whole local deployment end to end through the real CNI path: the demo's steps (the
 // same functions `npm start` runs) as tests, plus CNI semantics a runtime relies on: CHECK,
 // DEL releasing into cooldown and cleaning the node, idempotent ADD, STATUS through the shim.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +12,10 @@ import { DemoContext } from "../../deploy/local/demo/steps.ts";
 import { getJson, readPool } from "../../deploy/local/demo/observe.ts";
 import { SERVICE_ORDER } from "../../deploy/local/node-services.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
-import { isRoot } from "../../deploy/local/vpc/test-support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { leftovers } from "../local/up-process.ts";
 
-describe.skipIf(!isRoot)("local deployment end to end (root)", () => {
-  if (!isRoot) console.log("skipped: needs root to create network namespaces, veths and iptables rules");
+requires(...LOCAL_DEPLOYMENT).describe("local deployment end to end (root)", () => {
   let dir = "";
   let dep: RunningDeployment | undefined;
   let ctx: DemoContext | undefined;

@@ -9,26 +9,23 @@
  * `ip netns exec`, whose private mount namespace hides podman's netns bind mount from
  * net-config: the ADD then fails with "setns failed: errno 22"; see runtime.ts).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import type { StackNode } from "../../deploy/local/stack.ts";
-import { isRoot } from "../../deploy/local/vpc/test-support.ts";
 import { leftovers } from "../local/up-process.ts";
 import { brokerDebug, checkpointAddresses, eniHolding, eventually, freeAddresses, linkNames, natRules, onNode } from "./podman/node-state.ts";
-import { missingTools, NodePodman, processesMentioning, type ContainerInfo } from "./podman/runtime.ts";
+import { NodePodman, processesMentioning, type ContainerInfo } from "./podman/runtime.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const COOLDOWN_S = 10;
 const HOST_PORT = 18080;
-const missing = isRoot ? missingTools() : [];
-const skip = !isRoot || missing.length > 0;
-if (!isRoot) console.log("podman e2e skipped: needs root (network namespaces, rootful podman)");
-else if (missing.length > 0) console.log(`podman e2e skipped: missing ${missing.join(", ")} (tests/setup-host.sh installs them)`);
+const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter");
 
-describe.skipIf(skip)("podman on the aws-cni network of a local deployment (root)", () => {
-  const base = skip ? "" : mkdtempSync(join(tmpdir(), `e2e-podman-${process.pid}-`));
+gate.describe("podman on the aws-cni network of a local deployment (root)", () => {
+  const base = !gate.met ? "" : mkdtempSync(join(tmpdir(), `e2e-podman-${process.pid}-`));
   const depDir = join(base, "deploy");
   let dep: RunningDeployment | undefined;
   const pm: NodePodman[] = [];

@@ -3,10 +3,11 @@
 // node creates/attaches/assigns and the link appears; a secondary IP is reachable from the
 // other node only while assigned; the outside echo sees the node's address; SIGTERM and
 // `down` leave nothing behind.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { Stack } from "../../deploy/local/stack.ts";
-import { askEcho, execIn, isRoot, linksIn, ping } from "../../deploy/local/vpc/test-support.ts";
+import { askEcho, execIn, linksIn, ping } from "../../deploy/local/vpc/test-support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { leftovers, runDown, startUp, tempDir, type UpProcess } from "./up-process.ts";
 
 const EC2_SCRIPT = new URL("./ec2-in-node.ts", import.meta.url).pathname;
@@ -27,8 +28,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-describe.skipIf(!isRoot)("local deployment via the CLI (root)", () => {
-  if (!isRoot) console.log("skipped: needs root to create network namespaces");
+const gate = requires(...LOCAL_DEPLOYMENT);
+
+gate.describe("local deployment via the CLI (root)", () => {
   const dir = tempDir("up");
   let up: UpProcess | undefined;
   let echoPids: number[] = [];
@@ -138,7 +140,7 @@ describe.skipIf(!isRoot)("local deployment via the CLI (root)", () => {
   });
 });
 
-describe.skipIf(!isRoot)("down after a crashed up (root)", () => {
+gate.describe("down after a crashed up (root)", () => {
   const dir = tempDir("crash");
   afterAll(async () => {
     await runDown(dir);

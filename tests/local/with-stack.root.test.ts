@@ -1,13 +1,13 @@
 // The programmatic API: withStack starts a deployment in-process and always tears it down.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { withStack } from "../../deploy/local/cloud.ts";
 import { readStack } from "../../deploy/local/stack.ts";
-import { execIn, isRoot } from "../../deploy/local/vpc/test-support.ts";
+import { execIn } from "../../deploy/local/vpc/test-support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { leftovers, tempDir } from "./up-process.ts";
 
-describe.skipIf(!isRoot)("withStack (root)", () => {
-  if (!isRoot) console.log("skipped: needs root to create network namespaces");
+requires(...LOCAL_DEPLOYMENT).describe("withStack (root)", () => {
   const dir = tempDir("with");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

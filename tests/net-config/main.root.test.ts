@@ -4,14 +4,13 @@
  * /healthz and /debug, applies the host set-up it is asked for, reconciles on request,
  * and stops on SIGTERM removing its socket. Needs root.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Namespaces, isRoot, skipReason, run } from "../../services/net-config/test-support/namespaces.ts";
+import { Namespaces, run } from "../../services/net-config/test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
 const nss = new Namespaces();
 const dir = mkdtempSync(join(tmpdir(), "netconfig-main-"));
 let proc: ReturnType<typeof Bun.spawn> | undefined;
@@ -28,7 +27,7 @@ async function waitFor(path: string): Promise<void> {
   for (let i = 0; i < 100 && !existsSync(path); i++) await Bun.sleep(50);
 }
 
-describe.skipIf(!isRoot)("net-config main (root)", () => {
+requires(...NAMESPACES, "iptables").describe("net-config main (root)", () => {
   test("serves, sets up the host when asked, reconciles, stops on SIGTERM", async () => {
     const node = nss.add("m");
     nss.ip(node.name, ["link", "add", "eth0", "address", "02:00:00:00:00:05", "type", "veth", "peer", "name", "ext0"]);

@@ -2,17 +2,20 @@
 // group's with AWS_VPC_CNI_SOCKET_GROUP); nothing but metrics (:61678) and introspection
 // (127.0.0.1:61679) listens on TCP in the node namespace; a process without root cannot
 // talk to the services (dropped with setpriv), while a member of the configured group can.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
-import { isRoot, summary } from "./support.ts";
+import { summary } from "./support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics"] as const;
 const NOGROUP = 65534;
 const started: Array<{ d: RunningDeployment; dir: string }> = [];
 const counts = { sockets: 0, listeners: 0, deniedAttempts: 0, groupAttempts: 0 };
+
+const gate = requires(...LOCAL_DEPLOYMENT, "setpriv");
 
 afterAll(async () => {
   for (const s of started) {
@@ -21,7 +24,6 @@ afterAll(async () => {
   }
   summary("access", counts);
 });
-if (!isRoot) console.log("tests/reliability/access.root.test.ts: skipped (needs root)");
 
 async function deploy(env: Record<string, string>): Promise<RunningDeployment> {
   const dir = mkdtempSync(join(tmpdir(), "rel-access-"));
@@ -62,7 +64,7 @@ function tcpListeners(netns: string): Listener[] {
   return out;
 }
 
-describe.skipIf(!isRoot)("access", () => {
+gate.describe("access", () => {
   test("default: sockets 0600 root:root, only metrics and introspection on TCP, non-root refused", async () => {
     const d = await deploy({});
     const runDir = d.nodes[0]!.layout.runDir;

@@ -20,7 +20,9 @@ import { CniError } from "../../deploy/local/cni-runtime.ts";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { hostVethName } from "../../shared/naming.ts";
 import { NodePods, type Pod } from "./pods.ts";
-import { debugOf, eventually, isRoot, kernelView, readCheckpoint, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, readCheckpoint, SOAK, summary } from "./support.ts";
+import { kernelView } from "../support/kernel-view.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const LIVE_PODS = SOAK ? 12 : 4;
 const dir = mkdtempSync(join(tmpdir(), "rel-ckpt-"));
@@ -34,7 +36,7 @@ let pods: NodePods | undefined;
 const live: Pod[] = [];
 const counts = { livePods: 0, refusedAdds: 0, fillerBytes: 0, addsAfterSpace: 0, addsAfterCorrupt: 0, checks: 0 };
 
-if (!isRoot) console.log("tests/reliability/checkpoint-disk.root.test.ts: skipped (needs root for tmpfs and network namespaces)");
+const gate = requires(...LOCAL_DEPLOYMENT);
 
 function run(argv: string[]): void {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
@@ -48,8 +50,7 @@ function unmount(): void {
   mounted = false;
 }
 
-beforeAll(async () => {
-  if (!isRoot) return;
+gate.beforeAll(async () => {
   mkdirSync(ckptDir);
   run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", ckptDir]);
   mounted = true;
@@ -70,7 +71,7 @@ afterAll(async () => {
   } finally {
     unmount();
     rmSync(dir, { recursive: true, force: true });
-    if (isRoot) summary("checkpoint-disk", counts);
+    if (gate.met) summary("checkpoint-disk", counts);
   }
 }, 30_000);
 
@@ -138,7 +139,7 @@ async function liveProblems(): Promise<string[]> {
   return problems;
 }
 
-test.skipIf(!isRoot)(
+gate.test(
   "disk full while writing the checkpoint: the ADD fails cleanly, nothing half-assigned, running pods untouched; works again once space returns",
   async () => {
     for (let i = 0; i < LIVE_PODS; i++) {
@@ -204,7 +205,7 @@ test.skipIf(!isRoot)(
   60_000,
 );
 
-test.skipIf(!isRoot)(
+gate.test(
   "corrupt checkpoint at addr-broker restart: reason on /debug and in the log, file kept aside, live pods keep their addresses and pass CHECK, new pods get other addresses",
   async () => {
     expect(live.length).toBeGreaterThan(0); // the pods of the previous test
@@ -278,7 +279,7 @@ test.skipIf(!isRoot)(
   60_000,
 );
 
-test.skipIf(!isRoot)(
+gate.test(
   "after a corrupt checkpoint, DEL of a pod known only from the kernel leaves nothing behind: no veth/rule/route, its address no longer reserved",
   async () => {
     const b = await broker();

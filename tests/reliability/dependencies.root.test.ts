@@ -21,7 +21,8 @@ import { CniError } from "../../deploy/local/cni-runtime.ts";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { contains, parseCidr } from "../../shared/ip.ts";
 import { NodePods, type Pod } from "./pods.ts";
-import { debugOf, eventually, isRoot, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, SOAK, summary } from "./support.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const OUTAGE_PODS = SOAK ? 20 : 10;
 /** SdkImds' per-request timeout is 5 s: an answer 6 s late is no answer. */
@@ -35,10 +36,9 @@ let custom: RunningDeployment | undefined;
 const allPods: NodePods[] = [];
 const counts = { adds: 0, addsDuringOutage: 0, refusedAdds: 0, retriedAdds: 0, pmRestarts: 0, startupRetriesLogged: 0 };
 
-if (!isRoot) console.log("tests/reliability/dependencies.root.test.ts: skipped (needs root for network namespaces)");
+const gate = requires(...LOCAL_DEPLOYMENT);
 
-beforeAll(async () => {
-  if (!isRoot) return;
+gate.beforeAll(async () => {
   const [a, b] = await Promise.allSettled([
     startDeployment({ dir: join(dir, "plain"), nodes: 1 }),
     startDeployment({ dir: join(dir, "custom"), nodes: 1, env: { AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG: "true" } }),
@@ -105,7 +105,7 @@ let resolvePlainKube!: () => void;
 const plainKubeDone = new Promise<void>((r) => (resolvePlainKube = r));
 let plainKubeStarted = false;
 
-test.concurrent.skipIf(!isRoot)(
+gate.concurrent(
   "Kubernetes API refusing, then 503: pods still get addresses and the pool grows; /debug names the outage, then the recovery",
   async () => {
     plainKubeStarted = true;
@@ -153,7 +153,7 @@ test.concurrent.skipIf(!isRoot)(
   60_000,
 );
 
-test.concurrent.skipIf(!isRoot)(
+gate.concurrent(
   "IMDS slower than the client's timeout, then answering 500, at pool-manager start-up: not healthy, ADD answers 11 with a reason; ready and serving once IMDS recovers",
   async () => {
     // Deployment A is the Kubernetes test's first; wait for it unless it was filtered out (bun test -t).
@@ -222,7 +222,7 @@ test.concurrent.skipIf(!isRoot)(
   90_000,
 );
 
-test.concurrent.skipIf(!isRoot)(
+gate.concurrent(
   "custom networking, ENIConfig created while the API is unreachable: the shortage says so, nothing from the primary ENI; addresses flow once it returns",
   async () => {
     const d = custom!;
@@ -267,5 +267,5 @@ test.concurrent.skipIf(!isRoot)(
 );
 
 afterAll(() => {
-  if (isRoot) summary("dependencies", { ...counts, restarts: JSON.stringify([plain, custom].map((d) => d?.nodes[0]?.services.restarts())) });
+  if (gate.met) summary("dependencies", { ...counts, restarts: JSON.stringify([plain, custom].map((d) => d?.nodes[0]?.services.restarts())) });
 });

@@ -36,6 +36,7 @@ import { buildShim } from "../../cni-shim/build.ts";
 import { createFrame } from "../../shared/service.ts";
 import { rng, SEED, SOAK, summary, type Rng } from "./support.ts";
 
+/** Rounds of cases: each round is up to a minute of work on a loaded machine (the tests' budgets). */
 const ROUNDS = SOAK ? 20 : 1;
 const dir = mkdtempSync(join(tmpdir(), "rel-fuzz-"));
 const servers: UnixServer[] = [];
@@ -211,7 +212,7 @@ test("CNI stdin and environment: every hostile case gets a CNI error naming the 
   expect(huge.status).toBe(400);
   expect(((await huge.json()) as { error: { field: string } }).error.field).toBe("stdin");
   expect(findings).toEqual([]);
-}, 60_000);
+}, 60_000 * ROUNDS);
 
 // ---------- every validated route ----------
 interface RouteSpec {
@@ -328,7 +329,7 @@ test("every validated service route: bad bodies get 4xx naming the field; nothin
   expect(store.text).toBe(ckptBefore);
   expect(JSON.stringify(h.pm.model.usage ?? null)).toBe(usageBefore);
   expect(findings).toEqual([]);
-}, 60_000);
+}, 60_000 * ROUNDS);
 
 test("every configuration variable: random values are accepted or refused by a ConfigError naming the variable", () => {
   const r = rng(SEED ^ 0xc0f);
@@ -349,6 +350,11 @@ test("every configuration variable: random values are accepted or refused by a C
   expect(findings).toEqual([]);
 });
 
+/**
+ * Cases through the compiled shim, one exec each: ~30 ms on an idle machine, up to ~150 ms
+ * on a loaded one; the test's budget is that plus a minute for the build and the broker.
+ */
+const SHIM_CASES = SOAK ? 1000 : 80;
 test("the compiled shim, for a subset: hostile CNI cases get a JSON CNI error on stdout and a non-zero exit", async () => {
   const { svc, store } = await broker();
   const runDir = join(dir, "shim-run");
@@ -358,7 +364,7 @@ test("the compiled shim, for a subset: hostile CNI cases get a JSON CNI error on
   expect(((await add.json()) as { exitCode: number }).exitCode).toBe(0);
   const before = store.text;
   const r = rng(SEED ^ 0x5417);
-  for (let i = 0; i < (SOAK ? 1000 : 80); i++) {
+  for (let i = 0; i < SHIM_CASES; i++) {
     const c = cniCase(r);
     counts.cniCases++;
     let stdin = c.stdin;
@@ -382,7 +388,7 @@ test("the compiled shim, for a subset: hostile CNI cases get a JSON CNI error on
   }
   expect(store.text).toBe(before);
   expect(findings).toEqual([]);
-}, 60_000);
+}, 60_000 + SHIM_CASES * 150);
 
 test("fuzz summary", () => {
   summary("fuzz", { seed: SEED, cases: counts.cniCases + counts.routeCases + counts.configCases, ...counts });

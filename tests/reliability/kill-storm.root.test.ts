@@ -1,14 +1,14 @@
 // Kill storm (any process can be killed at any instant: docs/ARCHITECTURE.md, "Failure model"):
 // pod ADD/DEL through the real shim on the local deployment while pool-manager, addr-broker
-// and net-config are SIGKILLed at seeded random moments (the node's supervisor restarts them,
-// as kubelet restarts a container) and the shim itself is killed in mid-request. A failed ADD is
-// DEL'd and retried, as kubelet does. Afterwards, and after a CNI GC with the live pods:
-// no address held twice; every live pod in the checkpoint and wired in the kernel; no
-// leftover veth/route/rule; EC2 holds exactly what pool-manager accounts for, no detached
-// ENI; every live pod reaches a peer.
+// and net-config are SIGKILLed at seeded random points of the operations (the node's
+// supervisor restarts them, as kubelet restarts a container) and the shim itself is killed in
+// mid-request. A failed ADD is DEL'd and retried, as kubelet does. Afterwards, and after a CNI
+// GC with the live pods: no address held twice; every live pod in the checkpoint and wired in
+// the kernel; no leftover veth/route/rule; EC2 holds exactly what pool-manager accounts for,
+// no detached ENI; every live pod reaches a peer.
 //
 // Short form (bun test): 1 node, ~150 operations. RELIABILITY_SOAK=1: 2 nodes, 1,000.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +16,9 @@ import { startDeployment, type RunningDeployment } from "../../deploy/local/depl
 import type { LocalService } from "../../deploy/local/node-services.ts";
 import { hostVethName } from "../../shared/naming.ts";
 import { NodePods, podPings, type Pod } from "./pods.ts";
-import { debugOf, eventually, isRoot, kernelView, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { debugOf, eventually, readCheckpoint, rng, SEED, SOAK, summary } from "./support.ts";
+import { kernelView } from "../support/kernel-view.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const OPERATIONS = SOAK ? 1000 : 150;
 const NODES = SOAK ? 2 : 1;
@@ -24,6 +26,26 @@ const PARALLEL = 8;
 /** Live pods per node the storm aims at (an m5.large holds 27 pod addresses). */
 const LIVE_TARGET = 12;
 const KILLED: LocalService[] = ["pool-manager", "addr-broker", "net-config"];
+/**
+ * Services killed in a run, each once a seeded random number of operations has finished
+ * (operations wait at a kill point until the kill is sent, so every kill lands among them):
+ * paced by the work, not the clock. A clock-paced killer kills more often per operation on
+ * a slow machine, and every restart (the supervisor's back-off grows to 10 s) slows the
+ * operations further. 8 is about what one paced by the clock managed on an idle machine.
+ */
+const KILLS = SOAK ? 100 : 8;
+/**
+ * No operation finishing for this long is a hang, not a slow machine: the longest
+ * legitimate wait is a restart (back-off up to 10 s, start-up up to 20 s on a loaded
+ * machine) followed by an ADD's wait for an address (10 s).
+ */
+const STALL_MS = 60_000;
+/**
+ * The test's budget, from the work: the deployment's start (up to 60 s loaded), each kill's
+ * restart (back-off up to 10 s, start-up up to 15 s loaded), the operations (PARALLEL at a
+ * time, up to 2 s each through the chain), then the quiesce, GC and checks (up to 60 s).
+ */
+const BUDGET_MS = 60_000 + KILLS * 25_000 + Math.ceil(OPERATIONS / PARALLEL) * 2_000 + 60_000;
 
 const dir = mkdtempSync(join(tmpdir(), "rel-storm-"));
 const tag = `ks${process.pid % 100000}`;
@@ -35,9 +57,8 @@ afterAll(async () => {
   await deployment?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-if (!isRoot) console.log("tests/reliability/kill-storm.root.test.ts: skipped (needs root for network namespaces)");
 
-test.skipIf(!isRoot)(
+requires(...LOCAL_DEPLOYMENT).test(
   "kill storm: services and the shim SIGKILLed during pod ADD/DEL; nothing doubled, lost or leaked",
   async () => {
     const r = rng(SEED);
@@ -53,21 +74,33 @@ test.skipIf(!isRoot)(
     const reasons = new Map<string, number>(); // why ADDs failed (digits elided), for the report
     let done = false;
     let seq = 0;
+    let finished = 0; // operations finished
+    let lastFinishAt = Date.now();
+    const inFlight = new Map<string, { op: string; since: number; attempt: number }>(); // pod id → what it is doing
+    const finish = () => {
+      finished++;
+      lastFinishAt = Date.now();
+    };
 
+    const killPoints = Array.from({ length: KILLS }, () => r.int(1, OPERATIONS - 1)).sort((a, b) => a - b);
+    let killPointsPassed = 0;
     const killer = (async () => {
-      while (!done) {
-        await Bun.sleep(r.int(300, 1500));
+      for (const at of killPoints) {
+        while (!done && finished < at) await Bun.sleep(50);
         if (done) break;
         const node = d.nodes[r.int(0, d.nodes.length - 1)]!;
         const service = r.pick(KILLED);
         const pid = node.services.pid(service);
-        if (pid === undefined) continue;
+        let killed = false;
         try {
-          process.kill(pid, "SIGKILL");
-          counts.serviceKills++;
+          if (pid !== undefined) process.kill(pid, "SIGKILL");
+          killed = pid !== undefined;
         } catch {
-          continue; // already gone: the supervisor is restarting it
+          // already gone: the supervisor is restarting it
         }
+        killPointsPassed++;
+        if (!killed) continue;
+        counts.serviceKills++;
         // Let the supervisor bring it back before the next kill (its backoff doubles per restart).
         await node.services.waitHealthy(service, 60_000).catch((e) => findings.push(`${service} did not come back: ${e}`));
       }
@@ -75,7 +108,8 @@ test.skipIf(!isRoot)(
 
     const addPod = async (pods: NodePods) => {
       const pod = pods.newPod(seq++);
-      for (let attempt = 0; attempt < 40; attempt++) {
+      for (let attempt = 0; attempt < 40 && !done; attempt++) {
+        inFlight.set(pod.id, { op: "ADD", since: inFlight.get(pod.id)?.since ?? Date.now(), attempt });
         counts.adds++;
         if (r.chance(0.08)) {
           // The shim killed in mid-request: the runtime sees a failed ADD.
@@ -90,6 +124,7 @@ test.skipIf(!isRoot)(
             pod.address = res.address;
             holder.set(res.address, pod.id);
             live.set(pod.id, pod);
+            inFlight.delete(pod.id);
             return;
           }
           counts.addFailures++;
@@ -103,6 +138,7 @@ test.skipIf(!isRoot)(
       counts.givenUp++;
       await pods.del(pod);
       pods.drop(pod);
+      inFlight.delete(pod.id);
     };
 
     const delPod = async (pod: Pod) => {
@@ -110,6 +146,7 @@ test.skipIf(!isRoot)(
       live.delete(pod.id);
       if (pod.address && holder.get(pod.address) === pod.id) holder.delete(pod.address);
       counts.dels++;
+      inFlight.set(pod.id, { op: "DEL", since: Date.now(), attempt: 0 });
       if (r.chance(0.08)) {
         counts.shimKills++;
         await pods.execShim(pods.cniEnv(pod, "DEL"), pods.pluginConf(), r.int(1, 40));
@@ -118,11 +155,15 @@ test.skipIf(!isRoot)(
       const err = await pods.del(pod);
       if (err) findings.push(`DEL ${pod.id} failed: ${err.message}`);
       pods.drop(pod);
+      inFlight.delete(pod.id);
     };
 
     const busy = new Set<string>();
+    const atKillPoint = () => killPointsPassed < killPoints.length && counts.operations >= killPoints[killPointsPassed]!;
     const worker = async () => {
-      while (counts.operations < OPERATIONS) {
+      for (;;) {
+        while (!done && atKillPoint()) await Bun.sleep(20);
+        if (done || counts.operations >= OPERATIONS) return;
         counts.operations++;
         const node = r.int(0, NODES - 1);
         const mine = [...live.values()].filter((p) => p.node === node && !busy.has(p.id));
@@ -134,11 +175,26 @@ test.skipIf(!isRoot)(
         } else {
           await addPod(nodePods[node]!);
         }
+        finish();
       }
     };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    done = true;
-    await killer;
+    // A hang fails here, saying what was in flight, instead of running into the test's timeout.
+    const stalled = new Promise<never>((_, reject) => {
+      const watch = setInterval(() => {
+        if (done) return clearInterval(watch);
+        if (Date.now() - lastFinishAt < STALL_MS) return;
+        clearInterval(watch);
+        const now = Date.now();
+        const pending = [...inFlight].map(([id, w]) => `${w.op} ${id} (attempt ${w.attempt + 1}, ${Math.round((now - w.since) / 1000)} s)`);
+        reject(new Error(`kill storm stalled: no operation finished for ${STALL_MS / 1000} s (${finished} of ${OPERATIONS}); in flight: ${pending.join(", ") || "none"}; ADD failures by reason: ${JSON.stringify(Object.fromEntries(reasons))}; restarts: ${JSON.stringify(d.nodes.map((n) => n.services.restarts()))}`));
+      }, 1_000);
+    });
+    try {
+      await Promise.race([Promise.all(Array.from({ length: PARALLEL }, worker)), stalled]);
+    } finally {
+      done = true;
+      await killer;
+    }
 
     // Quiesce: every service up, then GC with the live pods, as the runtime does.
     for (const n of d.nodes) for (const s of KILLED) await n.services.waitHealthy(s, 60_000);
@@ -215,5 +271,5 @@ test.skipIf(!isRoot)(
     expect(counts.serviceKills).toBeGreaterThan(0);
     expect(live.size).toBeGreaterThan(0);
   },
-  SOAK ? 3_600_000 : 110_000,
+  BUDGET_MS,
 );

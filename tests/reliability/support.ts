@@ -2,12 +2,11 @@
  * Shared pieces of the reliability suite: a seeded PRNG (every random choice of a run is
  * reproducible from the seed it prints), the suite's knobs (short form in `bun test`, long
  * form with RELIABILITY_SOAK=1 under `npm run soak`), and read-only views of a node of the
- * local deployment (service /debug, checkpoint, kernel state) used by the assertions.
+ * local deployment (service /debug, checkpoint) used by the assertions; the kernel's view
+ * is tests/support/kernel-view.ts.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-
-export const isRoot = process.getuid?.() === 0;
 
 /** The suite's own knobs (tests may read their own parameters; the product never does). */
 export const SOAK = process.env.RELIABILITY_SOAK === "1";
@@ -59,38 +58,6 @@ export interface CheckpointAllocation {
 export function readCheckpoint(path: string): { allocations: CheckpointAllocation[]; cooling?: unknown[]; reserved?: unknown[] } {
   if (!existsSync(path)) return { allocations: [] };
   return JSON.parse(readFileSync(path, "utf8"));
-}
-
-function run(argv: string[]): string {
-  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
-
-export interface KernelView {
-  /** Links whose name starts with the veth prefix. */
-  veths: string[];
-  /** Destinations of rules at priority 512 (to-pod rules). */
-  rules512: string[];
-  /** Rules at 1536 (from-pod rules of secondary ENIs): "from → table". */
-  rules1536: string[];
-  /** Host /32 routes in main: destination → device. */
-  hostRoutes: Record<string, string>;
-}
-
-/** The pod-related kernel state of a node namespace, as ip(8) reports it. */
-export function kernelView(netns: string, vethPrefix = "eni"): KernelView {
-  const links = JSON.parse(run(["ip", "-n", netns, "-j", "link", "show"])) as Array<{ ifname: string }>;
-  const rules = JSON.parse(run(["ip", "-n", netns, "-j", "rule", "show"])) as Array<{ priority: number; dst?: string; src?: string; table?: string }>;
-  const routes = JSON.parse(run(["ip", "-n", netns, "-j", "route", "show", "table", "main"])) as Array<{ dst: string; dev?: string }>;
-  const hostRoutes: Record<string, string> = {};
-  for (const r of routes) if (r.dev?.startsWith(vethPrefix) && !r.dst.includes("/")) hostRoutes[r.dst] = r.dev;
-  return {
-    veths: links.map((l) => l.ifname).filter((n) => n.startsWith(vethPrefix)).sort(),
-    rules512: rules.filter((r) => r.priority === 512 && r.dst).map((r) => r.dst!).sort(),
-    rules1536: rules.filter((r) => r.priority === 1536).map((r) => `${r.src} → ${r.table}`).sort(),
-    hostRoutes,
-  };
 }
 
 /** Polls `probe` until it returns true or the deadline passes; returns the last value. */

@@ -1,22 +1,20 @@
 // The simulated Kubernetes API driven by the real kubectl binary (spawned with argv).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveKube, writeKubeconfig } from "./serve.ts";
 import type { ServedKube } from "./serve.ts";
+import { requires } from "../../../tests/support/prerequisites.ts";
 
-const KUBECTL = "/usr/bin/kubectl";
-const haveKubectl = existsSync(KUBECTL);
-if (!haveKubectl) console.log(`skipping kubectl tests: ${KUBECTL} is missing`);
+const gate = requires("kubectl");
 
 let kube: ServedKube;
 let dir: string;
 let kubeconfig: string;
 
 async function kubectl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const child = Bun.spawn([KUBECTL, "--kubeconfig", kubeconfig, ...args], { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(["kubectl", "--kubeconfig", kubeconfig, ...args], { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { code, out, err };
 }
@@ -92,8 +90,7 @@ spec:
       openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `;
 
-beforeAll(async () => {
-  if (!haveKubectl) return;
+gate.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), `sim-kube-${process.pid}-`));
   kubeconfig = join(dir, "kubeconfig");
   // No required token: kubectl (client-go) does not send bearer tokens to an http:// server.
@@ -106,13 +103,12 @@ beforeAll(async () => {
     status: { conditions: [{ type: "Ready", status: "True" }], nodeInfo: { kubeletVersion: "v1.32.0" } },
   });
 });
-afterAll(async () => {
-  if (!haveKubectl) return;
+gate.afterAll(async () => {
   await kube.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!haveKubectl)("kubectl", () => {
+gate.describe("kubectl", () => {
   test("get nodes prints the node as Ready", async () => {
     const result = await kubectl("get", "nodes");
     expect(result.err).toBe("");

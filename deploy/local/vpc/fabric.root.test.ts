@@ -1,12 +1,13 @@
 // Root test of the namespace layer alone (no simulated EC2): synthetic EC2 events drive the
 // mirror; outcomes are checked in the kernel and by traffic between namespaces.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { VpcFabric, destroyStack } from "./fabric.ts";
 import { EniMirror } from "./mirror.ts";
 import { stackNames } from "./names.ts";
 import { listNetns } from "./command.ts";
 import { startEcho, type EchoService } from "./outside-echo.ts";
-import { askEcho, execIn, isRoot, linksIn, ping } from "./test-support.ts";
+import { askEcho, execIn, linksIn, ping } from "./test-support.ts";
+import { NAMESPACES, requires } from "../../../tests/support/prerequisites.ts";
 
 const names = stackNames(`/tmp/vpc-fabric-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
 const silent = { info() {}, error() {} };
@@ -15,8 +16,7 @@ const attach = (eniId: string, instanceId: string, deviceIndex: number, mac: str
   eniId, instanceId, deviceIndex, mac, primaryIp, subnetId: "subnet-1", subnetCidr: SUBNET,
 });
 
-describe.skipIf(!isRoot)("local VPC namespaces (root)", () => {
-  if (!isRoot) console.log("skipped: needs root to create network namespaces");
+requires(...NAMESPACES, "busybox").describe("local VPC namespaces (root)", () => {
   const fabric = new VpcFabric(names, ["10.0.0.0/16"]);
   const mirror = new EniMirror(fabric, silent);
   const node0 = fabric.nodeNs(0);

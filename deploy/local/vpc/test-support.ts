@@ -2,8 +2,6 @@
 import { assertNetnsName } from "./names.ts";
 import { runCommand, type CommandResult } from "./command.ts";
 
-export const isRoot = process.getuid?.() === 0;
-
 export function execIn(ns: string, argv: readonly string[], stdin?: string): Promise<CommandResult> {
   return runCommand(["ip", "netns", "exec", assertNetnsName(ns), ...argv], stdin);
 }

@@ -4,12 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 
-export const isRoot = process.getuid?.() === 0;
-
-export function skipReason(): string | undefined {
-  return isRoot ? undefined : "net-config root tests skipped: not running as root (they need network namespaces)";
-}
-
 export interface RunResult {
   code: number;
   out: string;
@@ -26,11 +20,12 @@ export function run(argv: string[], allowFail = false): RunResult {
 
 export class Namespaces {
   private readonly created: string[] = [];
+  private made = 0;
   readonly tag = `${process.pid.toString(36)}${randomBytes(2).toString("hex")}`;
 
   /** Creates `nc<kind><tag><n>` (short: also used in link names), with lo up. */
   add(kind: string): { name: string; path: string } {
-    const name = `nc${kind}${this.tag}${this.created.length}`;
+    const name = `nc${kind}${this.tag}${this.made++}`;
     run(["ip", "netns", "add", name]);
     this.created.push(name);
     run(["ip", "-n", name, "link", "set", "lo", "up"]);
@@ -48,6 +43,14 @@ export class Namespaces {
 
   ping(ns: string, target: string): boolean {
     return this.exec(ns, ["ping", "-c", "1", "-W", "2", target], true).code === 0;
+  }
+
+  /** Deletes one namespace made by add() (its links go with it). */
+  remove(name: string): void {
+    const i = this.created.indexOf(name);
+    if (i < 0) return;
+    this.created.splice(i, 1);
+    run(["ip", "netns", "del", name], true);
   }
 
   cleanup(): void {

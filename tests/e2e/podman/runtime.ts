@@ -15,11 +15,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUSYBOX, buildRootfs } from "../../../deploy/local/busybox-rootfs.ts";
+import { buildRootfs } from "../../../deploy/local/busybox-rootfs.ts";
+export { BUSYBOX } from "../../../deploy/local/busybox-rootfs.ts";
 import { assertNetnsName } from "../../../deploy/local/vpc/names.ts";
 import type { StackNode } from "../../../deploy/local/stack.ts";
 
-const TOOLS = ["podman", "runc", "conmon", "nsenter", "curl"] as const;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -27,13 +27,6 @@ export interface RunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
-}
-
-/** What this machine lacks to run the podman tests (empty: all there). */
-export function missingTools(): string[] {
-  const missing: string[] = TOOLS.filter((t) => Bun.which(t, { PATH }) === null);
-  if (!existsSync(BUSYBOX)) missing.push(BUSYBOX);
-  return missing;
 }
 
 /** argv (never a shell string) with a clean env; killed after timeoutMs. */

@@ -1,16 +1,17 @@
 // Needs root: creates a namespace with a pod's host-side rules, route and veth, then scans it.
-import { afterAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
 import { ipKernelScan } from "./kernel-scan.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const root = process.getuid?.() === 0;
+const gate = requires(...NAMESPACES);
 const ns = `abscan${process.pid}`;
 const ip = (...a: string[]) => Bun.spawnSync(["ip", "-n", ns, ...a]).exitCode;
 
-afterAll(() => {
-  if (root) Bun.spawnSync(["ip", "netns", "del", ns]);
+gate.afterAll(() => {
+  Bun.spawnSync(["ip", "netns", "del", ns]);
 });
 
-test.skipIf(!root)("scan finds the pod wiring upstream leaves in the node namespace", async () => {
+gate.test("scan finds the pod wiring upstream leaves in the node namespace", async () => {
   expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
   expect(ip("link", "add", "enitestscan1", "type", "veth", "peer", "name", "podside1")).toBe(0);
   expect(ip("link", "set", "enitestscan1", "up")).toBe(0);
@@ -21,4 +22,3 @@ test.skipIf(!root)("scan finds the pod wiring upstream leaves in the node namesp
   expect(got.pods).toEqual([{ address: "10.0.12.34", routeTable: 3, hostVeth: "enitestscan1" }]);
   expect(got.hostVeths).toEqual(["enitestscan1"]);
 });
-if (!root) console.log("kernel-scan.root.test.ts: skipped (needs root)");

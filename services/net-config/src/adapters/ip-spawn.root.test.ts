@@ -3,16 +3,15 @@
  * operation passes the CHECK that the netlink adapter makes, and vice versa the netlink
  * unwiring removes it. Needs root.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { NetlinkKernel } from "./netlink-kernel.ts";
 import { runWithSpawns } from "./ip-spawn.ts";
 import { PodService } from "../app/pod-service.ts";
 import { planWire } from "../core/pod-wiring.ts";
 import { DEFAULT_SETTINGS } from "../core/settings.ts";
-import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
+import { Namespaces } from "../../test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
 const nss = new Namespaces();
 let kernel: NetlinkKernel | undefined;
 afterAll(() => {
@@ -20,7 +19,7 @@ afterAll(() => {
   nss.cleanup();
 });
 
-describe.skipIf(!isRoot)("ip processes and rtnetlink perform the same plan (root)", () => {
+requires(...NAMESPACES, "nsenter").describe("ip processes and rtnetlink perform the same plan (root)", () => {
   for (const address of ["10.0.1.5", "2001:db8::5"]) {
     test(`wired by ip processes, checked and unwired over netlink (${address})`, async () => {
       const node = nss.add("s");

@@ -2,17 +2,17 @@
  * ENI set-up, host rules and SNAT in real namespaces (root). A veth stands in for the ENI;
  * an "outside" namespace behind the node's primary interface sees where traffic comes from.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { Iptables, type IptablesBackend } from "../adapters/iptables.ts";
 import { HostService } from "./host-service.ts";
 import { PodService } from "./pod-service.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
 import { upstreamArgv } from "./upstream-snat-argv.test-support.ts";
-import { Namespaces, isRoot, skipReason, run } from "../../test-support/namespaces.ts";
+import { Namespaces, run } from "../../test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
+const gate = requires(...NAMESPACES, "iptables", "nsenter", "ping");
 const nss = new Namespaces();
 const opened: NetlinkKernel[] = [];
 afterAll(() => {
@@ -48,7 +48,7 @@ function saved(ns: string, backend: IptablesBackend): string[] {
 
 const eni = { eniId: "eni-0abc", mac: "02:00:00:00:01:06", deviceNumber: 2, primaryIp: "10.0.4.20", subnetCidr: "10.0.4.0/24", gateway: "10.0.4.1", routeTable: 3 };
 
-describe.skipIf(!isRoot)("ENI set-up (root)", () => {
+gate.describe("ENI set-up (root)", () => {
   test("a veth standing in for the ENI gets MTU, address, table, rule; the main subnet route goes; idempotent; teardown", async () => {
     const node = nodeNs();
     nss.ip(node.name, ["link", "add", "ens6", "address", eni.mac, "type", "veth", "peer", "name", "ens6peer"]);
@@ -97,7 +97,7 @@ const combos: Array<[string, Partial<NetConfigSettings>]> = [
 ];
 const VPC = ["10.0.0.0/16", "100.64.0.0/16"];
 
-describe.skipIf(!isRoot)("SNAT and connmark rules as upstream's text (root)", () => {
+gate.describe("SNAT and connmark rules as upstream's text (root)", () => {
   for (const backend of ["nft", "legacy"] as const) {
     for (const [name, extra] of combos) {
       test(`${backend}: ${name}`, async () => {
@@ -144,7 +144,7 @@ describe.skipIf(!isRoot)("SNAT and connmark rules as upstream's text (root)", ()
   });
 });
 
-describe.skipIf(!isRoot)("traffic to the outside (root)", () => {
+gate.describe("traffic to the outside (root)", () => {
   const cases: Array<[string, Partial<NetConfigSettings>, string, string]> = [
     ["SNAT to the node's primary IP", {}, "198.51.100.1", "10.0.0.5"],
     ["EXTERNALSNAT keeps the pod IP", { externalSnat: true }, "198.51.100.1", "10.0.1.20"],

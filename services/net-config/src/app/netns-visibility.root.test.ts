@@ -4,7 +4,7 @@
  * point. net-config must then open the caller's view (/proc/<caller>/root<path>) — and say
  * clearly what is wrong when it cannot.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,10 +12,9 @@ import { configureHostProc, resolveNetnsPath } from "../adapters/netns.ts";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
-import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
+import { Namespaces } from "../../test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
 
 const settings: NetConfigSettings = { ...DEFAULT_SETTINGS, vethPrefix: "eni", podMtu: 1500 };
 const nss = new Namespaces();
@@ -24,7 +23,7 @@ let pods: PodService;
 let holder: ReturnType<typeof Bun.spawn> | undefined;
 const podNs = `vis${process.pid}`;
 
-describe.skipIf(!isRoot)("pod netns made in another mount namespace (root)", () => {
+requires(...NAMESPACES, "nsenter", "unshare").describe("pod netns made in another mount namespace (root)", () => {
   beforeAll(async () => {
     const node = nss.add("n");
     kernel = new NetlinkKernel({ path: node.path });

@@ -2,16 +2,15 @@
  * Pod wiring in real namespaces: a "node" namespace standing for the host (net-config's
  * netlink socket lives there) and one namespace per pod. Needs root.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
 import { RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
 import type { PodRequest } from "../core/pod-wiring.ts";
-import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
+import { Namespaces } from "../../test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
 
 const settings: NetConfigSettings = { ...DEFAULT_SETTINGS, vethPrefix: "eni", podMtu: 1480 };
 const nss = new Namespaces();
@@ -32,7 +31,7 @@ function podLeftovers(): string[] {
   return [...links, ...routes, ...rules];
 }
 
-describe.skipIf(!isRoot)("pod wiring (root, real namespaces)", () => {
+requires(...NAMESPACES, "nsenter", "ping").describe("pod wiring (root, real namespaces)", () => {
   beforeAll(() => {
     node = nss.add("n");
     // The node's primary interface: a veth whose other end stays in the node (carrier up).

@@ -3,7 +3,7 @@
  * a rule added) is repaired from the desired state; nothing outside the project's patterns
  * is touched; a source that is down is skipped. Also the contract routes through the frame.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import type { Assignment } from "../../../../shared/contracts/assignments.ts";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import { createFrame } from "../../../../shared/service.ts";
@@ -14,17 +14,16 @@ import { PodService } from "./pod-service.ts";
 import { Reconciler, type DesiredSources } from "./reconcile-service.ts";
 import { mountNetConfig } from "./app.ts";
 import { DEFAULT_SETTINGS } from "../core/settings.ts";
-import { Namespaces, isRoot, skipReason } from "../../test-support/namespaces.ts";
+import { Namespaces } from "../../test-support/namespaces.ts";
+import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
-const reason = skipReason();
-if (reason) console.warn(reason);
+const gate = requires(...NAMESPACES, "iptables", "nsenter");
 const nss = new Namespaces();
 let node: { name: string; path: string };
 let kernel: NetlinkKernel;
 const settings = { ...DEFAULT_SETTINGS, podMtu: 1500 };
 
-beforeAll(() => {
-  if (!isRoot) return;
+gate.beforeAll(() => {
   node = nss.add("n");
   nss.ip(node.name, ["link", "add", "eth0", "address", "02:00:00:00:00:05", "type", "veth", "peer", "name", "ext0"]);
   nss.ip(node.name, ["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
@@ -45,7 +44,7 @@ function capacity(): CapacitySnapshot {
   };
 }
 
-describe.skipIf(!isRoot)("reconcile (root)", () => {
+gate.describe("reconcile (root)", () => {
   test("repairs deleted rules/routes, removes the project's leftovers, leaves others alone", async () => {
     const assignments: Assignment[] = [];
     let brokerUp = true;
