@@ -1,3 +1,4 @@
+import { requires } from "../../tests/support/prerequisites.ts";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, closeSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ const BUN = join(REPO, "node_modules/bun/bin/bun.exe");
 // A static binary and one needing GLIBC_2.34, both Debian's (tests/setup-host.sh installs them).
 const STATIC = "/bin/busybox";
 const NEEDS_2_34 = "/usr/lib/cni/portmap";
-const haveBinaries = existsSync(STATIC) && existsSync(NEEDS_2_34);
+const binaries = requires("busybox", "portmap");
 const PLUGINS = ["portmap", "loopback", "host-local", "bandwidth", "tuning"];
 
 let dir = "";
@@ -60,18 +61,19 @@ describe("the install rule", () => {
     });
   });
 
-  test("what is portable is read from the binary: static and Bun are, Debian's plugins and scripts are not", () => {
-    if (haveBinaries) {
-      expect(portabilityObstacle(STATIC)).toBeUndefined();
-      expect(portabilityObstacle(NEEDS_2_34)).toBe("needs GLIBC_2.34 (> GLIBC_2.26)");
-    }
+  binaries.test("Debian's static busybox is portable, its portmap (GLIBC_2.34) is not", () => {
+    expect(portabilityObstacle(STATIC)).toBeUndefined();
+    expect(portabilityObstacle(NEEDS_2_34)).toBe("needs GLIBC_2.34 (> GLIBC_2.26)");
+  });
+
+  test("what is portable is read from the binary: Bun is, a script is not", () => {
     expect(portabilityObstacle(BUN)).toBeUndefined();
     const script = join(dir, "script");
     writeFileSync(script, "#!/bin/sh\n");
     expect(portabilityObstacle(script)).toMatch(/^cannot be checked \(ELF_NOT_ELF: /);
   });
 
-  test.skipIf(!haveBinaries)("static plugins replace the node's; each file whole, 0755, no temp file left", () => {
+  binaries.test("static plugins replace the node's; each file whole, 0755, no temp file left", () => {
     const bin = join(dir, "host/opt/cni/bin");
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, "portmap"), "the node's own portmap");
@@ -85,7 +87,7 @@ describe("the install rule", () => {
     expect(readdirSync(bin).sort()).toEqual(["aws-cni", ...PLUGINS].sort());
   });
 
-  test.skipIf(!haveBinaries)("plugins needing GLIBC_2.34 keep the node's plugins and fill only the gaps, with warnings", () => {
+  binaries.test("plugins needing GLIBC_2.34 keep the node's plugins and fill only the gaps, with warnings", () => {
     const bin = join(dir, "host/opt/cni/bin");
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, "portmap"), "the node's own portmap");
@@ -139,7 +141,7 @@ describe("the install-cni command", () => {
     return { stdout, stderr, code };
   }
 
-  test.skipIf(!haveBinaries)("sets the sysctls under --proc-sys and installs into HOST_CNI_BIN_PATH", async () => {
+  binaries.test("sets the sysctls under --proc-sys and installs into HOST_CNI_BIN_PATH", async () => {
     const src = sources(STATIC);
     const procSys = join(dir, "proc-sys");
     mkdirSync(join(procSys, "net/ipv4"), { recursive: true });

@@ -2,33 +2,23 @@
  * The aws-node image, built here (ensureImage: cached, so a warm run costs seconds): what it
  * carries, what its init container installs on a node (run against a temp host dir, as the
  * DaemonSet mounts /opt/cni/bin), a service and its probe run from it, and the DaemonSet
- * pinned to the architecture it is built for. Root, podman and mmdebstrap are needed: under
- * CI=true their absence fails the run, naming what is missing; elsewhere the file skips.
+ * pinned to the architecture it is built for. Root, podman and mmdebstrap are needed
+ * (tests/support/prerequisites.ts: a strict run fails without them, naming what is missing).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { glibcObstacle, newestGlibc, readElfDependencies } from "../../deploy/k8s/image/elf.ts";
-import { ensureImage, formatMB, IMAGE_SIZE_BUDGET_BYTES, imageTag, missingPrerequisites, type EnsuredImage } from "../../deploy/k8s/image/build.ts";
+import { ensureImage, formatMB, IMAGE_SIZE_BUDGET_BYTES, imageTag, type EnsuredImage } from "../../deploy/k8s/image/build.ts";
 import { CHAINED_PLUGINS, MIN_NODE_GLIBC } from "../../deploy/k8s/image/layout.ts";
 import { podman, TOOL_PATH } from "../../deploy/k8s/image/podman.ts";
+import { requires } from "../support/prerequisites.ts";
 
 const REPO = join(import.meta.dir, "../..");
 const NAME_PREFIX = `awscni-imagetest-${process.pid}`;
 
-const missing = missingPrerequisites();
-const underCi = process.env.CI === "true";
-
-if (missing.length > 0 && underCi) {
-  test("prerequisites of the image tests", () => {
-    throw new Error(`missing under CI: ${missing.join(", ")} (tests/setup-host.sh installs the packages; the tests run as root)`);
-  });
-} else if (missing.length > 0) {
-  console.log(`tests/deploy/image.root.test.ts: skipped, missing ${missing.join(", ")}`);
-}
-
-describe.skipIf(missing.length > 0)("the aws-node image", () => {
+requires("root", "podman", "mmdebstrap").describe("the aws-node image", () => {
   let image: EnsuredImage;
   const dirs: string[] = [];
   const tempDir = (what: string) => {

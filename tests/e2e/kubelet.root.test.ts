@@ -17,7 +17,7 @@
  *   address) and cleans up after a pod deleted while it was away (CNI DEL, namespace);
  * - a kubelet stopped with its pods left running: `down` removes their containers and namespaces.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,15 +31,15 @@ import { writeStack } from "../../deploy/local/stack.ts";
 import { listNetns, runCommand } from "../../deploy/local/vpc/command.ts";
 import { leftovers } from "../local/up-process.ts";
 import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
-import { prerequisitesMet } from "./kubelet/prerequisites.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { brokerDebug, eniHolding, eventually } from "./podman/node-state.ts";
 
-const run = prerequisitesMet("kubelet e2e");
+const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl");
 
 type PodJson = { metadata: { uid: string }; status?: Record<string, any> };
 
-describe.skipIf(!run)("the kubelet of a local deployment (root)", () => {
-  const base = run ? mkdtempSync(join(tmpdir(), `e2e-kubelet-${process.pid}-`)) : "";
+gate.describe("the kubelet of a local deployment (root)", () => {
+  const base = mkdtempSync(join(tmpdir(), `e2e-kubelet-${process.pid}-`));
   const dir = join(base, "deploy");
   let dep: RunningDeployment;
   let prefix = "";
@@ -62,7 +62,7 @@ describe.skipIf(!run)("the kubelet of a local deployment (root)", () => {
 
   afterAll(async () => {
     await dep?.stop();
-    const left = run ? [...(await leftovers(dir)), ...(await stackContainers()).map((c) => `container ${c.name}`)] : [];
+    const left = [...(await leftovers(dir)), ...(await stackContainers()).map((c) => `container ${c.name}`)];
     rmSync(base, { recursive: true, force: true });
     expect(left).toEqual([]);
   }, 120_000);

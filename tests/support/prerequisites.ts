@@ -58,6 +58,7 @@ export const PREREQUISITES = {
   podman: command("podman"),
   runc: command("runc"),
   conmon: command("conmon"),
+  mmdebstrap: command("mmdebstrap"),
   busybox: executable("/bin/busybox", "busybox"),
   ptp: executable("/usr/lib/cni/ptp", "ptp (containernetworking-plugins)"),
   portmap: executable("/usr/lib/cni/portmap", "portmap (containernetworking-plugins)"),

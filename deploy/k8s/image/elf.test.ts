@@ -1,5 +1,6 @@
+import { requires } from "../../../tests/support/prerequisites.ts";
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ElfError, glibcObstacle, newestGlibc, readElfDependencies, type ElfDependencies } from "./elf.ts";
@@ -23,7 +24,7 @@ function elfErrorCode(path: string): string | undefined {
 }
 
 describe("readElfDependencies on real binaries", () => {
-  test.skipIf(!existsSync(BUSYBOX))("Debian's busybox-static is static: no interpreter, nothing needed", () => {
+  requires("busybox").test("Debian's busybox-static is static: no interpreter, nothing needed", () => {
     const deps = readElfDependencies(BUSYBOX);
     expect(deps).toEqual({ static: true, needed: [], versions: {} });
     expect(glibcObstacle(deps, AL2)).toBeUndefined();
@@ -39,7 +40,7 @@ describe("readElfDependencies on real binaries", () => {
     expect(glibcObstacle(deps, AL2)).toBeUndefined();
   });
 
-  test.skipIf(!existsSync(DEBIAN_PORTMAP))("Debian's portmap needs GLIBC_2.34: not for a glibc 2.26 node", () => {
+  requires("portmap").test("Debian's portmap needs GLIBC_2.34: not for a glibc 2.26 node", () => {
     const deps = readElfDependencies(DEBIAN_PORTMAP);
     expect(deps.static).toBe(false);
     expect(deps.needed).toEqual(["libc.so.6"]);
@@ -48,7 +49,7 @@ describe("readElfDependencies on real binaries", () => {
     expect(glibcObstacle(deps, [2, 36])).toBeUndefined();
   });
 
-  test.skipIf(!existsSync(DEBIAN_PORTMAP))("reads the same without section headers (found through the dynamic segment)", () => {
+  requires("portmap").test("reads the same without section headers (found through the dynamic segment)", () => {
     const bytes = readFileSync(DEBIAN_PORTMAP);
     bytes.writeBigUInt64LE(0n, 0x28); // e_shoff
     bytes.writeUInt16LE(0, 0x3c); // e_shnum

@@ -1,8 +1,8 @@
 // The control plane of the local deployment (startKubeApi: the API server and its controllers)
 // driven by the real kubectl binary. No kubelet runs: the test reports pods Ready through
 // pods/status and finishes graceful deletions with gracePeriodSeconds=0, as a kubelet does.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { requires } from "../../../tests/support/prerequisites.ts";
+import { expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,8 +13,7 @@ import type { KubeObject } from "../sim-kube/validate.ts";
 import { testNode, until } from "./test-support.ts";
 
 const KUBECTL = "/usr/bin/kubectl";
-const haveKubectl = existsSync(KUBECTL);
-if (!haveKubectl) console.log(`skipping kubectl tests: ${KUBECTL} is missing`);
+const gate = requires("kubectl");
 const MANIFEST = resolve(import.meta.dir, "../../k8s/aws-node.yaml");
 
 let kube: KubeApi;
@@ -58,8 +57,7 @@ function finishDeletions(): () => void {
   });
 }
 
-beforeAll(async () => {
-  if (!haveKubectl) return;
+gate.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), `controllers-${process.pid}-`));
   kubeconfig = join(dir, "kubeconfig");
   kube = await startKubeApi({ host: "127.0.0.1", kubeconfig, log: pino({ level: "silent" }) });
@@ -69,8 +67,7 @@ beforeAll(async () => {
   await kube.createNode(testNode("node-3", { ready: false }));
   stopKubelets = finishDeletions();
 });
-afterAll(async () => {
-  if (!haveKubectl) return;
+gate.afterAll(async () => {
   stopKubelets();
   await kube.stop();
   await rm(dir, { recursive: true, force: true });
@@ -99,7 +96,7 @@ spec:
         env: [{name: WARM_IP_TARGET, value: "1"}]
 `;
 
-describe.skipIf(!haveKubectl)("kubectl against the control plane", () => {
+gate.describe("kubectl against the control plane", () => {
   test("apply deploy/k8s/aws-node.yaml: one pod per node (NotReady too); get ds, get pods -o wide, rollout status", async () => {
     const applied = await kubectl("apply", "-f", MANIFEST);
     expect(applied.err).toBe("");
