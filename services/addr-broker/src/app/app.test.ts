@@ -30,7 +30,7 @@ const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
-async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number; conflistDir?: string } = {}) {
+async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number; conflistDir?: string; brokerSeesNetns?: (path: string) => boolean } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
@@ -46,7 +46,7 @@ async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; 
     netConfig: netConfigClient(join(dir, `net${n}.sock`), { kernel: noKernel, vethPrefix: "eni" }),
     pool: poolManagerClient(join(dir, `pool${n}.sock`)),
     now: () => clock.t,
-    netnsExists: exists,
+    netnsExists: opts.brokerSeesNetns ?? exists,
     ...(opts.conflistDir ? { conflist: conflistInstaller(opts.conflistDir, { cniVersion: "1.0.0", name: "aws-cni", plugins: [{ type: "aws-cni" }] }) } : {}),
   });
   services.push(svc);
@@ -73,6 +73,20 @@ const del = (svc: AddrBroker, id: string) => cni(svc, { CNI_COMMAND: "DEL", ...p
 const addrOf = (r: { json: { ips: Array<{ address: string }> } }) => r.json.ips[0]?.address;
 
 describe("addr-broker service", () => {
+  test("the shim's view of CNI_NETNS decides: an ADD works when addr-broker cannot see the pod's netns (its own container)", async () => {
+    const { svc } = await setup({ brokerSeesNetns: () => false });
+    const request = (id: string, netnsExists?: boolean) =>
+      svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod(id) }, stdin: CONF(), ...(netnsExists === undefined ? {} : { netnsExists }) }) }).then((r) => r.json() as Promise<{ exitCode: number; stdout: string }>);
+    const seen = await request("v1", true);
+    expect(seen.exitCode).toBe(0);
+    expect(JSON.parse(seen.stdout).ips[0].address).toBe("10.0.1.1/32");
+    const gone = await request("v2", false);
+    expect(gone.exitCode).toBe(1);
+    expect(JSON.parse(gone.stdout)).toMatchObject({ code: 4, msg: expect.stringContaining("CNI_NETNS") });
+    // A caller that does not say (a tool on the socket) is checked in addr-broker's own view.
+    expect((await request("v3")).exitCode).toBe(1);
+  });
+
   test("the plugin log line of a served call is written by addr-broker and the answer says so", async () => {
     dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
     const file = join(dir, "logs/plugin.log");
