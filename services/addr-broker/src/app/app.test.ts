@@ -75,8 +75,10 @@ const addrOf = (r: { json: { ips: Array<{ address: string }> } }) => r.json.ips[
 describe("addr-broker service", () => {
   test("the shim's view of CNI_NETNS decides: an ADD works when addr-broker cannot see the pod's netns (its own container)", async () => {
     const { svc } = await setup({ brokerSeesNetns: () => false });
-    const request = (id: string, netnsExists?: boolean) =>
-      svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod(id) }, stdin: CONF(), ...(netnsExists === undefined ? {} : { netnsExists }) }) }).then((r) => r.json() as Promise<{ exitCode: number; stdout: string }>);
+    const request = async (id: string, netnsExists?: boolean) => {
+      const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod(id) }, stdin: CONF(), ...(netnsExists === undefined ? {} : { netnsExists }) }) });
+      return (await res.json()) as { exitCode: number; stdout: string };
+    };
     const seen = await request("v1", true);
     expect(seen.exitCode).toBe(0);
     expect(JSON.parse(seen.stdout).ips[0].address).toBe("10.0.1.1/32");
