@@ -1,7 +1,6 @@
 // Every variable: its default, a valid value, and an invalid value that is reported by name.
 import { describe, expect, test } from "bun:test";
-import { ConfigError, ENV_NAMES, loadConfig, VARIABLES, type Config, type EnvName } from "./index.ts";
-import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
+import { ConfigError, ENV_NAMES, loadConfig, type Config, type EnvName } from "./index.ts";
 
 type Get = (c: Config) => unknown;
 interface Row {
@@ -323,34 +322,6 @@ function problemsOf(env: Record<string, string>): { name: string; value: string 
 
 test("the table covers every variable of the schema, and only those", () => {
   expect(Object.keys(TABLE).sort()).toEqual([...ENV_NAMES].sort());
-});
-
-/**
- * Upstream variables this project does not handle yet. Each needs more than a declaration:
- * accepting the name without the behaviour would tell an operator it works.
- */
-const KNOWN_GAPS: Record<string, string> = {
-  ENABLE_IMDS_ONLY_MODE:
-    "pool-manager would have to discover ENIs and addresses from IMDS only, once at start-up, and make no EC2 call at all (it also forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP)",
-  ENABLE_MULTI_NIC:
-    "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
-};
-
-test("every variable of upstream's README is declared, or a known gap with its reason", () => {
-  expect(UPSTREAM_README_VARIABLES.length).toBeGreaterThan(40);
-  const unhandled: string[] = UPSTREAM_README_VARIABLES.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
-  expect(unhandled.sort()).toEqual(Object.keys(KNOWN_GAPS).sort());
-  for (const reason of Object.values(KNOWN_GAPS)) expect(reason.length).toBeGreaterThan(20);
-});
-
-test("a declaration's source matches upstream's lists", () => {
-  const readme: readonly string[] = UPSTREAM_README_VARIABLES;
-  const code: readonly string[] = UPSTREAM_CODE_VARIABLES;
-  for (const name of ENV_NAMES) {
-    const { source } = VARIABLES[name].doc;
-    expect({ name, upstreamReadme: readme.includes(name) }).toEqual({ name, upstreamReadme: source === "upstream" });
-    expect({ name, upstreamCode: code.includes(name) }).toEqual({ name, upstreamCode: source === "upstream-code" });
-  }
 });
 
 describe.each(Object.entries(TABLE) as [EnvName, Row][])("%s", (name, row) => {
