@@ -1,7 +1,9 @@
 /**
  * kubelet-pods: how long a pod made with kubectl takes to be Running with an address, on one
- * m5.4xlarge node of the local deployment (processes mode: the services as processes, the
- * node's kubelet running pods with podman on the busybox root filesystem). The pool is kept
+ * m5.4xlarge node of the local deployment, the node's kubelet running pods with podman on the
+ * busybox root filesystem. `--mode processes` (default): the services run as processes in the
+ * node's namespace; `--mode daemonset`: they run in the aws-node pod the same kubelet runs
+ * (the image built unless cached; its probes run meanwhile, as on a node). The pool is kept
  * warm (MINIMUM_IP_TARGET above the pods held, checked before each arm), so no ADD waits for
  * EC2 and what is measured is the kubelet's path: watch → sandbox (netns + CNI ADD through
  * the node's conflist) → `podman run` → status.
@@ -14,13 +16,24 @@
  *   through the same runtime code, `podman run -d` of the same container — timed per pod;
  * - kubelet, a burst: one `kubectl apply` of all the pods at once, each timed from the apply.
  *
- *   npm run bench -- kubelet-pods [--pods 50] [--instance-type m5.4xlarge]
+ * The baseline runs in both modes: the node's conflist and plugins are the same files whether
+ * the deployment or aws-node's init container installed them, exec'd on the node's own view of
+ * /run and /var/log (node-host.ts) as the kubelet execs them.
+ *
+ *   npm run bench -- kubelet-pods [--pods 50] [--instance-type m5.4xlarge] [--mode processes|daemonset]
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
+import { startDeployment, type RunningDeployment } from "../deploy/local/deployment.ts";
+import { poll, readPool } from "../deploy/local/demo/observe.ts";
+import type { NodeLayout } from "../deploy/local/node-services.ts";
+import type { StackNode } from "../deploy/local/stack.ts";
 import { KubeApi, type PodEvent } from "../deploy/local/kubelet/api.ts";
 import { DEFAULT_CAPABILITIES, runArgs } from "../deploy/local/kubelet/container-args.ts";
 import { LABEL, kubeletFiles } from "../deploy/local/kubelet/names.ts";
+import { NodeHost } from "../deploy/local/kubelet/node-host.ts";
 import { Podman } from "../deploy/local/kubelet/podman.ts";
 import { Sandboxes } from "../deploy/local/kubelet/sandbox.ts";
 import { BenchNode } from "./lib/node.ts";
@@ -31,13 +44,47 @@ requireRoot("kubelet-pods");
 const argv = process.argv.slice(2);
 const PODS = intFlag(argv, "pods", 50, 2);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
+const MODE = strFlag(argv, "mode", "processes", ["processes", "daemonset"] as const);
+const ENV = { WARM_IP_TARGET: "8", MINIMUM_IP_TARGET: String(PODS + 16), IP_COOLDOWN_PERIOD: "1" };
 
-const node = await BenchNode.start({
-  label: "kubelet-pods",
-  instanceType: INSTANCE,
-  env: { WARM_IP_TARGET: "8", MINIMUM_IP_TARGET: String(PODS + 16), IP_COOLDOWN_PERIOD: "1" },
-  kubelet: true,
-});
+/** What the arms need of the node, in either mode. */
+interface BenchTarget {
+  deployment: RunningDeployment;
+  node: StackNode;
+  layout: NodeLayout;
+  waitFree(n: number): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** The node with aws-node as a DaemonSet pod; free addresses read from pool-manager's /debug. */
+async function startDaemonSetNode(): Promise<BenchTarget> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-kubelet-pods-"));
+  try {
+    const deployment = await startDeployment({ dir, nodes: 1, mode: "daemonset", instanceType: INSTANCE, env: ENV, logger: pino({ level: "silent" }) });
+    const layout = deployment.layouts[0]!;
+    return {
+      deployment,
+      node: deployment.stack.nodes[0]!,
+      layout,
+      async waitFree(n) {
+        const r = await poll(() => readPool(layout.runDir).catch(() => undefined), (p) => (p?.free ?? 0) >= n, 60_000, 200);
+        if (!r.met) throw new Error(`pool not warm: ${r.value?.free ?? "?"} free addresses after 60 s, want ${n}`);
+      },
+      async stop() {
+        try {
+          await deployment.stop();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+const node: BenchTarget = MODE === "daemonset" ? await startDaemonSetNode() : await BenchNode.start({ label: "kubelet-pods", instanceType: INSTANCE, env: ENV, kubelet: true });
 const stack = node.deployment.stack;
 const prefix = node.deployment.cloud.names.prefix;
 const seen = new Map<string, { addedAt?: number; runningAt?: number }>();
@@ -85,8 +132,9 @@ async function deleteGroup(group: string): Promise<void> {
 /** By hand: the kubelet's own building blocks, called in a row by a script. */
 const byHandDir = join(stack.dir, "by-hand");
 mkdirSync(byHandDir, { recursive: true });
-const sandboxes = new Sandboxes({ prefix, nodeNetns: node.netns, cniBinDir: node.layout.cniBinDir, cniConfDir: node.layout.cniConfDir, stateDir: byHandDir });
-const podman = new Podman(kubeletFiles(stack.dir).containersConf, byHandDir, node.netns);
+let host: NodeHost | undefined;
+const sandboxes = new Sandboxes({ prefix, nodeNetns: node.node.netns, cniBinDir: node.layout.cniBinDir, cniConfDir: node.layout.cniConfDir, stateDir: byHandDir, hostExec: () => host!.execPrefix });
+const podman = new Podman(kubeletFiles(stack.dir).containersConf, byHandDir, node.node.netns);
 const byHandPods: Array<{ metadata: { name: string; namespace: string; uid: string } }> = [];
 
 async function byHand(i: number): Promise<number> {
@@ -122,6 +170,7 @@ async function cleanByHand(): Promise<void> {
 }
 
 try {
+  host = await NodeHost.start({ nodeNetns: node.node.netns, runDir: node.layout.runDir, logDir: node.layout.logDir, stateDir: byHandDir });
   // Warm-up: the first container of a run sets up podman's state; not measured.
   await node.waitFree(PODS);
   await kubectl(["apply", "-f", "-"], JSON.stringify(pod("warm-up", "warm-up")));
@@ -158,7 +207,7 @@ try {
   const b = summarize(hand);
   const c = summarize(burst);
   const api = summarize(seqFromApi);
-  console.log(`kubelet-pods: ${PODS} pods on one ${INSTANCE} node, warm pool, busybox root filesystem`);
+  console.log(`kubelet-pods: ${PODS} pods on one ${INSTANCE} node, ${MODE} mode, warm pool, busybox root filesystem`);
   console.log(`  kubelet ÷ by hand, one at a time: from kubectl p50 ${ratio(a.p50, b.p50)}, p99 ${ratio(a.p99, b.p99)}; from the API's ADDED p50 ${ratio(api.p50, b.p50)}, p99 ${ratio(api.p99, b.p99)}`);
   console.log(`  kubectl apply → Running with an address, one at a time: p50 ${ms(a.p50, 0)}, p99 ${ms(a.p99, 0)}, max ${ms(a.max, 0)}`);
   console.log(`    of which API ADDED → Running: p50 ${ms(api.p50, 0)}, p99 ${ms(api.p99, 0)}`);
@@ -168,6 +217,7 @@ try {
 } finally {
   abort.abort();
   await cleanByHand();
+  await host?.stop();
   await node.stop();
 }
 process.exit(0);

@@ -1,8 +1,12 @@
 // `npm start`: the whole product on this machine. Starts the local deployment (simulated
-// EC2/IMDS/Kubernetes, the VPC as network namespaces, the four services in every node
-// namespace), then a demo through the real CNI path, prints what it saw and how to look
-// around, and stays up until Ctrl-C.
-//   npm start [-- --once] [--dir DIR] [--nodes N] [--env KEY=VALUE]...
+// EC2/IMDS/Kubernetes, the VPC as network namespaces, the product on every node), then a
+// demo through the real CNI path, prints what it saw and how to look around, and stays up
+// until Ctrl-C.
+//   npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]...
+// --mode processes (default): the four services run as processes in every node namespace and
+// the demo makes its pods as a runtime does (a namespace, the node's CNI chain exec'd);
+// daemonset: the aws-node DaemonSet runs on the nodes' kubelets (the image built or reused)
+// and the demo makes its pods with kubectl, run by the kubelets.
 // --once: run the demo, tear down, exit 0 only when every step checked out (1 otherwise,
 // naming the failed step; 2 for bad arguments). Needs root; installs missing host tools
 // with tests/setup-host.sh.
@@ -17,8 +21,12 @@ import { missingKubeletTools } from "./kubelet/node-kubelets.ts";
 import { writeStack } from "./stack.ts";
 import { DEFAULT_DEMO_OPTIONS, DemoContext } from "./demo/steps.ts";
 import { DEMO_ENV, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
+import { PodRunner, type DemoPods } from "./demo/pods.ts";
+import { awsNodePods, KubePods } from "./demo/kube-pods.ts";
+import type { DeployMode } from "./stack.ts";
 
-const USAGE = "usage: npm start [-- --once] [--dir DIR] [--nodes N] [--env KEY=VALUE]...";
+const USAGE = "usage: npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]...";
+const MODES: readonly DeployMode[] = ["processes", "daemonset"];
 
 function fail(code: string, message: string, exit = 2): never {
   process.stderr.write(`error ${code}: ${message}\n${exit === 2 ? `${USAGE}\n` : ""}`);
@@ -28,10 +36,12 @@ function fail(code: string, message: string, exit = 2): never {
 function parse(argv: string[]) {
   let v;
   try {
-    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true } } }).values;
+    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, mode: { type: "string" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true } } }).values;
   } catch (e) {
     fail("START_BAD_ARGS", (e as Error).message);
   }
+  const mode = (v.mode ?? "processes") as DeployMode;
+  if (!MODES.includes(mode)) fail("START_BAD_ARGS", `--mode: must be processes or daemonset, got ${JSON.stringify(v.mode)}`);
   const nodes = v.nodes === undefined ? 2 : Number(v.nodes);
   if (!/^\d+$/.test(v.nodes ?? "2") || nodes < 2 || nodes > 20) fail("START_BAD_ARGS", `--nodes: must be an integer 2..20 (the demo needs two nodes), got ${JSON.stringify(v.nodes)}`);
   let extra: Record<string, string> = {};
@@ -40,7 +50,7 @@ function parse(argv: string[]) {
   } catch (e) {
     fail("START_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
-  return { once: v.once ?? false, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, env: { ...DEMO_ENV, ...extra } };
+  return { once: v.once ?? false, mode, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, env: { ...DEMO_ENV, ...extra } };
 }
 
 function missingTools(): string[] {
@@ -71,7 +81,7 @@ mkdirSync(dir, { recursive: true });
 const logger = pino({ level: "info", base: { service: "local-start", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
 
 let deployment: RunningDeployment | undefined;
-let ctx: DemoContext | undefined;
+let ctx: DemoContext<DemoPods> | undefined;
 let stopRequested = false;
 let tearingDown: Promise<string[]> | undefined;
 
@@ -104,10 +114,11 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-console.log(`starting the local deployment: ${args.nodes} nodes, DIR ${dir}`);
+console.log(`starting the local deployment: ${args.nodes} nodes, mode ${args.mode}, DIR ${dir}`);
+if (args.mode === "daemonset") console.log("daemonset mode: the aws-node image is built unless cached (minutes the first time), then aws-node.yaml is applied to the simulated API server");
 console.log(`demo settings (override with --env): ${Object.entries(DEMO_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 try {
-  deployment = await startDeployment({ dir, nodes: args.nodes, env: args.env, logger });
+  deployment = await startDeployment({ dir, mode: args.mode, nodes: args.nodes, env: args.env, logger });
 } catch (e) {
   console.log(`✗ start the deployment: ${(e as Error).message}`);
   await finish(1, "failed step: start the deployment");
@@ -117,15 +128,16 @@ const dep = deployment!;
 await writeStack(dir, dep.stack);
 console.log(`✓ deployment up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${dep.stack.nodes.map((n) => `${n.netns} ${n.primaryIp}`).join(", ")}; stack: ${join(dir, "stack.json")}`);
 
-ctx = new DemoContext(dep, { ...DEFAULT_DEMO_OPTIONS, env: args.env });
+const daemonset = args.mode === "daemonset";
+ctx = new DemoContext<DemoPods>(dep, { ...DEFAULT_DEMO_OPTIONS, env: args.env }, daemonset ? new KubePods(dep) : new PodRunner(dep));
 const outcomes = await runDemo(ctx, (o) => console.log(formatOutcome(o)), undefined, () => stopRequested);
 if (stopRequested) await new Promise(() => {}); // the signal handler exits
 const failed = outcomes.find((o) => !o.ok);
 
-console.log("\npods (through the node's CNI chain: aws-cni, then portmap):");
+console.log(daemonset ? "\npods (made with kubectl, run by the node's kubelet through its CNI chain: aws-cni, then portmap):" : "\npods (through the node's CNI chain: aws-cni, then portmap):");
 console.log(podsTable([...ctx.records.values()], dep.stack));
 console.log("\nlook inside:");
-console.log(howToLook(dep.stack));
+console.log(howToLook(dep.stack, daemonset ? await awsNodePods(dep.stack).catch(() => new Map<string, string>()) : undefined));
 const summary = failed ? `✗ demo failed at: ${failed.name}` : `✓ all ${outcomes.length} demo steps checked out`;
 console.log(`\n${summary}`);
 
@@ -133,7 +145,10 @@ if (args.once) await finish(failed ? 1 : 0, failed ? `failed step: ${failed.name
 const live = [...ctx.pods.pods.values()];
 if (live.length > 0) {
   console.log("\nlive pods to play with:");
-  for (const p of live) console.log(`  ip netns exec ${p.netns} ip addr show eth0    # ${p.name}, ${p.address}, node ${p.nodeIndex}`);
+  for (const p of live) {
+    console.log(`  ip netns exec ${p.netns} ip addr show eth0    # ${p.name}, ${p.address}, node ${p.nodeIndex}`);
+    if (daemonset) console.log(`  bun run deploy/local/main.ts exec --dir ${dir} ${p.namespace}/${p.name} -- ip addr show eth0`);
+  }
 }
 console.log(`\nup; stop with Ctrl-C (or kill -INT ${process.pid}); everything is torn down on exit`);
 setInterval(() => {}, 1 << 30);

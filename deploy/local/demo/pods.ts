@@ -1,8 +1,11 @@
 /**
- * Pods of the demo, made as a container runtime makes them: a network namespace per pod
- * (named from the deployment's prefix, so `down` and the deployment's own teardown remove
- * it too) and the node's CNI chain exec'd through CniRuntime with the node's conflist and
- * bin dir. Tracks every namespace and process it creates so `close()` leaves nothing.
+ * Pods of the demo. `DemoPods` is what the steps need; two ways to make them:
+ * - PodRunner (here, processes mode): as a container runtime makes them, a network namespace
+ *   per pod (named from the deployment's prefix, so `down` and the deployment's own teardown
+ *   remove it too) and the node's CNI chain exec'd through CniRuntime with the node's
+ *   conflist and bin dir;
+ * - KubePods (kube-pods.ts, daemonset mode): with kubectl, run by the nodes' kubelets.
+ * Each tracks every pod, namespace and process it creates so `close()` leaves nothing.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +15,7 @@ import type { RunningDeployment } from "../deployment.ts";
 import type { StackNode } from "../stack.ts";
 import { runCommand } from "../vpc/command.ts";
 import { assertNetnsName } from "../vpc/names.ts";
+import { NetnsProcesses } from "./processes.ts";
 
 export interface Pod {
   name: string;
@@ -21,9 +25,29 @@ export interface Pod {
   node: StackNode;
   netns: string;
   containerId: string;
-  /** The pod's IPv4 address without prefix length, from the CNI result. */
+  /** The pod's IPv4 address without prefix length (from the CNI result, or the pod's podIP). */
   address: string;
-  result: Record<string, unknown>;
+  /** The CNI result, when the demo ran the ADD itself. */
+  result?: Record<string, unknown>;
+}
+
+/**
+ * How the demo's steps make pods, run processes in them and remove them. `pods` holds the
+ * live ones by network namespace (what `npm start` lists to play with).
+ */
+export interface DemoPods {
+  readonly pods: Map<string, Pod>;
+  /** A pod on node `nodeIndex` with its address; tracked until del(). */
+  add(nodeIndex: number, name: string, namespace?: string): Promise<Pod>;
+  /** add(), with the ADDs that answered "try again later" (CNI code 11) retried and counted. */
+  addRetrying(nodeIndex: number, name: string): Promise<Pod & { retries: number }>;
+  /** Removes the pod: CNI DEL done, its namespace gone. */
+  del(pod: Pod): Promise<void>;
+  /** A long-running process inside a pod's network namespace (stopped by del() and close()). */
+  spawnIn(netns: string, argv: string[]): Subprocess<"ignore", "pipe", "pipe">;
+  stopProcess(p: Subprocess): Promise<void>;
+  /** Removes every pod and process it made (best effort, problems returned). Idempotent. */
+  close(): Promise<string[]>;
 }
 
 export class DemoError extends Error {
@@ -43,11 +67,11 @@ export function resultAddress(result: Record<string, unknown>): string | undefin
   return v4?.address?.split("/")[0];
 }
 
-export class PodRunner {
+export class PodRunner implements DemoPods {
   readonly runtimes: CniRuntime[];
   readonly pods = new Map<string, Pod>();
   private readonly namespaces = new Set<string>();
-  private readonly procs = new Set<Subprocess>();
+  private readonly processes = new NetnsProcesses();
   private seq = 0;
   private closed = false;
 
@@ -146,16 +170,11 @@ export class PodRunner {
   /** A long-running process inside a pod (killed by close()). */
   spawnIn(netns: string, argv: string[]): Subprocess<"ignore", "pipe", "pipe"> {
     if (this.closed) throw new DemoError("DEMO_CLOSED", "the demo is shutting down");
-    const p = Bun.spawn(["ip", "netns", "exec", assertNetnsName(netns), ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    this.procs.add(p);
-    void p.exited.then(() => this.procs.delete(p));
-    return p;
+    return this.processes.spawn(netns, argv);
   }
 
-  async stopProcess(p: Subprocess): Promise<void> {
-    p.kill("SIGKILL");
-    await p.exited;
-    this.procs.delete(p);
+  stopProcess(p: Subprocess): Promise<void> {
+    return this.processes.stop(p);
   }
 
   private async dropNetns(ns: string): Promise<void> {
@@ -176,7 +195,7 @@ export class PodRunner {
   async close(): Promise<string[]> {
     this.closed = true;
     const problems: string[] = [];
-    for (const p of [...this.procs]) await this.stopProcess(p);
+    await this.processes.stopAll();
     for (const pod of [...this.pods.values()]) {
       try {
         await this.del(pod);

@@ -5,7 +5,7 @@
  * and the simulated EC2's call counters.
  */
 import { callDelta, describePool, poll, readCalls, readPool, type PoolView } from "./observe.ts";
-import type { Pod } from "./pods.ts";
+import type { DemoPods, Pod } from "./pods.ts";
 import type { DemoContext, Step, StepResult } from "./steps.ts";
 
 function targetText(p: PoolView): string {
@@ -43,7 +43,7 @@ function atTarget(p: PoolView, before: PoolView): boolean {
 
 export const poolGrows: Step = {
   name: "the pool grows when pods outnumber the warm pool (node 0)",
-  async run(ctx: DemoContext): Promise<StepResult> {
+  async run(ctx: DemoContext<DemoPods>): Promise<StepResult> {
     const runDir = ctx.runDir(0);
     const before = await readPool(runDir);
     ctx.beforeBurst = before;
@@ -83,7 +83,7 @@ export const poolGrows: Step = {
 
 export const poolShrinks: Step = {
   name: "the pool shrinks after the pods go (node 0)",
-  async run(ctx: DemoContext): Promise<StepResult> {
+  async run(ctx: DemoContext<DemoPods>): Promise<StepResult> {
     const runDir = ctx.runDir(0);
     const before = ctx.need(ctx.beforeBurst, "the pool before the burst");
     const peak = ctx.need(ctx.peak, "the pool at its peak");

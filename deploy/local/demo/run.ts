@@ -4,6 +4,7 @@
  * curl each service's /debug on each node, and the metrics URL.
  */
 import type { Stack } from "../stack.ts";
+import type { DemoPods } from "./pods.ts";
 import { SERVICE_ORDER } from "../node-services.ts";
 import { poolGrows, poolShrinks } from "./pool-steps.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
@@ -19,7 +20,7 @@ export interface StepOutcome extends StepResult {
   skipped?: boolean;
 }
 
-export async function runStep(ctx: DemoContext, step: Step): Promise<StepOutcome> {
+export async function runStep(ctx: DemoContext<DemoPods>, step: Step): Promise<StepOutcome> {
   const t0 = Date.now();
   try {
     return { name: step.name, ...(await step.run(ctx)), ms: Date.now() - t0 };
@@ -30,7 +31,7 @@ export async function runStep(ctx: DemoContext, step: Step): Promise<StepOutcome
 }
 
 /** Runs every step; `print` gets each outcome as it completes. Stops being useful after a ✗: the rest are skipped. */
-export async function runDemo(ctx: DemoContext, print: (o: StepOutcome) => void, steps: Step[] = DEMO_STEPS, shouldStop: () => boolean = () => false): Promise<StepOutcome[]> {
+export async function runDemo(ctx: DemoContext<DemoPods>, print: (o: StepOutcome) => void, steps: Step[] = DEMO_STEPS, shouldStop: () => boolean = () => false): Promise<StepOutcome[]> {
   const outcomes: StepOutcome[] = [];
   let failed = false;
   for (const step of steps) {
@@ -62,16 +63,27 @@ export function podsTable(records: PodRecord[], stack: Stack): string {
   return table(rows);
 }
 
-/** Exact commands to look inside each node: every service's /debug and the metrics. */
-export function howToLook(stack: Stack): string {
+/**
+ * Exact commands to look inside each node: every service's /debug and the metrics; in
+ * daemonset mode also the DaemonSet and its pods, and each node's aws-node container logs
+ * (`awsNodePods`: node name → its aws-node pod).
+ */
+export function howToLook(stack: Stack, awsNodePods: ReadonlyMap<string, string> = new Map()): string {
   const lines: string[] = [];
+  const kubectl = `kubectl --kubeconfig ${stack.kube.kubeconfig}`;
   for (const [i, node] of stack.nodes.entries()) {
     lines.push(`node ${i}: ${node.name} (namespace ${node.netns}, primary IP ${node.primaryIp})`);
     for (const s of SERVICE_ORDER) lines.push(`  curl -s --unix-socket ${node.runDir}/${s}.sock http://localhost/debug`);
     lines.push(`  ip netns exec ${node.netns} curl -s ${node.metrics ?? "http://127.0.0.1:61678/metrics"}`);
     lines.push(`  logs: ${stack.dir}/nodes/${i}/logs/`);
+    const awsNode = awsNodePods.get(node.name);
+    if (stack.mode === "daemonset" && awsNode) lines.push(`  bun run deploy/local/main.ts logs --dir ${stack.dir} kube-system/${awsNode} -c aws-node`);
   }
   lines.push(`EC2 calls: curl -s --unix-socket ${stack.ec2.control} http://localhost/calls`);
-  lines.push(`kubectl --kubeconfig ${stack.kube.kubeconfig} get nodes`);
+  lines.push(`${kubectl} get nodes`);
+  if (stack.mode === "daemonset") {
+    lines.push(`${kubectl} -n kube-system get ds,pods -o wide`);
+    lines.push(`${kubectl} get pods -o wide`);
+  }
   return lines.join("\n");
 }

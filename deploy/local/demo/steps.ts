@@ -8,7 +8,7 @@ import { contains, parseCidr } from "../../../shared/ip.ts";
 import type { RunningDeployment } from "../deployment.ts";
 import { askEcho, execIn, ping } from "../vpc/test-support.ts";
 import { eniOf, readPool, type PoolView } from "./observe.ts";
-import { PodRunner, type Pod } from "./pods.ts";
+import { PodRunner, type DemoPods, type Pod } from "./pods.ts";
 
 export interface StepResult {
   ok: boolean;
@@ -38,8 +38,13 @@ export interface DemoOptions {
 
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 90_000 };
 
-export class DemoContext {
-  readonly pods: PodRunner;
+/**
+ * What the steps share: the deployment, the pods and what they saw. `pods` makes the pods:
+ * a PodRunner unless given (processes mode; its CHECK and re-ADD are for the e2e test), a
+ * KubePods in daemonset mode.
+ */
+export class DemoContext<P extends DemoPods = PodRunner> {
+  readonly pods: P;
   a?: Pod;
   b?: Pod;
   burst: Array<Pod & { retries?: number }> = [];
@@ -50,8 +55,10 @@ export class DemoContext {
   constructor(
     readonly deployment: RunningDeployment,
     readonly options: DemoOptions = DEFAULT_DEMO_OPTIONS,
+    pods?: P,
   ) {
-    this.pods = new PodRunner(deployment);
+    // Without `pods`, P is its default, PodRunner.
+    this.pods = pods ?? (new PodRunner(deployment) as DemoPods as P);
   }
 
   get stack() {
@@ -88,10 +95,10 @@ export class DemoContext {
 
 export interface Step {
   name: string;
-  run(ctx: DemoContext): Promise<StepResult>;
+  run(ctx: DemoContext<DemoPods>): Promise<StepResult>;
 }
 
-const inVpc = (ctx: DemoContext, address: string) => ctx.stack.vpc.cidrs.some((c) => {
+const inVpc = (ctx: DemoContext<DemoPods>, address: string) => ctx.stack.vpc.cidrs.some((c) => {
   const cidr = parseCidr(c);
   return cidr !== undefined && contains(cidr, address);
 });
