@@ -11,8 +11,6 @@
  */
 import { createReadStream, createWriteStream, existsSync, fstatSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import pino from "pino";
 
 export interface RotationPolicy {
@@ -97,6 +95,8 @@ export class RotationTracker {
 
   private async compressAndPrune(rotated: string): Promise<void> {
     if (this.policy.compress) {
+      // Loaded on the first rotation only: every service logs, few ever rotate (~0.5 MiB each otherwise).
+      const [{ pipeline }, { createGzip }] = await Promise.all([import("node:stream/promises"), import("node:zlib")]);
       await pipeline(createReadStream(rotated), createGzip(), createWriteStream(`${rotated}.gz`));
       rmSync(rotated, { force: true });
     }
