@@ -27,6 +27,7 @@ import { CniRuntime, type Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
 import { ptpAvailable, ptpRuntime } from "./lib/ptp.ts";
+import { CniStages } from "./lib/cni-stages.ts";
 import { intFlag, strFlag } from "./lib/args.ts";
 import { command, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
@@ -78,9 +79,12 @@ try {
     "aws-cni chain": { rt: node.runtime("chain", true), add: [], del: [], errors: [] },
     "ptp chain": { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache"), true), add: [], del: [], errors: [] },
   };
-  const record = (arm: Arm, kind: "add" | "del", t: Timed) => {
+  /** The aws-cni arm's sequential calls, broken down by stage (addr-broker's and net-config's records joined by container id). */
+  const stages = new CniStages();
+  const record = (arm: Arm, kind: "add" | "del", t: Timed, a: Attachment) => {
     arm[kind].push(t);
     if (t.error) arm.errors.push(`${kind.toUpperCase()}: ${t.error}`);
+    else if (arm === arms["aws-cni"]) stages.window(kind === "add" ? "ADD" : "DEL", a.containerId, t.startAt, t.ms);
   };
   const spaces = (n: number) => Array.from({ length: n }, () => sandboxes.namespace());
 
@@ -97,16 +101,18 @@ try {
           const a = sandboxes.attachment(nsByArm.get(name)![j]!, name.replaceAll(" ", ""));
           held.get(name)!.push(a);
           const t = await timedAdd(arms[name].rt, a);
-          if (record_) record(arms[name], "add", t);
+          if (record_) record(arms[name], "add", t, a);
         }
       }
+      if (record_) await stages.collect(node!);
       for (let j = 0; j < size; j++) {
         for (let k = 0; k < names.length; k++) {
           const name = names[(j + k) % names.length]!;
           const t = await timedDel(arms[name].rt, held.get(name)![j]!);
-          if (record_) record(arms[name], "del", t);
+          if (record_) record(arms[name], "del", t, held.get(name)![j]!);
         }
       }
+      if (record_) await stages.collect(node!);
     }
   };
 
@@ -177,6 +183,11 @@ try {
       const b = burst(size, arm);
       console.log(`  ${String(size).padStart(2)} parallel ${arm.padEnd(8)} ADD wall ${ms(b.addWall).padStart(9)} per-ADD p50 ${ms(b.add.p50).padStart(9)} p99 ${ms(b.add.p99).padStart(9)} | DEL wall ${ms(b.delWall).padStart(9)}`);
     }
+  }
+  for (const c of ["ADD", "DEL"] as const) {
+    const b = stages.summary(c);
+    console.log(`aws-cni ${c}, stage by stage (sequential pods, n=${b.n}${b.missing ? `, ${b.missing} without addr-broker's record` : ""}; stages from one moment overlap where noted):`);
+    for (const r of b.rows) console.log(`  ${r.label.padEnd(66)} p50 ${ms(r.s.p50, 2).padStart(9)} p99 ${ms(r.s.p99, 2).padStart(9)}`);
   }
   const errors = Object.entries(arms).flatMap(([k, a]) => a.errors.map((e) => `${k}: ${e}`));
   console.log(`errors: ${errors.length}${errors.length ? "\n  " + errors.slice(0, 5).join("\n  ") : ""}`);

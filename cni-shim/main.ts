@@ -15,6 +15,8 @@ import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } fro
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
 
 const started = performance.now();
+/** Wall-clock moments for addr-broker's /debug/cni-timings (comparable across processes). */
+const wall = (t: number) => performance.timeOrigin + t;
 let pluginLog: PluginLogConf | undefined;
 
 /**
@@ -83,7 +85,7 @@ try {
     method: "POST",
     unix: socket,
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ env, stdin, callerPid: process.pid, netnsExists }),
+    body: JSON.stringify({ env, stdin, callerPid: process.pid, netnsExists, timing: { startedAt: wall(started), sentAt: wall(performance.now()) } }),
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);

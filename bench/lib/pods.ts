@@ -33,6 +33,8 @@ export class PodSandboxes {
 
 export interface Timed {
   ms: number;
+  /** performance.now() when the call started. */
+  startAt: number;
   error?: string;
 }
 
@@ -40,9 +42,9 @@ export async function timedAdd(rt: CniRuntime, a: Attachment): Promise<Timed> {
   const t = performance.now();
   try {
     await rt.add(a);
-    return { ms: performance.now() - t };
+    return { ms: performance.now() - t, startAt: t };
   } catch (err) {
-    return { ms: performance.now() - t, error: (err as Error).message };
+    return { ms: performance.now() - t, startAt: t, error: (err as Error).message };
   }
 }
 
@@ -50,8 +52,8 @@ export async function timedDel(rt: CniRuntime, a: Attachment): Promise<Timed> {
   const t = performance.now();
   try {
     await rt.del(a);
-    return { ms: performance.now() - t };
+    return { ms: performance.now() - t, startAt: t };
   } catch (err) {
-    return { ms: performance.now() - t, error: (err as Error).message };
+    return { ms: performance.now() - t, startAt: t, error: (err as Error).message };
   }
 }

@@ -14,6 +14,8 @@ export const cniInvocation = z.object({
    * namespace. addr-broker (in its own container) may not see the runtime's netns files at all.
    */
   netnsExists: z.boolean().optional(),
+  /** The shim's own moments, wall-clock milliseconds: its first line of code, and the request sent (for /debug/cni-timings). */
+  timing: z.object({ startedAt: z.number().positive(), sentAt: z.number().positive() }).optional(),
 });
 
 export const cniOutcome = z.object({

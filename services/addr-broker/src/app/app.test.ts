@@ -11,6 +11,7 @@ import { conflistInstaller } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "../adapters/peers.ts";
 import { createAddrBroker, type AddrBroker } from "./app.ts";
+import { wallNow } from "./cni-timings.ts";
 import { UNDONE_COOLDOWN_MS } from "./broker.ts";
 import { capacity as coreCapacity } from "../core/test-fixtures.ts";
 import { DEFAULT_SETTINGS } from "./settings-from-config.ts";
@@ -73,6 +74,25 @@ const del = (svc: AddrBroker, id: string) => cni(svc, { CNI_COMMAND: "DEL", ...p
 const addrOf = (r: { json: { ips: Array<{ address: string }> } }) => r.json.ips[0]?.address;
 
 describe("addr-broker service", () => {
+  test("/debug/cni-timings: each recent call with the shim's moments and addr-broker's stages, in order", async () => {
+    const { svc } = await setup();
+    const shim = { startedAt: wallNow() - 5, sentAt: wallNow() - 2 };
+    const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod("timed") }, stdin: CONF(), timing: shim }) });
+    expect(((await res.json()) as { exitCode: number }).exitCode).toBe(0);
+    expect((await del(svc, "timed")).exitCode).toBe(0);
+    const body = (await (await svc.frame.app.request("/debug/cni-timings")).json()) as { recent: Array<{ command: string; containerId: string; exitCode: number; at: Record<string, number> }> };
+    const [a, d] = body.recent;
+    expect([a?.command, a?.containerId, a?.exitCode, d?.command]).toEqual(["ADD", "timed", 0, "DEL"]);
+    expect(a!.at.shimStarted).toBeCloseTo(shim.startedAt, 2);
+    expect(a!.at.shimSent).toBeCloseTo(shim.sentAt, 2);
+    const order = (at: Record<string, number>, marks: string[]) => marks.map((m) => at[m]!).every((t, i, ts) => t !== undefined && (i === 0 || t >= ts[i - 1]!));
+    expect(order(a!.at, ["shimStarted", "shimSent", "received", "assigned", "durable", "answered"])).toBe(true);
+    expect(order(a!.at, ["assigned", "wired", "answered"])).toBe(true);
+    expect(order(d!.at, ["received", "unwired", "durable", "answered"])).toBe(true);
+    // Answers still come to a request without the shim's moments (tools, older shims).
+    expect(Object.keys(d!.at)).not.toContain("shimStarted");
+  });
+
   test("the shim's view of CNI_NETNS decides: an ADD works when addr-broker cannot see the pod's netns (its own container)", async () => {
     const { svc } = await setup({ brokerSeesNetns: () => false });
     const request = async (id: string, netnsExists?: boolean) => {

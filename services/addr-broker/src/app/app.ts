@@ -17,6 +17,7 @@ import { pluginLogWriter } from "../adapters/plugin-log.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
+import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
 import type { PodDeps } from "./pod-add.ts";
@@ -99,11 +100,15 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}) };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
+  const timings = new CniTimings();
+  frame.app.get("/debug/cni-timings", (c) => c.json({ service: "addr-broker", marks: MARKS, recent: timings.list() }));
   handle(frame.app, runCni, async (body) => {
     const t0 = performance.now();
+    const trace = new Trace(body.timing);
     await started;
-    const outcome = await runCniCommand(deps, body.env, body.stdin, { pid: body.callerPid, netnsExists: body.netnsExists });
+    const outcome = await runCniCommand(deps, body.env, body.stdin, { pid: body.callerPid, netnsExists: body.netnsExists, trace });
     const pluginLogged = await pluginLog.record(body.env, body.stdin, outcome.exitCode, outcome.stdout, performance.now() - t0);
+    timings.record(body.env, outcome.exitCode, trace);
     return { ...outcome, pluginLogged };
   });
   handle(frame.app, getUsage, () => broker.usage());

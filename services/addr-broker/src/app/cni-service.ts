@@ -8,6 +8,7 @@ import { SUPPORTED_VERSIONS } from "../core/cni-version.ts";
 import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
+import type { Trace } from "./cni-timings.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
 
@@ -59,6 +60,8 @@ function success(stdout = ""): CniOutcome {
 export interface CallerView {
   pid?: number | undefined;
   netnsExists?: boolean | undefined;
+  /** Marks the call's stages as it passes them (/debug/cni-timings). */
+  trace?: Trace | undefined;
 }
 
 export async function runCniCommand(d: PodDeps, env: Record<string, string>, stdin: string, caller: CallerView = {}): Promise<CniOutcome> {
@@ -66,7 +69,7 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
   let command = env.CNI_COMMAND ?? "unknown";
   let outcome = "ok";
   try {
-    const req = { ...parseCniRequest(env, stdin), callerPid: caller.pid, netnsSeenByCaller: caller.netnsExists };
+    const req = { ...parseCniRequest(env, stdin), callerPid: caller.pid, netnsSeenByCaller: caller.netnsExists, trace: caller.trace };
     command = req.command;
     switch (req.command) {
       case "VERSION":

@@ -18,6 +18,7 @@ import { buildAddResult, parsePrevResult, type CniResult } from "../core/cni-res
 import { findAllocation, keyOf, release, withAllocation, type Allocation, type PodKey } from "../core/state.ts";
 import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
+import type { Trace } from "./cni-timings.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -28,7 +29,7 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
 }
 
-type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined };
+type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
 
 export function checkpointError(broker: Broker, err: unknown): CniError {
   return new CniError(CniCode.IO_FAILURE, `checkpoint: cannot write ${broker.store.location}: ${err instanceof Error ? err.message : String(err)}; nothing was changed`);
@@ -163,8 +164,11 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   const endAdd = broker.beginAdd(key);
   try {
     const { alloc, fresh, durable } = await assign(d, k, req);
+    const trace = req.trace;
+    trace?.mark("assigned");
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
-    const [written, wired] = await Promise.allSettled([durable, d.netConfig.wire(wiring)]);
+    const wiringDone = d.netConfig.wire(wiring);
+    const [written, wired] = await Promise.allSettled(trace ? [trace.markWhenSettled(durable, "durable"), trace.markWhenSettled(wiringDone, "wired")] : [durable, wiringDone]);
     if (written.status === "rejected") {
       // The assignment is already undone in memory; the kernel must not keep routing the address here.
       if (fresh && wired.status === "fulfilled") await d.netConfig.unwire(wiring).catch(() => undefined);

@@ -10,8 +10,9 @@ import { CniCode, CniError } from "../core/cni-error.ts";
 import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
 import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
+import type { Trace } from "./cni-timings.ts";
 
-type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined };
+type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
 
 async function unwireQuietly(d: PodDeps, a: Allocation, netns: string, why: string, netnsPid?: number): Promise<string | undefined> {
@@ -47,6 +48,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   if (req.args.podNamespace) pod.podNamespace = req.args.podNamespace;
   if (req.args.podName) pod.podName = req.args.podName;
   await unwireQuietly(d, pod, req.netns, "del", req.callerPid);
+  req.trace?.mark("unwired");
   const { released, durable } = await broker.serial(() => {
     const r = release(broker.state, k, broker.now(), broker.cooldownMs);
     return { released: r.released, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };
@@ -54,6 +56,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   await durable.catch((err) => {
     throw checkpointError(broker, err);
   });
+  req.trace?.mark("durable");
   if (released) {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
   }

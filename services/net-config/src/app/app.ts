@@ -5,7 +5,7 @@
 import { handle } from "../../../../shared/ipc/server.ts";
 import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
 import type { ServiceFrame } from "../../../../shared/service.ts";
-import { Journal } from "../core/journal.ts";
+import { Journal } from "../../../../shared/journal.ts";
 import { operationMetrics } from "./metrics.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
 import type { HostService } from "./host-service.ts";

@@ -8,7 +8,7 @@ import type { Assignment } from "../../../../shared/contracts/assignments.ts";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import { planReconcile, type Desired, type InFlight } from "../core/reconcile.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
-import { Journal } from "../core/journal.ts";
+import { Journal } from "../../../../shared/journal.ts";
 import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { HostService } from "./host-service.ts";
 
