@@ -28,6 +28,8 @@ export class FakeNetConfig {
   readonly pods = new Map<string, WiredPod>();
   /** Upcoming wire calls that fail (as a kernel refusal would). */
   failWires = 0;
+  /** When set, unwire calls wait for it before answering (a slow kernel). */
+  unwireGate: Promise<void> | undefined;
   readonly app = new Hono();
 
   constructor(
@@ -50,7 +52,8 @@ export class FakeNetConfig {
       this.pods.set(`${p.containerId}/${p.ifName}`, { containerId: p.containerId, ifName: p.ifName, netns: p.netns, address: p.address, hostVeth });
       return { hostVeth, podMac: mac(`pod${p.containerId}`), podIfIndex: 2, hostMac: mac(`host${p.containerId}`) };
     });
-    handle(this.app, unwirePod, (p) => {
+    handle(this.app, unwirePod, async (p) => {
+      await this.unwireGate;
       const key = `${p.containerId}/${p.ifName}`;
       const had = this.pods.get(key);
       if (had && had.address === p.address) this.pods.delete(key);

@@ -10,6 +10,7 @@ import type { KernelScan } from "./kernel-scan.ts";
 export function netConfigClient(socket: string, fallback: { kernel: KernelScan; vethPrefix: string }, timeoutMs = 15_000): NetConfigPort {
   const client = new UnixClient(socket, { timeoutMs });
   return {
+    callTimeoutMs: timeoutMs,
     wire: (p) => client.call(wirePod, p),
     unwire: async (p) => {
       await client.call(unwirePod, p);

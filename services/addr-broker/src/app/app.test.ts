@@ -88,7 +88,7 @@ describe("addr-broker service", () => {
     const order = (at: Record<string, number>, marks: string[]) => marks.map((m) => at[m]!).every((t, i, ts) => t !== undefined && (i === 0 || t >= ts[i - 1]!));
     expect(order(a!.at, ["shimStarted", "shimSent", "received", "assigned", "durable", "answered"])).toBe(true);
     expect(order(a!.at, ["assigned", "wired", "answered"])).toBe(true);
-    expect(order(d!.at, ["received", "unwired", "durable", "answered"])).toBe(true);
+    expect(order(d!.at, ["received", "unwired", "answered"]) && order(d!.at, ["received", "durable", "answered"])).toBe(true);
     // Answers still come to a request without the shim's moments (tools, older shims).
     expect(Object.keys(d!.at)).not.toContain("shimStarted");
   });
@@ -138,6 +138,22 @@ describe("addr-broker service", () => {
     const check = await cni(svc, { CNI_COMMAND: "CHECK", ...pod("c1") });
     expect(check.json.code).toBe(3);
     expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.2/32");
+  });
+
+  test("DEL: with a cooldown at least the unwire's timeout the release is written while net-config unwires; a shorter one waits", async () => {
+    for (const [cooldownSeconds, writtenFirst] of [[30, true], [1, false]] as const) {
+      const { svc, net, store } = await setup({ cooldownSeconds });
+      expect((await add(svc, `slow${cooldownSeconds}`)).exitCode).toBe(0);
+      let open!: () => void;
+      net.unwireGate = new Promise<void>((r) => (open = r));
+      const deleting = del(svc, `slow${cooldownSeconds}`);
+      await Bun.sleep(100); // the unwire is pending at net-config
+      expect(JSON.parse(store.text ?? "").allocations).toHaveLength(writtenFirst ? 0 : 1);
+      open();
+      expect((await deleting).exitCode).toBe(0);
+      expect(JSON.parse(store.text ?? "").allocations).toHaveLength(0);
+      expect(net.pods.size).toBe(0);
+    }
   });
 
   test("a cooldown running out is pushed to pool-manager without any other event", async () => {

@@ -47,16 +47,21 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   const pod = { ...found };
   if (req.args.podNamespace) pod.podNamespace = req.args.podNamespace;
   if (req.args.podName) pod.podName = req.args.podName;
-  await unwireQuietly(d, pod, req.netns, "del", req.callerPid);
-  req.trace?.mark("unwired");
+  const unwired = unwireQuietly(d, pod, req.netns, "del", req.callerPid).then(() => req.trace?.mark("unwired"));
+  // The address may go to another pod only once this unwire has settled (done, failed or timed
+  // out): its rule and route deletions must not meet the next pod's. A cooldown at least as
+  // long as the call's timeout guarantees that by itself (the default, 30 s, does), so the
+  // release is written while net-config unwires; a shorter one waits for the unwire first.
+  if (broker.cooldownMs < d.netConfig.callTimeoutMs) await unwired;
   const { released, durable } = await broker.serial(() => {
     const r = release(broker.state, k, broker.now(), broker.cooldownMs);
     return { released: r.released, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };
   });
-  await durable.catch((err) => {
+  const written = durable.then(() => req.trace?.mark("durable"));
+  await unwired;
+  await written.catch((err) => {
     throw checkpointError(broker, err);
   });
-  req.trace?.mark("durable");
   if (released) {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
   }

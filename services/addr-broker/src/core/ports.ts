@@ -11,6 +11,8 @@ export interface WireAnswer {
 }
 
 export interface NetConfigPort {
+  /** How long a call waits for net-config's answer before it fails. */
+  readonly callTimeoutMs: number;
   wire(p: PodWiring): Promise<WireAnswer>;
   /** Best effort, succeeds when already gone; netns may be "". */
   unwire(p: Omit<PodWiring, "netns"> & { netns: string }): Promise<void>;
