@@ -15,7 +15,11 @@
  * aws-cni plugin alone for the comparison; the full rendered chain (+ portmap, pods without
  * hostPorts) is reported separately against ptp + portmap.
  *
- *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge] [--keep-logs DIR]
+ *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge] [--cooldown 1] [--keep-logs DIR]
+ *
+ * --cooldown is IP_COOLDOWN_PERIOD in seconds: 1 by default so freed addresses come back between
+ * batches; at 15 or more (upstream's default is 30) a DEL writes its release while net-config
+ * unwires, and the batches wait for cooling addresses (the pool is capped by max pods).
  *
  * --keep-logs copies the node's service logs to DIR before the deployment is removed (to read
  * why an ADD failed); nothing else is kept.
@@ -42,6 +46,7 @@ const BATCH = Math.min(intFlag(argv, "batch", 50), PODS);
 const CHAIN_PODS = intFlag(argv, "chain-pods", 50, 0);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
 const KEEP_LOGS = strFlag(argv, "keep-logs", "");
+const COOLDOWN = intFlag(argv, "cooldown", 1, 0);
 const PARALLEL = [32, 64];
 const PARALLEL_ROUNDS = 2;
 
@@ -59,7 +64,7 @@ let node: BenchNode | undefined;
 const t0 = performance.now();
 try {
   // The pool: capped by max pods (110 on a 4xlarge); the bench holds at most 2×batch or 64 pods at a time.
-  node = await BenchNode.start({ label: "cni-add", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: "110", WARM_IP_TARGET: "64", IP_COOLDOWN_PERIOD: "1" } });
+  node = await BenchNode.start({ label: "cni-add", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: "110", WARM_IP_TARGET: "64", IP_COOLDOWN_PERIOD: String(COOLDOWN) } });
   const need = Math.max(2 * BATCH, ...PARALLEL);
   await node.waitFree(need);
   const ptpNode = sandboxes.nodeNamespace();
@@ -154,7 +159,7 @@ try {
   };
   const ours = s["aws-cni"];
   const base = s.ptp;
-  console.log(`cni-add: ${PODS} sequential pods per arm (batches of ${BATCH} held), bursts of ${PARALLEL.join(" and ")} ×${PARALLEL_ROUNDS}; one ${INSTANCE} node, warm pool; both plugins exec'd under ip netns exec <node ns>`);
+  console.log(`cni-add: ${PODS} sequential pods per arm (batches of ${BATCH} held), bursts of ${PARALLEL.join(" and ")} ×${PARALLEL_ROUNDS}; one ${INSTANCE} node, warm pool, IP_COOLDOWN_PERIOD=${COOLDOWN}; both plugins exec'd under ip netns exec <node ns>`);
   console.log("ratios (aws-cni ÷ ptp+host-local):");
   console.log(`  ADD p50  ${ratio(ours.add.p50, base.add.p50, 0.6)}`);
   console.log(`  ADD p99  ${ratio(ours.add.p99, base.add.p99, 1.0)}`);
