@@ -9,8 +9,9 @@
  * bench's clock just before Bun.spawn) and makes one recognisable system call,
  * chdir("/exec-floor-marker"), then reads its RSS, its own page faults (getrusage),
  * /proc/self/status (VmSize, RSS anon/file, Threads) and the number of /proc/self/maps lines,
- * reads its stdin as the shim does (`await Bun.stdin.text()`, or `readFileSync(0)` or not at
- * all, by its argument) and exits. Measured per arm:
+ * reads its stdin as the shim does (`await Bun.stdin.text()`; by its argument instead through
+ * `Bun.stdin.stream()`, node:fs `readFileSync(0)` or not at all) from a pipe, as a container
+ * runtime gives it, and exits. Measured per arm:
  *   - wall time exec → first line and exec → exit (p50/p99; ratios against `plain`);
  *   - page faults at the first line and at exit, CPU time (the child's rusage), threads;
  *   - system calls by kind, in total and before the marker (`strace -f`, median of --traces runs);
@@ -19,7 +20,7 @@
  *
  *   npm run bench -- exec-floor [--rounds 150] [--traces 3] [--perf-runs 10]   (≈ 2–3 min)
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import { intFlag } from "./lib/args.ts";
@@ -94,10 +95,34 @@ function fsType(path: string): string {
   return best.type;
 }
 
-/** Runs argv to its end with `stdin`; throws on a non-zero exit naming what ran. */
+let fifo = ""; // set once the temp dir exists
+
+/**
+ * A blocking pipe holding `data` for a child's stdin, as a container runtime gives one (Go's
+ * exec copies the config into an os.Pipe). Bun.spawn would hand a Blob over as a memfd, a
+ * regular file, which Bun reads another way. A FIFO: the read end opened while a writer is,
+ * so it blocks like a pipe; the data written and the writer closed, so the child sees EOF.
+ */
+function pipeWith(data: string): number {
+  const r0 = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const w = openSync(fifo, constants.O_WRONLY);
+  const r = openSync(fifo, constants.O_RDONLY);
+  closeSync(r0);
+  writeSync(w, data);
+  closeSync(w);
+  return r;
+}
+
+/** Runs argv to its end with `stdin` on a pipe; throws on a non-zero exit naming what ran. */
 async function run(name: string, argv: string[], env: Record<string, string>, stdin: string) {
+  const fd = pipeWith(stdin);
   const t0 = now();
-  const p = Bun.spawn(argv, { env, stdin: new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
+  let p;
+  try {
+    p = Bun.spawn(argv, { env, stdin: fd, stdout: "pipe", stderr: "pipe" });
+  } finally {
+    closeSync(fd);
+  }
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   const code = await p.exited;
   const t3 = now();
@@ -154,14 +179,14 @@ mkdirSync(repoBuild, { recursive: true });
 const dir = mkdtempSync(join(repoBuild, "exec-floor-"));
 const shmDir = existsSync("/dev/shm") && fsType("/dev/shm") === "tmpfs" ? mkdtempSync("/dev/shm/exec-floor-") : undefined;
 try {
+  fifo = join(dir, "stdin.fifo");
+  if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error(`mkfifo ${fifo} failed`);
   await Bun.write(join(dir, "probe.ts"), PROBE);
-  const noBytecode = SHIM_FLAGS.filter((f) => f !== "--bytecode");
   const builds: [string, string[]][] = [
     ["plain", SHIM_FLAGS],
-    ["no --bytecode", noBytecode],
+    ["no --bytecode", SHIM_FLAGS.filter((f) => f !== "--bytecode")],
     ["no --minify", SHIM_FLAGS.filter((f) => f !== "--minify")],
     ["--compile-exec-argv=--smol", [...SHIM_FLAGS, "--compile-exec-argv=--smol"]],
-    ["--aot (experimental)", [...noBytecode, "--aot"]],
   ];
   const bins = new Map<string, string>();
   const skipped: string[] = [];
@@ -245,14 +270,14 @@ try {
     console.log(`  ${arm.name.padEnd(w)} ${first}exit ${rat(pct(s.exit, 50), pct(base.exit, 50))} (p99 ${rat(pct(s.exit, 99), pct(base.exit, 99))}), CPU ${rat(pct(s.cpu, 50), pct(base.cpu, 50))}`);
   }
   console.log(`absolutes, p50 (ms; "last→reaped": the program's last line until the bench reaped it; faults: its own getrusage at the first line and at its last):`);
-  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU | minflt 1st last | RSS 1st MiB (anon file) | VmSize maps | threads 1st last`);
+  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU | minflt 1st last | RSS 1st MiB (anon file+shmem) | VmSize maps | threads 1st last`);
   for (const arm of arms) {
     const s = samples.get(arm.name)!;
     const q = (k: Series) => pct(s[k], 50);
     const snap = snaps.get(arm.name);
     const first = arm.probe ? `${f1(q("first")).padStart(5)} ${f1(pct(s.first, 99)).padStart(4)}` : " ".repeat(10);
     const probe = snap
-      ? ` | ${f1(q("teardown")).padStart(11)} | ${f1(q("cpu")).padStart(4)} | ${String(q("min1")).padStart(10)} ${String(q("min2")).padStart(4)} | ${f1(q("rss1")).padStart(11)} (${f1(snap.first.rssAnonKiB / 1024)} ${f1(snap.first.rssFileKiB / 1024)}) | ${(snap.first.vmSizeKiB / 1048576).toFixed(2)} GiB ${snap.maps} | ${snap.first.threads} ${snap.last.threads}`
+      ? ` | ${f1(q("teardown")).padStart(11)} | ${f1(q("cpu")).padStart(4)} | ${String(q("min1")).padStart(10)} ${String(q("min2")).padStart(4)} | ${f1(q("rss1")).padStart(11)} (${f1(snap.first.rssAnonKiB / 1024)} ${f1((snap.first.rssFileKiB + snap.first.rssShmemKiB) / 1024)}) | ${(snap.first.vmSizeKiB / 1048576).toFixed(2)} GiB ${snap.maps} | ${snap.first.threads} ${snap.last.threads}`
       : ` | ${" ".repeat(11)} | ${f1(q("cpu")).padStart(4)}`;
     console.log(`  ${arm.name.padEnd(w)}${first} | ${f1(q("exit")).padStart(5)} ${f1(pct(s.exit, 99)).padStart(4)}${probe}`);
   }

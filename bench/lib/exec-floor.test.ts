@@ -26,8 +26,8 @@ test("system calls of an strace -f log: by kind, before the marker, a resumed ca
 });
 
 test("status fields in KiB and the thread count; a missing field is an error naming it", () => {
-  const status = "Name:\tprobe\nVmSize:\t 6484260 kB\nVmRSS:\t   25848 kB\nRssAnon:\t    2252 kB\nRssFile:\t   23596 kB\nThreads:\t2\n";
-  expect(statusFields(status)).toEqual({ vmSizeKiB: 6484260, vmRssKiB: 25848, rssAnonKiB: 2252, rssFileKiB: 23596, threads: 2 });
+  const status = "Name:\tprobe\nVmSize:\t 6484260 kB\nVmRSS:\t   25848 kB\nRssAnon:\t    2252 kB\nRssFile:\t   23596 kB\nRssShmem:\t       0 kB\nThreads:\t2\n";
+  expect(statusFields(status)).toEqual({ vmSizeKiB: 6484260, vmRssKiB: 25848, rssAnonKiB: 2252, rssFileKiB: 23596, rssShmemKiB: 0, threads: 2 });
   expect(() => statusFields("VmSize:\t1 kB\n")).toThrow("VmRSS");
 });
 

@@ -49,6 +49,8 @@ export interface StatusFields {
   vmRssKiB: number;
   rssAnonKiB: number;
   rssFileKiB: number;
+  /** File pages of a tmpfs file count here, not in RssFile. */
+  rssShmemKiB: number;
   threads: number;
 }
 
@@ -58,7 +60,7 @@ export function statusFields(status: string): StatusFields {
     if (!m) throw new Error(`/proc status: no ${name} field`);
     return Number(m[1]);
   };
-  return { vmSizeKiB: field("VmSize"), vmRssKiB: field("VmRSS"), rssAnonKiB: field("RssAnon"), rssFileKiB: field("RssFile"), threads: field("Threads") };
+  return { vmSizeKiB: field("VmSize"), vmRssKiB: field("VmRSS"), rssAnonKiB: field("RssAnon"), rssFileKiB: field("RssFile"), rssShmemKiB: field("RssShmem"), threads: field("Threads") };
 }
 
 /**
