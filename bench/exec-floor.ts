@@ -56,7 +56,7 @@ else if (mode === "stream") {
 const ru2 = process.resourceUsage();
 const status2 = snap ? fs.readFileSync("/proc/self/status", "utf8") : "";
 const t2 = performance.timeOrigin + performance.now();
-console.write(JSON.stringify({ t1, t2, rss1, min1: ru1.minorPageFault, maj1: ru1.majorPageFault, min2: ru2.minorPageFault, maj2: ru2.majorPageFault, status1, maps1, status2, inputBytes: input.length }) + "\\n");
+console.write(JSON.stringify({ t1, t2, rss1, u1: ru1.userCPUTime, s1: ru1.systemCPUTime, min1: ru1.minorPageFault, maj1: ru1.majorPageFault, min2: ru2.minorPageFault, maj2: ru2.majorPageFault, status1, maps1, status2, inputBytes: input.length }) + "\\n");
 process.exit(0);
 `;
 
@@ -71,6 +71,8 @@ interface ProbeReport {
   t1: number;
   t2: number;
   rss1: number;
+  u1: number;
+  s1: number;
   min1: number;
   maj1: number;
   min2: number;
@@ -79,8 +81,8 @@ interface ProbeReport {
   maps1: number;
   status2: string;
 }
-type Series = "first" | "exit" | "teardown" | "cpu" | "min1" | "min2" | "maj2" | "rss1";
-const SERIES: Series[] = ["first", "exit", "teardown", "cpu", "min1", "min2", "maj2", "rss1"];
+type Series = "first" | "exit" | "teardown" | "cpu" | "user1" | "sys1" | "min1" | "min2" | "maj2" | "rss1";
+const SERIES: Series[] = ["first", "exit", "teardown", "cpu", "user1", "sys1", "min1", "min2", "maj2", "rss1"];
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -146,7 +148,7 @@ async function timed(arm: Arm): Promise<Partial<Record<Series, number>>> {
   const { t0, t3, out, cpu } = await run(arm.name, arm.argv, arm.env, arm.stdin);
   if (!arm.probe) return { exit: t3 - t0, cpu };
   const r = JSON.parse(out) as ProbeReport;
-  return { first: r.t1 - t0, exit: t3 - t0, teardown: t3 - r.t2, cpu, min1: r.min1, min2: r.min2, maj2: r.maj2, rss1: r.rss1 / 1048576 };
+  return { first: r.t1 - t0, exit: t3 - t0, teardown: t3 - r.t2, cpu, user1: r.u1 / 1000, sys1: r.s1 / 1000, min1: r.min1, min2: r.min2, maj2: r.maj2, rss1: r.rss1 / 1048576 };
 }
 
 /** A run with /proc/self/status and maps read at the first line and before exit. */
@@ -257,6 +259,7 @@ try {
   }
 
   const base = samples.get("plain")!;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "–");
   const rat = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "–");
   const w = Math.max(...arms.map((a) => a.name.length)) + 2;
@@ -269,16 +272,16 @@ try {
     const first = arm.probe ? `first line ${rat(pct(s.first, 50), pct(base.first, 50))}, ` : "";
     console.log(`  ${arm.name.padEnd(w)} ${first}exit ${rat(pct(s.exit, 50), pct(base.exit, 50))} (p99 ${rat(pct(s.exit, 99), pct(base.exit, 99))}), CPU ${rat(pct(s.cpu, 50), pct(base.cpu, 50))}`);
   }
-  console.log(`absolutes, p50 (ms; "last→reaped": the program's last line until the bench reaped it; faults: its own getrusage at the first line and at its last):`);
-  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU | minflt 1st last | RSS 1st MiB (anon file+shmem) | VmSize maps | threads 1st last`);
+  console.log(`absolutes, p50 (ms; "last→reaped": the program's last line until the bench reaped it; CPU by the 1st line: its getrusage there, mean (tick-sampled); faults: its getrusage at the first line and at its last):`);
+  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU all, by 1st usr+sys | minflt 1st last | RSS 1st MiB (anon file+shmem) | VmSize maps | threads 1st last`);
   for (const arm of arms) {
     const s = samples.get(arm.name)!;
     const q = (k: Series) => pct(s[k], 50);
     const snap = snaps.get(arm.name);
     const first = arm.probe ? `${f1(q("first")).padStart(5)} ${f1(pct(s.first, 99)).padStart(4)}` : " ".repeat(10);
     const probe = snap
-      ? ` | ${f1(q("teardown")).padStart(11)} | ${f1(q("cpu")).padStart(4)} | ${String(q("min1")).padStart(10)} ${String(q("min2")).padStart(4)} | ${f1(q("rss1")).padStart(11)} (${f1(snap.first.rssAnonKiB / 1024)} ${f1((snap.first.rssFileKiB + snap.first.rssShmemKiB) / 1024)}) | ${(snap.first.vmSizeKiB / 1048576).toFixed(2)} GiB ${snap.maps} | ${snap.first.threads} ${snap.last.threads}`
-      : ` | ${" ".repeat(11)} | ${f1(q("cpu")).padStart(4)}`;
+      ? ` | ${f1(q("teardown")).padStart(11)} | ${f1(q("cpu")).padStart(7)}, ${f1(mean(s.user1)).padStart(6)}+${f1(mean(s.sys1)).padEnd(4)} | ${String(q("min1")).padStart(10)} ${String(q("min2")).padStart(4)} | ${f1(q("rss1")).padStart(11)} (${f1(snap.first.rssAnonKiB / 1024)} ${f1((snap.first.rssFileKiB + snap.first.rssShmemKiB) / 1024)}) | ${(snap.first.vmSizeKiB / 1048576).toFixed(2)} GiB ${snap.maps} | ${snap.first.threads} ${snap.last.threads}`
+      : ` | ${" ".repeat(11)} | ${f1(q("cpu")).padStart(7)}`;
     console.log(`  ${arm.name.padEnd(w)}${first} | ${f1(q("exit")).padStart(5)} ${f1(pct(s.exit, 99)).padStart(4)}${probe}`);
   }
   const majors = arms.filter((a) => a.probe && pct(samples.get(a.name)!.maj2, 99) > 0).map((a) => a.name);
