@@ -23,6 +23,7 @@
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
+import { SHIM_BUILD_FLAGS } from "../cni-shim/build.ts";
 import { intFlag } from "./lib/args.ts";
 import { countSyscalls, median, parsePerfStat, statusFields, type StatusFields, type SyscallCounts } from "./lib/exec-floor.ts";
 import { command, pct } from "./lib/stats.ts";
@@ -32,7 +33,7 @@ const ROUNDS = intFlag(argv, "rounds", 150);
 const TRACES = intFlag(argv, "traces", 3);
 const PERF_RUNS = intFlag(argv, "perf-runs", 10, 0);
 const MARKER = "/exec-floor-marker";
-const SHIM_FLAGS = ["--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+const SHIM_FLAGS = SHIM_BUILD_FLAGS;
 const BASE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 // argv: <stdin mode: bun | stream | fs | none> [snap]. Timing runs print times and faults only;
@@ -133,10 +134,10 @@ async function run(name: string, argv: string[], env: Record<string, string>, st
   return { t0, t3, out, cpu: cpuTime ? Number(cpuTime.total) / 1000 : NaN };
 }
 
-async function build(dir: string, name: string, flags: string[]): Promise<string | Error> {
+async function build(dir: string, name: string, flags: readonly string[]): Promise<string | Error> {
   const out = join(dir, name);
   try {
-    await run(`bun build ${flags.join(" ")}`, [process.execPath, "build", "--compile", ...flags, join(dir, "probe.ts"), "--outfile", out], { ...BASE_ENV }, "");
+    await run(`bun build ${flags.join(" ")}`, [process.execPath, "build", ...flags, join(dir, "probe.ts"), "--outfile", out], { ...BASE_ENV }, "");
     return out;
   } catch (err) {
     return err as Error;
@@ -184,7 +185,7 @@ try {
   fifo = join(dir, "stdin.fifo");
   if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error(`mkfifo ${fifo} failed`);
   await Bun.write(join(dir, "probe.ts"), PROBE);
-  const builds: [string, string[]][] = [
+  const builds: [string, readonly string[]][] = [
     ["plain", SHIM_FLAGS],
     ["no --bytecode", SHIM_FLAGS.filter((f) => f !== "--bytecode")],
     ["no --minify", SHIM_FLAGS.filter((f) => f !== "--minify")],
