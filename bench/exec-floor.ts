@@ -277,7 +277,7 @@ try {
     console.log(`  ${arm.name.padEnd(w)} ${first}exit ${rat(pct(s.exit, 50), pct(base.exit, 50))} (p99 ${rat(pct(s.exit, 99), pct(base.exit, 99))}), CPU ${rat(pct(s.cpu, 50), pct(base.cpu, 50))}`);
   }
   console.log(`absolutes, p50 (ms; "last→reaped": the program's last line until the bench reaped it; CPU by the 1st line: its getrusage there, mean (tick-sampled); faults: its getrusage at the first line and at its last):`);
-  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU all, by 1st usr+sys | minflt 1st last | RSS 1st MiB (anon file+shmem) | VmSize maps | threads 1st last`);
+  console.log(`  ${"".padEnd(w)}first  p99 |  exit  p99 | last→reaped | CPU all, by 1st usr+sys | minflt 1st last | RSS 1st MiB (after node:fs: anon file+shmem) | VmSize maps | threads 1st last`);
   for (const arm of arms) {
     const s = samples.get(arm.name)!;
     const q = (k: Series) => pct(s[k], 50);

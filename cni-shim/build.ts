@@ -11,8 +11,10 @@ import { basename, dirname, join, resolve } from "node:path";
 
 /**
  * The shim's `bun build` flags. No .env or bunfig.toml autoload: the runtime's working
- * directory must not change what the shim does. `bench/exec-floor` and `shim-startup
- * --variants` measure the alternatives (bench/README.md, "the exec floor").
+ * directory must not change what the shim does. Measured against the alternatives on
+ * 2026-12-04 (`bench/exec-floor`, `shim-startup --variants`; bench/README.md, "the exec
+ * floor"): without --bytecode the shim starts 7–10 % slower; without --minify,
+ * --compile-exec-argv=--smol or with --bytecode-order, within the noise.
  */
 export const SHIM_BUILD_FLAGS: readonly string[] = ["--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
 
