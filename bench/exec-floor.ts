@@ -20,7 +20,7 @@
  *
  *   npm run bench -- exec-floor [--rounds 150] [--traces 3] [--perf-runs 10]   (≈ 2–3 min)
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { join } from "node:path";
 import { SHIM_BUILD_FLAGS } from "../cni-shim/build.ts";
@@ -178,6 +178,7 @@ const perfWorks = PERF_RUNS > 0 && Bun.which("perf") !== null && Bun.spawnSync([
 
 // The binaries lie in the repository's .build (its disk), a copy on tmpfs when /dev/shm is one.
 const repoBuild = join(import.meta.dir, "..", ".build");
+const madeRepoBuild = !existsSync(repoBuild);
 mkdirSync(repoBuild, { recursive: true });
 const dir = mkdtempSync(join(repoBuild, "exec-floor-"));
 const shmDir = existsSync("/dev/shm") && fsType("/dev/shm") === "tmpfs" ? mkdtempSync("/dev/shm/exec-floor-") : undefined;
@@ -308,4 +309,10 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
   if (shmDir) rmSync(shmDir, { recursive: true, force: true });
+  // .build only if this run made it and it is empty again: anything else there is not ours.
+  if (madeRepoBuild) {
+    try {
+      rmdirSync(repoBuild);
+    } catch {}
+  }
 }
