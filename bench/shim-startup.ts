@@ -3,17 +3,21 @@
  * the same loop: `true` (a bare exec) and Debian's reference ptp plugin answering VERSION
  * (a Go CNI plugin's start-up). The shim does a DEL against a stub addr-broker on a Unix
  * socket (answering at once), so only the shim's own cost is measured. A compiled Bun
- * binary that only exits shows the floor the runtime itself costs.
+ * binary that only exits shows the floor the runtime itself costs. With --variants, the shim
+ * built other ways runs in the same loop too (no --bytecode, no --minify,
+ * --compile-exec-argv=--smol, its bytecode laid out by the order one DEL used), each against
+ * the shim as cni-shim/build.ts builds it.
  *
- *   node_modules/.bin/bun run bench/shim-startup.ts [--rounds N]   (default 200)
+ *   node_modules/.bin/bun run bench/shim-startup.ts [--rounds N] [--variants]   (default 200)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildShim } from "../cni-shim/build.ts";
-import { intFlag } from "./lib/args.ts";
+import { buildShim, SHIM_BUILD_FLAGS } from "../cni-shim/build.ts";
+import { hasFlag, intFlag } from "./lib/args.ts";
 
 const rounds = intFlag(process.argv.slice(2), "rounds", 200);
+const variants = hasFlag(process.argv.slice(2), "variants");
 const dir = mkdtempSync(join(tmpdir(), "shim-bench-"));
 const socket = join(dir, "addr-broker.sock");
 const server = Bun.serve({ unix: socket, fetch: () => Response.json({ exitCode: 0, stdout: "", stderr: "" }) });
@@ -33,6 +37,21 @@ try {
     "aws-cni VERSION (local)": { argv: [shim], env: { CNI_COMMAND: "VERSION" }, stdin: conf },
     "aws-cni DEL (one request)": { argv: [shim], env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "bench", CNI_IFNAME: "eth0", CNI_NETNS: "" }, stdin: conf },
   };
+  const DEL = "aws-cni DEL (one request)";
+  if (variants) {
+    // The order file: which functions one DEL ran (Bun writes it at exit), for --bytecode-order.
+    const order = join(dir, "bytecode-order.txt");
+    const del = cases[DEL]!;
+    const rec = Bun.spawn(del.argv, { env: { ...del.env, BUN_BYTECODE_ORDER_OUT: order }, stdin: new Blob([del.stdin]), stdout: "ignore", stderr: "ignore" });
+    if ((await rec.exited) !== 0) throw new Error("recording the bytecode order failed");
+    const builds: [string, string[]][] = [
+      ["no --bytecode", SHIM_BUILD_FLAGS.filter((f) => f !== "--bytecode")],
+      ["no --minify", SHIM_BUILD_FLAGS.filter((f) => f !== "--minify")],
+      ["--smol", [...SHIM_BUILD_FLAGS, "--compile-exec-argv=--smol"]],
+      ["--bytecode-order", [...SHIM_BUILD_FLAGS, `--bytecode-order=${order}`]],
+    ];
+    for (const [i, [name, flags]] of builds.entries()) cases[`aws-cni DEL, ${name}`] = { ...del, argv: [await buildShim(join(dir, `v${i}`, "aws-cni"), flags)] };
+  }
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const once = async (c: (typeof cases)[string]) => {
     const t0 = performance.now();
@@ -50,12 +69,13 @@ try {
     return { p50: s[Math.floor(s.length * 0.5)]!, p90: s[Math.floor(s.length * 0.9)]! };
   };
   const stats = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stat(v)]));
-  const shimStat = stats["aws-cni DEL (one request)"]!;
+  const shimStat = stats[DEL]!;
   console.log(`shim start-up + one request, ${rounds} rounds interleaved (p50)`);
   console.log("ratios:");
   for (const base of ["true (bare exec)", "ptp VERSION (Go plugin)", "compiled bun, exit only"]) console.log(`  aws-cni DEL / ${base}: ${(shimStat.p50 / stats[base]!.p50).toFixed(2)}x`);
+  for (const name of Object.keys(cases).filter((k) => k.startsWith("aws-cni DEL, "))) console.log(`  ${name} / aws-cni DEL: p50 ${(stats[name]!.p50 / shimStat.p50).toFixed(2)}x, p90 ${(stats[name]!.p90 / shimStat.p90).toFixed(2)}x`);
   console.log("absolutes (ms):");
-  for (const [k, v] of Object.entries(stats)) console.log(`  ${k.padEnd(28)} p50 ${v.p50.toFixed(2)}  p90 ${v.p90.toFixed(2)}`);
+  for (const [k, v] of Object.entries(stats)) console.log(`  ${k.padEnd(36)} p50 ${v.p50.toFixed(2)}  p90 ${v.p90.toFixed(2)}`);
   console.log(`target: under 5 ms → ${shimStat.p50 < 5 ? "met" : "NOT met"} (p50 ${shimStat.p50.toFixed(2)} ms)`);
 } finally {
   server.stop(true);

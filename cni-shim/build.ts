@@ -9,14 +9,22 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
-export async function buildShim(out: string): Promise<string> {
+/**
+ * The shim's `bun build` flags. No .env or bunfig.toml autoload: the runtime's working
+ * directory must not change what the shim does. Measured against the alternatives on
+ * 2026-12-04 (`bench/exec-floor`, `shim-startup --variants`; bench/README.md, "the exec
+ * floor"): without --bytecode the shim starts 7–10 % slower; without --minify,
+ * --compile-exec-argv=--smol or with --bytecode-order, within the noise.
+ */
+export const SHIM_BUILD_FLAGS: readonly string[] = ["--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+
+/** Builds the shim to `out`; `flags` replaces SHIM_BUILD_FLAGS (the benches compare variants). */
+export async function buildShim(out: string, flags: readonly string[] = SHIM_BUILD_FLAGS): Promise<string> {
   const target = resolve(out);
   mkdirSync(dirname(target), { recursive: true });
   const tmpDir = mkdtempSync(join(dirname(target), ".aws-cni.build-"));
   const tmp = join(tmpDir, basename(target));
   const entry = join(import.meta.dir, "main.ts");
-  // No .env or bunfig.toml autoload: the runtime's working directory must not change what the shim does.
-  const flags = ["--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
   const proc = Bun.spawn([process.execPath, "build", ...flags, entry, "--outfile", tmp], {
     stdout: "pipe",
     stderr: "pipe",

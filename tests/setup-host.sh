@@ -22,6 +22,7 @@ checks=(
   "mmdebstrap command:mmdebstrap"
   "iputils-ping command:ping"
   "kubernetes-client command:kubectl"
+  "strace command:strace"
 )
 present() {
   case "$1" in
