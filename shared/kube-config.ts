@@ -1,8 +1,9 @@
 /**
- * The Kubernetes client configuration every service uses: KUBECONFIG when set, else the
+ * client-node's KubeConfig for a service's Kubernetes settings: KUBECONFIG when set, else the
  * in-cluster service account when an API server is known (CLUSTER_ENDPOINT or
- * KUBERNETES_SERVICE_HOST/PORT); else none. Importing this module loads
- * @kubernetes/client-node: services that need the API only sometimes import it dynamically.
+ * KUBERNETES_SERVICE_HOST/PORT); else none. Importing this module loads all of
+ * @kubernetes/client-node (≈ 10 MiB private): it is imported dynamically, by addr-broker's pod
+ * annotator and by shared/kube-rest.ts for exec / auth-provider credentials only.
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Config } from "./config/types.ts";

@@ -1,6 +1,6 @@
 // pool-manager's Kubernetes adapter against the simulated API (deploy/local/sim-kube) over
-// HTTP through the real @kubernetes/client-node, configured from a kubeconfig file as
-// main.ts does. (Its pure readings are tested beside kube-node.ts.)
+// HTTP through shared/kube-rest.ts, configured from a kubeconfig file as main.ts does.
+// (Its pure readings are tested beside kube-node.ts.)
 import { afterEach, describe, expect, test } from "bun:test";
 import { kubeWorld, until, type KubeWorld } from "./kube-world.ts";
 

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveKube, writeKubeconfig, type ServedKube } from "../../deploy/local/sim-kube/serve.ts";
 import { KubeStore } from "../../deploy/local/sim-kube/store.ts";
-import { KubeAdapter, kubeConfigFrom, type KubeAdapterOptions } from "../../services/pool-manager/src/adapters/kube.ts";
+import { KubeAdapter, type KubeAdapterOptions } from "../../services/pool-manager/src/adapters/kube.ts";
+import { kubeRestFrom } from "../../shared/kube-rest.ts";
 
 export const TOKEN = "sim-token";
 
@@ -40,8 +41,8 @@ export async function kubeWorld(o: { historyLimit?: number } = {}): Promise<Kube
     kubeconfig,
     adapters,
     adapter(nodeName, ao = {}) {
-      const kc = kubeConfigFrom({ kubeconfig, apiServer: undefined, clusterEndpoint: undefined, nodeName, annotatePodIp: false })!;
-      const a = new KubeAdapter(kc, { nodeName, eniConfigAnnotation: "k8s.amazonaws.com/eniConfig", eniConfigLabel: "k8s.amazonaws.com/eniConfig", watchPods: true, retry: { firstMs: 50, maxMs: 200 }, requestTimeoutMs: 2_000, ...ao });
+      const api = kubeRestFrom({ kubeconfig, apiServer: undefined, clusterEndpoint: undefined, nodeName, annotatePodIp: false })!;
+      const a = new KubeAdapter(api, { nodeName, eniConfigAnnotation: "k8s.amazonaws.com/eniConfig", eniConfigLabel: "k8s.amazonaws.com/eniConfig", watchPods: true, retry: { firstMs: 50, maxMs: 200 }, requestTimeoutMs: 2_000, ...ao });
       adapters.push(a);
       return a;
     },

@@ -1,5 +1,5 @@
 // The pool-manager with its Kubernetes adapter: the simulated EC2 (real SDK) and the
-// simulated Kubernetes API (real client-node), wired as main.ts wires them.
+// simulated Kubernetes API (over HTTP, shared/kube-rest.ts), wired as main.ts wires them.
 // Assumptions: m5.large (3 ENIs × 10 IPv4 → 9 secondary slots each), primary subnet
 // 10.0.1.0/24, a second subnet 10.0.8.0/24 in the same AZ for custom networking.
 import { afterEach, describe, expect, test } from "bun:test";

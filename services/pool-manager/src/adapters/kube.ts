@@ -1,21 +1,27 @@
 /**
- * The pool-manager's Kubernetes port over @kubernetes/client-node (the only file of the
- * service that imports it): this node's labels, annotations and taints; its ENIConfig
- * (custom networking); the pods scheduled to it (list + watch, re-listed after errors or
- * 410 Gone) counted as demand; a Warning event on the Node when EC2 refuses an action for
- * lack of IAM permissions; the trunk label and CNINode feature for security groups for pods.
+ * The pool-manager's Kubernetes port (the only file of the service that talks to the API):
+ * this node's labels, annotations and taints; its ENIConfig (custom networking); the pods
+ * scheduled to it (list + watch, re-listed after errors or 410 Gone) counted as demand; a
+ * Warning event on the Node when EC2 refuses an action for lack of IAM permissions; the
+ * trunk label and CNINode feature for security groups for pods.
+ *
+ * Requests and the watch go through shared/kube-rest.ts (Bun's fetch), not client-node's
+ * generated APIs and Watch: those cost ≈ 8 MiB of the node's 100 MiB budget, and under Bun
+ * pass no cluster CA or client certificate to the connection (kube-rest.ts and
+ * docs/ARCHITECTURE.md section 1b say what client-node still does). Same paths, queries,
+ * merge patches and errors (`code`) as client-node's CoreV1Api, CustomObjectsApi and Watch.
  *
  * The API being unreachable never blocks pool work that does not need it: every call has
  * a timeout, a supervisor loop retries with backoff, and status() says why and when.
  */
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
 import type { Config } from "../../../../shared/config/types.ts";
-import { kubeConfigFrom } from "../../../../shared/kube-config.ts";
+import { KubeRest, kubeRestFrom } from "../../../../shared/kube-rest.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
 import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
 
-const ENI_CONFIGS = { group: "crd.k8s.amazonaws.com", version: "v1alpha1", plural: "eniconfigs" };
-const CNI_NODES = { group: "vpcresources.k8s.aws", version: "v1alpha1", plural: "cninodes" };
+const ENI_CONFIGS = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
+const CNI_NODES = "/apis/vpcresources.k8s.aws/v1alpha1/cninodes";
+const nodePath = (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`;
 type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 export interface KubeAdapterOptions {
@@ -35,9 +41,6 @@ export interface KubeAdapterOptions {
   nodeCacheMs?: number;
 }
 
-/** KubeConfig from KUBECONFIG when set, else in-cluster (service account) when an API server is known; else none. */
-export { kubeConfigFrom };
-
 type State =
   | { phase: "connecting" }
   | { phase: "connected"; sinceMs: number }
@@ -46,9 +49,6 @@ type State =
 
 export class KubeAdapter implements KubePort {
   readonly url: string;
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly watcher: Watch;
   private state: State = { phase: "connecting" };
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -65,11 +65,8 @@ export class KubeAdapter implements KubePort {
   private changeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly eventsSent: { reason: string; message: string }[] = [];
 
-  constructor(kc: KubeConfig, private readonly o: KubeAdapterOptions) {
-    this.url = kc.getCurrentCluster()?.server ?? "(no server)";
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.watcher = new Watch(kc);
+  constructor(private readonly api: KubeRest, private readonly o: KubeAdapterOptions) {
+    this.url = api.server;
   }
 
   private get nodeName(): string {
@@ -150,12 +147,11 @@ export class KubeAdapter implements KubePort {
 
   private async readNode(maxAgeMs = this.o.nodeCacheMs ?? 1_000): Promise<NodeLike> {
     if (this.node && Date.now() - this.node.at < maxAgeMs) return this.node.value;
-    this.nodeRead ??= this.timed(this.core.readNode({ name: this.nodeName }), "read node")
+    this.nodeRead ??= this.timed(this.api.request("GET", nodePath(this.nodeName)), "read node")
       .then((n) => {
         this.reachable();
-        const value = n as NodeLike;
-        this.node = { at: Date.now(), value };
-        return value;
+        this.node = { at: Date.now(), value: n as NodeLike };
+        return n as NodeLike;
       })
       .finally(() => (this.nodeRead = undefined));
     return this.nodeRead;
@@ -190,7 +186,7 @@ export class KubeAdapter implements KubePort {
     const { name, source } = eniConfigNameOf(node, this.o.eniConfigAnnotation, this.o.eniConfigLabel);
     let obj: unknown;
     try {
-      obj = await this.timed(this.custom.getClusterCustomObject({ ...ENI_CONFIGS, name }), "read ENIConfig");
+      obj = await this.timed(this.api.request("GET", `${ENI_CONFIGS}/${encodeURIComponent(name)}`), "read ENIConfig");
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) {
         delete this.lastEniConfig;
@@ -231,20 +227,21 @@ export class KubeAdapter implements KubePort {
   /** One list + watch session; resolves when the watch must be re-listed, rejects on failure. */
   private async podSession(): Promise<void> {
     const fieldSelector = `spec.nodeName=${this.nodeName}`;
-    const list = await this.timed(this.core.listPodForAllNamespaces({ fieldSelector }), "list pods");
+    const list = await this.timed(this.api.request<{ items: PodLike[]; metadata?: { resourceVersion?: string } }>("GET", "/api/v1/pods", { query: { fieldSelector } }), "list pods");
     this.reachable();
-    this.pods.replace(list.items as PodLike[]);
+    this.pods.replace(list.items ?? []);
     this.notePods();
     let rv = list.metadata?.resourceVersion;
     for (;;) {
       const started = Date.now();
       const end = await new Promise<{ error?: unknown; gone?: boolean }>((resolve) => {
         let gone = false;
-        void this.watcher
+        void this.api
           .watch(
             "/api/v1/pods",
             { fieldSelector, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
-            (type: string, obj: PodLike & { code?: number }) => {
+            (type, o) => {
+              const obj = o as PodLike & { code?: number };
               if (type === "ERROR") {
                 gone = obj.code === 410;
                 return;
@@ -333,7 +330,7 @@ export class KubeAdapter implements KubePort {
     try {
       const node = this.node?.value ?? (await this.readNode().catch(() => undefined));
       const body = iamWarningEvent(this.nodeName, node?.metadata?.uid, action, detail, new Date().toISOString());
-      await this.timed(this.core.createNamespacedEvent({ namespace: "default", body: body as unknown as Parameters<CoreV1Api["createNamespacedEvent"]>[0]["body"] }), "create event");
+      await this.timed(this.api.request("POST", "/api/v1/namespaces/default/events", { body }), "create event");
       this.eventsSent.push({ reason, message: body.message });
       this.log("warn", "EC2 refused an action for lack of IAM permissions; Warning event sent on the node", { action });
     } catch (err) {
@@ -350,7 +347,7 @@ export class KubeAdapter implements KubePort {
     this.sgpRetryAtMs = Date.now() + 60_000; // a refusal (e.g. RBAC without cninodes/create) is retried once a minute, not every cycle
     const node = await this.readNode(0);
     if (!Object.hasOwn(node.metadata?.labels ?? {}, TRUNK_LABEL)) {
-      await this.timed(this.core.patchNode({ name: this.nodeName, body: { metadata: { labels: { [TRUNK_LABEL]: "false" } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)), "label node");
+      await this.timed(this.api.request("PATCH", nodePath(this.nodeName), { body: { metadata: { labels: { [TRUNK_LABEL]: "false" } } }, merge: true }), "label node");
       this.node = undefined;
     }
     await this.ensureCniNodeFeature("SecurityGroupsForPods");
@@ -365,7 +362,7 @@ export class KubeAdapter implements KubePort {
     for (let attempt = 0; attempt < 3; attempt++) {
       let current: { metadata?: { resourceVersion?: string }; spec?: { features?: { name: string; value?: string }[] } } | undefined;
       try {
-        current = (await this.timed(this.custom.getClusterCustomObject({ ...CNI_NODES, name: this.nodeName }), "read CNINode")) as typeof current;
+        current = await this.timed(this.api.request<NonNullable<typeof current>>("GET", `${CNI_NODES}/${encodeURIComponent(this.nodeName)}`), "read CNINode");
       } catch (err) {
         if ((err as { code?: unknown }).code !== 404) throw err;
       }
@@ -374,12 +371,12 @@ export class KubeAdapter implements KubePort {
         if (!current) {
           const node = this.node?.value;
           const owner = node?.metadata?.uid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: this.nodeName, uid: node.metadata.uid }] } : {};
-          await this.timed(this.custom.createClusterCustomObject({ ...CNI_NODES, body: { apiVersion: "vpcresources.k8s.aws/v1alpha1", kind: "CNINode", metadata: { name: this.nodeName, ...owner }, spec: { features: [feature] } } }), "create CNINode");
+          await this.timed(this.api.request("POST", CNI_NODES, { body: { apiVersion: "vpcresources.k8s.aws/v1alpha1", kind: "CNINode", metadata: { name: this.nodeName, ...owner }, spec: { features: [feature] } } }), "create CNINode");
         } else {
           const next = withFeature(current.spec?.features ?? [], feature);
           if (next) {
             const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { features: next } };
-            await this.timed(this.custom.patchClusterCustomObject({ ...CNI_NODES, name: this.nodeName, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch)), "patch CNINode");
+            await this.timed(this.api.request("PATCH", `${CNI_NODES}/${encodeURIComponent(this.nodeName)}`, { body, merge: true }), "patch CNINode");
           }
         }
         this.featuresDone.add(key);
@@ -394,7 +391,7 @@ export class KubeAdapter implements KubePort {
 
 /** The adapter for this config, or undefined when neither KUBECONFIG nor an in-cluster API server is set. */
 export function createKubeAdapter(config: Pick<Config, "kubernetes" | "eni">, o: Omit<KubeAdapterOptions, "nodeName" | "eniConfigAnnotation" | "eniConfigLabel">): KubeAdapter | undefined {
-  const kc = kubeConfigFrom(config.kubernetes);
-  if (!kc) return undefined;
-  return new KubeAdapter(kc, { nodeName: config.kubernetes.nodeName, eniConfigAnnotation: config.eni.eniConfigAnnotation, eniConfigLabel: config.eni.eniConfigLabel, ...o });
+  const api = kubeRestFrom(config.kubernetes);
+  if (!api) return undefined;
+  return new KubeAdapter(api, { nodeName: config.kubernetes.nodeName, eniConfigAnnotation: config.eni.eniConfigAnnotation, eniConfigLabel: config.eni.eniConfigLabel, ...o });
 }
