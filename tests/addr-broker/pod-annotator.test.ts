@@ -1,6 +1,6 @@
 // addr-broker's ANNOTATE_POD_IP against the simulated Kubernetes API (deploy/local/sim-kube,
-// in-process on 127.0.0.1:0) over HTTP through the real @kubernetes/client-node, driven by ADDs
-// through addr-broker's app.
+// in-process on 127.0.0.1:0) over HTTP through shared/kube-rest.ts, driven by ADDs through
+// addr-broker's app.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -2,8 +2,11 @@
  * ANNOTATE_POD_IP: after a successful ADD the pod gets `vpc.amazonaws.com/pod-ips: <ip>`
  * through the Kubernetes API, as upstream's ipamd does. Off the hot path: annotate() only
  * queues; the patch runs afterwards with retries; a failure is logged and counted and never
- * reaches the ADD. The only file of addr-broker that talks to the API: @kubernetes/client-node
- * is imported dynamically by createPodAnnotator, so a broker without ANNOTATE_POD_IP never loads it.
+ * reaches the ADD. The only file of addr-broker that talks to the API, through
+ * shared/kube-rest.ts (Bun's fetch: the cluster CA and client certificates reach the
+ * connection, which client-node's CoreV1Api under Bun did not; ≈ 10 MiB less than loading
+ * client-node; docs/ARCHITECTURE.md section 1b). Imported dynamically by createPodAnnotator,
+ * so a broker without ANNOTATE_POD_IP loads no Kubernetes client at all.
  */
 import type { Config } from "../../../../shared/config/types.ts";
 import type { Log } from "../core/ports.ts";
@@ -29,17 +32,17 @@ type Patch = (namespace: string, name: string, ip: string) => Promise<void>;
 
 /** Builds the annotator from the node's Kubernetes settings; undefined (and says why) when no API is configured. */
 export async function createPodAnnotator(k: Config["kubernetes"], o: PodAnnotatorOptions): Promise<PodAnnotatorPort | undefined> {
-  const [{ CoreV1Api, PatchStrategy, setHeaderOptions }, { kubeConfigFrom }] = await Promise.all([import("@kubernetes/client-node"), import("../../../../shared/kube-config.ts")]);
-  const kc = kubeConfigFrom(k);
-  if (!kc) {
+  const { kubeRestFrom } = await import("../../../../shared/kube-rest.ts");
+  const api = kubeRestFrom(k);
+  if (!api) {
     o.log.warn({}, "ANNOTATE_POD_IP=true but no Kubernetes API is configured (KUBECONFIG, CLUSTER_ENDPOINT or KUBERNETES_SERVICE_HOST): pods are not annotated");
     return undefined;
   }
-  const core = kc.makeApiClient(CoreV1Api);
   const patch: Patch = async (namespace, name, ip) => {
-    await core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: { [POD_IPS_ANNOTATION]: ip } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+    await api.request("PATCH", path, { body: { metadata: { annotations: { [POD_IPS_ANNOTATION]: ip } } }, merge: true });
   };
-  return new PodAnnotator(patch, { ...o, server: kc.getCurrentCluster()?.server ?? "(no server)" });
+  return new PodAnnotator(patch, { ...o, server: api.server });
 }
 
 interface Job {
