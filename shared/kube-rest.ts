@@ -83,15 +83,21 @@ export function needsClientNodeAuth(user: User | null | undefined): boolean {
 /** Headers and TLS from the kubeconfig's own fields (token, token file, basic, client certificate, CA). */
 export function staticCredentials(cluster: Cluster, user: User | null | undefined, now: () => number = Date.now): Credentials {
   const read = fileReader(now);
-  return async () => {
+  const refuseHttp = () => {
+    // client-node's rule, checked after the files are read (a missing CA file is reported first, as there).
     if (cluster.server.startsWith("http:") && !cluster.skipTLSVerify) throw new Error("HTTP protocol is not allowed when skipTLSVerify is not set or false");
+  };
+  return async () => {
     const headers: Record<string, string> = {};
     const tls: Tls = {};
     if (cluster.skipTLSVerify) tls.rejectUnauthorized = false;
     if (cluster.tlsServerName) tls.serverName = cluster.tlsServerName;
     const ca = cluster.caFile ? read(cluster.caFile) : cluster.caData ? Buffer.from(cluster.caData, "base64").toString() : undefined;
     if (ca) tls.ca = ca;
-    if (!user) return { headers, tls };
+    if (!user) {
+      refuseHttp();
+      return { headers, tls };
+    }
     const cert = user.certFile ? read(user.certFile) : user.certData ? Buffer.from(user.certData, "base64").toString() : undefined;
     const key = user.keyFile ? read(user.keyFile) : user.keyData ? Buffer.from(user.keyData, "base64").toString() : undefined;
     if (cert) tls.cert = cert;
@@ -105,6 +111,7 @@ export function staticCredentials(cluster: Cluster, user: User | null | undefine
       if (token) headers.Authorization = `Bearer ${token}`;
     }
     if (user.token) headers.Authorization = `Bearer ${user.token}`;
+    refuseHttp();
     return { headers, tls };
   };
 }
