@@ -158,6 +158,15 @@ describe("TLS", () => {
   });
 });
 
+describe("proxy-url", () => {
+  test("an http proxy gets the request (with the API server's URL); a SOCKS one is refused", async () => {
+    const proxy = serve((req) => Response.json({ proxied: req.url, auth: req.headers.get("authorization") }));
+    const api = rest({ server: "http://kube.invalid:6443", proxyUrl: proxy, skipTLSVerify: true });
+    expect(await api.request("GET", "/api/v1/nodes/n1")).toEqual({ proxied: "http://kube.invalid:6443/api/v1/nodes/n1", auth: "Bearer t0" });
+    expect(() => rest({ server: "https://x", proxyUrl: "socks5://127.0.0.1:1080", skipTLSVerify: false })).toThrow("only http:// and https:// proxies");
+  });
+});
+
 describe("requests and the watch", () => {
   test("query, JSON body, merge patch; an answer outside 2xx is a KubeApiError with its code and body", async () => {
     const seen: string[] = [];

@@ -1,8 +1,8 @@
 /**
  * A small Kubernetes REST client on Bun's fetch, for pool-manager's few calls and its pod
- * watch. Why not @kubernetes/client-node's generated API classes and Watch, which this
- * project otherwise uses (and still uses here for what it reads of a kubeconfig and for
- * exotic credentials):
+ * watch and addr-broker's pod annotations (docs/ARCHITECTURE.md section 1b). Why not
+ * @kubernetes/client-node's generated API classes and Watch, which this project otherwise
+ * uses (and still uses here for what it reads of a kubeconfig and for exotic credentials):
  * - Memory. Importing them loads every generated model, the ObjectSerializer and the
  *   Observable/Promise API layers, the proxy agents and the auth plugins: ≈ 8 MiB private
  *   in pool-manager (bench/README.md, "2026-12-04 — memory margin"), the largest single
@@ -16,8 +16,8 @@
  * What it keeps of client-node's behaviour: the kubeconfig is read with client-node's own
  * readers (`newClusters`/`newContexts`/`newUsers`: the same fields, defaults and refusals;
  * relative file paths resolved from the kubeconfig's directory, as `loadFromFile` does);
- * an http:// server is refused unless TLS verification is off (shared/kube-config.ts turns it
- * off for a kubeconfig's http:// server, as before); a token file (the in-cluster projected
+ * an http:// server is refused unless TLS verification is off (readKubeconfig turns it off
+ * for a kubeconfig's http:// server, as shared/kube-config.ts does); a token file (the in-cluster projected
  * service-account token) is read again when the last read is over 60 s old, as FileAuth
  * does; a static token, basic auth and impersonation as client-node sends them; the CA and
  * client certificate files read again at most every 60 s (client-node read them per request).
