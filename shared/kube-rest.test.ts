@@ -77,6 +77,9 @@ users:
     const t = kubeTargetFrom(k)!;
     expect(t.cluster).toMatchObject({ server: "https://10.100.0.1:443", caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`, skipTLSVerify: false });
     expect(kubeRestFrom({ ...k, apiServer: undefined })).toBeUndefined();
+    // An http:// CLUSTER_ENDPOINT (the local deployment's API server) is used as it is: no TLS, no CA.
+    const plain = kubeTargetFrom({ ...k, apiServer: "http://169.254.1.1:8080" })!;
+    expect(plain.cluster).toEqual({ name: "inCluster", server: "http://169.254.1.1:8080", skipTLSVerify: true });
   });
 
   test("exec plugins and auth providers go to client-node; tokens, token files and certificates do not", () => {

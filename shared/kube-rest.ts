@@ -165,7 +165,10 @@ export function kubeTargetFrom(k: Config["kubernetes"]): KubeTarget | undefined 
     return { cluster, credentials: needsClientNodeAuth(user) ? clientNodeCredentials(k) : staticCredentials(cluster, user) };
   }
   if (!k.apiServer) return undefined;
-  const cluster: Cluster = { name: "inCluster", server: k.apiServer, caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`, skipTLSVerify: false };
+  // An http:// endpoint (CLUSTER_ENDPOINT) has no TLS to verify, as for a kubeconfig's http:// server.
+  const cluster: Cluster = k.apiServer.startsWith("http://")
+    ? { name: "inCluster", server: k.apiServer, skipTLSVerify: true }
+    : { name: "inCluster", server: k.apiServer, caFile: `${SERVICE_ACCOUNT_DIR}/ca.crt`, skipTLSVerify: false };
   const user: User = { name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: `${SERVICE_ACCOUNT_DIR}/token` } } };
   return { cluster, credentials: staticCredentials(cluster, user) };
 }
