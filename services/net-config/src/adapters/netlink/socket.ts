@@ -29,10 +29,17 @@ export class NetlinkError extends NetConfigError {
 
 const RECV_BUFFER = 1 << 18;
 const DUMP_ATTEMPTS = 8;
+/**
+ * One receive buffer for every socket of the process: recv is synchronous and receive()
+ * copies the answer out, so no two sockets ever use it at once. One per socket (a pod's
+ * wiring opens one) left freed 256 KiB blocks resident in Bun's allocator: net-config sat
+ * at 15–16 MiB instead of 12.3–12.5 MiB after a burst of pods in half the memory runs.
+ */
+const RECV = new Uint8Array(RECV_BUFFER);
 
 export class NetlinkSocket {
   private seq = Math.floor(Math.random() * 1e6);
-  private readonly buf = new Uint8Array(RECV_BUFFER);
+  private readonly buf = RECV;
   private fd: number | undefined;
 
   private constructor(fd: number) {
