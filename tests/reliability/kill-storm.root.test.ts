@@ -198,6 +198,19 @@ requires(...LOCAL_DEPLOYMENT).test(
 
     // Quiesce: every service up, then GC with the live pods, as the runtime does.
     for (const n of d.nodes) for (const s of KILLED) await n.services.waitHealthy(s, 60_000);
+    // The storm's random mix can end with every pod deleted (a clean CI run did): with every
+    // service up, top each node up to two live pods, so the checks below always see live wiring.
+    for (const [i, pods] of nodePods.entries()) {
+      while ([...live.values()].filter((p) => p.node === i).length < 2) {
+        const pod = pods.newPod(seq++);
+        const res = await pods.add(pod);
+        if (!res.address) throw new Error(`ADD after the storm, every service up, failed: ${JSON.stringify(res.error)}`);
+        if (holder.has(res.address)) findings.push(`${res.address} given to ${pod.id} while ${holder.get(res.address)} holds it`);
+        pod.address = res.address;
+        holder.set(res.address, pod.id);
+        live.set(pod.id, pod);
+      }
+    }
     for (const [i, pods] of nodePods.entries()) {
       const gc = await pods.gc([...live.values()].filter((p) => p.node === i));
       expect({ node: i, gc: gc.code, out: gc.stdout }).toEqual({ node: i, gc: 0, out: gc.stdout });
