@@ -156,7 +156,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     while (!stopped) {
       if (broker.capacity?.ready) {
         try {
-          const changed = port.install();
+          const changed = port.install(broker.capacity);
           conflist.installed = true;
           delete conflist.lastError;
           log.info({ path: port.path, changed }, "CNI configuration installed: the node can serve pod ADDs");

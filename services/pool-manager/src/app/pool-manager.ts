@@ -103,6 +103,7 @@ export class PoolManager {
     this.limits = { instanceType, maxEnis: lim.maxEnis, ipv4PerEni: lim.ipv4PerEni, ipv6PerEni: lim.ipv6PerEni, trunking: lim.trunking, maxPods: this.opts.maxPods ?? 110 };
     const d = deriveLimits(this.settings, this.limits);
     this.model.vpcCidrs = primaryIf.vpcCidrs;
+    this.model.nodeIps = { ipv4: localIp, ...(primaryIf.ipv6s[0] ? { ipv6: primaryIf.ipv6s[0] } : {}) };
     await net.setupHost({ vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp, primaryMac });
     const enis = await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
