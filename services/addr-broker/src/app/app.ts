@@ -17,6 +17,7 @@ import { pluginLogWriter } from "../adapters/plugin-log.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
+import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
 import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
@@ -46,6 +47,8 @@ export interface BrokerDeps {
   conflist?: ConflistPort;
   /** Delay between conflist install attempts after a failure. */
   conflistRetryMs?: number;
+  /** egress-cni's bookkeeping and net-config's egress routes (app/egress-cni.ts); absent: egress-cni calls are refused. */
+  egress?: { book: EgressBook; net: EgressNetPort };
 }
 
 export interface AddrBroker {
@@ -97,7 +100,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     }),
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
-  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}) };
+  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}) };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();
