@@ -55,7 +55,7 @@ export function nextEgressAddress(state: EgressState, family: EgressFamily): str
   return undefined;
 }
 
-/** How many addresses a range can hand out (1018 for IPv4, 1022 for IPv6). */
+/** How many addresses a range can hand out (1021 for IPv4, 1022 for IPv6). */
 export function egressCapacity(family: EgressFamily): number {
   const { first, last } = usable(family);
   return Number(last - first + 1n);
