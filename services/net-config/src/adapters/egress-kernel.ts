@@ -1,5 +1,5 @@
 /**
- * The kernel as egress wiring reaches it: `ip -batch -`, `ip -json` and `sysctl` processes,
+ * The kernel as egress wiring reaches it: `ip -batch -`, `ip -json` and `tee /proc/sys/…` processes,
  * in the node's namespace or (through nsenter) in a pod's. Only egress pods pay these
  * processes; a pod without egress never comes here. Argv arrays only; every name in a batch
  * line was validated by the core's plan.
@@ -78,7 +78,8 @@ export class NsShell {
 
   async sysctl(key: string, value: string): Promise<void> {
     if (!/^[a-z0-9_]+(\/[A-Za-z0-9_.\-]+)+$/.test(key) || !/^[0-9]+$/.test(value)) throw new NetConfigError("INVALID_SYSCTL", `sysctl ${key}=${value} is not a valid setting`);
-    const r = await this.run(["sysctl", "-q", "-w", `${key}=${value}`]);
+    // tee, not sysctl: the image carries coreutils, not procps; /proc/sys/net is the namespace of the writer.
+    const r = await this.run(["tee", `/proc/sys/${key}`], value);
     if (r.code !== 0) throw new NetConfigError("EGRESS_KERNEL_FAILED", `sysctl ${key}=${value} in ${this.describe()}: ${r.err.trim()}`);
   }
 

@@ -22,6 +22,11 @@ function natSave(family: 4 | 6): string {
   return run(["ip", "netns", "exec", node.name, `${family === 4 ? "iptables" : "ip6tables"}-${backend}-save`, "-t", "nat"]).out;
 }
 
+function blockRules(family: 4 | 6): string[] {
+  const save = run(["ip", "netns", "exec", node.name, `${family === 4 ? "iptables" : "ip6tables"}-${backend}-save`, "-t", "filter"]).out;
+  return save.split("\n").filter((x) => x.includes(`Block Node Local Pod access via IPv${family}`));
+}
+
 requires(...NAMESPACES, "iptables", "nsenter").describe("egress interface (root, real namespaces)", () => {
   beforeAll(async () => {
     node = nss.add("n");
@@ -64,6 +69,11 @@ requires(...NAMESPACES, "iptables", "nsenter").describe("egress interface (root,
     expect(save).toContain(`-A ${chain} -d 224.0.0.0/4 -m comment --comment ${comment} -j ACCEPT`);
     expect(save).toContain(`-A ${chain} -m comment --comment ${comment} -j SNAT --to-source 10.0.0.5 --random-fully`);
 
+    // Upstream's guard: no new connection may be forwarded to the egress range.
+    const filter = run(["ip", "netns", "exec", node.name, `iptables-${backend}-save`, "-t", "filter"]).out;
+    expect(filter.split("\n").filter((x) => x.includes("Block Node Local Pod access via IPv4"))).toEqual([
+      '-A FORWARD -d 169.254.172.0/22 -m conntrack --ctstate NEW -m comment --comment "Block Node Local Pod access via IPv4" -j REJECT --reject-with icmp-port-unreachable',
+    ]);
     // The outside has no route to 169.254.172.0/22: it sees the node's address, or nothing.
     expect(await sourceSeenFarEnd(nss, outside.name, "10.0.0.9", pod.name)).toBe("10.0.0.5");
     expect(await egress.check({ ...req, hostVeth: w.hostVeth })).toEqual({ ok: true, problems: [] });
@@ -71,6 +81,7 @@ requires(...NAMESPACES, "iptables", "nsenter").describe("egress interface (root,
     // A second ADD of the same pod (a retry) leaves one pair and one jump.
     const again = await egress.wire(req);
     expect(natSave(4).split("\n").filter((l) => l.includes(`-j ${chain}`))).toHaveLength(1);
+    expect(blockRules(4)).toHaveLength(1);
     expect(nss.ip(node.name, ["-o", "link"])).not.toContain(w.hostVeth);
 
     nss.ip(pod.name, ["route", "del", "169.254.172.0/22", "via", "169.254.172.1"]);
@@ -103,6 +114,7 @@ requires(...NAMESPACES, "iptables", "nsenter").describe("egress interface (root,
     expect(nss.ip(node.name, ["-6", "route"])).toContain(`fd00::ac:3 dev ${w.hostVeth}`);
     const chain = egressChainName("aws-cni", req.containerId, 6);
     expect(natSave(6)).toContain(`-A ${chain} -m comment --comment "name: \\"aws-cni\\" id: \\"${req.containerId}\\"" -j SNAT --to-source 2001:db8::5\n`);
+    expect(blockRules(6)).toEqual(['-A FORWARD -d fd00::ac:0/118 -m conntrack --ctstate NEW -m comment --comment "Block Node Local Pod access via IPv6" -j REJECT --reject-with icmp6-port-unreachable']);
     expect(await sourceSeenFarEnd(nss, outside.name, "2001:db8::9", pod.name)).toBe("2001:db8::5");
     expect(await egress.check({ ...req, hostVeth: w.hostVeth })).toEqual({ ok: true, problems: [] });
     await egress.unwire({ ...req, hostVeth: w.hostVeth });

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { NetConfigError } from "../core/errors.ts";
 import {
-  checkEgressHostVeth, egressLayout, nodeBatch, podBatch, podV6DefaultRoute, snatProblems, snatRemoval, snatRestore,
+  blockRuleRestore, checkEgressHostVeth, egressLayout, nodeBatch, podBatch, podV6DefaultRoute, snatProblems, snatRemoval, snatRestore,
   type EgressLayout, type EgressRequest,
 } from "../core/egress-wiring.ts";
 import { checkNetnsPath } from "../core/validation.ts";
@@ -129,7 +129,7 @@ export class EgressService {
 
   private async applySnat(l: EgressLayout, req: EgressRequest): Promise<void> {
     const save = await this.iptables.save(l.family);
-    await this.iptables.restoreNoflush(snatRestore(l, save, req.randomizeSnat, this.randomFully), l.family);
+    await this.iptables.restoreNoflush(snatRestore(l, save, req.randomizeSnat, this.randomFully) + blockRuleRestore(l, save), l.family);
   }
 
   private async waitLinkLocal(hostVeth: string): Promise<string> {

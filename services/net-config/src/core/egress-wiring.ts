@@ -136,13 +136,34 @@ function jumpsTo(save: string, chain: string): string[] {
 }
 
 function natLines(save: string): string[] {
+  return tableLines(save, "nat");
+}
+
+function tableLines(save: string, table: string): string[] {
   const out: string[] = [];
-  let inNat = false;
+  let inTable = false;
   for (const line of save.split("\n")) {
-    if (line.startsWith("*")) inNat = line === "*nat";
-    else if (inNat) out.push(line);
+    if (line.startsWith("*")) inTable = line === `*${table}`;
+    else if (inTable) out.push(line);
   }
   return out;
+}
+
+/** Upstream's comment on the rule refusing new connections to the egress range from outside the pod. */
+export function blockComment(family: EgressFamily): string {
+  return `Block Node Local Pod access via IPv${family}`;
+}
+
+/**
+ * The filter FORWARD rule upstream's ipamd inserts first (IPv6 mode for the IPv4 range,
+ * IPv4 mode with IPv6 egress for the IPv6 range): nothing may open a connection to a pod's
+ * egress address. iptables-restore text inserting it, or "" when `save` has it.
+ */
+export function blockRuleRestore(l: EgressLayout, save: string): string {
+  const comment = quoted(blockComment(l.family));
+  const present = tableLines(save, "filter").some((x) => x.startsWith(`-A FORWARD -d ${l.range.subnet.replace("fd00::ac:00", "fd00::ac:0")} `) && x.includes(comment) && x.includes("-j REJECT"));
+  if (present) return "";
+  return ["*filter", `-I FORWARD 1 -d ${l.range.subnet} -m conntrack --ctstate NEW -m comment --comment ${comment} -j REJECT`, "COMMIT", ""].join("\n");
 }
 
 /** iptables-restore --noflush text that makes the pod's chain exactly right and jumps to it once. */
