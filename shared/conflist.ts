@@ -97,3 +97,14 @@ export function egressConflistFromConfig(config: Config, nodeIps: { ipv4?: strin
     },
   };
 }
+
+/**
+ * The node's conflist as addr-broker installs it: egress-cni chained when enabled and the
+ * node's addresses (pool-manager's capacity) allow it; when asked for and impossible,
+ * `onError` is told why and the chain goes without it, as upstream's init container does.
+ */
+export function nodeConflist(config: Config, runDir: string | undefined, nodeIps: { ipv4?: string | undefined; ipv6?: string | undefined }, onError: (why: string) => void): Record<string, unknown> {
+  const { egress, error } = egressConflistFromConfig(config, nodeIps);
+  if (error) onError(error);
+  return renderConflist({ ...conflistSettingsFromConfig(config, runDir), ...(egress ? { egress } : {}) });
+}

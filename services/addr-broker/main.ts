@@ -7,7 +7,7 @@
 import { bootstrap } from "../../shared/bootstrap.ts";
 import { flushLogger } from "../../shared/log.ts";
 import { runFrame } from "../../shared/service.ts";
-import { conflistSettingsFromConfig, egressConflistFromConfig, renderConflist } from "../../shared/conflist.ts";
+import { nodeConflist } from "../../shared/conflist.ts";
 import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
 import { conflistInstaller } from "./src/adapters/conflist-installer.ts";
 import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
@@ -40,12 +40,9 @@ const service = createAddrBroker(settings, {
   egress: { book: new EgressBook(new FileCheckpointStore(join(settings.runDir, "egress-ipam.json")), log), net: egressNetClient(settings.netConfigSocket) },
   // HOST_CNI_CONFDIR_PATH: written once ADDs can be served (a non-default run dir is carried in the conflist for the shim).
   // egress-cni is chained when enabled and the node's addresses (from pool-manager's capacity) allow it.
-  conflist: conflistInstaller(config.cni.confDir, (capacity) => {
-    const base = conflistSettingsFromConfig(config, config.runDir === "/var/run/aws-node" ? undefined : config.runDir);
-    const { egress, error } = egressConflistFromConfig(config, capacity?.nodeIps ?? {});
-    if (error) log.error({ nodeIps: capacity?.nodeIps ?? {} }, error);
-    return renderConflist({ ...base, ...(egress ? { egress } : {}) });
-  }),
+  conflist: conflistInstaller(config.cni.confDir, (capacity) =>
+    nodeConflist(config, config.runDir === "/var/run/aws-node" ? undefined : config.runDir, capacity?.nodeIps ?? {}, (why) => log.error({ nodeIps: capacity?.nodeIps ?? {} }, why)),
+  ),
   log,
 });
 // Serve first (requests wait for the load), so the shim never sees a missing socket during start-up.
