@@ -6,19 +6,9 @@
  */
 import { NetConfigError } from "../core/errors.ts";
 import { checkIfName, checkNetnsPath } from "../core/validation.ts";
+import { spawn, type Ran } from "./iptables.ts";
 import type { NetnsRef } from "./netns.ts";
 
-export interface Ran {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function spawn(argv: string[], stdin?: string): Promise<Ran> {
-  const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
 
 export interface JsonAddr {
   family: "inet" | "inet6";
