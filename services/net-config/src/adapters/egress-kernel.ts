@@ -1,13 +1,13 @@
 /**
- * The kernel as egress wiring reaches it: `ip -batch -`, `ip -json` and `tee /proc/sys/…` processes,
- * in the node's namespace or (through nsenter) in a pod's. Only egress pods pay these
+ * The kernel as egress wiring reaches it: `ip -batch -` and `ip -json` processes, in the
+ * node's namespace or (through nsenter) in a pod's; sysctls written from inside the namespace. Only egress pods pay these
  * processes; a pod without egress never comes here. Argv arrays only; every name in a batch
  * line was validated by the core's plan.
  */
 import { NetConfigError } from "../core/errors.ts";
-import { checkIfName, checkNetnsPath } from "../core/validation.ts";
+import { checkIfName } from "../core/validation.ts";
 import { spawn, type Ran } from "./iptables.ts";
-import type { NetnsRef } from "./netns.ts";
+import { NetnsHandle, type NetnsRef } from "./netns.ts";
 
 
 export interface JsonAddr {
@@ -35,8 +35,9 @@ export interface JsonRoute {
 
 /** One namespace: "self" (net-config's own) or a path nsenter enters. */
 export class NsShell {
+  /** Throws NETNS_NOT_FOUND (404) when the path is not a namespace net-config can enter; validates it first. */
   constructor(readonly ns: NetnsRef) {
-    if (ns !== "self") checkNetnsPath(ns.path);
+    NetnsHandle.open(ns).close();
   }
 
   /** The path another process names this namespace by (a veth's peer goes there). */
@@ -66,11 +67,16 @@ export class NsShell {
     return r.code === 0;
   }
 
-  async sysctl(key: string, value: string): Promise<void> {
+  sysctl(key: string, value: string): void {
     if (!/^[a-z0-9_]+(\/[A-Za-z0-9_.\-]+)+$/.test(key) || !/^[0-9]+$/.test(value)) throw new NetConfigError("INVALID_SYSCTL", `sysctl ${key}=${value} is not a valid setting`);
-    // tee, not sysctl: the image carries coreutils, not procps; /proc/sys/net is the namespace of the writer.
-    const r = await this.run(["tee", `/proc/sys/${key}`], value);
-    if (r.code !== 0) throw new NetConfigError("EGRESS_KERNEL_FAILED", `sysctl ${key}=${value} in ${this.describe()}: ${r.err.trim()}`);
+    const h = NetnsHandle.open(this.ns);
+    try {
+      h.writeSysctl(key, value);
+    } catch (err) {
+      throw new NetConfigError("EGRESS_KERNEL_FAILED", `sysctl ${key}=${value} in ${this.describe()}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      h.close();
+    }
   }
 
   /** The link with its addresses, or undefined when it (or the namespace) is not there. */

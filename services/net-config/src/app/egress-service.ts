@@ -45,12 +45,12 @@ export class EgressService {
       // A retried ADD finds the interface of the first try: start clean, as upstream's SetupVeth would fail otherwise.
       await pod.deleteLink(l.podIf);
       if (l.family === 4) {
-        await this.node.sysctl("net/ipv4/ip_forward", "1");
+        this.node.sysctl("net/ipv4/ip_forward", "1");
         await pod.batch(lines);
       } else {
-        await pod.sysctl(`net/ipv6/conf/${req.ifName}/disable_ipv6`, "1");
+        pod.sysctl(`net/ipv6/conf/${req.ifName}/disable_ipv6`, "1");
         await pod.batch(lines.slice(0, 1));
-        await pod.sysctl(`net/ipv6/conf/${l.podIf}/disable_ipv6`, "0");
+        pod.sysctl(`net/ipv6/conf/${l.podIf}/disable_ipv6`, "0");
         await pod.batch(lines.slice(1));
       }
       await this.node.batch(nodeBatch(l, hostVeth));
@@ -71,17 +71,18 @@ export class EgressService {
 
   /** Removes the pair and the SNAT chain; succeeds when they are already gone, also without a netns. */
   async unwire(req: Omit<EgressRequest, "mtu" | "randomizeSnat" | "nodeIp"> & { nodeIp?: string; hostVeth?: string | undefined; netnsPid?: number | undefined }): Promise<{ removed: string[] }> {
-    const l = egressLayout({ ...req, nodeIp: req.nodeIp ?? (req.address.includes(":") ? "::1" : "127.0.0.1") });
+    const l = egressLayout(req);
     const removed: string[] = [];
     if (req.netns !== "") {
       checkNetnsPath(req.netns);
-      let path: string | undefined;
+      let pod: NsShell | undefined;
       try {
-        path = resolveNetnsPath(req.netns, req.netnsPid);
-      } catch {
-        path = undefined; // the namespace is gone: so is its end of the pair
+        pod = new NsShell({ path: resolveNetnsPath(req.netns, req.netnsPid) });
+      } catch (err) {
+        // The namespace is gone: so is its end of the pair.
+        if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
       }
-      if (path && (await new NsShell({ path }).deleteLink(l.podIf))) removed.push(`link ${l.podIf} in ${req.netns}`);
+      if (pod && (await pod.deleteLink(l.podIf))) removed.push(`link ${l.podIf} in ${req.netns}`);
     }
     if (req.hostVeth) {
       checkEgressHostVeth(req.hostVeth);
@@ -108,7 +109,8 @@ export class EgressService {
     let pod: NsShell | undefined;
     try {
       pod = new NsShell({ path: resolveNetnsPath(req.netns, req.netnsPid) });
-    } catch {
+    } catch (err) {
+      if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
       problems.push("pod network namespace is missing");
     }
     if (pod) {

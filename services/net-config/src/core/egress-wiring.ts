@@ -47,17 +47,18 @@ export interface EgressLayout {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$/;
 
-export function egressLayout(req: Omit<EgressRequest, "netns" | "mtu" | "randomizeSnat" | "ifName"> & { ifName?: string }): EgressLayout {
+/** The layout of a request; without `nodeIp` (DEL) the layout's `nodeIp` is "" and only names are needed. */
+export function egressLayout(req: Omit<EgressRequest, "netns" | "mtu" | "randomizeSnat" | "ifName" | "nodeIp"> & { ifName?: string; nodeIp?: string | undefined }): EgressLayout {
   if (!NAME.test(req.network)) throw invalid("network", `${JSON.stringify(req.network)} must be letters, digits, '_', '.', '-'`);
   if (!NAME.test(req.containerId)) throw invalid("containerId", `${JSON.stringify(req.containerId)} must be letters, digits, '_', '.', '-'`);
   if (req.ifName !== undefined) checkIfName(req.ifName, "ifName");
   checkIp(req.address, "address");
-  checkIp(req.nodeIp, "nodeIp");
+  if (req.nodeIp !== undefined) checkIp(req.nodeIp, "nodeIp");
   const family = parseIp(req.address)!.family;
   const range = egressRange(family);
   const subnet = parseCidr(range.subnet)!;
   if (!contains(subnet, req.address)) throw invalid("address", `${req.address} is not in the egress range ${range.subnet}`);
-  if (parseIp(req.nodeIp)!.family !== family) throw invalid("nodeIp", `${req.nodeIp} is not an IPv${family} address like the egress address ${req.address}`);
+  if (req.nodeIp !== undefined && parseIp(req.nodeIp)!.family !== family) throw invalid("nodeIp", `${req.nodeIp} is not an IPv${family} address like the egress address ${req.address}`);
   return {
     family,
     range,
@@ -67,7 +68,7 @@ export function egressLayout(req: Omit<EgressRequest, "netns" | "mtu" | "randomi
     gateway: nth(subnet, 1),
     chain: egressChainName(req.network, req.containerId, family),
     comment: egressComment(req.network, req.containerId),
-    nodeIp: canonicalIp(req.nodeIp)!,
+    nodeIp: req.nodeIp === undefined ? "" : canonicalIp(req.nodeIp)!,
   };
 }
 
