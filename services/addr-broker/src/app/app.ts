@@ -86,6 +86,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       checkpoint: { location: d.store.location, ...broker.checkpoint },
       startupSweep: sweep,
       conflist,
+      ...(d.egress ? { egress: { location: d.egress.book.store.location, assignments: [...d.egress.book.state.allocations.values()] } } : {}),
       capacity: broker.capacity
         ? { version: broker.capacity.version, epoch: broker.capacity.epoch, ready: broker.capacity.ready, shortage: broker.capacity.shortage, enis: broker.capacity.enis.length }
         : null,
