@@ -82,6 +82,8 @@ requires(...NAMESPACES, "iptables", "nsenter").describe("egress interface (root,
     const again = await egress.wire(req);
     expect(natSave(4).split("\n").filter((l) => l.includes(`-j ${chain}`))).toHaveLength(1);
     expect(blockRules(4)).toHaveLength(1);
+    expect(natSave(4).split("\n").filter((l) => l.startsWith(`-A ${chain} `))).toHaveLength(2);
+    expect(await egress.check({ ...req, hostVeth: again.hostVeth })).toEqual({ ok: true, problems: [] });
     expect(nss.ip(node.name, ["-o", "link"])).not.toContain(w.hostVeth);
 
     nss.ip(pod.name, ["route", "del", "169.254.172.0/22", "via", "169.254.172.1"]);
