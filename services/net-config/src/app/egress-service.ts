@@ -26,6 +26,7 @@ const LINK_LOCAL_WAIT_MS = 10_000;
 
 export class EgressService {
   private readonly node: NsShell;
+  private iptablesLock: Promise<unknown> = Promise.resolve();
 
   constructor(
     nodeNs: NetnsRef,
@@ -88,11 +89,12 @@ export class EgressService {
       checkEgressHostVeth(req.hostVeth);
       if (await this.node.deleteLink(req.hostVeth)) removed.push(`link ${req.hostVeth}`);
     }
-    const text = snatRemoval(l.chain, await this.iptables.save(l.family));
-    if (text) {
-      await this.iptables.restoreNoflush(text, l.family);
-      removed.push(`nat chain ${l.chain}`);
-    }
+    const chainGone = await this.iptablesTurn(async () => {
+      const text = snatRemoval(l.chain, await this.iptables.save(l.family));
+      if (text) await this.iptables.restoreNoflush(text, l.family);
+      return text !== undefined;
+    });
+    if (chainGone) removed.push(`nat chain ${l.chain}`);
     return { removed };
   }
 
@@ -129,9 +131,18 @@ export class EgressService {
     return { ok: problems.length === 0, problems };
   }
 
-  private async applySnat(l: EgressLayout, req: EgressRequest): Promise<void> {
-    const save = await this.iptables.save(l.family);
-    await this.iptables.restoreNoflush(snatRestore(l, save, req.randomizeSnat, this.randomFully) + blockRuleRestore(l, save), l.family);
+  /** Read-modify-write of the tables, one at a time (two pods' first ADDs must not both insert the FORWARD guard). */
+  private iptablesTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.iptablesLock.then(fn, fn);
+    this.iptablesLock = run.catch(() => undefined);
+    return run;
+  }
+
+  private applySnat(l: EgressLayout, req: EgressRequest): Promise<void> {
+    return this.iptablesTurn(async () => {
+      const save = await this.iptables.save(l.family);
+      await this.iptables.restoreNoflush(snatRestore(l, save, req.randomizeSnat, this.randomFully) + blockRuleRestore(l, save), l.family);
+    });
   }
 
   private async waitLinkLocal(hostVeth: string): Promise<string> {
