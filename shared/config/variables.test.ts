@@ -156,7 +156,8 @@ const TABLE: Record<EnvName, Row> = {
     valid: [["https://ABC.gr7.us-west-2.eks.amazonaws.com", "https://ABC.gr7.us-west-2.eks.amazonaws.com"], ["10.0.0.1:6443", "https://10.0.0.1:6443"]],
     invalid: ["ftp://host", "https://user:pw@host", "http://"],
   },
-  ENABLE_POD_ENI: boolRow((c) => c.eni.podEni, false),
+  // refused until security groups for pods are implemented (true would be a silent bypass)
+  ENABLE_POD_ENI: { get: (c) => c.eni.podEni, default: false, valid: [["false", false], ["FALSE", false]], invalid: ["true", "True", ...BOOL_INVALID] },
   POD_SECURITY_GROUP_ENFORCING_MODE: {
     get: (c) => c.eni.podSecurityGroupEnforcingMode,
     default: "strict",
