@@ -25,6 +25,8 @@ export interface PodRequest {
   podName?: string;
   address: string;
   routeTable: number;
+  /** The host veth's prefix when it is not the node's (a conflist's vethPrefix). */
+  vethPrefix?: string;
 }
 
 export function gatewayFor(family: Family): string {
@@ -45,14 +47,14 @@ export interface PodLayout {
 }
 
 export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "vethPrefix">): PodLayout {
-  checkVethPrefix(settings.vethPrefix);
+  const prefix = checkVethPrefix(req.vethPrefix ?? settings.vethPrefix);
   checkIfName(req.ifName, "ifName");
   checkIp(req.address, "address");
   checkTable(req.routeTable);
   const family = familyOf(req.address);
   const ip = canonicalIp(req.address) ?? req.address;
   const podCidr = `${ip}/${hostPrefix(family)}`;
-  const hostVeth = hostVethName(settings.vethPrefix, {
+  const hostVeth = hostVethName(prefix, {
     namespace: req.podNamespace,
     name: req.podName,
     containerId: req.containerId,

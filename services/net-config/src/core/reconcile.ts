@@ -47,7 +47,9 @@ export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observe
 
 function podRepairs(s: NetConfigSettings, pods: PodRequest[], seen: Observed, busy: InFlight): Repair[] {
   const out: Repair[] = [];
-  const vethPattern = new RegExp(`^${s.vethPrefix}[0-9a-f]{11}$`);
+  // The node's prefix and any other a desired pod's veth was named with (a conflist's vethPrefix).
+  const prefixes = new Set([s.vethPrefix, ...pods.flatMap((p) => (p.vethPrefix && /^[A-Za-z0-9]{1,4}$/.test(p.vethPrefix) ? [p.vethPrefix] : []))]);
+  const vethPattern = new RegExp(`^(${[...prefixes].join("|")})[0-9a-f]{11}$`);
   const links = new Set(seen.links.map((l) => l.name));
   const layouts = pods.flatMap((p) => {
     try {
