@@ -123,6 +123,8 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   });
   handle(frame.app, listAssignments, () => ({
     assignments: broker.allocations().map((a) => ({ ...wiringFor(broker, a, a.netns ?? ""), networkName: a.networkName })),
+    // Live pods known only from the kernel: net-config must not prune their wiring.
+    reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => ({ address, ...(hostVeth ? { hostVeth } : {}), ...(routeTable ? { routeTable } : {}) })),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
     restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
   }));
