@@ -27,6 +27,8 @@ export const podWiring = z.object({
    * Absent: net-config's own (AWS_VPC_K8S_CNI_VETHPREFIX).
    */
   vethPrefix: vethPrefix.optional(),
+  /** The conflist's `mtu` for the pod's veth pair (upstream's plugin uses it); absent: net-config's POD_MTU. */
+  mtu: z.number().int().min(576).max(9001).optional(),
 });
 export type PodWiring = z.infer<typeof podWiring>;
 

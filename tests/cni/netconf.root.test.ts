@@ -24,6 +24,11 @@ function env(command: string, netns: string) {
   return { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-${id}` };
 }
 
+function mtuOf(netns: string, dev: string): number | undefined {
+  const r = Bun.spawnSync(["ip", "-n", netns, "-j", "link", "show", "dev", dev], { stdout: "pipe", stderr: "pipe" });
+  return r.exitCode === 0 ? (JSON.parse(r.stdout.toString()) as Array<{ mtu: number }>)[0]?.mtu : undefined;
+}
+
 async function allocations(): Promise<number> {
   return existsSync(h.checkpoint) ? (await h.readCheckpoint()).allocations.length : 0;
 }
@@ -49,11 +54,11 @@ gate.test("bad keys: CNI error 7 naming the key; no address in the checkpoint, n
   expect(await allocations()).toBe(before.allocations);
 }, 60_000);
 
-gate.test("the conflist's vethPrefix names the host veth, not the node's setting; DEL removes it", async () => {
+gate.test("the conflist's vethPrefix names the host veth and its mtu sets the pair's MTU, not the node's settings; DEL removes it", async () => {
   const node = h.node!.name;
   const netns = h.netns();
   const e = env("ADD", netns);
-  const conf = h.conf("1.0.0", { vethPrefix: "cfg" });
+  const conf = h.conf("1.0.0", { vethPrefix: "cfg", mtu: "1500" }); // the node: eni, POD_MTU 9001
   const r = await h.exec(e, conf);
   expect(r.code).toBe(0);
   const address = r.json.ips[0].address.split("/")[0];
@@ -63,8 +68,9 @@ gate.test("the conflist's vethPrefix names the host veth, not the node's setting
   expect(k.hostRoutes[address]).toBe(veth);
   expect(kernelView(node, "eni").veths).toEqual([]);
   expect(podView(h.netnsName(netns)).addresses).toEqual([`${address}/32`]);
+  expect([mtuOf(node, veth), mtuOf(h.netnsName(netns), "eth0")]).toEqual([1500, 1500]);
   // CHECK agrees the kernel matches (net-config looks for the cfg veth).
-  expect((await h.exec({ ...e, CNI_COMMAND: "CHECK" }, h.conf("1.0.0", { vethPrefix: "cfg", prevResult: r.json }))).code).toBe(0);
+  expect((await h.exec({ ...e, CNI_COMMAND: "CHECK" }, h.conf("1.0.0", { vethPrefix: "cfg", mtu: "1500", prevResult: r.json }))).code).toBe(0);
   expect((await h.exec({ ...e, CNI_COMMAND: "DEL" }, conf)).code).toBe(0);
   expect(kernelView(node, "cfg").hostRoutes[address]).toBeUndefined();
 }, 60_000);

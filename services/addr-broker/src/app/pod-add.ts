@@ -179,6 +179,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     const trace = req.trace;
     trace?.mark("assigned");
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
+    if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
     const wiringDone = d.netConfig.wire(wiring);
     const [written, wired] = await Promise.allSettled(trace ? [trace.markWhenSettled(durable, "durable"), trace.markWhenSettled(wiringDone, "wired")] : [durable, wiringDone]);
     if (written.status === "rejected") {

@@ -27,6 +27,8 @@ export interface PodRequest {
   routeTable: number;
   /** The host veth's prefix when it is not the node's (a conflist's vethPrefix). */
   vethPrefix?: string;
+  /** The pair's MTU when the conflist names one; else the node's POD_MTU. */
+  mtu?: number;
 }
 
 export function gatewayFor(family: Family): string {
@@ -87,7 +89,7 @@ export function planWire(req: PodRequest, settings: NetConfigSettings, hostMac: 
   const steps: Step[] = [
     // A retried ADD finds the old pair: remove it first, as upstream does.
     { side: "node", op: { op: "link.del", dev: l.hostVeth, missingOk: true } },
-    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu: settings.podMtu, hostMac } },
+    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu: req.mtu ?? settings.podMtu, hostMac } },
     { side: "node", op: { op: "link.set", dev: l.hostVeth, up: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/accept_ra`, value: "0", missingOk: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/forwarding`, value: "0", missingOk: true } },
