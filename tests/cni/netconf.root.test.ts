@@ -71,6 +71,11 @@ gate.test("the conflist's vethPrefix names the host veth and its mtu sets the pa
   expect([mtuOf(node, veth), mtuOf(h.netnsName(netns), "eth0")]).toEqual([1500, 1500]);
   // CHECK agrees the kernel matches (net-config looks for the cfg veth).
   expect((await h.exec({ ...e, CNI_COMMAND: "CHECK" }, h.conf("1.0.0", { vethPrefix: "cfg", mtu: "1500", prevResult: r.json }))).code).toBe(0);
+  // addr-broker restarted: its start-up sweep must find the cfg veth and keep the pod's address.
+  await h.killBroker();
+  await h.startBroker();
+  expect((await h.readCheckpoint()).allocations.filter((a) => a.containerID === e.CNI_CONTAINERID).map((a) => a.ipv4)).toEqual([address]);
+  expect(kernelView(node, "cfg").hostRoutes[address]).toBe(veth);
   expect((await h.exec({ ...e, CNI_COMMAND: "DEL" }, conf)).code).toBe(0);
   expect(kernelView(node, "cfg").hostRoutes[address]).toBeUndefined();
 }, 60_000);
