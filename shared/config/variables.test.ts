@@ -179,6 +179,12 @@ const TABLE: Record<EnvName, Row> = {
   ENABLE_IPv4: { get: (c) => c.enableIPv4, default: true, valid: [["TRUE", true]], invalid: BOOL_INVALID },
   ENABLE_IPv6: { get: (c) => c.enableIPv6, default: false, valid: [["false", false]], invalid: BOOL_INVALID },
   ENABLE_NFTABLES: boolRow((c) => c.network.enableNftables, false),
+  AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS: {
+    get: (c) => c.network.reconcileIntervalSeconds,
+    default: 60,
+    valid: [["1", 1], ["0", 0], ["3600", 3600]],
+    invalid: ["-1", "3601", "1.5", "1m"],
+  },
   AWS_EXTERNAL_SERVICE_CIDRS: {
     get: (c) => c.network.externalServiceCidrs,
     default: [],
