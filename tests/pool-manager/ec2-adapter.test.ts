@@ -16,6 +16,14 @@ describe("SdkEc2 against the simulated EC2", () => {
     expect(await w.ec2.instanceLimits("m5.large")).toMatchObject({ maxEnis: 3, ipv4PerEni: 10, trunking: true });
   });
 
+  test("several network cards: the ENI limit is card 0's (8 of c6in.32xlarge's 16), device indexes only card 0's", async () => {
+    w = await simWorld({ instanceType: "c6in.32xlarge" });
+    expect(await w.ec2.instanceLimits("c6in.32xlarge")).toMatchObject({ maxEnis: 8, ipv4PerEni: 50, networkCards: 2 });
+    const eni = w.model.createNetworkInterface({ subnetId: w.subnetId });
+    w.model.attachNetworkInterface({ eniId: eni.id, instanceId: w.instanceId, deviceIndex: 3, networkCardIndex: 1 });
+    expect(await w.ec2.usedDeviceIndexes(w.instanceId)).toEqual([0]);
+  });
+
   test("create with addresses and tags in one call, attach, assign, unassign", async () => {
     w = await simWorld();
     const eni = await w.ec2.createEni({ subnetId: w.subnetId, description: "aws-K8S-x", securityGroups: [w.sgId], family: "ipv4", cidrKind: "address", count: 3, tags: { a: "b" } });

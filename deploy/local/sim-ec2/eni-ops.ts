@@ -101,19 +101,23 @@ export function attachEni(m: Ec2Model, p: AttachRequest): Attachment {
   const eni = m.eni(p.eniId);
   const inst = m.instance(p.instanceId);
   const limits = m.limits(inst);
-  if (p.networkCardIndex !== undefined && p.networkCardIndex !== 0) throw invalid(`Invalid value '${p.networkCardIndex}' for NetworkCardIndex`);
+  const card = p.networkCardIndex ?? 0;
+  if (!Number.isInteger(card) || card < 0 || card >= limits.networkCards) throw invalid(`Invalid value '${p.networkCardIndex}' for NetworkCardIndex. Instance type ${inst.instanceType} has ${limits.networkCards} network card(s)`);
   if (!Number.isInteger(p.deviceIndex) || p.deviceIndex < 0) throw invalid(`Invalid value '${p.deviceIndex}' for DeviceIndex`);
   if (eni.attachment) throw new Ec2Error("InvalidNetworkInterface.InUse", `Interface: [${eni.id}] in use.`);
   if (eni.az !== inst.az) throw invalid(`The network interface and the instance must be in the same availability zone`);
   const attached = m.enisOf(inst.id);
-  if (p.deviceIndex >= limits.maxEnis || attached.length >= limits.maxEnis)
-    throw new Ec2Error("AttachmentLimitExceeded", `Interface count ${attached.length + 1} can not exceed the limit for ${inst.instanceType}`);
-  if (attached.some((e) => e.attachment?.deviceIndex === p.deviceIndex))
-    throw invalid(`Instance '${inst.id}' already has an interface attached at device index '${p.deviceIndex}'.`);
+  // Each network card has its own ENI limit and numbers its own device indexes.
+  const onCard = attached.filter((e) => (e.attachment?.networkCardIndex ?? 0) === card);
+  const cardMax = limits.cardEnis[card] ?? 0;
+  if (p.deviceIndex >= cardMax || onCard.length >= cardMax || attached.length >= limits.maxEnis)
+    throw new Ec2Error("AttachmentLimitExceeded", `Interface count ${onCard.length + 1} can not exceed the limit for ${inst.instanceType} on network card ${card}`);
+  if (onCard.some((e) => e.attachment?.deviceIndex === p.deviceIndex))
+    throw invalid(`Instance '${inst.id}' already has an interface attached at device index '${p.deviceIndex}' on network card '${card}'.`);
   if (ops.ipv4Slots(eni) > limits.ipv4PerEni || ops.ipv6Slots(eni) > limits.ipv6PerEni)
     throw new Ec2Error("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.");
   const t = m.now();
-  eni.attachment = { id: nextId(m.state, "eni-attach"), instanceId: inst.id, deviceIndex: p.deviceIndex, networkCardIndex: 0, status: "attaching", deleteOnTermination: false, attachTime: t, readyAt: t + m.timing.attachDelayMs };
+  eni.attachment = { id: nextId(m.state, "eni-attach"), instanceId: inst.id, deviceIndex: p.deviceIndex, networkCardIndex: card, status: "attaching", deleteOnTermination: false, attachTime: t, readyAt: t + m.timing.attachDelayMs };
   eni.status = "attaching";
   m.settleDue();
   return eni.attachment;

@@ -156,11 +156,12 @@ export function instanceTypeXml(t: InstanceTypeLimits): XmlValue {
       maximumNetworkInterfaces: t.maxEnis,
       maximumNetworkCards: t.networkCards,
       defaultNetworkCardIndex: 0,
-      networkCards: [{ networkCardIndex: 0, networkPerformance: t.networkPerformance, maximumNetworkInterfaces: t.maxEnis }],
+      networkCards: t.cardEnis.map((max, networkCardIndex) => ({ networkCardIndex, networkPerformance: t.cardPerformance, maximumNetworkInterfaces: max })),
       ipv4AddressesPerInterface: t.ipv4PerEni,
       ipv6AddressesPerInterface: t.ipv6PerEni,
       ipv6Supported: true,
       enaSupport: "required",
+      efaSupported: t.efa,
     },
   };
 }

@@ -44,7 +44,7 @@ export interface Attachment {
   id: string;
   instanceId: string;
   deviceIndex: number;
-  networkCardIndex: 0;
+  networkCardIndex: number;
   status: AttachmentStatus;
   deleteOnTermination: boolean;
   attachTime: number;

@@ -7,6 +7,9 @@ import type { Eni, ImdsInterface } from "../core/ports.ts";
 import type { PoolCidr } from "../core/pool-state.ts";
 import { poolCidr } from "./pool-model.ts";
 
+/** The one network card whose ENIs the pool manages (upstream's DefaultNetworkCardIndex). */
+export const MANAGED_NETWORK_CARD = 0;
+
 /** A CIDR freed to EC2 is not re-added from a lagging view for this long (upstream: 60 s). */
 export const REFREE_GUARD_MS = 60_000;
 /** Leaked ENIs younger than this are left alone: they may still be on their way to an instance. */
@@ -17,8 +20,12 @@ function imdsCidrs(i: ImdsInterface): string[] {
   return [...i.localIpv4s.slice(1).map((ip) => `${ip}/32`), ...i.ipv4Prefixes, ...i.ipv6Prefixes];
 }
 
-/** True when IMDS lists another number of ENIs than the pool knows, or other CIDRs on a known one. */
-export function imdsDiffers(known: ReadonlyMap<string, { pool: { cidrs: PoolCidr[] } }>, unmanaged: number, imds: ImdsInterface[]): boolean {
+/**
+ * True when IMDS lists another number of ENIs than the pool knows, or other CIDRs on a known
+ * one. ENIs on network cards other than 0 are not the pool's and not compared.
+ */
+export function imdsDiffers(known: ReadonlyMap<string, { pool: { cidrs: PoolCidr[] } }>, unmanaged: number, allImds: ImdsInterface[]): boolean {
+  const imds = allImds.filter((i) => i.networkCard === MANAGED_NETWORK_CARD);
   if (imds.length !== known.size + unmanaged) return true;
   return imds.some((i) => {
     const m = known.get(i.interfaceId);
