@@ -3,7 +3,8 @@
 // other cards are never adopted, given addresses, deleted or counted.
 // Assumptions: c6in.32xlarge (2 network cards × 8 ENIs, 50 IPv4 per ENI → 49 secondary
 // slots); subnet 10.0.0.0/20 (room for 8 full ENIs); an ENI someone else attached on card 1
-// at device index 1 with 5 secondary addresses, before the pool-manager starts.
+// at device index 1 with 5 secondary addresses, before the pool-manager starts. EFA: an
+// efa-only ENI (no address) and an efa ENI (3 secondary addresses) on card 0.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
@@ -106,5 +107,36 @@ describe("several network cards, ENABLE_MULTI_NIC unset: only card 0 is managed"
     await settle(pm, 3);
     expect(onCard(sim, 0).map((e) => e.attachment!.deviceIndex).sort()).toEqual([0, 1]);
     expect(onCard(sim, 1).map((e) => e.attachment!.deviceIndex)).toEqual([1]);
+  });
+});
+
+describe("EFA ENIs, as upstream handles them", () => {
+  test("an efa-only ENI on card 0 is left alone but takes a slot; an efa ENI is managed, filled and serves pods", async () => {
+    const { sim, card1EniId } = await multiCardWorld();
+    const efaOnly = sim.model.createNetworkInterface({ subnetId: sim.subnetId, interfaceType: "efa-only" });
+    const efa = sim.model.createNetworkInterface({ subnetId: sim.subnetId, interfaceType: "efa", secondaryCount: 3 });
+    sim.model.attachNetworkInterface({ eniId: efaOnly.id, instanceId: sim.instanceId, deviceIndex: 1, networkCardIndex: 0 });
+    sim.model.attachNetworkInterface({ eniId: efa.id, instanceId: sim.instanceId, deviceIndex: 2, networkCardIndex: 0 });
+    await Bun.sleep(60);
+    sim.model.settleDue();
+    const efaOnlyBefore = structuredClone(sim.model.state.enis[efaOnly.id]!);
+    const { pm, net } = start(sim, up({ warmEniTarget: 8 }), 500);
+    await pm.start();
+    // Card 0's 8 slots: the efa-only ENI takes one, so the pool holds 7 (primary, efa, 5 created).
+    await settle(pm, 60, () => pm.model.snapshot().enis.length === 7 && pm.model.snapshot().enis.every((e) => e.cidrs.length === 49));
+    await settle(pm, 2);
+    expect(pm.model.unmanaged).toBe(1);
+    const snap = pm.model.snapshot();
+    expect(snap.enis).toHaveLength(7);
+    expect(snap.enis.map((e) => e.id)).not.toContain(efaOnly.id);
+    expect(snap.enis.find((e) => e.id === efa.id)).toMatchObject({ usable: true, deviceNumber: 2 });
+    expect(snap.enis.find((e) => e.id === efa.id)!.cidrs).toHaveLength(49);
+    expect(net.enis.has(efa.id)).toBe(true);
+    expect(net.enis.has(efaOnly.id)).toBe(false);
+    expect(onCard(sim, 0)).toHaveLength(8);
+    expect(sim.model.state.enis[efa.id]!.secondaryIps).toHaveLength(49);
+    expect(sim.model.state.enis[efaOnly.id]).toEqual(efaOnlyBefore);
+    expect(sim.model.state.enis[card1EniId]!.attachment?.networkCardIndex).toBe(1);
+    expect(sim.server.service.calls.AttachNetworkInterface).toMatchObject({ ok: 5, error: 0 });
   });
 });

@@ -43,7 +43,7 @@ export function currentImdsInterfaces(state: Ec2State, instanceId: string): Imds
         vpcId: e.vpcId,
         vpcCidrs: [...(state.vpcs[e.vpcId]?.cidrs ?? [])],
         securityGroupIds: [...e.groups],
-        localIpv4s: [e.primaryIp, ...e.secondaryIps],
+        localIpv4s: e.primaryIp === "" ? [] : [e.primaryIp, ...e.secondaryIps],
         ipv4Prefixes: [...e.ipv4Prefixes],
         ipv6s: [...e.ipv6Addresses],
         ipv6Prefixes: [...e.ipv6Prefixes],

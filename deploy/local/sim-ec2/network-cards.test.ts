@@ -69,3 +69,27 @@ describe("network cards", () => {
     expect(p5.networkInfo.networkCards.every((c) => c.maximumNetworkInterfaces === 2)).toBe(true);
   });
 });
+
+describe("EFA interfaces", () => {
+  test("efa-only has no address and refuses any; efa has addresses; both refused on a type without EFA, nothing changed", () => {
+    const { model, subnet, instance } = testWorld({ instanceType: "c6in.32xlarge" });
+    const efaOnly = model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "efa-only" });
+    expect(efaOnly.primaryIp).toBe("");
+    expect(codeOf(() => model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "efa-only", secondaryCount: 1 }))).toBe("InvalidParameterCombination");
+    expect(codeOf(() => model.assignPrivateIpAddresses({ eniId: efaOnly.id, count: 1 }))).toBe("InvalidParameterCombination");
+    expect(codeOf(() => model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "trunk" }))).toBe("InvalidParameterValue");
+    const efa = model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "efa", secondaryCount: 2 });
+    expect(efa.secondaryIps).toHaveLength(2);
+    model.attachNetworkInterface({ eniId: efaOnly.id, instanceId: instance.id, deviceIndex: 1 });
+    model.attachNetworkInterface({ eniId: efa.id, instanceId: instance.id, deviceIndex: 2 });
+    model.settle();
+    const view = model.imdsView(instance.id)!;
+    expect(view.find((i) => i.interfaceId === efaOnly.id)?.localIpv4s).toEqual([]);
+    expect(view.find((i) => i.interfaceId === efa.id)?.localIpv4s).toHaveLength(3);
+
+    const single = testWorld();
+    const e = single.model.createNetworkInterface({ subnetId: single.subnet.id, interfaceType: "efa" });
+    expect(codeOf(() => single.model.attachNetworkInterface({ eniId: e.id, instanceId: single.instance.id, deviceIndex: 1 }))).toBe("UnsupportedOperation");
+    expect(single.model.state.enis[e.id]!.attachment).toBeNull();
+  });
+});
