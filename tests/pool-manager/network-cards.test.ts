@@ -138,5 +138,12 @@ describe("EFA ENIs, as upstream handles them", () => {
     expect(sim.model.state.enis[efaOnly.id]).toEqual(efaOnlyBefore);
     expect(sim.model.state.enis[card1EniId]!.attachment?.networkCardIndex).toBe(1);
     expect(sim.server.service.calls.AttachNetworkInterface).toMatchObject({ ok: 5, error: 0 });
+    // The reconcile against EC2 recounts: still one unmanaged, nothing adopted or changed.
+    const calls = sim.mutatingCalls();
+    await pm.reconcile(true);
+    await settle(pm, 2);
+    expect(pm.model.unmanaged).toBe(1);
+    expect(pm.model.snapshot().enis).toHaveLength(7);
+    expect(sim.mutatingCalls()).toBe(calls);
   });
 });

@@ -110,9 +110,14 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
   for (const e of enis) {
     const m = model.enis.get(e.id);
     if (!m) {
-      if (onUnmanagedCard(e)) model.otherCardEnis.add(e.id);
-      else if (unmanagedOnCard0(e, false)) unmanaged++;
-      if (onUnmanagedCard(e) || unmanagedOnCard0(e, false)) continue;
+      if (onUnmanagedCard(e)) {
+        model.otherCardEnis.add(e.id);
+        continue;
+      }
+      if (unmanagedOnCard0(e, false)) {
+        unmanaged++;
+        continue;
+      }
       await adoptEni(x, e, "", cidrsOf.get(e.id), new Set());
       metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
       continue;
