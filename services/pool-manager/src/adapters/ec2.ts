@@ -25,7 +25,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { hostCidr } from "../../../../shared/ip.ts";
 import type { CidrKind } from "../core/pool-state.ts";
-import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../core/ports.ts";
+import { Ec2CallError, MANAGED_NETWORK_CARD, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../core/ports.ts";
 import type { Ec2Guard } from "./ec2-guard.ts";
 
 export interface Ec2AdapterOptions {
@@ -165,7 +165,7 @@ export class SdkEc2 implements Ec2Port {
     const inst = r.Reservations?.[0]?.Instances?.[0];
     // Device indexes are numbered per network card; only card 0's matter to this node's attaches.
     return (inst?.NetworkInterfaces ?? [])
-      .filter((n) => (n.Attachment?.NetworkCardIndex ?? 0) === 0)
+      .filter((n) => (n.Attachment?.NetworkCardIndex ?? 0) === MANAGED_NETWORK_CARD)
       .map((n) => n.Attachment?.DeviceIndex)
       .filter((d): d is number => d !== undefined);
   }

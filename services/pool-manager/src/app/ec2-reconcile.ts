@@ -3,12 +3,9 @@
  * leaked-ENI clean-up: when IMDS disagrees with the pool, what EC2's truth changes in an
  * ENI's CIDRs, and which detached ENIs are this project's leftovers. No I/O, no clock reads.
  */
-import type { Eni, ImdsInterface } from "../core/ports.ts";
+import { MANAGED_NETWORK_CARD, type Eni, type ImdsInterface } from "../core/ports.ts";
 import type { PoolCidr } from "../core/pool-state.ts";
 import { poolCidr } from "./pool-model.ts";
-
-/** The one network card whose ENIs the pool manages (upstream's DefaultNetworkCardIndex). */
-export const MANAGED_NETWORK_CARD = 0;
 
 /** A CIDR freed to EC2 is not re-added from a lagging view for this long (upstream: 60 s). */
 export const REFREE_GUARD_MS = 60_000;

@@ -7,8 +7,8 @@
  * (`no_manage`, efa-only) on card 0 are only counted; the others get the ownership tags they
  * lack and their link set up (deferred to the cycles while IMDS does not show them yet).
  */
-import type { Ec2Port, Eni, ImdsPort } from "../core/ports.ts";
-import { ec2Cidrs, imdsDiffers, MANAGED_NETWORK_CARD, reconcileCidrs } from "./ec2-reconcile.ts";
+import { MANAGED_NETWORK_CARD, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
+import { ec2Cidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
 import type { Executor, NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import type { PoolManagerOptions } from "./pool-manager.ts";

@@ -7,6 +7,9 @@ import type { PoolLimits } from "./settings.ts";
 
 export type Tags = Record<string, string>;
 
+/** The one network card whose ENIs the pool manages (upstream's DefaultNetworkCardIndex; ENABLE_MULTI_NIC is not implemented). */
+export const MANAGED_NETWORK_CARD = 0;
+
 export interface Eni {
   id: string;
   mac: string;
