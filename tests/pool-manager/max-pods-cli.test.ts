@@ -23,11 +23,6 @@ test("prints the kubelet's --max-pods from EC2's DescribeInstanceTypes", async (
   expect(await maxPods("--instance-type", "m5.xlarge", "--prefix-delegation")).toEqual({ code: 0, out: "110\n", err: "" });
 });
 
-test("several network cards: only card 0's ENIs count, as upstream's eni-max-pods.txt (c6in.32xlarge 394, p5.48xlarge 100)", async () => {
-  expect(await maxPods("--instance-type", "c6in.32xlarge")).toEqual({ code: 0, out: "394\n", err: "" });
-  expect(await maxPods("--instance-type", "p5.48xlarge")).toEqual({ code: 0, out: "100\n", err: "" });
-});
-
 test("EC2 is asked first: a type it does not know is an error, though the built-in table holds it", async () => {
   const r = await maxPods("--instance-type", "m5.16xlarge");
   expect(r.code).toBe(1);
