@@ -64,6 +64,8 @@ export interface Config {
     ipCooldownSeconds: number;
     subnetDiscovery: boolean;
     disableLeakedEniCleanup: boolean;
+    /** ENABLE_MULTI_NIC: always false (true is refused until multiple network cards are implemented). */
+    multiNic: false;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
     coolingIpsCountAsAvailable: boolean;
     verifyImdsWithEc2: boolean;

@@ -198,6 +198,8 @@ const TABLE: Record<EnvName, Row> = {
     invalid: ["file:///etc/passwd", "http://exa mple.com"],
   },
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
+  // true is refused until multiple network cards are implemented (upstream-variables.test.ts).
+  ENABLE_MULTI_NIC: { get: (c) => c.pool.multiNic, default: false, valid: [["false", false], ["FALSE", false], [" false ", false]], invalid: ["true", "True", "1", "yes"] },
   ENABLE_V6_EGRESS: boolRow((c) => c.cni.v6Egress, false),
   ENABLE_V4_EGRESS: boolRow((c) => c.cni.v4Egress, true),
   IP_COOLDOWN_PERIOD: {

@@ -73,6 +73,29 @@ export const POOL_VARIABLES = {
     about: "Create ENIs in the subnet with the most free addresses among the node's own and those tagged kubernetes.io/role/cni; false: the node's own only.",
     sets: "pool.subnetDiscovery",
   }),
+  ENABLE_MULTI_NIC: variable(
+    envField<false>({
+      accepted: '"false" (any letter case) or unset: only network card 0 is managed',
+      default: false,
+      defaultText: "false",
+      differs:
+        "true is refused at start-up: multiple network cards are not implemented yet (per-card ENIs, route tables, rules and ipam-nic-N.json checkpoints; multi-homed pods with k8s.amazonaws.com/nicConfig; introspection by card); upstream manages every eligible card",
+      parse: (v) => {
+        const lower = v.toLowerCase();
+        if (lower === "false") return false;
+        if (lower === "true")
+          return {
+            invalid:
+              "multiple network cards are not implemented yet: pool-manager manages network card 0 only (no per-card ENIs, route tables, rules or ipam-nic-N.json checkpoints), and addr-broker and net-config cannot give a pod one interface per card (k8s.amazonaws.com/nicConfig: multi-nic-attachment)",
+          };
+        return INVALID;
+      },
+    }),
+    {
+      about: "Manage every eligible network card and give multi-homed pods one interface per card. Only false is accepted: network card 0 alone is managed, ENIs on other cards are left alone.",
+      sets: "pool.multiNic",
+    },
+  ),
   DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
     about: "Do not delete detached ENIs this CNI created and lost track of.",
     sets: "pool.disableLeakedEniCleanup",

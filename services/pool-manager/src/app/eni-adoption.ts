@@ -1,11 +1,13 @@
 /**
  * ENIs EC2 shows attached to the instance, taken into the pool: at start-up, and by the
  * reconcile when IMDS disagrees with the pool (EC2 is the truth: ENIs gone leave the pool,
- * new ones are adopted, each known ENI's CIDRs made to match). Unmanaged ENIs are only
- * counted; the others get the ownership tags they lack and their link set up (deferred to
- * the cycles while IMDS does not show them yet).
+ * new ones are adopted, each known ENI's CIDRs made to match). ENIs on network cards other
+ * than 0 are left alone and not counted (upstream without ENABLE_MULTI_NIC: those cards are
+ * unmanaged, their ENIs skipped without counting against card 0's limit); unmanaged ENIs
+ * (`no_manage`, efa-only) on card 0 are only counted; the others get the ownership tags they
+ * lack and their link set up (deferred to the cycles while IMDS does not show them yet).
  */
-import type { Ec2Port, Eni, ImdsPort } from "../core/ports.ts";
+import { MANAGED_NETWORK_CARD, type Ec2Port, type Eni, type ImdsPort } from "../core/ports.ts";
 import { ec2Cidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
 import type { Executor, NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
@@ -36,10 +38,24 @@ export async function excludedSubnets(x: AdoptionContext): Promise<Set<string>> 
   }
 }
 
-/** Takes an attached ENI into the pool: unmanaged are only counted; others tagged and set up. */
+/** An ENI attached on a network card the pool does not manage (upstream IsUnmanagedNIC). */
+export function onUnmanagedCard(e: Eni): boolean {
+  return (e.attachment?.networkCard ?? MANAGED_NETWORK_CARD) !== MANAGED_NETWORK_CARD;
+}
+
+/** Card 0's ENIs the pool never takes: tagged `no_manage`, or efa-only (no addresses); counted against the limit (upstream filterUnmanagedENIs). */
+function unmanagedOnCard0(e: Eni, isPrimary: boolean): boolean {
+  return !isPrimary && (e.tags["node.k8s.amazonaws.com/no_manage"] === "true" || e.interfaceType === "efa-only");
+}
+
+/** Takes an attached ENI into the pool: other cards' left alone, unmanaged only counted; others tagged and set up. */
 export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, subnetCidr: string | undefined, excluded: Set<string>): Promise<void> {
   const isPrimary = e.id === primaryId;
-  if (!isPrimary && e.tags["node.k8s.amazonaws.com/no_manage"] === "true") {
+  if (onUnmanagedCard(e)) {
+    x.model.otherCardEnis.add(e.id);
+    return;
+  }
+  if (unmanagedOnCard0(e, isPrimary)) {
     x.model.unmanaged++;
     return;
   }
@@ -88,10 +104,20 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
     metrics?.reconcile.inc({ fn: "eniReconcileDel" });
   }
   const cidrsOf = new Map(imdsIfs.map((i) => [i.interfaceId, i.subnetCidr]));
+  // Recounted from EC2's view (upstream recounts its unmanaged ENIs on every reconcile too).
+  model.otherCardEnis.clear();
+  let unmanaged = 0;
   for (const e of enis) {
     const m = model.enis.get(e.id);
     if (!m) {
-      if (e.tags["node.k8s.amazonaws.com/no_manage"] === "true") continue;
+      if (onUnmanagedCard(e)) {
+        model.otherCardEnis.add(e.id);
+        continue;
+      }
+      if (unmanagedOnCard0(e, false)) {
+        unmanaged++;
+        continue;
+      }
       await adoptEni(x, e, "", cidrsOf.get(e.id), new Set());
       metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
       continue;
@@ -101,5 +127,6 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
     if (r.removed > 0) metrics?.reconcile.inc({ fn: "eniIPPoolReconcileDel" });
     if (r.added > 0) metrics?.reconcile.inc({ fn: "eniIPPoolReconcileAdd" }, r.added);
   }
+  model.unmanaged = unmanaged;
   model.bump();
 }

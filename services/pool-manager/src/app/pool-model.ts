@@ -70,7 +70,10 @@ export function eniPoolCidrs(e: Pick<Eni, "secondaryIps" | "ipv4Prefixes" | "ipv
 
 export class PoolModel {
   readonly enis = new Map<string, ManagedEni>();
+  /** Card 0's ENIs not managed (no_manage, efa-only): they take slots of card 0's limit. */
   unmanaged = 0;
+  /** ENIs attached on network cards other than 0: never adopted, given addresses, deleted or counted. */
+  readonly otherCardEnis = new Set<string>();
   /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
   readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
