@@ -98,6 +98,25 @@ export function boolField(defaultValue: boolean, extra: Extra = {}) {
   });
 }
 
+/**
+ * A boolean whose default depends on other variables (build.ts's DERIVED decides it):
+ * unset or empty is `undefined`; a value is true/false as boolField takes it.
+ */
+export function optionalBoolField(defaultText: string, extra: Extra = {}) {
+  return envField<boolean | undefined>({
+    accepted: BOOL_ACCEPTED,
+    default: undefined,
+    defaultText,
+    ...extra,
+    parse: (v) => {
+      const lower = v.toLowerCase();
+      if (lower === "true") return true;
+      if (lower === "false") return false;
+      return INVALID;
+    },
+  });
+}
+
 // ---------- integers ----------
 
 const DECIMAL = /^[+-]?\d+$/;

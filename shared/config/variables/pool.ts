@@ -1,5 +1,5 @@
 // The warm pool: how many ENIs, addresses and prefixes the node holds ahead of its pods.
-import { boolField, envField, INVALID, parseDecimal, targetField } from "../fields.ts";
+import { boolField, envField, INVALID, optionalBoolField, parseDecimal, targetField } from "../fields.ts";
 import { combinedVariable, variable } from "../declaration.ts";
 
 export const POOL_VARIABLES = {
@@ -77,19 +77,19 @@ export const POOL_VARIABLES = {
     about: "Do not delete detached ENIs this CNI created and lost track of.",
     sets: "pool.disableLeakedEniCleanup",
   }),
-  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: variable(boolField(false, { source: "project" }), {
+  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: combinedVariable(optionalBoolField("(true with the compat pool policy, as upstream; else false)", { source: "project" }), {
     about: "Count addresses in cooldown as free when sizing the pool, as upstream does.",
     sets: "pool.coolingIpsCountAsAvailable",
   }),
-  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "Check IMDS's view of ENIs and addresses against EC2 before using it.",
     sets: "pool.verifyImdsWithEc2",
   }),
-  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "With prefix delegation on a fragmented subnet, fall back to single secondary addresses.",
     sets: "pool.prefixDelegationFallbackToIps",
   }),
-  AWS_VPC_CNI_DEMAND_AWARE_POOL: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_DEMAND_AWARE_POOL: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "Grow the pool for pods already scheduled to the node, not only to the warm targets.",
     sets: "pool.demandAware",
   }),
