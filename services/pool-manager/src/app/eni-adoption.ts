@@ -6,7 +6,7 @@
  * the cycles while IMDS does not show them yet).
  */
 import type { Ec2Port, Eni, ImdsPort } from "../core/ports.ts";
-import { ec2Cidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
+import { ec2Cidrs, imdsCidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
 import type { Executor, NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
 import type { PoolManagerOptions } from "./pool-manager.ts";
@@ -22,6 +22,8 @@ export interface AdoptionContext {
   metrics: PoolMetrics | undefined;
   /** Recently unassigned CIDRs (not re-added from a lagging EC2 view). */
   recentlyFreed: Map<string, number>;
+  /** false (upstream): IMDS's address lists are taken as they are; EC2 is asked only about ENIs new to the pool. */
+  verifyImdsWithEc2: boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -73,11 +75,30 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
   const imdsIfs = await x.ports.imds.interfaces();
   const differs = imdsDiffers(model.enis, model.unmanaged, imdsIfs);
   if (!differs) return;
-  // IMDS is a hint; EC2 is the truth (verifyImdsWithEc2), as upstream does on a mismatch.
+  const newToPool = imdsIfs.filter((i) => !model.enis.has(i.interfaceId)).length;
+  if (!x.verifyImdsWithEc2 && newToPool === model.unmanaged) {
+    // Upstream: IMDS's lists are the truth for the ENIs the pool knows; EC2 is not asked.
+    const truth = new Map(imdsIfs.map((i) => [i.interfaceId, new Set(imdsCidrs(i))]));
+    applyTruth(x, truth, now);
+    return;
+  }
+  // IMDS is a hint; EC2 is the truth (AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2), and upstream too asks
+  // EC2 when an ENI is new to the pool (for its tags).
   const enis = await x.ports.ec2.instanceEnis(x.facts.instanceId);
-  const seenIds = new Set(enis.map((e) => e.id));
+  const cidrsOf = new Map(imdsIfs.map((i) => [i.interfaceId, i.subnetCidr]));
+  for (const e of enis) {
+    if (model.enis.has(e.id) || e.tags["node.k8s.amazonaws.com/no_manage"] === "true") continue;
+    await adoptEni(x, e, "", cidrsOf.get(e.id), new Set());
+    metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
+  }
+  applyTruth(x, new Map(enis.map((e) => [e.id, ec2Cidrs(e)])), now);
+}
+
+/** ENIs gone from `truth` leave the pool (counting the pods' addresses they took); the others' CIDRs are made to match. */
+function applyTruth(x: AdoptionContext, truth: ReadonlyMap<string, ReadonlySet<string>>, now: number): void {
+  const { model, metrics } = x;
   for (const [id, m] of model.enis) {
-    if (seenIds.has(id) || m.pool.primary) continue;
+    if (truth.has(id) || m.pool.primary) continue;
     const usage = model.poolUsage(false);
     const assigned = m.pool.cidrs.reduce((n, c) => n + (usage.byCidr[c.cidr]?.assigned ?? 0), 0);
     if (assigned > 0) {
@@ -87,16 +108,10 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
     model.enis.delete(id);
     metrics?.reconcile.inc({ fn: "eniReconcileDel" });
   }
-  const cidrsOf = new Map(imdsIfs.map((i) => [i.interfaceId, i.subnetCidr]));
-  for (const e of enis) {
-    const m = model.enis.get(e.id);
-    if (!m) {
-      if (e.tags["node.k8s.amazonaws.com/no_manage"] === "true") continue;
-      await adoptEni(x, e, "", cidrsOf.get(e.id), new Set());
-      metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
-      continue;
-    }
-    const r = reconcileCidrs(m.pool.cidrs, ec2Cidrs(e), x.recentlyFreed, now);
+  for (const [id, cidrs] of truth) {
+    const m = model.enis.get(id);
+    if (!m) continue;
+    const r = reconcileCidrs(m.pool.cidrs, cidrs, x.recentlyFreed, now);
     m.pool.cidrs = r.cidrs;
     if (r.removed > 0) metrics?.reconcile.inc({ fn: "eniIPPoolReconcileDel" });
     if (r.added > 0) metrics?.reconcile.inc({ fn: "eniIPPoolReconcileAdd" }, r.added);

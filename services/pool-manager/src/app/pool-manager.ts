@@ -151,7 +151,7 @@ export class PoolManager {
 
   /** What adoption and the reconcile work with (once start() has read the node's facts). */
   private adoption(): AdoptionContext {
-    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, log: (msg, f) => this.log(msg, f) };
+    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, verifyImdsWithEc2: this.settings.verifyImdsWithEc2, log: (msg, f) => this.log(msg, f) };
   }
 
   async refreshUsage(): Promise<void> {
