@@ -6,6 +6,8 @@
  * the cycles while IMDS does not show them yet).
  */
 import type { Ec2Port, Eni, ImdsPort } from "../core/ports.ts";
+import { subnetExcluded } from "../core/subnet-discovery.ts";
+import { ownerTags } from "./eni-create.ts";
 import { ec2Cidrs, imdsCidrs, imdsDiffers, reconcileCidrs } from "./ec2-reconcile.ts";
 import type { Executor, NodeFacts } from "./executor.ts";
 import type { PoolMetrics } from "./metrics.ts";
@@ -27,12 +29,12 @@ export interface AdoptionContext {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Subnets tagged kubernetes.io/role/cni=0 (subnet discovery only). */
+/** Subnets whose ENIs give pods no address: tagged kubernetes.io/role/cni=0 or for another cluster, the node's own included (subnet discovery only, as upstream). */
 export async function excludedSubnets(x: AdoptionContext): Promise<Set<string>> {
   if (!x.opts.subnetDiscovery) return new Set();
   try {
     const subnets = await x.ports.ec2.subnets(x.facts.vpcId, x.facts.az);
-    return new Set(subnets.filter((s) => s.tags["kubernetes.io/role/cni"] === "0" && s.id !== x.facts.primarySubnetId).map((s) => s.id));
+    return new Set(subnets.filter((s) => subnetExcluded(s.tags, x.opts.clusterName)).map((s) => s.id));
   } catch {
     return new Set();
   }
@@ -47,7 +49,8 @@ export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, su
   }
   const trunk = e.interfaceType === "trunk";
   const efa = e.interfaceType === "efa";
-  const want = { "node.k8s.amazonaws.com/instance_id": x.facts.instanceId, ...(x.opts.clusterName ? { "cluster.k8s.amazonaws.com/name": x.opts.clusterName } : {}) };
+  // Upstream's TagENI: every managed ENI but the trunk, the primary included, gets the owner tags it lacks.
+  const want = ownerTags(x.opts, x.facts.instanceId);
   const missing = Object.fromEntries(Object.entries(want).filter(([k, v]) => e.tags[k] !== v));
   if (!trunk && !x.opts.disableProvisioning && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
   const cidrs = eniPoolCidrs(e);
