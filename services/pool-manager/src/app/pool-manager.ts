@@ -77,7 +77,7 @@ export class PoolManager {
     readonly opts: PoolManagerOptions,
     private readonly metrics?: PoolMetrics,
   ) {
-    this.model = new PoolModel(settings);
+    this.model = new PoolModel(settings, opts.now);
     this.usageIntake = new UsageIntake(this.model, opts);
     this.shrinkHold = new ShrinkHold(this.model, settings, (msg, f) => this.log(msg, f));
   }

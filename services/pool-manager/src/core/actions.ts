@@ -7,7 +7,7 @@ export type PlanAction =
   /** Create an ENI with `count` addresses or prefixes (one call), attach it, set it up. */
   | { kind: "createEni"; cidrKind: CidrKind; count: number; reason: string }
   /** Drain, then unassign these CIDRs of one ENI (one call). */
-  | { kind: "release"; eniId: string; cidrs: string[]; reason: string }
+  | { kind: "release"; eniId: string; cidrs: string[]; reason: string; switchedKind?: boolean }
   /** Drain all its CIDRs, tear the link down, detach and delete the ENI. */
   | { kind: "deleteEni"; eniId: string; reason: string };
 
