@@ -70,7 +70,7 @@ export const POOL_VARIABLES = {
     },
   ),
   ENABLE_SUBNET_DISCOVERY: variable(boolField(true), {
-    about: "Create ENIs in the subnet with the most free addresses among the node's own and those tagged kubernetes.io/role/cni; false: the node's own only.",
+    about: "Create ENIs in the subnet with the most free addresses among the node's own (unless tagged kubernetes.io/role/cni=0) and those tagged kubernetes.io/role/cni with any value but 0 (and, with CLUSTER_NAME, no other cluster's cni.networking.k8s.aws/cluster/ tag); ENIs in subnets tagged 0, the node's own included, give pods no address. false: the node's own only, refused when tagged 0.",
     sets: "pool.subnetDiscovery",
   }),
   DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
