@@ -77,9 +77,11 @@ describe("subnet discovery by kubernetes.io/role/cni", () => {
     expect(subnets).not.toContain(other.id);
   });
 
-  test("the node's subnet tagged 0: its ENI gives pods nothing, new ENIs go to a tagged subnet", async () => {
+  test("the node's subnet tagged 0: its ENI gives pods nothing (its idle addresses go back), new ENIs go to a tagged subnet", async () => {
     const w = fakeWorld({ subnetTags: { [ROLE]: "0" } });
     const yes = w.ec2.addSubnet({ vpcId: w.vpcId, cidr: "10.0.8.0/24", tags: { [ROLE]: "1" } });
+    // Addresses the primary ENI held before its subnet was tagged out.
+    await w.clock.run(w.ec2.assign(w.ec2.enisOf(w.instanceId)[0]!.id, "ipv4", "address", 3));
     h = manager(w, up({ warmEniTarget: 1 }), { subnetDiscovery: true });
     await h.start();
     await h.cycles();

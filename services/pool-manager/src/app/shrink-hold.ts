@@ -45,7 +45,7 @@ export class ShrinkHold {
     const age = now - this.inheritedPoolAtMs;
     const releaseSpan = this.model.podsWatched ? DEMAND_TUNING.releaseDelayMs : DEMAND_TUNING.horizonMs;
     // CIDRs of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) are no surplus the demand history could want back.
-    const held = p.actions.filter((a) => shrinking(a) && !(a.kind === "release" && a.switchedKind) && age < (a.kind === "release" ? releaseSpan : DEMAND_TUNING.eniReleaseDelayMs));
+    const held = p.actions.filter((a) => shrinking(a) && !(a.kind === "release" && a.leftover) && age < (a.kind === "release" ? releaseSpan : DEMAND_TUNING.eniReleaseDelayMs));
     if (held.length === 0) return p;
     if (!this.shrinkHoldNoted) {
       this.shrinkHoldNoted = true;

@@ -16,7 +16,7 @@ export function planPool(state: PoolState, usage: PoolUsage, settings: PoolSetti
   const s = effectiveSettings(settings, state, now);
   const p = s.policy === "demand" ? planDemand(state, usage, s, limits, now) : plan(state, usage, s, limits, now);
   const taken = new Set(p.actions.flatMap((a) => (a.kind === "release" ? a.cidrs : a.kind === "deleteEni" ? state.enis.find((e) => e.id === a.eniId)?.cidrs.map((c) => c.cidr) ?? [] : [])));
-  const switched = planSwitchedKindRelease(state, usage, s).map((a) => (a.kind === "release" ? { ...a, cidrs: a.cidrs.filter((c) => !taken.has(c)) } : a));
+  const switched = planLeftoverRelease(state, usage, s).map((a) => (a.kind === "release" ? { ...a, cidrs: a.cidrs.filter((c) => !taken.has(c)) } : a));
   return { ...p, actions: [...p.actions, ...switched.filter((a) => a.kind !== "release" || a.cidrs.length > 0)] };
 }
 
@@ -37,15 +37,24 @@ export function isSwitchedKind(s: PoolSettings, c: PoolCidr): boolean {
   return s.family === "ipv4" && !c.draining && !cidrCounts(s, c);
 }
 
-/** Releases of the idle CIDRs of the other kind, one per ENI. */
-export function planSwitchedKindRelease(state: PoolState, usage: PoolUsage, s: PoolSettings): PlanAction[] {
+/**
+ * Releases of the idle CIDRs of the other kind, one per ENI; and, as upstream does for an
+ * ENI in a subnet tagged kubernetes.io/role/cni=0, of every idle CIDR of the primary ENI
+ * there (it gives pods nothing any more and cannot be freed as a whole).
+ */
+export function planLeftoverRelease(state: PoolState, usage: PoolUsage, s: PoolSettings): PlanAction[] {
   const actions: PlanAction[] = [];
   for (const eni of state.enis) {
+    if (eni.primary && eni.excluded) {
+      const idle = eni.cidrs.filter((c) => !c.draining && cidrIsIdle(usage, c)).map((c) => c.cidr);
+      if (idle.length > 0) actions.push({ kind: "release", eniId: eni.id, cidrs: idle, leftover: true, reason: `the node's subnet ${eni.subnetId} is excluded (kubernetes.io/role/cni=0): its idle addresses go back` });
+      continue;
+    }
     if (!eniServesPods(s, eni)) continue;
     const idle = eni.cidrs.filter((c) => isSwitchedKind(s, c) && cidrIsIdle(usage, c)).map((c) => c.cidr);
     if (idle.length === 0) continue;
     const was = s.prefixDelegation ? "/32 secondary addresses" : "/28 prefixes";
-    actions.push({ kind: "release", eniId: eni.id, cidrs: idle, switchedKind: true, reason: `${was} left from before ENABLE_PREFIX_DELEGATION=${s.prefixDelegation}: no pod holds them` });
+    actions.push({ kind: "release", eniId: eni.id, cidrs: idle, leftover: true, reason: `${was} left from before ENABLE_PREFIX_DELEGATION=${s.prefixDelegation}: no pod holds them` });
   }
   return actions;
 }
