@@ -26,7 +26,7 @@ export interface PodDeps {
   netnsExists: (path: string) => boolean;
   metrics?: BrokerMetrics;
   /** ANNOTATE_POD_IP: told of each successful ADD after the answer is built (queues, never blocks or throws). */
-  podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
+  podAnnotator?: { annotate(namespace: string, name: string, ip: string): void; clear(namespace: string, name: string, releasedIp: string): void };
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };

@@ -42,6 +42,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
       throw checkpointError(broker, err);
     });
     broker.decide("released reserved", { key: keyOf(k), address: reserved.address });
+    clearAnnotation(d, req, reserved.address);
     return;
   }
   const pod = { ...found };
@@ -64,7 +65,13 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   });
   if (released) {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
+    clearAnnotation(d, req, released.address);
   }
+}
+
+/** ANNOTATE_POD_IP: the pod's vpc.amazonaws.com/pod-ips is set to "" once its address is released (queued, off the DEL's path). */
+function clearAnnotation(d: PodDeps, req: DelRequest, address: string): void {
+  if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.clear(req.args.podNamespace, req.args.podName, address);
 }
 
 /** Releases `stale` (still present and not in flight) in one write; net-config removes their leftovers first. */

@@ -13,7 +13,7 @@ export const REFREE_GUARD_MS = 60_000;
 export const LEAKED_ENI_MIN_AGE_MS = 5 * 60_000;
 
 /** The CIDRs an IMDS interface shows (secondary /32s, prefixes), as the pool writes them. */
-function imdsCidrs(i: ImdsInterface): string[] {
+export function imdsCidrs(i: ImdsInterface): string[] {
   return [...i.localIpv4s.slice(1).map((ip) => `${ip}/32`), ...i.ipv4Prefixes, ...i.ipv6Prefixes];
 }
 

@@ -77,7 +77,7 @@ export class PoolManager {
     readonly opts: PoolManagerOptions,
     private readonly metrics?: PoolMetrics,
   ) {
-    this.model = new PoolModel(settings);
+    this.model = new PoolModel(settings, opts.now);
     this.usageIntake = new UsageIntake(this.model, opts);
     this.shrinkHold = new ShrinkHold(this.model, settings, (msg, f) => this.log(msg, f));
   }
@@ -152,7 +152,7 @@ export class PoolManager {
 
   /** What adoption and the reconcile work with (once start() has read the node's facts). */
   private adoption(): AdoptionContext {
-    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, log: (msg, f) => this.log(msg, f) };
+    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, verifyImdsWithEc2: this.settings.verifyImdsWithEc2, log: (msg, f) => this.log(msg, f) };
   }
 
   async refreshUsage(): Promise<void> {
