@@ -23,7 +23,7 @@ async function spawn(argv: string[], stdin?: string): Promise<Ran> {
 
 export class Iptables {
   constructor(
-    private readonly ns: NetnsRef,
+    readonly ns: NetnsRef,
     readonly backend: IptablesBackend,
   ) {
     if (ns !== "self") checkNetnsPath(ns.path);

@@ -106,7 +106,7 @@ gate.describe("SNAT and connmark rules as upstream's text (root)", () => {
         const theirs = nodeNs();
         const { host } = services(ours, settings, backend);
         await host.setupHost({ vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC });
-        for (const argv of upstreamArgv(settings, { vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryIf: "eth0", randomFullySupported: true })) {
+        for (const argv of upstreamArgv(settings, { vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryIf: "eth0", randomFullySupported: true, connmarkBackend: backend === "nft" ? "nftables" : "iptables" })) {
           run(["ip", "netns", "exec", theirs.name, `iptables-${backend}`, ...argv]);
         }
         expect(saved(ours.name, backend)).toEqual(saved(theirs.name, backend));

@@ -29,7 +29,15 @@ export interface SnatInput {
   primaryIf: string;
   /** `iptables` supports --random-fully (≥ 1.6.2); else prng falls back to --random. */
   randomFullySupported: boolean;
+  /**
+   * Where the connmark rules live: "iptables" (AWS-CONNMARK-CHAIN-0 in nat) or "nftables"
+   * (the `ip aws-cni` table, core/nft-connmark.ts: upstream's choice when iptables is the
+   * nf_tables one), so the nat table holds none of them. Default "iptables".
+   */
+  connmarkBackend?: ConnmarkBackend;
 }
+
+export type ConnmarkBackend = "iptables" | "nftables";
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -59,13 +67,14 @@ export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayo
     ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS SNAT CHAIN EXCLUSION" -j RETURN`),
     `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${input.primaryIp}${random}`,
   ];
+  layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
+  if (input.connmarkBackend === "nftables") return layout;
   layout.chains.nat[CONNMARK_CHAIN] = [
     // upstream names the reason for each RETURN: "…, VPC CIDR" or "…, EXCLUDED CIDR"
     ...input.vpcCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN`),
     ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, EXCLUDED CIDR" -j RETURN`),
     `-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark ${mark}`,
   ];
-  layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
   layout.builtin.nat.PREROUTING = [
     `-i ${veths} -m comment --comment "AWS, outbound connections" -j ${CONNMARK_CHAIN}`,
     // Last in PREROUTING: the mark of the first packet, restored after the chain set it.
