@@ -103,7 +103,7 @@ export class HostService {
     const s = this.settings();
     const primary = await this.waitLink(h.primaryMac, "primaryMac");
     const changed: string[] = [];
-    const steps = planHostNetwork(s, primary.name, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
+    const steps = planHostNetwork(s, primary, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
     for (const r of this.kernel.run(steps)) if (r.changed && r.step.op.op !== "sysctl") changed.push(describeStep(r.step));
     const iptablesChanged = s.ipv6 ? [] : await this.applyIptables(h, primary.name);
     this.lastRequest = h;
