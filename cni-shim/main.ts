@@ -6,8 +6,9 @@
  *
  * Socket: the network config's `brokerSocket`, else `<runDir>/addr-broker.sock` with
  * `runDir` from the config, default /var/run/aws-node.
- * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → success
- * (addr-broker's start-up sweep and GC clean up); STATUS → 50. VERSION is answered here.
+ * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → the pod's
+ * wiring torn down through net-config from prevResult and the DEL recorded for addr-broker
+ * (del-fallback.ts), then success; STATUS → 50. VERSION is answered here.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
 import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } from "../shared/plugin-log.ts";
@@ -52,7 +53,7 @@ const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith("CNI_") || k === "PATH")) env[k] = v;
 const command = env.CNI_COMMAND ?? "";
 
-let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
+let conf: { cniVersion?: unknown; name?: unknown; prevResult?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
 let decodeError: string | undefined;
 try {
   const parsed = JSON.parse(stdin);
@@ -72,7 +73,9 @@ if (command === "VERSION") {
 if (decodeError !== undefined && command !== "") await emit(cniError(version, 6, decodeError), "", 1);
 
 const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
-const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
+// The run directory holds every service's socket (and pending DELs); a brokerSocket names it by its directory.
+const runDir = absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") || "/" : absolute(conf.brokerSocket) ? conf.brokerSocket.slice(0, conf.brokerSocket.lastIndexOf("/")) || "/" : DEFAULT_RUN_DIR;
+const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${runDir}/addr-broker.sock`;
 
 // The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
 // necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).
@@ -89,7 +92,11 @@ try {
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);
-  if (command === "DEL") await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds, addr-broker cleans up when it is back\n`, 0);
+  if (command === "DEL") {
+    const { delWithoutBroker } = await import("./del-fallback.ts");
+    const done = await delWithoutBroker(env, conf, runDir);
+    await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds: ${done}\n`, 0);
+  }
   if (command === "STATUS") await emit(cniError(version, 50, `addr-broker is not reachable at ${socket}`, why), "", 1);
   await emit(cniError(version, 11, `addr-broker is not reachable at ${socket}; try again later`, why), "", 1);
   throw err; // unreachable: emit exits

@@ -35,6 +35,7 @@ const service = createAddrBroker(settings, {
   netConfig: netConfigClient(settings.netConfigSocket, { kernel, vethPrefix: settings.vethPrefix }),
   pool: poolManagerClient(settings.poolManagerSocket),
   // HOST_CNI_CONFDIR_PATH: written once ADDs can be served (a non-default run dir is carried in the conflist for the shim).
+  pendingDelRunDir: settings.runDir,
   conflist: conflistInstaller(config.cni.confDir, renderConflist(conflistSettingsFromConfig(config, config.runDir === "/var/run/aws-node" ? undefined : config.runDir))),
   log,
 });

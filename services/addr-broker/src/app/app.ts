@@ -22,6 +22,7 @@ import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
 import type { PodDeps } from "./pod-add.ts";
 import { sweepGonePods } from "./pod-release.ts";
+import { releasePendingDels } from "./pending-dels.ts";
 import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
 
@@ -46,6 +47,8 @@ export interface BrokerDeps {
   conflist?: ConflistPort;
   /** Delay between conflist install attempts after a failure. */
   conflistRetryMs?: number;
+  /** The run directory whose `pending-del/` holds DELs the shim took while this process was unreachable. */
+  pendingDelRunDir?: string;
 }
 
 export interface AddrBroker {
@@ -139,6 +142,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const runSweep = async (): Promise<void> => {
     sweep.attempts++;
     try {
+      if (d.pendingDelRunDir !== undefined) await releasePendingDels(deps, d.pendingDelRunDir);
       const r = await sweepGonePods(deps);
       if (r) {
         sweep = { done: true, released: r.released, attempts: sweep.attempts };
