@@ -4,42 +4,17 @@
  * rules removed; and a pod on a secondary ENI whose traffic to the outside follows the mark out
  * of the primary ENI (without the table it leaves by the secondary ENI, where nothing answers).
  */
-import { afterAll, expect, test } from "bun:test";
-import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
-import { Iptables } from "../adapters/iptables.ts";
-import { HostService } from "./host-service.ts";
-import { PodService } from "./pod-service.ts";
-import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import { expect, test } from "bun:test";
+import { DEFAULT_SETTINGS } from "../core/settings.ts";
 import { listedRules, parseNftTable } from "../core/nft-connmark.ts";
-import { Namespaces, run } from "../../test-support/namespaces.ts";
+import { run } from "../../test-support/namespaces.ts";
+import { nodeFixture, PRIMARY_MAC } from "../../test-support/node-fixture.ts";
 import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
 const gate = requires(...NAMESPACES, "iptables", "nft", "nsenter", "ping");
-const nss = new Namespaces();
-const opened: NetlinkKernel[] = [];
-afterAll(() => {
-  for (const k of opened) k.close();
-  nss.cleanup();
-});
-
-const PRIMARY_MAC = "02:00:00:00:00:05";
+const { nss, nodeNs, services } = nodeFixture();
 const VPC = ["10.0.0.0/16", "100.64.0.0/16"];
 const HOST = { vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC };
-
-function nodeNs(): { name: string; path: string } {
-  const n = nss.add("n");
-  nss.ip(n.name, ["link", "add", "eth0", "address", PRIMARY_MAC, "type", "veth", "peer", "name", "ext0"]);
-  nss.ip(n.name, ["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
-  for (const l of ["eth0", "ext0"]) nss.ip(n.name, ["link", "set", l, "up"]);
-  return n;
-}
-
-function services(node: { path: string }, settings: NetConfigSettings) {
-  const kernel = new NetlinkKernel({ path: node.path });
-  opened.push(kernel);
-  const s = { current: settings };
-  return { s, host: new HostService(kernel, new Iptables({ path: node.path }, "nft"), () => s.current, { linkWaitMs: 500, randomFully: true }), pods: new PodService(kernel, () => s.current) };
-}
 
 const nft = (ns: string, ...args: string[]) => nss.exec(ns, ["nft", ...args]);
 const table = (ns: string) => {

@@ -4,40 +4,25 @@
  * deprecated AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER changes nothing), and the iptables mode
  * detected as kube-proxy's iptables-wrapper does (ENABLE_NFTABLES is gone from the choice).
  */
-import { afterAll, expect, test } from "bun:test";
-import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
+import { expect, test } from "bun:test";
 import { Iptables } from "../adapters/iptables.ts";
-import { HostService } from "./host-service.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
-import { Namespaces } from "../../test-support/namespaces.ts";
+import { nodeFixture, PRIMARY_MAC } from "../../test-support/node-fixture.ts";
 import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
 const gate = requires(...NAMESPACES, "iptables", "nft", "nsenter");
-const nss = new Namespaces();
-const opened: NetlinkKernel[] = [];
-afterAll(() => {
-  for (const k of opened) k.close();
-  nss.cleanup();
-});
-
-const PRIMARY_MAC = "02:00:00:00:00:05";
+const fixture = nodeFixture();
+const nss = fixture.nss;
 const HOST = { vpcCidrs: ["10.0.0.0/16"], primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC };
 
+/** The node with eth0 at MTU 1500 and a strict rp_filter, as a fresh host has them. */
 function nodeNs(): { name: string; path: string } {
-  const n = nss.add("n");
-  nss.ip(n.name, ["link", "add", "eth0", "mtu", "1500", "address", PRIMARY_MAC, "type", "veth", "peer", "name", "ext0"]);
-  nss.ip(n.name, ["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
-  nss.ip(n.name, ["link", "set", "eth0", "up"]);
+  const n = fixture.nodeNs(1500);
   nss.exec(n.name, ["sysctl", "-qw", "net.ipv4.conf.eth0.rp_filter=1"]);
   return n;
 }
 
-function host(node: { path: string }, settings: NetConfigSettings) {
-  const kernel = new NetlinkKernel({ path: node.path });
-  opened.push(kernel);
-  const s = { current: settings };
-  return { s, host: new HostService(kernel, new Iptables({ path: node.path }, "nft"), () => s.current, { linkWaitMs: 500, randomFully: true }) };
-}
+const host = (node: { path: string }, settings: NetConfigSettings) => fixture.services(node, settings);
 
 const mtu = (ns: string) => /mtu (\d+)/.exec(nss.ip(ns, ["link", "show", "eth0"]))?.[1];
 const rpFilter = (ns: string) => nss.exec(ns, ["sysctl", "-n", "net.ipv4.conf.eth0.rp_filter"]).out.trim();
