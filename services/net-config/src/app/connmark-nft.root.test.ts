@@ -63,6 +63,13 @@ gate.describe("connmark in nftables (root)", () => {
     expect(repaired.changed).toContain("nft chain snat-mark refilled");
     expect(repaired.changed.some((c) => c.startsWith("nft chain nat-prerouting re-created"))).toBe(true);
     expect(table(node.name)).toEqual(want);
+    // snat-mark turned into a base chain by hand (deleted and re-added with a hook).
+    nft(node.name, "flush", "chain", "ip", "aws-cni", "nat-prerouting");
+    nft(node.name, "flush", "chain", "ip", "aws-cni", "snat-mark");
+    nft(node.name, "delete", "chain", "ip", "aws-cni", "snat-mark");
+    nft(node.name, "add", "chain", "ip", "aws-cni", "snat-mark", "{ type filter hook prerouting priority 0; policy accept; }");
+    expect((await host.setupHost(HOST)).changed.some((c) => c.startsWith("nft chain snat-mark re-created"))).toBe(true);
+    expect(table(node.name)).toEqual(want);
     // The whole table deleted by hand comes back too.
     nft(node.name, "delete", "table", "ip", "aws-cni");
     expect((await host.setupHost(HOST)).changed).toContain("nft table aws-cni created");

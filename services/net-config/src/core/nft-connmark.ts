@@ -130,24 +130,31 @@ export function planNftConnmark(want: NftConnmarkWant, seen: NftTableSeen | unde
     lines.push(`flush chain ${t} ${NFT_BASE_CHAIN}`, `delete chain ${t} ${NFT_BASE_CHAIN}`);
     changes.push(`nft chain ${NFT_BASE_CHAIN} re-created (was: ${base.header ?? "a regular chain"})`);
   }
-  const baseOk = !!base && !baseRecreated && same(base.rules, rules.base);
-  const markOk = !!mark && !mark.header && sameCidrRules(mark.rules, rules.mark);
+  // snat-mark made a base chain by hand: nothing may jump to it while it is deleted.
+  const markRecreated = !!mark?.header;
+  if (markRecreated) {
+    if (base && !baseRecreated) lines.push(`flush chain ${t} ${NFT_BASE_CHAIN}`);
+    lines.push(`flush chain ${t} ${NFT_MARK_CHAIN}`, `delete chain ${t} ${NFT_MARK_CHAIN}`);
+    changes.push(`nft chain ${NFT_MARK_CHAIN} re-created (was: ${mark.header})`);
+  }
+  const baseOk = !!base && !baseRecreated && !markRecreated && same(base.rules, rules.base);
+  const markOk = !!mark && !markRecreated && sameCidrRules(mark.rules, rules.mark);
   if (baseOk && markOk) return { script: "", changes: [] };
   lines.unshift(`add table ${t}`);
   lines.push(`add chain ${t} ${NFT_BASE_CHAIN} { type nat hook prerouting priority ${NFT_BASE_PRIORITY}; policy accept; }`);
   lines.push(`add chain ${t} ${NFT_MARK_CHAIN}`);
   const cidrs = uniqueCidrs(want);
   if (!markOk) {
-    if (mark) lines.push(`flush chain ${t} ${NFT_MARK_CHAIN}`);
+    if (mark && !markRecreated) lines.push(`flush chain ${t} ${NFT_MARK_CHAIN}`);
     for (const c of cidrs) {
       const p = v4Parts(c);
       lines.push(`add rule ${t} ${NFT_MARK_CHAIN} counter ip daddr & ${p.mask} == ${p.net} return`);
     }
     lines.push(`add rule ${t} ${NFT_MARK_CHAIN} counter ct mark set ct mark or ${hex8(want.mark)}`);
-    if (seen) changes.push(`nft chain ${NFT_MARK_CHAIN} ${mark ? "refilled" : "created"}`);
+    if (seen && !markRecreated) changes.push(`nft chain ${NFT_MARK_CHAIN} ${mark ? "refilled" : "created"}`);
   }
   if (!baseOk) {
-    if (base && !baseRecreated) lines.push(`flush chain ${t} ${NFT_BASE_CHAIN}`);
+    if (base && !baseRecreated && !markRecreated) lines.push(`flush chain ${t} ${NFT_BASE_CHAIN}`);
     lines.push(`add rule ${t} ${NFT_BASE_CHAIN} fib daddr type local return`);
     lines.push(`add rule ${t} ${NFT_BASE_CHAIN} iifname "${want.vethPrefix}*" counter jump ${NFT_MARK_CHAIN}`);
     lines.push(`add rule ${t} ${NFT_BASE_CHAIN} counter meta mark set ct mark and ${hex8(want.mark)}`);
