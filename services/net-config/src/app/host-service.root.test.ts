@@ -62,6 +62,7 @@ const combos: Array<[string, Partial<NetConfigSettings>]> = [
   ["hashrandom", { randomizeSnat: "hashrandom" }],
   ["none", { randomizeSnat: "none" }],
   ["exclusions", { excludeSnatCidrs: ["192.168.0.0/16", "172.16.0.0/12"] }],
+  ["exclusion of everything, and one that is a VPC CIDR too", { excludeSnatCidrs: ["0.0.0.0/0", "10.0.0.0/16"] }],
   ["no node-port support", { nodePortSupport: false }],
   ["external SNAT", { externalSnat: true }],
   ["external SNAT without node ports", { externalSnat: true, nodePortSupport: false }],
@@ -82,6 +83,8 @@ gate.describe("SNAT and connmark rules as upstream's text (root)", () => {
           run(["ip", "netns", "exec", theirs.name, `iptables-${backend}`, ...argv]);
         }
         expect(saved(ours.name, backend)).toEqual(saved(theirs.name, backend));
+        // What iptables-save reads back is what was planned: a second set-up changes nothing.
+        expect((await host.setupHost({ vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC })).changed).toEqual([]);
         const rules = nss.ip(ours.name, ["rule"]);
         if (settings.nodePortSupport || !settings.externalSnat) expect(rules).toContain(`1024:\tfrom all fwmark ${"0x" + settings.connmark.toString(16)}/${"0x" + settings.connmark.toString(16)} lookup main`);
         else expect(rules).not.toContain("1024:");
