@@ -5,6 +5,9 @@
  * of the primary ENI (without the table it leaves by the secondary ENI, where nothing answers).
  */
 import { expect, test } from "bun:test";
+import { Registry } from "prom-client";
+import { Nft } from "../adapters/nft.ts";
+import { ConnmarkService, connmarkMetrics } from "./connmark-service.ts";
 import { DEFAULT_SETTINGS } from "../core/settings.ts";
 import { listedRules, parseNftTable } from "../core/nft-connmark.ts";
 import { run } from "../../test-support/namespaces.ts";
@@ -125,4 +128,21 @@ gate.describe("connmark in nftables (root)", () => {
     await host.setupHost({ ...HOST, vpcCidrs: ["10.0.0.0/16"] });
     expect(ping().out).toContain("3 received");
   }, 30_000);
+});
+
+gate.describe("connmark metrics (root)", () => {
+  test("awscni_connmark_backend names the backend; awscni_connmark_reconcile_total counts each set-up by result", async () => {
+    const node = nodeNs();
+    const registry = new Registry();
+    const service = new ConnmarkService("nftables", new Nft({ path: node.path }), connmarkMetrics(registry, "nftables"));
+    const want = { vethPrefix: "eni", mark: 0x80, exemptCidrs: VPC };
+    await service.setup(want);
+    await service.setup(want);
+    nss.remove(node.name); // the namespace is gone: the next set-up fails
+    await expect(service.setup(want)).rejects.toThrow();
+    const text = await registry.metrics();
+    expect(text).toContain('awscni_connmark_backend{backend="nftables"} 1');
+    expect(text).toContain('awscni_connmark_reconcile_total{result="success"} 2');
+    expect(text).toContain('awscni_connmark_reconcile_total{result="error"} 1');
+  });
 });
