@@ -11,6 +11,7 @@
  * (del-fallback.ts), then success; STATUS → 50. VERSION is answered here.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
+import { parseSocketKeys } from "../services/addr-broker/src/core/plugin-conf.ts";
 import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } from "../shared/plugin-log.ts";
 
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
@@ -72,10 +73,17 @@ if (command === "VERSION") {
 // Without a readable config the socket cannot be known: answer the decode error here (VERSION needs no config).
 if (decodeError !== undefined && command !== "") await emit(cniError(version, 6, decodeError), "", 1);
 
-const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
+// A runDir or brokerSocket of the wrong type or form cannot say where addr-broker is: CNI error 7 naming the key, here.
+let where: { runDir?: string; brokerSocket?: string } = {};
+try {
+  where = parseSocketKeys(conf as Record<string, unknown>);
+} catch (err) {
+  const e = err as { code?: number; message?: string; details?: string };
+  await emit(cniError(version, e.code ?? 7, e.message ?? String(err), e.details), "", 1);
+}
 // The run directory holds every service's socket (and pending DELs); a brokerSocket names it by its directory.
-const runDir = absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") || "/" : absolute(conf.brokerSocket) ? conf.brokerSocket.slice(0, conf.brokerSocket.lastIndexOf("/")) || "/" : DEFAULT_RUN_DIR;
-const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${runDir}/addr-broker.sock`;
+const runDir = where.runDir ? where.runDir.replace(/\/+$/, "") || "/" : where.brokerSocket ? where.brokerSocket.slice(0, where.brokerSocket.lastIndexOf("/")) || "/" : DEFAULT_RUN_DIR;
+const socket = where.brokerSocket ?? `${runDir}/addr-broker.sock`;
 
 // The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
 // necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).

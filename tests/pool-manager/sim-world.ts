@@ -74,7 +74,8 @@ export function simImds(w: SimWorld): ImdsPort {
     availabilityZone: async () => inst().az,
     primaryMac: async () => w.model.state.enis[inst().primaryEniId]!.mac,
     localIpv4: async () => inst().privateIp,
-    interfaces: async () => w.model.imdsView(w.instanceId) ?? [],
+    // IMDS shows network-card only on multi-card types: absent means card 0.
+    interfaces: async () => (w.model.imdsView(w.instanceId) ?? []).map((i) => ({ ...i, networkCard: i.networkCard ?? 0 })),
   };
 }
 

@@ -18,7 +18,10 @@ export interface Ec2Observer {
     eniId: string;
     instanceId: string;
     deviceIndex: number;
+    /** The network card it is attached on (0 when absent). */
+    networkCardIndex?: number;
     mac: string;
+    /** "" for an efa-only ENI (it has no IP address). */
     primaryIp: string;
     subnetId: string;
     subnetCidr: string;

@@ -1,6 +1,6 @@
 /** The one mapping from the project's Config (shared/config) to net-config's settings. */
 import type { Config } from "../../../../shared/config/index.ts";
-import { checkSettings, DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import { checkSettings, type NetConfigSettings } from "../core/settings.ts";
 
 export function settingsFromConfig(c: Config): NetConfigSettings {
   return checkSettings({
@@ -15,6 +15,6 @@ export function settingsFromConfig(c: Config): NetConfigSettings {
     connmark: c.snat.connmark,
     externalServiceCidrs: c.network.externalServiceCidrs,
     disableTcpEarlyDemux: c.network.disableTcpEarlyDemux,
-    reconcileIntervalMs: DEFAULT_SETTINGS.reconcileIntervalMs,
+    reconcileIntervalMs: c.network.reconcileIntervalSeconds * 1000,
   });
 }

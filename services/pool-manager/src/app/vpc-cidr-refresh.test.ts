@@ -9,7 +9,7 @@ const MAC = "02:00:00:00:00:01";
 
 /** IMDS whose primary interface shows `cidrs`; `down` makes every read fail. */
 function imds(state: { cidrs: string[]; down: boolean }): ImdsPort {
-  const iface = (): ImdsInterface => ({ mac: MAC, deviceNumber: 0, interfaceId: "eni-1", subnetId: "subnet-1", subnetCidr: "10.0.1.0/24", vpcCidrs: [...state.cidrs], securityGroupIds: [], localIpv4s: ["10.0.1.5"], ipv4Prefixes: [], ipv6s: [], ipv6Prefixes: [] });
+  const iface = (): ImdsInterface => ({ mac: MAC, deviceNumber: 0, networkCard: 0, interfaceId: "eni-1", subnetId: "subnet-1", subnetCidr: "10.0.1.0/24", vpcCidrs: [...state.cidrs], securityGroupIds: [], localIpv4s: ["10.0.1.5"], ipv4Prefixes: [], ipv6s: [], ipv6Prefixes: [] });
   const fail = async (): Promise<never> => {
     throw new Error("IMDS down");
   };
