@@ -7,8 +7,9 @@
  *
  * Socket: the network config's `brokerSocket`, else `<runDir>/addr-broker.sock` with
  * `runDir` from the config, default /var/run/aws-node.
- * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → success
- * (addr-broker's start-up sweep and GC clean up); STATUS → 50. VERSION is answered here.
+ * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → the pod's
+ * wiring torn down through net-config from prevResult and the DEL recorded for addr-broker
+ * (del-fallback.ts), then success; STATUS → 50. VERSION is answered here.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
 import { parseSocketKeys } from "../services/addr-broker/src/core/plugin-conf.ts";
@@ -54,7 +55,7 @@ const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith("CNI_") || k === "PATH")) env[k] = v;
 const command = env.CNI_COMMAND ?? "";
 
-let conf: { cniVersion?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
+let conf: { cniVersion?: unknown; name?: unknown; prevResult?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
 let decodeError: string | undefined;
 try {
   const parsed = JSON.parse(stdin);
@@ -81,7 +82,9 @@ try {
   const e = err as { code?: number; message?: string; details?: string };
   await emit(cniError(version, e.code ?? 7, e.message ?? String(err), e.details), "", 1);
 }
-const socket = where.brokerSocket ?? `${where.runDir ? where.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
+// The run directory holds every service's socket (and pending DELs); a brokerSocket names it by its directory.
+const runDir = where.runDir ? where.runDir.replace(/\/+$/, "") || "/" : where.brokerSocket ? where.brokerSocket.slice(0, where.brokerSocket.lastIndexOf("/")) || "/" : DEFAULT_RUN_DIR;
+const socket = where.brokerSocket ?? `${runDir}/addr-broker.sock`;
 
 // The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
 // necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).
@@ -98,7 +101,11 @@ try {
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);
-  if (command === "DEL") await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds, addr-broker cleans up when it is back\n`, 0);
+  if (command === "DEL") {
+    const { delWithoutBroker } = await import("./del-fallback.ts");
+    const done = await delWithoutBroker(env, conf, runDir);
+    await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds: ${done}\n`, 0);
+  }
   if (command === "STATUS") await emit(cniError(version, 50, `addr-broker is not reachable at ${socket}`, why), "", 1);
   await emit(cniError(version, 11, `addr-broker is not reachable at ${socket}; try again later`, why), "", 1);
   throw err; // unreachable: emit exits

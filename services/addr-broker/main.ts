@@ -39,6 +39,7 @@ const service = createAddrBroker(settings, {
   // egress-cni's addresses, in a file of their own beside the run dir's sockets (survives restarts, not reboots, as the pods).
   egress: { book: new EgressBook(new FileCheckpointStore(join(settings.runDir, "egress-ipam.json")), log), net: egressNetClient(settings.netConfigSocket) },
   // HOST_CNI_CONFDIR_PATH: written once ADDs can be served (a non-default run dir is carried in the conflist for the shim).
+  pendingDelRunDir: settings.runDir,
   // egress-cni is chained when enabled and the node's addresses (from pool-manager's capacity) allow it.
   conflist: conflistInstaller(config.cni.confDir, (capacity) =>
     nodeConflist(config, config.runDir === "/var/run/aws-node" ? undefined : config.runDir, capacity?.nodeIps ?? {}, (why) => log.error({ nodeIps: capacity?.nodeIps ?? {} }, why)),

@@ -12,6 +12,8 @@ import { NetlinkKernel } from "./src/adapters/netlink-kernel.ts";
 import { configureHostProc } from "./src/adapters/netns.ts";
 import { Iptables } from "./src/adapters/iptables.ts";
 import { HostService } from "./src/app/host-service.ts";
+import { ConnmarkService, connmarkMetrics } from "./src/app/connmark-service.ts";
+import { Nft } from "./src/adapters/nft.ts";
 import { VethReaper } from "./src/adapters/veth-reaper.ts";
 import { PodService } from "./src/app/pod-service.ts";
 import { EgressService } from "./src/app/egress-service.ts";
@@ -25,11 +27,14 @@ const settings = settingsFromConfig(config);
 // Pod network namespaces are named by the runtime on the host: reached through the host's /proc.
 configureHostProc(config.hostProc);
 const kernel = new NetlinkKernel("self");
-const iptables = new Iptables("self", await Iptables.detect("self", settings.enableNftables));
-const host = new HostService(kernel, iptables, () => settings, { linkWaitMs: 10_000, randomFully: await iptables.supportsRandomFully() });
+const iptables = new Iptables("self", await Iptables.detect("self"));
 
 let debug: () => unknown = () => ({});
 const frame = createFrame({ name: "net-config", debug: () => debug() });
+// Upstream keeps the connmark rules in nftables when iptables runs in nf_tables mode.
+const connmarkBackend = iptables.backend === "nft" ? "nftables" : "iptables";
+const connmark = new ConnmarkService(connmarkBackend, new Nft("self"), connmarkMetrics(frame.registry, connmarkBackend), (msg) => log.warn(msg));
+const host = new HostService(kernel, iptables, () => settings, { linkWaitMs: 10_000, randomFully: await iptables.supportsRandomFully(), connmark });
 const repairs = repairCounter(frame.registry);
 const broker = new UnixClient(config.sockets.addrBroker, { timeoutMs: 5000 });
 const pool = new UnixClient(config.sockets.poolManager, { timeoutMs: 5000 });
@@ -66,6 +71,6 @@ await runFrame(frame, {
     kernel.close();
   },
 });
-log.info({ socket: config.sockets.netConfig, backend: iptables.backend }, "net-config started");
+log.info({ socket: config.sockets.netConfig, backend: iptables.backend, connmarkBackend }, "net-config started");
 void reconcile();
 if (settings.reconcileIntervalMs > 0) timer = setInterval(() => void reconcile(), settings.reconcileIntervalMs);

@@ -156,6 +156,9 @@ function collectWarnings(e: ParsedEnv, env: Env): string[] {
   if (env.AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER !== undefined && env.AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER.trim() !== "") {
     w.push("AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER is deprecated and has no effect: rp_filter on the primary interface is always set to loose");
   }
+  if (env.ENABLE_NFTABLES !== undefined && env.ENABLE_NFTABLES.trim() !== "") {
+    w.push("ENABLE_NFTABLES is deprecated and has no effect: the iptables mode is detected from the rules the node already has");
+  }
   if (e.IP_COOLDOWN_PERIOD === 0) {
     w.push("IP_COOLDOWN_PERIOD=0: a released address may be handed to a new pod before kube-proxy has forgotten it");
   }

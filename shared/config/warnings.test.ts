@@ -16,6 +16,7 @@ test.each([
   ["MINIMUM_IP_TARGET without WARM_IP_TARGET", { MINIMUM_IP_TARGET: "10" }, ["MINIMUM_IP_TARGET is set without WARM_IP_TARGET"]],
   ["MINIMUM_IP_TARGET with WARM_IP_TARGET", { MINIMUM_IP_TARGET: "10", WARM_IP_TARGET: "2" }, []],
   ["the deprecated rp_filter switch", { AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER: "false" }, ["AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER is deprecated"]],
+  ["the deprecated nftables switch", { ENABLE_NFTABLES: "true" }, ["ENABLE_NFTABLES is deprecated"]],
   ["a cooldown of zero", { IP_COOLDOWN_PERIOD: "0" }, ["IP_COOLDOWN_PERIOD=0"]],
   ["exclusions under external SNAT", { AWS_VPC_K8S_CNI_EXTERNALSNAT: "true", AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: "10.0.0.0/8" },
     ["AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS has no effect"]],

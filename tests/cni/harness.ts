@@ -120,6 +120,20 @@ export class CniHarness {
     await b.exited;
   }
 
+  /** Stops the real net-config (SIGKILL); restartNetConfig() starts it again in the same node namespace. */
+  async killNetConfig(): Promise<void> {
+    const nc = this.netConfig;
+    this.netConfig = undefined;
+    if (!nc) return;
+    nc.kill("SIGKILL");
+    await nc.exited;
+  }
+
+  async restartNetConfig(): Promise<void> {
+    this.netConfig = this.spawnService("net-config");
+    await waitFor("net-config", this.netConfig, async () => (await this.get("net-config", "/healthz")).ok);
+  }
+
   /** A fresh pod network namespace; removed in stop() (or by dropNetns). */
   netns(): string {
     const ns = this.nss.add("p");

@@ -87,10 +87,10 @@ export interface Harness {
 }
 
 /** A pool-manager on the simulated EC2 through the real SDK, on the real clock (back-offs shortened); `fakes.kube` may be the real adapter. */
-export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort } = {}): Harness {
+export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort; imds?: ImdsPort } = {}): Harness {
   const net = fakes.net ?? new FakeNetConfig();
   const broker = fakes.broker ?? new FakeBroker();
-  const pm = new PoolManager(settings, { ec2: w.ec2, imds: simImds(w), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
+  const pm = new PoolManager(settings, { ec2: w.ec2, imds: fakes.imds ?? simImds(w), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
     additionalTags: {},
     subnetDiscovery: false,
     disableProvisioning: false,

@@ -69,6 +69,20 @@ export class Ec2Model implements ops.OpContext {
     return this.mutate(() => world.createVpc(this, p));
   }
 
+  /** A CIDR block added to (removed from) the VPC: IMDS of its instances shows it after the usual delay. */
+  associateVpcCidr(vpcId: string, cidr: string): Vpc {
+    return this.mutate(() => this.vpcCidrsChanged(world.associateVpcCidr(this, vpcId, cidr)));
+  }
+
+  disassociateVpcCidr(vpcId: string, cidr: string): Vpc {
+    return this.mutate(() => this.vpcCidrsChanged(world.disassociateVpcCidr(this, vpcId, cidr)));
+  }
+
+  private vpcCidrsChanged(vpc: Vpc): Vpc {
+    for (const inst of Object.values(this.state.instances)) if (inst.vpcId === vpc.id) this.recordImds(inst.id);
+    return vpc;
+  }
+
   createSubnet(p: world.SubnetRequest): Subnet {
     return this.mutate(() => world.createSubnet(this, p));
   }

@@ -50,6 +50,29 @@ export function createVpc(m: Ec2Model, p: VpcRequest): Vpc {
   return vpc;
 }
 
+/** AssociateVpcCidrBlock: a secondary IPv4 block, refused when it overlaps one the VPC has. */
+export function associateVpcCidr(m: Ec2Model, vpcId: string, cidr: string): Vpc {
+  const vpc = m.state.vpcs[vpcId];
+  if (!vpc) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${vpcId}' does not exist`);
+  const c = parseCidr(cidr);
+  if (!c || c.family !== 4 || c.prefix < 16 || c.prefix > 28) throw invalid(`invalid VPC CIDR: ${cidr}`);
+  if (vpc.cidrs.some((v) => inside(cidr, v) || inside(v, cidr))) throw new Ec2Error("InvalidVpc.Range", `The CIDR '${cidr}' overlaps a CIDR of ${vpcId}`);
+  vpc.cidrs.push(cidr);
+  return vpc;
+}
+
+/** DisassociateVpcCidrBlock: never the primary block, never one that still holds a subnet. */
+export function disassociateVpcCidr(m: Ec2Model, vpcId: string, cidr: string): Vpc {
+  const vpc = m.state.vpcs[vpcId];
+  if (!vpc) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${vpcId}' does not exist`);
+  const i = vpc.cidrs.indexOf(cidr);
+  if (i < 0) throw new Ec2Error("InvalidVpcCidrBlockAssociationId.NotFound", `${vpcId} has no CIDR ${cidr}`);
+  if (i === 0) throw new Ec2Error("OperationNotPermitted", `The primary CIDR of ${vpcId} cannot be disassociated`);
+  if (Object.values(m.state.subnets).some((s) => s.vpcId === vpcId && inside(s.cidr, cidr))) throw new Ec2Error("OperationNotPermitted", `The CIDR '${cidr}' still holds subnets`);
+  vpc.cidrs.splice(i, 1);
+  return vpc;
+}
+
 export function createSubnet(m: Ec2Model, p: SubnetRequest): Subnet {
   const vpc = m.state.vpcs[p.vpcId];
   if (!vpc) throw new Ec2Error("InvalidVpcID.NotFound", `The vpc ID '${p.vpcId}' does not exist`);

@@ -54,8 +54,8 @@ export const NETWORK_VARIABLES = {
     about: "Turn TCP early demux off, so the kubelet can reach pods behind branch ENIs.",
     sets: "network.disableTcpEarlyDemux",
   }),
-  ENABLE_NFTABLES: variable(boolField(false, { differs: "deprecated upstream (v1.13.2+); kept as a hint for net-config" }), {
-    about: "Deprecated: use iptables-nft rather than iptables-legacy.",
+  ENABLE_NFTABLES: variable(boolField(false, { differs: "deprecated upstream (v1.13.2+) and a no-op there and here; setting it raises a warning" }), {
+    about: "Deprecated, no effect: the iptables mode (nft or legacy) is detected from the node's rules, as kube-proxy's iptables-wrapper does.",
     sets: "network.enableNftables",
   }),
   AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS: variable(intField({ default: 60, min: 0, max: 3600, source: "project", accepted: "an integer from 0 (only at start) to 3600" }), {

@@ -23,6 +23,7 @@ import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
 import { wiringFor, type PodDeps } from "./pod-add.ts";
 import { sweepGonePods } from "./pod-release.ts";
+import { releasePendingDels } from "./pending-dels.ts";
 import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
 
@@ -49,6 +50,8 @@ export interface BrokerDeps {
   conflistRetryMs?: number;
   /** egress-cni's bookkeeping and net-config's egress routes (app/egress-cni.ts); absent: egress-cni calls are refused. */
   egress?: { book: EgressBook; net: EgressNetPort };
+  /** The run directory whose `pending-del/` holds DELs the shim took while this process was unreachable. */
+  pendingDelRunDir?: string;
 }
 
 export interface AddrBroker {
@@ -136,6 +139,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const runSweep = async (): Promise<void> => {
     sweep.attempts++;
     try {
+      if (d.pendingDelRunDir !== undefined) await releasePendingDels(deps, d.pendingDelRunDir);
       const r = await sweepGonePods(deps);
       if (r) {
         sweep = { done: true, released: r.released, attempts: sweep.attempts };

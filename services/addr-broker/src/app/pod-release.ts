@@ -75,7 +75,7 @@ function clearAnnotation(d: PodDeps, req: DelRequest, address: string): void {
 }
 
 /** Releases `stale` (still present and not in flight) in one write; net-config removes their leftovers first. */
-async function releaseMany(d: PodDeps, stale: Allocation[], reason: string, stillStale: (a: Allocation, s: BrokerState) => boolean): Promise<{ released: number; errors: string[] }> {
+export async function releaseMany(d: PodDeps, stale: Allocation[], reason: string, stillStale: (a: Allocation, s: BrokerState) => boolean): Promise<{ released: number; errors: string[] }> {
   const { broker } = d;
   const errors: string[] = [];
   for (const a of stale) {

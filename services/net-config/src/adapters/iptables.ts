@@ -1,6 +1,6 @@
 /**
  * iptables in a namespace: backend detection as kube-proxy's iptables-wrapper does it
- * (more rules under legacy than under nft → legacy; else nft), save and restore --noflush.
+ * (kubelet's hint chains first, then the rule counts), save and restore --noflush.
  * Processes are spawned with argv arrays only, via nsenter when the namespace is not ours.
  */
 import { NetConfigError } from "../core/errors.ts";
@@ -24,7 +24,7 @@ export async function spawn(argv: string[], stdin?: string): Promise<Ran> {
 
 export class Iptables {
   constructor(
-    private readonly ns: NetnsRef,
+    readonly ns: NetnsRef,
     readonly backend: IptablesBackend,
   ) {
     if (ns !== "self") checkNetnsPath(ns.path);
@@ -37,19 +37,21 @@ export class Iptables {
     return this.ns === "self" ? [bin, ...args] : ["nsenter", `--net=${this.ns.path}`, bin, ...args];
   }
 
-  /** Detect the backend the node already uses; `forceNft` (ENABLE_NFTABLES) skips detection. */
-  static async detect(ns: NetnsRef, forceNft = false): Promise<IptablesBackend> {
-    if (forceNft) return "nft";
-    const count = async (backend: IptablesBackend) => {
-      let n = 0;
+  /**
+   * The backend the node already uses, decided as kube-proxy's iptables-wrapper decides (the
+   * wrapper upstream's image installs as `iptables`): kubelet's hint chains under nft, then
+   * under legacy, else whichever holds more rules (a tie is nft).
+   */
+  static async detect(ns: NetnsRef): Promise<IptablesBackend> {
+    const saved = async (backend: IptablesBackend, table?: string) => {
+      let text = "";
       for (const tool of ["iptables", "ip6tables"]) {
-        const r = await new Iptables(ns, backend).run(`${tool}-save`, [], undefined, true);
-        n += r.out.split("\n").filter((l) => l.startsWith("-")).length;
+        text += (await new Iptables(ns, backend).run(`${tool}-save`, table ? ["-t", table] : [], undefined, true)).out;
       }
-      return n;
+      return text;
     };
-    const [legacy, nft] = await Promise.all([count("legacy"), count("nft")]);
-    return legacy > nft ? "legacy" : "nft";
+    const [nftMangle, legacy, nft] = await Promise.all([saved("nft", "mangle"), saved("legacy"), saved("nft")]);
+    return chooseBackend({ nftMangle, legacy, nft });
   }
 
   private async run(tool: string, args: string[], stdin?: string, allowFail = false): Promise<Ran> {
@@ -76,4 +78,14 @@ export class Iptables {
     const [maj, min, pat] = [Number(m[1]), Number(m[2]), Number(m[3])];
     return maj > 1 || (maj === 1 && (min > 6 || (min === 6 && pat >= 2)));
   }
+}
+
+const KUBELET_HINT = /^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) /m;
+
+/** iptables-wrapper's choice from the save outputs (iptables and ip6tables concatenated). Pure. */
+export function chooseBackend(saved: { nftMangle: string; legacy: string; nft: string }): IptablesBackend {
+  if (KUBELET_HINT.test(saved.nftMangle)) return "nft";
+  if (KUBELET_HINT.test(saved.legacy)) return "legacy";
+  const rules = (text: string) => text.split("\n").filter((l) => l.startsWith("-")).length;
+  return rules(saved.legacy) > rules(saved.nft) ? "legacy" : "nft";
 }

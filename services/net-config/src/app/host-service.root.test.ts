@@ -2,44 +2,16 @@
  * ENI set-up, host rules and SNAT in real namespaces (root). A veth stands in for the ENI;
  * an "outside" namespace behind the node's primary interface sees where traffic comes from.
  */
-import { afterAll, expect, test } from "bun:test";
-import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
-import { Iptables, type IptablesBackend } from "../adapters/iptables.ts";
-import { HostService } from "./host-service.ts";
-import { PodService } from "./pod-service.ts";
+import { expect, test } from "bun:test";
+import type { IptablesBackend } from "../adapters/iptables.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
 import { upstreamArgv } from "./upstream-snat-argv.test-support.ts";
-import { Namespaces, run } from "../../test-support/namespaces.ts";
+import { run } from "../../test-support/namespaces.ts";
+import { nodeFixture, PRIMARY_MAC } from "../../test-support/node-fixture.ts";
 import { NAMESPACES, requires } from "../../../../tests/support/prerequisites.ts";
 
 const gate = requires(...NAMESPACES, "iptables", "nsenter", "ping");
-const nss = new Namespaces();
-const opened: NetlinkKernel[] = [];
-afterAll(() => {
-  for (const k of opened) k.close();
-  nss.cleanup();
-});
-
-const PRIMARY_MAC = "02:00:00:00:00:05";
-function nodeNs(): { name: string; path: string } {
-  const n = nss.add("n");
-  nss.ip(n.name, ["link", "add", "eth0", "address", PRIMARY_MAC, "type", "veth", "peer", "name", "ext0"]);
-  nss.ip(n.name, ["addr", "add", "10.0.0.5/24", "dev", "eth0"]);
-  nss.ip(n.name, ["link", "set", "eth0", "up"]);
-  nss.ip(n.name, ["link", "set", "ext0", "up"]);
-  return n;
-}
-
-function services(node: { path: string }, settings: NetConfigSettings, backend: IptablesBackend = "nft") {
-  const kernel = new NetlinkKernel({ path: node.path });
-  opened.push(kernel);
-  const s = { current: settings };
-  return {
-    s,
-    host: new HostService(kernel, new Iptables({ path: node.path }, backend), () => s.current, { linkWaitMs: 500, randomFully: true }),
-    pods: new PodService(kernel, () => s.current),
-  };
-}
+const { nss, nodeNs, services } = nodeFixture();
 
 /** The chains and rules iptables-save shows for nat and mangle, without counters or headers. */
 function saved(ns: string, backend: IptablesBackend): string[] {
@@ -90,6 +62,7 @@ const combos: Array<[string, Partial<NetConfigSettings>]> = [
   ["hashrandom", { randomizeSnat: "hashrandom" }],
   ["none", { randomizeSnat: "none" }],
   ["exclusions", { excludeSnatCidrs: ["192.168.0.0/16", "172.16.0.0/12"] }],
+  ["exclusion of everything, and one that is a VPC CIDR too", { excludeSnatCidrs: ["0.0.0.0/0", "10.0.0.0/16"] }],
   ["no node-port support", { nodePortSupport: false }],
   ["external SNAT", { externalSnat: true }],
   ["external SNAT without node ports", { externalSnat: true, nodePortSupport: false }],
@@ -106,10 +79,12 @@ gate.describe("SNAT and connmark rules as upstream's text (root)", () => {
         const theirs = nodeNs();
         const { host } = services(ours, settings, backend);
         await host.setupHost({ vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC });
-        for (const argv of upstreamArgv(settings, { vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryIf: "eth0", randomFullySupported: true })) {
+        for (const argv of upstreamArgv(settings, { vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryIf: "eth0", randomFullySupported: true, connmarkBackend: backend === "nft" ? "nftables" : "iptables" })) {
           run(["ip", "netns", "exec", theirs.name, `iptables-${backend}`, ...argv]);
         }
         expect(saved(ours.name, backend)).toEqual(saved(theirs.name, backend));
+        // What iptables-save reads back is what was planned: a second set-up changes nothing.
+        expect((await host.setupHost({ vpcCidrs: VPC, primaryIp: "10.0.0.5", primaryMac: PRIMARY_MAC })).changed).toEqual([]);
         const rules = nss.ip(ours.name, ["rule"]);
         if (settings.nodePortSupport || !settings.externalSnat) expect(rules).toContain(`1024:\tfrom all fwmark ${"0x" + settings.connmark.toString(16)}/${"0x" + settings.connmark.toString(16)} lookup main`);
         else expect(rules).not.toContain("1024:");

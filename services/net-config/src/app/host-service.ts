@@ -13,6 +13,8 @@ import { checkCidr, checkIp, checkMac } from "../core/validation.ts";
 import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { Iptables } from "../adapters/iptables.ts";
 import { describeStep } from "./pod-service.ts";
+import { ConnmarkService } from "./connmark-service.ts";
+import { Nft } from "../adapters/nft.ts";
 
 export interface HostRequest {
   vpcCidrs: string[];
@@ -20,15 +22,31 @@ export interface HostRequest {
   primaryMac: string;
 }
 
+export interface HostServiceOptions {
+  linkWaitMs: number;
+  randomFully: boolean;
+  /** Where the connmark rules go; by default follows the iptables backend (nft → nftables). */
+  connmark?: ConnmarkService;
+}
+
 export class HostService {
   private lastRequest: HostRequest | undefined;
+  private connmarkService: ConnmarkService | undefined;
 
   constructor(
     private readonly kernel: NetlinkKernel,
     private readonly iptables: Iptables,
     private readonly settings: () => NetConfigSettings,
-    private readonly opts: { linkWaitMs: number; randomFully: boolean } = { linkWaitMs: 5000, randomFully: true },
-  ) {}
+    private readonly opts: HostServiceOptions = { linkWaitMs: 5000, randomFully: true },
+  ) {
+    this.connmarkService = opts.connmark;
+  }
+
+  /** The connmark backend, made on first use (as upstream's follows the iptables mode). */
+  get connmark(): ConnmarkService {
+    this.connmarkService ??= new ConnmarkService(this.iptables.backend === "nft" ? "nftables" : "iptables", new Nft(this.iptables.ns));
+    return this.connmarkService;
+  }
 
   /** The last host set-up asked for: reconcile re-applies it. */
   get lastHost(): HostRequest | undefined {
@@ -85,18 +103,26 @@ export class HostService {
     const s = this.settings();
     const primary = await this.waitLink(h.primaryMac, "primaryMac");
     const changed: string[] = [];
-    const steps = planHostNetwork(s, primary.name, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
+    const steps = planHostNetwork(s, primary, [...this.kernel.node.rules(4), ...this.kernel.node.rules(6)]);
     for (const r of this.kernel.run(steps)) if (r.changed && r.step.op.op !== "sysctl") changed.push(describeStep(r.step));
     const iptablesChanged = s.ipv6 ? [] : await this.applyIptables(h, primary.name);
     this.lastRequest = h;
     return { changed: [...changed, ...iptablesChanged], iptablesChanged };
   }
 
-  /** SNAT and connmark rules: only the project's chains and rules, atomically. */
+  /**
+   * SNAT and connmark rules: only the project's chains and rules, atomically; then the
+   * connmark rules' nftables table (set up, or removed under external SNAT), as upstream's
+   * UpdateHostSNATRules does.
+   */
   async applyIptables(h: HostRequest, primaryIf: string): Promise<string[]> {
-    const layout = snatLayout(this.settings(), { vpcCidrs: h.vpcCidrs, primaryIp: h.primaryIp, primaryIf, randomFullySupported: this.opts.randomFully });
+    const s = this.settings();
+    const connmark = this.connmark;
+    const layout = snatLayout(s, { vpcCidrs: h.vpcCidrs, primaryIp: h.primaryIp, primaryIf, randomFullySupported: this.opts.randomFully, connmarkBackend: connmark.backend });
     const plan = planIptables(layout, parseSave(await this.iptables.save()));
     if (plan.restore) await this.iptables.restoreNoflush(plan.restore);
-    return plan.changes;
+    const exemptCidrs = [...h.vpcCidrs, ...s.excludeSnatCidrs].filter((c) => !c.includes(":"));
+    const nft = s.externalSnat ? await connmark.cleanup() : await connmark.setup({ vethPrefix: s.vethPrefix, mark: s.connmark, exemptCidrs });
+    return [...plan.changes, ...nft];
   }
 }

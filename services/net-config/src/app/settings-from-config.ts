@@ -15,8 +15,6 @@ export function settingsFromConfig(c: Config): NetConfigSettings {
     connmark: c.snat.connmark,
     externalServiceCidrs: c.network.externalServiceCidrs,
     disableTcpEarlyDemux: c.network.disableTcpEarlyDemux,
-    configureRpFilter: c.network.configureRpFilter,
-    enableNftables: c.network.enableNftables,
     reconcileIntervalMs: c.network.reconcileIntervalSeconds * 1000,
   });
 }

@@ -27,10 +27,6 @@ export interface NetConfigSettings {
   externalServiceCidrs: string[];
   /** DISABLE_TCP_EARLY_DEMUX */
   disableTcpEarlyDemux: boolean;
-  /** AWS_VPC_K8S_CNI_CONFIGURE_RPFILTER: set rp_filter loose on the primary interface. */
-  configureRpFilter: boolean;
-  /** ENABLE_NFTABLES (upstream ≤1.12): forces the nft backend instead of detecting it. */
-  enableNftables: boolean;
   /** How often the kernel is reconciled (0 = only at start). */
   reconcileIntervalMs: number;
 }
@@ -47,8 +43,6 @@ export const DEFAULT_SETTINGS: NetConfigSettings = {
   connmark: 0x80,
   externalServiceCidrs: [],
   disableTcpEarlyDemux: false,
-  configureRpFilter: true,
-  enableNftables: false,
   reconcileIntervalMs: 60_000,
 };
 

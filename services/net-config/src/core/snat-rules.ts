@@ -29,9 +29,19 @@ export interface SnatInput {
   primaryIf: string;
   /** `iptables` supports --random-fully (≥ 1.6.2); else prng falls back to --random. */
   randomFullySupported: boolean;
+  /**
+   * Where the connmark rules live: "iptables" (AWS-CONNMARK-CHAIN-0 in nat) or "nftables"
+   * (the `ip aws-cni` table, core/nft-connmark.ts: upstream's choice when iptables is the
+   * nf_tables one), so the nat table holds none of them. Default "iptables".
+   */
+  connmarkBackend?: ConnmarkBackend;
 }
 
+export type ConnmarkBackend = "iptables" | "nftables";
+
 const hex = (n: number) => `0x${n.toString(16)}`;
+/** `-d <cidr> `, or nothing for 0.0.0.0/0 (iptables drops a match-everything destination). */
+const dst = (cidr: string) => (cidr === "0.0.0.0/0" ? "" : `-d ${cidr} `);
 
 export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayout {
   input.vpcCidrs.forEach((c, i) => checkCidr(c, `vpcCidrs.${i}`));
@@ -56,16 +66,18 @@ export function snatLayout(s: NetConfigSettings, input: SnatInput): IptablesLayo
   if (s.randomizeSnat === "prng") random = input.randomFullySupported ? " --random-fully" : " --random";
   layout.chains.nat[SNAT_CHAIN] = [
     ...input.vpcCidrs.map((c) => `-d ${c} -m comment --comment "AWS SNAT CHAIN" -j RETURN`),
-    ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS SNAT CHAIN EXCLUSION" -j RETURN`),
+    ...s.excludeSnatCidrs.map((c) => `${dst(c)}-m comment --comment "AWS SNAT CHAIN EXCLUSION" -j RETURN`),
     `! -o vlan+ -m comment --comment "AWS, SNAT" -m addrtype ! --dst-type LOCAL -j SNAT --to-source ${input.primaryIp}${random}`,
   ];
+  layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
+  if (input.connmarkBackend === "nftables") return layout;
+  // Upstream (v1.23.1) inserts each exempt CIDR at the head of the chain, VPC CIDRs then
+  // exclusions, once each: a fresh chain lists them last-first, then the set-mark rule.
+  const exempt = [...new Set([...input.vpcCidrs, ...s.excludeSnatCidrs])].reverse();
   layout.chains.nat[CONNMARK_CHAIN] = [
-    // upstream names the reason for each RETURN: "…, VPC CIDR" or "…, EXCLUDED CIDR"
-    ...input.vpcCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, VPC CIDR" -j RETURN`),
-    ...s.excludeSnatCidrs.map((c) => `-d ${c} -m comment --comment "AWS CONNMARK CHAIN, EXCLUDED CIDR" -j RETURN`),
+    ...exempt.map((c) => `${dst(c)}-m comment --comment "AWS CONNMARK CHAIN" -j RETURN`),
     `-m comment --comment "AWS, CONNMARK" -j CONNMARK --set-xmark ${mark}`,
   ];
-  layout.builtin.nat.POSTROUTING = [`-m comment --comment "AWS SNAT CHAIN" -j ${SNAT_CHAIN}`];
   layout.builtin.nat.PREROUTING = [
     `-i ${veths} -m comment --comment "AWS, outbound connections" -j ${CONNMARK_CHAIN}`,
     // Last in PREROUTING: the mark of the first packet, restored after the chain set it.

@@ -1,7 +1,8 @@
 /**
  * The pool-manager's life: start-up as upstream (IMDS, limits, ENIs from EC2, unmanaged
  * and excluded ENIs, tags, net-config, usage, pre-scale), retried with a jittered back-off,
- * then a pool cycle every 5 s (at once on a miss), a reconcile every 60 s and the leaked-ENI
+ * then a pool cycle every 5 s (at once on a miss), a reconcile every 60 s, the VPC CIDRs
+ * re-read every 30 s (vpc-cidr-refresh.ts) and the leaked-ENI
  * clean-up. After a cycle whose EC2 work failed (throttled, 5xx), cycles back off (1 s → 60 s,
  * jittered, reset by a cycle that went through): timers, usage pushes and misses cannot
  * start one before the back-off ends, so a throttled account is not hammered by every node.
@@ -28,6 +29,7 @@ import { PoolModel } from "./pool-model.ts";
 import type { BrokerPort, KubePort, NetConfigPort } from "./service-ports.ts";
 import { ShrinkHold } from "./shrink-hold.ts";
 import { UsageIntake } from "./usage-intake.ts";
+import { VPC_CIDR_REFRESH_MS, VpcCidrRefresh } from "./vpc-cidr-refresh.ts";
 
 export interface PoolManagerOptions extends ExecutorOptions {
   /** DISABLE_NETWORK_RESOURCE_PROVISIONING: IMDS/EC2 reads only, no EC2 mutation. */
@@ -42,6 +44,8 @@ export interface PoolManagerOptions extends ExecutorOptions {
   startupBackoff?: BackoffSpec;
   /** Jitter source (default Math.random). */
   random?: () => number;
+  /** How often the VPC CIDRs are re-read from IMDS (default 30 s, as upstream). */
+  vpcCidrRefreshMs?: number;
 }
 
 export interface Decision {
@@ -69,6 +73,8 @@ export class PoolManager {
   /** The pre-scale cycle of the last start (awaited by start() under compat only). */
   preScale: Promise<Plan | undefined> = Promise.resolve(undefined);
   private stopped = false;
+  /** Made at start, once the primary ENI is known. */
+  vpcCidrRefresh: VpcCidrRefresh | undefined;
   private timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(
@@ -105,6 +111,7 @@ export class PoolManager {
     this.model.vpcCidrs = primaryIf.vpcCidrs;
     this.model.nodeIps = { ipv4: localIp, ...(primaryIf.ipv6s[0] ? { ipv6: primaryIf.ipv6s[0] } : {}) };
     await net.setupHost({ vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp, primaryMac });
+    this.vpcCidrRefresh = new VpcCidrRefresh(this.ports, this.model, { primaryMac, primaryIp: localIp }, (msg, f) => this.log(msg, f));
     const enis = await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
@@ -280,6 +287,7 @@ export class PoolManager {
     this.stopped = false;
     this.timers.push(setInterval(() => void this.refreshKube().then(() => this.cycle()).catch(() => undefined), 5_000));
     this.timers.push(setInterval(() => void this.reconcile().catch((e) => this.log("reconcile failed", { err: String(e) })), 60_000));
+    this.timers.push(setInterval(() => void this.vpcCidrRefresh?.run(), this.opts.vpcCidrRefreshMs ?? VPC_CIDR_REFRESH_MS));
     const leak = () => void this.cleanLeakedEnis().catch((e) => this.log("leaked-ENI clean-up failed", { err: String(e) }));
     const first = setTimeout(() => {
       leak();
