@@ -61,6 +61,7 @@ pm = new PoolManager(
     subnetDiscovery: config.pool.subnetDiscovery,
     disableProvisioning: config.pool.disableNetworkResourceProvisioning,
     disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
+    imdsOnly: config.pool.imdsOnlyMode,
     now: Date.now,
     sleep: (ms) => Bun.sleep(ms),
     log: (msg, f) => logLine("info", msg, f),

@@ -64,6 +64,8 @@ export interface Config {
     ipCooldownSeconds: number;
     subnetDiscovery: boolean;
     disableLeakedEniCleanup: boolean;
+    /** ENABLE_IMDS_ONLY_MODE: no EC2 call at all; the pool is what IMDS shows at start-up. */
+    imdsOnlyMode: boolean;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
     coolingIpsCountAsAvailable: boolean;
     verifyImdsWithEc2: boolean;

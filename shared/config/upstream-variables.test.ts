@@ -10,8 +10,6 @@ import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-v
  * accepting the name without the behaviour would tell an operator it works.
  */
 const KNOWN_GAPS: Record<string, string> = {
-  ENABLE_IMDS_ONLY_MODE:
-    "pool-manager would have to discover ENIs and addresses from IMDS only, once at start-up, and make no EC2 call at all (it also forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP)",
   ENABLE_MULTI_NIC:
     "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
 };

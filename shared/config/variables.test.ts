@@ -191,6 +191,7 @@ const TABLE: Record<EnvName, Row> = {
     invalid: ["file:///etc/passwd", "http://exa mple.com"],
   },
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
+  ENABLE_IMDS_ONLY_MODE: boolRow((c) => c.pool.imdsOnlyMode, false),
   ENABLE_V6_EGRESS: boolRow((c) => c.cni.v6Egress, false),
   ENABLE_V4_EGRESS: boolRow((c) => c.cni.v4Egress, true),
   IP_COOLDOWN_PERIOD: {

@@ -49,9 +49,13 @@ export const POOL_VARIABLES = {
     about: "Manage ENIs on a node even while it is marked unschedulable.",
     sets: "pool.manageEnisNonSchedulable",
   }),
-  DISABLE_NETWORK_RESOURCE_PROVISIONING: variable(boolField(false), {
-    about: "Make no EC2 change: use only the ENIs and addresses IMDS shows.",
+  DISABLE_NETWORK_RESOURCE_PROVISIONING: combinedVariable(boolField(false), {
+    about: "Make no EC2 change: use only the ENIs and addresses already attached (true whenever ENABLE_IMDS_ONLY_MODE is).",
     sets: "pool.disableNetworkResourceProvisioning",
+  }),
+  ENABLE_IMDS_ONLY_MODE: variable(boolField(false), {
+    about: "Make no EC2 call: build the pool once, at start-up, from the ENIs and addresses IMDS shows; forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP.",
+    sets: "pool.imdsOnlyMode",
   }),
   IP_COOLDOWN_PERIOD: variable(
     envField<number>({
@@ -73,8 +77,8 @@ export const POOL_VARIABLES = {
     about: "Create ENIs in the subnet with the most free addresses among the node's own and those tagged kubernetes.io/role/cni; false: the node's own only.",
     sets: "pool.subnetDiscovery",
   }),
-  DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
-    about: "Do not delete detached ENIs this CNI created and lost track of.",
+  DISABLE_LEAKED_ENI_CLEANUP: combinedVariable(boolField(false), {
+    about: "Do not delete detached ENIs this CNI created and lost track of (true whenever ENABLE_IMDS_ONLY_MODE is).",
     sets: "pool.disableLeakedEniCleanup",
   }),
   AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: variable(boolField(false, { source: "project" }), {

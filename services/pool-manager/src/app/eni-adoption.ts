@@ -47,7 +47,7 @@ export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, su
   const efa = e.interfaceType === "efa";
   const want = { "node.k8s.amazonaws.com/instance_id": x.facts.instanceId, ...(x.opts.clusterName ? { "cluster.k8s.amazonaws.com/name": x.opts.clusterName } : {}) };
   const missing = Object.fromEntries(Object.entries(want).filter(([k, v]) => e.tags[k] !== v));
-  if (!trunk && !x.opts.disableProvisioning && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
+  if (!trunk && !x.opts.disableProvisioning && !x.opts.imdsOnly && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
   const cidrs = eniPoolCidrs(e);
   const m: ManagedEni = {
     pool: { id: e.id, deviceNumber: e.attachment?.deviceIndex ?? 0, subnetId: e.subnetId, primary: isPrimary, trunk, efa, excluded: excluded.has(e.subnetId), createdAtMs: e.attachment?.attachedAtMs ?? x.opts.now(), cidrs },

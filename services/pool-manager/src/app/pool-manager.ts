@@ -18,6 +18,7 @@ import { planPool } from "../core/pool-policy.ts";
 import type { Ec2Port, ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
 import { isLeakedEni } from "./ec2-reconcile.ts";
+import { enisFromImds, limitsWithoutEc2 } from "./imds-only.ts";
 import { adoptEni, excludedSubnets, reconcileWithEc2, type AdoptionContext } from "./eni-adoption.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
 import { refreshKube } from "./kube-refresh.ts";
@@ -33,6 +34,12 @@ export interface PoolManagerOptions extends ExecutorOptions {
   /** DISABLE_NETWORK_RESOURCE_PROVISIONING: IMDS/EC2 reads only, no EC2 mutation. */
   disableProvisioning: boolean;
   disableLeakedEniCleanup: boolean;
+  /**
+   * ENABLE_IMDS_ONLY_MODE: no EC2 call (beyond DescribeInstanceTypes for a type the project's
+   * table lacks): the pool is the ENIs and addresses IMDS shows at start-up; implies both
+   * options above. No reconcile against EC2 afterwards.
+   */
+  imdsOnly?: boolean;
   /** Kubelet max pods (Node capacity); upstream falls back to 110. */
   maxPods?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -82,6 +89,11 @@ export class PoolManager {
     this.shrinkHold = new ShrinkHold(this.model, settings, (msg, f) => this.log(msg, f));
   }
 
+  /** No EC2 mutation: DISABLE_NETWORK_RESOURCE_PROVISIONING, or forced by ENABLE_IMDS_ONLY_MODE. */
+  private get noProvisioning(): boolean {
+    return this.opts.disableProvisioning || this.opts.imdsOnly === true;
+  }
+
   private log(msg: string, f?: Record<string, unknown>): void {
     this.opts.log?.(msg, f);
   }
@@ -99,19 +111,21 @@ export class PoolManager {
     const [instanceId, instanceType, az, primaryMac, localIp, ifs] = await Promise.all([imds.instanceId(), imds.instanceType(), imds.availabilityZone(), imds.primaryMac(), imds.localIpv4(), imds.interfaces()]);
     const primaryIf = ifs.find((i) => i.mac === primaryMac);
     if (!primaryIf) throw new Error(`IMDS lists no interface for the primary MAC ${primaryMac}`);
-    const lim = await ec2.instanceLimits(instanceType);
+    const imdsOnly = this.opts.imdsOnly === true;
+    const lim = imdsOnly ? await limitsWithoutEc2(ec2, instanceType) : await ec2.instanceLimits(instanceType);
     this.limits = { instanceType, maxEnis: lim.maxEnis, ipv4PerEni: lim.ipv4PerEni, ipv6PerEni: lim.ipv6PerEni, trunking: lim.trunking, maxPods: this.opts.maxPods ?? 110 };
     const d = deriveLimits(this.settings, this.limits);
     this.model.vpcCidrs = primaryIf.vpcCidrs;
     await net.setupHost({ vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp, primaryMac });
-    const enis = await ec2.instanceEnis(instanceId);
+    const enis = imdsOnly ? enisFromImds(ifs, instanceId) : await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
     this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
     this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
-    const excluded = await excludedSubnets(adoption);
+    // Subnet exclusion needs the subnets' tags (DescribeSubnets): not read without EC2.
+    const excluded = imdsOnly ? new Set<string>() : await excludedSubnets(adoption);
     for (const e of enis) await adoptEni(adoption, e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
     this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);
     this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
@@ -198,7 +212,7 @@ export class PoolManager {
     // Read by the demand policy (and its DeleteOnTermination deferral) only; compat plans as upstream.
     this.model.conditions.accountThrottling(this.ports.ec2.addressingBusy?.() ?? false, this.ports.ec2.addressingBusy?.(600_000) ?? false);
     const p = this.shrinkHold.holdShrinkAfterStart(planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now), now);
-    if (!this.opts.disableProvisioning) {
+    if (!this.noProvisioning) {
       const acted = () => void (this.lastPoolActionAt = this.opts.now());
       const r = await executePlan(p, { executor: this.executor, settings: this.settings, model: this.model, metrics: this.metrics, acted, cycleSoon: () => void this.cycle() });
       errors.push(...r.errors);
@@ -246,7 +260,8 @@ export class PoolManager {
   /** Re-reads EC2 for the node's ENIs and fixes the model (upstream nodeIPPoolReconcile). */
   reconcile(force = false): Promise<void> {
     return this.serial(async () => {
-      if (!this.model.ready || !this.facts) return;
+      // IMDS-only: the pool is what IMDS showed at start-up; EC2 is not asked to confirm it.
+      if (!this.model.ready || !this.facts || this.opts.imdsOnly) return;
       const now = this.opts.now();
       if (!force && now - this.lastPoolActionAt <= 60_000) return;
       await reconcileWithEc2(this.adoption(), now);
@@ -256,7 +271,7 @@ export class PoolManager {
   /** Deletes detached ENIs this project created and leaked (older than 5 min, description aws-K8S-). */
   cleanLeakedEnis(): Promise<number> {
     return this.serial(async () => {
-      if (this.opts.disableLeakedEniCleanup || this.opts.disableProvisioning || this.settings.family === "ipv6" || !this.facts || !this.executor) return 0;
+      if (this.opts.disableLeakedEniCleanup || this.noProvisioning || this.settings.family === "ipv6" || !this.facts || !this.executor) return 0;
       const now = this.opts.now();
       const candidates = await this.ports.ec2.leakedEniCandidates(this.facts.vpcId, this.opts.clusterName);
       let deleted = 0;
