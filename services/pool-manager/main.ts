@@ -51,7 +51,8 @@ const guard = new Ec2Guard({
   },
 });
 const region = config.ec2.region ?? (await imds.availabilityZone()).replace(/[a-z]$/, "");
-const ec2 = new SdkEc2(createEc2Client({ region, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) }), guard);
+const ec2Client = createEc2Client({ region, requestTimeoutMs: config.ec2.httpTimeoutSeconds * 1000, userAgentVersion: config.ec2.userAgentVersion, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) });
+const ec2 = new SdkEc2(ec2Client, guard);
 pm = new PoolManager(
   settings,
   { ec2, imds, net: netConfigClient(config.sockets.netConfig), broker: brokerClient(config.sockets.addrBroker), ...(kube ? { kube } : {}) },
@@ -62,6 +63,7 @@ pm = new PoolManager(
     disableProvisioning: config.pool.disableNetworkResourceProvisioning,
     disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
     imdsOnly: config.pool.imdsOnlyMode,
+    manageUntaggedEnis: config.pool.manageUntaggedEnis,
     now: Date.now,
     sleep: (ms) => Bun.sleep(ms),
     log: (msg, f) => logLine("info", msg, f),

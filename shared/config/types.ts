@@ -64,6 +64,8 @@ export interface Config {
     ipCooldownSeconds: number;
     subnetDiscovery: boolean;
     disableLeakedEniCleanup: boolean;
+    /** MANAGE_UNTAGGED_ENI: false leaves ENIs without this CNI's tags unmanaged. */
+    manageUntaggedEnis: boolean;
     /** ENABLE_IMDS_ONLY_MODE: no EC2 call at all; the pool is what IMDS shows at start-up. */
     imdsOnlyMode: boolean;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
@@ -159,6 +161,10 @@ export interface Config {
     endpoint: string | undefined;
     /** Undefined = read from IMDS. */
     region: string | undefined;
+    /** HTTP_TIMEOUT: one EC2 request's limit, seconds (at least 10, as upstream). */
+    httpTimeoutSeconds: number;
+    /** VPC_CNI_VERSION: sent as amazon-vpc-cni-k8s/<version> in the user agent ("" = none). */
+    userAgentVersion: string;
     rateLimit: {
       scale: number;
       buckets: Ec2Buckets;
@@ -171,6 +177,8 @@ export interface Config {
   };
 
   kubernetes: {
+    /** MY_POD_NAME: the aws-node pod, where events go (kube-system); undefined = on the Node. */
+    podName?: string | undefined;
     /** When set, used instead of the in-cluster configuration. */
     kubeconfig: string | undefined;
     /** clusterEndpoint, else the in-cluster service (https://host:port), else undefined. */

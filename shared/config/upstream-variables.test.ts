@@ -3,20 +3,26 @@
 // declaration's source label true to the lists.
 import { expect, test } from "bun:test";
 import { ENV_NAMES, VARIABLES } from "./index.ts";
-import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
+import { UPSTREAM_CODE_VARIABLES, UPSTREAM_METRICS_HELPER_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
 
 /**
  * Upstream variables this project does not handle yet. Each needs more than a declaration:
  * accepting the name without the behaviour would tell an operator it works.
  */
 const KNOWN_GAPS: Record<string, string> = {
+  AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE:
+    "the log file of upstream's egress-cni plugin, written into its conflist entry; this project does not chain egress-cni (ENABLE_V4_EGRESS and ENABLE_V6_EGRESS have no effect either)",
+  AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE:
+    "the log file of upstream's egress-cni plugin, written into its conflist entry; this project does not chain egress-cni (ENABLE_V4_EGRESS and ENABLE_V6_EGRESS have no effect either)",
   ENABLE_MULTI_NIC:
     "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
 };
 
-test("every variable of upstream's README is declared, or a known gap with its reason", () => {
-  expect(UPSTREAM_README_VARIABLES.length).toBeGreaterThan(40);
-  const unhandled: string[] = UPSTREAM_README_VARIABLES.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
+test("every variable upstream's aws-node reads (README and code) is declared, or a known gap with its reason", () => {
+  expect(UPSTREAM_README_VARIABLES.length).toBe(50);
+  const upstream: string[] = [...UPSTREAM_README_VARIABLES, ...UPSTREAM_CODE_VARIABLES];
+  expect(new Set(upstream).size).toBe(upstream.length);
+  const unhandled = upstream.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
   expect(unhandled.sort()).toEqual(Object.keys(KNOWN_GAPS).sort());
   for (const reason of Object.values(KNOWN_GAPS)) expect(reason.length).toBeGreaterThan(20);
 });
@@ -31,3 +37,10 @@ test("a declaration's source matches upstream's lists", () => {
   }
 });
 
+test("the metrics helper's variables are not aws-node's, and none is taken for one", () => {
+  const aws: readonly string[] = [...UPSTREAM_README_VARIABLES, ...UPSTREAM_CODE_VARIABLES];
+  for (const name of UPSTREAM_METRICS_HELPER_VARIABLES) {
+    expect({ name, awsNode: aws.includes(name) }).toEqual({ name, awsNode: false });
+    expect({ name, declared: (ENV_NAMES as readonly string[]).includes(name) }).toEqual({ name, declared: false });
+  }
+});

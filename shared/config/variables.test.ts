@@ -192,6 +192,25 @@ const TABLE: Record<EnvName, Row> = {
   },
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
   ENABLE_IMDS_ONLY_MODE: boolRow((c) => c.pool.imdsOnlyMode, false),
+  MANAGE_UNTAGGED_ENI: boolRow((c) => c.pool.manageUntaggedEnis, true),
+  HTTP_TIMEOUT: {
+    get: (c) => c.ec2.httpTimeoutSeconds,
+    default: 10,
+    valid: [["10", 10], ["30", 30]],
+    invalid: ["9", "0", "10s", "1.5", "3601"],
+  },
+  VPC_CNI_VERSION: {
+    get: (c) => c.ec2.userAgentVersion,
+    default: "",
+    valid: [["v1.23.1", "v1.23.1"], ["v1.23.1-eksbuild.1", "v1.23.1-eksbuild.1"]],
+    invalid: ["v1 2", "a/b", "x".repeat(65)],
+  },
+  MY_POD_NAME: {
+    get: (c) => c.kubernetes.podName,
+    default: undefined,
+    valid: [["aws-node-7xk2p", "aws-node-7xk2p"]],
+    invalid: ["Aws_Node", "-x"],
+  },
   ENABLE_V6_EGRESS: boolRow((c) => c.cni.v6Egress, false),
   ENABLE_V4_EGRESS: boolRow((c) => c.cni.v4Egress, true),
   IP_COOLDOWN_PERIOD: {

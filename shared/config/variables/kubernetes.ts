@@ -56,6 +56,16 @@ export const KUBERNETES_VARIABLES = {
     }),
     { about: "This node's name (the DaemonSet sets it from spec.nodeName).", sets: "kubernetes.nodeName" },
   ),
+  MY_POD_NAME: variable(
+    envField<string | undefined>({
+      accepted: "a Kubernetes pod name (DNS subdomain, lower case)",
+      default: undefined,
+      defaultText: "",
+      source: "upstream-code",
+      parse: (v) => (isDnsSubdomain(v) ? v : INVALID),
+    }),
+    { about: "The aws-node pod's own name (the DaemonSet sets it from metadata.name): Warning events go on that pod in kube-system, as upstream; unset, on the Node.", sets: "kubernetes.podName" },
+  ),
   ANNOTATE_POD_IP: variable(boolField(false), {
     about: "Annotate each pod with its address (vpc.amazonaws.com/pod-ips) as soon as it has one.",
     sets: "kubernetes.annotatePodIp",

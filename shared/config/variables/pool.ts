@@ -53,6 +53,10 @@ export const POOL_VARIABLES = {
     about: "Make no EC2 change: use only the ENIs and addresses already attached (true whenever ENABLE_IMDS_ONLY_MODE is).",
     sets: "pool.disableNetworkResourceProvisioning",
   }),
+  MANAGE_UNTAGGED_ENI: variable(boolField(true, { source: "upstream-code" }), {
+    about: "false: an attached ENI tagged neither node.k8s.amazonaws.com/no_manage nor with this instance's node.k8s.amazonaws.com/instance_id is left alone (unmanaged), as one with no_manage=true.",
+    sets: "pool.manageUntaggedEnis",
+  }),
   ENABLE_IMDS_ONLY_MODE: variable(boolField(false), {
     about: "Make no EC2 call: build the pool once, at start-up, from the ENIs and addresses IMDS shows; forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP.",
     sets: "pool.imdsOnlyMode",

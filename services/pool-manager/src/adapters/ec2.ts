@@ -37,16 +37,35 @@ export interface Ec2AdapterOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** SDK-level attempts; our guard does the retrying, so 1 by default. */
   sdkMaxAttempts?: number;
+  /** One request's limit (HTTP_TIMEOUT; upstream's default 10 s). */
   requestTimeoutMs?: number;
+  /** VPC_CNI_VERSION: adds amazon-vpc-cni-k8s/<version> to the user agent, as upstream. */
+  userAgentVersion?: string;
 }
 
 export function createEc2Client(o: Ec2AdapterOptions): EC2Client {
-  return new EC2Client({
+  const client = new EC2Client({
     ...(o.region ? { region: o.region } : {}),
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: o.sdkMaxAttempts ?? 1,
+    ...(o.userAgentVersion ? { customUserAgent: [["amazon-vpc-cni-k8s", o.userAgentVersion]] as [string, string][] } : {}),
   });
+  // The request timeout as an abort signal on every send: under Bun the node http handler's
+  // own requestTimeout never fires (a stalled endpoint held the call forever).
+  const timeoutMs = o.requestTimeoutMs ?? 10_000;
+  const send = client.send.bind(client) as (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+  (client as { send: unknown }).send = async (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await send(command, { abortSignal: signal, ...options });
+    } catch (err) {
+      if (!signal.aborted) throw err;
+      // A transient failure, retried by the guard, as the SDK's standard retryer retries it upstream.
+      throw Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" });
+    }
+  };
+  return client;
 }
 
 const tagsOf = (t: Tag[] | undefined): Tags => Object.fromEntries((t ?? []).filter((x) => x.Key).map((x) => [x.Key!, x.Value ?? ""]));

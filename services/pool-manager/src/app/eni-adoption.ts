@@ -36,10 +36,24 @@ export async function excludedSubnets(x: AdoptionContext): Promise<Set<string>> 
   }
 }
 
+/**
+ * An ENI this node leaves alone (upstream setUnmanagedENIs): tagged no_manage=true; or, with
+ * MANAGE_UNTAGGED_ENI=false, carrying neither a no_manage tag nor this instance's instance_id
+ * tag. The primary ENI is always managed. IMDS-only mode sees no tags: every ENI is managed.
+ */
+export function isUnmanagedEni(e: Pick<Eni, "tags">, instanceId: string, manageUntagged: boolean): boolean {
+  const noManage = e.tags["node.k8s.amazonaws.com/no_manage"];
+  if (noManage !== undefined) return noManage === "true";
+  if (e.tags["node.k8s.amazonaws.com/instance_id"] === instanceId) return false;
+  return !manageUntagged;
+}
+
+const unmanaged = (x: AdoptionContext, e: Eni) => !x.opts.imdsOnly && isUnmanagedEni(e, x.facts.instanceId, x.opts.manageUntaggedEnis ?? true);
+
 /** Takes an attached ENI into the pool: unmanaged are only counted; others tagged and set up. */
 export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, subnetCidr: string | undefined, excluded: Set<string>): Promise<void> {
   const isPrimary = e.id === primaryId;
-  if (!isPrimary && e.tags["node.k8s.amazonaws.com/no_manage"] === "true") {
+  if (!isPrimary && unmanaged(x, e)) {
     x.model.unmanaged++;
     return;
   }
@@ -91,7 +105,7 @@ export async function reconcileWithEc2(x: AdoptionContext, now: number): Promise
   for (const e of enis) {
     const m = model.enis.get(e.id);
     if (!m) {
-      if (e.tags["node.k8s.amazonaws.com/no_manage"] === "true") continue;
+      if (unmanaged(x, e)) continue;
       await adoptEni(x, e, "", cidrsOf.get(e.id), new Set());
       metrics?.reconcile.inc({ fn: "eniReconcileAdd" });
       continue;

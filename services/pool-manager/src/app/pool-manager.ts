@@ -40,6 +40,8 @@ export interface PoolManagerOptions extends ExecutorOptions {
    * options above. No reconcile against EC2 afterwards.
    */
   imdsOnly?: boolean;
+  /** MANAGE_UNTAGGED_ENI (default true): false leaves ENIs without this CNI's tags unmanaged. */
+  manageUntaggedEnis?: boolean;
   /** Kubelet max pods (Node capacity); upstream falls back to 110. */
   maxPods?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
