@@ -6,7 +6,7 @@ import { handle } from "../../../../shared/ipc/server.ts";
 import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
 import type { ServiceFrame } from "../../../../shared/service.ts";
 import { Journal } from "../../../../shared/journal.ts";
-import { operationMetrics } from "./metrics.ts";
+import { connmarkMetrics, operationMetrics } from "./metrics.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
 import type { HostService } from "./host-service.ts";
 import type { PodService } from "./pod-service.ts";
@@ -32,6 +32,8 @@ export interface NetConfigParts {
 export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { operations: Journal<OperationRecord>; debug: () => unknown } {
   const operations = new Journal<OperationRecord>(200);
   const { total: opsTotal, seconds } = operationMetrics(frame.registry);
+  const { reconciles } = connmarkMetrics(frame.registry, parts.backend);
+  if (parts.host) parts.host.connmarkApplied = (ok) => reconciles.inc({ result: ok ? "success" : "error" });
 
   async function timed<T>(op: string, subject: string, fn: () => T | Promise<T>): Promise<T> {
     const t = performance.now();

@@ -30,6 +30,9 @@ export class HostService {
     private readonly opts: { linkWaitMs: number; randomFully: boolean } = { linkWaitMs: 5000, randomFully: true },
   ) {}
 
+  /** Called after each application of the SNAT/connmark rules (awscni_connmark_reconcile_total). */
+  connmarkApplied?: (ok: boolean) => void;
+
   /** The last host set-up asked for: reconcile re-applies it. */
   get lastHost(): HostRequest | undefined {
     return this.lastRequest;
@@ -95,8 +98,14 @@ export class HostService {
   /** SNAT and connmark rules: only the project's chains and rules, atomically. */
   async applyIptables(h: HostRequest, primaryIf: string): Promise<string[]> {
     const layout = snatLayout(this.settings(), { vpcCidrs: h.vpcCidrs, primaryIp: h.primaryIp, primaryIf, randomFullySupported: this.opts.randomFully });
-    const plan = planIptables(layout, parseSave(await this.iptables.save()));
-    if (plan.restore) await this.iptables.restoreNoflush(plan.restore);
-    return plan.changes;
+    try {
+      const plan = planIptables(layout, parseSave(await this.iptables.save()));
+      if (plan.restore) await this.iptables.restoreNoflush(plan.restore);
+      this.connmarkApplied?.(true);
+      return plan.changes;
+    } catch (err) {
+      this.connmarkApplied?.(false);
+      throw err;
+    }
   }
 }

@@ -2,7 +2,8 @@
  * net-config's Prometheus metrics (the project's own; upstream has no separate net-config):
  * operations by kind and result, their duration, and kernel drift repaired by reconcile.
  */
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 
 export function operationMetrics(registry: Registry) {
   return {
@@ -19,4 +20,16 @@ export function operationMetrics(registry: Registry) {
 
 export function repairCounter(registry: Registry): Counter<"kind"> {
   return new Counter({ name: "awscni_netconfig_repairs_total", help: "Kernel drift repaired by net-config's reconcile, by kind", labelNames: ["kind"], registers: [registry] });
+}
+
+/**
+ * Upstream's connmark metrics. The backend is the kernel framework the connmark rules live in:
+ * "nftables" when iptables' nft backend writes them (upstream writes a native nft table there),
+ * "iptables" under iptables-legacy. A reconcile is one application of the SNAT/connmark rules
+ * (start-up's host set-up and each re-application by the reconcile), "success" or "error".
+ */
+export function connmarkMetrics(registry: Registry, iptablesBackend: string | undefined) {
+  const backend = new Gauge({ name: "awscni_connmark_backend", help: HELP.awscni_connmark_backend, labelNames: ["backend"], registers: [registry] });
+  if (iptablesBackend) backend.set({ backend: iptablesBackend === "nft" ? "nftables" : "iptables" }, 1);
+  return { reconciles: new Counter({ name: "awscni_connmark_reconcile_total", help: HELP.awscni_connmark_reconcile_total, labelNames: ["result"], registers: [registry] }) };
 }

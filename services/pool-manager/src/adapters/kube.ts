@@ -322,6 +322,8 @@ export class KubeAdapter implements KubePort {
 
   // ---- events ----------------------------------------------------------------------------
 
+  connected = (): boolean => this.state.phase === "connected";
+
   /** Where events go: the aws-node pod when MY_POD_NAME is set (its uid when it can be read), else the Node. */
   private async eventSubject(): Promise<EventSubject> {
     const pod = this.o.podName;

@@ -122,7 +122,8 @@ export class PoolManager {
     const enis = imdsOnly ? enisFromImds(ifs, instanceId) : await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
-    this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
+    const awsUtilsError = (fn: string, err: unknown) => this.metrics?.awsUtilsErrors.inc({ fn, error: errorText(err) });
+    this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: { awsUtilsError, ...this.opts }, recentlyFreed: this.recentlyFreed });
     this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
@@ -137,7 +138,9 @@ export class PoolManager {
     if ([...this.model.enis.values()].some((m) => m.pool.cidrs.length > 0)) this.shrinkHold.inheritedPoolAtMs = this.opts.now();
     this.model.ready = true;
     this.model.bump();
-    this.metrics?.startup.observe((performance.now() - t0) / 1000);
+    // Upstream's two start-up histograms: node initialisation (this attempt), and from process start to ready.
+    this.metrics?.nodeInit.observe({ success: "true" }, (performance.now() - t0) / 1000);
+    this.metrics?.startup.observe({ success: "true", with_api_server: String(this.withApiServer()), failure_reason: "" }, performance.now() / 1000);
     this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged });
     // Pre-scale. Upstream's ipamd finishes it before it serves ADDs (compat keeps that); the
     // demand policy grows for pods as they are scheduled, so the node is up once its ENIs
@@ -152,10 +155,14 @@ export class PoolManager {
    */
   async startWithRetry(onFailure?: (err: unknown, retryInMs: number) => void): Promise<void> {
     for (let failures = 1; ; failures++) {
+      const t0 = performance.now();
       try {
         await this.start();
         return;
       } catch (err) {
+        // Upstream exits on a failed start (and the kubelet restarts it): each attempt is observed once.
+        this.metrics?.nodeInit.observe({ success: "false" }, (performance.now() - t0) / 1000);
+        this.metrics?.startup.observe({ success: "false", with_api_server: String(this.withApiServer()), failure_reason: "node_initialization" }, performance.now() / 1000);
         const ms = backoffDelayMs(failures, this.opts.startupBackoff ?? STARTUP_BACKOFF, (this.opts.random ?? Math.random)());
         this.model.shortage = `start-up failed, retrying in ${(ms / 1000).toFixed(1)} s: ${String((err as Error)?.message ?? err)}`;
         this.model.bump();
@@ -163,6 +170,11 @@ export class PoolManager {
         await this.opts.sleep(ms);
       }
     }
+  }
+
+  /** The Kubernetes API is configured and answered (upstream's withApiServer). */
+  private withApiServer(): boolean {
+    return this.ports.kube?.connected?.() ?? false;
   }
 
   /** What adoption and the reconcile work with (once start() has read the node's facts). */
@@ -180,7 +192,7 @@ export class PoolManager {
 
   private async refreshKube(): Promise<void> {
     const readMaxPods = this.limits !== undefined && this.opts.maxPods === undefined;
-    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f) });
+    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f), starting: !this.model.ready, podEniError: (fn) => this.metrics?.podEniErrors.inc({ fn }) });
     if (maxPods !== undefined && this.limits && this.limits.maxPods !== maxPods) this.limits = { ...this.limits, maxPods };
   }
 
@@ -279,7 +291,13 @@ export class PoolManager {
       let deleted = 0;
       for (const e of candidates) {
         if (!isLeakedEni(e, now)) continue;
-        await this.executor.deleteDetached(e.id).then(() => deleted++, (err) => this.log("leaked ENI not deleted", { eni: e.id, err: String(err) }));
+        await this.executor.deleteDetached(e.id).then(
+          () => deleted++,
+          (err) => {
+            this.metrics?.awsUtilsErrors.inc({ fn: "cleanUpLeakedENIDeleteErr", error: errorText(err) });
+            this.log("leaked ENI not deleted", { eni: e.id, err: String(err) });
+          },
+        );
       }
       return deleted;
     });
@@ -312,4 +330,9 @@ export class PoolManager {
   debug(): Record<string, unknown> {
     return poolDebug(this, this.ports.kube);
   }
+}
+
+/** Upstream labels awscni_aws_utils_error_count with the error's text. */
+function errorText(err: unknown): string {
+  return String((err as Error)?.message ?? err);
 }

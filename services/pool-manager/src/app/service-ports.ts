@@ -33,6 +33,8 @@ export interface KubePort {
   ensureSecurityGroupsForPods?(): Promise<void>;
   /** EC2 answered UnauthorizedOperation for `action`: a (deduplicated) Warning event on the Node. */
   ec2Unauthorized?(action: string, detail?: string): Promise<void>;
+  /** The API answered the last request (upstream's withApiServer); absent = never. */
+  connected?(): boolean;
   /** Reachability and what was last read, for /debug. */
   debug?(): Record<string, unknown>;
 }
