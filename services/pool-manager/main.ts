@@ -5,6 +5,7 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import { bootstrap } from "../../shared/bootstrap.ts";
+import { ipamdEnvSettings, networkutilsEnvSettings } from "../../shared/config/upstream-env-settings.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
@@ -80,7 +81,8 @@ await runFrame(frame, {
   },
 });
 if (config.introspection.enabled) {
-  const app = introspectionApp(pm, { ipamd: { ...config.pool, ...config.eni }, networkutils: { ...config.network, ...config.snat } });
+  const broker = brokerClient(config.sockets.addrBroker);
+  const app = introspectionApp(pm, { ipamd: ipamdEnvSettings(config), networkutils: networkutilsEnvSettings(config) }, { ...(kube ? { kube } : {}), assignments: () => broker.assignments!() });
   const b = config.introspection.bind;
   if (b.kind === "unix") {
     if (existsSync(b.path)) unlinkSync(b.path);

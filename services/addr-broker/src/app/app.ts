@@ -131,6 +131,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       podName: a.podName,
       address: a.address,
       routeTable: broker.routeTableFor(a),
+      ...(a.allocatedAtNs > 0n ? { assignedAtMs: Number(a.allocatedAtNs / 1_000_000n) } : {}),
     })),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
     restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),

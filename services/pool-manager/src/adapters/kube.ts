@@ -163,6 +163,10 @@ export class KubeAdapter implements KubePort {
     return nodeCapacityPods(await this.readNode());
   }
 
+  async eniConfigName(): Promise<string> {
+    return eniConfigNameOf(await this.readNode(), this.o.eniConfigAnnotation, this.o.eniConfigLabel).name;
+  }
+
   async nodeUnschedulable(): Promise<boolean> {
     try {
       return nodeIsUnschedulable(await this.readNode());
