@@ -47,3 +47,10 @@ test("a valid configuration starts, warnings go to stderr", async () => {
   expect(stdout).toContain("started with veth prefix pod");
   expect(stderr).toContain('configuration warning: AWS_EXTERNAL_SERVICE_CIDRS: skipped "nope"');
 });
+
+test("ENABLE_POD_ENI=true stops start-up: security groups for pods would be advertised and not honoured", async () => {
+  const { stdout, stderr, code } = await run({ ENABLE_POD_ENI: "true" });
+  expect(code).toBe(1);
+  expect(stderr).toContain("invalid configuration: ENABLE_POD_ENI=true: false: security groups for pods (branch ENIs) are not implemented yet");
+  expect(stdout).not.toContain("started");
+});

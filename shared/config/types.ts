@@ -116,6 +116,8 @@ export interface Config {
     disableTcpEarlyDemux: boolean;
     /** Deprecated upstream. */
     enableNftables: boolean;
+    /** net-config's reconcile period; 0: only at start. */
+    reconcileIntervalSeconds: number;
   };
 
   cni: {

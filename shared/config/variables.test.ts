@@ -156,7 +156,8 @@ const TABLE: Record<EnvName, Row> = {
     valid: [["https://ABC.gr7.us-west-2.eks.amazonaws.com", "https://ABC.gr7.us-west-2.eks.amazonaws.com"], ["10.0.0.1:6443", "https://10.0.0.1:6443"]],
     invalid: ["ftp://host", "https://user:pw@host", "http://"],
   },
-  ENABLE_POD_ENI: boolRow((c) => c.eni.podEni, false),
+  // refused until security groups for pods are implemented (true would be a silent bypass)
+  ENABLE_POD_ENI: { get: (c) => c.eni.podEni, default: false, valid: [["false", false], ["FALSE", false]], invalid: ["true", "True", ...BOOL_INVALID] },
   POD_SECURITY_GROUP_ENFORCING_MODE: {
     get: (c) => c.eni.podSecurityGroupEnforcingMode,
     default: "strict",
@@ -178,6 +179,12 @@ const TABLE: Record<EnvName, Row> = {
   ENABLE_IPv4: { get: (c) => c.enableIPv4, default: true, valid: [["TRUE", true]], invalid: BOOL_INVALID },
   ENABLE_IPv6: { get: (c) => c.enableIPv6, default: false, valid: [["false", false]], invalid: BOOL_INVALID },
   ENABLE_NFTABLES: boolRow((c) => c.network.enableNftables, false),
+  AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS: {
+    get: (c) => c.network.reconcileIntervalSeconds,
+    default: 60,
+    valid: [["1", 1], ["0", 0], ["3600", 3600]],
+    invalid: ["-1", "3601", "1.5", "1m"],
+  },
   AWS_EXTERNAL_SERVICE_CIDRS: {
     get: (c) => c.network.externalServiceCidrs,
     default: [],

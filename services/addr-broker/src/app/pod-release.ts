@@ -9,7 +9,7 @@ import { hostVethName } from "../../../../shared/naming.ts";
 import { CniCode, CniError } from "../core/cni-error.ts";
 import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
-import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
+import { checkpointError, vethPrefixFor, wiringFor, type PodDeps } from "./pod-add.ts";
 import type { Trace } from "./cni-timings.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
@@ -34,10 +34,10 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   const found = findAllocation(broker.state, k);
   if (!found) {
     // An address rebuilt from the kernel has no known owner; the pod's veth name identifies it.
-    const veth = hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
+    const veth = hostVethName(vethPrefixFor(broker, req.conf), { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
     const reserved = [...broker.state.reserved.values()].find((r) => r.hostVeth === veth);
     if (!reserved) return; // Already gone: DEL succeeds.
-    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable }, req.netns, "del", req.callerPid);
+    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable, hostVeth: veth }, req.netns, "del", req.callerPid);
     await broker.serial(() => broker.commit(releaseReserved(broker.state, reserved.address, broker.now(), broker.cooldownMs))).catch((err) => {
       throw checkpointError(broker, err);
     });
