@@ -51,19 +51,19 @@ export function createEc2Client(o: Ec2AdapterOptions): EC2Client {
     maxAttempts: o.sdkMaxAttempts ?? 1,
     ...(o.userAgentVersion ? { customUserAgent: [["amazon-vpc-cni-k8s", o.userAgentVersion]] as [string, string][] } : {}),
   });
-  // The request timeout as an abort signal on every send: under Bun the node http handler's
-  // own requestTimeout never fires (a stalled endpoint held the call forever).
+  // HTTP_TIMEOUT: under Bun the node http handler's own requestTimeout never fires (a stalled
+  // endpoint held the call forever), and an abort signal on every send changed how the SDK
+  // paced its requests; so the caller stops waiting after the timeout (the request itself is
+  // left to finish or fail, its answer unused) and sees a TimeoutError, which the guard retries
+  // as transient, as the SDK's standard retryer does upstream.
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
-  const send = client.send.bind(client) as (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
-  (client as { send: unknown }).send = async (command: unknown, options?: { abortSignal?: AbortSignal }) => {
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      return await send(command, { abortSignal: signal, ...options });
-    } catch (err) {
-      if (!signal.aborted) throw err;
-      // A transient failure, retried by the guard, as the SDK's standard retryer retries it upstream.
-      throw Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" });
-    }
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as { send: unknown }).send = (...args: unknown[]) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" })), timeoutMs);
+    });
+    return Promise.race([send(...args), expired]).finally(() => clearTimeout(timer));
   };
   return client;
 }
