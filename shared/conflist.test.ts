@@ -60,6 +60,13 @@ describe("egress-cni", () => {
     expect(entry[1]).toMatchObject({ nodeIP: "2600:1f14::5", randomizeSNAT: "hashrandom", ipam: { ranges: [[{ subnet: "fd00::ac:00/118" }]], routes: [{ dst: "::/0" }], dataDir: "/run/cni/v4pd/egress-v6-ipam" } });
   });
 
+  test("the egress log file: AWS_VPC_K8S_EGRESS_V4/V6_PLUGIN_LOG_FILE, by family", () => {
+    expect(egressOf({ ...v6Mode, AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: "/var/log/e4.log" }, { ipv4: "10.0.0.5" }).egress!.pluginLogFile).toBe("/var/log/e4.log");
+    expect(egressOf({ ...v6Mode, AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE: "/var/log/e6.log" }, { ipv4: "10.0.0.5" }).egress!.pluginLogFile).toBe("/var/log/aws-routed-eni/egress-v4-plugin.log");
+    const v6 = { ENABLE_V6_EGRESS: "true", AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE: "/var/log/e6.log", AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: "/var/log/e4.log" };
+    expect(egressOf(v6, { ipv4: "10.0.0.5", ipv6: "2600:1f14::5" }).egress!.pluginLogFile).toBe("/var/log/e6.log");
+  });
+
   test("ENABLE_V6_EGRESS=true without a global IPv6 node address: left out, with an error naming the cause", () => {
     for (const ipv6 of [undefined, "fe80::1", "not-an-ip"]) {
       const r = egressOf({ ENABLE_V6_EGRESS: "true" }, { ipv4: "10.0.0.5", ...(ipv6 ? { ipv6 } : {}) });

@@ -15,7 +15,7 @@
  */
 
 import type { Config } from "./config/index.ts";
-import { egressDecision, egressRange, renderEgressEntry, type EgressConflist } from "./egress.ts";
+import { egressDecision, renderEgressEntry, type EgressConflist } from "./egress.ts";
 
 export interface ConflistSettings {
   vethPrefix: string;
@@ -82,10 +82,7 @@ export function egressConflistFromConfig(config: Config, nodeIps: { ipv4?: strin
   const d = egressDecision({ ipFamily: config.ipFamily, v4Egress: config.cni.v4Egress, v6Egress: config.cni.v6Egress, nodeIpv4: nodeIps.ipv4, nodeIpv6: nodeIps.ipv6 });
   if ("error" in d) return { error: d.error };
   if ("off" in d) return {};
-  const pluginFile = String(config.log.pluginFile);
-  const logName = egressRange(d.family).logFile.slice(egressRange(d.family).logFile.lastIndexOf("/") + 1);
-  // Beside the aws-cni plugin's log (upstream's default directory, or the node's own in the local deployment).
-  const pluginLogFile = pluginFile.startsWith("/") ? pluginFile.slice(0, pluginFile.lastIndexOf("/") + 1) + logName : pluginFile;
+  const pluginLogFile = d.family === 4 ? config.log.egressV4PluginFile : config.log.egressV6PluginFile;
   return {
     egress: {
       family: d.family,

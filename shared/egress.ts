@@ -26,8 +26,6 @@ export interface EgressRange {
   ifName: string;
   /** Prefix of the per-pod SNAT chain after `CNI-`. */
   chainPrefix: string;
-  /** Upstream's default plugin log (AWS_VPC_K8S_EGRESS_V4/V6_PLUGIN_LOG_FILE). */
-  logFile: string;
   /** Upstream's multicast range, accepted before the SNAT rule. */
   multicast: string;
 }
@@ -39,7 +37,6 @@ export const EGRESS_V4: EgressRange = {
   dataDir: "/run/cni/v6pd/egress-v4-ipam",
   ifName: "v4if0",
   chainPrefix: "E4-",
-  logFile: "/var/log/aws-routed-eni/egress-v4-plugin.log",
   multicast: "224.0.0.0/4",
 };
 
@@ -50,7 +47,6 @@ export const EGRESS_V6: EgressRange = {
   dataDir: "/run/cni/v4pd/egress-v6-ipam",
   ifName: "v6if0",
   chainPrefix: "E6-",
-  logFile: "/var/log/aws-routed-eni/egress-v6-plugin.log",
   multicast: "ff00::/8",
 };
 

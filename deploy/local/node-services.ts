@@ -53,6 +53,8 @@ export function nodeEnv(stack: Stack, node: StackNode, layout: NodeLayout, servi
     AWS_VPC_CNI_RUN_DIR: layout.runDir,
     AWS_VPC_K8S_CNI_LOG_FILE: join(layout.logDir, `${service}.log`),
     AWS_VPC_K8S_PLUGIN_LOG_FILE: join(layout.logDir, "plugin.log"),
+    AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: join(layout.logDir, "egress-v4-plugin.log"),
+    AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE: join(layout.logDir, "egress-v6-plugin.log"),
     AWS_EC2_ENDPOINT: stack.ec2.endpoint,
     AWS_REGION: "us-west-2",
     // The SDK signs every request; the simulated EC2 accepts any static credentials.

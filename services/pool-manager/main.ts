@@ -5,6 +5,7 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import { bootstrap } from "../../shared/bootstrap.ts";
+import { ipamdEnvSettings, networkutilsEnvSettings } from "../../shared/config/upstream-env-settings.ts";
 import { createFrame, runFrame } from "../../shared/service.ts";
 import { Ec2Guard } from "./src/adapters/ec2-guard.ts";
 import { createEc2Client, SdkEc2 } from "./src/adapters/ec2.ts";
@@ -51,7 +52,8 @@ const guard = new Ec2Guard({
   },
 });
 const region = config.ec2.region ?? (await imds.availabilityZone()).replace(/[a-z]$/, "");
-const ec2 = new SdkEc2(createEc2Client({ region, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) }), guard);
+const ec2Client = createEc2Client({ region, requestTimeoutMs: config.ec2.httpTimeoutSeconds * 1000, userAgentVersion: config.ec2.userAgentVersion, ...(config.ec2.endpoint ? { endpoint: config.ec2.endpoint } : {}) });
+const ec2 = new SdkEc2(ec2Client, guard);
 pm = new PoolManager(
   settings,
   { ec2, imds, net: netConfigClient(config.sockets.netConfig), broker: brokerClient(config.sockets.addrBroker), ...(kube ? { kube } : {}) },
@@ -61,6 +63,8 @@ pm = new PoolManager(
     subnetDiscovery: config.pool.subnetDiscovery,
     disableProvisioning: config.pool.disableNetworkResourceProvisioning,
     disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
+    imdsOnly: config.pool.imdsOnlyMode,
+    manageUntaggedEnis: config.pool.manageUntaggedEnis,
     now: Date.now,
     sleep: (ms) => Bun.sleep(ms),
     log: (msg, f) => logLine("info", msg, f),
@@ -77,7 +81,8 @@ await runFrame(frame, {
   },
 });
 if (config.introspection.enabled) {
-  const app = introspectionApp(pm, { ipamd: { ...config.pool, ...config.eni }, networkutils: { ...config.network, ...config.snat } });
+  const broker = brokerClient(config.sockets.addrBroker);
+  const app = introspectionApp(pm, { ipamd: ipamdEnvSettings(config), networkutils: networkutilsEnvSettings(config) }, { ...(kube ? { kube } : {}), assignments: () => broker.assignments!() });
   const b = config.introspection.bind;
   if (b.kind === "unix") {
     if (existsSync(b.path)) unlinkSync(b.path);

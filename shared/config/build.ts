@@ -88,6 +88,15 @@ export const DERIVED = {
     value: (e, env) => e.AWS_VPC_CNI_DEMAND_AWARE_POOL ?? poolPolicy(e, env) !== "compat",
   },
   "kubernetes.apiServer": { from: ["CLUSTER_ENDPOINT", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"], value: apiServer },
+  // ENABLE_IMDS_ONLY_MODE forces both, as upstream's disableENIProvisioning() and disableLeakedENICleanup() do.
+  "pool.disableNetworkResourceProvisioning": {
+    from: ["DISABLE_NETWORK_RESOURCE_PROVISIONING", "ENABLE_IMDS_ONLY_MODE"],
+    value: (e) => e.DISABLE_NETWORK_RESOURCE_PROVISIONING || e.ENABLE_IMDS_ONLY_MODE,
+  },
+  "pool.disableLeakedEniCleanup": {
+    from: ["DISABLE_LEAKED_ENI_CLEANUP", "ENABLE_IMDS_ONLY_MODE"],
+    value: (e) => e.DISABLE_LEAKED_ENI_CLEANUP || e.ENABLE_IMDS_ONLY_MODE,
+  },
   "ec2.rateLimit.buckets": { from: ["AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE"], value: (e) => scaleBuckets(e.AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE) },
 } satisfies { [P in ConfigPath]?: Derivation<P> };
 

@@ -66,6 +66,10 @@ export interface Config {
     disableLeakedEniCleanup: boolean;
     /** ENABLE_MULTI_NIC: always false (true is refused until multiple network cards are implemented). */
     multiNic: false;
+    /** MANAGE_UNTAGGED_ENI: false leaves ENIs without this CNI's tags unmanaged. */
+    manageUntaggedEnis: boolean;
+    /** ENABLE_IMDS_ONLY_MODE: no EC2 call at all; the pool is what IMDS shows at start-up. */
+    imdsOnlyMode: boolean;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
     coolingIpsCountAsAvailable: boolean;
     verifyImdsWithEc2: boolean;
@@ -139,6 +143,9 @@ export interface Config {
     pluginLevel: LogLevel;
     /** "stderr" or an absolute path. */
     pluginFile: LogDestination;
+    /** AWS_VPC_K8S_EGRESS_V4/V6_PLUGIN_LOG_FILE: egress-cni's log in IPv6 / IPv4 mode. */
+    egressV4PluginFile: LogDestination;
+    egressV6PluginFile: LogDestination;
   };
 
   introspection: {
@@ -161,6 +168,10 @@ export interface Config {
     endpoint: string | undefined;
     /** Undefined = read from IMDS. */
     region: string | undefined;
+    /** HTTP_TIMEOUT: one EC2 request's limit, seconds (at least 10, as upstream). */
+    httpTimeoutSeconds: number;
+    /** VPC_CNI_VERSION: sent as amazon-vpc-cni-k8s/<version> in the user agent ("" = none). */
+    userAgentVersion: string;
     rateLimit: {
       scale: number;
       buckets: Ec2Buckets;
@@ -173,6 +184,8 @@ export interface Config {
   };
 
   kubernetes: {
+    /** MY_POD_NAME: the aws-node pod, where events go (kube-system); undefined = on the Node. */
+    podName?: string | undefined;
     /** When set, used instead of the in-cluster configuration. */
     kubeconfig: string | undefined;
     /** clusterEndpoint, else the in-cluster service (https://host:port), else undefined. */

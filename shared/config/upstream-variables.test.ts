@@ -3,16 +3,13 @@
 // declaration's source label true to the lists.
 import { expect, test } from "bun:test";
 import { ConfigError, ENV_NAMES, loadConfig, VARIABLES } from "./index.ts";
-import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
+import { UPSTREAM_CODE_VARIABLES, UPSTREAM_METRICS_HELPER_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
 
 /**
  * Upstream variables this project does not handle yet. Each needs more than a declaration:
  * accepting the name without the behaviour would tell an operator it works.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  ENABLE_IMDS_ONLY_MODE:
-    "pool-manager would have to discover ENIs and addresses from IMDS only, once at start-up, and make no EC2 call at all (it also forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP)",
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 /**
  * Upstream variables declared so that an operator setting them is told clearly, but whose
@@ -26,9 +23,11 @@ const REFUSED_VALUES: Record<string, { value: string; reason: string }> = {
   },
 };
 
-test("every variable of upstream's README is declared, or a known gap with its reason", () => {
-  expect(UPSTREAM_README_VARIABLES.length).toBeGreaterThan(40);
-  const unhandled: string[] = UPSTREAM_README_VARIABLES.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
+test("every variable upstream's aws-node reads (README and code) is declared, or a known gap with its reason", () => {
+  expect(UPSTREAM_README_VARIABLES.length).toBe(50);
+  const upstream: string[] = [...UPSTREAM_README_VARIABLES, ...UPSTREAM_CODE_VARIABLES];
+  expect(new Set(upstream).size).toBe(upstream.length);
+  const unhandled = upstream.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
   expect(unhandled.sort()).toEqual(Object.keys(KNOWN_GAPS).sort());
   for (const reason of Object.values(KNOWN_GAPS)) expect(reason.length).toBeGreaterThan(20);
 });
@@ -62,3 +61,10 @@ test("a declaration's source matches upstream's lists", () => {
   }
 });
 
+test("the metrics helper's variables are not aws-node's, and none is taken for one", () => {
+  const aws: readonly string[] = [...UPSTREAM_README_VARIABLES, ...UPSTREAM_CODE_VARIABLES];
+  for (const name of UPSTREAM_METRICS_HELPER_VARIABLES) {
+    expect({ name, awsNode: aws.includes(name) }).toEqual({ name, awsNode: false });
+    expect({ name, declared: (ENV_NAMES as readonly string[]).includes(name) }).toEqual({ name, declared: false });
+  }
+});

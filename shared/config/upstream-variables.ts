@@ -58,5 +58,24 @@ export const UPSTREAM_README_VARIABLES = [
   "ENABLE_MULTI_NIC",
 ] as const;
 
-/** Read by upstream's code (v1.23.1) but not in its README; those this project handles. */
-export const UPSTREAM_CODE_VARIABLES = ["AWS_VPC_K8S_CNI_CONNMARK", "AWS_VPC_K8S_CNI_BACKING_STORE", "MY_NODE_NAME"] as const;
+/**
+ * Read by aws-node's code (v1.23.1: cmd/aws-k8s-agent, cmd/aws-vpc-cni, cmd/aws-vpc-cni-init,
+ * pkg/) but not in its README: every os.Getenv / os.LookupEnv / utils.Get*EnvVar name there.
+ */
+export const UPSTREAM_CODE_VARIABLES = [
+  "AWS_VPC_K8S_CNI_CONNMARK",
+  "AWS_VPC_K8S_CNI_BACKING_STORE",
+  "MY_NODE_NAME",
+  "MY_POD_NAME",
+  "HTTP_TIMEOUT",
+  "VPC_CNI_VERSION",
+  "MANAGE_UNTAGGED_ENI",
+  "AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE",
+  "AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE",
+] as const;
+
+/**
+ * Read by upstream's separate cni-metrics-helper binary (cmd/cni-metrics-helper), not by
+ * aws-node: no process of this project stands for it.
+ */
+export const UPSTREAM_METRICS_HELPER_VARIABLES = ["USE_CLOUDWATCH", "USE_PROMETHEUS", "METRIC_UPDATE_INTERVAL", "AWS_CLUSTER_ID"] as const;

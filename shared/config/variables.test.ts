@@ -111,6 +111,18 @@ const TABLE: Record<EnvName, Row> = {
     valid: [["stderr", "stderr"], ["", "stderr"], ["/tmp/plugin.log", "/tmp/plugin.log"]],
     invalid: ["stdout", "plugin.log"],
   },
+  AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: {
+    get: (c) => c.log.egressV4PluginFile,
+    default: "/var/log/aws-routed-eni/egress-v4-plugin.log",
+    valid: [["/var/log/aws-routed-eni/egress-v4-plugin.log", "/var/log/aws-routed-eni/egress-v4-plugin.log"], ["stderr", "stderr"]],
+    invalid: ["egress.log", "stdout"],
+  },
+  AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE: {
+    get: (c) => c.log.egressV6PluginFile,
+    default: "/var/log/aws-routed-eni/egress-v6-plugin.log",
+    valid: [["/tmp/e6.log", "/tmp/e6.log"], ["STDERR", "stderr"]],
+    invalid: ["e6.log"],
+  },
   AWS_VPC_K8S_PLUGIN_LOG_LEVEL: {
     get: (c) => c.log.pluginLevel,
     default: "debug",
@@ -200,6 +212,26 @@ const TABLE: Record<EnvName, Row> = {
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
   // true is refused until multiple network cards are implemented (upstream-variables.test.ts).
   ENABLE_MULTI_NIC: { get: (c) => c.pool.multiNic, default: false, valid: [["false", false], ["FALSE", false], [" false ", false]], invalid: ["true", "True", "1", "yes"] },
+  ENABLE_IMDS_ONLY_MODE: boolRow((c) => c.pool.imdsOnlyMode, false),
+  MANAGE_UNTAGGED_ENI: boolRow((c) => c.pool.manageUntaggedEnis, true),
+  HTTP_TIMEOUT: {
+    get: (c) => c.ec2.httpTimeoutSeconds,
+    default: 10,
+    valid: [["10", 10], ["30", 30]],
+    invalid: ["9", "0", "10s", "1.5", "3601"],
+  },
+  VPC_CNI_VERSION: {
+    get: (c) => c.ec2.userAgentVersion,
+    default: "",
+    valid: [["v1.23.1", "v1.23.1"], ["v1.23.1-eksbuild.1", "v1.23.1-eksbuild.1"]],
+    invalid: ["v1 2", "a/b", "x".repeat(65)],
+  },
+  MY_POD_NAME: {
+    get: (c) => c.kubernetes.podName,
+    default: undefined,
+    valid: [["aws-node-7xk2p", "aws-node-7xk2p"]],
+    invalid: ["Aws_Node", "-x"],
+  },
   ENABLE_V6_EGRESS: boolRow((c) => c.cni.v6Egress, false),
   ENABLE_V4_EGRESS: boolRow((c) => c.cni.v4Egress, true),
   IP_COOLDOWN_PERIOD: {

@@ -7,6 +7,8 @@ import { podWiring } from "./netconfig.ts";
 export const assignment = podWiring.extend({
   networkName: z.string(),
   netns: z.string(),
+  /** When the address was given to the pod (epoch ms): pool-manager's /v1/enis shows it as upstream's AssignedTime. */
+  assignedAtMs: z.number().int().min(0).optional(),
 });
 export type Assignment = z.infer<typeof assignment>;
 

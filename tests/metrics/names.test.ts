@@ -20,6 +20,7 @@ import { FakeNetConfig as BrokerNetConfig, FakePoolManager, testCapacity } from 
 import { Exporter } from "../../services/metrics/src/app/exporter.ts";
 import { mountNetConfig, type NetConfigParts } from "../../services/net-config/src/app/app.ts";
 import { repairCounter } from "../../services/net-config/src/app/metrics.ts";
+import { connmarkMetrics, type ConnmarkMetrics } from "../../services/net-config/src/app/connmark-service.ts";
 import { FakeBroker, FakeNetConfig } from "../../services/pool-manager/test-support/fakes.ts";
 import { simImds, simWorld } from "../pool-manager/sim-world.ts";
 import { poolMetrics } from "../../services/pool-manager/src/app/metrics.ts";
@@ -27,30 +28,39 @@ import { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts
 import { UPSTREAM_DEFAULTS } from "../../services/pool-manager/src/core/settings.ts";
 
 type Kind = "counter" | "gauge" | "summary" | "histogram";
-/** Upstream's metrics: name → type, labels, and the service of this project that owns the fact. */
-const UPSTREAM: Record<string, { type: Kind; labels: string[]; service: "pool-manager" | "addr-broker" }> = {
-  awscni_ipamd_error_count: { type: "counter", labels: ["fn"], service: "pool-manager" },
-  awscni_reconcile_count: { type: "counter", labels: ["fn"], service: "pool-manager" },
-  awscni_add_ip_req_count: { type: "counter", labels: [], service: "addr-broker" },
-  awscni_del_ip_req_count: { type: "counter", labels: ["reason"], service: "addr-broker" },
-  awscni_aws_api_error_count: { type: "counter", labels: ["api", "error"], service: "pool-manager" },
-  awscni_ec2api_req_count: { type: "counter", labels: ["fn"], service: "pool-manager" },
-  awscni_ec2api_error_count: { type: "counter", labels: ["fn"], service: "pool-manager" },
-  awscni_force_removed_enis: { type: "counter", labels: [], service: "pool-manager" },
-  awscni_force_removed_ips: { type: "counter", labels: [], service: "pool-manager" },
-  awscni_no_available_ip_addresses: { type: "counter", labels: [], service: "addr-broker" },
-  awscni_eni_max: { type: "gauge", labels: [], service: "pool-manager" },
-  awscni_ip_max: { type: "gauge", labels: [], service: "pool-manager" },
-  awscni_eni_allocated: { type: "gauge", labels: [], service: "pool-manager" },
-  awscni_total_ip_addresses: { type: "gauge", labels: [], service: "pool-manager" },
-  awscni_assigned_ip_addresses: { type: "gauge", labels: [], service: "addr-broker" },
-  awscni_total_ipv4_prefixes: { type: "gauge", labels: [], service: "pool-manager" },
-  awscni_assigned_ip_per_cidr: { type: "gauge", labels: ["cidr"], service: "addr-broker" },
-  awscni_assigned_ip_per_eni: { type: "gauge", labels: ["eni"], service: "pool-manager" },
-  awscni_ipamd_action_inprogress: { type: "gauge", labels: ["fn"], service: "pool-manager" },
-  awscni_aws_api_latency_ms: { type: "summary", labels: ["api", "error", "status"], service: "pool-manager" },
-  awscni_ipamd_startup_duration_seconds: { type: "histogram", labels: [], service: "pool-manager" },
-  awscni_build_info: { type: "gauge", labels: ["version", "goversion"], service: "pool-manager" },
+/**
+ * Upstream's metrics (v1.23.1: utils/prometheusmetrics/prometheusmetrics.go, pkg/version/info.go):
+ * name → type, HELP, labels, and the service of this project that owns the fact. A fixture of
+ * upstream's shape, written out here rather than imported, so the test can fail.
+ */
+const UPSTREAM: Record<string, { type: Kind; help: string; labels: string[]; service: "pool-manager" | "addr-broker" | "net-config" }> = {
+  awscni_ipamd_error_count: { type: "counter", help: "The number of errors encountered in ipamd", labels: ["fn"], service: "pool-manager" },
+  awscni_ipamd_action_inprogress: { type: "gauge", help: "The number of ipamd actions in progress", labels: ["fn"], service: "pool-manager" },
+  awscni_eni_max: { type: "gauge", help: "The maximum number of ENIs that can be attached to the instance, accounting for unmanaged ENIs", labels: [], service: "pool-manager" },
+  awscni_ip_max: { type: "gauge", help: "The maximum number of IP addresses that can be allocated to the instance", labels: [], service: "pool-manager" },
+  awscni_reconcile_count: { type: "counter", help: "The number of times ipamd reconciles on ENIs and IP/Prefix addresses", labels: ["fn"], service: "pool-manager" },
+  awscni_add_ip_req_count: { type: "counter", help: "The number of add IP address requests", labels: [], service: "addr-broker" },
+  awscni_del_ip_req_count: { type: "counter", help: "The number of delete IP address requests", labels: ["reason"], service: "addr-broker" },
+  awscni_pod_eni_error_count: { type: "counter", help: "The number of errors encountered for pod ENIs", labels: ["fn"], service: "pool-manager" },
+  awscni_aws_api_latency_ms: { type: "summary", help: "AWS API call latency in ms", labels: ["api", "error", "status"], service: "pool-manager" },
+  awscni_aws_api_error_count: { type: "counter", help: "The number of times AWS API returns an error", labels: ["api", "error"], service: "pool-manager" },
+  awscni_aws_utils_error_count: { type: "counter", help: "The number of errors not handled in awsutils library", labels: ["fn", "error"], service: "pool-manager" },
+  awscni_ec2api_req_count: { type: "counter", help: "The number of requests made to EC2 APIs by CNI", labels: ["fn"], service: "pool-manager" },
+  awscni_ec2api_error_count: { type: "counter", help: "The number of failed EC2 APIs requests", labels: ["fn"], service: "pool-manager" },
+  awscni_eni_allocated: { type: "gauge", help: "The number of ENIs allocated", labels: [], service: "pool-manager" },
+  awscni_total_ip_addresses: { type: "gauge", help: "The total number of IP addresses", labels: [], service: "pool-manager" },
+  awscni_assigned_ip_addresses: { type: "gauge", help: "The number of IP addresses assigned to pods", labels: [], service: "addr-broker" },
+  awscni_force_removed_enis: { type: "counter", help: "The number of ENIs force removed while they had assigned pods", labels: [], service: "pool-manager" },
+  awscni_force_removed_ips: { type: "counter", help: "The number of IPs force removed while they had assigned pods", labels: [], service: "pool-manager" },
+  awscni_total_ipv4_prefixes: { type: "gauge", help: "The total number of IPv4 prefixes", labels: [], service: "pool-manager" },
+  awscni_assigned_ip_per_cidr: { type: "gauge", help: "The total number of IP addresses assigned per cidr", labels: ["cidr"], service: "addr-broker" },
+  awscni_no_available_ip_addresses: { type: "counter", help: "The number of pod IP assignments that fail due to no available IP addresses", labels: [], service: "addr-broker" },
+  awscni_assigned_ip_per_eni: { type: "gauge", help: "The number of allocated ips partitioned by eni", labels: ["eni"], service: "pool-manager" },
+  awscni_ipamd_startup_duration_seconds: { type: "histogram", help: "The duration of IPAMD startup from process start to ready to serve CNI requests", labels: ["success", "with_api_server", "failure_reason"], service: "pool-manager" },
+  awscni_ipamd_node_initialization_duration_seconds: { type: "histogram", help: "The duration of node initialization during IPAMD startup", labels: ["success"], service: "pool-manager" },
+  awscni_connmark_backend: { type: "gauge", help: "The connmark backend in use; the active backend's series is set to 1", labels: ["backend"], service: "net-config" },
+  awscni_connmark_reconcile_total: { type: "counter", help: "The number of connmark Setup/Cleanup reconciliations by result", labels: ["result"], service: "net-config" },
+  awscni_build_info: { type: "gauge", help: "A metric with a constant '1' value labeled by version, revision, and goversion from which amazon-vpc-cni-k8s was built.", labels: ["version", "goversion"], service: "pool-manager" },
 };
 /** The project's own: CNI ADD/DEL latency, EC2 token-bucket wait, reconcile repairs, addresses cooling. */
 const OWN: Record<string, { type: Kind; labels: string[] }> = {
@@ -63,6 +73,7 @@ const OWN: Record<string, { type: Kind; labels: string[] }> = {
 
 interface Family {
   type?: string;
+  help?: string;
   helps: number;
   types: number;
   samples: { name: string; labels: Record<string, string>; value: number }[];
@@ -78,7 +89,10 @@ function parse(text: string): Map<string, Family> {
     if (meta) {
       const f = fams.get(meta[2]!) ?? { helps: 0, types: 0, samples: [] };
       fams.set(meta[2]!, f);
-      if (meta[1] === "HELP") f.helps++;
+      if (meta[1] === "HELP") {
+        f.helps++;
+        f.help = meta[3];
+      }
       else {
         f.types++;
         f.type = meta[3];
@@ -110,6 +124,7 @@ let broker: AddrBroker | undefined;
 let exporter: Exporter;
 const registries: Record<string, Registry> = {};
 const liveNetns = new Set<string>();
+let connmark: ConnmarkMetrics;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), `metrics-names-${process.pid}-`));
@@ -145,7 +160,9 @@ beforeAll(async () => {
 
   // net-config: its routes and metrics as main.ts mounts them; no request reaches the kernel parts here.
   const ncFrame = createFrame({ name: "net-config", debug: () => ({}) });
-  mountNetConfig(ncFrame, {} as NetConfigParts);
+  mountNetConfig(ncFrame, { backend: "nft" } as NetConfigParts);
+  // The connmark metrics as main.ts registers them (what increments them: connmark-nft.root.test.ts).
+  connmark = connmarkMetrics(ncFrame.registry, "nftables");
   repairCounter(ncFrame.registry).inc({ kind: "route" }, 0);
   registries["net-config"] = ncFrame.registry;
   servers.push(await serveUnix(ncFrame.app, join(dir, "net-config.sock")));
@@ -178,6 +195,7 @@ describe("merged /metrics", () => {
       const f = fams.get(name);
       expect(f, `${name} missing from the merged exposition`).toBeDefined();
       expect({ name, type: f!.type, helps: f!.helps, types: f!.types }).toEqual({ name, type: want.type, helps: 1, types: 1 });
+      if ("help" in want) expect({ name, help: f!.help }).toEqual({ name, help: want.help });
       const sampleLabels = new Set(f!.samples.flatMap((s) => Object.keys(s.labels)).filter((l) => l !== "le" && l !== "quantile"));
       if (f!.samples.length > 0) expect({ name, labels: [...sampleLabels].sort() }).toEqual({ name, labels: [...want.labels].sort() });
       else {
@@ -228,6 +246,16 @@ describe("merged /metrics", () => {
     expect(value(deleted, "awscni_assigned_ip_addresses")).toBe(0);
     expect(value(deleted, "awscni_cooling_ip_addresses")).toBe(1);
     expect(value(deleted, "awscni_cni_request_duration_seconds_count", { command: "DEL", outcome: "ok" })).toBe(1);
+  });
+
+  test("net-config: the connmark backend in use, and reconciliations counted by result", async () => {
+    connmark.reconciled("success");
+    connmark.reconciled("error");
+    connmark.reconciled("success");
+    const fams = parse(await exporter.collect());
+    expect(value(fams, "awscni_connmark_backend", { backend: "nftables" })).toBe(1);
+    expect(value(fams, "awscni_connmark_reconcile_total", { result: "success" })).toBe(2);
+    expect(value(fams, "awscni_connmark_reconcile_total", { result: "error" })).toBe(1);
   });
 
   test("a service that does not answer is reported, and the others are still merged", async () => {

@@ -115,6 +115,20 @@ describe("node state, events, security groups for pods", () => {
     expect(events.map((e) => e.message.match(/ec2:(\w+)/)?.[1]).sort()).toEqual(["AssignPrivateIpAddresses", "CreateNetworkInterface"]);
   });
 
+  test("MY_POD_NAME: the Warning event goes on the aws-node pod in kube-system (with its uid), as upstream; none on the Node", async () => {
+    w = await kubeWorld();
+    w.node("n1");
+    w.pod("aws-node-x7k2p", "n1", { namespace: "kube-system", hostNetwork: true });
+    await w.adapter("n1", { podName: "aws-node-x7k2p" }).ec2Unauthorized("CreateNetworkInterface", "You are not authorized to perform this operation.");
+    type Ev = { type: string; reason: string; involvedObject: { kind: string; name: string; namespace?: string; uid?: string } };
+    const inKubeSystem = (await w.get("/api/v1/namespaces/kube-system/events")).items as Ev[];
+    const pod = await w.get("/api/v1/namespaces/kube-system/pods/aws-node-x7k2p");
+    expect(inKubeSystem.map((e) => ({ type: e.type, reason: e.reason, on: e.involvedObject }))).toEqual([
+      { type: "Warning", reason: "MissingIAMPermissions", on: { apiVersion: "v1", kind: "Pod", name: "aws-node-x7k2p", namespace: "kube-system", uid: (pod.metadata as { uid: string }).uid } } as never,
+    ]);
+    expect((await w.get("/api/v1/namespaces/default/events")).items).toEqual([]);
+  });
+
   test("ENABLE_POD_ENI: label has-trunk-attached=false and CNINode created with SecurityGroupsForPods", async () => {
     w = await kubeWorld();
     w.node("n1");

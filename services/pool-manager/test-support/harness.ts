@@ -6,6 +6,7 @@
  */
 import { Ec2Guard, type GuardOptions } from "../src/adapters/ec2-guard.ts";
 import { PoolManager, type PoolManagerOptions } from "../src/app/pool-manager.ts";
+import type { PoolMetrics } from "../src/app/metrics.ts";
 import type { KubePort } from "../src/app/service-ports.ts";
 import type { Ec2Port, ImdsPort } from "../src/core/ports.ts";
 import type { PoolSettings } from "../src/core/settings.ts";
@@ -65,7 +66,7 @@ export interface Harness {
 }
 
 /** `fakes.ec2` puts a port of the test's in front of the fake EC2 (e.g. a wrapper changing the call order). */
-export function manager(w: FakeWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort; ec2?: Ec2Port; imds?: ImdsPort } = {}): Harness {
+export function manager(w: FakeWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort; ec2?: Ec2Port; imds?: ImdsPort; metrics?: PoolMetrics } = {}): Harness {
   const net = fakes.net ?? new FakeNetConfig();
   const broker = fakes.broker ?? new FakeBroker();
   const pm = new PoolManager(settings, { ec2: fakes.ec2 ?? w.ec2, imds: fakes.imds ?? w.ec2.imdsOf(w.instanceId), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
@@ -77,7 +78,7 @@ export function manager(w: FakeWorld, settings: PoolSettings, o: Partial<PoolMan
     sleep: w.clock.sleep,
     random: seededRandom(2),
     ...o,
-  });
+  }, fakes.metrics);
   const run = <T>(p: Promise<T>) => w.clock.run(p);
   return {
     w,

@@ -1,5 +1,5 @@
 // ENIs and the AWS APIs: which ENIs are made and how they are tagged, how EC2 and IMDS are reached.
-import { boolField, enumField, envField, INVALID, qualifiedNameField, urlField } from "../fields.ts";
+import { boolField, enumField, envField, intField, INVALID, qualifiedNameField, urlField } from "../fields.ts";
 import { eniTagsField } from "../network-fields.ts";
 import { variable } from "../declaration.ts";
 
@@ -56,6 +56,27 @@ export const AWS_VARIABLES = {
     about: "The EC2 API endpoint; unset means the region's own.",
     sets: "ec2.endpoint",
   }),
+  HTTP_TIMEOUT: variable(
+    intField({
+      default: 10,
+      min: 10,
+      max: 3600,
+      accepted: "an integer number of seconds from 10 to 3600",
+      source: "upstream-code",
+      differs: "a value below 10 or not an integer is rejected (upstream logs nothing and uses 10)",
+    }),
+    { about: "Seconds one EC2 API request may take before it is abandoned (and retried as a failed call).", sets: "ec2.httpTimeoutSeconds" },
+  ),
+  VPC_CNI_VERSION: variable(
+    envField<string>({
+      accepted: "at most 64 characters of letters, digits and . _ + -",
+      default: "",
+      defaultText: '""',
+      source: "upstream-code",
+      parse: (v) => (/^[A-Za-z0-9._+-]{1,64}$/.test(v) ? v : INVALID),
+    }),
+    { about: "The version sent in the EC2 requests' user agent (amazon-vpc-cni-k8s/<version>).", sets: "ec2.userAgentVersion" },
+  ),
   AWS_REGION: variable(
     envField<string | undefined>({
       accepted: "an AWS region name such as us-west-2 (lower case letters, digits and dashes)",

@@ -9,6 +9,20 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Where a log goes: "stdout", "stderr" or an absolute file path. */
 export type LogDestination = string;
 
+/** An egress-cni log file (upstream's default in /var/log/aws-routed-eni). */
+function egressLogField(name: string) {
+  return envField<LogDestination>({
+    accepted: "stderr or an absolute file path",
+    default: `/var/log/aws-routed-eni/${name}`,
+    defaultText: `/var/log/aws-routed-eni/${name}`,
+    source: "upstream-code",
+    parse: (v) => {
+      if (v.toLowerCase() === "stderr") return "stderr";
+      return isAbsolutePath(v) ? v : INVALID;
+    },
+  });
+}
+
 function logLevelField() {
   return envField<LogLevel>({
     accepted: "one of DEBUG, INFO, WARN, ERROR, FATAL (any letter case)",
@@ -52,6 +66,14 @@ export const DAEMON_VARIABLES = {
     }),
     { about: "Where the CNI plugin logs (written into the conflist).", sets: "log.pluginFile" },
   ),
+  AWS_VPC_K8S_EGRESS_V4_PLUGIN_LOG_FILE: variable(egressLogField("egress-v4-plugin.log"), {
+    about: "Where egress-cni logs in IPv6 mode (IPv4 egress; written into its conflist entry).",
+    sets: "log.egressV4PluginFile",
+  }),
+  AWS_VPC_K8S_EGRESS_V6_PLUGIN_LOG_FILE: variable(egressLogField("egress-v6-plugin.log"), {
+    about: "Where egress-cni logs in IPv4 mode with ENABLE_V6_EGRESS (written into its conflist entry).",
+    sets: "log.egressV6PluginFile",
+  }),
   AWS_VPC_K8S_PLUGIN_LOG_LEVEL: variable(logLevelField(), {
     about: "Level of the CNI plugin's log.",
     sets: "log.pluginLevel",

@@ -9,6 +9,17 @@ function inClusterUrl(c: Config): URL | undefined {
   return apiServer !== undefined && apiServer !== clusterEndpoint ? new URL(apiServer) : undefined;
 }
 
+/** The name of this node or of the aws-node pod, as the DaemonSet's downward API sets it. */
+function objectNameField(kind: "node" | "pod") {
+  return envField<string | undefined>({
+    accepted: `a Kubernetes ${kind} name (DNS subdomain, lower case)`,
+    default: undefined,
+    defaultText: "",
+    source: "upstream-code",
+    parse: (v) => (isDnsSubdomain(v) ? v : INVALID),
+  });
+}
+
 export const KUBERNETES_VARIABLES = {
   KUBECONFIG: variable(
     envField<string | undefined>({
@@ -46,16 +57,11 @@ export const KUBERNETES_VARIABLES = {
       return url ? url.port || "443" : "";
     },
   }),
-  MY_NODE_NAME: variable(
-    envField<string | undefined>({
-      accepted: "a Kubernetes node name (DNS subdomain, lower case)",
-      default: undefined,
-      defaultText: "",
-      source: "upstream-code",
-      parse: (v) => (isDnsSubdomain(v) ? v : INVALID),
-    }),
-    { about: "This node's name (the DaemonSet sets it from spec.nodeName).", sets: "kubernetes.nodeName" },
-  ),
+  MY_NODE_NAME: variable(objectNameField("node"), { about: "This node's name (the DaemonSet sets it from spec.nodeName).", sets: "kubernetes.nodeName" }),
+  MY_POD_NAME: variable(objectNameField("pod"), {
+    about: "The aws-node pod's own name (the DaemonSet sets it from metadata.name): Warning events go on that pod in kube-system, as upstream; unset, on the Node.",
+    sets: "kubernetes.podName",
+  }),
   ANNOTATE_POD_IP: variable(boolField(false), {
     about: "Annotate each pod with its address (vpc.amazonaws.com/pod-ips) as soon as it has one; set it to \"\" when the pod's address is released.",
     sets: "kubernetes.annotatePodIp",

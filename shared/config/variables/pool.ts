@@ -49,9 +49,17 @@ export const POOL_VARIABLES = {
     about: "Manage ENIs on a node even while it is marked unschedulable.",
     sets: "pool.manageEnisNonSchedulable",
   }),
-  DISABLE_NETWORK_RESOURCE_PROVISIONING: variable(boolField(false), {
-    about: "Make no EC2 change: use only the ENIs and addresses IMDS shows.",
+  DISABLE_NETWORK_RESOURCE_PROVISIONING: combinedVariable(boolField(false), {
+    about: "Make no EC2 change: use only the ENIs and addresses already attached (true whenever ENABLE_IMDS_ONLY_MODE is).",
     sets: "pool.disableNetworkResourceProvisioning",
+  }),
+  MANAGE_UNTAGGED_ENI: variable(boolField(true, { source: "upstream-code" }), {
+    about: "false: an attached ENI tagged neither node.k8s.amazonaws.com/no_manage nor with this instance's node.k8s.amazonaws.com/instance_id is left alone (unmanaged), as one with no_manage=true.",
+    sets: "pool.manageUntaggedEnis",
+  }),
+  ENABLE_IMDS_ONLY_MODE: variable(boolField(false), {
+    about: "Make no EC2 call: build the pool once, at start-up, from the ENIs and addresses IMDS shows; forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP.",
+    sets: "pool.imdsOnlyMode",
   }),
   IP_COOLDOWN_PERIOD: variable(
     envField<number>({
@@ -96,8 +104,8 @@ export const POOL_VARIABLES = {
       sets: "pool.multiNic",
     },
   ),
-  DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
-    about: "Do not delete detached ENIs this CNI created and lost track of.",
+  DISABLE_LEAKED_ENI_CLEANUP: combinedVariable(boolField(false), {
+    about: "Do not delete detached ENIs this CNI created and lost track of (true whenever ENABLE_IMDS_ONLY_MODE is).",
     sets: "pool.disableLeakedEniCleanup",
   }),
   AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: combinedVariable(optionalBoolField("(true with the compat pool policy, as upstream; else false)", { source: "project" }), {

@@ -129,7 +129,11 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     });
   });
   handle(frame.app, listAssignments, () => ({
-    assignments: broker.allocations().map((a) => ({ ...wiringFor(broker, a, a.netns ?? ""), networkName: a.networkName })),
+    assignments: broker.allocations().map((a) => ({
+      ...wiringFor(broker, a, a.netns ?? ""),
+      networkName: a.networkName,
+      ...(a.allocatedAtNs > 0n ? { assignedAtMs: Number(a.allocatedAtNs / 1_000_000n) } : {}),
+    })),
     // Live pods known only from the kernel: net-config must not prune their wiring.
     reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => ({ address, ...(hostVeth ? { hostVeth } : {}), ...(routeTable ? { routeTable } : {}) })),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.

@@ -1,5 +1,6 @@
 /** addr-broker's metrics, upstream's names where upstream has one. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 import type { Broker } from "./broker.ts";
 
 export interface BrokerMetrics {
@@ -14,7 +15,8 @@ export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerM
   const registers = [registry];
   new Gauge({
     name: "awscni_assigned_ip_addresses",
-    help: "Addresses assigned to pods (and reserved for pods whose owner is unknown)",
+    // Counts addresses reserved for pods whose owner is unknown too (they are not free).
+    help: HELP.awscni_assigned_ip_addresses,
     registers,
     collect() {
       this.set(broker.state.allocations.size + broker.state.reserved.size);
@@ -22,7 +24,7 @@ export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerM
   });
   new Gauge({
     name: "awscni_assigned_ip_per_cidr",
-    help: "Addresses assigned per CIDR of the capacity",
+    help: HELP.awscni_assigned_ip_per_cidr,
     labelNames: ["cidr"],
     registers,
     collect() {
@@ -55,9 +57,10 @@ export function createBrokerMetrics(registry: Registry, broker: Broker): BrokerM
     },
   });
   return {
-    addRequests: new Counter({ name: "awscni_add_ip_req_count", help: "CNI ADD requests for an address", registers }),
-    delRequests: new Counter({ name: "awscni_del_ip_req_count", help: "Address release requests, by reason: PodDeleted (each CNI DEL), SetupNSFailed (ADD undone after failed wiring), gc and sweep (each address released by CNI GC or the start-up sweep)", labelNames: ["reason"], registers }),
-    noAvailableIp: new Counter({ name: "awscni_no_available_ip_addresses", help: "ADDs that found no free address", registers }),
+    addRequests: new Counter({ name: "awscni_add_ip_req_count", help: HELP.awscni_add_ip_req_count, registers }),
+    // reason: PodDeleted (each CNI DEL), SetupNSFailed (ADD undone after failed wiring), gc and sweep (CNI GC, the start-up sweep).
+    delRequests: new Counter({ name: "awscni_del_ip_req_count", help: HELP.awscni_del_ip_req_count, labelNames: ["reason"], registers }),
+    noAvailableIp: new Counter({ name: "awscni_no_available_ip_addresses", help: HELP.awscni_no_available_ip_addresses, registers }),
     cniDuration: new Histogram({
       name: "awscni_cni_request_duration_seconds",
       help: "CNI command handling time in addr-broker, by command and outcome",

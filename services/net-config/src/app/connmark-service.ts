@@ -7,6 +7,7 @@
  * (awscni_connmark_reconcile_total); the backend is a gauge (awscni_connmark_backend).
  */
 import { Counter, Gauge, type Registry } from "prom-client";
+import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 import { NFT_TABLE, nftDeleteScript, parseNftTable, planNftConnmark, type NftConnmarkWant } from "../core/nft-connmark.ts";
 import type { ConnmarkBackend } from "../core/snat-rules.ts";
 import type { Nft } from "../adapters/nft.ts";
@@ -16,9 +17,9 @@ export interface ConnmarkMetrics {
 }
 
 export function connmarkMetrics(registry: Registry, backend: ConnmarkBackend): ConnmarkMetrics {
-  const gauge = new Gauge({ name: "awscni_connmark_backend", help: "The connmark backend in use; the active backend's series is set to 1", labelNames: ["backend"], registers: [registry] });
+  const gauge = new Gauge({ name: "awscni_connmark_backend", help: HELP.awscni_connmark_backend, labelNames: ["backend"], registers: [registry] });
   gauge.set({ backend }, 1);
-  const total = new Counter({ name: "awscni_connmark_reconcile_total", help: "The number of connmark Setup/Cleanup reconciliations by result", labelNames: ["result"], registers: [registry] });
+  const total = new Counter({ name: "awscni_connmark_reconcile_total", help: HELP.awscni_connmark_reconcile_total, labelNames: ["result"], registers: [registry] });
   return { reconciled: (result) => total.inc({ result }) };
 }
 

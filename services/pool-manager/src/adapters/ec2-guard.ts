@@ -11,7 +11,7 @@ import { AIMD, BucketSet, scaledBuckets, type AdaptSpec, type BucketName, type B
 /** Answers that mean the account's bucket for this API is empty. */
 export const THROTTLING = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException"]);
 
-export const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "NETWORK"]);
+export const RETRYABLE = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "NETWORK", "TimeoutError"]);
 
 export interface GuardOptions {
   buckets?: Record<BucketName, BucketSpec>;

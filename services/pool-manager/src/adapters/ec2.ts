@@ -37,16 +37,35 @@ export interface Ec2AdapterOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** SDK-level attempts; our guard does the retrying, so 1 by default. */
   sdkMaxAttempts?: number;
+  /** One request's limit (HTTP_TIMEOUT; upstream's default 10 s). */
   requestTimeoutMs?: number;
+  /** VPC_CNI_VERSION: adds amazon-vpc-cni-k8s/<version> to the user agent, as upstream. */
+  userAgentVersion?: string;
 }
 
 export function createEc2Client(o: Ec2AdapterOptions): EC2Client {
-  return new EC2Client({
+  const client = new EC2Client({
     ...(o.region ? { region: o.region } : {}),
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: o.sdkMaxAttempts ?? 1,
+    ...(o.userAgentVersion ? { customUserAgent: [["amazon-vpc-cni-k8s", o.userAgentVersion]] as [string, string][] } : {}),
   });
+  // HTTP_TIMEOUT: under Bun the node http handler's own requestTimeout never fires (a stalled
+  // endpoint held the call forever), and an abort signal on every send changed how the SDK
+  // paced its requests; so the caller stops waiting after the timeout (the request itself is
+  // left to finish or fail, its answer unused) and sees a TimeoutError, which the guard retries
+  // as transient, as the SDK's standard retryer does upstream.
+  const timeoutMs = o.requestTimeoutMs ?? 10_000;
+  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as { send: unknown }).send = (...args: unknown[]) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" })), timeoutMs);
+    });
+    return Promise.race([send(...args), expired]).finally(() => clearTimeout(timer));
+  };
+  return client;
 }
 
 const tagsOf = (t: Tag[] | undefined): Tags => Object.fromEntries((t ?? []).filter((x) => x.Key).map((x) => [x.Key!, x.Value ?? ""]));

@@ -149,7 +149,7 @@ export class SdkImds implements ImdsPort {
     return Promise.all(
       macs.map(async (mac) => {
         const p = `network/interfaces/macs/${mac}/`;
-        const [dev, id, subnet, subnetCidr, vpcCidrs, sgs, v4s, prefixes, v6s, v6prefixes, card] = await Promise.all([
+        const [dev, id, subnet, subnetCidr, vpcCidrs, sgs, v4s, prefixes, v6s, v6prefixes, card, vpcId] = await Promise.all([
           this.get(p + "device-number"),
           this.get(p + "interface-id"),
           this.get(p + "subnet-id"),
@@ -162,6 +162,7 @@ export class SdkImds implements ImdsPort {
           this.optional(p + "ipv6-prefix"),
           // Only instances with several network cards have this leaf.
           this.optional(p + "network-card"),
+          this.optional(p + "vpc-id"),
         ]);
         return {
           mac,
@@ -170,6 +171,7 @@ export class SdkImds implements ImdsPort {
           interfaceId: id.trim(),
           subnetId: subnet.trim(),
           subnetCidr: subnetCidr[0] ?? "",
+          ...(vpcId[0] ? { vpcId: vpcId[0] } : {}),
           vpcCidrs,
           securityGroupIds: sgs,
           localIpv4s: v4s,

@@ -134,10 +134,18 @@ export class PodDemandCache {
 }
 
 /** upstream's MissingIAMPermissions Warning, as a core/v1 Event on the Node. */
-export function iamWarningEvent(nodeName: string, nodeUid: string | undefined, action: string, detail: string | undefined, nowIso: string) {
+/** What a Warning event is about: the Node, or (MY_POD_NAME, as upstream) the aws-node pod in kube-system. */
+export interface EventSubject {
+  kind: "Node" | "Pod";
+  name: string;
+  namespace?: string;
+  uid?: string | undefined;
+}
+
+export function iamWarningEvent(nodeName: string, on: EventSubject, action: string, detail: string | undefined, nowIso: string) {
   return {
-    metadata: { generateName: `${nodeName}.` },
-    involvedObject: { apiVersion: "v1", kind: "Node", name: nodeName, ...(nodeUid ? { uid: nodeUid } : {}) },
+    metadata: { generateName: `${on.name}.`, ...(on.namespace ? { namespace: on.namespace } : {}) },
+    involvedObject: { apiVersion: "v1", kind: on.kind, name: on.name, ...(on.namespace ? { namespace: on.namespace } : {}), ...(on.uid ? { uid: on.uid } : {}) },
     reason: "MissingIAMPermissions",
     message: `Unauthorized operation: failed to call ec2:${action} due to missing IAM permissions; attach the policy the VPC CNI needs (AmazonEKS_CNI_Policy) to the node's role${detail ? ` (${detail.split("\n")[0]})` : ""}`,
     type: "Warning",

@@ -17,7 +17,7 @@
 import type { Config } from "../../../../shared/config/types.ts";
 import { KubeRest, kubeRestFrom } from "../../../../shared/kube-rest.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
-import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type NodeLike, type PodLike } from "./kube-node.ts";
+import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type EventSubject, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
 const CNI_NODES = "/apis/vpcresources.k8s.aws/v1alpha1/cninodes";
@@ -26,6 +26,8 @@ type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<strin
 
 export interface KubeAdapterOptions {
   nodeName: string | undefined;
+  /** MY_POD_NAME: events go on this aws-node pod (kube-system), as upstream; unset, on the Node. */
+  podName?: string | undefined;
   eniConfigAnnotation: string;
   eniConfigLabel: string;
   /** List + watch the node's pods (demand-aware growth). */
@@ -159,6 +161,10 @@ export class KubeAdapter implements KubePort {
 
   async nodeMaxPods(): Promise<number | undefined> {
     return nodeCapacityPods(await this.readNode());
+  }
+
+  async eniConfigName(): Promise<string> {
+    return eniConfigNameOf(await this.readNode(), this.o.eniConfigAnnotation, this.o.eniConfigLabel).name;
   }
 
   async nodeUnschedulable(): Promise<boolean> {
@@ -320,7 +326,20 @@ export class KubeAdapter implements KubePort {
 
   // ---- events ----------------------------------------------------------------------------
 
-  /** Warning event on the Node: EC2 answered UnauthorizedOperation for `action`. Deduplicated. */
+  connected = (): boolean => this.state.phase === "connected";
+
+  /** Where events go: the aws-node pod when MY_POD_NAME is set (its uid when it can be read), else the Node. */
+  private async eventSubject(): Promise<EventSubject> {
+    const pod = this.o.podName;
+    if (pod) {
+      const read = (await this.timed(this.api.request("GET", `/api/v1/namespaces/kube-system/pods/${encodeURIComponent(pod)}`), "read own pod").catch(() => undefined)) as { metadata?: { uid?: string } } | undefined;
+      return { kind: "Pod", name: pod, namespace: "kube-system", uid: read?.metadata?.uid };
+    }
+    const node = this.node?.value ?? (await this.readNode().catch(() => undefined));
+    return { kind: "Node", name: this.nodeName, uid: node?.metadata?.uid };
+  }
+
+  /** Warning event on the aws-node pod or the Node: EC2 answered UnauthorizedOperation for `action`. Deduplicated. */
   async ec2Unauthorized(action: string, detail?: string): Promise<void> {
     const reason = "MissingIAMPermissions";
     const key = `${reason}/${action}`;
@@ -328,11 +347,11 @@ export class KubeAdapter implements KubePort {
     if (last !== undefined && Date.now() - last < (this.o.eventDedupMs ?? 3_600_000)) return;
     this.sentEvents.set(key, Date.now());
     try {
-      const node = this.node?.value ?? (await this.readNode().catch(() => undefined));
-      const body = iamWarningEvent(this.nodeName, node?.metadata?.uid, action, detail, new Date().toISOString());
-      await this.timed(this.api.request("POST", "/api/v1/namespaces/default/events", { body }), "create event");
+      const on = await this.eventSubject();
+      const body = iamWarningEvent(this.nodeName, on, action, detail, new Date().toISOString());
+      await this.timed(this.api.request("POST", `/api/v1/namespaces/${on.namespace ?? "default"}/events`, { body }), "create event");
       this.eventsSent.push({ reason, message: body.message });
-      this.log("warn", "EC2 refused an action for lack of IAM permissions; Warning event sent on the node", { action });
+      this.log("warn", `EC2 refused an action for lack of IAM permissions; Warning event sent on the ${on.kind === "Pod" ? "aws-node pod" : "node"}`, { action });
     } catch (err) {
       this.sentEvents.delete(key); // try again on the next refusal
       this.log("warn", "could not send the MissingIAMPermissions event", { action, err: describeKubeError(err) });
@@ -393,5 +412,5 @@ export class KubeAdapter implements KubePort {
 export function createKubeAdapter(config: Pick<Config, "kubernetes" | "eni">, o: Omit<KubeAdapterOptions, "nodeName" | "eniConfigAnnotation" | "eniConfigLabel">): KubeAdapter | undefined {
   const api = kubeRestFrom(config.kubernetes);
   if (!api) return undefined;
-  return new KubeAdapter(api, { nodeName: config.kubernetes.nodeName, eniConfigAnnotation: config.eni.eniConfigAnnotation, eniConfigLabel: config.eni.eniConfigLabel, ...o });
+  return new KubeAdapter(api, { nodeName: config.kubernetes.nodeName, podName: config.kubernetes.podName, eniConfigAnnotation: config.eni.eniConfigAnnotation, eniConfigLabel: config.eni.eniConfigLabel, ...o });
 }

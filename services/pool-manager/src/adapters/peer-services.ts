@@ -1,5 +1,5 @@
 /** net-config and addr-broker over their Unix sockets, through the shared typed client. */
-import { drain, getUsage, setupEni, setupHost, teardownEni } from "../../../../shared/contracts/index.ts";
+import { drain, getUsage, listAssignments, setupEni, setupHost, teardownEni } from "../../../../shared/contracts/index.ts";
 import { UnixClient } from "../../../../shared/ipc/client.ts";
 import type { BrokerPort, NetConfigPort } from "../app/service-ports.ts";
 
@@ -17,5 +17,6 @@ export function brokerClient(socketPath: string): BrokerPort {
   return {
     getUsage: () => c.call(getUsage, {}),
     drain: (cidrs) => c.call(drain, { cidrs }),
+    assignments: async () => (await c.call(listAssignments, {})).assignments,
   };
 }

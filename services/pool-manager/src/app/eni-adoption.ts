@@ -47,9 +47,22 @@ export function onUnmanagedCard(e: Eni): boolean {
   return (e.attachment?.networkCard ?? MANAGED_NETWORK_CARD) !== MANAGED_NETWORK_CARD;
 }
 
-/** Card 0's ENIs the pool never takes: tagged `no_manage`, or efa-only (no addresses); counted against the limit (upstream filterUnmanagedENIs). */
-function unmanagedOnCard0(e: Eni, isPrimary: boolean): boolean {
-  return !isPrimary && (e.tags["node.k8s.amazonaws.com/no_manage"] === "true" || e.interfaceType === "efa-only");
+/**
+ * An ENI this node leaves alone (upstream setUnmanagedENIs): tagged no_manage=true; or, with
+ * MANAGE_UNTAGGED_ENI=false, carrying neither a no_manage tag nor this instance's instance_id
+ * tag. The primary ENI is always managed. IMDS-only mode sees no tags: every ENI is managed.
+ */
+export function isUnmanagedEni(e: Pick<Eni, "tags">, instanceId: string, manageUntagged: boolean): boolean {
+  const noManage = e.tags["node.k8s.amazonaws.com/no_manage"];
+  if (noManage !== undefined) return noManage === "true";
+  if (e.tags["node.k8s.amazonaws.com/instance_id"] === instanceId) return false;
+  return !manageUntagged;
+}
+
+/** Card 0's ENIs the pool never takes: unmanaged by their tags, or efa-only (no addresses); counted against the limit (upstream filterUnmanagedENIs). */
+function unmanagedOnCard0(x: AdoptionContext, e: Eni, isPrimary: boolean): boolean {
+  if (isPrimary) return false;
+  return e.interfaceType === "efa-only" || (!x.opts.imdsOnly && isUnmanagedEni(e, x.facts.instanceId, x.opts.manageUntaggedEnis ?? true));
 }
 
 /** Takes an attached ENI into the pool: other cards' left alone, unmanaged only counted; others tagged and set up. */
@@ -59,7 +72,7 @@ export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, su
     x.model.otherCardEnis.add(e.id);
     return;
   }
-  if (unmanagedOnCard0(e, isPrimary)) {
+  if (unmanagedOnCard0(x, e, isPrimary)) {
     x.model.unmanaged++;
     return;
   }
@@ -68,7 +81,7 @@ export async function adoptEni(x: AdoptionContext, e: Eni, primaryId: string, su
   // Upstream's TagENI: every managed ENI but the trunk, the primary included, gets the owner tags it lacks.
   const want = ownerTags(x.opts, x.facts.instanceId);
   const missing = Object.fromEntries(Object.entries(want).filter(([k, v]) => e.tags[k] !== v));
-  if (!trunk && !x.opts.disableProvisioning && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
+  if (!trunk && !x.opts.disableProvisioning && !x.opts.imdsOnly && Object.keys(missing).length > 0) await x.ports.ec2.createTags([e.id], missing);
   const cidrs = eniPoolCidrs(e);
   const m: ManagedEni = {
     pool: { id: e.id, deviceNumber: e.attachment?.deviceIndex ?? 0, subnetId: e.subnetId, primary: isPrimary, trunk, efa, excluded: excluded.has(e.subnetId), createdAtMs: e.attachment?.attachedAtMs ?? x.opts.now(), cidrs },

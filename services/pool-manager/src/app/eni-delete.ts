@@ -68,6 +68,7 @@ export async function deleteOrQueue(d: ExecutorDeps, eniId: string, why: string)
     await d.ec2.deleteEni(eniId);
   } catch (err) {
     if (ec2Code(err) === "InvalidNetworkInterfaceID.NotFound") return;
+    d.opts.awsUtilsError?.("AllocENIDeleteErr", err);
     queueDelete(d, eniId, why, err);
   }
 }
@@ -92,7 +93,16 @@ export async function deleteEni(d: ExecutorDeps, devices: DeviceIndexes, eniId: 
   m.removing = true;
   model.bump();
   if (m.ready) await net.teardownEni(eniSetupOf(m)).catch(() => undefined);
-  const attachment = m.attachmentId ?? (await ec2.eni(eniId))?.attachment?.id;
+  const attachment =
+    m.attachmentId ??
+    (
+      await ec2.eni(eniId).catch((err) => {
+        d.opts.awsUtilsError?.("getENIAttachmentIDFailed", err);
+        m.removing = false;
+        model.setDraining(eniId, all, false);
+        throw err;
+      })
+    )?.attachment?.id;
   if (attachment) {
     devices.forget();
     try {
@@ -109,6 +119,7 @@ export async function deleteEni(d: ExecutorDeps, devices: DeviceIndexes, eniId: 
     await deleteDetached(d, eniId);
   } catch (err) {
     // Detached but not deleted: out of the pool, deleted in a later cycle.
+    d.opts.awsUtilsError?.("FreeENIDeleteErr", err);
     queueDelete(d, eniId, "detached by a pool shrink", err);
     model.enis.delete(eniId);
     model.bump();

@@ -43,6 +43,8 @@ export interface ExecutorOptions {
   createParallel?: number;
   /** Jitter source for the IMDS waits (default Math.random; seeded in benchmarks). */
   random?: () => number;
+  /** awscni_aws_utils_error_count: an ENI clean-up step failed (upstream's awsUtilsErrInc fn names). */
+  awsUtilsError?: (fn: "AllocENIDeleteErr" | "FreeENIDeleteErr" | "getENIAttachmentIDFailed" | "cleanUpLeakedENIDeleteErr", err: unknown) => void;
 }
 
 export interface ExecutorDeps {

@@ -17,6 +17,10 @@ export interface KubeRefresh {
   /** The instance type supports a trunk ENI (security groups for pods). */
   trunking: boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Start-up's reading (upstream's nodeInit), not a cycle's. */
+  starting?: boolean;
+  /** awscni_pod_eni_error_count, by upstream's fn: the Node not read at start-up, security groups for pods not enabled. */
+  podEniError?: (fn: "nodeInit" | "tryEnableSecurityGroupsForPods") => void;
 }
 
 /** Reads what the settings need; answers the Node's max pods when read and known. */
@@ -25,14 +29,22 @@ export async function refreshKube(kube: KubePort | undefined, x: KubeRefresh): P
   const { model, settings } = x;
   const out: { maxPods?: number } = {};
   // Each reading on its own: one failing (API away) must not skip the others.
-  const read = async (what: string, fn: () => Promise<void>) => fn().catch((err) => x.log(`Kubernetes: ${what} not read`, { err: String(err) }));
+  const read = async (what: string, fn: () => Promise<void>, podEniFn?: "nodeInit" | "tryEnableSecurityGroupsForPods") =>
+    fn().catch((err) => {
+      x.log(`Kubernetes: ${what} not read`, { err: String(err) });
+      if (podEniFn) x.podEniError?.(podEniFn);
+    });
   await read("node taints", async () => model.conditions.nodeUnschedulable(await kube.nodeUnschedulable()));
   // Upstream sizes the pool by the kubelet's max pods (Node capacity), else 110.
   if (x.readMaxPods && kube.nodeMaxPods) {
-    await read("node capacity", async () => {
-      const pods = await kube.nodeMaxPods!();
-      if (pods !== undefined) out.maxPods = pods;
-    });
+    await read(
+      "node capacity",
+      async () => {
+        const pods = await kube.nodeMaxPods!();
+        if (pods !== undefined) out.maxPods = pods;
+      },
+      x.starting ? "nodeInit" : undefined,
+    );
   }
   if (settings.demandAware) {
     model.podsWatched = false;
@@ -51,6 +63,6 @@ export async function refreshKube(kube: KubePort | undefined, x: KubeRefresh): P
       else model.conditions.allowNewEnis();
     });
   }
-  if (settings.podEni && x.trunking && kube.ensureSecurityGroupsForPods) await read("trunk label / CNINode", () => kube.ensureSecurityGroupsForPods!());
+  if (settings.podEni && x.trunking && kube.ensureSecurityGroupsForPods) await read("trunk label / CNINode", () => kube.ensureSecurityGroupsForPods!(), "tryEnableSecurityGroupsForPods");
   return out;
 }

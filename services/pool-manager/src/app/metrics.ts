@@ -1,31 +1,42 @@
-/** The pool-manager's Prometheus metrics, with upstream's names (awscni_*), on one registry. */
+/**
+ * The pool-manager's Prometheus metrics on one registry: upstream's (awscni_*, with upstream's
+ * name, type, HELP and labels) and a few of the project's own.
+ */
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import pkg from "../../../../package.json" with { type: "json" };
+import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 
 /** The node's metrics endpoint shows awscni_build_info once: pool-manager (upstream's ipamd) owns it. */
 export function poolMetrics(registry: Registry) {
   const r = [registry];
+  const counter = <L extends string>(name: keyof typeof HELP, labelNames: L[] = []) => new Counter<L>({ name, help: HELP[name], labelNames, registers: r });
+  const gauge = <L extends string>(name: keyof typeof HELP, labelNames: L[] = []) => new Gauge<L>({ name, help: HELP[name], labelNames, registers: r });
   const m = {
-    apiLatency: new Summary({ name: "awscni_aws_api_latency_ms", help: "AWS API call latency in ms", labelNames: ["api", "error", "status"], registers: r }),
-    ec2Requests: new Counter({ name: "awscni_ec2api_req_count", help: "EC2 API requests", labelNames: ["fn"], registers: r }),
-    ec2Errors: new Counter({ name: "awscni_ec2api_error_count", help: "EC2 API errors", labelNames: ["fn"], registers: r }),
-    awsErrors: new Counter({ name: "awscni_aws_api_error_count", help: "AWS API errors by code", labelNames: ["api", "error"], registers: r }),
+    // Upstream's summary has no objectives: only _sum and _count.
+    apiLatency: new Summary({ name: "awscni_aws_api_latency_ms", help: HELP.awscni_aws_api_latency_ms, labelNames: ["api", "error", "status"], percentiles: [], registers: r }),
+    ec2Requests: counter("awscni_ec2api_req_count", ["fn"]),
+    ec2Errors: counter("awscni_ec2api_error_count", ["fn"]),
+    awsErrors: counter("awscni_aws_api_error_count", ["api", "error"]),
+    awsUtilsErrors: counter("awscni_aws_utils_error_count", ["fn", "error"]),
+    podEniErrors: counter("awscni_pod_eni_error_count", ["fn"]),
     bucketWait: new Histogram({ name: "awscni_ec2_bucket_wait_seconds", help: "Time an EC2 call waited on the client-side token bucket", labelNames: ["api"], buckets: [0, 0.01, 0.1, 0.5, 1, 5, 30], registers: r }),
     clientRate: new Gauge({ name: "awscni_ec2_client_rate_per_second", help: "Refill rate of the client-side EC2 token bucket now (AIMD: halved on throttling, recovering on success)", labelNames: ["bucket"], registers: r }),
-    eniMax: new Gauge({ name: "awscni_eni_max", help: "Max ENIs the node may attach", registers: r }),
-    ipMax: new Gauge({ name: "awscni_ip_max", help: "Max addresses the node may hold", registers: r }),
-    eniAllocated: new Gauge({ name: "awscni_eni_allocated", help: "ENIs managed", registers: r }),
-    totalIps: new Gauge({ name: "awscni_total_ip_addresses", help: "Addresses in the pool", registers: r }),
-    totalPrefixes: new Gauge({ name: "awscni_total_ipv4_prefixes", help: "IPv4 prefixes in the pool", registers: r }),
-    assignedPerEni: new Gauge({ name: "awscni_assigned_ip_per_eni", help: "Assigned addresses per ENI", labelNames: ["eni"], registers: r }),
-    forceRemovedEnis: new Counter({ name: "awscni_force_removed_enis", help: "ENIs removed from the pool although pods used them", registers: r }),
-    forceRemovedIps: new Counter({ name: "awscni_force_removed_ips", help: "Addresses removed from the pool although pods used them", registers: r }),
-    reconcile: new Counter({ name: "awscni_reconcile_count", help: "Reconcile actions", labelNames: ["fn"], registers: r }),
-    ipamdErrors: new Counter({ name: "awscni_ipamd_error_count", help: "Pool errors", labelNames: ["fn"], registers: r }),
-    inProgress: new Gauge({ name: "awscni_ipamd_action_inprogress", help: "Pool actions in progress", labelNames: ["fn"], registers: r }),
-    startup: new Histogram({ name: "awscni_ipamd_startup_duration_seconds", help: "Start-up duration", buckets: [0.5, 1, 2, 5, 10, 30, 60, 120], registers: r }),
+    eniMax: gauge("awscni_eni_max"),
+    ipMax: gauge("awscni_ip_max"),
+    eniAllocated: gauge("awscni_eni_allocated"),
+    totalIps: gauge("awscni_total_ip_addresses"),
+    totalPrefixes: gauge("awscni_total_ipv4_prefixes"),
+    assignedPerEni: gauge("awscni_assigned_ip_per_eni", ["eni"]),
+    forceRemovedEnis: counter("awscni_force_removed_enis"),
+    forceRemovedIps: counter("awscni_force_removed_ips"),
+    reconcile: counter("awscni_reconcile_count", ["fn"]),
+    ipamdErrors: counter("awscni_ipamd_error_count", ["fn"]),
+    inProgress: gauge("awscni_ipamd_action_inprogress", ["fn"]),
+    // Upstream's default buckets (prom-client's are the same: 5 ms … 10 s).
+    startup: new Histogram({ name: "awscni_ipamd_startup_duration_seconds", help: HELP.awscni_ipamd_startup_duration_seconds, labelNames: ["success", "with_api_server", "failure_reason"], registers: r }),
+    nodeInit: new Histogram({ name: "awscni_ipamd_node_initialization_duration_seconds", help: HELP.awscni_ipamd_node_initialization_duration_seconds, labelNames: ["success"], registers: r }),
     // Upstream's labels (version, goversion); goversion carries the runtime that runs this build (e.g. "bun1.2.3").
-    buildInfo: new Gauge({ name: "awscni_build_info", help: "A metric with a constant '1' value labeled by the version and the runtime of this build", labelNames: ["version", "goversion"], registers: r }),
+    buildInfo: gauge("awscni_build_info", ["version", "goversion"]),
   };
   m.buildInfo.set({ version: pkg.version, goversion: `bun${Bun.version}` }, 1);
   return m;

@@ -19,6 +19,7 @@ import { planPool } from "../core/pool-policy.ts";
 import type { Ec2Port, ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
 import { isLeakedEni } from "./ec2-reconcile.ts";
+import { enisFromImds, limitsWithoutEc2 } from "./imds-only.ts";
 import { adoptEni, excludedSubnets, onUnmanagedCard, reconcileWithEc2, type AdoptionContext } from "./eni-adoption.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
 import { refreshKube } from "./kube-refresh.ts";
@@ -35,6 +36,14 @@ export interface PoolManagerOptions extends ExecutorOptions {
   /** DISABLE_NETWORK_RESOURCE_PROVISIONING: IMDS/EC2 reads only, no EC2 mutation. */
   disableProvisioning: boolean;
   disableLeakedEniCleanup: boolean;
+  /**
+   * ENABLE_IMDS_ONLY_MODE: no EC2 call (beyond DescribeInstanceTypes for a type the project's
+   * table lacks): the pool is the ENIs and addresses IMDS shows at start-up; implies both
+   * options above. No reconcile against EC2 afterwards.
+   */
+  imdsOnly?: boolean;
+  /** MANAGE_UNTAGGED_ENI (default true): false leaves ENIs without this CNI's tags unmanaged. */
+  manageUntaggedEnis?: boolean;
   /** Kubelet max pods (Node capacity); upstream falls back to 110. */
   maxPods?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -88,6 +97,11 @@ export class PoolManager {
     this.shrinkHold = new ShrinkHold(this.model, settings, (msg, f) => this.log(msg, f));
   }
 
+  /** No EC2 mutation: DISABLE_NETWORK_RESOURCE_PROVISIONING, or forced by ENABLE_IMDS_ONLY_MODE. */
+  private get noProvisioning(): boolean {
+    return this.opts.disableProvisioning || this.opts.imdsOnly === true;
+  }
+
   private log(msg: string, f?: Record<string, unknown>): void {
     this.opts.log?.(msg, f);
   }
@@ -105,22 +119,25 @@ export class PoolManager {
     const [instanceId, instanceType, az, primaryMac, localIp, ifs] = await Promise.all([imds.instanceId(), imds.instanceType(), imds.availabilityZone(), imds.primaryMac(), imds.localIpv4(), imds.interfaces()]);
     const primaryIf = ifs.find((i) => i.mac === primaryMac);
     if (!primaryIf) throw new Error(`IMDS lists no interface for the primary MAC ${primaryMac}`);
-    const lim = await ec2.instanceLimits(instanceType);
+    const imdsOnly = this.opts.imdsOnly === true;
+    const lim = imdsOnly ? await limitsWithoutEc2(ec2, instanceType) : await ec2.instanceLimits(instanceType);
     this.limits = { instanceType, maxEnis: lim.maxEnis, ipv4PerEni: lim.ipv4PerEni, ipv6PerEni: lim.ipv6PerEni, trunking: lim.trunking, maxPods: this.opts.maxPods ?? 110 };
     const d = deriveLimits(this.settings, this.limits);
     this.model.vpcCidrs = primaryIf.vpcCidrs;
     this.model.nodeIps = { ipv4: localIp, ...(primaryIf.ipv6s[0] ? { ipv6: primaryIf.ipv6s[0] } : {}) };
     await net.setupHost({ vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp, primaryMac });
     this.vpcCidrRefresh = new VpcCidrRefresh(this.ports, this.model, { primaryMac, primaryIp: localIp }, (msg, f) => this.log(msg, f));
-    const enis = await ec2.instanceEnis(instanceId);
+    const enis = imdsOnly ? enisFromImds(ifs, instanceId) : await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
-    this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
+    const awsUtilsError = (fn: string, err: unknown) => this.metrics?.awsUtilsErrors.inc({ fn, error: errorText(err) });
+    this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: { awsUtilsError, ...this.opts }, recentlyFreed: this.recentlyFreed });
     // Device indexes are per network card: only card 0's are this node's to pick from.
     this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment && !onUnmanagedCard(e) ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
-    const excluded = await excludedSubnets(adoption);
+    // Subnet exclusion needs the subnets' tags (DescribeSubnets): not read without EC2.
+    const excluded = imdsOnly ? new Set<string>() : await excludedSubnets(adoption);
     for (const e of enis) await adoptEni(adoption, e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
     this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);
     this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
@@ -130,7 +147,9 @@ export class PoolManager {
     if ([...this.model.enis.values()].some((m) => m.pool.cidrs.length > 0)) this.shrinkHold.inheritedPoolAtMs = this.opts.now();
     this.model.ready = true;
     this.model.bump();
-    this.metrics?.startup.observe((performance.now() - t0) / 1000);
+    // Upstream's two start-up histograms: node initialisation (this attempt), and from process start to ready.
+    this.metrics?.nodeInit.observe({ success: "true" }, (performance.now() - t0) / 1000);
+    this.metrics?.startup.observe({ success: "true", with_api_server: String(this.withApiServer()), failure_reason: "" }, performance.now() / 1000);
     this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged, otherNetworkCards: this.model.otherCardEnis.size });
     // Pre-scale. Upstream's ipamd finishes it before it serves ADDs (compat keeps that); the
     // demand policy grows for pods as they are scheduled, so the node is up once its ENIs
@@ -145,10 +164,14 @@ export class PoolManager {
    */
   async startWithRetry(onFailure?: (err: unknown, retryInMs: number) => void): Promise<void> {
     for (let failures = 1; ; failures++) {
+      const t0 = performance.now();
       try {
         await this.start();
         return;
       } catch (err) {
+        // Upstream exits on a failed start (and the kubelet restarts it): each attempt is observed once.
+        this.metrics?.nodeInit.observe({ success: "false" }, (performance.now() - t0) / 1000);
+        this.metrics?.startup.observe({ success: "false", with_api_server: String(this.withApiServer()), failure_reason: "node_initialization" }, performance.now() / 1000);
         const ms = backoffDelayMs(failures, this.opts.startupBackoff ?? STARTUP_BACKOFF, (this.opts.random ?? Math.random)());
         this.model.shortage = `start-up failed, retrying in ${(ms / 1000).toFixed(1)} s: ${String((err as Error)?.message ?? err)}`;
         this.model.bump();
@@ -156,6 +179,11 @@ export class PoolManager {
         await this.opts.sleep(ms);
       }
     }
+  }
+
+  /** The Kubernetes API is configured and answered (upstream's withApiServer). */
+  private withApiServer(): boolean {
+    return this.ports.kube?.connected?.() ?? false;
   }
 
   /** What adoption and the reconcile work with (once start() has read the node's facts). */
@@ -173,7 +201,7 @@ export class PoolManager {
 
   private async refreshKube(): Promise<void> {
     const readMaxPods = this.limits !== undefined && this.opts.maxPods === undefined;
-    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f) });
+    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f), starting: !this.model.ready, podEniError: (fn) => this.metrics?.podEniErrors.inc({ fn }) });
     if (maxPods !== undefined && this.limits && this.limits.maxPods !== maxPods) this.limits = { ...this.limits, maxPods };
   }
 
@@ -207,7 +235,7 @@ export class PoolManager {
     // Read by the demand policy (and its DeleteOnTermination deferral) only; compat plans as upstream.
     this.model.conditions.accountThrottling(this.ports.ec2.addressingBusy?.() ?? false, this.ports.ec2.addressingBusy?.(600_000) ?? false);
     const p = this.shrinkHold.holdShrinkAfterStart(planPool(this.model.poolState(), this.model.poolUsage(true), this.settings, this.limits, now), now);
-    if (!this.opts.disableProvisioning) {
+    if (!this.noProvisioning) {
       const acted = () => void (this.lastPoolActionAt = this.opts.now());
       const r = await executePlan(p, { executor: this.executor, settings: this.settings, model: this.model, metrics: this.metrics, acted, cycleSoon: () => void this.cycle() });
       errors.push(...r.errors);
@@ -255,7 +283,8 @@ export class PoolManager {
   /** Re-reads EC2 for the node's ENIs and fixes the model (upstream nodeIPPoolReconcile). */
   reconcile(force = false): Promise<void> {
     return this.serial(async () => {
-      if (!this.model.ready || !this.facts) return;
+      // IMDS-only: the pool is what IMDS showed at start-up; EC2 is not asked to confirm it.
+      if (!this.model.ready || !this.facts || this.opts.imdsOnly) return;
       const now = this.opts.now();
       if (!force && now - this.lastPoolActionAt <= 60_000) return;
       await reconcileWithEc2(this.adoption(), now);
@@ -265,13 +294,19 @@ export class PoolManager {
   /** Deletes detached ENIs this project created and leaked (older than 5 min, description aws-K8S-). */
   cleanLeakedEnis(): Promise<number> {
     return this.serial(async () => {
-      if (this.opts.disableLeakedEniCleanup || this.opts.disableProvisioning || this.settings.family === "ipv6" || !this.facts || !this.executor) return 0;
+      if (this.opts.disableLeakedEniCleanup || this.noProvisioning || this.settings.family === "ipv6" || !this.facts || !this.executor) return 0;
       const now = this.opts.now();
       const candidates = await this.ports.ec2.leakedEniCandidates(this.facts.vpcId, this.opts.clusterName);
       let deleted = 0;
       for (const e of candidates) {
         if (!isLeakedEni(e, now)) continue;
-        await this.executor.deleteDetached(e.id).then(() => deleted++, (err) => this.log("leaked ENI not deleted", { eni: e.id, err: String(err) }));
+        await this.executor.deleteDetached(e.id).then(
+          () => deleted++,
+          (err) => {
+            this.metrics?.awsUtilsErrors.inc({ fn: "cleanUpLeakedENIDeleteErr", error: errorText(err) });
+            this.log("leaked ENI not deleted", { eni: e.id, err: String(err) });
+          },
+        );
       }
       return deleted;
     });
@@ -305,4 +340,9 @@ export class PoolManager {
   debug(): Record<string, unknown> {
     return poolDebug(this, this.ports.kube);
   }
+}
+
+/** Upstream labels awscni_aws_utils_error_count with the error's text. */
+function errorText(err: unknown): string {
+  return String((err as Error)?.message ?? err);
 }

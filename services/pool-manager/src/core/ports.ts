@@ -114,6 +114,8 @@ export interface ImdsInterface {
   interfaceId: string;
   subnetId: string;
   subnetCidr: string;
+  /** vpc-id; read where a mode without EC2 (ENABLE_IMDS_ONLY_MODE) needs it. */
+  vpcId?: string;
   vpcCidrs: string[];
   securityGroupIds: string[];
   localIpv4s: string[];
