@@ -45,6 +45,7 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
     az: inst.az,
     region,
     localIpv4: inst.privateIp,
+    ...(inst.ipv6Address ? { localIpv6: inst.ipv6Address } : {}),
     primaryMac: model.state.enis[inst.primaryEniId]?.mac ?? "",
     instanceProfile: instanceProfileCredentials(nowMs),
     interfaces: interfaces.map((i) => {

@@ -20,6 +20,8 @@ export interface Ec2Observer {
     deviceIndex: number;
     mac: string;
     primaryIp: string;
+    /** The instance's primary IPv6 (device 0 launched with one); also among the cidrs that follow, as a /128. */
+    primaryIpv6?: string;
     subnetId: string;
     subnetCidr: string;
   }): void;
