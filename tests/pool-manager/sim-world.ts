@@ -74,6 +74,8 @@ export function simImds(w: SimWorld): ImdsPort {
     availabilityZone: async () => inst().az,
     primaryMac: async () => w.model.state.enis[inst().primaryEniId]!.mac,
     localIpv4: async () => inst().privateIp,
+    localIpv6: async () => inst().ipv6Address ?? undefined,
+    vpcIpv6Cidrs: async () => w.model.state.vpcs[inst().vpcId]?.ipv6Cidrs ?? [],
     interfaces: async () => w.model.imdsView(w.instanceId) ?? [],
   };
 }

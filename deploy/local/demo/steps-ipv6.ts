@@ -83,6 +83,11 @@ export function ipv6DebugProblems(service: string, text: string, podAddresses: r
     if (pool?.settings?.family !== "ipv6") problems.push(`pool-manager: settings.family is ${JSON.stringify(pool?.settings?.family)}, not "ipv6"`);
     if (!pool?.enis?.some((e) => e.cidrs.some((c) => c.cidr.endsWith("/80")))) problems.push("pool-manager: no ENI with a /80 prefix");
   }
+  if (service === "net-config") {
+    const host = dbg.lastHostSetup as { vpcCidrs?: string[]; primaryIp?: string } | undefined;
+    if (!host?.primaryIp?.includes(":")) problems.push(`net-config: the host set-up names ${JSON.stringify(host?.primaryIp)}, not the node's primary IPv6`);
+    if (!host?.vpcCidrs?.length || host.vpcCidrs.some((c) => !c.includes(":"))) problems.push(`net-config: the host set-up's VPC CIDRs ${JSON.stringify(host?.vpcCidrs)} are not the VPC's IPv6 CIDRs`);
+  }
   for (const a of service === "addr-broker" ? podAddresses : []) if (!text.includes(a)) problems.push(`addr-broker: pod address ${a} not in /debug`);
   return problems;
 }

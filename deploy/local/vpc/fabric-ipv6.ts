@@ -23,8 +23,8 @@ import { OUTSIDE_LINK, OUTSIDE_ROUTER_LINK } from "./names.ts";
 export const OUTSIDE_ROUTER_IPV6 = "2001:db8:ffff::1";
 export const OUTSIDE_IPV6 = "2001:db8:ffff::10";
 export const OUTSIDE_IPV6_PREFIX_LEN = 64;
-/** The VPC router's address on every ENI link: the nodes' IPv6 default gateway. */
-export const ROUTER_LINK_LOCAL = "fe80::1";
+/** The VPC router's address on every ENI link, the nodes' IPv6 default gateway: fe80:ec2::1, where an AWS subnet's IPv6 gateway answers. */
+export const ROUTER_LINK_LOCAL = "fe80:ec2::1";
 
 /** Sysctls of a namespace created for an IPv6 VPC (router or node), set before its links exist. */
 export const IPV6_NAMESPACE_SYSCTLS = {
