@@ -34,7 +34,7 @@ export interface SimWorld {
 export async function simWorld(o: { instanceType?: string; subnetCidr?: string; faults?: FaultPatch; guard?: GuardOptions; subnetTags?: Record<string, string> } = {}): Promise<SimWorld> {
   const dir = mkdtempSync(join(tmpdir(), `pm-sim-${process.pid}-`));
   const model = new Ec2Model({ timing: { attachDelayMs: 20, imdsDelayMs: 10, deleteAfterDetachMs: 50 } });
-  const vpc = model.createVpc({ cidr: "10.0.0.0/16" });
+  const vpc = model.createVpc({ cidr: "10.0.0.0/16", ipv6Cidr: "2600:1f14:aaa:100::/56" });
   const subnet = model.createSubnet({ vpcId: vpc.id, az: "us-west-2a", cidr: o.subnetCidr ?? "10.0.1.0/24", ipv6Cidr: "2600:1f14:aaa:100::/64", tags: o.subnetTags ?? {} });
   const sg = model.defaultSecurityGroup(vpc.id)!;
   const inst = model.launchInstance({ instanceType: o.instanceType ?? "m5.large", subnetId: subnet.id, securityGroupIds: [sg.id] });
