@@ -80,15 +80,21 @@ requires(...LOCAL_DEPLOYMENT).describe("IPv6 deployment end to end (root)", () =
     }
   }, 30_000);
 
-  test("metrics show the IPv6 pool: the /80 and the assigned pods, no NaN", async () => {
-    for (const node of dep!.stack.nodes) {
+  test("metrics show the IPv6 pool: the /80 with its 2^48 addresses and the one pod in it, no NaN", async () => {
+    for (const [i, node] of dep!.stack.nodes.entries()) {
       const r = await execIn(node.netns, ["curl", "-s", "-m", "5", node.metrics!]);
       expect(r.exitCode).toBe(0);
       const samples = r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
       expect(samples.filter((l) => /\bNaN\b/.test(l))).toEqual([]);
-      const value = (name: string) => samples.filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).map((l) => Number(l.split(" ").at(-1)));
+      const value = (series: string) => samples.filter((l) => l.startsWith(`${series} `)).map((l) => Number(l.split(" ").at(-1)));
+      const prefix = dep!.cloud.model.state.enis[node.primaryEni]!.ipv6Prefixes[0]!;
       expect(value("awscni_assigned_ip_addresses")).toEqual([1]);
-      expect(value("awscni_total_ipv6_prefixes").length === 0 ? value("awscni_eni_allocated") : value("awscni_total_ipv6_prefixes")).toEqual([1]);
+      expect(value(`awscni_assigned_ip_per_cidr{cidr="${prefix}"}`)).toEqual([1]);
+      // Upstream's names and counting: the /80 is counted in awscni_total_ipv4_prefixes, its addresses in total_ip_addresses.
+      expect(value("awscni_total_ipv4_prefixes")).toEqual([1]);
+      expect(value("awscni_total_ip_addresses")).toEqual([2 ** 48]);
+      expect(ctx!.pods.pods.size).toBe(2);
+      expect([...ctx!.pods.pods.values()].filter((p) => p.nodeIndex === i).length).toBe(1);
     }
   }, 30_000);
 
