@@ -3,22 +3,17 @@
 // /debug), then what EC2, the metrics and DEL show. Assumes: m5.large nodes in one subnet of a
 // dual-stack VPC (10.0.0.0/16 + 2001:db8:1000::/56); in IPv6 mode each node's primary ENI gets
 // one /80 and nothing else.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { DescribeNetworkInterfacesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { contains, parseCidr } from "../../shared/ip.ts";
 import { hostVethName } from "../../shared/naming.ts";
-import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
-import { DEMO_STEPS_IPV6, runStep } from "../../deploy/local/demo/run.ts";
-import { DemoContext } from "../../deploy/local/demo/steps.ts";
+import { DEMO_STEPS_IPV6 } from "../../deploy/local/demo/run.ts";
 import { getJson } from "../../deploy/local/demo/observe.ts";
-import { SERVICE_ORDER } from "../../deploy/local/node-services.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
 import { execIn } from "../../deploy/local/vpc/test-support.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
-import { leftovers } from "../local/up-process.ts";
+import { demoDeployment, demoStepTests } from "./demo-deployment.ts";
 
 const inCidr = (cidr: string, ip: string) => {
   const c = parseCidr(cidr);
@@ -26,43 +21,13 @@ const inCidr = (cidr: string, ip: string) => {
 };
 
 requires(...LOCAL_DEPLOYMENT).describe("IPv6 deployment end to end (root)", () => {
-  let dir = "";
-  let dep: RunningDeployment | undefined;
-  let ctx: DemoContext | undefined;
-  const pids: number[] = [];
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `e2e-ipv6-${process.pid}-`));
-    dep = await startDeployment({ dir, nodes: 2, ipv6: true, env: { IP_COOLDOWN_PERIOD: "5" } });
-    for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
-    ctx = new DemoContext(dep, { burst: 0, growWaitMs: 0, shrinkWaitMs: 0, env: {} });
-  }, 60_000);
-
-  afterAll(async () => {
-    try {
-      await ctx?.pods.close();
-    } finally {
-      await dep?.stop();
-    }
-    if (!dir) return;
-    const left = await leftovers(dir, pids.filter((p) => p > 0));
-    rmSync(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
-  }, 60_000);
-
-  for (const step of DEMO_STEPS_IPV6) {
-    test(step.name, async () => {
-      const o = await runStep(ctx!, step);
-      if (!o.ok) console.log([o.reason, ...(o.details ?? [])].join("\n"));
-      expect(o.reason).toBeString();
-      expect(o.ok).toBe(true);
-    }, 60_000);
-  }
+  const d = demoDeployment("e2e-ipv6", { nodes: 2, ipv6: true, env: { IP_COOLDOWN_PERIOD: "5" } }, { burst: 0, growWaitMs: 0, shrinkWaitMs: 0, env: {} });
+  demoStepTests(d, DEMO_STEPS_IPV6, 60_000);
 
   test("EC2 (through the SDK) shows each node's /80 on its primary ENI and the node's primary IPv6; the pods' addresses are inside", async () => {
-    const ec2 = new EC2Client({ region: "us-west-2", endpoint: dep!.stack.ec2.endpoint, credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }, maxAttempts: 1 });
+    const ec2 = new EC2Client({ region: "us-west-2", endpoint: d.dep.stack.ec2.endpoint, credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" }, maxAttempts: 1 });
     try {
-      for (const [i, node] of dep!.stack.nodes.entries()) {
+      for (const [i, node] of d.dep.stack.nodes.entries()) {
         const r = await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: "attachment.instance-id", Values: [node.instanceId] }] }));
         const enis = r.NetworkInterfaces ?? [];
         // IPv6 mode: the primary ENI and nothing else; one /80.
@@ -70,9 +35,9 @@ requires(...LOCAL_DEPLOYMENT).describe("IPv6 deployment end to end (root)", () =
         const prefixes = enis[0]!.Ipv6Prefixes?.map((p) => p.Ipv6Prefix) ?? [];
         expect(prefixes.length).toBe(1);
         expect(prefixes[0]).toMatch(/\/80$/);
-        expect(inCidr(dep!.stack.vpc.ipv6Cidrs![0]!, prefixes[0]!.split("/")[0]!)).toBe(true);
+        expect(inCidr(d.dep.stack.vpc.ipv6Cidrs![0]!, prefixes[0]!.split("/")[0]!)).toBe(true);
         expect(enis[0]!.Ipv6Addresses).toEqual([{ Ipv6Address: node.primaryIpv6, IsPrimaryIpv6: true }]);
-        const pod = [ctx!.a!, ctx!.b!].find((p) => p.nodeIndex === i)!;
+        const pod = [d.ctx.a!, d.ctx.b!].find((p) => p.nodeIndex === i)!;
         expect(inCidr(prefixes[0]!, pod.address)).toBe(true);
       }
     } finally {
@@ -81,25 +46,25 @@ requires(...LOCAL_DEPLOYMENT).describe("IPv6 deployment end to end (root)", () =
   }, 30_000);
 
   test("metrics show the IPv6 pool: the /80 with its 2^48 addresses and the one pod in it, no NaN", async () => {
-    for (const [i, node] of dep!.stack.nodes.entries()) {
+    for (const [i, node] of d.dep.stack.nodes.entries()) {
       const r = await execIn(node.netns, ["curl", "-s", "-m", "5", node.metrics!]);
       expect(r.exitCode).toBe(0);
       const samples = r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
       expect(samples.filter((l) => /\bNaN\b/.test(l))).toEqual([]);
       const value = (series: string) => samples.filter((l) => l.startsWith(`${series} `)).map((l) => Number(l.split(" ").at(-1)));
-      const prefix = dep!.cloud.model.state.enis[node.primaryEni]!.ipv6Prefixes[0]!;
+      const prefix = d.dep.cloud.model.state.enis[node.primaryEni]!.ipv6Prefixes[0]!;
       expect(value("awscni_assigned_ip_addresses")).toEqual([1]);
       expect(value(`awscni_assigned_ip_per_cidr{cidr="${prefix}"}`)).toEqual([1]);
       // Upstream's names and counting: the /80 is counted in awscni_total_ipv4_prefixes, its addresses in total_ip_addresses.
       expect(value("awscni_total_ipv4_prefixes")).toEqual([1]);
       expect(value("awscni_total_ip_addresses")).toEqual([2 ** 48]);
-      expect(ctx!.pods.pods.size).toBe(2);
-      expect([...ctx!.pods.pods.values()].filter((p) => p.nodeIndex === i).length).toBe(1);
+      expect(d.ctx.pods.pods.size).toBe(2);
+      expect([...d.ctx.pods.pods.values()].filter((p) => p.nodeIndex === i).length).toBe(1);
     }
   }, 30_000);
 
   test("DEL releases: the address cools down and is gone from the node's kernel; the /80 stays on the ENI", async () => {
-    const pods = ctx!.pods;
+    const pods = d.ctx.pods;
     const node = pods.node(0);
     const c = await pods.addRetrying(0, "e2e-v6-c");
     const veth = hostVethName("eni", { namespace: c.namespace, name: c.name, containerId: c.containerId, ifName: "eth0" });
@@ -118,7 +83,7 @@ requires(...LOCAL_DEPLOYMENT).describe("IPv6 deployment end to end (root)", () =
     const broker = (await getJson(join(node.runDir!, "addr-broker.sock"), "/debug")) as { cooling: Array<{ address: string }>; assignments?: unknown };
     expect(broker.cooling.map((x) => x.address)).toContain(c.address);
     expect(JSON.stringify(broker.assignments ?? [])).not.toContain(c.address);
-    const eni = dep!.cloud.model.state.enis[node.primaryEni]!;
+    const eni = d.dep.cloud.model.state.enis[node.primaryEni]!;
     expect(eni.ipv6Prefixes.length).toBe(1);
   }, 30_000);
 });
