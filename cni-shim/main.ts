@@ -1,5 +1,6 @@
 /**
- * aws-cni: the binary the container runtime execs. It forwards the CNI_* environment and
+ * aws-cni (also installed as egress-cni: addr-broker tells the two apart by the config's
+ * `type`): the binary the container runtime execs. It forwards the CNI_* environment and
  * stdin to addr-broker over its Unix socket and prints what comes back, with the exit
  * code that comes back. Everything CNI lives in addr-broker; this file only moves bytes,
  * and imports nothing heavy (start-up time is paid on every pod).

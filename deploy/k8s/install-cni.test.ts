@@ -40,6 +40,15 @@ describe("planInstall", () => {
     expect(plan.sysctls).toEqual([{ key: "net/ipv4/tcp_early_demux", value: "1" }]);
   });
 
+  test("egress-cni (the shim under that name) is installed when the mode's egress is on: IPv6 mode by default, IPv4 mode with ENABLE_V6_EGRESS", () => {
+    const names = (env: Record<string, string>) => planInstall(loadConfig(env).config, { pluginsDir: "/p", shim: "/s" }).files.filter((f) => f.from === "/s").map((f) => f.name);
+    const v6 = { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" };
+    expect(names(v6)).toEqual(["aws-cni", "egress-cni"]);
+    expect(names({ ...v6, ENABLE_V4_EGRESS: "false" })).toEqual(["aws-cni"]);
+    expect(names({ ENABLE_V6_EGRESS: "true" })).toEqual(["aws-cni", "egress-cni"]);
+    expect(names({})).toEqual(["aws-cni"]);
+  });
+
   test("sysctls follow DISABLE_TCP_EARLY_DEMUX and ENABLE_IPv6", () => {
     const { config } = loadConfig({ DISABLE_TCP_EARLY_DEMUX: "true", ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" });
     expect(planInstall(config, { pluginsDir: "/p", shim: "/s" }).sysctls).toEqual([

@@ -20,6 +20,12 @@ import { parseArgs } from "node:util";
 import { loadConfigOrExit, type Config } from "../../shared/config/index.ts";
 import { ElfError, formatGlibc, glibcObstacle, readElfDependencies, type GlibcVersion } from "./image/elf.ts";
 import { CHAINED_PLUGINS, IMAGE_LAYOUT, MIN_NODE_GLIBC } from "./image/layout.ts";
+import { EGRESS_PLUGIN_TYPE } from "../../shared/egress.ts";
+
+/** ENABLE_V4_EGRESS in IPv6 mode, ENABLE_V6_EGRESS in IPv4 mode: egress-cni may be chained. */
+export function egressWanted(config: Config): boolean {
+  return config.ipFamily === "ipv6" ? config.cni.v4Egress : config.cni.v6Egress;
+}
 
 export interface InstallFile {
   name: string;
@@ -37,6 +43,9 @@ export interface InstallPlan {
 export function planInstall(config: Config, opts: { pluginsDir: string; shim: string }): InstallPlan {
   const binaries = [
     { name: "aws-cni", from: opts.shim },
+    // egress-cni is the same binary (it forwards whatever its config's type is to addr-broker),
+    // installed only when the configuration may chain it: it is as big as the shim.
+    ...(egressWanted(config) ? [{ name: EGRESS_PLUGIN_TYPE, from: opts.shim }] : []),
     ...CHAINED_PLUGINS.map((name) => ({ name, from: join(opts.pluginsDir, name) })),
   ];
   const sysctls = [{ key: "net/ipv4/tcp_early_demux", value: config.network.disableTcpEarlyDemux ? "0" : "1" }];

@@ -4,6 +4,7 @@
  * node's configuration, restarted when it dies as the kubelet restarts a container, plus the
  * node's CNI directories: the compiled shim, the chained plugins and a rendered conflist.
  */
+import { EGRESS_PLUGIN_TYPE } from "../../shared/egress.ts";
 import { existsSync, linkSync, mkdirSync, openSync, closeSync, renameSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -89,21 +90,24 @@ export async function buildShim(dir: string): Promise<string> {
 }
 
 /**
- * The node's CNI bin dir, as the init container installs it on a host: the shim and the
- * chained plugins. The conflist is not written here: addr-broker installs it into the node's
+ * The node's CNI bin dir, as the init container installs it on a host: the shim (also as
+ * egress-cni) and the chained plugins. The conflist is not written here: addr-broker installs it into the node's
  * conf dir (HOST_CNI_CONFDIR_PATH) once it can serve ADDs, as on a real node.
  */
 export function installCni(layout: NodeLayout, shim: string): void {
   mkdirSync(layout.cniBinDir, { recursive: true });
   mkdirSync(layout.cniConfDir, { recursive: true });
-  const target = join(layout.cniBinDir, "aws-cni");
-  rmSync(`${target}.tmp`, { force: true });
-  try {
-    linkSync(shim, `${target}.tmp`);
-  } catch {
-    copyFileSync(shim, `${target}.tmp`);
+  // egress-cni is the same binary (a hard link costs nothing here): chained when the node's settings enable it.
+  for (const name of ["aws-cni", EGRESS_PLUGIN_TYPE]) {
+    const target = join(layout.cniBinDir, name);
+    rmSync(`${target}.tmp`, { force: true });
+    try {
+      linkSync(shim, `${target}.tmp`);
+    } catch {
+      copyFileSync(shim, `${target}.tmp`);
+    }
+    renameSync(`${target}.tmp`, target);
   }
-  renameSync(`${target}.tmp`, target);
   for (const p of CHAINED_PLUGINS) {
     const src = join("/usr/lib/cni", p);
     const dst = join(layout.cniBinDir, p);

@@ -14,6 +14,7 @@ import { Iptables } from "./src/adapters/iptables.ts";
 import { HostService } from "./src/app/host-service.ts";
 import { VethReaper } from "./src/adapters/veth-reaper.ts";
 import { PodService } from "./src/app/pod-service.ts";
+import { EgressService } from "./src/app/egress-service.ts";
 import { Reconciler } from "./src/app/reconcile-service.ts";
 import { mountNetConfig } from "./src/app/app.ts";
 import { repairCounter } from "./src/app/metrics.ts";
@@ -43,7 +44,8 @@ const reconciler = new Reconciler(
 const reaper = new VethReaper({ log: (msg, f) => log.warn(f, msg) });
 for (const name of kernel.linkNames()) if (VethReaper.isRetired(name)) reaper.enqueue(name);
 const pods = new PodService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr), reaper);
-const mounted = mountNetConfig(frame, { pods, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" });
+const egress = new EgressService("self", iptables, await iptables.supportsRandomFully());
+const mounted = mountNetConfig(frame, { pods, egress, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" });
 debug = () => ({ ...(mounted.debug() as object), vethReaper: { pending: reaper.pending(), deleted: reaper.deleted, failures: reaper.failures } });
 
 async function reconcile(): Promise<void> {

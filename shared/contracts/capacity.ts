@@ -39,6 +39,8 @@ export const capacitySnapshot = z.object({
   family: z.enum(["ipv4", "ipv6"]),
   prefixDelegation: z.boolean(),
   vpcCidrs: z.array(cidr),
+  /** The node's primary IPv4 address and its primary ENI's first IPv6 address (IMDS), once known. */
+  nodeIps: z.object({ ipv4: ipAddress.optional(), ipv6: ipAddress.optional() }).optional(),
   enis: z.array(capacityEni),
   /** Set while pool-manager cannot give (more) capacity: why, in words an operator can act on. */
   shortage: z.string().optional(),

@@ -143,10 +143,11 @@ export class CniHarness {
     return JSON.stringify(c);
   }
 
-  async exec(env: Record<string, string | undefined>, stdin: string): Promise<ShimRun> {
+  /** Runs the shim (or `binary`, e.g. the shim installed as egress-cni) as a runtime does. */
+  async exec(env: Record<string, string | undefined>, stdin: string, binary = this.shim): Promise<ShimRun> {
     const clean: Record<string, string> = { CNI_PATH: join(this.dir, "bin") };
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-    const p = Bun.spawn([this.shim], { env: clean, stdin: new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn([binary], { env: clean, stdin: new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
     const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     let json: unknown;
     try {

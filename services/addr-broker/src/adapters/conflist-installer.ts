@@ -7,22 +7,24 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 
 export const CONFLIST_NAME = "10-aws.conflist";
 
 export interface ConflistPort {
   /** Where the file goes (for /debug and logs). */
   readonly path: string;
-  /** Writes the file; true when it changed. Throws when it cannot be written. */
-  install(): boolean;
+  /** Writes the file (for the node the capacity describes); true when it changed. Throws when it cannot be written. */
+  install(capacity?: CapacitySnapshot): boolean;
 }
 
-export function conflistInstaller(confDir: string, conflist: Record<string, unknown>): ConflistPort {
+/** `conflist` is the file's content, or made from the capacity (egress-cni needs the node's addresses). */
+export function conflistInstaller(confDir: string, conflist: Record<string, unknown> | ((capacity?: CapacitySnapshot) => Record<string, unknown>)): ConflistPort {
   const path = join(confDir, CONFLIST_NAME);
-  const content = JSON.stringify(conflist, null, 2) + "\n";
   return {
     path,
-    install() {
+    install(capacity) {
+      const content = JSON.stringify(typeof conflist === "function" ? conflist(capacity) : conflist, null, 2) + "\n";
       try {
         if (readFileSync(path, "utf8") === content) return false;
       } catch {

@@ -6,6 +6,18 @@ import { UnixClient } from "../../../../shared/ipc/client.ts";
 import { ServiceError } from "../../../../shared/ipc/errors.ts";
 import type { NetConfigPort, PoolManagerPort } from "../core/ports.ts";
 import type { KernelScan } from "./kernel-scan.ts";
+import { checkEgress, unwireEgress, wireEgress } from "../../../../shared/contracts/egress.ts";
+import type { EgressNetPort } from "../app/egress-cni.ts";
+
+/** net-config's egress routes (egress-cni). */
+export function egressNetClient(socket: string, timeoutMs = 20_000): EgressNetPort {
+  const client = new UnixClient(socket, { timeoutMs });
+  return {
+    wire: (w) => client.call(wireEgress, w),
+    unwire: (w) => client.call(unwireEgress, w),
+    check: (w) => client.call(checkEgress, w),
+  };
+}
 
 export function netConfigClient(socket: string, fallback: { kernel: KernelScan; vethPrefix: string }, timeoutMs = 15_000): NetConfigPort {
   const client = new UnixClient(socket, { timeoutMs });

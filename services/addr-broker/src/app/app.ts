@@ -17,6 +17,7 @@ import { pluginLogWriter } from "../adapters/plugin-log.ts";
 import { Broker } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
+import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
 import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
@@ -46,6 +47,8 @@ export interface BrokerDeps {
   conflist?: ConflistPort;
   /** Delay between conflist install attempts after a failure. */
   conflistRetryMs?: number;
+  /** egress-cni's bookkeeping and net-config's egress routes (app/egress-cni.ts); absent: egress-cni calls are refused. */
+  egress?: { book: EgressBook; net: EgressNetPort };
 }
 
 export interface AddrBroker {
@@ -83,6 +86,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       checkpoint: { location: d.store.location, ...broker.checkpoint },
       startupSweep: sweep,
       conflist,
+      ...(d.egress ? { egress: { location: d.egress.book.store.location, assignments: [...d.egress.book.state.allocations.values()] } } : {}),
       capacity: broker.capacity
         ? { version: broker.capacity.version, epoch: broker.capacity.epoch, ready: broker.capacity.ready, shortage: broker.capacity.shortage, enis: broker.capacity.enis.length }
         : null,
@@ -97,7 +101,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     }),
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
-  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}) };
+  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}) };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();
@@ -156,7 +160,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     while (!stopped) {
       if (broker.capacity?.ready) {
         try {
-          const changed = port.install();
+          const changed = port.install(broker.capacity);
           conflist.installed = true;
           delete conflist.lastError;
           log.info({ path: port.path, changed }, "CNI configuration installed: the node can serve pod ADDs");

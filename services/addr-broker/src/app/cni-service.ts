@@ -9,6 +9,8 @@ import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
 import type { Trace } from "./cni-timings.ts";
+import { runEgressCommand } from "./egress-cni.ts";
+import { EGRESS_PLUGIN_TYPE } from "../../../../shared/egress.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
 
@@ -71,6 +73,11 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
   try {
     const req = { ...parseCniRequest(env, stdin), callerPid: caller.pid, netnsSeenByCaller: caller.netnsExists, trace: caller.trace };
     command = req.command;
+    // The shim installed as egress-cni: its own plugin, its own bookkeeping (app/egress-cni.ts).
+    if (req.command !== "VERSION" && req.conf.type === EGRESS_PLUGIN_TYPE) {
+      if (!d.egress) throw new CniError(CniCode.INVALID_NETWORK_CONFIG, `type: ${EGRESS_PLUGIN_TYPE} is not served by this addr-broker`);
+      return await runEgressCommand(d.egress, req);
+    }
     switch (req.command) {
       case "VERSION":
         return success(JSON.stringify({ cniVersion: req.cniVersion, supportedVersions: SUPPORTED_VERSIONS }));

@@ -19,6 +19,7 @@ import { findAllocation, keyOf, release, withAllocation, type Allocation, type P
 import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 import type { Trace } from "./cni-timings.ts";
+import type { EgressDeps } from "./egress-cni.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -27,6 +28,8 @@ export interface PodDeps {
   metrics?: BrokerMetrics;
   /** ANNOTATE_POD_IP: told of each successful ADD after the answer is built (queues, never blocks or throws). */
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
+  /** egress-cni (app/egress-cni.ts): absent when the node does not serve it. */
+  egress?: EgressDeps;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };

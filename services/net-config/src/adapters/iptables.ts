@@ -9,13 +9,14 @@ import type { NetnsRef } from "./netns.ts";
 
 export type IptablesBackend = "legacy" | "nft";
 
-interface Ran {
+export interface Ran {
   code: number;
   out: string;
   err: string;
 }
 
-async function spawn(argv: string[], stdin?: string): Promise<Ran> {
+/** Runs argv (stdin given or ignored) and collects its output and exit code. */
+export async function spawn(argv: string[], stdin?: string): Promise<Ran> {
   const p = Bun.spawn(argv, { stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };

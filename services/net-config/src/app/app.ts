@@ -4,10 +4,12 @@
  */
 import { handle } from "../../../../shared/ipc/server.ts";
 import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
+import { checkEgress, unwireEgress, wireEgress } from "../../../../shared/contracts/egress.ts";
 import type { ServiceFrame } from "../../../../shared/service.ts";
 import { Journal } from "../../../../shared/journal.ts";
 import { operationMetrics } from "./metrics.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
+import type { EgressService } from "./egress-service.ts";
 import type { HostService } from "./host-service.ts";
 import type { PodService } from "./pod-service.ts";
 import type { Reconciler } from "./reconcile-service.ts";
@@ -22,6 +24,8 @@ export interface OperationRecord {
 
 export interface NetConfigParts {
   pods: PodService;
+  /** egress-cni's pod interfaces. */
+  egress?: EgressService;
   host: HostService;
   reconciler: Reconciler;
   settings: NetConfigSettings;
@@ -55,6 +59,12 @@ export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { op
   handle(frame.app, setupEni, (b) => timed("setupEni", b.eniId, async () => ({ ifName: (await parts.host.setupEni(b)).ifName, ok: true as const })));
   handle(frame.app, teardownEni, (b) => timed("teardownEni", b.eniId, async () => (await parts.host.teardownEni(b), { ok: true as const })));
   handle(frame.app, setupHost, (b) => timed("setupHost", b.primaryIp, async () => (await parts.host.setupHost(b), { ok: true as const })));
+  const egress = parts.egress;
+  if (egress) {
+    handle(frame.app, wireEgress, (b) => timed("egressWire", `${b.containerId} ${b.address}`, () => egress.wire(b)));
+    handle(frame.app, unwireEgress, (b) => timed("egressUnwire", `${b.containerId} ${b.address}`, () => egress.unwire(b)));
+    handle(frame.app, checkEgress, (b) => timed("egressCheck", `${b.containerId} ${b.address}`, () => egress.check(b)));
+  }
   handle(frame.app, reconcileNow, () => timed("reconcile", "node", () => parts.reconciler.run()));
 
   const debug = () => ({

@@ -105,6 +105,7 @@ export class PoolManager {
     const d = deriveLimits(this.settings, this.limits);
     const host = this.settings.family === "ipv6" ? await ipv6Host(imds, primaryMac) : { vpcCidrs: primaryIf.vpcCidrs, primaryIp: localIp };
     this.model.vpcCidrs = host.vpcCidrs;
+    this.model.nodeIps = { ipv4: localIp, ...(primaryIf.ipv6s[0] ? { ipv6: primaryIf.ipv6s[0] } : {}) };
     await net.setupHost({ ...host, primaryMac });
     const enis = await ec2.instanceEnis(instanceId);
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);

@@ -75,6 +75,8 @@ export class PoolModel {
   /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
   readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
+  /** The node's primary addresses from IMDS (egress-cni SNATs to them). */
+  nodeIps: { ipv4?: string; ipv6?: string } = {};
   usage: UsageReport | undefined;
   /** Misses already acted upon. */
   missesSeen = 0;
@@ -163,6 +165,7 @@ export class PoolModel {
       family: s.family,
       prefixDelegation: s.prefixDelegation,
       vpcCidrs: this.vpcCidrs,
+      nodeIps: this.nodeIps,
       // An ENI whose subnet is not known yet (not in IMDS so far) is not set up and serves
       // no pod: it joins the snapshot once its set-up finishes.
       enis: [...this.enis.values()]
