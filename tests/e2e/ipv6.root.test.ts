@@ -1,6 +1,6 @@
 // An IPv6 deployment end to end (`up --ipv6`, 2 nodes, processes mode): the IPv6 demo's steps
-// (pods out of their node's /80, cross-node ICMPv6 and TCP, the IPv6 outside, metrics, every
-// /debug), then what EC2, the metrics and DEL show. Assumes: m5.large nodes in one subnet of a
+// (pods out of their node's /80, cross-node ICMPv6 and TCP, the IPv6 outside, the IPv4 outside
+// through egress-cni, metrics, every /debug), then what EC2, the metrics and DEL show. Assumes: m5.large nodes in one subnet of a
 // dual-stack VPC (10.0.0.0/16 + 2001:db8:1000::/56); in IPv6 mode each node's primary ENI gets
 // one /80 and nothing else.
 import { expect, test } from "bun:test";

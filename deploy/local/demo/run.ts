@@ -7,7 +7,7 @@ import type { Stack } from "../stack.ts";
 import type { DemoPods } from "./pods.ts";
 import { SERVICE_ORDER } from "../node-services.ts";
 import { poolGrows, poolShrinks } from "./pool-steps.ts";
-import { debugIpv6, outsideIpv6, podAddressesIpv6 } from "./steps-ipv6.ts";
+import { debugIpv6, outsideIpv6, podAddressesIpv6, v4EgressIpv6 } from "./steps-ipv6.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
 
 /** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
@@ -16,7 +16,7 @@ export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_I
 export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, snatToOutside, metricsAnswer, poolGrows, poolShrinks];
 
 /** An IPv6 deployment's steps (steps-ipv6.ts): the cross-node steps are the same; no SNAT, no pool growth in IPv6 mode. */
-export const DEMO_STEPS_IPV6: Step[] = [podAddressesIpv6, crossNodePing, crossNodeTcp, outsideIpv6, metricsAnswer, debugIpv6];
+export const DEMO_STEPS_IPV6: Step[] = [podAddressesIpv6, crossNodePing, crossNodeTcp, outsideIpv6, v4EgressIpv6, metricsAnswer, debugIpv6];
 
 export function demoSteps(stack: Pick<Stack, "ipv6">): Step[] {
   return stack.ipv6 ? DEMO_STEPS_IPV6 : DEMO_STEPS;

@@ -2,7 +2,9 @@
  * The demo's steps for an IPv6 deployment (`up --ipv6`, `npm start -- --ipv6`): pods get
  * addresses out of their node's /80 prefixes (as EC2 shows them on the node's ENIs), talk
  * across nodes (ICMPv6 and TCP, the same steps as IPv4), reach the IPv6 outside with their
- * own address (IPv6 pods are not SNAT'ed, as upstream), metrics answer, and every service's
+ * own address (IPv6 pods are not SNAT'ed, as upstream), reach the IPv4 outside through
+ * egress-cni's v4if0 seen as their node's IPv4 address (ENABLE_V4_EGRESS, on by default in
+ * IPv6 mode), metrics answer, and every service's
  * /debug describes IPv6 state without NaN or IPv4-only leftovers. The pool steps of IPv4 do not
  * apply: upstream's IPv6 mode gives the primary ENI one /80 and never grows or shrinks it.
  */
@@ -69,6 +71,28 @@ export const outsideIpv6: Step = {
     }
     if (problems.length) return { ok: false, reason: problems.join("; ") };
     return { ok: true, reason: `${echo6}: ${seen.join("; ")}` };
+  },
+};
+
+export const v4EgressIpv6: Step = {
+  name: "IPv6 pods reach the IPv4 outside through egress-cni, seen as their node's IPv4 address (SNAT)",
+  async run(ctx) {
+    if (ctx.options.env?.ENABLE_V4_EGRESS === "false") return { ok: true, reason: "ENABLE_V4_EGRESS=false: not checked" };
+    const seen: string[] = [];
+    const problems: string[] = [];
+    for (const p of [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")]) {
+      const v4if = await execIn(p.netns, ["ip", "-4", "-o", "addr", "show", "dev", "v4if0"]);
+      const egress = /inet (169\.254\.17[2-5]\.\d+)\//.exec(v4if.stdout)?.[1];
+      if (!egress) {
+        problems.push(`${p.name}: no 169.254.172.0/22 address on v4if0 (${v4if.stderr.trim() || v4if.stdout.trim() || "no v4if0"})`);
+        continue;
+      }
+      const answer = (await askEcho(p.netns, ctx.stack.outside.echo, "tcp")).trim();
+      if (answer.startsWith(`from ${p.node.primaryIp}:`)) seen.push(`${p.name} (v4if0 ${egress}) seen ${answer}`);
+      else problems.push(`${p.name}: expected "from ${p.node.primaryIp}:…", got ${JSON.stringify(answer)}`);
+    }
+    if (problems.length) return { ok: false, reason: problems.join("; ") };
+    return { ok: true, reason: `${ctx.stack.outside.echo}: ${seen.join("; ")}` };
   },
 };
 
