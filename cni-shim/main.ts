@@ -11,6 +11,7 @@
  * (addr-broker's start-up sweep and GC clean up); STATUS → 50. VERSION is answered here.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
+import { parseSocketKeys } from "../services/addr-broker/src/core/plugin-conf.ts";
 import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } from "../shared/plugin-log.ts";
 
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
@@ -72,8 +73,15 @@ if (command === "VERSION") {
 // Without a readable config the socket cannot be known: answer the decode error here (VERSION needs no config).
 if (decodeError !== undefined && command !== "") await emit(cniError(version, 6, decodeError), "", 1);
 
-const absolute = (x: unknown): x is string => typeof x === "string" && x.startsWith("/") && !x.split("/").includes("..");
-const socket = absolute(conf.brokerSocket) ? conf.brokerSocket : `${absolute(conf.runDir) ? conf.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
+// A runDir or brokerSocket of the wrong type or form cannot say where addr-broker is: CNI error 7 naming the key, here.
+let where: { runDir?: string; brokerSocket?: string } = {};
+try {
+  where = parseSocketKeys(conf as Record<string, unknown>);
+} catch (err) {
+  const e = err as { code?: number; message?: string; details?: string };
+  await emit(cniError(version, e.code ?? 7, e.message ?? String(err), e.details), "", 1);
+}
+const socket = where.brokerSocket ?? `${where.runDir ? where.runDir.replace(/\/+$/, "") : DEFAULT_RUN_DIR}/addr-broker.sock`;
 
 // The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
 // necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).

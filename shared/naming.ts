@@ -16,6 +16,14 @@ export function hostVethName(prefix: string, pod: { namespace?: string; name?: s
   return prefix + createHash("sha1").update(key).digest("hex").slice(0, 11);
 }
 
+/**
+ * The prefix a host veth named by hostVethName was made with (its name less the 11 hex
+ * digits), or undefined for a name of another shape.
+ */
+export function vethPrefixOf(hostVeth: string): string | undefined {
+  return /^[A-Za-z0-9]{1,4}[0-9a-f]{11}$/.test(hostVeth) ? hostVeth.slice(0, -11) : undefined;
+}
+
 /** Route table of an ENI: main for device 0, else device number + 1 (network card 0). */
 export function routeTableFor(deviceNumber: number): number {
   if (!Number.isInteger(deviceNumber) || deviceNumber < 0) throw new RangeError(`deviceNumber: ${deviceNumber}`);

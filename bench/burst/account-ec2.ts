@@ -153,7 +153,8 @@ export class NodeEc2 implements Ec2Port {
     return this.send("DescribeInstanceTypes", async () => {
       const l = instanceTypeLimits(instanceType);
       if (!l) throw new Ec2CallError("InvalidInstanceType", `no limits for ${instanceType}`, "DescribeInstanceTypes", 400);
-      return { instanceType, maxEnis: l.maxEnis, ipv4PerEni: l.ipv4PerEni, ipv6PerEni: l.ipv6PerEni, trunking: l.trunking, vcpus: l.vcpus, hypervisor: l.hypervisor, networkCards: l.networkCards };
+      // The port's ENI limit is card 0's (the only card managed), as the SDK adapter reads it.
+      return { instanceType, maxEnis: l.cardEnis[0] ?? l.maxEnis, ipv4PerEni: l.ipv4PerEni, ipv6PerEni: l.ipv6PerEni, trunking: l.trunking, vcpus: l.vcpus, hypervisor: l.hypervisor, networkCards: l.networkCards };
     });
   }
   instanceEnis(instanceId: string): Promise<Eni[]> {

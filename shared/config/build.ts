@@ -69,6 +69,24 @@ export const DERIVED = {
     value: (e) => e.AWS_VPC_K8S_CNI_BACKING_STORE ?? `${e.AWS_VPC_CNI_RUN_DIR === "/" ? "" : e.AWS_VPC_CNI_RUN_DIR}/ipam.json`,
   },
   "pool.policy": { from: ["AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS], value: poolPolicy },
+  // The project's fixes to upstream: on by default, off (upstream's behaviour) under the compat
+  // policy; an explicit value wins under either policy.
+  "pool.coolingIpsCountAsAvailable": {
+    from: ["AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
+    value: (e, env) => e.AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE ?? poolPolicy(e, env) === "compat",
+  },
+  "pool.verifyImdsWithEc2": {
+    from: ["AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
+    value: (e, env) => e.AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2 ?? poolPolicy(e, env) !== "compat",
+  },
+  "pool.prefixDelegationFallbackToIps": {
+    from: ["AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
+    value: (e, env) => e.AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS ?? poolPolicy(e, env) !== "compat",
+  },
+  "pool.demandAware": {
+    from: ["AWS_VPC_CNI_DEMAND_AWARE_POOL", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
+    value: (e, env) => e.AWS_VPC_CNI_DEMAND_AWARE_POOL ?? poolPolicy(e, env) !== "compat",
+  },
   "kubernetes.apiServer": { from: ["CLUSTER_ENDPOINT", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"], value: apiServer },
   "ec2.rateLimit.buckets": { from: ["AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE"], value: (e) => scaleBuckets(e.AWS_VPC_CNI_EC2_RATE_LIMIT_SCALE) },
 } satisfies { [P in ConfigPath]?: Derivation<P> };

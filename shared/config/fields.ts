@@ -74,6 +74,13 @@ type Extra = { source?: VariableSource; differs?: string };
 
 const BOOL_ACCEPTED = '"true" or "false" (any letter case)';
 
+function parseBool(v: string): boolean | Invalid {
+  const lower = v.toLowerCase();
+  if (lower === "true") return true;
+  if (lower === "false") return false;
+  return INVALID;
+}
+
 /**
  * Upstream parses most booleans with Go's strconv.ParseBool (which also takes 1/0/t/f) and
  * compares a few with `== "true"`, falling back to the default on anything else. A value
@@ -89,12 +96,21 @@ export function boolField(defaultValue: boolean, extra: Extra = {}) {
       ? { differs: 'only true/false; 1, 0, t, f and anything else are rejected (upstream mixes ParseBool and == "true" and falls back to the default)' }
       : {}),
     ...extra,
-    parse: (v) => {
-      const lower = v.toLowerCase();
-      if (lower === "true") return true;
-      if (lower === "false") return false;
-      return INVALID;
-    },
+    parse: parseBool,
+  });
+}
+
+/**
+ * A boolean whose default depends on other variables (build.ts's DERIVED decides it):
+ * unset or empty is `undefined`; a value is true/false as boolField takes it.
+ */
+export function optionalBoolField(defaultText: string, extra: Extra = {}) {
+  return envField<boolean | undefined>({
+    accepted: BOOL_ACCEPTED,
+    default: undefined,
+    defaultText,
+    ...extra,
+    parse: parseBool,
   });
 }
 

@@ -64,6 +64,8 @@ export interface Config {
     ipCooldownSeconds: number;
     subnetDiscovery: boolean;
     disableLeakedEniCleanup: boolean;
+    /** ENABLE_MULTI_NIC: always false (true is refused until multiple network cards are implemented). */
+    multiNic: false;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
     coolingIpsCountAsAvailable: boolean;
     verifyImdsWithEc2: boolean;
@@ -112,6 +114,8 @@ export interface Config {
     disableTcpEarlyDemux: boolean;
     /** Deprecated upstream. */
     enableNftables: boolean;
+    /** net-config's reconcile period; 0: only at start. */
+    reconcileIntervalSeconds: number;
   };
 
   cni: {

@@ -2,7 +2,7 @@
 // names) against the declarations: none unhandled without a stated reason, and each
 // declaration's source label true to the lists.
 import { expect, test } from "bun:test";
-import { ENV_NAMES, VARIABLES } from "./index.ts";
+import { ConfigError, ENV_NAMES, loadConfig, VARIABLES } from "./index.ts";
 import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-variables.ts";
 
 /**
@@ -12,8 +12,18 @@ import { UPSTREAM_CODE_VARIABLES, UPSTREAM_README_VARIABLES } from "./upstream-v
 const KNOWN_GAPS: Record<string, string> = {
   ENABLE_IMDS_ONLY_MODE:
     "pool-manager would have to discover ENIs and addresses from IMDS only, once at start-up, and make no EC2 call at all (it also forces DISABLE_NETWORK_RESOURCE_PROVISIONING and DISABLE_LEAKED_ENI_CLEANUP)",
-  ENABLE_MULTI_NIC:
-    "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
+};
+
+/**
+ * Upstream variables declared so that an operator setting them is told clearly, but whose
+ * upstream behaviour is not there yet: the value that would need it is refused at start-up.
+ */
+const REFUSED_VALUES: Record<string, { value: string; reason: string }> = {
+  ENABLE_MULTI_NIC: {
+    value: "true",
+    reason:
+      "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
+  },
 };
 
 test("every variable of upstream's README is declared, or a known gap with its reason", () => {
@@ -21,6 +31,25 @@ test("every variable of upstream's README is declared, or a known gap with its r
   const unhandled: string[] = UPSTREAM_README_VARIABLES.filter((name) => !(ENV_NAMES as readonly string[]).includes(name));
   expect(unhandled.sort()).toEqual(Object.keys(KNOWN_GAPS).sort());
   for (const reason of Object.values(KNOWN_GAPS)) expect(reason.length).toBeGreaterThan(20);
+});
+
+test("a known gap's value that needs the missing behaviour stops start-up, naming the variable and what is missing", () => {
+  for (const [name, { value, reason }] of Object.entries(REFUSED_VALUES)) {
+    expect(reason.length).toBeGreaterThan(20);
+    expect((ENV_NAMES as readonly string[]).includes(name)).toBe(true);
+    let err: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems.map((p) => [p.name, p.value])).toEqual([[name, value]]);
+    expect(problems[0]!.accepted).toContain("not implemented");
+  }
+  expect(loadConfig({ ENABLE_MULTI_NIC: "FALSE" }).config.pool.multiNic).toBe(false);
+  expect(loadConfig({}).config.pool.multiNic).toBe(false);
 });
 
 test("a declaration's source matches upstream's lists", () => {

@@ -179,6 +179,12 @@ const TABLE: Record<EnvName, Row> = {
   ENABLE_IPv4: { get: (c) => c.enableIPv4, default: true, valid: [["TRUE", true]], invalid: BOOL_INVALID },
   ENABLE_IPv6: { get: (c) => c.enableIPv6, default: false, valid: [["false", false]], invalid: BOOL_INVALID },
   ENABLE_NFTABLES: boolRow((c) => c.network.enableNftables, false),
+  AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS: {
+    get: (c) => c.network.reconcileIntervalSeconds,
+    default: 60,
+    valid: [["1", 1], ["0", 0], ["3600", 3600]],
+    invalid: ["-1", "3601", "1.5", "1m"],
+  },
   AWS_EXTERNAL_SERVICE_CIDRS: {
     get: (c) => c.network.externalServiceCidrs,
     default: [],
@@ -192,6 +198,8 @@ const TABLE: Record<EnvName, Row> = {
     invalid: ["file:///etc/passwd", "http://exa mple.com"],
   },
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
+  // true is refused until multiple network cards are implemented (upstream-variables.test.ts).
+  ENABLE_MULTI_NIC: { get: (c) => c.pool.multiNic, default: false, valid: [["false", false], ["FALSE", false], [" false ", false]], invalid: ["true", "True", "1", "yes"] },
   ENABLE_V6_EGRESS: boolRow((c) => c.cni.v6Egress, false),
   ENABLE_V4_EGRESS: boolRow((c) => c.cni.v4Egress, true),
   IP_COOLDOWN_PERIOD: {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { route } from "../ipc/contract.ts";
-import { cidr, containerId, eniId, ifName, ipAddress, mac, netnsPath, routeTable } from "./fields.ts";
+import { cidr, containerId, eniId, ifName, ipAddress, mac, netnsPath, routeTable, vethPrefix } from "./fields.ts";
 
 export const podWiring = z.object({
   containerId,
@@ -22,6 +22,13 @@ export const podWiring = z.object({
    * it; net-config then opens it as /proc/<pid>/root<netns>.
    */
   netnsPid: z.number().int().positive().optional(),
+  /**
+   * Prefix of the pod's host veth: the conflist's `vethPrefix` the pod was added with.
+   * Absent: net-config's own (AWS_VPC_K8S_CNI_VETHPREFIX).
+   */
+  vethPrefix: vethPrefix.optional(),
+  /** The conflist's `mtu` for the pod's veth pair (upstream's plugin uses it); absent: net-config's POD_MTU. */
+  mtu: z.number().int().min(576).max(9001).optional(),
 });
 export type PodWiring = z.infer<typeof podWiring>;
 

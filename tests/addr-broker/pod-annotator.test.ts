@@ -76,6 +76,13 @@ async function add(svc: AddrBroker, id: string, args: string): Promise<{ exitCod
   return { exitCode: out.exitCode, address: out.exitCode === 0 ? (JSON.parse(out.stdout).ips[0].address as string).split("/")[0] : undefined };
 }
 
+async function del(svc: AddrBroker, id: string, args: string): Promise<number> {
+  const env = { CNI_COMMAND: "DEL", CNI_CONTAINERID: id, CNI_NETNS: `/run/netns/annot-${process.pid}-${id}`, CNI_IFNAME: "eth0", CNI_ARGS: args };
+  const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env, stdin: JSON.stringify({ cniVersion: "1.0.0", name: "aws-cni", type: "aws-cni" }) }) });
+  return ((await res.json()) as { exitCode: number }).exitCode;
+}
+const annotationsOf = (name: string, namespace = "default") => (kube.store.get("pods", namespace, name)?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
     if (cond()) return;
@@ -131,5 +138,42 @@ describe("ANNOTATE_POD_IP", () => {
     expect((await add(svc, "c-podman", "K8S_POD_NAME=only-name")).exitCode).toBe(0);
     await Bun.sleep(50);
     expect(annotator.counts).toEqual({ ok: 0, error: 1, retried: 0 });
+  });
+
+  test("DEL sets the annotation to \"\" (kept, not removed), as upstream does", async () => {
+    const { svc, annotator } = await broker();
+    createPod("web-2");
+    const args = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-2";
+    const r = await add(svc, "c-web-2", args);
+    await until(() => annotationOf("web-2") === r.address, "the annotation");
+    expect(await del(svc, "c-web-2", args)).toBe(0);
+    await until(() => annotationOf("web-2") === "", "the annotation to be cleared");
+    expect(Object.keys(annotationsOf("web-2") ?? {})).toContain(POD_IPS_ANNOTATION);
+    await until(() => annotator.pending === 0, "the queue to drain");
+    expect(annotator.counts.error).toBe(0);
+  });
+
+  test("DEL when the annotation names another address: left as it is; DEL of a pod the API no longer has: no error", async () => {
+    const { svc, annotator } = await broker();
+    createPod("web-3");
+    const args = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-3";
+    await add(svc, "c-web-3", args);
+    await until(() => annotationOf("web-3") !== undefined, "the annotation");
+    // Someone (another sandbox of the pod) wrote another address meanwhile.
+    const pod = structuredClone(kube.store.get("pods", "default", "web-3")!);
+    (pod.metadata as { annotations: Record<string, string> }).annotations[POD_IPS_ANNOTATION] = "10.9.9.9";
+    kube.store.update("pods", pod);
+    expect(await del(svc, "c-web-3", args)).toBe(0);
+    await until(() => annotator.skipped === 1, "the clear to be skipped");
+    expect(annotationOf("web-3")).toBe("10.9.9.9");
+
+    createPod("gone-1");
+    const gone = "K8S_POD_NAMESPACE=default;K8S_POD_NAME=gone-1";
+    await add(svc, "c-gone-1", gone);
+    await until(() => annotationOf("gone-1") !== undefined, "the annotation");
+    kube.store.delete("pods", "default", "gone-1");
+    expect(await del(svc, "c-gone-1", gone)).toBe(0);
+    await until(() => annotator.pending === 0, "the queue to drain");
+    expect(annotator.counts.error).toBe(0);
   });
 });

@@ -34,6 +34,9 @@ export interface HarnessOptions {
   netConfig: "real" | "fake";
   capacity?: CapacitySnapshot;
   cooldownSeconds?: number;
+  /** Extra environment for net-config ("real") and addr-broker, e.g. AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS. */
+  netConfigEnv?: Record<string, string>;
+  brokerEnv?: Record<string, string>;
 }
 
 export class CniHarness {
@@ -81,12 +84,12 @@ export class CniHarness {
       }
     }
     this.nss.exec(node.name, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    this.netConfig = this.spawnService("net-config");
+    this.netConfig = this.spawnService("net-config", this.opts.netConfigEnv);
     await waitFor("net-config", this.netConfig, async () => (await this.get("net-config", "/healthz")).ok);
   }
 
   async startBroker(): Promise<void> {
-    this.broker = this.spawnService("addr-broker", { AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint, IP_COOLDOWN_PERIOD: String(this.cooldownSeconds) });
+    this.broker = this.spawnService("addr-broker", { AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint, IP_COOLDOWN_PERIOD: String(this.cooldownSeconds), ...this.opts.brokerEnv });
     // Ready when it has capacity and its start-up sweep is done.
     await waitFor("addr-broker", this.broker, async () => {
       const d = (await (await this.get("addr-broker", "/debug")).json()) as { capacity: unknown; startupSweep: { done: boolean } };
@@ -104,7 +107,8 @@ export class CniHarness {
     });
   }
 
-  private get(service: string, path: string): Promise<Response> {
+  /** GET a service's route over its socket (/debug, /healthz, ...). */
+  get(service: string, path: string): Promise<Response> {
     return fetch(`http://localhost${path}`, { unix: join(this.runDir, `${service}.sock`), signal: AbortSignal.timeout(2000) });
   }
 

@@ -1,6 +1,7 @@
 // The EC2 adapter through the real @aws-sdk/client-ec2 against the simulated EC2.
 // Assumptions: m5.large (3 ENIs × 10 IPv4), subnet 10.0.1.0/24 unless a test says otherwise.
 import { afterEach, describe, expect, test } from "bun:test";
+import { parseMaxPodsArgs, runMaxPods } from "../../services/pool-manager/src/app/max-pods-command.ts";
 import { Ec2CallError } from "../../services/pool-manager/src/core/ports.ts";
 import { simWorld, type SimWorld } from "./sim-world.ts";
 
@@ -14,6 +15,20 @@ describe("SdkEc2 against the simulated EC2", () => {
   test("instance limits from DescribeInstanceTypes", async () => {
     w = await simWorld();
     expect(await w.ec2.instanceLimits("m5.large")).toMatchObject({ maxEnis: 3, ipv4PerEni: 10, trunking: true });
+  });
+
+  test("several network cards: the ENI limit is card 0's (8 of c6in.32xlarge's 16), device indexes only card 0's", async () => {
+    w = await simWorld({ instanceType: "c6in.32xlarge" });
+    expect(await w.ec2.instanceLimits("c6in.32xlarge")).toMatchObject({ maxEnis: 8, ipv4PerEni: 50, networkCards: 2 });
+    const eni = w.model.createNetworkInterface({ subnetId: w.subnetId });
+    w.model.attachNetworkInterface({ eniId: eni.id, instanceId: w.instanceId, deviceIndex: 3, networkCardIndex: 1 });
+    expect(await w.ec2.usedDeviceIndexes(w.instanceId)).toEqual([0]);
+    // max pods as upstream's eni-max-pods.txt has it: c6in.32xlarge 394, p5.48xlarge 100.
+    for (const [type, pods] of [["c6in.32xlarge", "394\n"], ["p5.48xlarge", "100\n"]] as const) {
+      const args = parseMaxPodsArgs(["--instance-type", type]);
+      if ("error" in args) throw new Error(args.error);
+      expect(await runMaxPods(args, () => w!.ec2)).toEqual({ exitCode: 0, stdout: pods, stderr: "" });
+    }
   });
 
   test("create with addresses and tags in one call, attach, assign, unassign", async () => {

@@ -19,6 +19,25 @@ test("instance facts and every interface, absent leaves as empty lists", async (
   expect(ifs[1]).toMatchObject({ ipv4Prefixes: ["10.0.2.32/28"], vpcCidrs: ["10.0.0.0/16", "100.64.0.0/16"], securityGroupIds: ["sg-1", "sg-2"] });
 });
 
+test("network-card: absent is card 0, shown is read, anything else is an error naming the leaf", async () => {
+  const view = (card: number | undefined) => ({ ...twoEniView, interfaces: twoEniView.interfaces.map((i) => (i.deviceNumber === 1 ? { ...i, networkCard: card } : i)) });
+  let shown: ReturnType<typeof view> = view(1);
+  const s = serveImds({ hostname: "127.0.0.1", port: 0, instanceId: twoEniView.instanceId, view: () => shown });
+  try {
+    const imds = new SdkImds({ endpoint: s.url, timeoutMs: 2000, retries: 0 });
+    const cards = async () => (await imds.interfaces()).sort((a, b) => a.deviceNumber - b.deviceNumber).map((i) => i.networkCard);
+    expect(await cards()).toEqual([0, 1]);
+    shown = view(undefined);
+    expect(await cards()).toEqual([0, 0]);
+    shown = view(Number.NaN);
+    const err = await imds.interfaces().catch((e) => e);
+    expect(err).toBeInstanceOf(ImdsError);
+    expect(String(err.message)).toContain("02:00:00:00:00:02/network-card");
+  } finally {
+    s.stop();
+  }
+});
+
 /** A hand-written IMDS: `tokens` decides the token route's answer, `valid` which token GETs accept. */
 function fakeImds(o: { tokenStatus?: number; valid?: () => string | undefined; slowMs?: number; status?: number }) {
   let issued = 0;

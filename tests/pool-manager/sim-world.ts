@@ -76,7 +76,8 @@ export function simImds(w: SimWorld): ImdsPort {
     localIpv4: async () => inst().privateIp,
     localIpv6: async () => inst().ipv6Address ?? undefined,
     vpcIpv6Cidrs: async () => w.model.state.vpcs[inst().vpcId]?.ipv6Cidrs ?? [],
-    interfaces: async () => w.model.imdsView(w.instanceId) ?? [],
+    // IMDS shows network-card only on multi-card types: absent means card 0.
+    interfaces: async () => (w.model.imdsView(w.instanceId) ?? []).map((i) => ({ ...i, networkCard: i.networkCard ?? 0 })),
   };
 }
 

@@ -145,6 +145,7 @@ export const HANDLERS: Record<Action, Handler> = {
       ipv6Count: q.int("Ipv6AddressCount"),
       ipv6PrefixCount: q.int("Ipv6PrefixCount"),
       tags: tagSpecifications(q, "network-interface"),
+      interfaceType: q.str("InterfaceType"),
     });
     return { networkInterface: eniXml(model.state, eni), clientToken: q.str("ClientToken") };
   },

@@ -55,7 +55,13 @@ function changed(ctx: OpContext, eni: Eni, kind: "addressesAssigned" | "addresse
 }
 
 /** `announce` is false while creating an ENI: no request-shape checks, no events. */
+/** An efa-only interface carries no IP address. */
+function refuseEfaOnly(eni: Eni, wants: number): void {
+  if (eni.interfaceType === "efa-only" && wants > 0) throw new Ec2Error("InvalidParameterCombination", `Network interface ${eni.id} is efa-only and cannot have IP addresses`);
+}
+
 export function assignIpv4(ctx: OpContext, eni: Eni, req: Ipv4Request, announce: boolean): { addresses: string[]; prefixes: string[] } {
+  refuseEfaOnly(eni, (req.count ?? 0) + (req.prefixCount ?? 0) + (req.addresses?.length ?? 0) + (req.prefixes?.length ?? 0));
   const count = checkCount("SecondaryPrivateIpAddressCount", req.count);
   const prefixCount = checkCount("Ipv4PrefixCount", req.prefixCount);
   const explicit = (req.addresses ?? []).map((a) => canonicalIp(a) ?? a);
@@ -111,6 +117,7 @@ export function unassignIpv4(ctx: OpContext, eni: Eni, req: { addresses?: string
 }
 
 export function assignIpv6(ctx: OpContext, eni: Eni, req: Ipv6Request, announce: boolean): { addresses: string[]; prefixes: string[] } {
+  refuseEfaOnly(eni, (req.count ?? 0) + (req.prefixCount ?? 0) + (req.addresses?.length ?? 0) + (req.prefixes?.length ?? 0));
   const count = checkCount("Ipv6AddressCount", req.count);
   const prefixCount = checkCount("Ipv6PrefixCount", req.prefixCount);
   const explicit = (req.addresses ?? []).map((a) => canonicalIp(a) ?? a);

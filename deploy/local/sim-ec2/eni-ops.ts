@@ -27,6 +27,8 @@ export interface CreateEniRequest {
   ipv6Count?: number;
   ipv6PrefixCount?: number;
   tags?: Tags;
+  /** InterfaceType: efa (ENA + EFA, has addresses) or efa-only (no address at all); unset: interface. */
+  interfaceType?: string;
 }
 
 export interface AttachRequest {
@@ -43,8 +45,17 @@ export interface ModifyEniRequest {
   groups?: string[];
 }
 
+/** The InterfaceType values simulated; EC2's branch and trunk are not. */
+const INTERFACE_TYPES = ["efa", "efa-only"] as const;
+
 export function newEni(m: Ec2Model, req: CreateEniRequest): Eni {
   if (!req.subnetId) throw missing("SubnetId");
+  if (req.interfaceType !== undefined && !(INTERFACE_TYPES as readonly string[]).includes(req.interfaceType))
+    throw invalid(`Invalid value '${req.interfaceType}' for InterfaceType (simulated: ${INTERFACE_TYPES.join(", ")})`);
+  const efaOnly = req.interfaceType === "efa-only";
+  // An efa-only interface carries no IP address: asking for one is refused.
+  if (efaOnly && (req.primaryIp || (req.privateIps ?? []).length > 0 || req.secondaryCount || req.ipv4PrefixCount || req.ipv6Count || req.ipv6PrefixCount))
+    throw new Ec2Error("InvalidParameterCombination", "An efa-only network interface cannot have IP addresses");
   checkIdFormat(req.subnetId, "subnet");
   const subnet = m.state.subnets[req.subnetId];
   if (!subnet) throw notFoundSubnet(req.subnetId);
@@ -80,12 +91,14 @@ export function newEni(m: Ec2Model, req: CreateEniRequest): Eni {
     primaryIpv6: null,
     ipv6Prefixes: [],
     attachment: null,
+    ...(req.interfaceType ? { interfaceType: req.interfaceType as "efa" | "efa-only" } : {}),
     createdAt: m.now(),
     detachedAt: null,
   };
-  const primary = explicit[0] ?? allocateIpv4(m.state, subnet, 1)[0] ?? "";
+  const primary = efaOnly ? "" : (explicit[0] ?? allocateIpv4(m.state, subnet, 1)[0] ?? "");
   eni.primaryIp = primary;
   m.state.enis[eni.id] = eni;
+  if (efaOnly) return eni;
   try {
     if (explicit.length > 1) eni.secondaryIps.push(...explicit.slice(1));
     ops.assignIpv4(m, eni, { count: secondaryCount, prefixCount }, false);
@@ -102,19 +115,24 @@ export function attachEni(m: Ec2Model, p: AttachRequest): Attachment {
   const eni = m.eni(p.eniId);
   const inst = m.instance(p.instanceId);
   const limits = m.limits(inst);
-  if (p.networkCardIndex !== undefined && p.networkCardIndex !== 0) throw invalid(`Invalid value '${p.networkCardIndex}' for NetworkCardIndex`);
+  const card = p.networkCardIndex ?? 0;
+  if (!Number.isInteger(card) || card < 0 || card >= limits.networkCards) throw invalid(`Invalid value '${p.networkCardIndex}' for NetworkCardIndex. Instance type ${inst.instanceType} has ${limits.networkCards} network card(s)`);
   if (!Number.isInteger(p.deviceIndex) || p.deviceIndex < 0) throw invalid(`Invalid value '${p.deviceIndex}' for DeviceIndex`);
   if (eni.attachment) throw new Ec2Error("InvalidNetworkInterface.InUse", `Interface: [${eni.id}] in use.`);
   if (eni.az !== inst.az) throw invalid(`The network interface and the instance must be in the same availability zone`);
+  if (eni.interfaceType && !limits.efa) throw new Ec2Error("UnsupportedOperation", `Interface type ${eni.interfaceType} is not supported on instance type ${inst.instanceType}`);
   const attached = m.enisOf(inst.id);
-  if (p.deviceIndex >= limits.maxEnis || attached.length >= limits.maxEnis)
-    throw new Ec2Error("AttachmentLimitExceeded", `Interface count ${attached.length + 1} can not exceed the limit for ${inst.instanceType}`);
-  if (attached.some((e) => e.attachment?.deviceIndex === p.deviceIndex))
-    throw invalid(`Instance '${inst.id}' already has an interface attached at device index '${p.deviceIndex}'.`);
+  // Each network card has its own ENI limit and numbers its own device indexes.
+  const onCard = attached.filter((e) => (e.attachment?.networkCardIndex ?? 0) === card);
+  const cardMax = limits.cardEnis[card] ?? 0;
+  if (p.deviceIndex >= cardMax || onCard.length >= cardMax || attached.length >= limits.maxEnis)
+    throw new Ec2Error("AttachmentLimitExceeded", `Interface count ${onCard.length + 1} can not exceed the limit for ${inst.instanceType} on network card ${card}`);
+  if (onCard.some((e) => e.attachment?.deviceIndex === p.deviceIndex))
+    throw invalid(`Instance '${inst.id}' already has an interface attached at device index '${p.deviceIndex}' on network card '${card}'.`);
   if (ops.ipv4Slots(eni) > limits.ipv4PerEni || ops.ipv6Slots(eni) > limits.ipv6PerEni)
     throw new Ec2Error("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.");
   const t = m.now();
-  eni.attachment = { id: nextId(m.state, "eni-attach"), instanceId: inst.id, deviceIndex: p.deviceIndex, networkCardIndex: 0, status: "attaching", deleteOnTermination: false, attachTime: t, readyAt: t + m.timing.attachDelayMs };
+  eni.attachment = { id: nextId(m.state, "eni-attach"), instanceId: inst.id, deviceIndex: p.deviceIndex, networkCardIndex: card, status: "attaching", deleteOnTermination: false, attachTime: t, readyAt: t + m.timing.attachDelayMs };
   eni.status = "attaching";
   m.settleDue();
   return eni.attachment;

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   "InvalidParameterCombination": 400,
   "InvalidNextToken": 400,
   "MissingParameter": 400,
+  "UnsupportedOperation": 400,
   "PrivateIpAddressLimitExceeded": 400,
   "InsufficientFreeAddressesInSubnet": 400,
   "InsufficientCidrBlocks": 400,

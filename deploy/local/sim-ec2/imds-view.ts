@@ -3,11 +3,14 @@
  * recorded with the time IMDS sees it (now + propagation delay).
  */
 import { hostCidr } from "../../../shared/ip.ts";
+import { instanceTypeLimits } from "./instance-types.ts";
 import type { Ec2State } from "./types.ts";
 
 export interface ImdsInterface {
   mac: string;
   deviceNumber: number;
+  /** Shown (IMDS `network-card`) only when the instance type has several network cards, as on EC2. */
+  networkCard?: number;
   interfaceId: string;
   subnetId: string;
   subnetCidr: string;
@@ -24,14 +27,17 @@ export interface ImdsInterface {
 
 /** The interfaces attached (status "attached") to an instance right now, by device number. */
 export function currentImdsInterfaces(state: Ec2State, instanceId: string): ImdsInterface[] {
+  const type = state.instances[instanceId]?.instanceType;
+  const multiCard = (type ? instanceTypeLimits(type)?.networkCards ?? 1 : 1) > 1;
   return Object.values(state.enis)
     .filter((e) => e.attachment?.instanceId === instanceId && e.attachment.status === "attached")
-    .sort((a, b) => (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0))
+    .sort((a, b) => (a.attachment?.networkCardIndex ?? 0) - (b.attachment?.networkCardIndex ?? 0) || (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0))
     .map((e) => {
       const subnet = state.subnets[e.subnetId];
       return {
         mac: e.mac,
         deviceNumber: e.attachment?.deviceIndex ?? 0,
+        ...(multiCard ? { networkCard: e.attachment?.networkCardIndex ?? 0 } : {}),
         interfaceId: e.id,
         subnetId: e.subnetId,
         subnetCidr: subnet?.cidr ?? "",
@@ -39,7 +45,7 @@ export function currentImdsInterfaces(state: Ec2State, instanceId: string): Imds
         vpcCidrs: [...(state.vpcs[e.vpcId]?.cidrs ?? [])],
         vpcIpv6Cidrs: [...(state.vpcs[e.vpcId]?.ipv6Cidrs ?? [])],
         securityGroupIds: [...e.groups],
-        localIpv4s: [e.primaryIp, ...e.secondaryIps],
+        localIpv4s: e.primaryIp === "" ? [] : [e.primaryIp, ...e.secondaryIps],
         ipv4Prefixes: [...e.ipv4Prefixes],
         ipv6s: [...e.ipv6Addresses],
         ipv6Prefixes: [...e.ipv6Prefixes],

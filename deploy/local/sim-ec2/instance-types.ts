@@ -1,7 +1,10 @@
 /**
  * Per-instance-type network limits, from AWS's published figures ("Maximum IP addresses per
  * network interface", EC2 user guide). IPv6 per ENI equals IPv4 per ENI for these types.
- * `trunking` is whether the type supports a trunk ENI (security groups for pods).
+ * `trunking` is whether the type supports a trunk ENI (security groups for pods). Types with
+ * several network cards list each card's own ENI limit (`cardEnis`, by card index; EC2's
+ * NetworkInfo.NetworkCards, the figures upstream's vpc_ip_resource_limit.go carries):
+ * `maxEnis` is then the instance's total over all cards, as DescribeInstanceTypes says it.
  */
 
 export interface InstanceTypeLimits {
@@ -14,7 +17,13 @@ export interface InstanceTypeLimits {
   trunking: boolean;
   hypervisor: "nitro" | "xen";
   networkCards: number;
+  /** ENI limit of each network card, by card index (one entry per card). */
+  cardEnis: number[];
   networkPerformance: string;
+  /** Each card's NetworkPerformance. */
+  cardPerformance: string;
+  /** Elastic Fabric Adapter supported (InterfaceType efa / efa-only may attach). */
+  efa: boolean;
 }
 
 function t(
@@ -36,7 +45,21 @@ function t(
     trunking,
     hypervisor: "nitro",
     networkCards: 1,
+    cardEnis: [maxEnis],
     networkPerformance,
+    cardPerformance: networkPerformance,
+    efa: false,
+  };
+}
+
+/** A type with `cards` network cards of `enisPerCard` ENIs each (EFA-capable, as every such type is). */
+function multiCard(name: string, vcpus: number, memoryMiB: number, cards: number, enisPerCard: number, ipv4PerEni: number, networkPerformance: string, cardPerformance: string): InstanceTypeLimits {
+  return {
+    ...t(name, vcpus, memoryMiB, cards * enisPerCard, ipv4PerEni, true, networkPerformance),
+    networkCards: cards,
+    cardEnis: Array.from({ length: cards }, () => enisPerCard),
+    cardPerformance,
+    efa: true,
   };
 }
 
@@ -57,6 +80,8 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceTypeLimits>> = Obje
     t("m6i.large", 2, 8192, 3, 10, true, "Up to 12.5 Gigabit"),
     t("m6i.xlarge", 4, 16384, 4, 15, true, "Up to 12.5 Gigabit"),
     t("r5.large", 2, 16384, 3, 10, true, "Up to 10 Gigabit"),
+    multiCard("c6in.32xlarge", 128, 262144, 2, 8, 50, "200 Gigabit", "100 Gigabit"),
+    multiCard("p5.48xlarge", 192, 2097152, 32, 2, 50, "3200 Gigabit", "100 Gigabit"),
   ].map((x) => [x.name, x]),
 );
 

@@ -18,7 +18,10 @@ export interface Ec2Observer {
     eniId: string;
     instanceId: string;
     deviceIndex: number;
+    /** The network card it is attached on (0 when absent). */
+    networkCardIndex?: number;
     mac: string;
+    /** "" for an efa-only ENI (it has no IP address). */
     primaryIp: string;
     /** The instance's primary IPv6 (device 0 launched with one); also among the cidrs that follow, as a /128. */
     primaryIpv6?: string;

@@ -15,6 +15,7 @@ function groupSet(state: Ec2State, ids: string[]): XmlValue {
 }
 
 function privateIps(e: Eni): XmlValue {
+  if (e.primaryIp === "") return []; // efa-only: no address at all
   return [e.primaryIp, ...e.secondaryIps].map((ip, i) => ({ privateIpAddress: ip, privateDnsName: dns(ip), primary: i === 0 }));
 }
 
@@ -54,7 +55,7 @@ export function eniXml(state: Ec2State, e: Eni): XmlValue {
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
     ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
-    interfaceType: "interface",
+    interfaceType: e.interfaceType ?? "interface",
     ipv6Native: false,
     ipv6Address: e.primaryIpv6 ?? undefined,
   };
@@ -86,7 +87,7 @@ function instanceEniXml(state: Ec2State, e: Eni): XmlValue {
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
     ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
-    interfaceType: "interface",
+    interfaceType: e.interfaceType ?? "interface",
   };
 }
 
@@ -163,11 +164,12 @@ export function instanceTypeXml(t: InstanceTypeLimits): XmlValue {
       maximumNetworkInterfaces: t.maxEnis,
       maximumNetworkCards: t.networkCards,
       defaultNetworkCardIndex: 0,
-      networkCards: [{ networkCardIndex: 0, networkPerformance: t.networkPerformance, maximumNetworkInterfaces: t.maxEnis }],
+      networkCards: t.cardEnis.map((max, networkCardIndex) => ({ networkCardIndex, networkPerformance: t.cardPerformance, maximumNetworkInterfaces: max })),
       ipv4AddressesPerInterface: t.ipv4PerEni,
       ipv6AddressesPerInterface: t.ipv6PerEni,
       ipv6Supported: true,
       enaSupport: "required",
+      efaSupported: t.efa,
     },
   };
 }

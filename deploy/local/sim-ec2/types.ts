@@ -48,7 +48,7 @@ export interface Attachment {
   id: string;
   instanceId: string;
   deviceIndex: number;
-  networkCardIndex: 0;
+  networkCardIndex: number;
   status: AttachmentStatus;
   deleteOnTermination: boolean;
   attachTime: number;
@@ -74,6 +74,8 @@ export interface Eni {
   primaryIpv6: string | null;
   ipv6Prefixes: string[];
   attachment: Attachment | null;
+  /** CreateNetworkInterface's InterfaceType; absent for a plain ENA interface ("interface"). */
+  interfaceType?: "efa" | "efa-only";
   createdAt: number;
   /** Last detach time: DeleteNetworkInterface is refused for a while after it. */
   detachedAt: number | null;

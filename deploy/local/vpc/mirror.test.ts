@@ -92,3 +92,20 @@ test("a failed job is recorded and later jobs still run; addresses of an unattac
   expect([...port.links.keys()]).toEqual(["n0-eth2"]);
   expect(port.routes.size).toBe(0);
 });
+
+test("an ENI on network card 1 or without an address (efa-only) gets no link and does not replace card 0's", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent);
+  m.registerInstance("i-1", 1);
+  m.eniAttached(attached("eni-1", "i-1", 1, "10.0.0.10"));
+  m.eniAttached({ ...attached("eni-2", "i-1", 1, "10.0.0.11"), networkCardIndex: 1 });
+  m.eniAttached(attached("eni-3", "i-1", 2, ""));
+  m.addressesAssigned({ eniId: "eni-2", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.30/32"] });
+  m.eniDetached({ eniId: "eni-2", instanceId: "i-1", mac: "x" });
+  await m.idle();
+  expect(port.routes.size).toBe(0);
+  expect([...port.links.keys()]).toEqual(["n1-eth1"]);
+  expect(port.links.get("n1-eth1")?.primaryIp).toBe("10.0.0.10");
+  expect(m.snapshot().map((e) => e.eniId)).toEqual(["eni-1"]);
+  expect(m.failures).toEqual([]);
+});

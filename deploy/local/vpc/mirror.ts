@@ -39,6 +39,8 @@ export class EniMirror implements Ec2Observer {
   /** Events of instances not registered yet, replayed by registerInstance. */
   private readonly parked = new Map<string, Array<() => Promise<void>>>();
   private readonly enis = new Map<string, MirroredEni>();
+  /** Attached ENIs given no link (other network cards, efa-only): their address events are ignored. */
+  private readonly notMirrored = new Set<string>();
   private readonly gateways = new Set<string>();
   readonly failures: MirrorFailure[] = [];
 
@@ -66,6 +68,13 @@ export class EniMirror implements Ec2Observer {
   }
 
   eniAttached(e: AttachedEvent): void {
+    // A node's links are named by device index alone, and the fabric routes IP: ENIs on other
+    // network cards (numbered from their own device 0) and efa-only ENIs (no address) get no link.
+    if ((e.networkCardIndex ?? 0) !== 0 || e.primaryIp === "") {
+      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, networkCardIndex: e.networkCardIndex ?? 0, deviceIndex: e.deviceIndex }, "ENI not mirrored: the local fabric wires network card 0's IP interfaces only");
+      this.notMirrored.add(e.eniId);
+      return;
+    }
     this.forInstance(e.instanceId, "eniAttached", e.eniId, async (nodeIndex) => {
       const gateway = subnetGateway(e.subnetCidr);
       if (!this.gateways.has(gateway)) {
@@ -82,6 +91,7 @@ export class EniMirror implements Ec2Observer {
   }
 
   eniDetached(e: { eniId: string; instanceId: string; mac: string }): void {
+    if (this.notMirrored.delete(e.eniId)) return;
     this.forInstance(e.instanceId, "eniDetached", e.eniId, async () => {
       const eni = this.enis.get(e.eniId);
       if (!eni) return;
@@ -107,7 +117,7 @@ export class EniMirror implements Ec2Observer {
 
   private forAddresses(e: AddressEvent, event: string, each: (eni: MirroredEni, cidr: string) => Promise<void>): void {
     // An ENI that is not attached has no link: its addresses are announced again at attach.
-    if (e.instanceId === null) return;
+    if (e.instanceId === null || this.notMirrored.has(e.eniId)) return;
     this.forInstance(e.instanceId, event, e.eniId, async () => {
       const eni = this.enis.get(e.eniId);
       if (!eni) throw new Error(`ENI ${e.eniId} has no link (attach was not mirrored)`);

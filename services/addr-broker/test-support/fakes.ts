@@ -48,7 +48,7 @@ export class FakeNetConfig {
           throw new ServiceError("ADDRESS_IN_USE", `${p.address} is already wired to ${other.containerId}`, 409, "address");
         }
       }
-      const hostVeth = hostVethName(this.vethPrefix, { namespace: p.podNamespace, name: p.podName, containerId: p.containerId, ifName: p.ifName });
+      const hostVeth = hostVethName(p.vethPrefix ?? this.vethPrefix, { namespace: p.podNamespace, name: p.podName, containerId: p.containerId, ifName: p.ifName });
       this.pods.set(`${p.containerId}/${p.ifName}`, { containerId: p.containerId, ifName: p.ifName, netns: p.netns, address: p.address, hostVeth });
       return { hostVeth, podMac: mac(`pod${p.containerId}`), podIfIndex: 2, hostMac: mac(`host${p.containerId}`) };
     });

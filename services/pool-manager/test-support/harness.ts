@@ -7,7 +7,7 @@
 import { Ec2Guard, type GuardOptions } from "../src/adapters/ec2-guard.ts";
 import { PoolManager, type PoolManagerOptions } from "../src/app/pool-manager.ts";
 import type { KubePort } from "../src/app/service-ports.ts";
-import type { Ec2Port } from "../src/core/ports.ts";
+import type { Ec2Port, ImdsPort } from "../src/core/ports.ts";
 import type { PoolSettings } from "../src/core/settings.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { FakeEc2 } from "./fake-ec2/fake-ec2.ts";
@@ -65,10 +65,10 @@ export interface Harness {
 }
 
 /** `fakes.ec2` puts a port of the test's in front of the fake EC2 (e.g. a wrapper changing the call order). */
-export function manager(w: FakeWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort; ec2?: Ec2Port } = {}): Harness {
+export function manager(w: FakeWorld, settings: PoolSettings, o: Partial<PoolManagerOptions> = {}, fakes: { net?: FakeNetConfig; broker?: FakeBroker; kube?: KubePort; ec2?: Ec2Port; imds?: ImdsPort } = {}): Harness {
   const net = fakes.net ?? new FakeNetConfig();
   const broker = fakes.broker ?? new FakeBroker();
-  const pm = new PoolManager(settings, { ec2: fakes.ec2 ?? w.ec2, imds: w.ec2.imdsOf(w.instanceId), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
+  const pm = new PoolManager(settings, { ec2: fakes.ec2 ?? w.ec2, imds: fakes.imds ?? w.ec2.imdsOf(w.instanceId), net, broker, ...(fakes.kube ? { kube: fakes.kube } : {}) }, {
     additionalTags: {},
     subnetDiscovery: false,
     disableProvisioning: false,

@@ -17,7 +17,7 @@ export const AWS_VARIABLES = {
     sets: "eni.eniConfigLabel",
   }),
   ADDITIONAL_ENI_TAGS: variable(eniTagsField(), {
-    about: "Tags added to every ENI this CNI creates.",
+    about: "Tags added to every ENI this CNI manages: set when it creates one, added to those it finds attached (the primary included, trunk and no_manage ENIs excepted).",
     sets: "eni.additionalTags",
     toConfig: (t) => t.tags,
     show: (c) => JSON.stringify(c.eni.additionalTags),

@@ -57,7 +57,7 @@ export const KUBERNETES_VARIABLES = {
     { about: "This node's name (the DaemonSet sets it from spec.nodeName).", sets: "kubernetes.nodeName" },
   ),
   ANNOTATE_POD_IP: variable(boolField(false), {
-    about: "Annotate each pod with its address (vpc.amazonaws.com/pod-ips) as soon as it has one.",
+    about: "Annotate each pod with its address (vpc.amazonaws.com/pod-ips) as soon as it has one; set it to \"\" when the pod's address is released.",
     sets: "kubernetes.annotatePodIp",
   }),
 };

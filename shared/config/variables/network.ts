@@ -1,5 +1,5 @@
 // The node's networking: IP family, MTUs, host links and rules, SNAT.
-import { boolField, enumField, envField, parseDecimal } from "../fields.ts";
+import { boolField, enumField, envField, intField, parseDecimal } from "../fields.ts";
 import { cidrListField, connmarkField, vethPrefixField } from "../network-fields.ts";
 import { combinedVariable, variable } from "../declaration.ts";
 
@@ -57,6 +57,10 @@ export const NETWORK_VARIABLES = {
   ENABLE_NFTABLES: variable(boolField(false, { differs: "deprecated upstream (v1.13.2+); kept as a hint for net-config" }), {
     about: "Deprecated: use iptables-nft rather than iptables-legacy.",
     sets: "network.enableNftables",
+  }),
+  AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS: variable(intField({ default: 60, min: 0, max: 3600, source: "project", accepted: "an integer from 0 (only at start) to 3600" }), {
+    about: "How often net-config reconciles pod veths, routes and rules and ENI tables with the desired state.",
+    sets: "network.reconcileIntervalSeconds",
   }),
   AWS_VPC_K8S_CNI_EXTERNALSNAT: variable(boolField(false), {
     about: "Leave SNAT of traffic leaving the VPC to something else (a NAT gateway); no SNAT rule on the node.",

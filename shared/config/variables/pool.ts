@@ -1,5 +1,5 @@
 // The warm pool: how many ENIs, addresses and prefixes the node holds ahead of its pods.
-import { boolField, envField, INVALID, parseDecimal, targetField } from "../fields.ts";
+import { boolField, envField, INVALID, optionalBoolField, parseDecimal, targetField } from "../fields.ts";
 import { combinedVariable, variable } from "../declaration.ts";
 
 export const POOL_VARIABLES = {
@@ -70,26 +70,49 @@ export const POOL_VARIABLES = {
     },
   ),
   ENABLE_SUBNET_DISCOVERY: variable(boolField(true), {
-    about: "Create ENIs in the subnet with the most free addresses among the node's own and those tagged kubernetes.io/role/cni; false: the node's own only.",
+    about: "Create ENIs in the subnet with the most free addresses among the node's own (unless tagged kubernetes.io/role/cni=0) and those tagged kubernetes.io/role/cni with any value but 0 (and, with CLUSTER_NAME, no other cluster's cni.networking.k8s.aws/cluster/ tag); ENIs in subnets tagged 0, the node's own included, give pods no address. false: the node's own only, refused when tagged 0.",
     sets: "pool.subnetDiscovery",
   }),
+  ENABLE_MULTI_NIC: variable(
+    envField<false>({
+      accepted: '"false" (any letter case) or unset: only network card 0 is managed',
+      default: false,
+      defaultText: "false",
+      differs:
+        "true is refused at start-up: multiple network cards are not implemented yet (per-card ENIs, route tables, rules and ipam-nic-N.json checkpoints; multi-homed pods with k8s.amazonaws.com/nicConfig; introspection by card); upstream manages every eligible card",
+      parse: (v) => {
+        const lower = v.toLowerCase();
+        if (lower === "false") return false;
+        if (lower === "true")
+          return {
+            invalid:
+              "multiple network cards are not implemented yet: pool-manager manages network card 0 only (no per-card ENIs, route tables, rules or ipam-nic-N.json checkpoints), and addr-broker and net-config cannot give a pod one interface per card (k8s.amazonaws.com/nicConfig: multi-nic-attachment)",
+          };
+        return INVALID;
+      },
+    }),
+    {
+      about: "Manage every eligible network card and give multi-homed pods one interface per card. Only false is accepted: network card 0 alone is managed, ENIs on other cards are left alone.",
+      sets: "pool.multiNic",
+    },
+  ),
   DISABLE_LEAKED_ENI_CLEANUP: variable(boolField(false), {
     about: "Do not delete detached ENIs this CNI created and lost track of.",
     sets: "pool.disableLeakedEniCleanup",
   }),
-  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: variable(boolField(false, { source: "project" }), {
+  AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: combinedVariable(optionalBoolField("(true with the compat pool policy, as upstream; else false)", { source: "project" }), {
     about: "Count addresses in cooldown as free when sizing the pool, as upstream does.",
     sets: "pool.coolingIpsCountAsAvailable",
   }),
-  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "Check IMDS's view of ENIs and addresses against EC2 before using it.",
     sets: "pool.verifyImdsWithEc2",
   }),
-  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "With prefix delegation on a fragmented subnet, fall back to single secondary addresses.",
     sets: "pool.prefixDelegationFallbackToIps",
   }),
-  AWS_VPC_CNI_DEMAND_AWARE_POOL: variable(boolField(true, { source: "project" }), {
+  AWS_VPC_CNI_DEMAND_AWARE_POOL: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "Grow the pool for pods already scheduled to the node, not only to the warm targets.",
     sets: "pool.demandAware",
   }),

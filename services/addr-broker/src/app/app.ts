@@ -21,7 +21,7 @@ import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
 import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
-import type { PodDeps } from "./pod-add.ts";
+import { wiringFor, type PodDeps } from "./pod-add.ts";
 import { sweepGonePods } from "./pod-release.ts";
 import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
@@ -126,16 +126,9 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     });
   });
   handle(frame.app, listAssignments, () => ({
-    assignments: broker.allocations().map((a) => ({
-      networkName: a.networkName,
-      containerId: a.containerId,
-      ifName: a.ifName,
-      netns: a.netns ?? "",
-      podNamespace: a.podNamespace,
-      podName: a.podName,
-      address: a.address,
-      routeTable: broker.routeTableFor(a),
-    })),
+    assignments: broker.allocations().map((a) => ({ ...wiringFor(broker, a, a.netns ?? ""), networkName: a.networkName })),
+    // Live pods known only from the kernel: net-config must not prune their wiring.
+    reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => ({ address, ...(hostVeth ? { hostVeth } : {}), ...(routeTable ? { routeTable } : {}) })),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
     restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
   }));

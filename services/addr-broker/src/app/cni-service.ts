@@ -32,7 +32,9 @@ async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   if (req.conf.prevResult !== undefined) problems.push(...prevResultProblems(req.conf.prevResult, { address: a.address, ifName: req.ifName, netns: req.netns }));
   let net;
   try {
-    net = await d.netConfig.check(wiringFor(d.broker, a, req.netns, req.callerPid));
+    const wiring = wiringFor(d.broker, a, req.netns, req.callerPid);
+    if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
+    net = await d.netConfig.check(wiring);
   } catch (err) {
     throw peerError("check the pod", d.broker.settings.netConfigSocket, err);
   }

@@ -8,7 +8,7 @@
  * net-config's reconcile removes veths, routes and rules no assignment names, and the
  * runtime, which got no answer, retries or DELs.
  */
-import { hostVethName } from "../../../../shared/naming.ts";
+import { hostVethName, vethPrefixOf } from "../../../../shared/naming.ts";
 import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
 import type { Broker } from "./broker.ts";
 import { isMiss, pickAddress, type Miss } from "../core/assign.ts";
@@ -27,7 +27,7 @@ export interface PodDeps {
   netnsExists: (path: string) => boolean;
   metrics?: BrokerMetrics;
   /** ANNOTATE_POD_IP: told of each successful ADD after the answer is built (queues, never blocks or throws). */
-  podAnnotator?: { annotate(namespace: string, name: string, ip: string): void };
+  podAnnotator?: { annotate(namespace: string, name: string, ip: string): void; clear(namespace: string, name: string, releasedIp: string): void };
   /** egress-cni (app/egress-cni.ts): absent when the node does not serve it. */
   egress?: EgressDeps;
 }
@@ -43,7 +43,15 @@ export function wiringFor(broker: Broker, a: Allocation, netns: string, netnsPid
   if (netnsPid !== undefined) w.netnsPid = netnsPid;
   if (a.podNamespace) w.podNamespace = a.podNamespace;
   if (a.podName) w.podName = a.podName;
+  // The veth keeps the prefix it was named with (a conflist's vethPrefix may differ from the node's).
+  const prefix = a.hostVeth !== undefined ? vethPrefixOf(a.hostVeth) : undefined;
+  if (prefix !== undefined && prefix !== broker.settings.vethPrefix) w.vethPrefix = prefix;
   return w;
+}
+
+/** The host veth prefix for a request: the conflist's `vethPrefix`, else the node's setting. */
+export function vethPrefixFor(broker: Broker, conf: { plugin: { vethPrefix?: string } }): string {
+  return conf.plugin.vethPrefix ?? broker.settings.vethPrefix;
 }
 
 export function peerError(what: string, socket: string, err: unknown): CniError {
@@ -58,8 +66,12 @@ export function peerError(what: string, socket: string, err: unknown): CniError 
  * veth derives from CNI_ARGS): the reservation becomes its allocation, same address.
  * Call under broker.serial; undefined when there is no such reservation.
  */
-export function adoptReservation(broker: Broker, k: PodKey, req: { netns: string; args: { podNamespace?: string; podName?: string } }): { alloc: Allocation; durable: Promise<void> } | undefined {
-  const veth = hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName });
+export function adoptReservation(
+  broker: Broker,
+  k: PodKey,
+  req: { netns: string; conf: { plugin: { vethPrefix?: string } }; args: { podNamespace?: string; podName?: string } },
+): { alloc: Allocation; durable: Promise<void> } | undefined {
+  const veth = hostVethName(vethPrefixFor(broker, req.conf), { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName });
   const reserved = [...broker.state.reserved.values()].find((r) => r.hostVeth === veth);
   if (!reserved) return undefined;
   const alloc: Allocation = { ...k, address: reserved.address, allocatedAtNs: BigInt(broker.now()) * 1_000_000n, interfacesCount: 1, netns: req.netns, hostVeth: veth };
@@ -105,7 +117,7 @@ async function assign(d: PodDeps, k: PodKey, req: AddRequest): Promise<{ alloc: 
         interfacesCount: 1,
         netns: req.netns,
         routeTable: pick.routeTable,
-        hostVeth: hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName }),
+        hostVeth: hostVethName(vethPrefixFor(broker, req.conf), { namespace: req.args.podNamespace, name: req.args.podName, containerId: k.containerId, ifName: k.ifName }),
       };
       if (req.args.podNamespace) alloc.podNamespace = req.args.podNamespace;
       if (req.args.podName) alloc.podName = req.args.podName;
@@ -170,6 +182,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     const trace = req.trace;
     trace?.mark("assigned");
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
+    if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
     const wiringDone = d.netConfig.wire(wiring);
     const [written, wired] = await Promise.allSettled(trace ? [trace.markWhenSettled(durable, "durable"), trace.markWhenSettled(wiringDone, "wired")] : [durable, wiringDone]);
     if (written.status === "rejected") {

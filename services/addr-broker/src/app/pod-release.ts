@@ -9,7 +9,7 @@ import { hostVethName } from "../../../../shared/naming.ts";
 import { CniCode, CniError } from "../core/cni-error.ts";
 import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
-import { checkpointError, wiringFor, type PodDeps } from "./pod-add.ts";
+import { checkpointError, vethPrefixFor, wiringFor, type PodDeps } from "./pod-add.ts";
 import type { Trace } from "./cni-timings.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
@@ -34,14 +34,15 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   const found = findAllocation(broker.state, k);
   if (!found) {
     // An address rebuilt from the kernel has no known owner; the pod's veth name identifies it.
-    const veth = hostVethName(broker.settings.vethPrefix, { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
+    const veth = hostVethName(vethPrefixFor(broker, req.conf), { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
     const reserved = [...broker.state.reserved.values()].find((r) => r.hostVeth === veth);
     if (!reserved) return; // Already gone: DEL succeeds.
-    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable }, req.netns, "del", req.callerPid);
+    await unwireQuietly(d, { ...k, address: reserved.address, allocatedAtNs: 0n, routeTable: reserved.routeTable, hostVeth: veth }, req.netns, "del", req.callerPid);
     await broker.serial(() => broker.commit(releaseReserved(broker.state, reserved.address, broker.now(), broker.cooldownMs))).catch((err) => {
       throw checkpointError(broker, err);
     });
     broker.decide("released reserved", { key: keyOf(k), address: reserved.address });
+    clearAnnotation(d, req, reserved.address);
     return;
   }
   const pod = { ...found };
@@ -64,7 +65,13 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   });
   if (released) {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
+    clearAnnotation(d, req, released.address);
   }
+}
+
+/** ANNOTATE_POD_IP: the pod's vpc.amazonaws.com/pod-ips is set to "" once its address is released (queued, off the DEL's path). */
+function clearAnnotation(d: PodDeps, req: DelRequest, address: string): void {
+  if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.clear(req.args.podNamespace, req.args.podName, address);
 }
 
 /** Releases `stale` (still present and not in flight) in one write; net-config removes their leftovers first. */

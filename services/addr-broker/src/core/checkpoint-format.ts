@@ -4,10 +4,19 @@
  * project's own (cooldowns, reservations, drained CIDRs, and per allocation hostVeth,
  * netns, routeTable) are extra keys, which Go's encoding/json ignores.
  *
+ * Every address a live pod holds is an upstream allocation entry, also a reservation (a
+ * pod known only from the kernel after a corrupt checkpoint): after a downgrade upstream's
+ * ipamd restores those entries and never hands the address to another pod. A reservation's
+ * entry has a key of its own (reservation-entries.ts) and no pod name, so upstream's
+ * veth-existence check keeps it; read back here it is a reservation again. Cooling
+ * addresses are no pod's: they stay in the project's own `cooling` list (an upstream entry
+ * would hold them for ever, as no DEL will come for it).
+ *
  * allocationTimestamp is nanoseconds (≈1.7e18), beyond a double's exact range: it is read
  * and written as digits, never through a Number.
  */
 import { canonicalIp, isCidr } from "../../../../shared/ip.ts";
+import { isReservationEntry, reservationEntry, reservationFromEntry } from "./reservation-entries.ts";
 import { EMPTY_STATE, keyOf, type Allocation, type BrokerState, type Cooling, type Reserved } from "./state.ts";
 
 export const CHECKPOINT_VERSION = "vpc-cni-ipam/1";
@@ -48,6 +57,7 @@ export function encodeCheckpoint(state: BrokerState): string {
     if (a.routeTable !== undefined) entry.routeTable = a.routeTable;
     return entry;
   });
+  for (const r of state.reserved.values()) allocations.push(reservationEntry(r, TS_MARK));
   const doc = {
     version: CHECKPOINT_VERSION,
     allocations,
@@ -119,8 +129,14 @@ export function decodeCheckpoint(text: string): DecodedCheckpoint {
   if (d.version !== CHECKPOINT_VERSION) fail(`version: ${JSON.stringify(d.version)} is not ${CHECKPOINT_VERSION}`);
   const allocations = new Map<string, Allocation>();
   const owners = new Map<string, string>();
+  const carried = new Map<string, Reserved>();
   list(d, "allocations").forEach((x, i) => {
     const a = decodeAllocation(x, i);
+    if (isReservationEntry(a)) {
+      // A reservation carried in an upstream entry (also after upstream rewrote the file).
+      carried.set(a.address, reservationFromEntry(a));
+      return;
+    }
     const other = owners.get(a.address);
     if (other !== undefined && other !== keyOf(a)) fail(`allocations.${i}: ${a.address} is also held by ${other}`);
     owners.set(a.address, keyOf(a));
@@ -133,7 +149,8 @@ export function decodeCheckpoint(text: string): DecodedCheckpoint {
     if (!ip || typeof c.until !== "number" || typeof c.releasedAt !== "number") fail(`cooling.${i}: must be {ip, releasedAt, until}`);
     cooling.set(ip, { address: ip, releasedAt: c.releasedAt, until: c.until });
   });
-  const reserved = new Map<string, Reserved>();
+  // The project's own list says more (why, route table) when it is there.
+  const reserved = new Map<string, Reserved>(carried);
   list(d, "reserved").forEach((x, i) => {
     const r = x as Partial<Reserved>;
     const ip = typeof r.address === "string" ? canonicalIp(r.address) : undefined;

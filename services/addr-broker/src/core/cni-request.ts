@@ -6,6 +6,7 @@ import { netnsPath } from "../../../../shared/contracts/fields.ts";
 import { isValidContainerId, isValidIfName } from "../../../../shared/naming.ts";
 import { parseCniArgs, type PodArgs } from "./cni-args.ts";
 import { CniCode, CniError } from "./cni-error.ts";
+import { parsePluginConf, type PluginConf } from "./plugin-conf.ts";
 import { COMMANDS, LATEST_VERSION, isSupportedVersion, requireVersion, type CniCommand, type CniVersion } from "./cni-version.ts";
 
 export interface NetConf {
@@ -14,6 +15,8 @@ export interface NetConf {
   type: string;
   /** The whole config object as received (plugin-specific keys, prevResult, ...). */
   raw: Record<string, unknown>;
+  /** The plugin's own keys, type-checked (plugin-conf.ts). */
+  plugin: PluginConf;
   prevResult?: unknown;
 }
 
@@ -113,7 +116,8 @@ export function parseNetConf(command: CniCommand, stdin: string): NetConf {
   }
   const type = obj.type;
   if (type !== undefined && typeof type !== "string") throw new CniError(CniCode.INVALID_NETWORK_CONFIG, "type: must be a string");
-  const conf: NetConf = { cniVersion, name, type: (type as string | undefined) ?? "aws-cni", raw: obj };
+  const plugin = parsePluginConf(obj);
+  const conf: NetConf = { cniVersion, name, type: (type as string | undefined) ?? "aws-cni", raw: obj, plugin };
   if (obj.prevResult !== undefined && obj.prevResult !== null) conf.prevResult = obj.prevResult;
   return conf;
 }

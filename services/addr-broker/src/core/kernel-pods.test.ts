@@ -26,6 +26,16 @@ test("rules, routes and veths as `ip -j` prints them become pods", () => {
   expect(hostVeths).toEqual(["eni0123456789a", "eni0000000000b"]);
 });
 
+test("a pod veth named with another prefix (a conflist's vethPrefix) counts; other links do not", () => {
+  const routes = [
+    { dst: "10.0.12.34", dev: "cfg0123456789a", scope: "link" },
+    { dst: "10.0.12.35", dev: "eth1", scope: "link" },
+    { dst: "10.0.12.36", dev: "cfg0123456789", scope: "link" }, // 10 hex: not a pod veth name
+  ];
+  const links = [{ ifname: "eth1" }, { ifname: "cfg0123456789a" }, { ifname: "cfg0123456789" }, { ifname: "lo" }];
+  expect(podsFromKernel({ rules: [], routes, links }, "eni")).toEqual({ pods: [{ address: "10.0.12.34", hostVeth: "cfg0123456789a" }], hostVeths: ["cfg0123456789a"] });
+});
+
 test("garbage input yields nothing rather than throwing", () => {
   expect(podsFromKernel({ rules: "x", routes: null, links: [1, null] }, "eni")).toEqual({ pods: [], hostVeths: [] });
 });

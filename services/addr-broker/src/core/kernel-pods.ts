@@ -1,9 +1,13 @@
 /**
  * Pods as the kernel shows them, for rebuilding reservations when the checkpoint is
  * corrupt: every `to <ip> lookup main` rule at priority 512, every host route
- * `<ip> dev <prefix>…`, and every host veth with the prefix. Pure: parses `ip -j` output.
+ * `<ip> dev <prefix>…`, and every host veth with the prefix. A link named as a pod's host
+ * veth with another prefix (`<1-4 letters or digits><11 hex>`: a conflist's own vethPrefix)
+ * counts too, so a pod wired with it is neither lost nor thought gone. Pure: parses `ip -j`
+ * output.
  */
 import { canonicalIp } from "../../../../shared/ip.ts";
+import { vethPrefixOf } from "../../../../shared/naming.ts";
 
 export const RULE_TO_POD = 512;
 export const RULE_FROM_POD = 1536;
@@ -41,6 +45,7 @@ function tableNumber(t: unknown): number | undefined {
 }
 
 export function podsFromKernel(dump: KernelDump, vethPrefix: string): { pods: KernelPod[]; hostVeths: string[] } {
+  const isPodVeth = (name: unknown): name is string => typeof name === "string" && (name.startsWith(vethPrefix) || vethPrefixOf(name) !== undefined);
   const pods = new Map<string, KernelPod>();
   const get = (address: string) => {
     let p = pods.get(address);
@@ -58,12 +63,12 @@ export function podsFromKernel(dump: KernelDump, vethPrefix: string): { pods: Ke
     }
   }
   for (const r of asArray(dump.routes)) {
-    if (typeof r.dev !== "string" || !r.dev.startsWith(vethPrefix)) continue;
+    if (!isPodVeth(r.dev)) continue;
     const ip = hostAddress(r.dst, undefined);
     if (ip) get(ip).hostVeth = r.dev;
   }
   const hostVeths = asArray(dump.links)
     .map((l) => l.ifname)
-    .filter((n): n is string => typeof n === "string" && n.startsWith(vethPrefix));
+    .filter(isPodVeth);
   return { pods: [...pods.values()], hostVeths };
 }

@@ -120,7 +120,7 @@ export class PodService {
     } catch (err) {
       if (!(err instanceof NetConfigError && err.code === "NETNS_NOT_FOUND")) throw err;
     }
-    const problems = checkWiring(layout, settings.podMtu, node, pod);
+    const problems = checkWiring(layout, req.mtu ?? settings.podMtu, node, pod);
     return { ok: problems.length === 0, problems };
   }
 }

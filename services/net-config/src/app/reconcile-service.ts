@@ -4,7 +4,7 @@
  * and journaled. Observation, plan and repair run without an await in between, and what
  * was wired or unwired during the fetch is left alone this round.
  */
-import type { Assignment } from "../../../../shared/contracts/assignments.ts";
+import type { Assignment, Reservation } from "../../../../shared/contracts/assignments.ts";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import { planReconcile, type Desired, type InFlight } from "../core/reconcile.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
@@ -13,7 +13,7 @@ import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { HostService } from "./host-service.ts";
 
 export interface DesiredSources {
-  assignments(): Promise<{ assignments: Assignment[]; restored: boolean }>;
+  assignments(): Promise<{ assignments: Assignment[]; reserved?: Reservation[] | undefined; restored: boolean }>;
   capacity(): Promise<CapacitySnapshot>;
 }
 
@@ -79,7 +79,10 @@ export class Reconciler {
       const [a, c] = await Promise.allSettled([this.sources.assignments(), this.sources.capacity()]);
       if (a.status === "rejected") report.pods = `skipped: addr-broker unreachable (${why(a.reason)})`;
       else if (!a.value.restored) report.pods = "skipped: addr-broker has not restored its checkpoint yet";
-      else want.pods = a.value.assignments;
+      else {
+        want.pods = a.value.assignments;
+        want.reserved = a.value.reserved ?? [];
+      }
       if (c.status === "fulfilled" && c.value.ready) capacitySnapshot = c.value;
       if (c.status === "rejected") report.enis = `skipped: pool-manager unreachable (${why(c.reason)})`;
       else if (!c.value.ready) report.enis = "skipped: pool-manager not ready";

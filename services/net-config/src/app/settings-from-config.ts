@@ -1,6 +1,6 @@
 /** The one mapping from the project's Config (shared/config) to net-config's settings. */
 import type { Config } from "../../../../shared/config/index.ts";
-import { checkSettings, DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
+import { checkSettings, type NetConfigSettings } from "../core/settings.ts";
 
 export function settingsFromConfig(c: Config): NetConfigSettings {
   return checkSettings({
@@ -17,6 +17,6 @@ export function settingsFromConfig(c: Config): NetConfigSettings {
     disableTcpEarlyDemux: c.network.disableTcpEarlyDemux,
     configureRpFilter: c.network.configureRpFilter,
     enableNftables: c.network.enableNftables,
-    reconcileIntervalMs: DEFAULT_SETTINGS.reconcileIntervalMs,
+    reconcileIntervalMs: c.network.reconcileIntervalSeconds * 1000,
   });
 }

@@ -25,6 +25,10 @@ export interface PodRequest {
   podName?: string;
   address: string;
   routeTable: number;
+  /** The host veth's prefix when it is not the node's (a conflist's vethPrefix). */
+  vethPrefix?: string;
+  /** The pair's MTU when the conflist names one; else the node's POD_MTU. */
+  mtu?: number;
 }
 
 export function gatewayFor(family: Family): string {
@@ -45,14 +49,14 @@ export interface PodLayout {
 }
 
 export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "vethPrefix">): PodLayout {
-  checkVethPrefix(settings.vethPrefix);
+  const prefix = checkVethPrefix(req.vethPrefix ?? settings.vethPrefix);
   checkIfName(req.ifName, "ifName");
   checkIp(req.address, "address");
   checkTable(req.routeTable);
   const family = familyOf(req.address);
   const ip = canonicalIp(req.address) ?? req.address;
   const podCidr = `${ip}/${hostPrefix(family)}`;
-  const hostVeth = hostVethName(settings.vethPrefix, {
+  const hostVeth = hostVethName(prefix, {
     namespace: req.podNamespace,
     name: req.podName,
     containerId: req.containerId,
@@ -85,7 +89,7 @@ export function planWire(req: PodRequest, settings: NetConfigSettings, hostMac: 
   const steps: Step[] = [
     // A retried ADD finds the old pair: remove it first, as upstream does.
     { side: "node", op: { op: "link.del", dev: l.hostVeth, missingOk: true } },
-    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu: settings.podMtu, hostMac } },
+    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu: req.mtu ?? settings.podMtu, hostMac } },
     { side: "node", op: { op: "link.set", dev: l.hostVeth, up: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/accept_ra`, value: "0", missingOk: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/forwarding`, value: "0", missingOk: true } },

@@ -42,6 +42,25 @@ describe("planReconcile", () => {
     expect(planReconcile(s, { pods: [] }, healthy, { veths: new Set([l.hostVeth]), cidrs: new Set([l.podCidr]) })).toEqual([]);
   });
 
+  test("a live pod addr-broker holds only as a reservation (corrupt checkpoint) keeps its rules, route and veth", () => {
+    expect(planReconcile(s, { pods: [], reserved: [{ address: "10.0.1.5", hostVeth: l.hostVeth }] }, healthy, none)).toEqual([]);
+    // Known only by its address (no host route was seen): its rules stay, an unrelated leftover veth still goes.
+    const leftover = podLayout({ ...pod, podName: "gone", address: "10.0.1.6" }, s);
+    const seen: Observed = { ...healthy, links: [link(l.hostVeth), link(leftover.hostVeth)], routes: [] };
+    expect(planReconcile(s, { pods: [], reserved: [{ address: "10.0.1.5" }] }, seen, none).map((r) => r.what)).toEqual([`link ${l.hostVeth}`, `link ${leftover.hostVeth}`]);
+  });
+
+  test("a pod whose veth was named with a conflist's own prefix is laid out, repaired and pruned with that prefix", () => {
+    const own = { ...pod, vethPrefix: "cfg" };
+    const lo = podLayout(own, s);
+    expect(lo.hostVeth.startsWith("cfg")).toBe(true);
+    const seen: Observed = { links: [link(lo.hostVeth)], routes: [], rules: lo.rules };
+    expect(planReconcile(s, { pods: [own] }, seen, none).map((r) => r.kind)).toEqual(["pod-route"]);
+    const other = podLayout({ ...own, podName: "gone", address: "10.0.1.7" }, s);
+    const withLeftover: Observed = { links: [link(lo.hostVeth), link(other.hostVeth)], routes: [lo.hostRoute], rules: lo.rules };
+    expect(planReconcile(s, { pods: [own] }, withLeftover, none).map((r) => r.what)).toEqual([`link ${other.hostVeth}`]);
+  });
+
   test("without the assignments (addr-broker down) pods are not touched", () => {
     expect(planReconcile(s, {}, { ...healthy, rules: [] }, none)).toEqual([]);
   });

@@ -28,6 +28,11 @@ export interface Observed {
 export interface Desired {
   /** undefined: addr-broker could not be asked (or has not restored yet): pods are left alone. */
   pods?: PodRequest[];
+  /**
+   * Live pods addr-broker knows only from the kernel (rebuilt after a corrupt checkpoint):
+   * nothing of theirs is removed — their rules, their /32 route, their veth.
+   */
+  reserved?: Array<{ address: string; hostVeth?: string | undefined }>;
   /** undefined: pool-manager could not be asked: ENIs are left alone. */
   enis?: Array<EniRequest & { primary: boolean }>;
 }
@@ -40,14 +45,29 @@ export interface InFlight {
 
 export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observed, busy: InFlight): Repair[] {
   const repairs: Repair[] = [];
-  if (want.pods) repairs.push(...podRepairs(s, want.pods, seen, busy));
+  if (want.pods) repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, want.reserved ?? [])));
   if (want.enis) repairs.push(...eniRepairs(want.enis, seen));
   return repairs;
 }
 
+/** The reserved pods' veths and addresses join what is not touched this round. */
+function keptAlive(busy: InFlight, reserved: NonNullable<Desired["reserved"]>): InFlight {
+  if (reserved.length === 0) return busy;
+  const veths = new Set(busy.veths);
+  const cidrs = new Set(busy.cidrs);
+  for (const r of reserved) {
+    const ip = canonicalIp(r.address);
+    if (ip) cidrs.add(`${ip}/${ip.includes(":") ? 128 : 32}`);
+    if (r.hostVeth) veths.add(r.hostVeth);
+  }
+  return { veths, cidrs };
+}
+
 function podRepairs(s: NetConfigSettings, pods: PodRequest[], seen: Observed, busy: InFlight): Repair[] {
   const out: Repair[] = [];
-  const vethPattern = new RegExp(`^${s.vethPrefix}[0-9a-f]{11}$`);
+  // The node's prefix and any other a desired pod's veth was named with (a conflist's vethPrefix).
+  const prefixes = new Set([s.vethPrefix, ...pods.flatMap((p) => (p.vethPrefix && /^[A-Za-z0-9]{1,4}$/.test(p.vethPrefix) ? [p.vethPrefix] : []))]);
+  const vethPattern = new RegExp(`^(${[...prefixes].join("|")})[0-9a-f]{11}$`);
   const links = new Set(seen.links.map((l) => l.name));
   const layouts = pods.flatMap((p) => {
     try {

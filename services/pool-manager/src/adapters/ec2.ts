@@ -25,7 +25,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { hostCidr } from "../../../../shared/ip.ts";
 import type { CidrKind } from "../core/pool-state.ts";
-import { Ec2CallError, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../core/ports.ts";
+import { Ec2CallError, MANAGED_NETWORK_CARD, type CreateEniRequest, type Ec2Port, type Eni, type InstanceLimits, type Subnet, type Tags } from "../core/ports.ts";
 import type { Ec2Guard } from "./ec2-guard.ts";
 
 export interface Ec2AdapterOptions {
@@ -105,9 +105,12 @@ export class SdkEc2 implements Ec2Port {
     const t = r.InstanceTypes?.[0];
     const n = t?.NetworkInfo;
     if (!t || !n?.MaximumNetworkInterfaces || !n.Ipv4AddressesPerInterface) throw new Ec2CallError("InvalidInstanceType", `no network limits for ${instanceType}`, "DescribeInstanceTypes");
+    // With several network cards MaximumNetworkInterfaces is the instance's total; only the
+    // default card is managed, so its own limit is the one that counts (upstream's table).
+    const defaultCard = n.NetworkCards?.find((c) => (c.NetworkCardIndex ?? 0) === (n.DefaultNetworkCardIndex ?? 0));
     return {
       instanceType,
-      maxEnis: n.MaximumNetworkInterfaces,
+      maxEnis: defaultCard?.MaximumNetworkInterfaces ?? n.MaximumNetworkInterfaces,
       ipv4PerEni: n.Ipv4AddressesPerInterface,
       ipv6PerEni: n.Ipv6AddressesPerInterface ?? n.Ipv4AddressesPerInterface,
       // Trunking needs Nitro; the VPC resource controller's table is finer, this is the safe proxy.
@@ -160,7 +163,11 @@ export class SdkEc2 implements Ec2Port {
   async usedDeviceIndexes(instanceId: string): Promise<number[]> {
     const r = await this.send("DescribeInstances", () => this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
     const inst = r.Reservations?.[0]?.Instances?.[0];
-    return (inst?.NetworkInterfaces ?? []).map((n) => n.Attachment?.DeviceIndex).filter((d): d is number => d !== undefined);
+    // Device indexes are numbered per network card; only card 0's matter to this node's attaches.
+    return (inst?.NetworkInterfaces ?? [])
+      .filter((n) => (n.Attachment?.NetworkCardIndex ?? 0) === MANAGED_NETWORK_CARD)
+      .map((n) => n.Attachment?.DeviceIndex)
+      .filter((d): d is number => d !== undefined);
   }
 
   async createEni(req: CreateEniRequest): Promise<Eni> {

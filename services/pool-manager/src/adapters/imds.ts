@@ -41,7 +41,7 @@ function statusFromMessage(e: unknown): number | undefined {
   const m = /status code:? (\d{3})/i.exec(String((e as Error)?.message ?? ""));
   return m ? Number(m[1]) : undefined;
 }
-/** Each ENI's interfaces() reads ten leaves at once; more in flight only opens more idle connections. */
+/** Each ENI's interfaces() reads eleven leaves at once; more in flight only opens more idle connections. */
 const MAX_IN_FLIGHT = 4;
 
 export class SdkImds implements ImdsPort {
@@ -151,7 +151,7 @@ export class SdkImds implements ImdsPort {
     return Promise.all(
       macs.map(async (mac) => {
         const p = `network/interfaces/macs/${mac}/`;
-        const [dev, id, subnet, subnetCidr, vpcCidrs, sgs, v4s, prefixes, v6s, v6prefixes] = await Promise.all([
+        const [dev, id, subnet, subnetCidr, vpcCidrs, sgs, v4s, prefixes, v6s, v6prefixes, card] = await Promise.all([
           this.get(p + "device-number"),
           this.get(p + "interface-id"),
           this.get(p + "subnet-id"),
@@ -162,10 +162,13 @@ export class SdkImds implements ImdsPort {
           this.optional(p + "ipv4-prefix"),
           this.optional(p + "ipv6s"),
           this.optional(p + "ipv6-prefix"),
+          // Only instances with several network cards have this leaf.
+          this.optional(p + "network-card"),
         ]);
         return {
           mac,
           deviceNumber: Number(dev.trim()),
+          networkCard: networkCardOf(mac, card[0]),
           interfaceId: id.trim(),
           subnetId: subnet.trim(),
           subnetCidr: subnetCidr[0] ?? "",
@@ -187,6 +190,13 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 function checkMac(mac: string): string {
   if (!MAC.test(mac)) throw new Error(`mac: not a MAC address: ${JSON.stringify(mac)}`);
   return mac;
+}
+
+/** IMDS `network-card`: absent on single-card instances (card 0), else a card index. */
+function networkCardOf(mac: string, leaf: string | undefined): number {
+  if (leaf === undefined) return 0;
+  if (!/^\d{1,3}$/.test(leaf)) throw new ImdsError(`IMDS network/interfaces/macs/${mac}/network-card: not a network card index: ${JSON.stringify(leaf.slice(0, 40))}`);
+  return Number(leaf);
 }
 
 function split(s: string): string[] {

@@ -4,8 +4,8 @@ import { ec2Cidrs, imdsDiffers, isLeakedEni, reconcileCidrs } from "./ec2-reconc
 import { poolCidr } from "./pool-model.ts";
 
 const NOW = 1_800_000_000_000;
-const imdsIf = (id: string, v4s: string[], prefixes: string[] = []): ImdsInterface =>
-  ({ mac: "02:00:00:00:00:01", deviceNumber: 0, interfaceId: id, subnetId: "s", subnetCidr: "10.0.0.0/19", vpcId: "v", vpcCidrs: [], securityGroupIds: [], localIpv4s: v4s, ipv4Prefixes: prefixes, ipv6s: [], ipv6Prefixes: [] }) as ImdsInterface;
+const imdsIf = (id: string, v4s: string[], prefixes: string[] = [], networkCard = 0): ImdsInterface =>
+  ({ mac: "02:00:00:00:00:01", deviceNumber: 0, networkCard, interfaceId: id, subnetId: "s", subnetCidr: "10.0.0.0/19", vpcId: "v", vpcCidrs: [], securityGroupIds: [], localIpv4s: v4s, ipv4Prefixes: prefixes, ipv6s: [], ipv6Prefixes: [] }) as ImdsInterface;
 const known = (cidrs: string[]) => new Map([["eni-1", { pool: { cidrs: cidrs.map((c) => poolCidr(c, c.endsWith("/32") ? "address" : "prefix")) } }]]);
 
 describe("imdsDiffers", () => {
@@ -18,6 +18,8 @@ describe("imdsDiffers", () => {
     ["missing prefix", [imdsIf("eni-1", ["10.0.0.4"])], ["10.0.1.16/28"], 0, true],
     // an ENI the pool does not know (not unmanaged)
     ["unknown ENI", [imdsIf("eni-1", ["10.0.0.4"]), imdsIf("eni-2", ["10.0.0.9"])], [], 0, true],
+    // an ENI on network card 1: never managed, so never a difference (upstream skips unmanaged cards)
+    ["ENI on another network card", [imdsIf("eni-1", ["10.0.0.4"]), imdsIf("eni-9", ["10.0.0.9", "10.0.0.10"], [], 1)], [], 0, false],
     // ...unless it is the unmanaged one the pool counts
     ["unmanaged ENI", [imdsIf("eni-1", ["10.0.0.4"]), imdsIf("eni-2", ["10.0.0.9"])], [], 1, false],
   ] as const)("%s", (_name, imds, cidrs, unmanaged, differs) => {

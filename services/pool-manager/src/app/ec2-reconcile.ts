@@ -3,7 +3,7 @@
  * leaked-ENI clean-up: when IMDS disagrees with the pool, what EC2's truth changes in an
  * ENI's CIDRs, and which detached ENIs are this project's leftovers. No I/O, no clock reads.
  */
-import type { Eni, ImdsInterface } from "../core/ports.ts";
+import { MANAGED_NETWORK_CARD, type Eni, type ImdsInterface } from "../core/ports.ts";
 import type { PoolCidr } from "../core/pool-state.ts";
 import { poolCidr } from "./pool-model.ts";
 
@@ -13,12 +13,16 @@ export const REFREE_GUARD_MS = 60_000;
 export const LEAKED_ENI_MIN_AGE_MS = 5 * 60_000;
 
 /** The CIDRs an IMDS interface shows (secondary /32s, prefixes), as the pool writes them. */
-function imdsCidrs(i: ImdsInterface): string[] {
+export function imdsCidrs(i: ImdsInterface): string[] {
   return [...i.localIpv4s.slice(1).map((ip) => `${ip}/32`), ...i.ipv4Prefixes, ...i.ipv6Prefixes];
 }
 
-/** True when IMDS lists another number of ENIs than the pool knows, or other CIDRs on a known one. */
-export function imdsDiffers(known: ReadonlyMap<string, { pool: { cidrs: PoolCidr[] } }>, unmanaged: number, imds: ImdsInterface[]): boolean {
+/**
+ * True when IMDS lists another number of ENIs than the pool knows, or other CIDRs on a known
+ * one. ENIs on network cards other than 0 are not the pool's and not compared.
+ */
+export function imdsDiffers(known: ReadonlyMap<string, { pool: { cidrs: PoolCidr[] } }>, unmanaged: number, allImds: ImdsInterface[]): boolean {
+  const imds = allImds.filter((i) => i.networkCard === MANAGED_NETWORK_CARD);
   if (imds.length !== known.size + unmanaged) return true;
   return imds.some((i) => {
     const m = known.get(i.interfaceId);

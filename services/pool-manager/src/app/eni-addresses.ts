@@ -16,7 +16,8 @@ export async function assign(d: ExecutorDeps, eniId: string, kind: "address" | "
   } catch (err) {
     // Throttling or a 5xx says nothing of the subnet: a second call for one address would
     // spend the account's shared budget on 1 address where the next cycle gets them all.
-    if (count <= 1 || isRetryable(err)) {
+    // Asking again for the 1 that just failed is pointless too, but upstream does it (compat).
+    if ((count <= 1 && d.settings.policy === "demand") || isRetryable(err)) {
       noteInsufficient(d, err);
       throw err;
     }

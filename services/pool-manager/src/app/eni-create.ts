@@ -4,7 +4,8 @@
  * all its addresses), attached at a free device index (deleted again if the attach fails),
  * taken into the pool, waited for in IMDS and set up by net-config.
  */
-import { ec2Code, type Eni, type Tags } from "../core/ports.ts";
+import { ec2Code, type Eni, type Subnet, type Tags } from "../core/ports.ts";
+import { CNI_ROLE_TAG, subnetExcluded, subnetTakesNewEnis } from "../core/subnet-discovery.ts";
 import type { DeviceIndexes } from "./device-indexes.ts";
 import { INSUFFICIENT, noteInsufficient } from "./ec2-failures.ts";
 import { deleteOrQueue } from "./eni-delete.ts";
@@ -12,34 +13,56 @@ import type { ExecutorDeps } from "./executor.ts";
 import { eniSetupOf, eniPoolCidrs, type ManagedEni } from "./pool-model.ts";
 
 async function targetSubnet(d: ExecutorDeps): Promise<{ subnetIds: string[]; securityGroups: string[] }> {
-  const { settings, facts, opts, ec2, kube } = d;
+  const { settings, facts, opts, kube } = d;
   if (settings.customNetwork) {
     const cfg = await kube?.myEniConfig();
     if (!cfg || "missing" in cfg) throw new Error(cfg && "missing" in cfg ? cfg.missing : "custom networking needs the Kubernetes API");
     return { subnetIds: [cfg.subnetId], securityGroups: cfg.securityGroups.length ? cfg.securityGroups : facts.primarySecurityGroups };
   }
-  if (!opts.subnetDiscovery) return { subnetIds: [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
-  try {
-    const subnets = await ec2.subnets(facts.vpcId, facts.az);
-    const eligible = subnets
-      .filter((s) => s.tags["kubernetes.io/role/cni"] !== "0")
-      .filter((s) => s.id === facts.primarySubnetId || s.tags["kubernetes.io/role/cni"] === "1")
-      .sort((a, b) => b.availableIps - a.availableIps);
-    return { subnetIds: eligible.length ? eligible.map((s) => s.id) : [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
-  } catch {
-    return { subnetIds: [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
+  const own = { subnetIds: [facts.primarySubnetId], securityGroups: facts.primarySecurityGroups };
+  if (!opts.subnetDiscovery) {
+    // As upstream: the node's own subnet, unless tagged out; if the tags cannot be read, it is used.
+    const primary = await primarySubnetTags(d).catch(() => undefined);
+    if (primary && subnetExcluded(primary, opts.clusterName)) throw new Error(`the node's subnet ${facts.primarySubnetId} is tagged ${CNI_ROLE_TAG}=${primary[CNI_ROLE_TAG]} and subnet discovery is off (ENABLE_SUBNET_DISCOVERY=false): no subnet may take a new ENI`);
+    return own;
   }
+  let subnets: Subnet[];
+  try {
+    subnets = await d.ec2.subnets(facts.vpcId, facts.az);
+  } catch (first) {
+    // As upstream: the node's own subnet, once a second read shows it is not tagged out; no ENI if that read fails too.
+    const primary = await primarySubnetTags(d).catch((err) => {
+      throw new Error(`subnet discovery: DescribeSubnets failed (${String(first)}), and again checking the node's subnet: ${String(err)}`);
+    });
+    if (primary && subnetExcluded(primary, opts.clusterName)) throw new Error(`the node's subnet ${facts.primarySubnetId} is tagged ${CNI_ROLE_TAG}=${primary[CNI_ROLE_TAG]}: no subnet may take a new ENI`);
+    return own;
+  }
+  const eligible = subnets
+    .filter((s) => subnetTakesNewEnis(s.tags, s.id === facts.primarySubnetId, opts.clusterName))
+    .sort((a, b) => b.availableIps - a.availableIps);
+  if (eligible.length === 0) throw new Error(`no subnet may take a new ENI: the node's subnet is tagged ${CNI_ROLE_TAG}=0 (or belongs to another cluster) and no other subnet of the AZ is tagged ${CNI_ROLE_TAG} for this cluster`);
+  return { subnetIds: eligible.map((s) => s.id), securityGroups: facts.primarySecurityGroups };
 }
 
-export function eniTags(d: ExecutorDeps): Tags {
-  const { opts, facts } = d;
+/** The node's own subnet's tags (undefined when the VPC does not list it). */
+async function primarySubnetTags(d: ExecutorDeps): Promise<Record<string, string> | undefined> {
+  const subnets = await d.ec2.subnets(d.facts.vpcId, d.facts.az);
+  return subnets.find((s) => s.id === d.facts.primarySubnetId)?.tags;
+}
+
+/** The tags upstream puts on every ENI the node manages (buildENITags): owner, cluster, ADDITIONAL_ENI_TAGS. */
+export function ownerTags(opts: { clusterName?: string | undefined; additionalTags: Record<string, string> }, instanceId: string): Tags {
   const extra = Object.fromEntries(Object.entries(opts.additionalTags).filter(([k]) => !k.includes("k8s.amazonaws.com")));
   return {
+    "node.k8s.amazonaws.com/instance_id": instanceId,
+    ...(opts.clusterName ? { "cluster.k8s.amazonaws.com/name": opts.clusterName, "eks:eni:owner": "amazon-vpc-cni" } : {}),
     ...extra,
-    "node.k8s.amazonaws.com/instance_id": facts.instanceId,
-    "node.k8s.amazonaws.com/createdAt": new Date(opts.now()).toISOString(),
-    ...(opts.clusterName ? { "cluster.k8s.amazonaws.com/name": opts.clusterName } : {}),
   };
+}
+
+/** A new ENI's tags: the owner tags and its creation time (the leaked-ENI clean-up reads it). */
+export function eniTags(d: ExecutorDeps): Tags {
+  return { "node.k8s.amazonaws.com/createdAt": new Date(d.opts.now()).toISOString(), ...ownerTags(d.opts, d.facts.instanceId) };
 }
 
 export async function createAndAttach(d: ExecutorDeps, devices: DeviceIndexes, kind: "address" | "prefix", count: number, yieldToOthers = false): Promise<ManagedEni> {

@@ -61,7 +61,8 @@ export async function executePlan(p: Plan, x: PlanExecution): Promise<{ errors: 
   // Then what grows left for later or what failed (after the pool's own work: pods first;
   // DeleteOnTermination once the pool is not short).
   if (!failed) {
-    const r = await executor.repair({ deleteOnTermination: !p.low, ec2Busy: x.settings.policy === "demand" && x.model.conditions.ec2Busy });
+    // compat sets DeleteOnTermination right after the attach, as upstream's AllocENI does.
+    const r = await executor.repair({ deleteOnTermination: !p.low || x.settings.policy !== "demand", ec2Busy: x.settings.policy === "demand" && x.model.conditions.ec2Busy });
     errors.push(...r.errors);
     failed ||= r.failed;
   }

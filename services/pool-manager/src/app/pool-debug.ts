@@ -14,6 +14,7 @@ export function poolDebug(pm: Pick<PoolManager, "model" | "settings" | "limits" 
     shortage: pm.model.shortage,
     enis: [...pm.model.enis.values()].map((m) => ({ ...m.pool, mac: m.mac, ready: m.ready, usage: m.pool.cidrs.map((c) => ({ ...(pm.model.usage?.cidrs.find((u) => u.cidr === c.cidr) ?? { assigned: 0, cooling: 0 }), cidr: c.cidr })) })),
     unmanagedEnis: pm.model.unmanaged,
+    otherNetworkCardEnis: [...pm.model.otherCardEnis],
     // ENIs created here still lacking DeleteOnTermination, ENIs still to delete, and the cycle back-off.
     deleteOnTerminationPending: [...pm.model.enis.values()].filter((m) => m.deleteOnTermination === false).map((m) => m.pool.id),
     pendingEniDeletes: Object.fromEntries(pm.model.pendingDeletes),

@@ -19,7 +19,7 @@ import type { Ec2Port, ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
 import { isLeakedEni } from "./ec2-reconcile.ts";
 import { ipv6Host } from "./ipv6-host.ts";
-import { adoptEni, excludedSubnets, reconcileWithEc2, type AdoptionContext } from "./eni-adoption.ts";
+import { adoptEni, excludedSubnets, onUnmanagedCard, reconcileWithEc2, type AdoptionContext } from "./eni-adoption.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
 import { refreshKube } from "./kube-refresh.ts";
 import type { PoolMetrics } from "./metrics.ts";
@@ -78,7 +78,7 @@ export class PoolManager {
     readonly opts: PoolManagerOptions,
     private readonly metrics?: PoolMetrics,
   ) {
-    this.model = new PoolModel(settings);
+    this.model = new PoolModel(settings, opts.now);
     this.usageIntake = new UsageIntake(this.model, opts);
     this.shrinkHold = new ShrinkHold(this.model, settings, (msg, f) => this.log(msg, f));
   }
@@ -111,7 +111,8 @@ export class PoolManager {
     const primary = enis.find((e) => e.id === primaryIf.interfaceId);
     this.facts = { instanceId, vpcId: primary?.vpcId ?? "", az, primarySubnetId: primaryIf.subnetId, primarySecurityGroups: primaryIf.securityGroupIds };
     this.executor = new Executor({ ...this.ports, model: this.model, settings: this.settings, facts: this.facts, opts: this.opts, recentlyFreed: this.recentlyFreed });
-    this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment ? [e.attachment.deviceIndex] : [])));
+    // Device indexes are per network card: only card 0's are this node's to pick from.
+    this.executor.noteDeviceIndexes(enis.flatMap((e) => (e.attachment && !onUnmanagedCard(e) ? [e.attachment.deviceIndex] : [])));
     const subnetCidrs = new Map(ifs.map((i) => [i.interfaceId, i.subnetCidr]));
     const adoption = this.adoption();
     const excluded = await excludedSubnets(adoption);
@@ -125,7 +126,7 @@ export class PoolManager {
     this.model.ready = true;
     this.model.bump();
     this.metrics?.startup.observe((performance.now() - t0) / 1000);
-    this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged });
+    this.log("pool-manager started", { instanceId, instanceType, enis: this.model.enis.size, unmanaged: this.model.unmanaged, otherNetworkCards: this.model.otherCardEnis.size });
     // Pre-scale. Upstream's ipamd finishes it before it serves ADDs (compat keeps that); the
     // demand policy grows for pods as they are scheduled, so the node is up once its ENIs
     // are read, and the first cycle does not hold start-up on the account's shared budget.
@@ -154,7 +155,7 @@ export class PoolManager {
 
   /** What adoption and the reconcile work with (once start() has read the node's facts). */
   private adoption(): AdoptionContext {
-    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, log: (msg, f) => this.log(msg, f) };
+    return { model: this.model, opts: this.opts, ports: this.ports, facts: this.facts!, executor: this.executor!, metrics: this.metrics, recentlyFreed: this.recentlyFreed, verifyImdsWithEc2: this.settings.verifyImdsWithEc2, log: (msg, f) => this.log(msg, f) };
   }
 
   async refreshUsage(): Promise<void> {

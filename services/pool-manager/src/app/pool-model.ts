@@ -6,6 +6,7 @@
 import type { CapacitySnapshot, EniSetup, UsageReport } from "../../../../shared/contracts/index.ts";
 import { nth, parseCidr } from "../../../../shared/ip.ts";
 import { routeTableFor } from "../../../../shared/naming.ts";
+import { effectiveSettings, isSwitchedKind } from "../core/pool-policy.ts";
 import { eniServesPods } from "../core/pool-stats.ts";
 import type { CidrKind, PoolCidr, PoolEni, PoolState, PoolUsage } from "../core/pool-state.ts";
 import type { Eni } from "../core/ports.ts";
@@ -71,7 +72,10 @@ export function eniPoolCidrs(e: Pick<Eni, "secondaryIps" | "ipv4Prefixes" | "ipv
 
 export class PoolModel {
   readonly enis = new Map<string, ManagedEni>();
+  /** Card 0's ENIs not managed (no_manage, efa-only): they take slots of card 0's limit. */
   unmanaged = 0;
+  /** ENIs attached on network cards other than 0: never adopted, given addresses, deleted or counted. */
+  readonly otherCardEnis = new Set<string>();
   /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
   readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
@@ -107,7 +111,10 @@ export class PoolModel {
   readonly epoch = crypto.randomUUID();
   private waiters = new Set<() => void>();
 
-  constructor(readonly settings: PoolSettings) {}
+  constructor(
+    readonly settings: PoolSettings,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   bump(): void {
     this.version++;
@@ -158,7 +165,7 @@ export class PoolModel {
   }
 
   snapshot(): CapacitySnapshot {
-    const s = this.settings;
+    const s = effectiveSettings(this.settings, this.conditions.view(), this.now());
     return {
       version: this.version,
       epoch: this.epoch,
@@ -183,7 +190,8 @@ export class PoolModel {
           primaryIp: m.primaryIp,
           primary: m.pool.primary,
           usable: m.ready && !m.removing && eniServesPods(s, m.pool),
-          cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing })),
+          // A CIDR of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) is handed out no more: its pods keep theirs.
+          cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing || isSwitchedKind(s, c) })),
         })),
       ...(this.shortage ? { shortage: this.shortage } : {}),
       ready: this.ready,

@@ -44,7 +44,8 @@ export class ShrinkHold {
     if (this.settings.policy !== "demand" || this.inheritedPoolAtMs === undefined) return p;
     const age = now - this.inheritedPoolAtMs;
     const releaseSpan = this.model.podsWatched ? DEMAND_TUNING.releaseDelayMs : DEMAND_TUNING.horizonMs;
-    const held = p.actions.filter((a) => shrinking(a) && age < (a.kind === "release" ? releaseSpan : DEMAND_TUNING.eniReleaseDelayMs));
+    // CIDRs of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) are no surplus the demand history could want back.
+    const held = p.actions.filter((a) => shrinking(a) && !(a.kind === "release" && a.leftover) && age < (a.kind === "release" ? releaseSpan : DEMAND_TUNING.eniReleaseDelayMs));
     if (held.length === 0) return p;
     if (!this.shrinkHoldNoted) {
       this.shrinkHoldNoted = true;

@@ -6,8 +6,11 @@ export type PlanAction =
   | { kind: "assign"; eniId: string; cidrKind: CidrKind; count: number; reason: string }
   /** Create an ENI with `count` addresses or prefixes (one call), attach it, set it up. */
   | { kind: "createEni"; cidrKind: CidrKind; count: number; reason: string }
-  /** Drain, then unassign these CIDRs of one ENI (one call). */
-  | { kind: "release"; eniId: string; cidrs: string[]; reason: string }
+  /**
+   * Drain, then unassign these CIDRs of one ENI (one call). `leftover`: CIDRs the node no longer
+   * uses (the other kind after ENABLE_PREFIX_DELEGATION was switched, an excluded primary ENI's).
+   */
+  | { kind: "release"; eniId: string; cidrs: string[]; reason: string; leftover?: boolean }
   /** Drain all its CIDRs, tear the link down, detach and delete the ENI. */
   | { kind: "deleteEni"; eniId: string; reason: string };
 

@@ -7,9 +7,12 @@ import type { PoolCidr, PoolEni, PoolState, PoolUsage } from "./pool-state.ts";
 import { useOf } from "./pool-state.ts";
 import { IPV4_PREFIX_SIZE, ipTargetsDefined, type PoolSettings } from "./settings.ts";
 
-/** Pods may take addresses from this ENI. */
+/**
+ * Pods may take addresses from this ENI. An EFA ENI (InterfaceType efa) does, as upstream's
+ * datastore hands out its addresses; it is only never deleted. efa-only ENIs are not adopted.
+ */
 export function eniServesPods(s: PoolSettings, eni: PoolEni): boolean {
-  return !eni.trunk && !eni.excluded && !eni.efa && !(s.customNetwork && eni.primary);
+  return !eni.trunk && !eni.excluded && !(s.customNetwork && eni.primary);
 }
 
 /**

@@ -7,6 +7,9 @@ import type { PoolLimits } from "./settings.ts";
 
 export type Tags = Record<string, string>;
 
+/** The one network card whose ENIs the pool manages (upstream's DefaultNetworkCardIndex; ENABLE_MULTI_NIC is not implemented). */
+export const MANAGED_NETWORK_CARD = 0;
+
 export interface Eni {
   id: string;
   mac: string;
@@ -14,7 +17,7 @@ export interface Eni {
   vpcId: string;
   description: string;
   status: "available" | "attaching" | "in-use" | "detaching" | string;
-  interfaceType: "interface" | "trunk" | "efa" | string;
+  interfaceType: "interface" | "trunk" | "efa" | "efa-only" | string;
   attachment?: { id: string; instanceId: string; deviceIndex: number; networkCard: number; attachedAtMs?: number; status: string };
   primaryIp: string;
   /** Secondary IPv4 addresses (not the primary). */
@@ -36,6 +39,10 @@ export interface Subnet {
   tags: Tags;
 }
 
+/**
+ * `maxEnis` is the default network card's (card 0's) ENI limit, as upstream's limits table
+ * gives it: only card 0 is managed, so other cards' slots are neither used nor counted.
+ */
 export type InstanceLimits = Omit<PoolLimits, "maxPods"> & { vcpus: number; hypervisor: string; networkCards: number };
 
 export interface CreateEniRequest {
@@ -61,7 +68,7 @@ export interface Ec2Port {
   /** Detached ENIs this project may have leaked: tag-key instance_id, status available, the VPC (and cluster tag). */
   leakedEniCandidates(vpcId: string, clusterName?: string): Promise<Eni[]>;
   subnets(vpcId: string, az: string): Promise<Subnet[]>;
-  /** Device indexes in use on the instance (DescribeInstances). */
+  /** Device indexes in use on the instance's network card 0 (DescribeInstances); other cards number their own. */
   usedDeviceIndexes(instanceId: string): Promise<number[]>;
   createEni(req: CreateEniRequest): Promise<Eni>;
   attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string>;
@@ -102,6 +109,8 @@ export function ec2Code(err: unknown): string | undefined {
 export interface ImdsInterface {
   mac: string;
   deviceNumber: number;
+  /** IMDS `network-card` (shown only on instances with several cards; 0 when absent). */
+  networkCard: number;
   interfaceId: string;
   subnetId: string;
   subnetCidr: string;

@@ -36,6 +36,9 @@ function planRelease(ctx: PlanContext): PlanAction[] {
     return [];
   }
   let budget = s.prefixDelegation ? overUnits * IPV4_PREFIX_SIZE : overUnits;
+  // Demand-aware: never release what the pods scheduled to the node are about to take (else
+  // the next check grows it back).
+  if (s.demandAware) budget = Math.min(budget, Math.max(stats.available - demandHeld(ctx) - s.warmIpTarget, 0));
   if (budget <= 0) return [];
   const actions: PlanAction[] = [];
   for (const eni of [...state.enis].sort((a, b) => b.deviceNumber - a.deviceNumber)) {
@@ -70,6 +73,9 @@ function planFreeEni(ctx: PlanContext, released: ReadonlySet<string>): PlanActio
     if (eni.primary || eni.trunk || eni.efa || !old(eni) || !empty(eni)) continue;
     const need = requiredFor(s, ctx, eni, released);
     if (need) continue;
+    const size = countedCidrs(s, eni).filter((c) => !released.has(c.cidr)).reduce((n, c) => n + c.size, 0);
+    if (s.demandAware && ctx.stats.available - size < demandHeld(ctx)) continue; // pods scheduled here need it
+    
     const why = ipTargetsDefined(s)
       ? `not needed for WARM_IP_TARGET=${s.warmIpTarget} / MINIMUM_IP_TARGET=${s.minimumIpTarget}`
       : s.prefixDelegation
@@ -101,4 +107,9 @@ function requiredFor(s: PoolSettings, ctx: PlanContext, eni: PoolEni, released: 
   if (s.prefixDelegation && s.warmPrefixTarget !== 0 && otherFreePrefixes < s.warmPrefixTarget) return "WARM_PREFIX_TARGET";
   // WARM_ENI_TARGET alone: shouldRemoveExtraENIs already guaranteed the rest keeps the target.
   return undefined;
+}
+
+/** Addresses the pods scheduled to the node or waiting for an ADD will take (demand-aware only). */
+function demandHeld(ctx: PlanContext): number {
+  return Math.max(ctx.usage.pendingPods, ctx.usage.waiting, 0);
 }

@@ -194,3 +194,30 @@ describe("faults", () => {
     expect(ec2.mutatingCalls()).toBe(3);
   });
 });
+
+describe("the log of mutating calls", () => {
+  test("each mutating call in order, ENIs by device index, refusals with their code; reads are not in it; resetCalls clears it", async () => {
+    const { ec2, inst, create } = world();
+    await ec2.instanceEnis(inst.id);
+    await ec2.assign(inst.primaryEniId, "ipv4", "address", 3);
+    const e = await create(2);
+    const attachment = await ec2.attachEni(e.id, inst.id, 1);
+    await ec2.setDeleteOnTermination(e.id, attachment);
+    expect(await refusal(ec2.assign(e.id, "ipv4", "address", 20))).toMatchObject({ code: "PrivateIpAddressLimitExceeded" });
+    await ec2.unassign(e.id, "ipv4", "address", [`${ec2.eniState(e.id)!.secondaryIps[0]}/32`]);
+    await ec2.createTags([inst.primaryEniId], { a: "b" });
+    await ec2.detachEni(attachment);
+    expect(ec2.mutations()).toEqual([
+      "AssignPrivateIpAddresses @0 +3 address",
+      "CreateNetworkInterface +2 address",
+      "AttachNetworkInterface @1",
+      "ModifyNetworkInterfaceAttribute @1",
+      "AssignPrivateIpAddresses @1 +20 address !PrivateIpAddressLimitExceeded",
+      "UnassignPrivateIpAddresses @1 -1 address",
+      "CreateTags @0",
+      "DetachNetworkInterface @1",
+    ]);
+    ec2.resetCalls();
+    expect(ec2.mutations()).toEqual([]);
+  });
+});

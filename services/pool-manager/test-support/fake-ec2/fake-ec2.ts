@@ -36,9 +36,20 @@ function toPortEni(e: FakeEni): Eni {
   return { ...rest, ...(a ? { attachment: { id: a.id, instanceId: a.instanceId, deviceIndex: a.deviceIndex, networkCard: a.networkCard, attachedAtMs: a.attachedAtMs, status: a.status } } : {}) };
 }
 
+/** One mutating call as the account saw it: ENIs named by device index ("@1"), so runs compare. */
+export interface MutatingCall {
+  api: string;
+  /** e.g. "@0 +9 address", "+7 address", "@1"; "" when nothing more is worth saying. */
+  detail: string;
+  /** The EC2 error code when refused. */
+  error?: string;
+}
+
 export class FakeEc2 extends FakeEc2World implements Ec2Port {
   readonly faults: Ec2Faults;
   readonly calls: Record<string, CallCount> = {};
+  /** Every mutating call, in order (resetCalls clears it). */
+  readonly log: MutatingCall[] = [];
   /** The client in front of the account (set after construction when it needs the fake's clock). */
   client: Ec2Client | undefined;
 
@@ -57,17 +68,32 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
 
   resetCalls(): void {
     for (const k of Object.keys(this.calls)) delete this.calls[k];
+    this.log.length = 0;
   }
 
-  private call<T>(api: string, fn: () => T, o?: { yieldToOthers?: boolean }): Promise<T> {
-    const send = () => this.serve(api, fn);
+  /** The mutating calls as "Api detail" lines ("AssignPrivateIpAddresses @0 +9 address"), refusals with " !Code". */
+  mutations(): string[] {
+    return this.log.map((c) => [c.api, c.detail, c.error ? `!${c.error}` : ""].filter(Boolean).join(" "));
+  }
+
+  /** "@<device index>" of an attached ENI, else "". */
+  private at(eniId: string): string {
+    const a = this.enis.get(eniId)?.attachment;
+    return a ? `@${a.deviceIndex}` : "";
+  }
+
+  private call<T>(api: string, fn: () => T, o?: { yieldToOthers?: boolean }, detail?: () => string): Promise<T> {
+    const send = () => this.serve(api, fn, detail);
     return this.client ? this.client.call(api, send, o) : send();
   }
 
   /** One call as the account answers it: IAM and the bucket, the latency, an injected error, then the action. */
-  private async serve<T>(api: string, fn: () => T): Promise<T> {
+  private async serve<T>(api: string, fn: () => T, detail?: () => string): Promise<T> {
     const count = (this.calls[api] ??= { ok: 0, error: 0, throttled: 0 });
+    const entry: MutatingCall | undefined = MUTATING.test(api) ? { api, detail: "" } : undefined;
+    if (entry) this.log.push(entry);
     try {
+      if (entry && detail) entry.detail = detail();
       this.faults.admit(api);
       const delay = this.faults.delayOf(api);
       if (delay > 0) await this.clock.sleep(delay);
@@ -79,6 +105,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       return out;
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
+      if (entry) entry.error = err.code;
       if (err.code === "RequestLimitExceeded") count.throttled++;
       else count.error++;
       throw new Ec2CallError(err.code, err.message, api, statusOf(err.code));
@@ -146,6 +173,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
         return toPortEni(eni);
       },
       { yieldToOthers: req.yieldToOthers === true },
+      () => `+${req.count} ${req.cidrKind}`,
     );
   }
 
@@ -167,7 +195,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       delete e.detachedAtMs;
       this.settle();
       return e.attachment.id;
-    });
+    }, undefined, () => `@${deviceIndex}`);
   }
 
   setDeleteOnTermination(eniId: string, attachmentId: string): Promise<void> {
@@ -175,7 +203,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       const e = this.eniOf(eniId);
       if (e.attachment?.id !== attachmentId) throw new Refusal("InvalidAttachmentID.NotFound", `Interface attachment '${attachmentId}' does not exist`);
       e.attachment.deleteOnTermination = true;
-    });
+    }, undefined, () => this.at(eniId));
   }
 
   detachEni(attachmentId: string): Promise<void> {
@@ -188,6 +216,9 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       e.status = "available";
       e.detachedAtMs = this.clock.now();
       if (status === "attached") this.changed(instanceId);
+    }, undefined, () => {
+      const e = [...this.enis.values()].find((x) => x.attachment?.id === attachmentId);
+      return e ? `@${e.attachment!.deviceIndex}` : "";
     });
   }
 
@@ -210,7 +241,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       const added = this.addCidrs(e, family, kind, count);
       if (e.attachment?.status === "attached") this.changed(e.attachment.instanceId);
       return added;
-    });
+    }, undefined, () => `${this.at(eniId)} +${count} ${kind}`);
   }
 
   unassign(eniId: string, family: "ipv4" | "ipv6", kind: CidrKind, cidrs: string[]): Promise<void> {
@@ -224,7 +255,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
       if (family === "ipv6") s.addresses.releaseIpv6(held);
       else s.addresses.release(held);
       if (e.attachment?.status === "attached") this.changed(e.attachment.instanceId);
-    });
+    }, undefined, () => `${this.at(eniId)} -${cidrs.length} ${kind}`);
   }
 
   createTags(resourceIds: string[], tags: Tags): Promise<void> {
@@ -236,7 +267,7 @@ export class FakeEc2 extends FakeEc2World implements Ec2Port {
         throw new Refusal("InvalidID", `The ID '${id}' is not valid`);
       });
       for (const t of targets) Object.assign(t, tags);
-    });
+    }, undefined, () => resourceIds.map((id) => this.at(id) || id).join(","));
   }
 
   /** Adds `count` addresses or prefixes within the ENI's slot limit (its instance type's, or the unattached one). */

@@ -8,8 +8,12 @@ import { AWS_EC2_BUCKETS, awsBucketOf, type AwsBucketName } from "../../../../sh
 import { TokenBucket } from "../../src/core/token-bucket.ts";
 import { Refusal } from "./refusal.ts";
 
-/** Errors of the service rather than of the request: the ones a test injects. */
-export type InjectedCode = "InternalError" | "ServiceUnavailable" | "Unavailable" | "RequestLimitExceeded";
+/**
+ * Errors of the service rather than of the request: the ones a test injects; and the
+ * subnet's InsufficientCidrBlocks (a fragmented subnet, for a given number of calls: the
+ * fake's allocator would otherwise need a subnet shaped just so, for just so long).
+ */
+export type InjectedCode = "InternalError" | "ServiceUnavailable" | "Unavailable" | "RequestLimitExceeded" | "InsufficientCidrBlocks";
 
 interface Injection {
   code: InjectedCode;

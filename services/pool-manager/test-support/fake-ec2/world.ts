@@ -239,6 +239,7 @@ export class FakeEc2World {
         return {
           mac: e.mac,
           deviceNumber: e.attachment!.deviceIndex,
+          networkCard: e.attachment!.networkCard,
           interfaceId: e.id,
           subnetId: s.id,
           subnetCidr: s.cidr,
