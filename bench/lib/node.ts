@@ -20,6 +20,8 @@ export interface BenchNodeOptions {
   env: Record<string, string>;
   /** Run the node's kubelet (default: no; the benches that exec the CNI chain themselves need none). */
   kubelet?: boolean;
+  /** An IPv6 deployment (`up --ipv6`): the node runs IPv6 mode, pods get addresses out of a /80. */
+  ipv6?: boolean;
 }
 
 export type CallCounters = Record<string, { ok: number; throttled: number; error: number }>;
@@ -37,7 +39,7 @@ export class BenchNode {
     const dir = mkdtempSync(join(tmpdir(), `bench-${opts.label}-`));
     try {
       // Without a kubelet unless asked: an idle kubelet's relists would be noise to the benches that exec the CNI chain themselves.
-      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true });
+      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true, ipv6: opts.ipv6 === true });
       const n = deployment.nodes[0]!;
       return new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
     } catch (err) {

@@ -160,6 +160,12 @@ export class ModelImds implements ImdsPort {
   async localIpv4() {
     return this.model.state.instances[this.instanceId_]!.privateIp;
   }
+  async localIpv6() {
+    return this.model.state.instances[this.instanceId_]!.ipv6Address ?? undefined;
+  }
+  async vpcIpv6Cidrs() {
+    return this.model.state.vpcs[this.model.state.instances[this.instanceId_]!.vpcId]?.ipv6Cidrs ?? [];
+  }
   async interfaces(): Promise<ImdsInterface[]> {
     await this.clock.advance(2);
     this.model.settle();

@@ -4,7 +4,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pino from "pino";
-import { prefixLength } from "../../shared/ip.ts";
+import { formatIp, parseCidr, prefixLength } from "../../shared/ip.ts";
 import { Ec2Model, INSTANCE_TYPES, instanceTypeLimits, type ModelTiming } from "./sim-ec2/index.ts";
 import { serveImds, type ServedImds } from "./sim-imds/serve.ts";
 import type { ServedKube } from "./sim-kube/serve.ts";
@@ -17,6 +17,7 @@ import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
 import { EniMirror } from "./vpc/mirror.ts";
 import { stackNames, type StackNames } from "./vpc/names.ts";
 import { startEcho, type EchoService } from "./vpc/outside-echo.ts";
+import { OUTSIDE_IPV6 } from "./vpc/fabric-ipv6.ts";
 
 export interface CloudOptions {
   dir: string;
@@ -30,6 +31,11 @@ export interface CloudOptions {
   logger?: pino.Logger;
   /** Each node will have a kubelet: nodes register NotReady, and `down` removes the stack's containers. */
   kubelets?: boolean;
+  /**
+   * A dual-stack VPC (`up --ipv6`): the VPC gets DEFAULTS.vpcIpv6Cidr, each subnet a /64 of it,
+   * each instance a primary IPv6, the fabric routes IPv6 and the outside answers on IPv6 too.
+   */
+  ipv6?: boolean;
 }
 
 export interface RunningCloud {
@@ -53,7 +59,16 @@ export const DEFAULTS = {
     { az: "us-west-2b", cidr: "10.0.32.0/19" },
     { az: "us-west-2c", cidr: "10.0.64.0/19" },
   ],
+  /** IPv6 deployments: the VPC's /56 (documentation space); subnet i gets its i-th /64. */
+  vpcIpv6Cidr: "2001:db8:1000::/56",
 } as const;
+
+/** The i-th /64 of a /56 (IPv6 subnets of an IPv6 deployment). */
+export function subnetIpv6Cidr(vpcIpv6Cidr: string, i: number): string {
+  const c = parseCidr(vpcIpv6Cidr);
+  if (!c || c.family !== 6 || c.prefix !== 56 || !Number.isInteger(i) || i < 0 || i > 255) throw new CloudError("LOCAL_BAD_OPTION", `subnets: no /64 number ${i} in ${vpcIpv6Cidr}`);
+  return `${formatIp(6, c.base + (BigInt(i) << 64n))}/64`;
+}
 
 export class CloudError extends Error {
   constructor(readonly code: string, message: string) {
@@ -85,13 +100,16 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   };
   // Validate what can be validated before touching the kernel.
   const model = new Ec2Model({ timing: opts.timing });
-  const vpc = model.createVpc({ cidr: vpcCidr, tags: { Name: `local-${names.prefix}` } });
-  const subnets = subnetSpecs.map((s) => model.createSubnet({ vpcId: vpc.id, az: s.az, cidr: s.cidr, tags: { Name: `local-${names.prefix}-${s.az}` } }));
+  const ipv6 = opts.ipv6 === true;
+  const vpc = model.createVpc({ cidr: vpcCidr, ...(ipv6 ? { ipv6Cidr: DEFAULTS.vpcIpv6Cidr } : {}), tags: { Name: `local-${names.prefix}` } });
+  const subnets = subnetSpecs.map((s, i) =>
+    model.createSubnet({ vpcId: vpc.id, az: s.az, cidr: s.cidr, ...(ipv6 ? { ipv6Cidr: subnetIpv6Cidr(DEFAULTS.vpcIpv6Cidr, i) } : {}), tags: { Name: `local-${names.prefix}-${s.az}` } }),
+  );
   const nodeSubnet = subnets[0];
   if (!nodeSubnet) throw new CloudError("LOCAL_BAD_OPTION", "subnets: at least one is needed");
   const sg = model.defaultSecurityGroup(vpc.id);
 
-  const fabric = new VpcFabric(names, vpc.cidrs);
+  const fabric = new VpcFabric(names, vpc.cidrs, vpc.ipv6Cidrs);
   // Refuse (changing nothing) when this DIR's stack exists: another `up` runs, or one crashed.
   await fabric.assertAbsent();
   await writeManifest(dir, manifest);
@@ -105,12 +123,14 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   let ec2: Ec2Api | undefined;
   let kube: KubeApi | undefined;
   let echo: EchoService | undefined;
+  let echo6: EchoService | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await mirror.idle();
     await echo?.stop().catch(() => {});
+    await echo6?.stop().catch(() => {});
     for (const l of imdsListeners) await l.stop().catch(() => {});
     await ec2?.stop().catch(() => {});
     await kube?.stop().catch(() => {});
@@ -124,6 +144,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   try {
     await fabric.create();
     const echoStarted = startEcho(names.outsideNs);
+    const echo6Started = ipv6 ? startEcho(names.outsideNs, undefined, undefined, OUTSIDE_IPV6) : undefined;
     const host = names.mgmt.rootIp;
     ec2 = await startEc2Api({ model, host, controlSocket, log });
     kube = await startKubeApi({ host, kubeconfig, log });
@@ -131,7 +152,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const nodes: StackNode[] = [];
     for (let i = 0; i < nodeCount; i++) {
       const netns = await fabric.addNode(i);
-      const inst = model.launchInstance({ instanceType, subnetId: nodeSubnet.id, securityGroupIds: sg ? [sg.id] : [] });
+      const inst = model.launchInstance({ instanceType, subnetId: nodeSubnet.id, securityGroupIds: sg ? [sg.id] : [], ...(ipv6 ? { ipv6AddressCount: 1 } : {}) });
       mirror.registerInstance(inst.id, i);
       const imds = serveImds({
         hostname: host,
@@ -143,10 +164,12 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       await fabric.redirectImds(i, imds.port);
       const name = privateDnsName(inst.privateIp, region);
       await kube.createNode(nodeObject(inst, name, region, opts.kubelets === true));
-      nodes.push({ name, instanceId: inst.id, instanceType, netns, primaryIp: inst.privateIp, primaryEni: inst.primaryEniId, subnetId: inst.subnetId });
+      nodes.push({ name, instanceId: inst.id, instanceType, netns, primaryIp: inst.privateIp, ...(inst.ipv6Address ? { primaryIpv6: inst.ipv6Address } : {}), primaryEni: inst.primaryEniId, subnetId: inst.subnetId });
     }
     echo = await echoStarted;
     manifest.pids.push(echo.pid);
+    echo6 = await echo6Started;
+    if (echo6) manifest.pids.push(echo6.pid);
     await writeManifest(dir, manifest);
     await mirror.idle();
     if (mirror.failures.length > 0) throw new CloudError("LOCAL_MIRROR_FAILED", `wiring the VPC failed: ${mirror.failures.map((f) => `${f.event} ${f.eniId}: ${f.error}`).join("; ")}`);
@@ -154,12 +177,13 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const stack: Stack = Stack.parse({
       version: 1,
       dir,
-      vpc: { id: vpc.id, cidrs: vpc.cidrs },
+      ...(ipv6 ? { ipv6: true } : {}),
+      vpc: { id: vpc.id, cidrs: vpc.cidrs, ...(ipv6 ? { ipv6Cidrs: vpc.ipv6Cidrs } : {}) },
       ec2: { endpoint: ec2.url, control: controlSocket },
       imds: { endpoint: "http://169.254.169.254" },
       kube: { endpoint: kube.url, kubeconfig },
       nodes,
-      outside: { netns: names.outsideNs, echo: echo.address },
+      outside: { netns: names.outsideNs, echo: echo.address, ...(echo6 ? { echo6: echo6.address } : {}) },
     });
     log.info({ dir, nodes: nodes.length, subnetPrefix: prefixLength(nodeSubnet.cidr) }, "local deployment ready");
     return { stack, names, model, mirror, faults: { kube: kube.served, imds: imdsListeners }, stop };

@@ -30,6 +30,14 @@ export interface DeploymentOptions extends CloudOptions {
   kubeletTuning?: KubeletTuning;
 }
 
+/** What an IPv6 deployment (`up --ipv6`) sets on every node, under the operator's --env: upstream's IPv6 mode. */
+export const IPV6_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" };
+
+/** The aws-node variables of every node: IPv6 mode's under an IPv6 deployment, the operator's on top. */
+export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "env">): Record<string, string> {
+  return { ...(opts.ipv6 ? IPV6_NODE_ENV : {}), ...(opts.env ?? {}) };
+}
+
 export interface RunningDeployment {
   cloud: RunningCloud;
   stack: Stack;
@@ -77,7 +85,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
     }
     if (mode === "processes" && !opts.cloudOnly) {
       const shim = await buildShim(cloud.stack.dir);
-      const extra = opts.env ?? {};
+      const extra = nodeSettings(opts);
       for (const [i, node] of stack.nodes.entries()) {
         const layout = layouts[i]!;
         installCni(layout, shim);
@@ -90,7 +98,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
     if (mode === "daemonset") {
       const image = await ensureImage({ onLine: (line) => log.debug({ line }, "image build") });
       log.info({ image: image.tag, built: image.built, seconds: image.seconds }, "aws-node image");
-      await applyAwsNode(stack, { image: image.tag, env: opts.env ?? {} });
+      await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts) });
       await waitAwsNodeReady(stack, opts.awsNodeReadyTimeoutMs ?? 300_000);
     }
     return { cloud, stack, nodes, layouts, kubelets, stop };

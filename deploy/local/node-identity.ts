@@ -7,10 +7,14 @@ import { maxPods } from "../../services/pool-manager/src/core/max-pods.ts";
 import { instanceTypeLimits } from "./sim-ec2/instance-types.ts";
 import { registeredNotReady } from "./kubelet/node-status.ts";
 
-/** The kubelet's --max-pods on an EKS AMI node without prefix delegation (pool-manager's max-pods formula); 110 for a type the simulator lacks. */
-export function eksMaxPods(instanceType: string): number {
+/**
+ * The kubelet's --max-pods on an EKS AMI node (pool-manager's max-pods formula): without prefix
+ * delegation, or with it (an IPv6 node, whose pods come from /80 prefixes); 110 for a type the
+ * simulator lacks.
+ */
+export function eksMaxPods(instanceType: string, prefixDelegation = false): number {
   const l = instanceTypeLimits(instanceType);
-  return l ? maxPods(l, { prefixDelegation: false, customNetworking: false }) : 110;
+  return l ? maxPods(l, { prefixDelegation, customNetworking: false }) : 110;
 }
 
 /** EC2's private DNS name, which kubelet on EC2 uses as the node name. */
@@ -45,6 +49,7 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
     az: inst.az,
     region,
     localIpv4: inst.privateIp,
+    ...(inst.ipv6Address ? { localIpv6: inst.ipv6Address } : {}),
     primaryMac: model.state.enis[inst.primaryEniId]?.mac ?? "",
     instanceProfile: instanceProfileCredentials(nowMs),
     interfaces: interfaces.map((i) => {
@@ -60,6 +65,8 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
  * Without one (a cloud-only deployment) nothing would ever report, so it is Ready at once.
  */
 export function nodeObject(inst: Instance, name: string, region: string, withKubelet = false): Record<string, unknown> {
+  // An IPv6 node (it has a primary IPv6) runs prefix delegation: its max-pods is the PD one.
+  const pods = String(eksMaxPods(inst.instanceType, inst.ipv6Address !== null));
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -79,12 +86,13 @@ export function nodeObject(inst: Instance, name: string, region: string, withKub
     status: {
       addresses: [
         { type: "InternalIP", address: inst.privateIp },
+        ...(inst.ipv6Address ? [{ type: "InternalIP", address: inst.ipv6Address }] : []),
         { type: "InternalDNS", address: name },
         { type: "Hostname", address: name },
       ],
       conditions: [withKubelet ? registeredNotReady(Date.now()) : { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status" }],
-      capacity: { pods: String(eksMaxPods(inst.instanceType)) },
-      allocatable: { pods: String(eksMaxPods(inst.instanceType)) },
+      capacity: { pods },
+      allocatable: { pods },
       nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "v1.31.0" },
     },
   };

@@ -10,6 +10,8 @@ export const StackNode = z.object({
   instanceType: z.string(),
   netns: z.string(),
   primaryIp: z.string(),
+  /** The instance's primary IPv6 address (an IPv6 deployment, `up --ipv6`). */
+  primaryIpv6: z.string().optional(),
   primaryEni: z.string(),
   subnetId: z.string(),
   // Written once the node's services are installed; absent with --cloud-only. In daemonset mode
@@ -29,12 +31,19 @@ export const Stack = z.object({
   dir: z.string(),
   /** How the product runs on the nodes: the services as processes, or the aws-node DaemonSet run by the kubelets (absent: cloud only). */
   mode: DeployMode.optional(),
-  vpc: z.object({ id: z.string(), cidrs: z.array(z.string()).min(1) }),
+  /** An IPv6 deployment (`up --ipv6`): the VPC has ipv6Cidrs, nodes run ENABLE_IPv6 with prefix delegation. */
+  ipv6: z.boolean().optional(),
+  vpc: z.object({ id: z.string(), cidrs: z.array(z.string()).min(1), ipv6Cidrs: z.array(z.string()).optional() }),
   ec2: z.object({ endpoint: z.string().url(), control: z.string() }),
   imds: z.object({ endpoint: z.literal("http://169.254.169.254") }),
   kube: z.object({ endpoint: z.string().url(), kubeconfig: z.string() }),
   nodes: z.array(StackNode),
-  outside: z.object({ netns: z.string(), echo: z.string().regex(/^203\.0\.113\.10:\d+$/) }),
+  outside: z.object({
+    netns: z.string(),
+    echo: z.string().regex(/^203\.0\.113\.10:\d+$/),
+    /** The IPv6 echo service, `[2001:db8:ffff::10]:port` (IPv6 deployments). */
+    echo6: z.string().regex(/^\[2001:db8:ffff::10\]:\d+$/).optional(),
+  }),
 });
 
 export type Stack = z.infer<typeof Stack>;

@@ -2,30 +2,31 @@
 // EC2/IMDS/Kubernetes, the VPC as network namespaces, the product on every node), then a
 // demo through the real CNI path, prints what it saw and how to look around, and stays up
 // until Ctrl-C.
-//   npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]...
+//   npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6]
 // --mode processes (default): the four services run as processes in every node namespace and
 // the demo makes its pods as a runtime does (a namespace, the node's CNI chain exec'd);
 // daemonset: the aws-node DaemonSet runs on the nodes' kubelets (the image built or reused)
 // and the demo makes its pods with kubectl, run by the kubelets.
 // --once: run the demo, tear down, exit 0 only when every step checked out (1 otherwise,
-// naming the failed step; 2 for bad arguments). Needs root; installs missing host tools
+// naming the failed step; 2 for bad arguments). --ipv6: an IPv6 deployment (`up --ipv6`) and
+// the IPv6 demo (demo/steps-ipv6.ts). Needs root; installs missing host tools
 // with tests/setup-host.sh.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { startDeployment, type RunningDeployment } from "./deployment.ts";
+import { IPV6_NODE_ENV, nodeSettings, startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs, REPO_ROOT } from "./node-services.ts";
 import { missingKubeletTools } from "./kubelet/node-kubelets.ts";
 import { writeStack } from "./stack.ts";
 import { DEFAULT_DEMO_OPTIONS, DemoContext } from "./demo/steps.ts";
-import { DEMO_ENV, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
+import { DEMO_ENV, demoSteps, formatOutcome, howToLook, podsTable, runDemo } from "./demo/run.ts";
 import { PodRunner, type DemoPods } from "./demo/pods.ts";
 import { awsNodePods, KubePods } from "./demo/kube-pods.ts";
 import type { DeployMode } from "./stack.ts";
 
-const USAGE = "usage: npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]...";
+const USAGE = "usage: npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6]";
 const MODES: readonly DeployMode[] = ["processes", "daemonset"];
 
 function fail(code: string, message: string, exit = 2): never {
@@ -36,7 +37,7 @@ function fail(code: string, message: string, exit = 2): never {
 function parse(argv: string[]) {
   let v;
   try {
-    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, mode: { type: "string" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true } } }).values;
+    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, mode: { type: "string" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true }, ipv6: { type: "boolean" } } }).values;
   } catch (e) {
     fail("START_BAD_ARGS", (e as Error).message);
   }
@@ -44,13 +45,16 @@ function parse(argv: string[]) {
   if (!MODES.includes(mode)) fail("START_BAD_ARGS", `--mode: must be processes or daemonset, got ${JSON.stringify(v.mode)}`);
   const nodes = v.nodes === undefined ? 2 : Number(v.nodes);
   if (!/^\d+$/.test(v.nodes ?? "2") || nodes < 2 || nodes > 20) fail("START_BAD_ARGS", `--nodes: must be an integer 2..20 (the demo needs two nodes), got ${JSON.stringify(v.nodes)}`);
+  const ipv6 = v.ipv6 ?? false;
   let extra: Record<string, string> = {};
   try {
     extra = parseEnvPairs(v.env ?? []);
+    if (ipv6) parseEnvPairs(Object.entries(nodeSettings({ ipv6, env: extra })).map(([k, val]) => `${k}=${val}`));
   } catch (e) {
     fail("START_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
-  return { once: v.once ?? false, mode, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, env: { ...DEMO_ENV, ...extra } };
+  // IPv6 mode has no warm-pool settings to demonstrate (one /80 on the primary ENI).
+  return { once: v.once ?? false, mode, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, ipv6, env: ipv6 ? extra : { ...DEMO_ENV, ...extra } };
 }
 
 function missingTools(): string[] {
@@ -116,9 +120,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 
 console.log(`starting the local deployment: ${args.nodes} nodes, mode ${args.mode}, DIR ${dir}`);
 if (args.mode === "daemonset") console.log("daemonset mode: the aws-node image is built unless cached (minutes the first time), then aws-node.yaml is applied to the simulated API server");
-console.log(`demo settings (override with --env): ${Object.entries(DEMO_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+if (args.ipv6) console.log(`IPv6 deployment: dual-stack VPC, nodes in IPv6 mode (${Object.entries(IPV6_NODE_ENV).map(([k, v]) => `${k}=${v}`).join(" ")})`);
+else console.log(`demo settings (override with --env): ${Object.entries(DEMO_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 try {
-  deployment = await startDeployment({ dir, mode: args.mode, nodes: args.nodes, env: args.env, logger });
+  deployment = await startDeployment({ dir, mode: args.mode, nodes: args.nodes, env: args.env, logger, ipv6: args.ipv6 });
 } catch (e) {
   console.log(`✗ start the deployment: ${(e as Error).message}`);
   await finish(1, "failed step: start the deployment");
@@ -126,11 +131,11 @@ try {
 if (stopRequested) await finish(0);
 const dep = deployment!;
 await writeStack(dir, dep.stack);
-console.log(`✓ deployment up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${dep.stack.nodes.map((n) => `${n.netns} ${n.primaryIp}`).join(", ")}; stack: ${join(dir, "stack.json")}`);
+console.log(`✓ deployment up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${dep.stack.nodes.map((n) => `${n.netns} ${n.primaryIp}${n.primaryIpv6 ? ` ${n.primaryIpv6}` : ""}`).join(", ")}; stack: ${join(dir, "stack.json")}`);
 
 const daemonset = args.mode === "daemonset";
 ctx = new DemoContext<DemoPods>(dep, { ...DEFAULT_DEMO_OPTIONS, env: args.env }, daemonset ? new KubePods(dep) : new PodRunner(dep));
-const outcomes = await runDemo(ctx, (o) => console.log(formatOutcome(o)), undefined, () => stopRequested);
+const outcomes = await runDemo(ctx, (o) => console.log(formatOutcome(o)), demoSteps(dep.stack), () => stopRequested);
 if (stopRequested) await new Promise(() => {}); // the signal handler exits
 const failed = outcomes.find((o) => !o.ok);
 

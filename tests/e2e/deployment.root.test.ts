@@ -1,67 +1,33 @@
 // The whole local deployment end to end through the real CNI path: the demo's steps (the
 // same functions `npm start` runs) as tests, plus CNI semantics a runtime relies on: CHECK,
 // DEL releasing into cooldown and cleaning the node, idempotent ADD, STATUS through the shim.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostVethName } from "../../shared/naming.ts";
-import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
-import { DEMO_ENV, DEMO_STEPS, runStep } from "../../deploy/local/demo/run.ts";
-import { DemoContext } from "../../deploy/local/demo/steps.ts";
+import { DEMO_ENV, DEMO_STEPS } from "../../deploy/local/demo/run.ts";
 import { getJson, readPool } from "../../deploy/local/demo/observe.ts";
-import { SERVICE_ORDER } from "../../deploy/local/node-services.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
-import { leftovers } from "../local/up-process.ts";
+import { demoDeployment, demoStepTests } from "./demo-deployment.ts";
 
 requires(...LOCAL_DEPLOYMENT).describe("local deployment end to end (root)", () => {
-  let dir = "";
-  let dep: RunningDeployment | undefined;
-  let ctx: DemoContext | undefined;
-  const pids: number[] = [];
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `e2e-deploy-${process.pid}-`));
-    dep = await startDeployment({ dir, nodes: 2, env: DEMO_ENV });
-    for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
-    ctx = new DemoContext(dep, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000, env: DEMO_ENV });
-  }, 60_000);
-
-  afterAll(async () => {
-    try {
-      await ctx?.pods.close();
-    } finally {
-      await dep?.stop();
-    }
-    if (!dir) return;
-    const left = await leftovers(dir, pids.filter((p) => p > 0));
-    rmSync(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
-  }, 60_000);
-
-  for (const step of DEMO_STEPS) {
-    test(step.name, async () => {
-      const o = await runStep(ctx!, step);
-      if (!o.ok) console.log([o.reason, ...(o.details ?? [])].join("\n"));
-      expect(o.reason).toBeString();
-      expect(o.ok).toBe(true);
-    }, 120_000);
-  }
+  const d = demoDeployment("e2e-deploy", { nodes: 2, env: DEMO_ENV }, { burst: 8, growWaitMs: 30_000, shrinkWaitMs: 60_000, env: DEMO_ENV });
+  demoStepTests(d, DEMO_STEPS);
 
   test("CHECK on a live pod succeeds; a second ADD of the same container gets the same address", async () => {
-    const a = ctx!.need(ctx!.a, "demo-a");
-    await ctx!.pods.check(a);
-    expect(await ctx!.pods.readd(a)).toBe(a.address);
-    await ctx!.pods.check(a);
+    const a = d.ctx.need(d.ctx.a, "demo-a");
+    await d.ctx.pods.check(a);
+    expect(await d.ctx.pods.readd(a)).toBe(a.address);
+    await d.ctx.pods.check(a);
     // plugin.log (AWS_VPC_K8S_PLUGIN_LOG_FILE, the conflist's pluginLogFile): a line per call, each once.
-    const log = readFileSync(join(dep!.nodes[a.nodeIndex]!.layout.logDir, "plugin.log"), "utf8");
+    const log = readFileSync(join(d.dep.nodes[a.nodeIndex]!.layout.logDir, "plugin.log"), "utf8");
     const mine = log.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.containerId === a.containerId);
     expect(mine.map((l) => [l.msg, l.exitCode])).toEqual([["CNI ADD", 0], ["CNI CHECK", 0], ["CNI ADD", 0], ["CNI CHECK", 0]]);
   }, 30_000);
 
   test("DEL releases the address into cooldown, leaves no veth/route/rule, and the address is not handed out while cooling", async () => {
-    const pods = ctx!.pods;
+    const pods = d.ctx.pods;
     const node = pods.node(0);
     const c = await pods.addRetrying(0, "e2e-c");
     const veth = hostVethName("eni", { namespace: c.namespace, name: c.name, containerId: c.containerId, ifName: "eth0" });
@@ -93,7 +59,7 @@ requires(...LOCAL_DEPLOYMENT).describe("local deployment end to end (root)", () 
   }, 60_000);
 
   test("CNI STATUS through the shim: 0 with a reachable broker that has addresses, 50 without a broker", async () => {
-    const node = ctx!.pods.node(0);
+    const node = d.ctx.pods.node(0);
     const conflist = JSON.parse(readFileSync(node.conflist!, "utf8")) as { plugins: Array<Record<string, unknown>> };
     const { capabilities: _caps, ...plugin } = conflist.plugins[0]!;
     const status = async (runDir: string) => {
@@ -108,7 +74,7 @@ requires(...LOCAL_DEPLOYMENT).describe("local deployment end to end (root)", () 
     };
     expect((await readPool(node.runDir!)).free).toBeGreaterThan(0);
     expect(await status(node.runDir!)).toEqual({ code: 0, out: "" });
-    const missing = await status(join(dir, "no-such-run-dir"));
+    const missing = await status(join(d.dir, "no-such-run-dir"));
     expect(missing.code).not.toBe(0);
     expect(JSON.parse(missing.out).code).toBe(50);
   }, 30_000);

@@ -34,7 +34,7 @@ export interface SimWorld {
 export async function simWorld(o: { instanceType?: string; subnetCidr?: string; faults?: FaultPatch; guard?: GuardOptions; subnetTags?: Record<string, string> } = {}): Promise<SimWorld> {
   const dir = mkdtempSync(join(tmpdir(), `pm-sim-${process.pid}-`));
   const model = new Ec2Model({ timing: { attachDelayMs: 20, imdsDelayMs: 10, deleteAfterDetachMs: 50 } });
-  const vpc = model.createVpc({ cidr: "10.0.0.0/16" });
+  const vpc = model.createVpc({ cidr: "10.0.0.0/16", ipv6Cidr: "2600:1f14:aaa:100::/56" });
   const subnet = model.createSubnet({ vpcId: vpc.id, az: "us-west-2a", cidr: o.subnetCidr ?? "10.0.1.0/24", ipv6Cidr: "2600:1f14:aaa:100::/64", tags: o.subnetTags ?? {} });
   const sg = model.defaultSecurityGroup(vpc.id)!;
   const inst = model.launchInstance({ instanceType: o.instanceType ?? "m5.large", subnetId: subnet.id, securityGroupIds: [sg.id] });
@@ -74,6 +74,8 @@ export function simImds(w: SimWorld): ImdsPort {
     availabilityZone: async () => inst().az,
     primaryMac: async () => w.model.state.enis[inst().primaryEniId]!.mac,
     localIpv4: async () => inst().privateIp,
+    localIpv6: async () => inst().ipv6Address ?? undefined,
+    vpcIpv6Cidrs: async () => w.model.state.vpcs[inst().vpcId]?.ipv6Cidrs ?? [],
     // IMDS shows network-card only on multi-card types: absent means card 0.
     interfaces: async () => (w.model.imdsView(w.instanceId) ?? []).map((i) => ({ ...i, networkCard: i.networkCard ?? 0 })),
   };

@@ -4,6 +4,7 @@
  * simulated EC2's call counters on its control socket.
  */
 import { join } from "node:path";
+import { contains, parseCidr } from "../../../shared/ip.ts";
 
 export interface EniView {
   id: string;
@@ -81,9 +82,13 @@ export async function readPool(runDir: string): Promise<PoolView> {
   };
 }
 
-/** The ENI of the node's pool that holds `address`, if any. */
+/** The ENI of the node's pool that holds `address`, as a secondary IP or inside one of its prefixes (/28, /80), if any. */
 export function eniOf(pool: PoolView, address: string): EniView | undefined {
-  return pool.enis.find((e) => e.addresses.includes(address));
+  const inPrefix = (cidr: string) => {
+    const c = cidr.includes("/") ? parseCidr(cidr, false) : undefined;
+    return c !== undefined && contains(c, address);
+  };
+  return pool.enis.find((e) => e.addresses.some((a) => a === address || inPrefix(a)));
 }
 
 /** One line per ENI: `eni-… (eth1): 4 addresses, 3 assigned, 0 cooling`. */

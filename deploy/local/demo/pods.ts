@@ -25,7 +25,7 @@ export interface Pod {
   node: StackNode;
   netns: string;
   containerId: string;
-  /** The pod's IPv4 address without prefix length (from the CNI result, or the pod's podIP). */
+  /** The pod's address (IPv4; IPv6 in an IPv6 deployment) without prefix length (from the CNI result, or the pod's podIP). */
   address: string;
   /** The CNI result, when the demo ran the ADD itself. */
   result?: Record<string, unknown>;
@@ -60,11 +60,11 @@ export function attachmentOf(pod: Pick<Pod, "containerId" | "netns" | "name" | "
   return { containerId: pod.containerId, netns: `/run/netns/${pod.netns}`, ifName: "eth0", args: { K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name } };
 }
 
-/** The first IPv4 address of a CNI result, without its prefix length. */
-export function resultAddress(result: Record<string, unknown>): string | undefined {
+/** The first address of `family` (IPv4 unless said) of a CNI result, without its prefix length. */
+export function resultAddress(result: Record<string, unknown>, family: 4 | 6 = 4): string | undefined {
   const ips = result.ips as Array<{ address?: string }> | undefined;
-  const v4 = ips?.find((i) => typeof i.address === "string" && i.address.includes("."));
-  return v4?.address?.split("/")[0];
+  const found = ips?.find((i) => typeof i.address === "string" && i.address.includes(family === 4 ? "." : ":"));
+  return found?.address?.split("/")[0];
 }
 
 export class PodRunner implements DemoPods {
@@ -82,6 +82,11 @@ export class PodRunner implements DemoPods {
       const layout = deployment.nodes[i]?.layout;
       return new CniRuntime(conflist, { binDirs: [node.cniBinDir], cacheDir: layout?.cacheDir ?? join(deployment.stack.dir, "nodes", String(i), "cni/cache") });
     });
+  }
+
+  /** The pods' address family: 6 in an IPv6 deployment (`up --ipv6`). */
+  get family(): 4 | 6 {
+    return this.deployment.stack.ipv6 ? 6 : 4;
   }
 
   get prefix(): string {
@@ -126,10 +131,10 @@ export class PodRunner implements DemoPods {
       await this.dropNetns(netns);
       throw err;
     }
-    const address = resultAddress(result);
+    const address = resultAddress(result, this.family);
     const pod: Pod = { ...partial, nodeIndex, node, address: address ?? "", result };
     this.pods.set(netns, pod);
-    if (!address) throw new DemoError("DEMO_NO_ADDRESS", `${name}: CNI ADD returned no IPv4 address: ${JSON.stringify(result)}`);
+    if (!address) throw new DemoError("DEMO_NO_ADDRESS", `${name}: CNI ADD returned no IPv${this.family} address: ${JSON.stringify(result)}`);
     return pod;
   }
 
@@ -150,7 +155,7 @@ export class PodRunner implements DemoPods {
 
   /** Re-runs ADD for an existing pod (same container ID), as a runtime retrying would. */
   async readd(pod: Pod): Promise<string | undefined> {
-    return resultAddress(await this.runtime(pod.nodeIndex).add(attachmentOf(pod)));
+    return resultAddress(await this.runtime(pod.nodeIndex).add(attachmentOf(pod)), this.family);
   }
 
   check(pod: Pod): Promise<void> {

@@ -7,12 +7,20 @@ import type { Stack } from "../stack.ts";
 import type { DemoPods } from "./pods.ts";
 import { SERVICE_ORDER } from "../node-services.ts";
 import { poolGrows, poolShrinks } from "./pool-steps.ts";
+import { debugIpv6, outsideIpv6, podAddressesIpv6, v4EgressIpv6 } from "./steps-ipv6.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
 
 /** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
 export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_IP_TARGET: "3", IP_COOLDOWN_PERIOD: "5" };
 
 export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, snatToOutside, metricsAnswer, poolGrows, poolShrinks];
+
+/** An IPv6 deployment's steps (steps-ipv6.ts): the cross-node steps are the same; no SNAT, no pool growth in IPv6 mode. */
+export const DEMO_STEPS_IPV6: Step[] = [podAddressesIpv6, crossNodePing, crossNodeTcp, outsideIpv6, v4EgressIpv6, metricsAnswer, debugIpv6];
+
+export function demoSteps(stack: Pick<Stack, "ipv6">): Step[] {
+  return stack.ipv6 ? DEMO_STEPS_IPV6 : DEMO_STEPS;
+}
 
 export interface StepOutcome extends StepResult {
   name: string;
@@ -72,7 +80,7 @@ export function howToLook(stack: Stack, awsNodePods: ReadonlyMap<string, string>
   const lines: string[] = [];
   const kubectl = `kubectl --kubeconfig ${stack.kube.kubeconfig}`;
   for (const [i, node] of stack.nodes.entries()) {
-    lines.push(`node ${i}: ${node.name} (namespace ${node.netns}, primary IP ${node.primaryIp})`);
+    lines.push(`node ${i}: ${node.name} (namespace ${node.netns}, primary IP ${node.primaryIp}${node.primaryIpv6 ? `, primary IPv6 ${node.primaryIpv6}` : ""})`);
     for (const s of SERVICE_ORDER) lines.push(`  curl -s --unix-socket ${node.runDir}/${s}.sock http://localhost/debug`);
     lines.push(`  ip netns exec ${node.netns} curl -s ${node.metrics ?? "http://127.0.0.1:61678/metrics"}`);
     lines.push(`  logs: ${stack.dir}/nodes/${i}/logs/`);

@@ -43,10 +43,18 @@ export interface SandboxPaths {
   hostExec?: () => string[];
 }
 
-/** The first address of a CNI result (IPv4 first), without its prefix length. */
-export function resultAddress(result: Record<string, unknown> | undefined): string | undefined {
-  const ips = (result?.ips as Array<{ address?: string }> | undefined) ?? [];
-  const addresses = ips.map((i) => i.address?.split("/")[0]).filter((a): a is string => !!a);
+/**
+ * The pod's address in a CNI result (IPv4 first), without its prefix length: an address of the
+ * pod's interface `ifName`, as containerd takes it. Others are not the pod's IP: egress-cni adds
+ * one on v4if0 / v6if0 (an IPv6 pod's 169.254.172.x). An address naming no interface counts.
+ */
+export function resultAddress(result: Record<string, unknown> | undefined, ifName = "eth0"): string | undefined {
+  const interfaces = (result?.interfaces as Array<{ name?: string }> | undefined) ?? [];
+  const ips = (result?.ips as Array<{ address?: string; interface?: number }> | undefined) ?? [];
+  const addresses = ips
+    .filter((i) => i.interface === undefined || interfaces[i.interface]?.name === ifName)
+    .map((i) => i.address?.split("/")[0])
+    .filter((a): a is string => !!a);
   return addresses.find((a) => a.includes(".")) ?? addresses[0];
 }
 

@@ -12,7 +12,7 @@ import type { XmlValue } from "./xml.ts";
 type Payload = { [k: string]: XmlValue };
 type Handler = (model: Ec2Model, q: QueryParams) => Payload;
 
-const ENI_FILTERS = ["attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index", "tag-key", "status", "vpc-id", "network-interface-id", "description", "subnet-id", "availability-zone", "mac-address", "private-ip-address", "group-id"];
+const ENI_FILTERS = ["attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index", "tag-key", "status", "vpc-id", "network-interface-id", "description", "subnet-id", "availability-zone", "mac-address", "private-ip-address", "group-id", "ipv6-addresses.ipv6-address"];
 const SUBNET_FILTERS = ["vpc-id", "availability-zone", "subnet-id", "cidr-block", "state"];
 const INSTANCE_FILTERS = ["instance-id", "vpc-id", "subnet-id", "availability-zone", "instance-type", "private-ip-address", "instance-state-name", "network-interface.network-interface-id"];
 const SG_FILTERS = ["group-id", "group-name", "vpc-id"];
@@ -61,6 +61,7 @@ export const HANDLERS: Record<Action, Handler> = {
           "mac-address": [e.mac],
           "private-ip-address": [e.primaryIp, ...e.secondaryIps],
           "group-id": e.groups,
+          "ipv6-addresses.ipv6-address": e.ipv6Addresses,
         };
         return fields[name];
       }),

@@ -153,6 +153,7 @@ export function unassignIpv6(ctx: OpContext, eni: Eni, req: { addresses?: string
   const addresses = (req.addresses ?? []).map((a) => canonicalIp(a) ?? a);
   const prefixes = req.prefixes ?? [];
   if (addresses.length === 0 && prefixes.length === 0) throw missing("Ipv6Addresses or Ipv6Prefix");
+  if (eni.primaryIpv6 !== null && addresses.includes(eni.primaryIpv6)) throw invalid(`The primary IPv6 address ${eni.primaryIpv6} of ${eni.id} cannot be unassigned`);
   if (addresses.some((a) => !eni.ipv6Addresses.includes(a)) || prefixes.some((p) => !eni.ipv6Prefixes.includes(p)))
     throw invalid(`Some of the specified addresses are not assigned to interface ${eni.id}`);
   eni.ipv6Addresses = eni.ipv6Addresses.filter((a) => !addresses.includes(a));

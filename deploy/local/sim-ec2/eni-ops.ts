@@ -88,6 +88,7 @@ export function newEni(m: Ec2Model, req: CreateEniRequest): Eni {
     secondaryIps: [],
     ipv4Prefixes: [],
     ipv6Addresses: [],
+    primaryIpv6: null,
     ipv6Prefixes: [],
     attachment: null,
     ...(req.interfaceType ? { interfaceType: req.interfaceType as "efa" | "efa-only" } : {}),

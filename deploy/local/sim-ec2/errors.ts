@@ -5,6 +5,7 @@ export const ERROR_STATUS = {
   "InvalidNetworkInterfaceID.Malformed": 400,
   "InvalidSubnetID.NotFound": 400,
   "InvalidSubnetID.Malformed": 400,
+  "InvalidSubnet.Conflict": 400,
   "InvalidInstanceID.NotFound": 400,
   "InvalidInstanceID.Malformed": 400,
   "InvalidGroup.NotFound": 400,

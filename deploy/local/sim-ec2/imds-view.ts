@@ -16,6 +16,7 @@ export interface ImdsInterface {
   subnetCidr: string;
   vpcId: string;
   vpcCidrs: string[];
+  vpcIpv6Cidrs: string[];
   securityGroupIds: string[];
   /** Primary first. */
   localIpv4s: string[];
@@ -42,6 +43,7 @@ export function currentImdsInterfaces(state: Ec2State, instanceId: string): Imds
         subnetCidr: subnet?.cidr ?? "",
         vpcId: e.vpcId,
         vpcCidrs: [...(state.vpcs[e.vpcId]?.cidrs ?? [])],
+        vpcIpv6Cidrs: [...(state.vpcs[e.vpcId]?.ipv6Cidrs ?? [])],
         securityGroupIds: [...e.groups],
         localIpv4s: e.primaryIp === "" ? [] : [e.primaryIp, ...e.secondaryIps],
         ipv4Prefixes: [...e.ipv4Prefixes],

@@ -23,6 +23,8 @@ export interface Ec2Observer {
     mac: string;
     /** "" for an efa-only ENI (it has no IP address). */
     primaryIp: string;
+    /** The instance's primary IPv6 (device 0 launched with one); also among the cidrs that follow, as a /128. */
+    primaryIpv6?: string;
     subnetId: string;
     subnetCidr: string;
   }): void;

@@ -19,6 +19,11 @@ function privateIps(e: Eni): XmlValue {
   return [e.primaryIp, ...e.secondaryIps].map((ip, i) => ({ privateIpAddress: ip, privateDnsName: dns(ip), primary: i === 0 }));
 }
 
+/** An ENI's IPv6 addresses; the instance's primary IPv6 carries isPrimaryIpv6 as on EC2. */
+function ipv6Set(e: Eni): XmlValue {
+  return e.ipv6Addresses.map((ipv6Address) => ({ ipv6Address, isPrimaryIpv6: ipv6Address === e.primaryIpv6 }));
+}
+
 export function eniXml(state: Ec2State, e: Eni): XmlValue {
   const a = e.attachment;
   return {
@@ -48,10 +53,11 @@ export function eniXml(state: Ec2State, e: Eni): XmlValue {
     tagSet: tagSet(e.tags),
     privateIpAddressesSet: privateIps(e),
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
-    ipv6AddressesSet: e.ipv6Addresses.map((ipv6Address) => ({ ipv6Address, isPrimaryIpv6: false })),
+    ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
     interfaceType: e.interfaceType ?? "interface",
     ipv6Native: false,
+    ipv6Address: e.primaryIpv6 ?? undefined,
   };
 }
 
@@ -79,7 +85,7 @@ function instanceEniXml(state: Ec2State, e: Eni): XmlValue {
     },
     privateIpAddressesSet: privateIps(e),
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
-    ipv6AddressesSet: e.ipv6Addresses.map((ipv6Address) => ({ ipv6Address })),
+    ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
     interfaceType: e.interfaceType ?? "interface",
   };
@@ -101,6 +107,7 @@ export function instanceXml(state: Ec2State, i: Instance): XmlValue {
     subnetId: i.subnetId,
     vpcId: i.vpcId,
     privateIpAddress: i.privateIp,
+    ipv6Address: i.ipv6Address ?? undefined,
     architecture: "x86_64",
     hypervisor: "xen",
     groupSet: groupSet(state, primary?.groups ?? []),

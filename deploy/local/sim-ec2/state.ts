@@ -259,7 +259,7 @@ export class Ec2Model implements ops.OpContext {
   announceAttached(eni: Eni, deviceIndex: number): void {
     const a = eni.attachment as Attachment;
     const subnet = this.state.subnets[eni.subnetId] as Subnet;
-    this.emit({ kind: "eniAttached", eniId: eni.id, instanceId: a.instanceId, deviceIndex, networkCardIndex: a.networkCardIndex, mac: eni.mac, primaryIp: eni.primaryIp, subnetId: subnet.id, subnetCidr: subnet.cidr });
+    this.emit({ kind: "eniAttached", eniId: eni.id, instanceId: a.instanceId, deviceIndex, networkCardIndex: a.networkCardIndex, mac: eni.mac, primaryIp: eni.primaryIp, ...(eni.primaryIpv6 ? { primaryIpv6: eni.primaryIpv6 } : {}), subnetId: subnet.id, subnetCidr: subnet.cidr });
     const cidrs = secondaryCidrs(eni);
     if (cidrs.length > 0) this.emit({ kind: "addressesAssigned", eniId: eni.id, instanceId: a.instanceId, mac: eni.mac, cidrs });
     // The primary ENI of a new instance is in IMDS at once; later attachments after the delay.

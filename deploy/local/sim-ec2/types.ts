@@ -5,6 +5,8 @@ export type Tags = Record<string, string>;
 export interface Vpc {
   id: string;
   cidrs: string[];
+  /** IPv6 blocks (a /56 each, as EC2 associates them); empty for an IPv4-only VPC. */
+  ipv6Cidrs: string[];
   tags: Tags;
 }
 
@@ -33,6 +35,8 @@ export interface Instance {
   vpcId: string;
   primaryEniId: string;
   privateIp: string;
+  /** The primary IPv6 address of the primary ENI (launched with one), else null. */
+  ipv6Address: string | null;
   launchedAt: number;
   tags: Tags;
 }
@@ -66,6 +70,8 @@ export interface Eni {
   secondaryIps: string[];
   ipv4Prefixes: string[];
   ipv6Addresses: string[];
+  /** The one of ipv6Addresses EC2 marks IsPrimaryIpv6 (an instance's primary IPv6); not unassignable. */
+  primaryIpv6: string | null;
   ipv6Prefixes: string[];
   attachment: Attachment | null;
   /** CreateNetworkInterface's InterfaceType; absent for a plain ENA interface ("interface"). */

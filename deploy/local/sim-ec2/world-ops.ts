@@ -15,6 +15,8 @@ import type { Instance, SecurityGroup, Subnet, Tags, Vpc } from "./types.ts";
 export interface VpcRequest {
   cidr?: string;
   cidrs?: string[];
+  /** An IPv6 block for the VPC (EC2 associates a /56). */
+  ipv6Cidr?: string;
   tags?: Tags;
 }
 
@@ -38,13 +40,19 @@ export interface LaunchRequest {
   subnetId: string;
   securityGroupIds?: string[];
   privateIp?: string;
+  /** 1: the primary ENI gets an IPv6 address, the instance's primary IPv6 (the subnet needs an IPv6 CIDR). */
+  ipv6AddressCount?: number;
   tags?: Tags;
 }
 
 export function createVpc(m: Ec2Model, p: VpcRequest): Vpc {
   const cidrs = p.cidrs ?? (p.cidr ? [p.cidr] : []);
   if (cidrs.length === 0 || cidrs.some((c) => parseCidr(c)?.family !== 4)) throw invalid(`invalid VPC CIDR: ${cidrs.join(",")}`);
-  const vpc: Vpc = { id: nextId(m.state, "vpc"), cidrs, tags: { ...p.tags } };
+  if (p.ipv6Cidr !== undefined) {
+    const c6 = parseCidr(p.ipv6Cidr);
+    if (!c6 || c6.family !== 6 || c6.prefix !== 56) throw invalid(`invalid VPC IPv6 CIDR (need a /56): ${p.ipv6Cidr}`);
+  }
+  const vpc: Vpc = { id: nextId(m.state, "vpc"), cidrs, ipv6Cidrs: p.ipv6Cidr ? [p.ipv6Cidr] : [], tags: { ...p.tags } };
   m.state.vpcs[vpc.id] = vpc;
   createSecurityGroupIn(m, vpc.id, "default", "default VPC security group", {});
   return vpc;
@@ -83,6 +91,10 @@ export function createSubnet(m: Ec2Model, p: SubnetRequest): Subnet {
   if (p.ipv6Cidr !== undefined) {
     const c6 = parseCidr(p.ipv6Cidr);
     if (!c6 || c6.family !== 6 || c6.prefix !== 64) throw invalid(`invalid subnet IPv6 CIDR (need a /64): ${p.ipv6Cidr}`);
+    const v6 = p.ipv6Cidr;
+    if (!vpc.ipv6Cidrs.some((v) => inside(v6, v))) throw invalid(`invalid subnet IPv6 CIDR: ${v6} is not inside an IPv6 block of ${vpc.id} (${vpc.ipv6Cidrs.join(", ") || "none"})`);
+    if (Object.values(m.state.subnets).some((s) => s.vpcId === p.vpcId && s.ipv6Cidr !== null && (inside(s.ipv6Cidr, v6) || inside(v6, s.ipv6Cidr))))
+      throw new Ec2Error("InvalidSubnet.Conflict", `The CIDR '${v6}' conflicts with another subnet`);
   }
   const subnet: Subnet = { id: nextId(m.state, "subnet"), vpcId: p.vpcId, az: p.az, cidr: p.cidr, ipv6Cidr: p.ipv6Cidr ?? null, tags: { ...p.tags } };
   m.state.subnets[subnet.id] = subnet;
@@ -104,7 +116,10 @@ function createSecurityGroupIn(m: Ec2Model, vpcId: string, name: string, descrip
 export function launchInstance(m: Ec2Model, p: LaunchRequest): Instance {
   const limits = instanceTypeLimits(p.instanceType);
   if (!limits) throw new Ec2Error("InvalidParameterValue", `Invalid value '${p.instanceType}' for InstanceType.`);
-  const eni = newEni(m, { subnetId: p.subnetId, groups: p.securityGroupIds, primaryIp: p.privateIp, description: "" });
+  const v6Count = p.ipv6AddressCount ?? 0;
+  if (v6Count !== 0 && v6Count !== 1) throw invalid(`Invalid value '${v6Count}' for Ipv6AddressCount (the local simulation launches with 0 or 1)`);
+  const eni = newEni(m, { subnetId: p.subnetId, groups: p.securityGroupIds, primaryIp: p.privateIp, description: "", ipv6Count: v6Count });
+  eni.primaryIpv6 = eni.ipv6Addresses[0] ?? null;
   const subnet = m.state.subnets[eni.subnetId] as Subnet;
   const inst: Instance = {
     id: nextId(m.state, "i"),
@@ -114,6 +129,7 @@ export function launchInstance(m: Ec2Model, p: LaunchRequest): Instance {
     vpcId: subnet.vpcId,
     primaryEniId: eni.id,
     privateIp: eni.primaryIp,
+    ipv6Address: eni.primaryIpv6,
     launchedAt: m.now(),
     tags: { ...p.tags },
   };

@@ -19,6 +19,8 @@ export interface ImdsInstanceView {
   az: string;
   region: string;
   localIpv4: string;
+  /** The instance's primary IPv6 address (meta-data/ipv6), when it has one. */
+  localIpv6?: string;
   primaryMac: string;
   interfaces: ImdsInterfaceView[];
   /** Used only by the identity document; a fixed fake account when absent. */
@@ -68,6 +70,7 @@ function interfaceLeaves(iface: ImdsInterfaceView): Record<string, readonly stri
     "vpc-id": [iface.vpcId],
     "vpc-ipv4-cidr-block": iface.vpcCidrs.slice(0, 1),
     "vpc-ipv4-cidr-blocks": iface.vpcCidrs,
+    "vpc-ipv6-cidr-blocks": iface.vpcIpv6Cidrs,
   };
 }
 
@@ -119,13 +122,15 @@ function answerIam(p: InstanceProfileCredentials, path: string): MetadataAnswer 
 export function answerMetadata(view: ImdsInstanceView, path: string): MetadataAnswer {
   switch (path) {
     case "":
-      return listing(["instance-id", "instance-type", "local-ipv4", "mac", "network/", "placement/", ...(view.instanceProfile ? ["iam/"] : [])]);
+      return listing(["instance-id", "instance-type", ...(view.localIpv6 ? ["ipv6"] : []), "local-ipv4", "mac", "network/", "placement/", ...(view.instanceProfile ? ["iam/"] : [])]);
     case "instance-id":
       return text(view.instanceId);
     case "instance-type":
       return text(view.instanceType);
     case "local-ipv4":
       return text(view.localIpv4);
+    case "ipv6":
+      return view.localIpv6 ? text(view.localIpv6) : NOT_FOUND;
     case "mac":
       return text(view.primaryMac);
     case "placement":

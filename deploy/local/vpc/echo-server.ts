@@ -1,11 +1,11 @@
 // Runs inside the outside namespace: answers every TCP connection and every UDP datagram with
 // the source address it saw, `from <ip>:<port>\n`, so a test sees what SNAT did (or did not).
-// Usage: bun run echo-server.ts <listen-ip> <port>. Prints `listening <ip>:<port>` when ready.
-export {};
+// Usage: bun run echo-server.ts <listen-ip> <port> (IPv4 or IPv6). Prints `listening <ip>:<port>` when ready.
+import { isIp } from "../../../shared/ip.ts";
 
 const [host, portText] = process.argv.slice(2);
 const port = Number(portText);
-if (!host || !/^(\d{1,3}\.){3}\d{1,3}$/.test(host)) throw new Error(`listen-ip: invalid ${JSON.stringify(host)}`);
+if (!host || !isIp(host)) throw new Error(`listen-ip: invalid ${JSON.stringify(host)}`);
 if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`port: invalid ${JSON.stringify(portText)}`);
 
 const answer = (ip: string, p: number) => `from ${ip}:${p}\n`;

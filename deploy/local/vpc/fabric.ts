@@ -25,6 +25,7 @@ import {
   routerNodeLinkPattern,
   type StackNames,
 } from "./names.ts";
+import { configureEniIpv6, createIpv6Edge, IPV6_NAMESPACE_SYSCTLS, checkIpv6Cidr } from "./fabric-ipv6.ts";
 
 export const IMDS_ADDRESS = "169.254.169.254";
 /** Router-side dummy link where traffic to unassigned VPC addresses ends (rejected). */
@@ -53,8 +54,8 @@ export interface EniLinkSpec {
   deviceIndex: number;
   mac: string;
   primaryIp: string;
-  /** Only for device 0 (what DHCP does on EC2): address/mask and default route on the node side. */
-  configure?: { prefixLen: number; gateway: string };
+  /** Only for device 0 (what DHCP does on EC2): address/mask and default route on the node side; in an IPv6 VPC also the instance's primary IPv6 (fabric-ipv6.ts). */
+  configure?: { prefixLen: number; gateway: string; primaryIpv6?: string };
 }
 
 export interface EniLinkRef {
@@ -79,8 +80,15 @@ export class VpcFabric {
   constructor(
     readonly names: StackNames,
     readonly vpcCidrs: readonly string[],
+    /** Non-empty: the VPC is dual-stack (fabric-ipv6.ts). */
+    readonly vpcIpv6Cidrs: readonly string[] = [],
   ) {
     for (const c of vpcCidrs) checkCidr(c, "vpcCidrs");
+    for (const c of vpcIpv6Cidrs) checkIpv6Cidr(c, "vpcIpv6Cidrs");
+  }
+
+  get ipv6(): boolean {
+    return this.vpcIpv6Cidrs.length > 0;
   }
 
   get router(): string {
@@ -118,6 +126,7 @@ export class VpcFabric {
       "net.ipv4.conf.default.send_redirects": 0,
       "net.ipv4.conf.all.send_redirects": 0,
       "net.ipv6.conf.all.forwarding": 1,
+      ...(this.ipv6 ? IPV6_NAMESPACE_SYSCTLS : {}),
     });
     // Management veth: root side holds the address the simulated cloud binds to.
     await ip(undefined, "link", "add", mgmtRootLink, "type", "veth", "peer", "name", MGMT_ROUTER_LINK, "netns", routerNs);
@@ -132,6 +141,7 @@ export class VpcFabric {
     await ip(outsideNs, "addr", "add", `${OUTSIDE_IP}/${OUTSIDE_PREFIX_LEN}`, "dev", OUTSIDE_LINK);
     await ip(outsideNs, "link", "set", OUTSIDE_LINK, "up");
     await ip(routerNs, "route", "add", "default", "via", OUTSIDE_IP, "dev", OUTSIDE_ROUTER_LINK);
+    if (this.ipv6) await createIpv6Edge(routerNs, outsideNs, this.vpcIpv6Cidrs);
     await sysctlIn(routerNs, {
       [`net.ipv4.conf.${MGMT_ROUTER_LINK}.rp_filter`]: 0,
       [`net.ipv4.conf.${MGMT_ROUTER_LINK}.proxy_arp`]: 0,
@@ -177,7 +187,7 @@ export class VpcFabric {
     await ip(undefined, "netns", "add", ns);
     await ip(ns, "link", "set", "lo", "up");
     // A Kubernetes node forwards (the EKS AMI and kubelet set it); pods are routed through it.
-    await sysctlIn(ns, { "net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1 });
+    await sysctlIn(ns, { "net.ipv4.ip_forward": 1, "net.ipv6.conf.all.forwarding": 1, ...(this.ipv6 ? IPV6_NAMESPACE_SYSCTLS : {}) });
     return ns;
   }
 
@@ -213,6 +223,7 @@ export class VpcFabric {
       await ip(nodeNs, "link", "set", nodeLink, "up");
       await ip(nodeNs, "route", "add", "default", "via", spec.configure.gateway, "dev", nodeLink);
     }
+    if (this.ipv6) await configureEniIpv6({ routerNs: this.router, routerLink, nodeNs, nodeLink, primaryIpv6: spec.configure?.primaryIpv6 });
     return routerLink;
   }
 

@@ -83,7 +83,7 @@ export class EniMirror implements Ec2Observer {
       }
       const spec: EniLinkSpec = { nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac, primaryIp: e.primaryIp };
       // Device 0 is configured as DHCP does on EC2; other ENIs come up DOWN and bare.
-      if (e.deviceIndex === 0) spec.configure = { prefixLen: prefixLength(e.subnetCidr), gateway };
+      if (e.deviceIndex === 0) spec.configure = { prefixLen: prefixLength(e.subnetCidr), gateway, ...(e.primaryIpv6 ? { primaryIpv6: e.primaryIpv6 } : {}) };
       await this.port.attachEni(spec);
       this.enis.set(e.eniId, { eniId: e.eniId, nodeIndex, deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, mac: e.mac, cidrs: new Set() });
       this.log.info({ eniId: e.eniId, instanceId: e.instanceId, nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac }, "ENI link created");

@@ -1,6 +1,7 @@
 // Starts the echo service (echo-server.ts) inside the outside namespace and waits until it listens.
 import { assertNetnsName } from "./names.ts";
 import { OUTSIDE_IP } from "./fabric.ts";
+import { isIp } from "../../../shared/ip.ts";
 
 export const ECHO_PORT = 7;
 const SCRIPT = new URL("./echo-server.ts", import.meta.url).pathname;
@@ -11,8 +12,10 @@ export interface EchoService {
   stop(): Promise<void>;
 }
 
-export async function startEcho(outsideNs: string, port = ECHO_PORT, timeoutMs = 10_000): Promise<EchoService> {
-  const proc = Bun.spawn(["ip", "netns", "exec", assertNetnsName(outsideNs), process.execPath, "run", SCRIPT, OUTSIDE_IP, String(port)], {
+/** `host`: OUTSIDE_IP, or OUTSIDE_IPV6 for the IPv6 echo (its address is then `[ip]:port`). */
+export async function startEcho(outsideNs: string, port = ECHO_PORT, timeoutMs = 10_000, host: string = OUTSIDE_IP): Promise<EchoService> {
+  if (!isIp(host)) throw new Error(`host: not an IP address: ${JSON.stringify(host)}`);
+  const proc = Bun.spawn(["ip", "netns", "exec", assertNetnsName(outsideNs), process.execPath, "run", SCRIPT, host, String(port)], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "inherit",
@@ -32,7 +35,7 @@ export async function startEcho(outsideNs: string, port = ECHO_PORT, timeoutMs =
   }
   return {
     pid: proc.pid,
-    address: `${OUTSIDE_IP}:${port}`,
+    address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
     async stop() {
       proc.kill("SIGTERM");
       const t = setTimeout(() => proc.kill("SIGKILL"), 2000);

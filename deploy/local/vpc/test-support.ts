@@ -28,12 +28,14 @@ export async function linksIn(ns: string | undefined): Promise<LinkInfo[]> {
   return JSON.parse(r.stdout) as LinkInfo[];
 }
 
-/** A TCP or UDP exchange with the outside echo service, from inside `ns`. */
+/** A TCP or UDP exchange with the outside echo service (`ip:port` or `[ipv6]:port`), from inside `ns`. */
 export async function askEcho(ns: string, address: string, proto: "tcp" | "udp"): Promise<string> {
-  const [host, port] = address.split(":");
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const port = address.slice(colon + 1);
   const script = proto === "tcp"
     ? `const s=await Bun.connect({hostname:${JSON.stringify(host)},port:${Number(port)},socket:{data(_s,d){process.stdout.write(d);},close(){process.exit(0);}}});setTimeout(()=>process.exit(2),3000);`
-    : `const s=await Bun.udpSocket({socket:{data(_s,d){process.stdout.write(d);process.exit(0);}}});s.send("hi",${Number(port)},${JSON.stringify(host)});setTimeout(()=>process.exit(2),3000);`;
+    : `const s=await Bun.udpSocket({hostname:${JSON.stringify(host.includes(":") ? "::" : "0.0.0.0")},socket:{data(_s,d){process.stdout.write(d);process.exit(0);}}});s.send("hi",${Number(port)},${JSON.stringify(host)});setTimeout(()=>process.exit(2),3000);`;
   const r = await execIn(ns, [process.execPath, "-e", script]);
   return r.stdout;
 }

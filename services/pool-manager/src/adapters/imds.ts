@@ -143,6 +143,8 @@ export class SdkImds implements ImdsPort {
   availabilityZone = () => this.get("placement/availability-zone").then((s) => s.trim());
   primaryMac = () => this.get("mac").then((s) => s.trim().toLowerCase());
   localIpv4 = () => this.get("local-ipv4").then((s) => s.trim());
+  localIpv6 = () => this.optional("ipv6").then((v) => v[0]);
+  vpcIpv6Cidrs = (mac: string) => this.optional(`network/interfaces/macs/${checkMac(mac)}/vpc-ipv6-cidr-blocks`);
 
   async interfaces(): Promise<ImdsInterface[]> {
     const macs = split(await this.get("network/interfaces/macs/")).map((m) => m.replace(/\/$/, "").toLowerCase());
@@ -182,6 +184,14 @@ export class SdkImds implements ImdsPort {
       }),
     );
   }
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** A MAC that becomes part of an IMDS path. */
+function checkMac(mac: string): string {
+  if (!MAC.test(mac)) throw new Error(`mac: not a MAC address: ${JSON.stringify(mac)}`);
+  return mac;
 }
 
 /** IMDS `network-card`: absent on single-card instances (card 0), else a card index. */

@@ -56,7 +56,8 @@ export function eniSetupOf(m: ManagedEni): EniSetup {
 
 export function poolCidr(cidr: string, kind: CidrKind): PoolCidr {
   const prefixLen = Number(cidr.split("/")[1]);
-  const size = kind === "address" ? 1 : cidr.includes(":") ? 65_536 : 2 ** (32 - prefixLen);
+  // A /80 holds 2^48 addresses (upstream counts them so too: awscni_total_ip_addresses); exact in a double.
+  const size = kind === "address" ? 1 : 2 ** ((cidr.includes(":") ? 128 : 32) - prefixLen);
   return { cidr, kind, size };
 }
 

@@ -13,7 +13,10 @@ export const VPC_CIDR_REFRESH_MS = 30_000;
 
 export interface PrimaryFacts {
   primaryMac: string;
+  /** The address the host set-up names: the primary IPv4, or in IPv6 mode the primary IPv6. */
   primaryIp: string;
+  /** IPv6 mode re-reads the VPC's IPv6 CIDRs (what the host set-up was given), not the IPv4 ones. */
+  family?: "ipv4" | "ipv6";
 }
 
 export class VpcCidrRefresh {
@@ -29,14 +32,18 @@ export class VpcCidrRefresh {
     this.applied = [...model.vpcCidrs];
   }
 
+  private async readCidrs(): Promise<string[]> {
+    if (this.primary.family === "ipv6") return this.ports.imds.vpcIpv6Cidrs(this.primary.primaryMac);
+    const ifs = await this.ports.imds.interfaces();
+    return ifs.find((i) => i.mac === this.primary.primaryMac)?.vpcCidrs ?? [];
+  }
+
   /** One round; returns whether the CIDRs changed. */
   async run(): Promise<boolean> {
     let fresh: string[];
     try {
-      const ifs = await this.ports.imds.interfaces();
-      const primary = ifs.find((i) => i.mac === this.primary.primaryMac);
-      if (!primary || primary.vpcCidrs.length === 0) throw new Error(`IMDS shows no VPC CIDR for the primary MAC ${this.primary.primaryMac}`);
-      fresh = primary.vpcCidrs;
+      fresh = await this.readCidrs();
+      if (fresh.length === 0) throw new Error(`IMDS shows no VPC CIDR for the primary MAC ${this.primary.primaryMac}`);
     } catch (err) {
       this.log("skipping the periodic update of the VPC CIDRs", { err: String((err as Error)?.message ?? err) });
       return false;

@@ -130,6 +130,10 @@ export interface ImdsPort {
   availabilityZone(): Promise<string>;
   primaryMac(): Promise<string>;
   localIpv4(): Promise<string>;
+  /** The instance's primary IPv6 address (meta-data/ipv6); undefined when it has none. Read in IPv6 mode. */
+  localIpv6(): Promise<string | undefined>;
+  /** The VPC's IPv6 CIDRs as the interface `mac` sees them (vpc-ipv6-cidr-blocks); [] for an IPv4-only VPC. Read in IPv6 mode. */
+  vpcIpv6Cidrs(mac: string): Promise<string[]>;
   /** Every attached interface, as IMDS sees it now. */
   interfaces(): Promise<ImdsInterface[]>;
 }

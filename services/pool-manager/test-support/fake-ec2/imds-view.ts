@@ -38,6 +38,8 @@ export function imdsPort(src: ImdsSource): ImdsPort {
     availabilityZone: async () => src.instance().az,
     primaryMac: async () => src.instance().primaryMac,
     localIpv4: async () => src.instance().privateIp,
+    localIpv6: async () => undefined,
+    vpcIpv6Cidrs: async () => [],
     interfaces: async () => src.interfaces(),
   };
 }
