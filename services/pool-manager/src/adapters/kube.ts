@@ -12,17 +12,18 @@
  * merge patches and errors (`code`) as client-node's CoreV1Api, CustomObjectsApi and Watch.
  *
  * The API being unreachable never blocks pool work that does not need it: every call has
- * a timeout, a supervisor loop retries with backoff, and status() says why and when.
+ * a timeout, a supervisor loop retries with backoff, and status() says why and when
+ * (kube-connection.ts: reachability; kube-cninode.ts: the CNINode's features).
  */
 import type { Config } from "../../../../shared/config/types.ts";
 import { KubeRest, kubeRestFrom } from "../../../../shared/kube-rest.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
-import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, withFeature, type EventSubject, type NodeLike, type PodLike } from "./kube-node.ts";
+import { ensureCniNodeFeature } from "./kube-cninode.ts";
+import { KubeConnection, type KubeLog } from "./kube-connection.ts";
+import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, type EventSubject, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
-const CNI_NODES = "/apis/vpcresources.k8s.aws/v1alpha1/cninodes";
 const nodePath = (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`;
-type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 export interface KubeAdapterOptions {
   nodeName: string | undefined;
@@ -32,7 +33,7 @@ export interface KubeAdapterOptions {
   eniConfigLabel: string;
   /** List + watch the node's pods (demand-aware growth). */
   watchPods: boolean;
-  log?: Log;
+  log?: KubeLog;
   /** Called (debounced) when demand, node or reachability changed: re-plan now. */
   onChange?: () => void;
   retry?: { firstMs: number; maxMs: number };
@@ -43,17 +44,7 @@ export interface KubeAdapterOptions {
   nodeCacheMs?: number;
 }
 
-type State =
-  | { phase: "connecting" }
-  | { phase: "connected"; sinceMs: number }
-  | { phase: "unreachable" | "failing"; error: string; retryAtMs: number; sinceMs: number }
-  | { phase: "misconfigured"; error: string };
-
-export class KubeAdapter implements KubePort {
-  readonly url: string;
-  private state: State = { phase: "connecting" };
-  private stopped = false;
-  private wake: (() => void) | undefined;
+export class KubeAdapter extends KubeConnection implements KubePort {
   private watchCtl: AbortController | undefined;
   private node: { at: number; value: NodeLike } | undefined;
   private nodeRead: Promise<NodeLike> | undefined;
@@ -64,72 +55,14 @@ export class KubeAdapter implements KubePort {
   private sgpDone = false;
   private sgpRetryAtMs = 0;
   private readonly featuresDone = new Set<string>();
-  private changeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly eventsSent: { reason: string; message: string }[] = [];
 
-  constructor(private readonly api: KubeRest, private readonly o: KubeAdapterOptions) {
-    this.url = api.server;
+  constructor(api: KubeRest, private readonly o: KubeAdapterOptions) {
+    super(api, o);
   }
 
-  private get nodeName(): string {
-    if (!this.o.nodeName) throw new Error("MY_NODE_NAME is not set: this node cannot be found in the Kubernetes API");
-    return this.o.nodeName;
-  }
-
-  private log(level: "info" | "warn" | "error", msg: string, f?: Record<string, unknown>): void {
-    this.o.log?.(level, msg, { kubeApi: this.url, ...f });
-  }
-
-  private timed<T>(p: Promise<T>, what: string): Promise<T> {
-    const ms = this.o.requestTimeoutMs ?? 10_000;
-    let t: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms)));
-    return Promise.race([p, timeout]).finally(() => clearTimeout(t));
-  }
-
-  /** Every API answer proves reachability; a network failure or 5xx proves the opposite. */
-  private reachable(): void {
-    if (this.state.phase !== "connected") {
-      if (this.state.phase === "unreachable") this.log("info", "Kubernetes API reachable again");
-      this.sgpRetryAtMs = 0; // what failed while the API was away is tried at once
-      this.state = { phase: "connected", sinceMs: Date.now() };
-      this.changed();
-    }
-  }
-
-  /** Records a failed session: `outage` when the API could not be reached at all. */
-  private failed(err: unknown, retryInMs: number, outage: boolean): void {
-    const error = describeKubeError(err);
-    const phase = outage ? "unreachable" : "failing";
-    const first = this.state.phase !== phase;
-    this.state = { phase, error, retryAtMs: Date.now() + retryInMs, sinceMs: first || !("sinceMs" in this.state) ? Date.now() : this.state.sinceMs };
-    const what = outage ? `Kubernetes API unreachable at ${this.url}: ${error}` : `Kubernetes API at ${this.url} answered: ${error}`;
-    this.log(first ? "error" : "warn", `${what}; retrying in ${Math.ceil(retryInMs / 1000)} s (pool work that needs no Kubernetes goes on)`);
-  }
-
-  /** The API could not be reached (network error, timeout, 5xx); a 4xx is an answer, not an outage. */
-  private isOutage(err: unknown): boolean {
-    const code = (err as { code?: unknown }).code;
-    return typeof code !== "number" || code >= 500;
-  }
-
-  private changed(): void {
-    if (!this.o.onChange || this.changeTimer) return;
-    this.changeTimer = setTimeout(() => {
-      this.changeTimer = undefined;
-      if (!this.stopped) this.o.onChange?.();
-    }, 50);
-  }
-
-  /** Human-readable reachability, e.g. "kubernetes: unreachable at http://…: HTTP 503, retrying in 4 s". */
-  statusText(): string {
-    const s = this.state;
-    if (s.phase === "connected") return `kubernetes: connected to ${this.url} as node ${this.o.nodeName ?? "(MY_NODE_NAME unset)"}`;
-    if (s.phase === "connecting") return `kubernetes: connecting to ${this.url}`;
-    if (s.phase === "misconfigured") return `kubernetes: ${s.error}`;
-    const inS = Math.max(0, Math.ceil((s.retryAtMs - Date.now()) / 1000));
-    if (s.phase === "failing") return `kubernetes: ${this.url} answered ${s.error}, retrying in ${inS} s`;
-    return `kubernetes: unreachable at ${this.url}: ${s.error}, retrying in ${inS} s`;
+  protected override onReachableAgain(): void {
+    this.sgpRetryAtMs = 0; // what failed while the API was away is tried at once
   }
 
   debug(): Record<string, unknown> {
@@ -276,17 +209,6 @@ export class KubeAdapter implements KubePort {
 
   // ---- supervisor ------------------------------------------------------------------------
 
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
   /** Starts the connection loop; returns at once (never throws). */
   start(): void {
     if (!this.o.nodeName) {
@@ -318,15 +240,11 @@ export class KubeAdapter implements KubePort {
   }
 
   stop(): void {
-    this.stopped = true;
     this.watchCtl?.abort();
-    this.wake?.();
-    if (this.changeTimer) clearTimeout(this.changeTimer);
+    this.stopConnection();
   }
 
   // ---- events ----------------------------------------------------------------------------
-
-  connected = (): boolean => this.state.phase === "connected";
 
   /** Where events go: the aws-node pod when MY_POD_NAME is set (its uid when it can be read), else the Node. */
   private async eventSubject(): Promise<EventSubject> {
@@ -374,37 +292,12 @@ export class KubeAdapter implements KubePort {
     this.log("info", "security groups for pods: node labelled and CNINode feature SecurityGroupsForPods set", { label: TRUNK_LABEL });
   }
 
-  /** Adds a feature to this node's CNINode (creating it when missing); a conflict (409) is retried up to twice. */
+  /** Adds a feature to this node's CNINode once (kube-cninode.ts). */
   private async ensureCniNodeFeature(name: string, value?: string): Promise<void> {
     const key = `${name}=${value ?? ""}`;
     if (this.featuresDone.has(key)) return;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let current: { metadata?: { resourceVersion?: string }; spec?: { features?: { name: string; value?: string }[] } } | undefined;
-      try {
-        current = await this.timed(this.api.request<NonNullable<typeof current>>("GET", `${CNI_NODES}/${encodeURIComponent(this.nodeName)}`), "read CNINode");
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== 404) throw err;
-      }
-      const feature = value ? { name, value } : { name };
-      try {
-        if (!current) {
-          const node = this.node?.value;
-          const owner = node?.metadata?.uid ? { ownerReferences: [{ apiVersion: "v1", kind: "Node", name: this.nodeName, uid: node.metadata.uid }] } : {};
-          await this.timed(this.api.request("POST", CNI_NODES, { body: { apiVersion: "vpcresources.k8s.aws/v1alpha1", kind: "CNINode", metadata: { name: this.nodeName, ...owner }, spec: { features: [feature] } } }), "create CNINode");
-        } else {
-          const next = withFeature(current.spec?.features ?? [], feature);
-          if (next) {
-            const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, spec: { features: next } };
-            await this.timed(this.api.request("PATCH", `${CNI_NODES}/${encodeURIComponent(this.nodeName)}`, { body, merge: true }), "patch CNINode");
-          }
-        }
-        this.featuresDone.add(key);
-        return;
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code !== 409 || attempt === 2) throw err; // 409: changed or created meanwhile
-      }
-    }
+    await ensureCniNodeFeature({ api: this.api, nodeName: this.nodeName, nodeUid: this.node?.value.metadata?.uid, timed: (p, what) => this.timed(p, what) }, name, value);
+    this.featuresDone.add(key);
   }
 }
 
