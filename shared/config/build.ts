@@ -75,6 +75,10 @@ export const DERIVED = {
     from: ["AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
     value: (e, env) => e.AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE ?? poolPolicy(e, env) === "compat",
   },
+  "pool.holdCoolingIps": {
+    from: ["AWS_VPC_CNI_HOLD_COOLING_IPS", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
+    value: (e, env) => e.AWS_VPC_CNI_HOLD_COOLING_IPS ?? poolPolicy(e, env) !== "compat",
+  },
   "pool.verifyImdsWithEc2": {
     from: ["AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2", "AWS_VPC_CNI_POOL_POLICY", ...UPSTREAM_TARGETS],
     value: (e, env) => e.AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2 ?? poolPolicy(e, env) !== "compat",

@@ -72,6 +72,8 @@ export interface Config {
     imdsOnlyMode: boolean;
     /** true: upstream's arithmetic, which counts cooling addresses as free. */
     coolingIpsCountAsAvailable: boolean;
+    /** true: a cooling address goes back to EC2 only once its cooldown is over (upstream releases it at once). */
+    holdCoolingIps: boolean;
     verifyImdsWithEc2: boolean;
     prefixDelegationFallbackToIps: boolean;
     demandAware: boolean;

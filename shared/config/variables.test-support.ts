@@ -302,6 +302,7 @@ export const TABLE: Record<EnvName, Row> = {
     invalid: ["61678", "host:port"],
   },
   AWS_VPC_CNI_COOLING_IPS_COUNT_AS_AVAILABLE: boolRow((c) => c.pool.coolingIpsCountAsAvailable, false),
+  AWS_VPC_CNI_HOLD_COOLING_IPS: boolRow((c) => c.pool.holdCoolingIps, true),
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: boolRow((c) => c.pool.verifyImdsWithEc2, true),
   AWS_VPC_CNI_PREFIX_DELEGATION_FALLBACK_TO_IPS: boolRow((c) => c.pool.prefixDelegationFallbackToIps, true),
   AWS_VPC_CNI_DEMAND_AWARE_POOL: boolRow((c) => c.pool.demandAware, true),

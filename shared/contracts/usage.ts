@@ -34,11 +34,16 @@ export const getUsage = route("GET", "/v1/usage", z.object({}), usageReport);
 /** addr-broker pushes usage to pool-manager on change, and at once on a miss. */
 export const postUsage = route("POST", "/v1/usage", usageReport, z.object({ ok: z.literal(true) }));
 
-/** pool-manager asks to release CIDRs; addr-broker grants only those with no assigned or cooling address and stops handing them out. */
+/**
+ * pool-manager asks to release CIDRs; addr-broker grants only those with no assigned or
+ * cooling address and stops handing them out. With `releaseCooling` (upstream's release, no
+ * AWS_VPC_CNI_HOLD_COOLING_IPS) a cooling address does not hold its CIDR back: it is granted
+ * and the address's cooldown is dropped with it.
+ */
 export const drain = route(
   "POST",
   "/v1/drain",
-  z.object({ cidrs: z.array(cidr).min(1) }),
+  z.object({ cidrs: z.array(cidr).min(1), releaseCooling: z.boolean().default(false) }),
   z.object({
     granted: z.array(cidr),
     refused: z.array(z.object({ cidr, reason: z.string() })),

@@ -1,7 +1,7 @@
 /**
  * Stateful fakes of the pool-manager's peers behind their ports: net-config (the ENIs it set
- * up), addr-broker (usage per CIDR; grants a drain only for CIDRs with nothing assigned or
- * cooling, as its contract says) and Kubernetes as the node sees it (its ENIConfig, taint,
+ * up), addr-broker (usage per CIDR; grants a drain only for CIDRs with nothing assigned, nor
+ * cooling unless asked to release cooling addresses, as its contract says) and Kubernetes as the node sees it (its ENIConfig, taint,
  * capacity, pending pods, events; unreachable on demand).
  */
 import type { UsageReport } from "../../../shared/contracts/index.ts";
@@ -32,15 +32,16 @@ export class FakeBroker implements BrokerPort {
     const cidrs = [...this.use].map(([cidr, u]) => ({ cidr, ...u }));
     return { capacityVersion: -1, assigned: cidrs.reduce((n, c) => n + c.assigned, 0), cooling: cidrs.reduce((n, c) => n + c.cooling, 0), cidrs, misses: this.misses, waiting: this.waiting };
   }
-  async drain(cidrs: string[]) {
+  async drain(cidrs: string[], releaseCooling = false) {
     const granted: string[] = [];
     const refused: { cidr: string; reason: string }[] = [];
     for (const c of cidrs) {
       const u = this.use.get(c);
-      if (u && (u.assigned > 0 || u.cooling > 0)) refused.push({ cidr: c, reason: "in use" });
+      if (u && (u.assigned > 0 || (u.cooling > 0 && !releaseCooling))) refused.push({ cidr: c, reason: "in use" });
       else {
         granted.push(c);
         this.drained.add(c);
+        if (u) u.cooling = 0; // the cooling addresses leave with their CIDR
       }
     }
     return { granted, refused };

@@ -112,6 +112,10 @@ export const POOL_VARIABLES = {
     about: "Count addresses in cooldown as free when sizing the pool, as upstream does.",
     sets: "pool.coolingIpsCountAsAvailable",
   }),
+  AWS_VPC_CNI_HOLD_COOLING_IPS: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
+    about: "Return an address to EC2 only after its cooldown is over; false releases cooling addresses at once when the pool shrinks, as upstream does.",
+    sets: "pool.holdCoolingIps",
+  }),
   AWS_VPC_CNI_VERIFY_IMDS_WITH_EC2: combinedVariable(optionalBoolField("(false with the compat pool policy, as upstream; else true)", { source: "project" }), {
     about: "Check IMDS's view of ENIs and addresses against EC2 before using it.",
     sets: "pool.verifyImdsWithEc2",

@@ -314,6 +314,21 @@ describe("addr-broker service", () => {
     expect((await add(svc, "c17")).json.code).toBe(11);
   });
 
+  test("drain with releaseCooling (upstream's release): a cooling CIDR is granted and its cooldown leaves with it; without, refused", async () => {
+    const { svc } = await setup({ cooldownSeconds: 30, capacity: testCapacity({ prefixes: ["10.0.16.0/28", "10.0.32.0/28"] }) });
+    expect(addrOf(await add(svc, "c1"))).toBe("10.0.16.0/32");
+    expect((await del(svc, "c1")).exitCode).toBe(0);
+    const drain = async (releaseCooling?: boolean) => (await (await svc.frame.app.request("/v1/drain", { method: "POST", body: JSON.stringify({ cidrs: ["10.0.16.0/28"], ...(releaseCooling === undefined ? {} : { releaseCooling }) }) })).json()) as { granted: string[]; refused: Array<{ reason: string }> };
+    const held = await drain();
+    expect(held.granted).toEqual([]);
+    expect(held.refused[0]?.reason).toContain("cooling");
+    expect((await drain(true)).granted).toEqual(["10.0.16.0/28"]);
+    const usage = (await (await svc.frame.app.request("/v1/usage")).json()) as { cooling: number; cidrs: Array<{ cidr: string; cooling: number }> };
+    expect(usage.cooling).toBe(0);
+    expect(usage.cidrs.find((c) => c.cidr === "10.0.16.0/28")?.cooling).toBe(0);
+    expect(addrOf(await add(svc, "c2"))).toStartWith("10.0.32.");
+  });
+
   test("GC releases what is not in valid-attachments; duplicate ifname in one netns is refused", async () => {
     const { svc, net } = await setup();
     await add(svc, "keep");

@@ -122,7 +122,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   handle(frame.app, drain, async (body) => {
     await started;
     return broker.serial(async () => {
-      const decision = decideDrain(broker.state, body.cidrs, broker.now());
+      const decision = decideDrain(broker.state, body.cidrs, broker.now(), body.releaseCooling);
       if (decision.state !== broker.state) await broker.commit(decision.state);
       broker.decide("drain", { granted: decision.granted, refused: decision.refused });
       return { granted: decision.granted, refused: decision.refused };

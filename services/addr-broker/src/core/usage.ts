@@ -58,20 +58,31 @@ export interface DrainDecision {
   refused: Array<{ cidr: string; reason: string }>;
 }
 
-/** Grants only CIDRs with no assigned, reserved or cooling address; granted ones are never handed out again. */
-export function decideDrain(state: BrokerState, cidrs: string[], now: number): DrainDecision {
+/**
+ * Grants only CIDRs with no assigned or reserved address, and none cooling unless
+ * `releaseCooling` (upstream's release: the cooling addresses of a granted CIDR leave with it);
+ * granted ones are never handed out again.
+ */
+export function decideDrain(state: BrokerState, cidrs: string[], now: number, releaseCooling = false): DrainDecision {
   const drained = new Map(state.drained);
+  let cooling = state.cooling;
   const granted: string[] = [];
   const refused: DrainDecision["refused"] = [];
   for (const count of countPerCidr(state, cidrs, now)) {
     if (count.assigned > 0) refused.push({ cidr: count.cidr, reason: `${count.assigned} address${count.assigned > 1 ? "es" : ""} assigned to pods` });
-    else if (count.cooling > 0) refused.push({ cidr: count.cidr, reason: `${count.cooling} address${count.cooling > 1 ? "es" : ""} cooling down until ${new Date(count.coolingUntil ?? now).toISOString()}` });
+    else if (count.cooling > 0 && !releaseCooling) refused.push({ cidr: count.cidr, reason: `${count.cooling} address${count.cooling > 1 ? "es" : ""} cooling down until ${new Date(count.coolingUntil ?? now).toISOString()}` });
     else {
       granted.push(count.cidr);
       if (!drained.has(count.cidr)) drained.set(count.cidr, now);
+      if (count.cooling > 0) cooling = withoutCoolingIn(cooling, count.cidr);
     }
   }
-  return { state: granted.length > 0 ? { ...state, drained } : state, granted, refused };
+  return { state: granted.length > 0 ? { ...state, drained, cooling } : state, granted, refused };
+}
+
+function withoutCoolingIn(cooling: BrokerState["cooling"], text: string): BrokerState["cooling"] {
+  const c = parseCidr(text, false);
+  return c ? new Map([...cooling].filter(([, x]) => !contains(c, x.address))) : cooling;
 }
 
 /** Forgets drained CIDRs pool-manager no longer lists (they were released in EC2). */

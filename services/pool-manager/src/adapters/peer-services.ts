@@ -16,7 +16,7 @@ export function brokerClient(socketPath: string): BrokerPort {
   const c = new UnixClient(socketPath, { timeoutMs: 10_000 });
   return {
     getUsage: () => c.call(getUsage, {}),
-    drain: (cidrs) => c.call(drain, { cidrs }),
+    drain: (cidrs, releaseCooling = false) => c.call(drain, { cidrs, releaseCooling }),
     assignments: async () => (await c.call(listAssignments, {})).assignments,
   };
 }

@@ -61,6 +61,32 @@ async function podsOneByOne(n: CompatNode, count: number): Promise<void> {
   }
 }
 
+/** 3 pods, then 2 more, then all 5 deleted; the marks split the calls by step. */
+async function fivePodsDeleted(n: CompatNode): Promise<void> {
+  await podsThenDeleted(n, [3, 2]);
+}
+
+/** 16 pods (a full prefix), then 4 more, then all 20 deleted. */
+async function twentyPodsDeleted(n: CompatNode): Promise<void> {
+  await podsThenDeleted(n, [16, 4]);
+}
+
+async function podsThenDeleted(n: CompatNode, batches: number[]): Promise<void> {
+  await n.settle();
+  let placed = 0;
+  for (const b of batches) {
+    n.place(b);
+    placed += b;
+    await n.settle();
+    n.mark(`${placed} pods`);
+  }
+  n.remove(placed);
+  await n.settle();
+  n.mark("pods deleted, cooling");
+  n.cooled();
+  await n.settle();
+}
+
 const ROWS: Row[] = [
   // WARM_ENI_TARGET=1 with no pod: 9 free addresses on the primary ENI already meet "1 ENI's worth".
   { name: "WARM_ENI_TARGET=1 (upstream's manifest)", env: { WARM_ENI_TARGET: "1" }, calls: [TAG, ASSIGN(9)], final: { enis: 1, addresses: 9, prefixes: 0 } },
@@ -116,55 +142,23 @@ const ROWS: Row[] = [
   },
   {
     // WARM_IP_TARGET=3: each placement leaves < 3 available → exactly the shortfall is added.
-    // Deleted: 8 available, over 5 (cooling counted as available, as upstream).
+    // Deleted: 8 available, over 5 (cooling counted as available, as upstream); the 5 go back
+    // at once, cooling or not (upstream's FindFreeableCidrs counts only assigned addresses).
     name: "WARM_IP_TARGET=3: 5 pods, then deleted (cooldown)",
     env: { WARM_IP_TARGET: "3" },
-    script: async (n) => {
-      await n.settle();
-      n.place(3);
-      await n.settle();
-      n.mark("3 pods");
-      n.place(2);
-      await n.settle();
-      n.mark("5 pods");
-      n.remove(5);
-      await n.settle();
-      n.mark("pods deleted, cooling");
-      n.cooled();
-      await n.settle();
-    },
-    calls: [TAG, ASSIGN(3), ASSIGN(3), "-- 3 pods", ASSIGN(2), "-- 5 pods", UNASSIGN(3), "-- pods deleted, cooling", UNASSIGN(2)],
+    script: fivePodsDeleted,
+    calls: [TAG, ASSIGN(3), ASSIGN(3), "-- 3 pods", ASSIGN(2), "-- 5 pods", UNASSIGN(5), "-- pods deleted, cooling"],
     final: { enis: 1, addresses: 3, prefixes: 0 },
-    differs: {
-      upstream: [TAG, ASSIGN(3), ASSIGN(3), "-- 3 pods", ASSIGN(2), "-- 5 pods", UNASSIGN(5), "-- pods deleted, cooling"],
-      why: "upstream returns cooling addresses to EC2 at once (FindFreeableCidrs ignores the cooldown); here a cooling address is released only after its cooldown, so the 5 go in two calls",
-    },
   },
   {
     // PD: 16 pods fill the prefix → one more; 20 pods: total 32 ≥ max pods 29 → not low, no
-    // third prefix. Deleted: 2 free prefixes > WARM_PREFIX_TARGET=1 → one is released.
+    // third prefix. Deleted: 2 free prefixes > WARM_PREFIX_TARGET=1 → one is released at
+    // once, though its addresses still cool.
     name: "PD, WARM_PREFIX_TARGET=1: 20 pods, then deleted (cooldown)",
     env: { ENABLE_PREFIX_DELEGATION: "true", WARM_PREFIX_TARGET: "1" },
-    script: async (n) => {
-      await n.settle();
-      n.place(16);
-      await n.settle();
-      n.mark("16 pods");
-      n.place(4);
-      await n.settle();
-      n.mark("20 pods");
-      n.remove(20);
-      await n.settle();
-      n.mark("pods deleted, cooling");
-      n.cooled();
-      await n.settle();
-    },
-    calls: [TAG, ASSIGN(1, "prefix"), ASSIGN(1, "prefix"), "-- 16 pods", "-- 20 pods", "-- pods deleted, cooling", UNASSIGN(1, "prefix")],
+    script: twentyPodsDeleted,
+    calls: [TAG, ASSIGN(1, "prefix"), ASSIGN(1, "prefix"), "-- 16 pods", "-- 20 pods", UNASSIGN(1, "prefix"), "-- pods deleted, cooling"],
     final: { enis: 1, addresses: 0, prefixes: 1 },
-    differs: {
-      upstream: [TAG, ASSIGN(1, "prefix"), ASSIGN(1, "prefix"), "-- 16 pods", "-- 20 pods", UNASSIGN(1, "prefix"), "-- pods deleted, cooling"],
-      why: "as above: the prefix is released once its addresses have cooled, not while they cool",
-    },
   },
   {
     // No PD→/32 fallback under compat: InsufficientCidrBlocks, the retry with 1 fails too,
@@ -179,6 +173,31 @@ const ROWS: Row[] = [
     },
     calls: [TAG, `${ASSIGN(1, "prefix")} !InsufficientCidrBlocks`, `${ASSIGN(1, "prefix")} !InsufficientCidrBlocks`, "-- 115 s", ASSIGN(1, "prefix")],
     final: { enis: 1, addresses: 0, prefixes: 1 },
+  },
+  {
+    // The project's switch keeps a cooling address until its cooldown is over. After the
+    // deletes 8 are free (3 idle, 5 cooling), over by 5: only the 3 idle ones can go; once
+    // cooled, 5 available is over by 2, released then.
+    name: "WARM_IP_TARGET=3, 5 pods deleted, with AWS_VPC_CNI_HOLD_COOLING_IPS=true (the project's switch)",
+    env: { WARM_IP_TARGET: "3", AWS_VPC_CNI_HOLD_COOLING_IPS: "true" },
+    script: fivePodsDeleted,
+    calls: [TAG, ASSIGN(3), ASSIGN(3), "-- 3 pods", ASSIGN(2), "-- 5 pods", UNASSIGN(3), "-- pods deleted, cooling", UNASSIGN(2)],
+    final: { enis: 1, addresses: 3, prefixes: 0 },
+    differs: {
+      upstream: [TAG, ASSIGN(3), ASSIGN(3), "-- 3 pods", ASSIGN(2), "-- 5 pods", UNASSIGN(5), "-- pods deleted, cooling"],
+      why: "a cooling address is released only after its cooldown, so the 5 go in two calls",
+    },
+  },
+  {
+    name: "PD, WARM_PREFIX_TARGET=1, 20 pods deleted, with AWS_VPC_CNI_HOLD_COOLING_IPS=true",
+    env: { ENABLE_PREFIX_DELEGATION: "true", WARM_PREFIX_TARGET: "1", AWS_VPC_CNI_HOLD_COOLING_IPS: "true" },
+    script: twentyPodsDeleted,
+    calls: [TAG, ASSIGN(1, "prefix"), ASSIGN(1, "prefix"), "-- 16 pods", "-- 20 pods", "-- pods deleted, cooling", UNASSIGN(1, "prefix")],
+    final: { enis: 1, addresses: 0, prefixes: 1 },
+    differs: {
+      upstream: [TAG, ASSIGN(1, "prefix"), ASSIGN(1, "prefix"), "-- 16 pods", "-- 20 pods", UNASSIGN(1, "prefix"), "-- pods deleted, cooling"],
+      why: "the prefix is released once its addresses have cooled, not while they cool",
+    },
   },
   {
     // No growth from the pod watch: 20 pods scheduled and pending change nothing upstream

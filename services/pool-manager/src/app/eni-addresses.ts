@@ -35,13 +35,13 @@ export async function assign(d: ExecutorDeps, eniId: string, kind: "address" | "
 }
 
 /** Drain handshake: mark draining, ask addr-broker, keep only what it granted. */
-export async function drained(d: ExecutorDeps, eniId: string, cidrs: string[]): Promise<{ granted: string[]; refused: string[] }> {
+export async function drained(d: ExecutorDeps, eniId: string, cidrs: string[], releaseCooling = false): Promise<{ granted: string[]; refused: string[] }> {
   const { model, broker } = d;
   if (cidrs.length === 0) return { granted: [], refused: [] };
   model.setDraining(eniId, cidrs, true);
   let answer;
   try {
-    answer = await broker.drain(cidrs);
+    answer = await broker.drain(cidrs, releaseCooling);
   } catch (err) {
     model.setDraining(eniId, cidrs, false);
     throw err;
@@ -57,7 +57,7 @@ export async function release(d: ExecutorDeps, eniId: string, cidrs: string[]): 
   const m = model.enis.get(eniId);
   if (!m) return;
   model.conditions.shrunk(opts.now());
-  const { granted } = await drained(d, eniId, cidrs);
+  const { granted } = await drained(d, eniId, cidrs, !settings.holdCoolingIps);
   for (const kind of ["address", "prefix"] as const) {
     const of = granted.filter((c) => m.pool.cidrs.find((x) => x.cidr === c)?.kind === kind);
     if (of.length === 0) continue;

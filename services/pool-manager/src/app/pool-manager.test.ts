@@ -122,9 +122,9 @@ describe("subnets", () => {
 });
 
 describe("release handshake and clean-up", () => {
-  test("a CIDR with an assigned address is never unassigned; idle ones are, after the drain", async () => {
+  test("a CIDR with an assigned address is never unassigned; idle ones are, after the drain (cooling ones kept: AWS_VPC_CNI_HOLD_COOLING_IPS)", async () => {
     const broker = new FakeBroker();
-    h = manager(fakeWorld(), up({ warmIpTarget: 2 }), {}, { broker });
+    h = manager(fakeWorld(), up({ warmIpTarget: 2, holdCoolingIps: true }), {}, { broker });
     await h.start();
     await h.cycles();
     // Grow to 9, then mark one in use and drop the demand.

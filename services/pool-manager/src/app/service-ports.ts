@@ -9,7 +9,8 @@ export interface NetConfigPort {
 
 export interface BrokerPort {
   getUsage(): Promise<UsageReport>;
-  drain(cidrs: string[]): Promise<{ granted: string[]; refused: { cidr: string; reason: string }[] }>;
+  /** `releaseCooling`: cooling addresses do not hold a CIDR back (upstream's release). */
+  drain(cidrs: string[], releaseCooling?: boolean): Promise<{ granted: string[]; refused: { cidr: string; reason: string }[] }>;
   /** The pods' addresses (introspection's /v1/enis); absent = not known. */
   assignments?(): Promise<Assignment[]>;
 }

@@ -16,6 +16,7 @@ export function poolSettingsFrom(c: Config): PoolSettings {
     manageNonSchedulable: c.pool.manageEnisNonSchedulable,
     customNetwork: c.eni.customNetworking,
     coolingCountsAsAvailable: c.pool.coolingIpsCountAsAvailable,
+    holdCoolingIps: c.pool.holdCoolingIps,
     verifyImdsWithEc2: c.pool.verifyImdsWithEc2,
     pdFallbackToIps: c.pool.prefixDelegationFallbackToIps,
     demandAware: c.pool.demandAware,

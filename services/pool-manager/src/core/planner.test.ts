@@ -168,16 +168,28 @@ describe("one rule per row", () => {
     expect((p.actions[0] as { cidrs: string[] }).cidrs).toHaveLength(7);
   });
 
-  test("shrink order: only CIDRs with nothing assigned and nothing cooling are released", () => {
+  test("shrink order with AWS_VPC_CNI_HOLD_COOLING_IPS: only CIDRs with nothing assigned and nothing cooling are released", () => {
     const state = nodeWith(9);
     const [a, b, c] = cidrsOf(state, "eni-0");
     const usage: PoolUsage = { byCidr: { [a!]: { assigned: 1, cooling: 0 }, [b!]: { assigned: 0, cooling: 1 } }, newMisses: 0, waiting: 0, pendingPods: 0 };
-    // WARM_IP_TARGET=1: 7 free + 1 cooling (counted by upstream) → over 7; 7 idle CIDRs released.
-    const p = once(state, up({ warmIpTarget: 1 }), 1_000_000, usage);
+    // WARM_IP_TARGET=1: 7 free + 1 cooling (counted by upstream) → over 7; the 7 idle CIDRs released.
+    const p = once(state, up({ warmIpTarget: 1, holdCoolingIps: true }), 1_000_000, usage);
     const released = (p.actions[0] as { cidrs: string[] }).cidrs;
     expect(released).not.toContain(a);
     expect(released).not.toContain(b);
     expect(released).toContain(c!);
+    expect(released).toHaveLength(7);
+  });
+
+  test("shrink order as upstream: a cooling CIDR is released as well, an assigned one never", () => {
+    const state = nodeWith(9);
+    const [a, b] = cidrsOf(state, "eni-0");
+    const usage: PoolUsage = { byCidr: { [a!]: { assigned: 1, cooling: 0 }, [b!]: { assigned: 0, cooling: 1 } }, newMisses: 0, waiting: 0, pendingPods: 0 };
+    // Over 7 as above; upstream's FindFreeableCidrs offers the cooling one too (device order).
+    const p = once(state, up({ warmIpTarget: 1 }), 1_000_000, usage);
+    const released = (p.actions[0] as { cidrs: string[] }).cidrs;
+    expect(released).not.toContain(a);
+    expect(released).toContain(b!);
     expect(released).toHaveLength(7);
   });
 

@@ -36,6 +36,15 @@ export function cidrIsIdle(usage: PoolUsage, c: PoolCidr): boolean {
   return u.assigned === 0 && u.cooling === 0;
 }
 
+/**
+ * May go back to EC2 when the pool is over its targets: idle, or, without holdCoolingIps,
+ * holding no pod even if addresses still cool (upstream's FindFreeableCidrs counts only
+ * assigned addresses).
+ */
+export function cidrIsReleasable(s: PoolSettings, usage: PoolUsage, c: PoolCidr): boolean {
+  return s.holdCoolingIps ? cidrIsIdle(usage, c) : useOf(usage, c.cidr).assigned === 0;
+}
+
 /** Free in the sense of WARM_PREFIX_TARGET: nothing assigned (nor cooling, unless cooling counts as available). */
 export function prefixIsFree(s: PoolSettings, usage: PoolUsage, c: PoolCidr): boolean {
   const u = useOf(usage, c.cidr);

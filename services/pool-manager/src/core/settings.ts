@@ -25,6 +25,8 @@ export interface PoolSettings {
   customNetwork: boolean;
   /** Upstream counts cooling addresses as available (#2896); this project does not by default. */
   coolingCountsAsAvailable: boolean;
+  /** A cooling address is released to EC2 only after its cooldown; upstream releases it at once (FindFreeableCidrs). */
+  holdCoolingIps: boolean;
   /** Verify IMDS address lists against EC2 before trusting them (#391, #3887). */
   verifyImdsWithEc2: boolean;
   /** With PD, fall back to secondary /32s when the subnet has no free aligned /28 (#2749). */
@@ -53,6 +55,7 @@ export const UPSTREAM_DEFAULTS: PoolSettings = {
   manageNonSchedulable: false,
   customNetwork: false,
   coolingCountsAsAvailable: true,
+  holdCoolingIps: false,
   verifyImdsWithEc2: false,
   pdFallbackToIps: false,
   demandAware: false,
@@ -67,6 +70,7 @@ export const UPSTREAM_DEFAULTS: PoolSettings = {
 export const PROJECT_DEFAULTS: PoolSettings = {
   ...UPSTREAM_DEFAULTS,
   coolingCountsAsAvailable: false,
+  holdCoolingIps: true,
   verifyImdsWithEc2: true,
   pdFallbackToIps: true,
   demandAware: true,

@@ -1,14 +1,15 @@
 /**
  * Shrinking, as upstream: when the pool is too high (only with WARM_IP_TARGET /
  * MINIMUM_IP_TARGET, or WARM_PREFIX_TARGET with PD; WARM_ENI_TARGET alone never frees
- * single addresses) release idle CIDRs, at most every 30 s; then free one whole ENI that
+ * single addresses) release CIDRs no pod holds (cooling ones too, as upstream, unless
+ * holdCoolingIps keeps them to the end of their cooldown), at most every 30 s; then free one whole ENI that
  * is not primary, not younger than a minute, holds no pod and no cooling address, and is
  * not needed for the targets. ENIs in excluded subnets are freed as soon as they are empty.
  */
 import type { PlanAction } from "./actions.ts";
 import type { PlanContext } from "./planner.ts";
 import { MIN_ENI_LIFETIME_MS, SHRINK_INTERVAL_MS } from "./planner.ts";
-import { cidrIsIdle, countedCidrs, prefixIsFree } from "./pool-stats.ts";
+import { cidrIsReleasable, countedCidrs, prefixIsFree } from "./pool-stats.ts";
 import { useOf, type PoolEni } from "./pool-state.ts";
 import { IPV4_PREFIX_SIZE, ipTargetsDefined, type PoolSettings } from "./settings.ts";
 
@@ -44,7 +45,7 @@ function planRelease(ctx: PlanContext): PlanAction[] {
   for (const eni of [...state.enis].sort((a, b) => b.deviceNumber - a.deviceNumber)) {
     // Prefixes first (the unit of PD), then /32s (PD fallback leftovers or secondary-IP mode).
     const idle = countedCidrs(s, eni)
-      .filter((c) => cidrIsIdle(usage, c))
+      .filter((c) => cidrIsReleasable(s, usage, c))
       .sort((a, b) => b.size - a.size);
     const take: string[] = [];
     for (const c of idle) {
