@@ -10,9 +10,13 @@
  * Broker unreachable: ADD, CHECK, GC → CNI error 11 naming the socket; DEL → the pod's
  * wiring torn down through net-config from prevResult and the DEL recorded for addr-broker
  * (del-fallback.ts), then success; STATUS → 50. VERSION is answered here.
+ * A DEL also falls back so when addr-broker answers it with an error or gives no answer
+ * within `delTimeoutSeconds` (the request is aborted), as upstream's plugin tears down from
+ * prevResult whenever ipamd's DelNetwork fails; only an error about the request itself (a
+ * version, config or environment error) is passed on, since tearing down could not fix it.
  */
 import { LATEST_VERSION, SUPPORTED_VERSIONS, isSupportedVersion } from "../services/addr-broker/src/core/cni-version.ts";
-import { parseSocketKeys } from "../services/addr-broker/src/core/plugin-conf.ts";
+import { parseDelTimeout, parseSocketKeys } from "../services/addr-broker/src/core/plugin-conf.ts";
 import { pluginLogConf, pluginLogLine, pluginLogWanted, type PluginLogConf } from "../shared/plugin-log.ts";
 
 const DEFAULT_RUN_DIR = "/var/run/aws-node";
@@ -76,8 +80,10 @@ if (decodeError !== undefined && command !== "") await emit(cniError(version, 6,
 
 // A runDir or brokerSocket of the wrong type or form cannot say where addr-broker is: CNI error 7 naming the key, here.
 let where: { runDir?: string; brokerSocket?: string } = {};
+let delTimeoutMs = 0;
 try {
   where = parseSocketKeys(conf as Record<string, unknown>);
+  if (command === "DEL") delTimeoutMs = parseDelTimeout(conf as Record<string, unknown>) * 1000;
 } catch (err) {
   const e = err as { code?: number; message?: string; details?: string };
   await emit(cniError(version, e.code ?? 7, e.message ?? String(err), e.details), "", 1);
@@ -91,6 +97,18 @@ const socket = where.brokerSocket ?? `${runDir}/addr-broker.sock`;
 const netns = env.CNI_NETNS;
 const netnsExists = command === "ADD" && netns ? await Bun.file(netns).exists() : undefined;
 
+/** DEL without addr-broker's help: torn down from prevResult through net-config and recorded; always success. */
+async function delFallback(why: string): Promise<never> {
+  const { delWithoutBroker } = await import("./del-fallback.ts");
+  const done = await delWithoutBroker(env, conf, runDir);
+  return emit("", `aws-cni: ${why}; DEL succeeds: ${done}\n`, 0);
+}
+
+// CNI errors about the request itself (incompatible version, unsupported field, bad
+// environment, undecodable or invalid config): a DEL that addr-broker refused for these is
+// refused here too.
+const REQUEST_ERRORS = new Set([1, 2, 4, 6, 7]);
+
 let res: Response;
 try {
   res = await fetch("http://localhost/v1/cni", {
@@ -98,20 +116,28 @@ try {
     unix: socket,
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ env, stdin, callerPid: process.pid, netnsExists, timing: { startedAt: wall(started), sentAt: wall(performance.now()) } }),
+    ...(delTimeoutMs > 0 ? { signal: AbortSignal.timeout(delTimeoutMs) } : {}),
   });
 } catch (err) {
   const why = err instanceof Error ? err.message : String(err);
   if (command === "DEL") {
-    const { delWithoutBroker } = await import("./del-fallback.ts");
-    const done = await delWithoutBroker(env, conf, runDir);
-    await emit("", `aws-cni: addr-broker unreachable at ${socket} (${why}); DEL succeeds: ${done}\n`, 0);
+    const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+    await delFallback(timedOut ? `addr-broker at ${socket} gave no answer within ${delTimeoutMs / 1000} s (request aborted)` : `addr-broker unreachable at ${socket} (${why})`);
   }
   if (command === "STATUS") await emit(cniError(version, 50, `addr-broker is not reachable at ${socket}`, why), "", 1);
   await emit(cniError(version, 11, `addr-broker is not reachable at ${socket}; try again later`, why), "", 1);
   throw err; // unreachable: emit exits
 }
 
-const text = await res.text();
+let text: string;
+try {
+  text = await res.text();
+} catch (err) {
+  // The body did not come in time (the DEL's timeout covers it too) or the connection broke.
+  if (command === "DEL") await delFallback(`addr-broker at ${socket} did not finish its answer (${err instanceof Error ? err.message : String(err)})`);
+  await emit(cniError(version, 11, `addr-broker at ${socket} did not finish its answer; try again later`, String(err)), "", 1);
+  throw err;
+}
 let out: { exitCode?: unknown; stdout?: unknown; stderr?: unknown; pluginLogged?: unknown } | undefined;
 try {
   out = JSON.parse(text);
@@ -119,8 +145,23 @@ try {
   out = undefined;
 }
 if (!res.ok || !out || typeof out.exitCode !== "number" || typeof out.stdout !== "string") {
+  if (command === "DEL") await delFallback(`addr-broker at ${socket} refused the DEL (HTTP ${res.status}: ${text.slice(0, 200)})`);
   await emit(cniError(version, 100, `addr-broker at ${socket} refused the request (HTTP ${res.status})`, text.slice(0, 2000)), "", 1);
 } else {
+  if (command === "DEL" && out.exitCode !== 0) {
+    const code = cniErrorCode(out.stdout as string);
+    if (!REQUEST_ERRORS.has(code)) await delFallback(`addr-broker answered the DEL with CNI error ${code} (${(out.stdout as string).slice(0, 300)})`);
+  }
   if (out.pluginLogged === true) pluginLog = undefined; // addr-broker wrote the line
   await emit(out.stdout as string, typeof out.stderr === "string" ? out.stderr : "", out.exitCode as number);
+}
+
+/** The `code` of a CNI error result; 0 when there is none to read. */
+function cniErrorCode(stdout: string): number {
+  try {
+    const code = (JSON.parse(stdout) as { code?: unknown }).code;
+    return typeof code === "number" ? code : 0;
+  } catch {
+    return 0;
+  }
 }

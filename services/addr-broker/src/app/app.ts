@@ -50,8 +50,13 @@ export interface BrokerDeps {
   conflistRetryMs?: number;
   /** egress-cni's bookkeeping and net-config's egress routes (app/egress-cni.ts); absent: egress-cni calls are refused. */
   egress?: { book: EgressBook; net: EgressNetPort };
-  /** The run directory whose `pending-del/` holds DELs the shim took while this process was unreachable. */
+  /**
+   * The run directory whose `pending-del/` holds DELs the shim took over: while this process
+   * was unreachable (read at start), or when it answered a DEL with an error or too late
+   * (read again every `pendingDelIntervalMs`, default 10 s, while it runs).
+   */
   pendingDelRunDir?: string;
+  pendingDelIntervalMs?: number;
 }
 
 export interface AddrBroker {
@@ -140,6 +145,20 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
   }));
 
+  let pendingDelTimer: ReturnType<typeof setInterval> | undefined;
+  let pickingUp = false;
+  const pickUpPendingDels = async (runDir: string): Promise<void> => {
+    if (pickingUp || stopped) return;
+    pickingUp = true;
+    try {
+      await releasePendingDels(deps, runDir);
+    } catch (err) {
+      log.warn({ err: String(err) }, "pending DELs not released; trying again later");
+    } finally {
+      pickingUp = false;
+    }
+  };
+
   const runSweep = async (): Promise<void> => {
     sweep.attempts++;
     try {
@@ -189,11 +208,13 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       await runSweep();
       resolveStarted();
       if (d.conflist) void installConflistWhenReady(d.conflist);
+      if (d.pendingDelRunDir !== undefined) pendingDelTimer = setInterval(() => void pickUpPendingDels(d.pendingDelRunDir!), d.pendingDelIntervalMs ?? 10_000);
     },
     stop() {
       stopped = true;
       loop?.stop();
       if (sweepTimer) clearTimeout(sweepTimer);
+      if (pendingDelTimer) clearInterval(pendingDelTimer);
       broker.stop();
     },
   };

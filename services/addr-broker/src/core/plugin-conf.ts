@@ -2,7 +2,7 @@
  * The typed network configuration of the aws-cni plugin: every key upstream's plugin
  * decodes (its NetConf: CNI's PluginConf plus vethPrefix, mtu, podSGEnforcingMode,
  * pluginLogFile, pluginLogLevel, runtimeConfig) and this project's own (runDir,
- * brokerSocket) is checked for the JSON type upstream decodes it into, so a wrong type is
+ * brokerSocket, delTimeoutSeconds) is checked for the JSON type upstream decodes it into, so a wrong type is
  * CNI error 7 naming the key instead of being ignored. Unknown keys are accepted, as CNI
  * allows.
  *
@@ -137,10 +137,22 @@ export function parseSocketKeys(obj: Record<string, Json>): Pick<PluginConf, "ru
   return out;
 }
 
+/** How long the shim waits for addr-broker's answer to a DEL before tearing down itself (seconds). */
+export const DEFAULT_DEL_TIMEOUT_SECONDS = 30;
+
+/** `delTimeoutSeconds`: an integer from 1 to 3600, default 30; throws CniError 7 naming the key. */
+export function parseDelTimeout(obj: Record<string, Json>): number {
+  const v = obj.delTimeoutSeconds;
+  if (v === undefined || v === null) return DEFAULT_DEL_TIMEOUT_SECONDS;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 3600) refuse("delTimeoutSeconds", "an integer number of seconds from 1 to 3600", v);
+  return v;
+}
+
 /** Checks every key the plugin knows and returns the plugin's settings; throws CniError 7 naming the first bad key. */
 export function parsePluginConf(obj: Record<string, Json>): PluginConf {
   checkCniKeys(obj);
   const conf: PluginConf = parseSocketKeys(obj);
+  parseDelTimeout(obj);
   const veth = str(obj, "vethPrefix");
   if (veth) {
     if (!isValidVethPrefix(veth.value)) refuse(veth.key, "1 to 4 letters or digits, not eth, vlan or lo", veth.value);
