@@ -38,6 +38,28 @@ test("a request slower than the timeout fails; one within it is answered", async
   expect(ok.InstanceTypes ?? []).toEqual([]);
 });
 
+test("HTTP_TIMEOUT cancels the request: the server sees the connection aborted at the timeout, not after its answer", async () => {
+  const aborted: number[] = [];
+  const answered: number[] = [];
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const t0 = performance.now();
+      req.signal.addEventListener("abort", () => aborted.push(performance.now() - t0));
+      await Bun.sleep(1_500);
+      if (!req.signal.aborted) answered.push(performance.now() - t0);
+      return new Response(ANSWER, { headers: { "content-type": "text/xml" } });
+    },
+  });
+  const err = await send(`http://127.0.0.1:${server.port}`, { requestTimeoutMs: 100 }).then(() => undefined, (e: Error) => e);
+  expect(err?.name).toBe("TimeoutError");
+  await Bun.sleep(1_700); // past the server's answer time
+  expect(aborted).toHaveLength(1);
+  expect(aborted[0]!).toBeLessThan(1_000);
+  expect(answered).toEqual([]);
+});
+
 test("VPC_CNI_VERSION is in the user agent as amazon-vpc-cni-k8s/<version>; without it, no such entry", async () => {
   const ec2 = slowEc2(0);
   await send(ec2.endpoint, { userAgentVersion: "v1.23.1" });

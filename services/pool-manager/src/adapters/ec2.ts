@@ -52,18 +52,26 @@ export function createEc2Client(o: Ec2AdapterOptions): EC2Client {
     ...(o.userAgentVersion ? { customUserAgent: [["amazon-vpc-cni-k8s", o.userAgentVersion]] as [string, string][] } : {}),
   });
   // HTTP_TIMEOUT: under Bun the node http handler's own requestTimeout never fires (a stalled
-  // endpoint held the call forever), and an abort signal on every send changed how the SDK
-  // paced its requests; so the caller stops waiting after the timeout (the request itself is
-  // left to finish or fail, its answer unused) and sees a TimeoutError, which the guard retries
-  // as transient, as the SDK's standard retryer does upstream.
+  // endpoint held the call forever). So each send has its own abort controller, aborted when
+  // the timeout expires: the request is cancelled (its connection closed, nothing left running
+  // on this side) and the caller sees a TimeoutError, which the guard retries as transient, as
+  // the SDK's standard retryer does upstream. A caller's own abortSignal still works.
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
-  const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
-  (client as { send: unknown }).send = (...args: unknown[]) => {
+  const send = client.send.bind(client) as (command: unknown, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+  (client as { send: unknown }).send = (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+    const ctl = new AbortController();
+    const timeout = () => Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms (HTTP_TIMEOUT)`), { name: "TimeoutError" })), timeoutMs);
+      timer = setTimeout(() => {
+        ctl.abort(timeout());
+        reject(timeout());
+      }, timeoutMs);
     });
-    return Promise.race([send(...args), expired]).finally(() => clearTimeout(timer));
+    const abortSignal = options?.abortSignal ? AbortSignal.any([options.abortSignal, ctl.signal]) : ctl.signal;
+    const sent = send(command, { ...options, abortSignal });
+    sent.catch(() => undefined); // its rejection after the timeout is the abort, already reported
+    return Promise.race([sent, expired]).finally(() => clearTimeout(timer));
   };
   return client;
 }
