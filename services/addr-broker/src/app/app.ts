@@ -14,7 +14,7 @@ import type { ConflistPort } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import type { PodAnnotatorPort } from "../adapters/pod-annotator.ts";
 import { pluginLogWriter } from "../adapters/plugin-log.ts";
-import { Broker } from "./broker.ts";
+import { Broker, routeTableOf } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
 import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
@@ -139,8 +139,13 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       networkName: a.networkName,
       ...(a.allocatedAtNs > 0n ? { assignedAtMs: Number(a.allocatedAtNs / 1_000_000n) } : {}),
     })),
-    // Live pods known only from the kernel: net-config must not prune their wiring.
-    reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => ({ address, ...(hostVeth ? { hostVeth } : {}), ...(routeTable ? { routeTable } : {}) })),
+    // Live pods known only from the kernel: net-config must not prune their wiring, and
+    // re-creates a missing route or rule of theirs. A pod with no from-pod rule left in the
+    // kernel gets its route table from the capacity (the ENI holding its address), as an allocation does.
+    reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => {
+      const table = routeTable ?? (broker.capacity ? routeTableOf(broker.capacity, address) : undefined);
+      return { address, ...(hostVeth ? { hostVeth } : {}), ...(table ? { routeTable: table } : {}) };
+    }),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
     restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
   }));

@@ -64,22 +64,26 @@ export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "ve
   });
   checkIfName(hostVeth, "hostVeth");
   const gateway = gatewayFor(family);
-  const rules: RuleSpec[] = [{ family, priority: TO_POD_PRIORITY, table: MAIN_TABLE, dst: podCidr }];
-  if (req.routeTable !== MAIN_TABLE) rules.push({ family, priority: FROM_POD_PRIORITY, table: req.routeTable, src: podCidr });
   return {
     family,
     hostVeth,
     podIf: req.ifName,
     podCidr,
     gateway,
-    hostRoute: { family, dst: podCidr, dev: hostVeth, scope: "link", table: MAIN_TABLE },
-    rules,
+    ...hostSide(family, podCidr, hostVeth, req.routeTable),
     podAddr: { family, dev: req.ifName, cidr: podCidr },
     podRoutes: [
       { family, dst: `${gateway}/${hostPrefix(family)}`, dev: req.ifName, scope: "link", table: MAIN_TABLE },
       { family, dst: "default", gateway, dev: req.ifName, scope: "universe", table: MAIN_TABLE },
     ],
   };
+}
+
+/** The node side of a pod's wiring: its /32 (/128) route on the host veth and its two rules (one in the main table). */
+export function hostSide(family: Family, podCidr: string, hostVeth: string, routeTable: number): Pick<PodLayout, "hostRoute" | "rules"> {
+  const rules: RuleSpec[] = [{ family, priority: TO_POD_PRIORITY, table: MAIN_TABLE, dst: podCidr }];
+  if (routeTable !== MAIN_TABLE) rules.push({ family, priority: FROM_POD_PRIORITY, table: routeTable, src: podCidr });
+  return { hostRoute: { family, dst: podCidr, dev: hostVeth, scope: "link", table: MAIN_TABLE }, rules };
 }
 
 /** ADD: create the pair from the pod side with the host end placed directly in the node namespace. */

@@ -50,6 +50,19 @@ describe("planReconcile", () => {
     expect(planReconcile(s, { pods: [], reserved: [{ address: "10.0.1.5" }] }, seen, none).map((r) => r.what)).toEqual([`link ${l.hostVeth}`, `link ${leftover.hostVeth}`]);
   });
 
+  test("a reservation naming its veth and route table gets a missing route and rules back; without its veth, or its table, nothing", () => {
+    const full = { address: "10.0.1.5", hostVeth: l.hostVeth, routeTable: 3 };
+    const bare: Observed = { links: [link(l.hostVeth)], routes: [], rules: [] };
+    expect(planReconcile(s, { pods: [], reserved: [full] }, bare, none).map((r) => r.what)).toEqual([
+      `route 10.0.1.5/32 dev ${l.hostVeth} scope link table 254 (reserved)`,
+      "rule priority 512 to 10.0.1.5/32 lookup main (reserved)",
+      "rule priority 1536 from 10.0.1.5/32 lookup 3 (reserved)",
+    ]);
+    expect(planReconcile(s, { pods: [], reserved: [full] }, { links: [], routes: [], rules: [] }, none)).toEqual([]);
+    expect(planReconcile(s, { pods: [], reserved: [{ address: "10.0.1.5", hostVeth: l.hostVeth }] }, bare, none)).toEqual([]);
+    expect(planReconcile(s, { pods: [], reserved: [full] }, bare, { veths: new Set([l.hostVeth]), cidrs: new Set() })).toEqual([]);
+  });
+
   test("a pod whose veth was named with a conflist's own prefix is laid out, repaired and pruned with that prefix", () => {
     const own = { ...pod, vethPrefix: "cfg" };
     const lo = podLayout(own, s);

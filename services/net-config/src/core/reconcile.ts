@@ -6,9 +6,10 @@
  */
 import { canonicalIp } from "../../../../shared/ip.ts";
 import { ENI_RULE_PRIORITY, eniLayout, type EniRequest } from "./eni-setup.ts";
-import { MAIN_TABLE, describeRoute, describeRule, sameRoute, sameRule, type LinkInfo, type RouteSpec, type RuleSpec, type Step } from "./kernel-ops.ts";
-import { FROM_POD_PRIORITY, TO_POD_PRIORITY, podLayout, type PodRequest } from "./pod-wiring.ts";
+import { MAIN_TABLE, describeRoute, describeRule, hostPrefix, sameRoute, sameRule, type LinkInfo, type RouteSpec, type RuleSpec, type Step } from "./kernel-ops.ts";
+import { FROM_POD_PRIORITY, TO_POD_PRIORITY, hostSide, podLayout, type PodRequest } from "./pod-wiring.ts";
 import type { NetConfigSettings } from "./settings.ts";
+import { checkTable } from "./validation.ts";
 
 export type RepairKind = "pod-route" | "pod-rule" | "stale-rule" | "stale-route" | "stale-veth" | "eni-route" | "eni-rule" | "stale-eni-rule";
 
@@ -30,9 +31,10 @@ export interface Desired {
   pods?: PodRequest[];
   /**
    * Live pods addr-broker knows only from the kernel (rebuilt after a corrupt checkpoint):
-   * nothing of theirs is removed — their rules, their /32 route, their veth.
+   * nothing of theirs is removed — their rules, their /32 route, their veth; and when the
+   * reservation names the host veth and route table, a missing route or rule is re-created.
    */
-  reserved?: Array<{ address: string; hostVeth?: string | undefined }>;
+  reserved?: Array<{ address: string; hostVeth?: string | undefined; routeTable?: number | undefined }>;
   /** undefined: pool-manager could not be asked: ENIs are left alone. */
   enis?: Array<EniRequest & { primary: boolean }>;
 }
@@ -45,7 +47,10 @@ export interface InFlight {
 
 export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observed, busy: InFlight): Repair[] {
   const repairs: Repair[] = [];
-  if (want.pods) repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, want.reserved ?? [])));
+  if (want.pods) {
+    repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, want.reserved ?? [])));
+    repairs.push(...reservedRepairs(want.reserved ?? [], seen, busy));
+  }
   if (want.enis) repairs.push(...eniRepairs(want.enis, seen));
   return repairs;
 }
@@ -61,6 +66,35 @@ function keptAlive(busy: InFlight, reserved: NonNullable<Desired["reserved"]>): 
     if (r.hostVeth) veths.add(r.hostVeth);
   }
   return { veths, cidrs };
+}
+
+/** A reserved pod whose veth is there gets back a missing host route or rule (nothing is known to remove). */
+function reservedRepairs(reserved: NonNullable<Desired["reserved"]>, seen: Observed, busy: InFlight): Repair[] {
+  const out: Repair[] = [];
+  const links = new Set(seen.links.map((l) => l.name));
+  for (const r of reserved) {
+    const ip = canonicalIp(r.address);
+    // Only a veth the kernel shows (so its name is a real link's) and a table net-config accepts.
+    if (!ip || !r.hostVeth || r.routeTable === undefined || !validTable(r.routeTable) || !links.has(r.hostVeth) || busy.veths.has(r.hostVeth)) continue;
+    const family = ip.includes(":") ? 6 : 4;
+    const cidr = `${ip}/${hostPrefix(family)}`;
+    if (busy.cidrs.has(cidr)) continue;
+    const want = hostSide(family, cidr, r.hostVeth, r.routeTable);
+    if (!seen.routes.some((x) => sameRoute(x, want.hostRoute))) out.push({ kind: "pod-route", what: `route ${describeRoute(want.hostRoute)} (reserved)`, step: { side: "node", op: { op: "route.replace", route: want.hostRoute } } });
+    for (const rule of want.rules) {
+      if (!seen.rules.some((x) => sameRule(x, rule))) out.push({ kind: "pod-rule", what: `rule ${describeRule(rule)} (reserved)`, step: { side: "node", op: { op: "rule.add", rule } } });
+    }
+  }
+  return out;
+}
+
+function validTable(n: number): boolean {
+  try {
+    checkTable(n);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function podRepairs(s: NetConfigSettings, pods: PodRequest[], seen: Observed, busy: InFlight): Repair[] {
