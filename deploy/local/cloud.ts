@@ -36,6 +36,12 @@ export interface CloudOptions {
    * each instance a primary IPv6, the fabric routes IPv6 and the outside answers on IPv6 too.
    */
   ipv6?: boolean;
+  /**
+   * The same dual-stack VPC for IPv4 nodes (`up --v6-egress`): each instance has its primary
+   * IPv6 so pods can reach the IPv6 outside through egress-cni (ENABLE_V6_EGRESS); the nodes
+   * stay IPv4 (secondary addresses, IPv4 max-pods). Not with `ipv6`.
+   */
+  v6Egress?: boolean;
 }
 
 export interface RunningCloud {
@@ -100,7 +106,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   };
   // Validate what can be validated before touching the kernel.
   const model = new Ec2Model({ timing: opts.timing });
-  const ipv6 = opts.ipv6 === true;
+  if (opts.ipv6 && opts.v6Egress) throw new CloudError("LOCAL_BAD_OPTION", "ipv6 and v6Egress: an IPv6 deployment has IPv4 egress already; v6Egress is for IPv4 nodes");
+  // The VPC, subnets, instances, fabric and outside are dual-stack for either; only `ipv6` makes the nodes IPv6.
+  const ipv6 = opts.ipv6 === true || opts.v6Egress === true;
   const vpc = model.createVpc({ cidr: vpcCidr, ...(ipv6 ? { ipv6Cidr: DEFAULTS.vpcIpv6Cidr } : {}), tags: { Name: `local-${names.prefix}` } });
   const subnets = subnetSpecs.map((s, i) =>
     model.createSubnet({ vpcId: vpc.id, az: s.az, cidr: s.cidr, ...(ipv6 ? { ipv6Cidr: subnetIpv6Cidr(DEFAULTS.vpcIpv6Cidr, i) } : {}), tags: { Name: `local-${names.prefix}-${s.az}` } }),
@@ -163,7 +171,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       imdsListeners.push(imds);
       await fabric.redirectImds(i, imds.port);
       const name = privateDnsName(inst.privateIp, region);
-      await kube.createNode(nodeObject(inst, name, region, opts.kubelets === true));
+      await kube.createNode(nodeObject(inst, name, region, opts.kubelets === true, opts.ipv6 === true));
       nodes.push({ name, instanceId: inst.id, instanceType, netns, primaryIp: inst.privateIp, ...(inst.ipv6Address ? { primaryIpv6: inst.ipv6Address } : {}), primaryEni: inst.primaryEniId, subnetId: inst.subnetId });
     }
     echo = await echoStarted;
@@ -177,7 +185,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const stack: Stack = Stack.parse({
       version: 1,
       dir,
-      ...(ipv6 ? { ipv6: true } : {}),
+      ...(opts.ipv6 ? { ipv6: true } : {}),
+      ...(opts.v6Egress ? { v6Egress: true } : {}),
       vpc: { id: vpc.id, cidrs: vpc.cidrs, ...(ipv6 ? { ipv6Cidrs: vpc.ipv6Cidrs } : {}) },
       ec2: { endpoint: ec2.url, control: controlSocket },
       imds: { endpoint: "http://169.254.169.254" },

@@ -33,9 +33,12 @@ export interface DeploymentOptions extends CloudOptions {
 /** What an IPv6 deployment (`up --ipv6`) sets on every node, under the operator's --env: upstream's IPv6 mode. */
 export const IPV6_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" };
 
-/** The aws-node variables of every node: IPv6 mode's under an IPv6 deployment, the operator's on top. */
-export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "env">): Record<string, string> {
-  return { ...(opts.ipv6 ? IPV6_NODE_ENV : {}), ...(opts.env ?? {}) };
+/** What `up --v6-egress` sets on every node: IPv4 pods with egress-cni's IPv6 egress. */
+export const V6_EGRESS_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_V6_EGRESS: "true" };
+
+/** The aws-node variables of every node: IPv6 mode's (or IPv6 egress's) under such a deployment, the operator's on top. */
+export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "v6Egress" | "env">): Record<string, string> {
+  return { ...(opts.ipv6 ? IPV6_NODE_ENV : opts.v6Egress ? V6_EGRESS_NODE_ENV : {}), ...(opts.env ?? {}) };
 }
 
 export interface RunningDeployment {

@@ -16,4 +16,9 @@ describe("an IPv6 deployment's options", () => {
     expect(nodeSettings({ ipv6: true, env: { WARM_PREFIX_TARGET: "2" } })).toMatchObject({ ENABLE_IPv6: "true", WARM_PREFIX_TARGET: "2" });
     expect(nodeSettings({ env: { WARM_IP_TARGET: "3" } })).toEqual({ WARM_IP_TARGET: "3" });
   });
+
+  test("--v6-egress: IPv4 nodes with ENABLE_V6_EGRESS; the operator's --env still wins", () => {
+    expect(nodeSettings({ v6Egress: true })).toEqual({ ENABLE_V6_EGRESS: "true" });
+    expect(nodeSettings({ v6Egress: true, env: { ENABLE_V6_EGRESS: "false", WARM_IP_TARGET: "3" } })).toEqual({ ENABLE_V6_EGRESS: "false", WARM_IP_TARGET: "3" });
+  });
 });

@@ -64,9 +64,10 @@ export function imdsViewOf(model: Ec2Model, region: string, instanceId: string, 
  * registers NotReady: its kubelet reports Ready once the node's CNI configuration is there.
  * Without one (a cloud-only deployment) nothing would ever report, so it is Ready at once.
  */
-export function nodeObject(inst: Instance, name: string, region: string, withKubelet = false): Record<string, unknown> {
-  // An IPv6 node (it has a primary IPv6) runs prefix delegation: its max-pods is the PD one.
-  const pods = String(eksMaxPods(inst.instanceType, inst.ipv6Address !== null));
+export function nodeObject(inst: Instance, name: string, region: string, withKubelet = false, ipv6Node = inst.ipv6Address !== null): Record<string, unknown> {
+  // An IPv6 node runs prefix delegation: its max-pods is the PD one. An IPv4 node with a
+  // primary IPv6 (for IPv6 egress) keeps the IPv4 one.
+  const pods = String(eksMaxPods(inst.instanceType, ipv6Node));
   return {
     apiVersion: "v1",
     kind: "Node",

@@ -33,6 +33,8 @@ export const Stack = z.object({
   mode: DeployMode.optional(),
   /** An IPv6 deployment (`up --ipv6`): the VPC has ipv6Cidrs, nodes run ENABLE_IPv6 with prefix delegation. */
   ipv6: z.boolean().optional(),
+  /** IPv4 nodes with a primary IPv6 in a dual-stack VPC, ENABLE_V6_EGRESS on (`up --v6-egress`). */
+  v6Egress: z.boolean().optional(),
   vpc: z.object({ id: z.string(), cidrs: z.array(z.string()).min(1), ipv6Cidrs: z.array(z.string()).optional() }),
   ec2: z.object({ endpoint: z.string().url(), control: z.string() }),
   imds: z.object({ endpoint: z.literal("http://169.254.169.254") }),

@@ -16,3 +16,9 @@ test("--mode other than processes or daemonset exits 2 naming --mode, before any
     expect(r.stderr).toStartWith(`error START_BAD_ARGS: --mode: must be processes or daemonset, got ${JSON.stringify(mode)}`);
   }
 });
+
+test("--ipv6 with --v6-egress exits 2 naming --v6-egress, before anything starts", async () => {
+  const r = await start(["--once", "--ipv6", "--v6-egress"]);
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: "" });
+  expect(r.stderr).toStartWith("error START_BAD_ARGS: --v6-egress");
+});

@@ -2,21 +2,22 @@
 // EC2/IMDS/Kubernetes, the VPC as network namespaces, the product on every node), then a
 // demo through the real CNI path, prints what it saw and how to look around, and stays up
 // until Ctrl-C.
-//   npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6]
+//   npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6 | --v6-egress]
 // --mode processes (default): the four services run as processes in every node namespace and
 // the demo makes its pods as a runtime does (a namespace, the node's CNI chain exec'd);
 // daemonset: the aws-node DaemonSet runs on the nodes' kubelets (the image built or reused)
 // and the demo makes its pods with kubectl, run by the kubelets.
 // --once: run the demo, tear down, exit 0 only when every step checked out (1 otherwise,
 // naming the failed step; 2 for bad arguments). --ipv6: an IPv6 deployment (`up --ipv6`) and
-// the IPv6 demo (demo/steps-ipv6.ts). Needs root; installs missing host tools
+// the IPv6 demo (demo/steps-ipv6.ts); --v6-egress: IPv4 nodes with a primary IPv6 and
+// ENABLE_V6_EGRESS (`up --v6-egress`), the IPv4 demo plus IPv6 egress. Needs root; installs missing host tools
 // with tests/setup-host.sh.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { IPV6_NODE_ENV, nodeSettings, startDeployment, type RunningDeployment } from "./deployment.ts";
+import { IPV6_NODE_ENV, nodeSettings, V6_EGRESS_NODE_ENV, startDeployment, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs, REPO_ROOT } from "./node-services.ts";
 import { missingKubeletTools } from "./kubelet/node-kubelets.ts";
 import { writeStack } from "./stack.ts";
@@ -26,7 +27,7 @@ import { PodRunner, type DemoPods } from "./demo/pods.ts";
 import { awsNodePods, KubePods } from "./demo/kube-pods.ts";
 import type { DeployMode } from "./stack.ts";
 
-const USAGE = "usage: npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6]";
+const USAGE = "usage: npm start [-- --once] [--mode processes|daemonset] [--dir DIR] [--nodes N] [--env KEY=VALUE]... [--ipv6 | --v6-egress]";
 const MODES: readonly DeployMode[] = ["processes", "daemonset"];
 
 function fail(code: string, message: string, exit = 2): never {
@@ -37,7 +38,7 @@ function fail(code: string, message: string, exit = 2): never {
 function parse(argv: string[]) {
   let v;
   try {
-    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, mode: { type: "string" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true }, ipv6: { type: "boolean" } } }).values;
+    v = parseArgs({ args: argv, options: { once: { type: "boolean" }, mode: { type: "string" }, dir: { type: "string" }, nodes: { type: "string" }, env: { type: "string", multiple: true }, ipv6: { type: "boolean" }, "v6-egress": { type: "boolean" } } }).values;
   } catch (e) {
     fail("START_BAD_ARGS", (e as Error).message);
   }
@@ -46,15 +47,17 @@ function parse(argv: string[]) {
   const nodes = v.nodes === undefined ? 2 : Number(v.nodes);
   if (!/^\d+$/.test(v.nodes ?? "2") || nodes < 2 || nodes > 20) fail("START_BAD_ARGS", `--nodes: must be an integer 2..20 (the demo needs two nodes), got ${JSON.stringify(v.nodes)}`);
   const ipv6 = v.ipv6 ?? false;
+  const v6Egress = v["v6-egress"] ?? false;
+  if (ipv6 && v6Egress) fail("START_BAD_ARGS", "--v6-egress: for IPv4 nodes; an --ipv6 deployment reaches IPv4 through egress-cni already");
   let extra: Record<string, string> = {};
   try {
     extra = parseEnvPairs(v.env ?? []);
-    if (ipv6) parseEnvPairs(Object.entries(nodeSettings({ ipv6, env: extra })).map(([k, val]) => `${k}=${val}`));
+    if (ipv6 || v6Egress) parseEnvPairs(Object.entries(nodeSettings({ ipv6, v6Egress, env: extra })).map(([k, val]) => `${k}=${val}`));
   } catch (e) {
     fail("START_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
   // IPv6 mode has no warm-pool settings to demonstrate (one /80 on the primary ENI).
-  return { once: v.once ?? false, mode, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, ipv6, env: ipv6 ? extra : { ...DEMO_ENV, ...extra } };
+  return { once: v.once ?? false, mode, dir: v.dir === undefined ? undefined : resolve(v.dir), nodes, ipv6, v6Egress, env: ipv6 ? extra : { ...DEMO_ENV, ...extra } };
 }
 
 function missingTools(): string[] {
@@ -121,9 +124,10 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 console.log(`starting the local deployment: ${args.nodes} nodes, mode ${args.mode}, DIR ${dir}`);
 if (args.mode === "daemonset") console.log("daemonset mode: the aws-node image is built unless cached (minutes the first time), then aws-node.yaml is applied to the simulated API server");
 if (args.ipv6) console.log(`IPv6 deployment: dual-stack VPC, nodes in IPv6 mode (${Object.entries(IPV6_NODE_ENV).map(([k, v]) => `${k}=${v}`).join(" ")})`);
-else console.log(`demo settings (override with --env): ${Object.entries(DEMO_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+else if (args.v6Egress) console.log(`IPv6 egress: dual-stack VPC, IPv4 nodes with a primary IPv6 (${Object.entries(V6_EGRESS_NODE_ENV).map(([k, v]) => `${k}=${v}`).join(" ")})`);
+if (!args.ipv6) console.log(`demo settings (override with --env): ${Object.entries(DEMO_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 try {
-  deployment = await startDeployment({ dir, mode: args.mode, nodes: args.nodes, env: args.env, logger, ipv6: args.ipv6 });
+  deployment = await startDeployment({ dir, mode: args.mode, nodes: args.nodes, env: args.env, logger, ipv6: args.ipv6, v6Egress: args.v6Egress });
 } catch (e) {
   console.log(`✗ start the deployment: ${(e as Error).message}`);
   await finish(1, "failed step: start the deployment");

@@ -15,6 +15,8 @@ test.each([
   [["up", "--dir", "/tmp/local-cli-args-never", "--nodes", "0"], "--nodes"],
   [["up", "--dir", "/tmp/local-cli-args-never", "--nodes", "two"], "--nodes"],
   [["down", "--dir", "/tmp/local-cli-args-never", "--nodes", "2"], "down takes only --dir"],
+  [["up", "--dir", "/tmp/local-cli-args-never", "--ipv6", "--v6-egress"], "--v6-egress"],
+  [["down", "--dir", "/tmp/local-cli-args-never", "--v6-egress"], "down takes only --dir"],
   [["up", "--dir", "/tmp/local-cli-args-never", "--bogus"], "bogus"],
   [["exec", "--dir", "/tmp/local-cli-args-never", "default/web"], "the command: expected after --"],
   [["exec", "--dir", "/tmp/local-cli-args-never", "web", "--", "true"], "NAMESPACE/POD"],

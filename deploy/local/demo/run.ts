@@ -8,6 +8,7 @@ import type { DemoPods } from "./pods.ts";
 import { SERVICE_ORDER } from "../node-services.ts";
 import { poolGrows, poolShrinks } from "./pool-steps.ts";
 import { debugIpv6, outsideIpv6, podAddressesIpv6, v4EgressIpv6 } from "./steps-ipv6.ts";
+import { v6EgressIpv4 } from "./steps-v6-egress.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
 
 /** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
@@ -18,8 +19,11 @@ export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, sn
 /** An IPv6 deployment's steps (steps-ipv6.ts): the cross-node steps are the same; no SNAT, no pool growth in IPv6 mode. */
 export const DEMO_STEPS_IPV6: Step[] = [podAddressesIpv6, crossNodePing, crossNodeTcp, outsideIpv6, v4EgressIpv6, metricsAnswer, debugIpv6];
 
-export function demoSteps(stack: Pick<Stack, "ipv6">): Step[] {
-  return stack.ipv6 ? DEMO_STEPS_IPV6 : DEMO_STEPS;
+/** IPv4 nodes with IPv6 egress (`up --v6-egress`): the IPv4 steps, and the IPv6 outside reached through v6if0 after the IPv4 one. */
+export const DEMO_STEPS_V6_EGRESS: Step[] = DEMO_STEPS.flatMap((s) => (s === snatToOutside ? [s, v6EgressIpv4] : [s]));
+
+export function demoSteps(stack: Pick<Stack, "ipv6" | "v6Egress">): Step[] {
+  return stack.ipv6 ? DEMO_STEPS_IPV6 : stack.v6Egress ? DEMO_STEPS_V6_EGRESS : DEMO_STEPS;
 }
 
 export interface StepOutcome extends StepResult {
