@@ -4,7 +4,6 @@
 // address is released when addr-broker is back. With net-config down too, the record alone
 // gets the address released, and net-config's reconcile then removes the orphaned wiring.
 import { afterAll, expect } from "bun:test";
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { NAMESPACES, requires } from "../support/prerequisites.ts";
 import { CniHarness } from "./harness.ts";
@@ -36,13 +35,6 @@ function kernel(h: CniHarness, address: string, hostVeth: string) {
   };
 }
 
-const pendingDels = (h: CniHarness) => {
-  try {
-    return readdirSync(join(h.runDir, "pending-del")).filter((n) => n.endsWith(".json")).length;
-  } catch {
-    return 0;
-  }
-};
 const assigned = async (h: CniHarness, id: string) => (await h.readCheckpoint()).allocations.filter((a) => a.containerID === id).map((a) => a.ipv4);
 
 gate.test("addr-broker down: DEL removes the pod's veth, route and rules; the address is freed when addr-broker returns", async () => {
@@ -59,11 +51,11 @@ gate.test("addr-broker down: DEL removes the pod's veth, route and rules; the ad
   expect(del.code).toBe(0);
   expect(del.stderr).toContain(`net-config removed the wiring of ${pod.address}`);
   expect(kernel(h, pod.address, pod.hostVeth)).toEqual({ veth: false, route: false, rules: 0 });
-  expect(pendingDels(h)).toBe(1);
+  expect(h.pendingDels()).toBe(1);
 
   await h.startBroker();
   expect(await assigned(h, id)).toEqual([]);
-  expect(pendingDels(h)).toBe(0);
+  expect(h.pendingDels()).toBe(0);
 }, 60_000);
 
 gate.test("addr-broker and net-config down: the recorded DEL frees the address; net-config's reconcile removes the wiring", async () => {
@@ -89,7 +81,7 @@ gate.test("addr-broker and net-config down: the recorded DEL frees the address; 
   expect(again.code).toBe(0);
   // The veth is still there, so only the record can have released the address.
   expect(await assigned(h, id)).toEqual([]);
-  expect(pendingDels(h)).toBe(0);
+  expect(h.pendingDels()).toBe(0);
   expect((await assigned(h, `dbd${process.pid}c`)).length).toBe(1);
   const r = await fetch("http://localhost/v1/reconcile", { method: "POST", unix: join(h.runDir, "net-config.sock"), headers: { "content-type": "application/json" }, body: "{}" });
   expect(r.ok).toBe(true);

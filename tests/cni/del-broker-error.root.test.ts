@@ -6,7 +6,7 @@
 // record addr-broker picks up while it runs. An error about the request itself (invalid
 // network config) is still returned: tearing down could not fix it.
 import { afterAll, expect } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { NAMESPACES, requires } from "../support/prerequisites.ts";
 import { CniHarness } from "./harness.ts";
@@ -33,13 +33,6 @@ function wired(h: CniHarness, address: string, hostVeth: string) {
   };
 }
 
-const pendingDels = (h: CniHarness) => {
-  try {
-    return readdirSync(join(h.runDir, "pending-del")).filter((n) => n.endsWith(".json")).length;
-  } catch {
-    return 0;
-  }
-};
 const assigned = async (h: CniHarness, id: string) => (await h.readCheckpoint()).allocations.filter((a) => a.containerID === id).map((a) => a.ipv4);
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
@@ -70,7 +63,7 @@ gate.test("addr-broker answers the DEL with an error: torn down from prevResult,
     expect(refused.code).toBe(1);
     expect(refused.json.code).toBe(7);
     expect(wired(h, pod.address, pod.hostVeth)).toEqual({ veth: true, route: true });
-    expect(pendingDels(h)).toBe(0);
+    expect(h.pendingDels()).toBe(0);
 
     // HTTP 500 (no CNI answer at all), then a CNI error 11: each tears down and succeeds.
     answer = () => new Response("internal error", { status: 500 });
@@ -87,10 +80,10 @@ gate.test("addr-broker answers the DEL with an error: torn down from prevResult,
   } finally {
     await server.stop(true);
   }
-  expect(pendingDels(h)).toBe(1); // one record per attachment: the retry rewrote it
+  expect(h.pendingDels()).toBe(1); // one record per attachment: the retry rewrote it
   await h.startBroker();
   expect(await assigned(h, pod.env.CNI_CONTAINERID)).toEqual([]);
-  expect(pendingDels(h)).toBe(0);
+  expect(h.pendingDels()).toBe(0);
 }, 60_000);
 
 /** The same DEL again (a runtime retry) through the stand-in's current answer. */
@@ -117,7 +110,7 @@ gate.test("addr-broker gives no answer within delTimeoutSeconds: the request is 
   expect(del.stderr).toContain("gave no answer within 1 s (request aborted)");
   expect(wired(h, pod.address, pod.hostVeth)).toEqual({ veth: false, route: false });
   // Not restarted: addr-broker frees the address (the aborted DEL or the record) and the record goes.
-  await until("address released and record gone", async () => (await assigned(h, pod.env.CNI_CONTAINERID)).length === 0 && pendingDels(h) === 0);
+  await until("address released and record gone", async () => (await assigned(h, pod.env.CNI_CONTAINERID)).length === 0 && h.pendingDels() === 0);
   // A bad delTimeoutSeconds is CNI error 7 naming the key.
   const bad = await h.exec({ ...pod.env, CNI_COMMAND: "DEL" }, h.conf("1.0.0", { delTimeoutSeconds: "5" }));
   expect(bad.code).toBe(1);

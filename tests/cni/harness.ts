@@ -10,7 +10,7 @@
  * - "fake": the in-process fake of services/addr-broker/test-support/fakes.ts, which keeps
  *   what it was told and never touches the kernel.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -178,6 +178,15 @@ export class CniHarness {
 
   async readCheckpoint(): Promise<{ allocations: Array<{ containerID: string; ifName: string; ipv4: string }> }> {
     return JSON.parse(await Bun.file(this.checkpoint).text());
+  }
+
+  /** DELs the shim recorded for addr-broker (`<run dir>/pending-del/*.json`). */
+  pendingDels(): number {
+    try {
+      return readdirSync(join(this.runDir, "pending-del")).filter((n) => n.endsWith(".json")).length;
+    } catch {
+      return 0;
+    }
   }
 
   async stop(): Promise<void> {
