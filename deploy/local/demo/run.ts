@@ -11,8 +11,13 @@ import { debugIpv6, outsideIpv6, podAddressesIpv6, v4EgressIpv6 } from "./steps-
 import { v6EgressIpv4 } from "./steps-v6-egress.ts";
 import { crossNodePing, crossNodeTcp, metricsAnswer, podAddresses, snatToOutside, type DemoContext, type PodRecord, type Step, type StepResult } from "./steps.ts";
 
-/** The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so it shrinks soon). --env overrides. */
-export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_IP_TARGET: "3", IP_COOLDOWN_PERIOD: "5" };
+/**
+ * The demo's pool settings (a small warm pool so a few pods outnumber it; a short cooldown so
+ * it shrinks soon; the targets select the compat policy, whose release of cooling addresses
+ * is upstream's unless AWS_VPC_CNI_HOLD_COOLING_IPS keeps them to the end of their cooldown,
+ * as the demo shows). --env overrides.
+ */
+export const DEMO_ENV: Record<string, string> = { WARM_IP_TARGET: "3", MINIMUM_IP_TARGET: "3", IP_COOLDOWN_PERIOD: "5", AWS_VPC_CNI_HOLD_COOLING_IPS: "true" };
 
 export const DEMO_STEPS: Step[] = [podAddresses, crossNodePing, crossNodeTcp, snatToOutside, metricsAnswer, poolGrows, poolShrinks];
 
