@@ -148,11 +148,11 @@ if (!res.ok || !out || typeof out.exitCode !== "number" || typeof out.stdout !==
   if (command === "DEL") await delFallback(`addr-broker at ${socket} refused the DEL (HTTP ${res.status}: ${text.slice(0, 200)})`);
   await emit(cniError(version, 100, `addr-broker at ${socket} refused the request (HTTP ${res.status})`, text.slice(0, 2000)), "", 1);
 } else {
+  if (out.pluginLogged === true) pluginLog = undefined; // addr-broker wrote the line (one per call)
   if (command === "DEL" && out.exitCode !== 0) {
     const code = cniErrorCode(out.stdout as string);
     if (!REQUEST_ERRORS.has(code)) await delFallback(`addr-broker answered the DEL with CNI error ${code} (${(out.stdout as string).slice(0, 300)})`);
   }
-  if (out.pluginLogged === true) pluginLog = undefined; // addr-broker wrote the line
   await emit(out.stdout as string, typeof out.stderr === "string" ? out.stderr : "", out.exitCode as number);
 }
 
