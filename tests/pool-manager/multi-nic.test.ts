@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { poolDebug } from "../../services/pool-manager/src/app/pool-debug.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
-import { manager, simWorld, type SimWorld } from "./sim-world.ts";
+import { manager, simWorld, type Harness, type SimWorld } from "./sim-world.ts";
 
 let w: SimWorld | undefined;
 const managers: PoolManager[] = [];
@@ -25,11 +25,12 @@ async function world(instanceType: string): Promise<SimWorld> {
   return w;
 }
 
-function start(sim: SimWorld, settings: PoolSettings, multiNic = true): PoolManager {
+function startH(sim: SimWorld, settings: PoolSettings, multiNic = true): Harness {
   const h = manager(sim, settings, { disableLeakedEniCleanup: true, multiNic, maxPods: 500 });
   managers.push(h.pm);
-  return h.pm;
+  return h;
 }
+const start = (sim: SimWorld, settings: PoolSettings, multiNic = true): PoolManager => startH(sim, settings, multiNic).pm;
 
 async function settle(pm: PoolManager, n: number, done: () => boolean = () => false): Promise<void> {
   for (let i = 0; i < n && !done(); i++) {
@@ -50,9 +51,9 @@ async function attachOther(sim: SimWorld, card: number, device: number, o: { int
 describe("ENABLE_MULTI_NIC: a pool per network card", () => {
   test("card 1 gets one ENI at device 0 with one address; it follows the warm/minimum target of 1 as pods take and free addresses", async () => {
     const sim = await world("c6in.32xlarge");
-    const pm = start(sim, up());
+    const { pm, net, broker } = startH(sim, up());
     await pm.start();
-    await settle(pm, 20, () => secondaries(sim, 1).length === 1 && secondaries(sim, 0).length === 49);
+    await settle(pm, 20, () => secondaries(sim, 1).length === 1 && secondaries(sim, 0).length === 49 && pm.cardPools!.capacityEnis().length === 1);
     const card1 = onCard(sim, 1);
     expect(card1).toHaveLength(1);
     expect(card1[0]!.attachment!.deviceIndex).toBe(0);
@@ -63,20 +64,26 @@ describe("ENABLE_MULTI_NIC: a pool per network card", () => {
     // Card 0 as without the option: the primary, filled (WARM_ENI_TARGET=1 is met by its 49 free addresses).
     expect(onCard(sim, 0)).toHaveLength(1);
     expect(secondaries(sim, 0)).toHaveLength(49);
-    expect(pm.model.snapshot().enis.map((e) => e.id)).not.toContain(card1[0]!.id);
+    expect(pm.model.enis.has(card1[0]!.id)).toBe(false); // not in card 0's pool
     // Introspection by card: route table 10000 + 100 × card + device.
     const dbg = poolDebug(pm, undefined) as { networkCards: { cards: Record<string, { enis: { id: string; routeTable: number; addresses: string[] }[] }> }; otherNetworkCardEnis: string[] };
     expect(dbg.networkCards.cards["1"]!.enis).toMatchObject([{ id: card1[0]!.id, routeTable: 10100, addresses: card1[0]!.secondaryIps }]);
     expect(dbg.otherNetworkCardEnis).toEqual([]);
+    // Set up by net-config in its own route table, published to addr-broker but for no ordinary pod.
+    expect(net.enis.get(card1[0]!.id)).toBe(10100);
+    const published = pm.model.snapshot().enis.find((e) => e.id === card1[0]!.id);
+    expect(published).toMatchObject({ networkCard: 1, deviceNumber: 0, routeTable: 10100, usable: false, subnetCidr: "10.0.0.0/20", gateway: "10.0.0.1", cidrs: [{ cidr: `${card1[0]!.secondaryIps[0]}/32`, kind: "address" }] });
 
-    // A pod takes the address: one more is kept warm.
+    // addr-broker reports a pod on the address: one more is kept warm.
     const first = card1[0]!.secondaryIps[0]!;
-    pm.cardPools!.setAssigned(1, [first]);
+    broker.use.set(`${first}/32`, { assigned: 1, cooling: 0 });
+    await pm.refreshUsage();
     await settle(pm, 3, () => secondaries(sim, 1).length === 2);
     expect(secondaries(sim, 1)).toHaveLength(2);
     expect(secondaries(sim, 1)).toContain(first);
     // Freed again: the pool goes back to one address, never the pod's while it is held.
-    pm.cardPools!.setAssigned(1, []);
+    broker.use.delete(`${first}/32`);
+    await pm.refreshUsage();
     await settle(pm, 3, () => secondaries(sim, 1).length === 1);
     expect(secondaries(sim, 1)).toHaveLength(1);
     expect(onCard(sim, 1)).toHaveLength(1);

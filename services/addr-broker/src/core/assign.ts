@@ -40,7 +40,8 @@ interface Candidate {
 export function usableCidrs(state: BrokerState, capacity: CapacitySnapshot): Candidate[] {
   const out: Candidate[] = [];
   for (const eni of capacity.enis) {
-    if (!eni.usable) continue;
+    // Other network cards' ENIs (ENABLE_MULTI_NIC) serve multi-homed pods only, never an ordinary pod.
+    if (!eni.usable || eni.networkCard !== 0) continue;
     for (const c of eni.cidrs) {
       if (c.draining || state.drained.has(c.cidr)) continue;
       const cidr = parseCidr(c.cidr, false);

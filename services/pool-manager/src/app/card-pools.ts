@@ -9,10 +9,13 @@
  * are given back. IPv4 secondary addresses only (see docs/DESIGN-NOTES.md).
  */
 import { cardRouteTable, managedCards, secondaryCardOver, secondaryCardShort, type CardEni } from "../core/network-cards.ts";
-import type { Ec2Port, Eni } from "../core/ports.ts";
+import type { CapacityEni, EniSetup } from "../../../../shared/contracts/index.ts";
+import type { Ec2Port, Eni, ImdsPort } from "../core/ports.ts";
 import { isUnmanagedEni } from "./eni-adoption.ts";
 import { ownerTags } from "./eni-create.ts";
 import type { NodeFacts } from "./executor.ts";
+import { gatewayOf } from "./pool-model.ts";
+import type { NetConfigPort } from "./service-ports.ts";
 
 export interface CardPoolEni {
   id: string;
@@ -24,6 +27,10 @@ export interface CardPoolEni {
   /** Secondary IPv4 addresses (no prefix length). */
   addresses: string[];
   routeTable: number;
+  /** From IMDS once it shows the ENI ("" until then). */
+  subnetCidr: string;
+  /** net-config has set up its link, route table and rule. */
+  ready: boolean;
 }
 
 export interface CardPool {
@@ -36,6 +43,10 @@ export interface CardPool {
 
 export interface CardPoolsDeps {
   ec2: Ec2Port;
+  imds: ImdsPort;
+  net: NetConfigPort;
+  /** Called when what the card pools publish changed (the capacity snapshot's version moves). */
+  changed: () => void;
   facts: NodeFacts;
   opts: { clusterName?: string | undefined; additionalTags: Record<string, string>; now: () => number; manageUntaggedEnis?: boolean; disableProvisioning: boolean };
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -82,10 +93,17 @@ export class CardPools {
     p.assigned = new Set([...addresses].filter((a) => own.has(a)));
   }
 
-  /** One pass over the cards above 0: an ENI where a card has none, addresses to the targets. Returns the errors. */
+  /** addr-broker's usage report: a card address with a pod or cooling down is held (upstream counts cooling addresses as not available). */
+  takeUsage(cidrs: readonly { cidr: string; assigned: number; cooling: number }[]): void {
+    const held = new Set(cidrs.filter((c) => c.assigned + c.cooling > 0 && c.cidr.endsWith("/32")).map((c) => c.cidr.slice(0, -3)));
+    for (const p of this.pools.values()) this.setAssigned(p.card, held);
+  }
+
+  /** One pass over the cards above 0: links set up, an ENI where a card has none, addresses to the targets. Returns the errors. */
   async cycle(): Promise<string[]> {
-    if (this.d.opts.disableProvisioning) return [];
     const errors: string[] = [];
+    await this.setUp().catch((err) => errors.push(`card ENI set-up: ${String((err as Error)?.message ?? err)}`));
+    if (this.d.opts.disableProvisioning) return errors;
     for (const p of this.pools.values()) {
       try {
         await this.cycleCard(p);
@@ -94,6 +112,30 @@ export class CardPools {
       }
     }
     return errors;
+  }
+
+  /** ENIs IMDS shows now get their subnet, then their link, route table (10000 + 100 × card + device) and rule from net-config. */
+  private async setUp(): Promise<void> {
+    const pending = [...this.pools.values()].flatMap((p) => [...p.enis.values()]).filter((e) => !e.ready);
+    if (pending.length === 0) return;
+    const seen = new Map((await this.d.imds.interfaces()).map((i) => [i.interfaceId, i.subnetCidr]));
+    for (const e of pending) {
+      e.subnetCidr ||= seen.get(e.id) ?? "";
+      if (!e.subnetCidr) continue;
+      await this.d.net.setupEni(setupOf(e));
+      e.ready = true;
+      this.d.changed();
+    }
+  }
+
+  /** The set-up ENIs of the cards above 0, for the capacity snapshot: never usable by ordinary pods. */
+  capacityEnis(): CapacityEni[] {
+    return [...this.pools.values()].flatMap((p) =>
+      [...p.enis.values()]
+        .filter((e) => e.ready)
+        .map((e) => ({ ...setupOf(e), id: e.id, networkCard: e.card, subnetId: e.subnetId, primary: false, usable: false, cidrs: e.addresses.map((a) => ({ cidr: `${a}/32`, kind: "address" as const, draining: false })) }))
+        .map(({ eniId: _, ...rest }) => rest),
+    );
   }
 
   private async cycleCard(p: CardPool): Promise<void> {
@@ -107,6 +149,7 @@ export class CardPools {
       const eni = [...p.enis.values()].sort((a, b) => a.deviceIndex - b.deviceIndex)[0]!;
       const added = await this.d.ec2.assign(eni.id, "ipv4", "address", short);
       eni.addresses.push(...added.map((c) => c.split("/")[0]!));
+      this.d.changed();
       return;
     }
     const over = secondaryCardOver(total, p.assigned.size);
@@ -116,6 +159,7 @@ export class CardPools {
       if (free.length === 0) continue;
       await this.d.ec2.unassign(eni.id, "ipv4", "address", free.map((a) => `${a}/32`));
       eni.addresses = eni.addresses.filter((a) => !free.includes(a));
+      this.d.changed();
       return;
     }
   }
@@ -154,5 +198,9 @@ export class CardPools {
 
 function cardEniOf(e: Eni, card: number): CardPoolEni {
   const deviceIndex = e.attachment?.deviceIndex ?? 0;
-  return { id: e.id, card, deviceIndex, mac: e.mac, primaryIp: e.primaryIp, subnetId: e.subnetId, addresses: [...e.secondaryIps], routeTable: cardRouteTable(deviceIndex, card) };
+  return { id: e.id, card, deviceIndex, mac: e.mac, primaryIp: e.primaryIp, subnetId: e.subnetId, addresses: [...e.secondaryIps], routeTable: cardRouteTable(deviceIndex, card), subnetCidr: "", ready: false };
+}
+
+function setupOf(e: CardPoolEni): EniSetup {
+  return { eniId: e.id, mac: e.mac, deviceNumber: e.deviceIndex, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: gatewayOf(e.subnetCidr), routeTable: e.routeTable };
 }

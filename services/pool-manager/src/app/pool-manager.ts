@@ -147,8 +147,10 @@ export class PoolManager {
     const excluded = imdsOnly ? new Set<string>() : await excludedSubnets(adoption);
     for (const e of enis) await adoptEni(adoption, e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
     if (this.opts.multiNic && !imdsOnly) {
-      this.cardPools = new CardPools({ ec2, facts: this.facts, opts: { ...this.opts, disableProvisioning: this.noProvisioning }, log: (msg, f) => this.log(msg, f) });
-      this.cardPools.adopt(enis, lim.networkCards, lim.cardMaxEnis);
+      const cards = new CardPools({ ec2, imds, net, changed: () => this.model.bump(), facts: this.facts, opts: { ...this.opts, disableProvisioning: this.noProvisioning }, log: (msg, f) => this.log(msg, f) });
+      cards.adopt(enis, lim.networkCards, lim.cardMaxEnis);
+      this.model.cardEnis = () => cards.capacityEnis();
+      this.cardPools = cards;
     }
     this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);
     this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
@@ -252,7 +254,10 @@ export class PoolManager {
       errors.push(...r.errors);
       failed = r.failed;
     }
-    if (this.cardPools) errors.push(...(await this.cardPools.cycle()));
+    if (this.cardPools) {
+      if (this.model.usage) this.cardPools.takeUsage(this.model.usage.cidrs);
+      errors.push(...(await this.cardPools.cycle()));
+    }
     this.noteCycleOutcome(failed, errors);
     const shortage = p.shortage ?? (this.settings.customNetwork && this.model.conditions.newEniBlocked && p.stats.total === 0 ? this.model.conditions.newEniBlocked : undefined);
     if (shortage !== this.model.shortage) {
