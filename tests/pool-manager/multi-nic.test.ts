@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { poolDebug } from "../../services/pool-manager/src/app/pool-debug.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
-import { manager, simWorld, type Harness, type SimWorld } from "./sim-world.ts";
+import { enisOnCard, manager, settleCycles, simWorld, type Harness, type SimWorld } from "./sim-world.ts";
 
 let w: SimWorld | undefined;
 const managers: PoolManager[] = [];
@@ -32,14 +32,8 @@ function startH(sim: SimWorld, settings: PoolSettings, multiNic = true): Harness
 }
 const start = (sim: SimWorld, settings: PoolSettings, multiNic = true): PoolManager => startH(sim, settings, multiNic).pm;
 
-async function settle(pm: PoolManager, n: number, done: () => boolean = () => false): Promise<void> {
-  for (let i = 0; i < n && !done(); i++) {
-    await pm.cycle();
-    await Bun.sleep(30);
-  }
-}
-
-const onCard = (s: SimWorld, card: number) => Object.values(s.model.state.enis).filter((e) => e.attachment?.instanceId === s.instanceId && e.attachment.networkCardIndex === card);
+const settle = settleCycles;
+const onCard = enisOnCard;
 const secondaries = (s: SimWorld, card: number) => onCard(s, card).flatMap((e) => e.secondaryIps);
 
 async function attachOther(sim: SimWorld, card: number, device: number, o: { interfaceType?: "efa-only" | "efa"; secondaryCount?: number; tags?: Record<string, string> } = {}): Promise<string> {
