@@ -4,3 +4,4 @@ export * from "./usage.ts";
 export * from "./netconfig.ts";
 export * from "./cni.ts";
 export * from "./assignments.ts";
+export * from "./policy.ts";
