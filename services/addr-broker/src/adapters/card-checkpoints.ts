@@ -4,9 +4,11 @@
  * same path with `-nic-N` before `.json` (ipam-nic-1.json), each in upstream's
  * `vpc-cni-ipam/1` format (checkpoint-format.ts), written atomically (checkpoint-store.ts).
  * A file found at start-up is adopted in place (upstream's or this project's); a corrupt one
- * is set aside for a human and the card starts empty. Not yet wired into the ADD/DEL path:
- * multi-homed pods are the next step of the feature (see docs/DESIGN-NOTES.md).
+ * is set aside for a human and the card starts empty. The card ledger (app/card-ledger.ts)
+ * keeps multi-homed pods' addresses on cards above 0 in them.
  */
+import { readdirSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "../core/checkpoint-format.ts";
 import { EMPTY_STATE, type BrokerState } from "../core/state.ts";
 import { FileCheckpointStore, type CheckpointStore } from "./checkpoint-store.ts";
@@ -31,11 +33,22 @@ export class CardCheckpoints {
   private readonly stores = new Map<number, CheckpointStore>();
 
   /** Stores for the managed cards above 0 (card 0's checkpoint is the broker's own). */
-  constructor(base: string, cards: number[], open: (path: string) => CheckpointStore = (p) => new FileCheckpointStore(p)) {
-    for (const card of cards) {
-      if (card === 0) continue;
-      this.stores.set(card, open(cardCheckpointPath(base, card)));
-    }
+  constructor(
+    private readonly base: string,
+    cards: number[],
+    private readonly open: (path: string) => CheckpointStore = (p) => new FileCheckpointStore(p),
+  ) {
+    for (const card of cards) this.ensure(card);
+  }
+
+  /** Opens card `card`'s store if it is not open yet (a card the capacity names after start-up). */
+  ensure(card: number): void {
+    if (card === 0 || this.stores.has(card)) return;
+    this.stores.set(card, this.open(cardCheckpointPath(this.base, card)));
+  }
+
+  cards(): number[] {
+    return [...this.stores.keys()].sort((a, b) => a - b);
   }
 
   location(card: number): string {
@@ -73,4 +86,22 @@ export class CardCheckpoints {
     if (!s) throw new Error(`networkCard ${card}: no checkpoint (not a managed card above 0)`);
     return s;
   }
+}
+
+/** The cards whose checkpoint file is beside `base` (`ipam-nic-N.json`): a previous run's, or upstream's. */
+export function cardsOnDisk(base: string): number[] {
+  const stem = basename(base).slice(0, -".json".length);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(base));
+  } catch {
+    return [];
+  }
+  const head = `${stem}-nic-`;
+  return names
+    .filter((n) => n.startsWith(head) && n.endsWith(".json"))
+    .map((n) => n.slice(head.length, -".json".length))
+    .filter((digits) => /^[1-9][0-9]{0,2}$/.test(digits) && Number(digits) <= 255)
+    .map(Number)
+    .sort((a, b) => a - b);
 }

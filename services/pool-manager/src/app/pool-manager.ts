@@ -150,6 +150,7 @@ export class PoolManager {
       const cards = new CardPools({ ec2, imds, net, changed: () => this.model.bump(), facts: this.facts, opts: { ...this.opts, disableProvisioning: this.noProvisioning }, log: (msg, f) => this.log(msg, f) });
       cards.adopt(enis, lim.networkCards, lim.cardMaxEnis);
       this.model.cardEnis = () => cards.capacityEnis();
+      this.model.managedCards = () => [...cards.pools.keys()].sort((a, b) => a - b);
       this.cardPools = cards;
     }
     this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);

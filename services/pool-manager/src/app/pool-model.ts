@@ -78,6 +78,8 @@ export class PoolModel {
   readonly otherCardEnis = new Set<string>();
   /** ENABLE_MULTI_NIC: the set-up ENIs of the other cards' pools (card-pools.ts), published for net-config; no ordinary pod takes their addresses. */
   cardEnis: () => CapacityEni[] = () => [];
+  /** ENABLE_MULTI_NIC: the managed cards above 0 (card-pools.ts); undefined when the option is off. */
+  managedCards: () => number[] | undefined = () => undefined;
   /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
   readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
@@ -196,6 +198,7 @@ export class PoolModel {
           cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing || isSwitchedKind(s, c) })),
         }))
         .concat(this.cardEnis()),
+      ...(this.managedCards() ? { networkCards: this.managedCards() } : {}),
       ...(this.shortage ? { shortage: this.shortage } : {}),
       ready: this.ready,
     };
