@@ -19,6 +19,8 @@ import type { UnixServer } from "../../shared/ipc/server.ts";
 import { buildShim } from "../../cni-shim/build.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../services/addr-broker/test-support/fakes.ts";
 import { Namespaces } from "../../services/net-config/test-support/namespaces.ts";
+import type { BrokerSettings } from "../../services/addr-broker/src/app/settings-from-config.ts";
+import { startInProcessBroker, type InProcessBroker } from "./in-process-broker.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -37,6 +39,8 @@ export interface HarnessOptions {
   /** Extra environment for net-config ("real") and addr-broker, e.g. AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS. */
   netConfigEnv?: Record<string, string>;
   brokerEnv?: Record<string, string>;
+  /** Run addr-broker in the test process with these settings (ones the configuration refuses yet, e.g. multiNic) instead of as its own process. */
+  inProcessBroker?: Partial<BrokerSettings>;
 }
 
 export class CniHarness {
@@ -50,6 +54,7 @@ export class CniHarness {
   node: { name: string; path: string } | undefined;
   shim = "";
   broker: Subprocess | undefined;
+  inProcess: InProcessBroker | undefined;
   private netConfig: Subprocess | undefined;
   private servers: UnixServer[] = [];
   private readonly nss = new Namespaces();
@@ -75,9 +80,11 @@ export class CniHarness {
     const node = (this.node = this.nss.add("n"));
     const snapshot = this.pool.snapshot!;
     for (const eni of snapshot.enis) {
-      const dev = `eth${eni.deviceNumber}`;
-      this.nss.ip(node.name, ["link", "add", dev, "address", eni.mac, "type", "veth", "peer", "name", `vpc${eni.deviceNumber}`]);
-      this.nss.ip(node.name, ["link", "set", `vpc${eni.deviceNumber}`, "up"]);
+      // An ENI on another network card gets a link of its own, named as the local deployment names it.
+      const dev = eni.networkCard > 0 ? `c${eni.networkCard}eth${eni.deviceNumber}` : `eth${eni.deviceNumber}`;
+      const peer = eni.networkCard > 0 ? `vpc${eni.networkCard}x${eni.deviceNumber}` : `vpc${eni.deviceNumber}`;
+      this.nss.ip(node.name, ["link", "add", dev, "address", eni.mac, "type", "veth", "peer", "name", peer]);
+      this.nss.ip(node.name, ["link", "set", peer, "up"]);
       if (eni.primary) {
         this.nss.ip(node.name, ["addr", "add", `${eni.primaryIp}/${eni.subnetCidr.split("/")[1]}`, "dev", dev]);
         this.nss.ip(node.name, ["link", "set", dev, "up"]);
@@ -89,6 +96,10 @@ export class CniHarness {
   }
 
   async startBroker(): Promise<void> {
+    if (this.opts.inProcessBroker) {
+      this.inProcess = await startInProcessBroker(this.runDir, this.checkpoint, { cooldownSeconds: this.cooldownSeconds, ...this.opts.inProcessBroker });
+      return;
+    }
     this.broker = this.spawnService("addr-broker", { AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint, IP_COOLDOWN_PERIOD: String(this.cooldownSeconds), ...this.opts.brokerEnv });
     // Ready when it has capacity and its start-up sweep is done.
     await waitFor("addr-broker", this.broker, async () => {
@@ -113,6 +124,8 @@ export class CniHarness {
   }
 
   async killBroker(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
+    await this.inProcess?.stop();
+    this.inProcess = undefined;
     const b = this.broker;
     this.broker = undefined;
     if (!b) return;

@@ -113,6 +113,8 @@ describe("ENABLE_MULTI_NIC: a pool per network card", () => {
     const managed = [1, ...Array.from({ length: 29 }, (_, i) => i + 3)];
     await settle(pm, 30, () => managed.every((c) => secondaries(sim, c).length === 1));
     expect(pm.cardPools!.unmanagedCards).toEqual([2]);
+    // The capacity names the managed cards above 0: a multi-homed pod takes an address on each.
+    expect(pm.model.snapshot().networkCards).toEqual(managed);
     expect(onCard(sim, 2).map((e) => e.id)).toEqual([efaOnly2]);
     // Card 3: no new ENI, its ena ENI got the one address, the efa-only ENI none.
     expect(onCard(sim, 3).map((e) => e.id).sort()).toEqual([efaOnly3, ena3].sort());
@@ -133,5 +135,6 @@ describe("ENABLE_MULTI_NIC: a pool per network card", () => {
     expect(onCard(sim, 0)).toHaveLength(1);
     expect(secondaries(sim, 0)).toHaveLength(49);
     expect(pm.cardPools).toBeUndefined();
+    expect(pm.model.snapshot().networkCards).toBeUndefined();
   });
 });

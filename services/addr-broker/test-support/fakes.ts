@@ -48,9 +48,11 @@ export class FakeNetConfig {
           throw new ServiceError("ADDRESS_IN_USE", `${p.address} is already wired to ${other.containerId}`, 409, "address");
         }
       }
-      const hostVeth = hostVethName(p.vethPrefix ?? this.vethPrefix, { namespace: p.podNamespace, name: p.podName, containerId: p.containerId, ifName: p.ifName });
+      // A multi-homed pod's interface n ≥ 1 is named after "<namespace>.<pod>.<n>", as net-config names it.
+      const name = p.podName !== undefined && (p.index ?? 0) > 0 ? `${p.podName}.${p.index}` : p.podName;
+      const hostVeth = hostVethName(p.vethPrefix ?? this.vethPrefix, { namespace: p.podNamespace, name, containerId: p.containerId, ifName: p.ifName });
       this.pods.set(`${p.containerId}/${p.ifName}`, { containerId: p.containerId, ifName: p.ifName, netns: p.netns, address: p.address, hostVeth });
-      return { hostVeth, podMac: mac(`pod${p.containerId}`), podIfIndex: 2, hostMac: mac(`host${p.containerId}`) };
+      return { hostVeth, podMac: mac(`pod${p.containerId}${p.ifName}`), podIfIndex: 2 + (p.index ?? 0), hostMac: mac(`host${p.containerId}${p.ifName}`) };
     });
     handle(this.app, unwirePod, async (p) => {
       await this.unwireGate;

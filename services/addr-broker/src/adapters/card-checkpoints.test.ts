@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EMPTY_STATE, withAllocation } from "../core/state.ts";
-import { CardCheckpoints, cardCheckpointPath } from "./card-checkpoints.ts";
+import { CardCheckpoints, cardCheckpointPath, cardsOnDisk } from "./card-checkpoints.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,5 +67,14 @@ describe("CardCheckpoints on disk", () => {
     expect(l!.setAside).toBe(join(dir, "ipam-nic-1.json.corrupt-42"));
     expect(existsSync(join(dir, "ipam-nic-1.json"))).toBe(false);
     expect(existsSync(join(dir, "ipam-nic-1.json.corrupt-42"))).toBe(true);
+  });
+});
+
+describe("cardsOnDisk (start-up adoption)", () => {
+  test("the cards whose ipam-nic-N.json is beside the checkpoint, ascending; other files ignored", () => {
+    const dir = tmp();
+    for (const n of ["ipam.json", "ipam-nic-3.json", "ipam-nic-1.json", "ipam-nic-0.json", "ipam-nic-01.json", "ipam-nic-1.json.corrupt-5", "ipam-nic-x.json", "other-nic-2.json", "ipam-nic-256.json"]) writeFileSync(join(dir, n), "{}");
+    expect(cardsOnDisk(join(dir, "ipam.json"))).toEqual([1, 3]);
+    expect(cardsOnDisk(join(dir, "missing", "ipam.json"))).toEqual([]);
   });
 });
