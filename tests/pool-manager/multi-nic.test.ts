@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { poolDebug } from "../../services/pool-manager/src/app/pool-debug.ts";
+import { enisBody } from "../../services/pool-manager/src/app/introspection.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import { enisOnCard, manager, settleCycles, simWorld, type Harness, type SimWorld } from "./sim-world.ts";
 
@@ -68,8 +69,20 @@ describe("ENABLE_MULTI_NIC: a pool per network card", () => {
     const published = pm.model.snapshot().enis.find((e) => e.id === card1[0]!.id);
     expect(published).toMatchObject({ networkCard: 1, deviceNumber: 0, routeTable: 10100, usable: false, subnetCidr: "10.0.0.0/20", gateway: "10.0.0.1", cidrs: [{ cidr: `${card1[0]!.secondaryIps[0]}/32`, kind: "address" }] });
 
-    // addr-broker reports a pod on the address: one more is kept warm.
+    // Introspection keyed by card, as upstream's /v1/enis: a multi-homed pod's two addresses, one per card.
     const first = card1[0]!.secondaryIps[0]!;
+    const pod0 = secondaries(sim, 0)[0]!;
+    const pod = { containerId: "c1", netns: "/run/netns/x", podNamespace: "ml", podName: "trainer", networkName: "aws-cni" };
+    const body = enisBody(pm, [
+      { ...pod, ifName: "eth0", address: pod0, routeTable: 254 },
+      { ...pod, ifName: "mNicIf1", address: first, routeTable: 10100, index: 1 },
+    ]) as Record<string, { TotalIPs: number; AssignedIPs: number; ENIs: Record<string, { RouteTableID: number; DeviceNumber: number; AvailableIPv4Cidrs: Record<string, { IPAddresses: Record<string, { IPAMMetadata: Record<string, unknown> }> }> }> }>;
+    expect(Object.keys(body)).toEqual(["0", "1"]);
+    const eni1 = body["1"]!.ENIs[card1[0]!.id]!;
+    expect([eni1.RouteTableID, eni1.DeviceNumber, body["1"]!.TotalIPs, body["1"]!.AssignedIPs]).toEqual([10100, 0, 1, 1]);
+    expect(eni1.AvailableIPv4Cidrs[`${first}/32`]!.IPAddresses[first]!.IPAMMetadata).toEqual({ k8sPodNamespace: "ml", k8sPodName: "trainer", interfacesCount: 2 });
+
+    // addr-broker reports a pod on the address: one more is kept warm.
     broker.use.set(`${first}/32`, { assigned: 1, cooling: 0 });
     await pm.refreshUsage();
     await settle(pm, 3, () => secondaries(sim, 1).length === 2);
