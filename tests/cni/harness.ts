@@ -19,8 +19,6 @@ import type { UnixServer } from "../../shared/ipc/server.ts";
 import { buildShim } from "../../cni-shim/build.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../services/addr-broker/test-support/fakes.ts";
 import { Namespaces } from "../../services/net-config/test-support/namespaces.ts";
-import type { BrokerSettings } from "../../services/addr-broker/src/app/settings-from-config.ts";
-import { startInProcessBroker, type InProcessBroker } from "./in-process-broker.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -39,8 +37,6 @@ export interface HarnessOptions {
   /** Extra environment for net-config ("real") and addr-broker, e.g. AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS. */
   netConfigEnv?: Record<string, string>;
   brokerEnv?: Record<string, string>;
-  /** Run addr-broker in the test process with these settings (ones the configuration refuses yet, e.g. multiNic) instead of as its own process. */
-  inProcessBroker?: Partial<BrokerSettings>;
 }
 
 export class CniHarness {
@@ -54,7 +50,6 @@ export class CniHarness {
   node: { name: string; path: string } | undefined;
   shim = "";
   broker: Subprocess | undefined;
-  inProcess: InProcessBroker | undefined;
   private netConfig: Subprocess | undefined;
   private servers: UnixServer[] = [];
   private readonly nss = new Namespaces();
@@ -96,10 +91,6 @@ export class CniHarness {
   }
 
   async startBroker(): Promise<void> {
-    if (this.opts.inProcessBroker) {
-      this.inProcess = await startInProcessBroker(this.runDir, this.checkpoint, { cooldownSeconds: this.cooldownSeconds, ...this.opts.inProcessBroker });
-      return;
-    }
     this.broker = this.spawnService("addr-broker", { AWS_VPC_K8S_CNI_BACKING_STORE: this.checkpoint, IP_COOLDOWN_PERIOD: String(this.cooldownSeconds), ...this.opts.brokerEnv });
     // Ready when it has capacity and its start-up sweep is done.
     await waitFor("addr-broker", this.broker, async () => {
@@ -124,8 +115,6 @@ export class CniHarness {
   }
 
   async killBroker(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
-    await this.inProcess?.stop();
-    this.inProcess = undefined;
     const b = this.broker;
     this.broker = undefined;
     if (!b) return;

@@ -1,5 +1,4 @@
-// ENABLE_MULTI_NIC, a multi-homed pod through the compiled shim, addr-broker (in process:
-// the configuration refuses the option until the feature is released) and the real
+// ENABLE_MULTI_NIC=true, a multi-homed pod through the compiled shim, addr-broker and the real
 // net-config in a node namespace (tests/cni/harness.ts, "real").
 // Assumptions: card 0's primary ENI (eth0, 10.0.0.10) has 10.0.1.1-8; card 1 has one ENI
 // (device 0, link c1eth0, primary 10.1.0.4/16, gateway 10.1.0.1, route table 10100) with
@@ -40,7 +39,7 @@ function capacity(): CapacitySnapshot {
 }
 
 gate.beforeAll(async () => {
-  h = new CniHarness({ netConfig: "real", capacity: capacity(), inProcessBroker: { multiNic: true } });
+  h = new CniHarness({ netConfig: "real", capacity: capacity(), brokerEnv: { ENABLE_MULTI_NIC: "true" } });
   await h.start();
   const node = h.node!.name;
   // As pool-manager does once IMDS shows the ENI: its link, address, table 10100 and rule.
@@ -133,5 +132,25 @@ gate.test("an ordinary pod beside it gets one interface and nothing on card 1", 
   expect(add.json.interfaces).toHaveLength(2);
   expect(nss.ip(h.netnsName(netns), ["-o", "link", "show"])).not.toContain("mNicIf1");
   expect((await h.exec(env("DEL", netns, "web"), h.conf("1.0.0"))).code).toBe(0);
+  h.dropNetns(netns);
+});
+
+gate.test("DEL while addr-broker is down: the shim tears down every interface from prevResult; the restarted addr-broker releases both cards' addresses", async () => {
+  const netns = h.netns();
+  const node = h.node!.name;
+  const add = await h.exec(env("ADD", netns, "offline"), h.conf("1.0.0", ANNOTATED));
+  expect(add.code).toBe(0);
+  const [card0, card1] = add.json.ips.map((x: { address: string }) => x.address.split("/")[0]);
+  await h.killBroker("SIGKILL");
+  const del = await h.exec(env("DEL", netns, "offline"), h.conf("1.0.0", { ...ANNOTATED, prevResult: add.json }));
+  expect(del.code).toBe(0);
+  const rules = nss.ip(node, ["-4", "rule", "show"]);
+  expect(rules).not.toContain(card0);
+  expect(rules).not.toContain(card1);
+  expect(nss.ip(h.netnsName(netns), ["-o", "link", "show"])).not.toContain("mNicIf1");
+  await h.startBroker();
+  const card1File = JSON.parse(await Bun.file(join(h.dir, "ipam-nic-1.json")).text());
+  expect(card1File.allocations).toEqual([]);
+  expect((await h.readCheckpoint()).allocations.map((a) => a.ipv4)).not.toContain(card0);
   h.dropNetns(netns);
 });

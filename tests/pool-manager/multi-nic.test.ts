@@ -2,8 +2,8 @@
 // simulated EC2: each eligible card above 0 gets its own pool (an ENI attached on that card,
 // WARM_IP_TARGET=1 and MINIMUM_IP_TARGET=1 as upstream fixes them there); card 0 is as without.
 // Assumptions: c6in.32xlarge (2 cards × 8 ENIs, 50 IPv4 per ENI), p5.48xlarge (32 cards × 2
-// ENIs); subnet 10.0.0.0/20. The option is passed to the pool-manager directly: the config
-// still refuses ENABLE_MULTI_NIC=true until the rest of the feature is there.
+// ENIs); subnet 10.0.0.0/20. The option is passed to the pool-manager directly (as main.ts
+// passes ENABLE_MULTI_NIC).
 import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { poolDebug } from "../../services/pool-manager/src/app/pool-debug.ts";
