@@ -84,7 +84,7 @@ export const POOL_VARIABLES = {
   ENABLE_MULTI_NIC: variable(
     boolField(false, {
       differs:
-        "only true/false; cards above 0 hold IPv4 secondary addresses only (no prefix delegation, no IPv6 there), and an ordinary pod never takes an address on them (upstream lets it when card 0 has none)",
+        "only true/false; cards above 0 hold IPv4 secondary addresses only (no prefix delegation; true is refused with ENABLE_IPv6 and with ENABLE_IMDS_ONLY_MODE), and an ordinary pod never takes an address on them (upstream lets it when card 0 has none)",
     }),
     {
       about:

@@ -14,7 +14,7 @@ import type { ConflistPort } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import type { PodAnnotatorPort } from "../adapters/pod-annotator.ts";
 import { pluginLogWriter } from "../adapters/plugin-log.ts";
-import { Broker } from "./broker.ts";
+import { Broker, routeTableOf } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
 import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
@@ -152,7 +152,12 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     // Live pods known only from the kernel: net-config must not prune their wiring.
     reserved: [...broker.state.reserved.values()].map(({ address, hostVeth, routeTable }) => ({ address, ...(hostVeth ? { hostVeth } : {}), ...(routeTable ? { routeTable } : {}) })),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
-    restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
+    restored:
+      loaded &&
+      sweep.done &&
+      broker.allocations().every((a) => a.routeTable !== undefined) &&
+      // A card entry adopted from upstream's file has no table until the capacity shows its ENI: until then net-config must not judge its rules.
+      (cards?.all() ?? []).every((c) => c.alloc.routeTable !== undefined || (broker.capacity !== undefined && routeTableOf(broker.capacity, c.alloc.address) !== undefined)),
   }));
 
   const runSweep = async (): Promise<void> => {
