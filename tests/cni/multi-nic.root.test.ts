@@ -7,8 +7,7 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { hostVethName } from "../../shared/naming.ts";
-import type { CapacitySnapshot } from "../../shared/contracts/capacity.ts";
-import { testCapacity } from "../../services/addr-broker/test-support/fakes.ts";
+import { multiCardCapacity } from "../../services/addr-broker/test-support/fakes.ts";
 import { Namespaces } from "../../services/net-config/test-support/namespaces.ts";
 import { NAMESPACES, requires } from "../support/prerequisites.ts";
 import { CniHarness } from "./harness.ts";
@@ -18,28 +17,10 @@ const nss = new Namespaces();
 let h: CniHarness;
 let peer: { name: string; path: string };
 
-const CARD1_ENI = {
-  id: "eni-c1d0",
-  deviceNumber: 0,
-  networkCard: 1,
-  routeTable: 10100,
-  mac: "02:00:00:00:c1:00",
-  subnetId: "subnet-1",
-  subnetCidr: "10.1.0.0/16",
-  gateway: "10.1.0.1",
-  primaryIp: "10.1.0.4",
-  primary: false,
-  usable: false,
-  cidrs: ["10.1.0.5/32", "10.1.0.6/32"].map((cidr) => ({ cidr, kind: "address" as const, draining: false })),
-};
-
-function capacity(): CapacitySnapshot {
-  const base = testCapacity({ addresses: 8 });
-  return { ...base, networkCards: [1], enis: [...base.enis, CARD1_ENI] };
-}
+const CARD1_ENI = multiCardCapacity().enis[1]!;
 
 gate.beforeAll(async () => {
-  h = new CniHarness({ netConfig: "real", capacity: capacity(), brokerEnv: { ENABLE_MULTI_NIC: "true" } });
+  h = new CniHarness({ netConfig: "real", capacity: multiCardCapacity(), brokerEnv: { ENABLE_MULTI_NIC: "true" } });
   await h.start();
   const node = h.node!.name;
   // As pool-manager does once IMDS shows the ENI: its link, address, table 10100 and rule.

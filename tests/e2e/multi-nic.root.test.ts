@@ -5,19 +5,16 @@
 // other node's multi-homed pod's card-1 address, through the card-1 ENIs and the VPC fabric.
 // Assumptions: two c6in.32xlarge nodes (2 cards × 8 ENIs, 50 IPv4 per ENI), processes mode
 // without kubelets (the test runs the CNI chain as a runtime does).
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { afterAll, expect, test } from "bun:test";
 import { getJson, poll, serviceSocket } from "../../deploy/local/demo/observe.ts";
-import { attachmentOf, PodRunner, type Pod } from "../../deploy/local/demo/pods.ts";
-import { SERVICE_ORDER } from "../../deploy/local/node-services.ts";
+import { attachmentOf, type Pod, type PodRunner } from "../../deploy/local/demo/pods.ts";
+import { DEFAULT_DEMO_OPTIONS } from "../../deploy/local/demo/steps.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
-import { leftovers } from "../local/up-process.ts";
+import { demoDeployment } from "./demo-deployment.ts";
 
 const ANNOTATIONS = { "io.kubernetes.cri.pod-annotations": { "k8s.amazonaws.com/nicConfig": "multi-nic-attachment" } };
+const ENV = { ENABLE_MULTI_NIC: "true", WARM_IP_TARGET: "2", MINIMUM_IP_TARGET: "2" };
 
 interface Multi {
   pod: Pod;
@@ -26,35 +23,17 @@ interface Multi {
 }
 
 requires(...LOCAL_DEPLOYMENT).describe("ENABLE_MULTI_NIC in the local deployment (root)", () => {
-  let dir = "";
-  let dep: RunningDeployment | undefined;
-  let pods: PodRunner | undefined;
   const multis: Multi[] = [];
-  const pids: number[] = [];
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), `e2e-mnic-${process.pid}-`));
-    dep = await startDeployment({ dir, nodes: 2, instanceType: "c6in.32xlarge", kubelets: false, env: { ENABLE_MULTI_NIC: "true", WARM_IP_TARGET: "2", MINIMUM_IP_TARGET: "2" } });
-    for (const n of dep.nodes) for (const s of SERVICE_ORDER) pids.push(n.services.pid(s) ?? 0);
-    pods = new PodRunner(dep);
-  }, 120_000);
-
+  // A safety net after a failure (the test DELs its pods itself): pods the runner does not track are DEL'd; the runner's close() drops their namespaces.
   afterAll(async () => {
-    try {
-      for (const m of multis) await pods?.runtime(m.pod.nodeIndex).del({ ...attachmentOf(m.pod), capabilityArgs: ANNOTATIONS }).catch(() => {});
-      await pods?.close();
-    } finally {
-      await dep?.stop();
-    }
-    if (!dir) return;
-    const left = await leftovers(dir, pids.filter((p) => p > 0));
-    rmSync(dir, { recursive: true, force: true });
-    expect(left).toEqual([]);
-  }, 60_000);
+    for (const m of multis) await d.ctx.pods.runtime(m.pod.nodeIndex).del({ ...attachmentOf(m.pod), capabilityArgs: ANNOTATIONS }).catch(() => {});
+  });
+  const d = demoDeployment("e2e-mnic", { nodes: 2, instanceType: "c6in.32xlarge", kubelets: false, env: ENV }, { ...DEFAULT_DEMO_OPTIONS, env: ENV });
+  const runner = (): PodRunner => d.ctx.pods as PodRunner;
 
   /** A multi-homed pod on node `i`, its ADD retried while a card's pool is still filling (CNI 11). */
   async function addMulti(i: number, name: string): Promise<Multi> {
-    const p = pods!;
+    const p = runner();
     for (let tries = 0; ; tries++) {
       const netns = await p.createNetns();
       const partial = { name, namespace: "ml", netns, containerId: `mnic${netns.replace(/[^A-Za-z0-9]/g, "")}` };
@@ -79,10 +58,10 @@ requires(...LOCAL_DEPLOYMENT).describe("ENABLE_MULTI_NIC in the local deployment
   const ping = (netns: string, from: string, to: string) => runCommand(["ip", "netns", "exec", netns, "ping", "-c", "2", "-W", "2", "-I", from, to]);
 
   test("a multi-homed pod gets an interface per card and reaches a peer over each; DEL gives both addresses back", async () => {
-    const d = dep!;
-    const model = d.cloud.model;
+    const dep = d.dep;
+    const model = dep.cloud.model;
     // Each node's pool-manager gives card 1 an ENI, set up by net-config in table 10100.
-    for (const [i, n] of d.nodes.entries()) {
+    for (const [i, n] of dep.nodes.entries()) {
       const ready = await poll(
         async () => (await getJson(serviceSocket(n.layout.runDir, "pool-manager"), "/debug").catch(() => undefined)) as { pool?: { networkCards?: { cards?: Record<string, { enis: Array<{ ready: boolean; routeTable: number; addresses: string[] }> }> } } } | undefined,
         (dbg) => dbg?.pool?.networkCards?.cards?.["1"]?.enis.some((e) => e.ready && e.addresses.length > 0) === true,
@@ -94,7 +73,7 @@ requires(...LOCAL_DEPLOYMENT).describe("ENABLE_MULTI_NIC in the local deployment
 
     const a = await addMulti(0, "trainer-a");
     const b = await addMulti(1, "trainer-b");
-    const web = await pods!.addRetrying(1, "web");
+    const web = await runner().addRetrying(1, "web");
     for (const m of [a, b]) {
       expect(m.ifNames).toEqual(["eth0", "mNicIf1"]);
       // Each address is on an ENI of this node, on the card of its interface.
@@ -125,18 +104,21 @@ requires(...LOCAL_DEPLOYMENT).describe("ENABLE_MULTI_NIC in the local deployment
     const card1Eni = Object.values(byCard["1"]!.ENIs)[0]!;
     expect(card1Eni.RouteTableID).toBe(10100);
     expect(card1Eni.AvailableIPv4Cidrs[`${a.ips[1]}/32`]!.IPAddresses[a.ips[1]!]!.IPAMMetadata).toMatchObject({ k8sPodName: "trainer-a", interfacesCount: 2 });
-    const brokerDbg = (await getJson(serviceSocket(d.nodes[0]!.layout.runDir, "addr-broker"), "/debug")) as { networkCards: { managed: number[]; cards: Record<string, { assignments: Array<{ address: string }> }> } };
+    const brokerDbg = (await getJson(serviceSocket(dep.nodes[0]!.layout.runDir, "addr-broker"), "/debug")) as { networkCards: { managed: number[]; cards: Record<string, { assignments: Array<{ address: string }> }> } };
     expect(brokerDbg.networkCards.managed).toEqual([1]);
     expect(brokerDbg.networkCards.cards["1"]!.assignments.map((x) => x.address)).toEqual([a.ips[1]!]);
 
     // DEL: both of a's interfaces and addresses go.
-    await pods!.runtime(0).del({ ...attachmentOf(a.pod), capabilityArgs: ANNOTATIONS });
+    await runner().runtime(0).del({ ...attachmentOf(a.pod), capabilityArgs: ANNOTATIONS });
     multis.splice(multis.indexOf(a), 1);
     const after = await runCommand(["ip", "-n", node0, "rule", "show"]);
     expect(after.stdout).not.toContain(a.ips[0]!);
     expect(after.stdout).not.toContain(a.ips[1]!);
-    const brokerAfter = (await getJson(serviceSocket(d.nodes[0]!.layout.runDir, "addr-broker"), "/debug")) as { networkCards: { cards: Record<string, { assignments: unknown[] }> } };
+    const brokerAfter = (await getJson(serviceSocket(dep.nodes[0]!.layout.runDir, "addr-broker"), "/debug")) as { networkCards: { cards: Record<string, { assignments: unknown[] }> } };
     expect(brokerAfter.networkCards.cards["1"]!.assignments).toEqual([]);
     await runCommand(["ip", "netns", "del", a.pod.netns]);
+    await runner().runtime(1).del({ ...attachmentOf(b.pod), capabilityArgs: ANNOTATIONS });
+    multis.splice(multis.indexOf(b), 1);
+    await runner().del(web);
   }, 120_000);
 });

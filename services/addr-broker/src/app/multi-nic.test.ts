@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import type { UnixServer } from "../../../../shared/ipc/server.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
-import { FakeNetConfig, FakePoolManager, testCapacity } from "../../test-support/fakes.ts";
+import { FakeNetConfig, FakePoolManager, multiCardCapacity } from "../../test-support/fakes.ts";
 import { MemoryCheckpointStore } from "../adapters/checkpoint-store.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "../adapters/peers.ts";
@@ -30,31 +30,6 @@ afterEach(async () => {
 
 const live = new Set<string>();
 const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
-
-function multiCardCapacity(card1: string[] = ["10.1.0.5", "10.1.0.6"]): CapacitySnapshot {
-  const base = testCapacity();
-  return {
-    ...base,
-    networkCards: [1],
-    enis: [
-      ...base.enis,
-      {
-        id: "eni-1a",
-        deviceNumber: 0,
-        networkCard: 1,
-        routeTable: 10100,
-        mac: "02:00:00:00:01:01",
-        subnetId: "subnet-1",
-        subnetCidr: "10.1.0.0/16",
-        gateway: "10.1.0.1",
-        primaryIp: "10.1.0.4",
-        primary: false,
-        usable: false,
-        cidrs: card1.map((a) => ({ cidr: `${a}/32`, kind: "address" as const, draining: false })),
-      },
-    ],
-  };
-}
 
 async function setup(opts: { multiNic?: boolean; capacity?: CapacitySnapshot; store?: MemoryCheckpointStore; net?: FakeNetConfig } = {}) {
   dir ||= mkdtempSync(join(tmpdir(), "abmnic-"));
