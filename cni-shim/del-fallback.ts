@@ -24,6 +24,22 @@ export function addressFromPrevResult(prev: unknown, ifName: string): string | u
   return ip?.address.split("/")[0];
 }
 
+/** A multi-homed pod's interfaces on other network cards in prevResult (`mNicIf<n>` with its address), as upstream's plugin tears them down too. */
+export function cardInterfacesFromPrevResult(prev: unknown): Array<{ ifName: string; index: number; address: string }> {
+  if (typeof prev !== "object" || prev === null) return [];
+  const p = prev as { interfaces?: unknown; ips?: unknown };
+  const ifs = Array.isArray(p.interfaces) ? p.interfaces : [];
+  const ips = Array.isArray(p.ips) ? p.ips : [];
+  const out: Array<{ ifName: string; index: number; address: string }> = [];
+  for (const ip of ips) {
+    if (typeof ip?.address !== "string" || typeof ip.interface !== "number") continue;
+    const name = (ifs[ip.interface] as { name?: unknown } | undefined)?.name;
+    const m = typeof name === "string" ? /^mNicIf([1-9][0-9]?)$/.exec(name) : null;
+    if (m && Number(m[1]) <= 31) out.push({ ifName: name as string, index: Number(m[1]), address: ip.address.split("/")[0]! });
+  }
+  return out;
+}
+
 /** K8S_POD_NAMESPACE and K8S_POD_NAME from CNI_ARGS (`K=V;K=V`). */
 export function podFromArgs(args: string | undefined): { podNamespace?: string; podName?: string } {
   const out: { podNamespace?: string; podName?: string } = {};
@@ -45,12 +61,16 @@ export async function delWithoutBroker(env: Record<string, string>, conf: Conf, 
   if (address === undefined) said.push("no prevResult address: nothing torn down here");
   else {
     const netns = env.CNI_NETNS ?? "";
-    const body = { containerId, ifName, netns, ...podFromArgs(env.CNI_ARGS), address, routeTable: 254, ...(netns ? { netnsPid: process.pid } : {}) };
-    try {
-      const res = await fetch("http://localhost/v1/pods/unwire", { method: "POST", unix: `${runDir}/net-config.sock`, headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-      said.push(res.ok ? `net-config removed the wiring of ${address}` : `net-config refused the teardown (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
-    } catch (err) {
-      said.push(`net-config unreachable too (${err instanceof Error ? err.message : String(err)})`);
+    const base = { containerId, netns, ...podFromArgs(env.CNI_ARGS), routeTable: 254, ...(netns ? { netnsPid: process.pid } : {}) };
+    const interfaces = [{ ...base, ifName, address }, ...cardInterfacesFromPrevResult(conf.prevResult).map((x) => ({ ...base, ...x }))];
+    for (const body of interfaces) {
+      try {
+        const res = await fetch("http://localhost/v1/pods/unwire", { method: "POST", unix: `${runDir}/net-config.sock`, headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+        said.push(res.ok ? `net-config removed the wiring of ${body.address}` : `net-config refused the teardown (HTTP ${res.status}): ${(await res.text()).slice(0, 300)}`);
+      } catch (err) {
+        said.push(`net-config unreachable too (${err instanceof Error ? err.message : String(err)})`);
+        break;
+      }
     }
   }
   try {

@@ -65,6 +65,7 @@ pm = new PoolManager(
     disableLeakedEniCleanup: config.pool.disableLeakedEniCleanup,
     imdsOnly: config.pool.imdsOnlyMode,
     manageUntaggedEnis: config.pool.manageUntaggedEnis,
+    multiNic: config.pool.multiNic,
     now: Date.now,
     sleep: (ms) => Bun.sleep(ms),
     log: (msg, f) => logLine("info", msg, f),

@@ -34,6 +34,9 @@ test.each([
   ["both MTUs out of range", { AWS_VPC_ENI_MTU: "10000", POD_MTU: "1" }, ["AWS_VPC_ENI_MTU", "POD_MTU"]],
   // a broken family variable does not hide an MTU problem (checked against the widest range)
   ["invalid family and invalid MTU", { ENABLE_IPv6: "yes", AWS_VPC_ENI_MTU: "100" }, ["ENABLE_IPv6", "AWS_VPC_ENI_MTU"]],
+  ["multi-NIC in IPv4 mode", { ENABLE_MULTI_NIC: "true" }, []],
+  ["multi-NIC in IPv6 mode (cards above 0 are IPv4 only)", { ...IPV6, ENABLE_MULTI_NIC: "true" }, ["ENABLE_MULTI_NIC"]],
+  ["multi-NIC with IMDS-only mode (card ENIs come from EC2)", { ENABLE_MULTI_NIC: "true", ENABLE_IMDS_ONLY_MODE: "true" }, ["ENABLE_MULTI_NIC"]],
   // a broken field does not hide a cross-field problem
   ["invalid field and a broken rule", { WARM_IP_TARGET: "x", ENABLE_IPv4: "false" }, ["WARM_IP_TARGET", "ENABLE_IPv4"]],
 ] as [string, Record<string, string>, string[]][])("%s", (_case, env, offending) => {

@@ -33,6 +33,14 @@ export function crossFieldIssues(parsed: Partial<ParsedEnv>): RuleIssue[] {
     });
   }
 
+  // Cards above 0 get IPv4 secondary addresses only, from EC2 (card-pools.ts): refused where that would not hold.
+  if (parsed.ENABLE_MULTI_NIC === true && v6 === true) {
+    issues.push({ name: "ENABLE_MULTI_NIC", accepted: "false when ENABLE_IPv6=true: network cards above 0 are managed for IPv4 only (upstream gives them IPv6 prefixes too)" });
+  }
+  if (parsed.ENABLE_MULTI_NIC === true && parsed.ENABLE_IMDS_ONLY_MODE === true) {
+    issues.push({ name: "ENABLE_MULTI_NIC", accepted: "false when ENABLE_IMDS_ONLY_MODE=true: network cards above 0 get their ENI and addresses from EC2" });
+  }
+
   // The family decides the range; when it is unknown (its variable is invalid) check the widest.
   const family = v6 === true && v4 !== true ? "ipv6" : v6 === undefined ? "unknown" : "ipv4";
   const range = family === "ipv6" ? MTU_RANGE.ipv6 : MTU_RANGE.ipv4;

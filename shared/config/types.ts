@@ -64,8 +64,8 @@ export interface Config {
     ipCooldownSeconds: number;
     subnetDiscovery: boolean;
     disableLeakedEniCleanup: boolean;
-    /** ENABLE_MULTI_NIC: always false (true is refused until multiple network cards are implemented). */
-    multiNic: false;
+    /** ENABLE_MULTI_NIC: every eligible network card gets a pool, and multi-homed pods one interface per card. */
+    multiNic: boolean;
     /** MANAGE_UNTAGGED_ENI: false leaves ENIs without this CNI's tags unmanaged. */
     manageUntaggedEnis: boolean;
     /** ENABLE_IMDS_ONLY_MODE: no EC2 call at all; the pool is what IMDS shows at start-up. */

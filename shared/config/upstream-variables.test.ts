@@ -15,13 +15,7 @@ const KNOWN_GAPS: Record<string, string> = {};
  * Upstream variables declared so that an operator setting them is told clearly, but whose
  * upstream behaviour is not there yet: the value that would need it is refused at start-up.
  */
-const REFUSED_VALUES: Record<string, { value: string; reason: string }> = {
-  ENABLE_MULTI_NIC: {
-    value: "true",
-    reason:
-      "only network card 0 is managed: pool-manager, net-config and the checkpoint would need one pool, route table set and checkpoint per network card, and addr-broker multi-homed pods (k8s.amazonaws.com/nicConfig)",
-  },
-};
+const REFUSED_VALUES: Record<string, { value: string; reason: string }> = {};
 
 test("every variable upstream's aws-node reads (README and code) is declared, or a known gap with its reason", () => {
   expect(UPSTREAM_README_VARIABLES.length).toBe(50);
@@ -47,7 +41,8 @@ test("a known gap's value that needs the missing behaviour stops start-up, namin
     expect(problems.map((p) => [p.name, p.value])).toEqual([[name, value]]);
     expect(problems[0]!.accepted).toContain("not implemented");
   }
-  expect(loadConfig({ ENABLE_MULTI_NIC: "FALSE" }).config.pool.multiNic).toBe(false);
+  // ENABLE_MULTI_NIC=true was refused until multiple network cards and multi-homed pods were built.
+  expect(loadConfig({ ENABLE_MULTI_NIC: "true" }).config.pool.multiNic).toBe(true);
   expect(loadConfig({}).config.pool.multiNic).toBe(false);
 });
 

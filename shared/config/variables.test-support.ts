@@ -210,8 +210,7 @@ export const TABLE: Record<EnvName, Row> = {
     invalid: ["file:///etc/passwd", "http://exa mple.com"],
   },
   DISABLE_LEAKED_ENI_CLEANUP: boolRow((c) => c.pool.disableLeakedEniCleanup, false),
-  // true is refused until multiple network cards are implemented (upstream-variables.test.ts).
-  ENABLE_MULTI_NIC: { get: (c) => c.pool.multiNic, default: false, valid: [["false", false], ["FALSE", false], [" false ", false]], invalid: ["true", "True", "1", "yes"] },
+  ENABLE_MULTI_NIC: boolRow((c) => c.pool.multiNic, false),
   ENABLE_IMDS_ONLY_MODE: boolRow((c) => c.pool.imdsOnlyMode, false),
   MANAGE_UNTAGGED_ENI: boolRow((c) => c.pool.manageUntaggedEnis, true),
   HTTP_TIMEOUT: {

@@ -42,6 +42,11 @@ export const capacitySnapshot = z.object({
   /** The node's primary IPv4 address and its primary ENI's first IPv6 address (IMDS), once known. */
   nodeIps: z.object({ ipv4: ipAddress.optional(), ipv6: ipAddress.optional() }).optional(),
   enis: z.array(capacityEni),
+  /**
+   * ENABLE_MULTI_NIC: the managed network cards above 0 (a multi-homed pod gets one address
+   * from each, and waits while one has no set-up ENI yet). Absent when the option is off.
+   */
+  networkCards: z.array(z.number().int().min(1).max(255)).optional(),
   /** Set while pool-manager cannot give (more) capacity: why, in words an operator can act on. */
   shortage: z.string().optional(),
   /** pool-manager has read EC2 and the snapshot reflects it (false before start-up is done). */

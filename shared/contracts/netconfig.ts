@@ -29,6 +29,12 @@ export const podWiring = z.object({
   vethPrefix: vethPrefix.optional(),
   /** The conflist's `mtu` for the pod's veth pair (upstream's plugin uses it); absent: net-config's POD_MTU. */
   mtu: z.number().int().min(576).max(9001).optional(),
+  /**
+   * ENABLE_MULTI_NIC, a multi-homed pod: which of its interfaces this is (0, absent: the
+   * first, `ifName`; n ≥ 1: the one on its n-th other network card, `ifName` mNicIf<n>,
+   * with its own host veth, gateway 169.254.1.<n+1> and pod route table n).
+   */
+  index: z.number().int().min(0).max(31).optional(),
 });
 export type PodWiring = z.infer<typeof podWiring>;
 

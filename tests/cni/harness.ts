@@ -75,9 +75,11 @@ export class CniHarness {
     const node = (this.node = this.nss.add("n"));
     const snapshot = this.pool.snapshot!;
     for (const eni of snapshot.enis) {
-      const dev = `eth${eni.deviceNumber}`;
-      this.nss.ip(node.name, ["link", "add", dev, "address", eni.mac, "type", "veth", "peer", "name", `vpc${eni.deviceNumber}`]);
-      this.nss.ip(node.name, ["link", "set", `vpc${eni.deviceNumber}`, "up"]);
+      // An ENI on another network card gets a link of its own, named as the local deployment names it.
+      const dev = eni.networkCard > 0 ? `c${eni.networkCard}eth${eni.deviceNumber}` : `eth${eni.deviceNumber}`;
+      const peer = eni.networkCard > 0 ? `vpc${eni.networkCard}x${eni.deviceNumber}` : `vpc${eni.deviceNumber}`;
+      this.nss.ip(node.name, ["link", "add", dev, "address", eni.mac, "type", "veth", "peer", "name", peer]);
+      this.nss.ip(node.name, ["link", "set", peer, "up"]);
       if (eni.primary) {
         this.nss.ip(node.name, ["addr", "add", `${eni.primaryIp}/${eni.subnetCidr.split("/")[1]}`, "dev", dev]);
         this.nss.ip(node.name, ["link", "set", dev, "up"]);

@@ -1,5 +1,6 @@
 // A node of a type with several network cards in the local deployment, through the real CNI
-// path: an ENI someone else attached on network card 1 is left alone by the whole product.
+// path: an ENI someone else attached on network card 1 is left alone by the whole product
+// (the local VPC gives it a link, as EC2 gives the instance an interface).
 // Assumptions: one c6in.32xlarge node (2 cards × 8 ENIs, 50 IPv4 per ENI), processes mode
 // without kubelets (the test runs the CNI ADD/DEL as a runtime does); the card-1 ENI (4
 // secondary addresses) is attached after start-up, then pool-manager is killed so that the
@@ -100,6 +101,12 @@ requires(...LOCAL_DEPLOYMENT).describe("several network cards in the local deplo
       expect(rules.stdout).not.toContain(ip);
       expect(routes.stdout).not.toContain(ip);
     }
+    // The local VPC gives the card-1 ENI a link of its own (c1eth1, its MAC); left alone: down, no address.
+    const link = await runCommand(["ip", "-n", node.netns, "-o", "link", "show", "c1eth1"]);
+    expect(link.stdout).toContain(before.mac);
+    expect(link.stdout).not.toContain(",UP");
+    const addrs = await runCommand(["ip", "-n", node.netns, "-o", "addr", "show", "dev", "c1eth1"]);
+    expect(addrs.stdout).not.toContain("inet ");
     await pods!.del(pod);
 
     // Another reconcile round later, EC2 still holds the card-1 ENI exactly as it was.

@@ -23,6 +23,13 @@ describe("SdkEc2 against the simulated EC2", () => {
     const eni = w.model.createNetworkInterface({ subnetId: w.subnetId });
     w.model.attachNetworkInterface({ eniId: eni.id, instanceId: w.instanceId, deviceIndex: 3, networkCardIndex: 1 });
     expect(await w.ec2.usedDeviceIndexes(w.instanceId)).toEqual([0]);
+    // ENABLE_MULTI_NIC reads each card's own limit and device indexes, and attaches on a given card.
+    expect((await w.ec2.instanceLimits("c6in.32xlarge")).cardMaxEnis).toEqual([8, 8]);
+    expect(await w.ec2.usedDeviceIndexes(w.instanceId, 1)).toEqual([3]);
+    const other = w.model.createNetworkInterface({ subnetId: w.subnetId });
+    await w.ec2.attachEni(other.id, w.instanceId, 0, 1);
+    expect(w.model.state.enis[other.id]!.attachment).toMatchObject({ networkCardIndex: 1, deviceIndex: 0 });
+    expect((await w.ec2.usedDeviceIndexes(w.instanceId, 1)).sort()).toEqual([0, 3]);
     // max pods as upstream's eni-max-pods.txt has it: c6in.32xlarge 394, p5.48xlarge 100.
     for (const [type, pods] of [["c6in.32xlarge", "394\n"], ["p5.48xlarge", "100\n"]] as const) {
       const args = parseMaxPodsArgs(["--instance-type", type]);

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { PoolManager } from "../../services/pool-manager/src/app/pool-manager.ts";
 import { UPSTREAM_DEFAULTS, type PoolSettings } from "../../services/pool-manager/src/core/settings.ts";
 import type { FakeNetConfig } from "../../services/pool-manager/test-support/fakes.ts";
-import { manager, simWorld, type SimWorld } from "./sim-world.ts";
+import { enisOnCard, manager, settleCycles, simWorld, type SimWorld } from "./sim-world.ts";
 
 let w: SimWorld | undefined;
 const managers: PoolManager[] = [];
@@ -38,15 +38,8 @@ function start(sim: SimWorld, settings: PoolSettings, maxPods?: number): { pm: P
   return { pm: h.pm, net: h.net };
 }
 
-/** Pool cycles until `done` holds (the attachment and IMDS delays pass between them), at most `n`. */
-async function settle(pm: PoolManager, n: number, done: () => boolean = () => false): Promise<void> {
-  for (let i = 0; i < n && !done(); i++) {
-    await pm.cycle();
-    await Bun.sleep(30);
-  }
-}
-
-const onCard = (s: SimWorld, card: number) => Object.values(s.model.state.enis).filter((e) => e.attachment?.instanceId === s.instanceId && e.attachment.networkCardIndex === card);
+const settle = settleCycles;
+const onCard = enisOnCard;
 
 describe("several network cards, ENABLE_MULTI_NIC unset: only card 0 is managed", () => {
   test("the pool grows to card 0's own limit (8), the card-1 ENI is untouched and not counted", async () => {

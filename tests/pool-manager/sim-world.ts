@@ -107,3 +107,14 @@ export function manager(w: SimWorld, settings: PoolSettings, o: Partial<PoolMana
   });
   return { w, pm, net, broker };
 }
+
+/** Pool cycles until `done` holds (the attachment and IMDS delays pass between them), at most `n`. */
+export async function settleCycles(pm: PoolManager, n: number, done: () => boolean = () => false): Promise<void> {
+  for (let i = 0; i < n && !done(); i++) {
+    await pm.cycle();
+    await Bun.sleep(30);
+  }
+}
+
+/** The instance's ENIs attached on network card `card`, as the simulated EC2 holds them. */
+export const enisOnCard = (s: SimWorld, card: number) => Object.values(s.model.state.enis).filter((e) => e.attachment?.instanceId === s.instanceId && e.attachment.networkCardIndex === card);

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CniRuntime, type Conflist } from "../cni-runtime.ts";
+import { CniRuntime, type Attachment, type Conflist } from "../cni-runtime.ts";
 import { runCommand } from "../vpc/command.ts";
 import { podCniArgs, podPortMappings, readFirstConflist } from "./cni-config.ts";
 import { sandboxId, sandboxNetns } from "./names.ts";
@@ -58,6 +58,17 @@ export function resultAddress(result: Record<string, unknown> | undefined, ifNam
   return addresses.find((a) => a.includes(".")) ?? addresses[0];
 }
 
+/**
+ * The pod's CNI attachment: its sandbox, CNI_ARGS, and the capability arguments containerd
+ * passes: port mappings, and the pod's annotations (aws-cni reads k8s.amazonaws.com/nicConfig).
+ */
+export function sandboxAttachment(pod: Pod, s: Pick<Sandbox, "id" | "netnsPath">): Attachment {
+  const ports = podPortMappings(pod);
+  const annotations = pod.metadata?.annotations ?? {};
+  const capabilityArgs = { ...(ports.length > 0 ? { portMappings: ports } : {}), ...(Object.keys(annotations).length > 0 ? { "io.kubernetes.cri.pod-annotations": annotations } : {}) };
+  return { containerId: s.id, netns: s.netnsPath, ifName: "eth0", args: podCniArgs(pod, s.id), ...(Object.keys(capabilityArgs).length > 0 ? { capabilityArgs } : {}) };
+}
+
 export class Sandboxes {
   constructor(private readonly p: SandboxPaths) {}
 
@@ -69,9 +80,8 @@ export class Sandboxes {
     return new CniRuntime(conflist, { binDirs: [this.p.cniBinDir], cacheDir: join(this.p.stateDir, "cni-cache"), execPrefix: this.p.hostExec?.() ?? ["nsenter", `--net=/run/netns/${this.p.nodeNetns}`] });
   }
 
-  private attachment(pod: Pod, s: Pick<Sandbox, "id" | "netnsPath">) {
-    const ports = podPortMappings(pod);
-    return { containerId: s.id, netns: s.netnsPath, ifName: "eth0", args: podCniArgs(pod, s.id), ...(ports.length > 0 ? { capabilityArgs: { portMappings: ports } } : {}) };
+  private attachment(pod: Pod, s: Pick<Sandbox, "id" | "netnsPath">): Attachment {
+    return sandboxAttachment(pod, s);
   }
 
   /** The sandbox recorded for this pod, if its namespace is still there. */

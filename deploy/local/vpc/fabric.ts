@@ -52,6 +52,8 @@ export function linkLocalFromMac(mac: string): string {
 export interface EniLinkSpec {
   nodeIndex: number;
   deviceIndex: number;
+  /** Network card (0 when absent): each card numbers its devices from 0, so the link names carry it. */
+  networkCard?: number;
   mac: string;
   primaryIp: string;
   /** Only for device 0 (what DHCP does on EC2): address/mask and default route on the node side; in an IPv6 VPC also the instance's primary IPv6 (fabric-ipv6.ts). */
@@ -61,6 +63,7 @@ export interface EniLinkSpec {
 export interface EniLinkRef {
   nodeIndex: number;
   deviceIndex: number;
+  networkCard?: number;
   primaryIp: string;
   mac: string;
 }
@@ -202,12 +205,12 @@ export class VpcFabric {
     ]);
   }
 
-  /** A real link for an attached ENI: `eth<d>` in the node (with the ENI's MAC), its peer in the router. */
+  /** A real link for an attached ENI: `eth<d>` (`c<card>eth<d>` on another card) in the node (with the ENI's MAC), its peer in the router. */
   async attachEni(spec: EniLinkSpec): Promise<string> {
     if (!MAC.test(spec.mac)) throw new Error(`mac: invalid ${JSON.stringify(spec.mac)}`);
     checkIpv4(spec.primaryIp, "primaryIp");
-    const routerLink = routerEniLink(spec.nodeIndex, spec.deviceIndex);
-    const nodeLink = nodeEniLink(spec.deviceIndex);
+    const routerLink = routerEniLink(spec.nodeIndex, spec.deviceIndex, spec.networkCard);
+    const nodeLink = nodeEniLink(spec.deviceIndex, spec.networkCard);
     const nodeNs = this.nodeNs(spec.nodeIndex);
     await ip(this.router, "link", "add", routerLink, "type", "veth", "peer", "name", nodeLink, "address", spec.mac, "netns", nodeNs);
     await ip(this.router, "link", "set", routerLink, "up");
@@ -228,14 +231,14 @@ export class VpcFabric {
   }
 
   /** Deleting one end of a veth deletes both, and every route through it. */
-  async detachEni(nodeIndex: number, deviceIndex: number): Promise<void> {
-    await ipTolerant(this.router, NO_SUCH, "link", "del", routerEniLink(nodeIndex, deviceIndex));
+  async detachEni(nodeIndex: number, deviceIndex: number, networkCard = 0): Promise<void> {
+    await ipTolerant(this.router, NO_SUCH, "link", "del", routerEniLink(nodeIndex, deviceIndex, networkCard));
   }
 
   /** Route an assigned address or prefix to the ENI that owns it (replace: only there). */
   async routeToEni(eni: EniLinkRef, cidr: string): Promise<void> {
     if (cidr === `${eni.primaryIp}/32`) return;
-    const link = routerEniLink(eni.nodeIndex, eni.deviceIndex);
+    const link = routerEniLink(eni.nodeIndex, eni.deviceIndex, eni.networkCard);
     if (IPV6_CIDR.test(cidr)) {
       await ip(this.router, "-6", "route", "replace", cidr, "via", linkLocalFromMac(eni.mac), "dev", link);
       return;
@@ -246,7 +249,7 @@ export class VpcFabric {
 
   async unrouteFromEni(eni: EniLinkRef, cidr: string): Promise<void> {
     if (cidr === `${eni.primaryIp}/32`) return;
-    const link = routerEniLink(eni.nodeIndex, eni.deviceIndex);
+    const link = routerEniLink(eni.nodeIndex, eni.deviceIndex, eni.networkCard);
     if (IPV6_CIDR.test(cidr)) {
       await ipTolerant(this.router, NO_SUCH, "-6", "route", "del", cidr, "dev", link);
       return;

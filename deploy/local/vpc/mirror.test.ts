@@ -2,6 +2,7 @@
 import { expect, test } from "bun:test";
 import type { EniLinkRef, EniLinkSpec } from "./fabric.ts";
 import { EniMirror, type EniLinkPort } from "./mirror.ts";
+import { routerEniLink } from "./names.ts";
 
 class MemoryLinks implements EniLinkPort {
   links = new Map<string, EniLinkSpec>();
@@ -17,17 +18,17 @@ class MemoryLinks implements EniLinkPort {
       this.failNextAttach = false;
       throw new Error("RTNETLINK answers: File exists");
     }
-    const key = `n${spec.nodeIndex}-eth${spec.deviceIndex}`;
+    const key = routerEniLink(spec.nodeIndex, spec.deviceIndex, spec.networkCard);
     this.links.set(key, spec);
     return key;
   }
-  async detachEni(nodeIndex: number, deviceIndex: number) {
-    const key = `n${nodeIndex}-eth${deviceIndex}`;
+  async detachEni(nodeIndex: number, deviceIndex: number, networkCard?: number) {
+    const key = routerEniLink(nodeIndex, deviceIndex, networkCard);
     this.links.delete(key);
     for (const [cidr, link] of this.routes) if (link === key) this.routes.delete(cidr);
   }
   async routeToEni(eni: EniLinkRef, cidr: string) {
-    const key = `n${eni.nodeIndex}-eth${eni.deviceIndex}`;
+    const key = routerEniLink(eni.nodeIndex, eni.deviceIndex, eni.networkCard);
     if (!this.links.has(key)) throw new Error("Cannot find device");
     this.routes.set(cidr, key);
   }
@@ -93,19 +94,27 @@ test("a failed job is recorded and later jobs still run; addresses of an unattac
   expect(port.routes.size).toBe(0);
 });
 
-test("an ENI on network card 1 or without an address (efa-only) gets no link and does not replace card 0's", async () => {
+test("an ENI on network card 1 gets a link of its own beside card 0's same device index; one without an address (efa-only) gets none", async () => {
   const port = new MemoryLinks();
   const m = new EniMirror(port, silent);
   m.registerInstance("i-1", 1);
   m.eniAttached(attached("eni-1", "i-1", 1, "10.0.0.10"));
   m.eniAttached({ ...attached("eni-2", "i-1", 1, "10.0.0.11"), networkCardIndex: 1 });
   m.eniAttached(attached("eni-3", "i-1", 2, ""));
+  m.eniAttached({ ...attached("eni-4", "i-1", 0, "10.0.0.12"), networkCardIndex: 1 });
   m.addressesAssigned({ eniId: "eni-2", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.30/32"] });
+  m.addressesAssigned({ eniId: "eni-3", instanceId: "i-1", mac: "x", cidrs: ["10.0.0.31/32"] });
+  await m.idle();
+  expect([...port.links.keys()].sort()).toEqual(["n1-c1e0", "n1-c1e1", "n1-eth1"]);
+  expect(port.links.get("n1-eth1")?.primaryIp).toBe("10.0.0.10");
+  expect(port.links.get("n1-c1e1")).toMatchObject({ primaryIp: "10.0.0.11", networkCard: 1, deviceIndex: 1 });
+  // Card 1's device 0 is not the node's own interface: no DHCP-like configuration.
+  expect(port.links.get("n1-c1e0")?.configure).toBeUndefined();
+  expect([...port.routes]).toEqual([["10.0.0.30/32", "n1-c1e1"]]);
   m.eniDetached({ eniId: "eni-2", instanceId: "i-1", mac: "x" });
   await m.idle();
+  expect([...port.links.keys()].sort()).toEqual(["n1-c1e0", "n1-eth1"]);
   expect(port.routes.size).toBe(0);
-  expect([...port.links.keys()]).toEqual(["n1-eth1"]);
-  expect(port.links.get("n1-eth1")?.primaryIp).toBe("10.0.0.10");
-  expect(m.snapshot().map((e) => e.eniId)).toEqual(["eni-1"]);
+  expect(m.snapshot().map((e) => [e.eniId, e.networkCard ?? 0, e.deviceIndex])).toEqual([["eni-1", 0, 1], ["eni-4", 1, 0]]);
   expect(m.failures).toEqual([]);
 });

@@ -9,7 +9,7 @@ import type { EniLinkRef, EniLinkSpec } from "./fabric.ts";
 export interface EniLinkPort {
   addSubnetGateway(gateway: string): Promise<void>;
   attachEni(spec: EniLinkSpec): Promise<string>;
-  detachEni(nodeIndex: number, deviceIndex: number): Promise<void>;
+  detachEni(nodeIndex: number, deviceIndex: number, networkCard?: number): Promise<void>;
   routeToEni(eni: EniLinkRef, cidr: string): Promise<void>;
   unrouteFromEni(eni: EniLinkRef, cidr: string): Promise<void>;
 }
@@ -39,7 +39,7 @@ export class EniMirror implements Ec2Observer {
   /** Events of instances not registered yet, replayed by registerInstance. */
   private readonly parked = new Map<string, Array<() => Promise<void>>>();
   private readonly enis = new Map<string, MirroredEni>();
-  /** Attached ENIs given no link (other network cards, efa-only): their address events are ignored. */
+  /** Attached ENIs given no link (efa-only): their address events are ignored. */
   private readonly notMirrored = new Set<string>();
   private readonly gateways = new Set<string>();
   readonly failures: MirrorFailure[] = [];
@@ -63,15 +63,16 @@ export class EniMirror implements Ec2Observer {
   }
 
   /** The ENIs with a link right now, for /debug and tests. */
-  snapshot(): Array<{ eniId: string; nodeIndex: number; deviceIndex: number; primaryIp: string; cidrs: string[] }> {
-    return [...this.enis.values()].map((e) => ({ eniId: e.eniId, nodeIndex: e.nodeIndex, deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, cidrs: [...e.cidrs].sort() }));
+  snapshot(): Array<{ eniId: string; nodeIndex: number; networkCard?: number; deviceIndex: number; primaryIp: string; cidrs: string[] }> {
+    return [...this.enis.values()].map((e) => ({ eniId: e.eniId, nodeIndex: e.nodeIndex, ...(e.networkCard ? { networkCard: e.networkCard } : {}), deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, cidrs: [...e.cidrs].sort() }));
   }
 
   eniAttached(e: AttachedEvent): void {
-    // A node's links are named by device index alone, and the fabric routes IP: ENIs on other
-    // network cards (numbered from their own device 0) and efa-only ENIs (no address) get no link.
-    if ((e.networkCardIndex ?? 0) !== 0 || e.primaryIp === "") {
-      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, networkCardIndex: e.networkCardIndex ?? 0, deviceIndex: e.deviceIndex }, "ENI not mirrored: the local fabric wires network card 0's IP interfaces only");
+    // The fabric routes IP: efa-only ENIs (no address) get no link. ENIs on other network cards
+    // do, named by card and device (each card numbers its devices from 0).
+    const networkCard = e.networkCardIndex ?? 0;
+    if (e.primaryIp === "") {
+      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, networkCardIndex: networkCard, deviceIndex: e.deviceIndex }, "ENI not mirrored: the local fabric wires IP interfaces only (efa-only has none)");
       this.notMirrored.add(e.eniId);
       return;
     }
@@ -81,12 +82,12 @@ export class EniMirror implements Ec2Observer {
         await this.port.addSubnetGateway(gateway);
         this.gateways.add(gateway);
       }
-      const spec: EniLinkSpec = { nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac, primaryIp: e.primaryIp };
-      // Device 0 is configured as DHCP does on EC2; other ENIs come up DOWN and bare.
-      if (e.deviceIndex === 0) spec.configure = { prefixLen: prefixLength(e.subnetCidr), gateway, ...(e.primaryIpv6 ? { primaryIpv6: e.primaryIpv6 } : {}) };
+      const spec: EniLinkSpec = { nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac, primaryIp: e.primaryIp, ...(networkCard !== 0 ? { networkCard } : {}) };
+      // Card 0's device 0 is configured as DHCP does on EC2; other ENIs come up DOWN and bare.
+      if (e.deviceIndex === 0 && networkCard === 0) spec.configure = { prefixLen: prefixLength(e.subnetCidr), gateway, ...(e.primaryIpv6 ? { primaryIpv6: e.primaryIpv6 } : {}) };
       await this.port.attachEni(spec);
-      this.enis.set(e.eniId, { eniId: e.eniId, nodeIndex, deviceIndex: e.deviceIndex, primaryIp: e.primaryIp, mac: e.mac, cidrs: new Set() });
-      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, nodeIndex, deviceIndex: e.deviceIndex, mac: e.mac }, "ENI link created");
+      this.enis.set(e.eniId, { eniId: e.eniId, nodeIndex, deviceIndex: e.deviceIndex, ...(networkCard !== 0 ? { networkCard } : {}), primaryIp: e.primaryIp, mac: e.mac, cidrs: new Set() });
+      this.log.info({ eniId: e.eniId, instanceId: e.instanceId, nodeIndex, networkCard, deviceIndex: e.deviceIndex, mac: e.mac }, "ENI link created");
     });
   }
 
@@ -95,7 +96,7 @@ export class EniMirror implements Ec2Observer {
     this.forInstance(e.instanceId, "eniDetached", e.eniId, async () => {
       const eni = this.enis.get(e.eniId);
       if (!eni) return;
-      await this.port.detachEni(eni.nodeIndex, eni.deviceIndex);
+      await this.port.detachEni(eni.nodeIndex, eni.deviceIndex, eni.networkCard);
       this.enis.delete(e.eniId);
       this.log.info({ eniId: e.eniId, instanceId: e.instanceId }, "ENI link deleted");
     });

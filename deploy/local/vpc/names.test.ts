@@ -26,6 +26,12 @@ describe("stackNames", () => {
     expect(nodeNetns(n, 3)).toBe(`${n.prefix}-n3`);
     expect(routerEniLink(1, 2)).toBe("n1-eth2");
     expect(nodeEniLink(4)).toBe("eth4");
+    // Other network cards number their devices from 0 too: the card is in the name.
+    expect(routerEniLink(999, 99, 31)).toBe("n999-c31e99");
+    expect(routerEniLink(999, 99, 99).length).toBeLessThanOrEqual(MAX_LINK_NAME);
+    expect(nodeEniLink(0, 1)).toBe("c1eth0");
+    expect(() => routerEniLink(1, 0, 100)).toThrow(NameError);
+    expect(() => nodeEniLink(0, -1)).toThrow(/networkCard/);
   });
 
   test("out-of-range indexes are refused with a code naming the field", () => {

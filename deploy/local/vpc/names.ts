@@ -76,10 +76,16 @@ export function nodeNetns(names: Pick<StackNames, "prefix">, nodeIndex: number):
  * stack prefix): `n<node>-eth<device>`. All links of one node share the `n<node>-` prefix,
  * which the router's iptables match with `-i n<node>-+` (per-instance IMDS).
  */
-export function routerEniLink(nodeIndex: number, deviceIndex: number): string {
+/** Router end of an ENI's link: `n<node>-eth<device>` on network card 0, `n<node>-c<card>e<device>` on another card. */
+export function routerEniLink(nodeIndex: number, deviceIndex: number, networkCard = 0): string {
   if (!Number.isInteger(deviceIndex) || deviceIndex < 0 || deviceIndex > 99) throw new NameError("deviceIndex", `must be 0..99, got ${deviceIndex}`);
   if (!Number.isInteger(nodeIndex) || nodeIndex < 0 || nodeIndex > 999) throw new NameError("nodeIndex", `must be 0..999, got ${nodeIndex}`);
-  return assertLinkName(`n${nodeIndex}-eth${deviceIndex}`);
+  checkCard(networkCard);
+  return assertLinkName(networkCard === 0 ? `n${nodeIndex}-eth${deviceIndex}` : `n${nodeIndex}-c${networkCard}e${deviceIndex}`);
+}
+
+function checkCard(networkCard: number): void {
+  if (!Number.isInteger(networkCard) || networkCard < 0 || networkCard > 99) throw new NameError("networkCard", `must be 0..99, got ${networkCard}`);
 }
 
 export function routerNodeLinkPattern(nodeIndex: number): string {
@@ -87,9 +93,11 @@ export function routerNodeLinkPattern(nodeIndex: number): string {
 }
 
 /** The node-side name the kernel would give the ENI at this device index on EC2 (Nitro: ethN). */
-export function nodeEniLink(deviceIndex: number): string {
+/** Node end of an ENI's link: `eth<device>` on network card 0, `c<card>eth<device>` on another card (each card numbers its devices from 0). */
+export function nodeEniLink(deviceIndex: number, networkCard = 0): string {
   if (!Number.isInteger(deviceIndex) || deviceIndex < 0 || deviceIndex > 99) throw new NameError("deviceIndex", `must be 0..99, got ${deviceIndex}`);
-  return `eth${deviceIndex}`;
+  checkCard(networkCard);
+  return networkCard === 0 ? `eth${deviceIndex}` : `c${networkCard}eth${deviceIndex}`;
 }
 
 /** Every netns name that belongs to the stack with this prefix. */

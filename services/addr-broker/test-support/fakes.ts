@@ -48,9 +48,11 @@ export class FakeNetConfig {
           throw new ServiceError("ADDRESS_IN_USE", `${p.address} is already wired to ${other.containerId}`, 409, "address");
         }
       }
-      const hostVeth = hostVethName(p.vethPrefix ?? this.vethPrefix, { namespace: p.podNamespace, name: p.podName, containerId: p.containerId, ifName: p.ifName });
+      // A multi-homed pod's interface n ≥ 1 is named after "<namespace>.<pod>.<n>", as net-config names it.
+      const name = p.podName !== undefined && (p.index ?? 0) > 0 ? `${p.podName}.${p.index}` : p.podName;
+      const hostVeth = hostVethName(p.vethPrefix ?? this.vethPrefix, { namespace: p.podNamespace, name, containerId: p.containerId, ifName: p.ifName });
       this.pods.set(`${p.containerId}/${p.ifName}`, { containerId: p.containerId, ifName: p.ifName, netns: p.netns, address: p.address, hostVeth });
-      return { hostVeth, podMac: mac(`pod${p.containerId}`), podIfIndex: 2, hostMac: mac(`host${p.containerId}`) };
+      return { hostVeth, podMac: mac(`pod${p.containerId}${p.ifName}`), podIfIndex: 2 + (p.index ?? 0), hostMac: mac(`host${p.containerId}${p.ifName}`) };
     });
     handle(this.app, unwirePod, async (p) => {
       await this.unwireGate;
@@ -142,4 +144,28 @@ export function testCapacity(opts: { addresses?: number; prefixes?: string[]; ve
       },
     ],
   };
+}
+
+/**
+ * ENABLE_MULTI_NIC: testCapacity() (card 0's ENI with 10.0.1.1…8) plus network card 1's set-up
+ * ENI (device 0, route table 10100, primary 10.1.0.4 in 10.1.0.0/16, gateway 10.1.0.1) holding
+ * `card1` (default 10.1.0.5 and 10.1.0.6), and card 1 named as managed.
+ */
+export function multiCardCapacity(card1: string[] = ["10.1.0.5", "10.1.0.6"]): CapacitySnapshot {
+  const base = testCapacity();
+  const eni = {
+    id: "eni-c1d0",
+    deviceNumber: 0,
+    networkCard: 1,
+    routeTable: 10100,
+    mac: "02:00:00:00:c1:00",
+    subnetId: "subnet-1",
+    subnetCidr: "10.1.0.0/16",
+    gateway: "10.1.0.1",
+    primaryIp: "10.1.0.4",
+    primary: false,
+    usable: false,
+    cidrs: card1.map((a) => ({ cidr: `${a}/32`, kind: "address" as const, draining: false })),
+  };
+  return { ...base, networkCards: [1], enis: [...base.enis, eni] };
 }

@@ -82,25 +82,13 @@ export const POOL_VARIABLES = {
     sets: "pool.subnetDiscovery",
   }),
   ENABLE_MULTI_NIC: variable(
-    envField<false>({
-      accepted: '"false" (any letter case) or unset: only network card 0 is managed',
-      default: false,
-      defaultText: "false",
+    boolField(false, {
       differs:
-        "true is refused at start-up: multiple network cards are not implemented yet (per-card ENIs, route tables, rules and ipam-nic-N.json checkpoints; multi-homed pods with k8s.amazonaws.com/nicConfig; introspection by card); upstream manages every eligible card",
-      parse: (v) => {
-        const lower = v.toLowerCase();
-        if (lower === "false") return false;
-        if (lower === "true")
-          return {
-            invalid:
-              "multiple network cards are not implemented yet: pool-manager manages network card 0 only (no per-card ENIs, route tables, rules or ipam-nic-N.json checkpoints), and addr-broker and net-config cannot give a pod one interface per card (k8s.amazonaws.com/nicConfig: multi-nic-attachment)",
-          };
-        return INVALID;
-      },
+        "only true/false; cards above 0 hold IPv4 secondary addresses only (no prefix delegation; true is refused with ENABLE_IPv6 and with ENABLE_IMDS_ONLY_MODE), and an ordinary pod never takes an address on them (upstream lets it when card 0 has none)",
     }),
     {
-      about: "Manage every eligible network card and give multi-homed pods one interface per card. Only false is accepted: network card 0 alone is managed, ENIs on other cards are left alone.",
+      about:
+        "Manage every eligible network card above 0 too (an ENI per card, WARM_IP_TARGET and MINIMUM_IP_TARGET fixed at 1 there, route tables 10000 + 100 × card + device, ipam-nic-N.json checkpoints) and give a pod annotated k8s.amazonaws.com/nicConfig: multi-nic-attachment one interface per managed card. false: network card 0 alone is managed, ENIs on other cards are left alone, and such a pod's ADD is refused.",
       sets: "pool.multiNic",
     },
   ),

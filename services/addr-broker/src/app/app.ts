@@ -22,6 +22,12 @@ import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
 import { wiringFor, type PodDeps } from "./pod-add.ts";
+import { CardCheckpoints, cardsOnDisk } from "../adapters/card-checkpoints.ts";
+import { CardLedger } from "./card-ledger.ts";
+import { cardWiring } from "./pod-cards.ts";
+import { podCards } from "../core/multi-nic.ts";
+import type { Allocation } from "../core/state.ts";
+import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
 import { sweepGonePods } from "./pod-release.ts";
 import { releasePendingDels } from "./pending-dels.ts";
 import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
@@ -57,6 +63,8 @@ export interface BrokerDeps {
    */
   pendingDelRunDir?: string;
   pendingDelIntervalMs?: number;
+  /** ENABLE_MULTI_NIC: the cards' checkpoints (default: ipam-nic-N.json files beside settings.checkpointPath, those found adopted). */
+  cardCheckpoints?: CardCheckpoints;
 }
 
 export interface AddrBroker {
@@ -71,6 +79,10 @@ export interface AddrBroker {
 export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrBroker {
   const log = d.log ?? silentLog;
   const broker = new Broker(settings, d.store, d.kernel, d.pool, log, d.now);
+  const cards = settings.multiNic
+    ? new CardLedger(d.cardCheckpoints ?? new CardCheckpoints(settings.checkpointPath, cardsOnDisk(settings.checkpointPath)), log)
+    : undefined;
+  if (cards) broker.cardStates = () => cards.allStates();
   let loaded = false;
   let stopped = false;
   const conflist: { path?: string; installed: boolean; lastError?: string } = { installed: false, ...(d.conflist ? { path: d.conflist.path } : {}) };
@@ -106,10 +118,12 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       inFlight: broker.inFlightKeys(),
       recentDecisions: broker.recentDecisions(),
       podIpAnnotations: d.podAnnotator ? d.podAnnotator.status() : "off (ANNOTATE_POD_IP=false)",
+      // ENABLE_MULTI_NIC: multi-homed pods' addresses by network card above 0.
+      networkCards: cards ? { managed: podCards(broker.capacity), ...cards.debug() } : "off (ENABLE_MULTI_NIC=false)",
     }),
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
-  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}) };
+  const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}), ...(cards ? { cards } : {}) };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();
@@ -133,12 +147,13 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       return { granted: decision.granted, refused: decision.refused };
     });
   });
+  const assignmentOf = (a: Allocation, w: PodWiring) => ({ ...w, networkName: a.networkName, ...(a.allocatedAtNs > 0n ? { assignedAtMs: Number(a.allocatedAtNs / 1_000_000n) } : {}) });
   handle(frame.app, listAssignments, () => ({
-    assignments: broker.allocations().map((a) => ({
-      ...wiringFor(broker, a, a.netns ?? ""),
-      networkName: a.networkName,
-      ...(a.allocatedAtNs > 0n ? { assignedAtMs: Number(a.allocatedAtNs / 1_000_000n) } : {}),
-    })),
+    assignments: [
+      ...broker.allocations().map((a) => assignmentOf(a, wiringFor(broker, a, a.netns ?? ""))),
+      // A multi-homed pod's interfaces on other network cards, each with its number.
+      ...(cards?.all() ?? []).map((c) => assignmentOf(c.alloc, cardWiring(deps, wiringFor(broker, c.alloc, c.alloc.netns ?? ""), c))),
+    ],
     // Live pods known only from the kernel: net-config must not prune their wiring, and
     // re-creates a missing route or rule of theirs. A pod with no from-pod rule left in the
     // kernel gets its route table from the capacity (the ENI holding its address), as an allocation does.
@@ -147,7 +162,12 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       return { address, ...(hostVeth ? { hostVeth } : {}), ...(table ? { routeTable: table } : {}) };
     }),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
-    restored: loaded && sweep.done && broker.allocations().every((a) => a.routeTable !== undefined),
+    restored:
+      loaded &&
+      sweep.done &&
+      broker.allocations().every((a) => a.routeTable !== undefined) &&
+      // A card entry adopted from upstream's file has no table until the capacity shows its ENI: until then net-config must not judge its rules.
+      (cards?.all() ?? []).every((c) => c.alloc.routeTable !== undefined || (broker.capacity !== undefined && routeTableOf(broker.capacity, c.alloc.address) !== undefined)),
   }));
 
   let pendingDelTimer: ReturnType<typeof setInterval> | undefined;
@@ -207,6 +227,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     deps,
     async start() {
       await broker.load();
+      await cards?.load(broker.now());
       loaded = true;
       if (d.pool) loop = startCapacityLoop(broker, d.pool, settings.capacityWaitMs);
       // The sweep runs before CNI requests are served, so no ADD of this run can be mistaken for a gone pod.

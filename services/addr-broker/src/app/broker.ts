@@ -22,6 +22,7 @@ import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "../core/c
 import type { Miss } from "../core/assign.ts";
 import { EMPTY_STATE, coolUndone, findAllocation, pruneCooling, touch, type Allocation, type BrokerState, type PodKey, type Reserved } from "../core/state.ts";
 import { forgetReleasedDrains, usageReport } from "../core/usage.ts";
+import { withCardUsage } from "../core/multi-nic.ts";
 import type { Log, PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
 import { UsagePush } from "./usage-push.ts";
@@ -63,6 +64,8 @@ export class Broker {
   private writeWaiters: Array<{ gen: number; resolve: () => void; reject: (err: unknown) => void }> = [];
   private capacityWaiters: Array<() => void> = [];
   private readonly usagePush: UsagePush;
+  /** ENABLE_MULTI_NIC: the states of the cards above 0 (card-ledger.ts), counted in the usage of their CIDRs. */
+  cardStates: (() => BrokerState[]) | undefined;
 
   constructor(
     readonly settings: BrokerSettings,
@@ -311,7 +314,13 @@ export class Broker {
   }
 
   usage(): UsageReport {
-    return usageReport(this.current, this.latestCapacity, this.now(), this.missCount, this.waitingCount);
+    const report = usageReport(this.current, this.latestCapacity, this.now(), this.missCount, this.waitingCount);
+    return this.cardStates ? withCardUsage(report, this.latestCapacity, this.cardStates(), this.now()) : report;
+  }
+
+  /** Usage changed outside this state (a card above 0): pushed to pool-manager as any change. */
+  usageChanged(): void {
+    this.usagePush.changed();
   }
 
   stop(): void {

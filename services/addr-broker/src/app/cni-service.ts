@@ -8,6 +8,7 @@ import { SUPPORTED_VERSIONS } from "../core/cni-version.ts";
 import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
+import { checkCardInterfaces } from "./pod-cards.ts";
 import type { Trace } from "./cni-timings.ts";
 import { runEgressCommand } from "./egress-cni.ts";
 import { EGRESS_PLUGIN_TYPE } from "../../../../shared/egress.ts";
@@ -31,14 +32,16 @@ async function checkPod(d: PodDeps, req: CheckRequest): Promise<void> {
   if (a.netns && a.netns !== req.netns) problems.push(`the address was assigned for netns ${a.netns}, not ${req.netns}`);
   if (req.conf.prevResult !== undefined) problems.push(...prevResultProblems(req.conf.prevResult, { address: a.address, ifName: req.ifName, netns: req.netns }));
   let net;
+  const wiring = wiringFor(d.broker, a, req.netns, req.callerPid);
+  if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
   try {
-    const wiring = wiringFor(d.broker, a, req.netns, req.callerPid);
-    if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
     net = await d.netConfig.check(wiring);
   } catch (err) {
     throw peerError("check the pod", d.broker.settings.netConfigSocket, err);
   }
   problems.push(...net.problems);
+  // A multi-homed pod: every interface on the other network cards too.
+  problems.push(...(await checkCardInterfaces(d, k, wiring, req.conf.prevResult)));
   if (problems.length > 0) throw new CniError(CniCode.CHECK_FAILED, `CHECK failed for ${req.containerId}/${req.ifName}: ${problems.join("; ")}`);
 }
 

@@ -10,6 +10,7 @@ import { readPendingDels, removePendingDel } from "../../../../shared/pending-de
 import { findAllocation, keyOf, type Allocation } from "../core/state.ts";
 import type { PodDeps } from "./pod-add.ts";
 import { releaseMany } from "./pod-release.ts";
+import { releaseGoneCardPods } from "./pod-cards.ts";
 
 export async function releasePendingDels(d: PodDeps, runDir: string): Promise<{ released: number; records: number }> {
   const found = readPendingDels(runDir);
@@ -23,6 +24,9 @@ export async function releasePendingDels(d: PodDeps, runDir: string): Promise<{ 
     if (record.address === "" || sameAddress(record.address, a.address)) stale.push(a);
   }
   const r = await releaseMany(d, stale, "PodDeleted", (a, s) => s.allocations.get(keyOf(a))?.address === a.address);
+  // A multi-homed pod's addresses on other network cards go with it.
+  const staleKeys = new Set(stale.map((a) => keyOf(a)));
+  await releaseGoneCardPods(d, (c) => staleKeys.has(keyOf(c.alloc)));
   for (const { path } of found) removePendingDel(path);
   broker.decide("pending DELs", { records: found.length, released: r.released, errors: r.errors.length });
   broker.log.info({ records: found.length, released: r.released }, "DELs recorded while addr-broker was unreachable: released");

@@ -20,6 +20,8 @@ import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
+import type { CardLedger } from "./card-ledger.ts";
+import { addCardInterfaces, multiNicWanted } from "./pod-cards.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -30,6 +32,8 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void; clear(namespace: string, name: string, releasedIp: string): void };
   /** egress-cni (app/egress-cni.ts): absent when the node does not serve it. */
   egress?: EgressDeps;
+  /** ENABLE_MULTI_NIC: multi-homed pods' addresses on cards above 0 (card-ledger.ts); absent when the option is off. */
+  cards?: CardLedger;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
@@ -166,6 +170,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   const { broker } = d;
   // Everything that can be refused is refused before an address is taken.
   if (req.conf.prevResult !== undefined) parsePrevResult(req.conf.prevResult);
+  const multiHomed = multiNicWanted(d, req);
   // The runtime's view of the path decides: the shim reports it (addr-broker's own container may
   // see neither the runtime's netns files nor its processes). A caller that did not report it
   // (tests, tools speaking to the socket directly) is checked here, also through its pid's root.
@@ -196,11 +201,22 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     }
     const answer = wired.value;
     if (answer.hostVeth !== alloc.hostVeth) broker.updateAllocation(k, { hostVeth: answer.hostVeth });
+    let others: Awaited<ReturnType<typeof addCardInterfaces>> = [];
+    if (multiHomed) {
+      try {
+        others = await addCardInterfaces(d, k, wiring);
+      } catch (err) {
+        if (fresh) await undoAssignment(d, k, alloc, wiring);
+        throw err;
+      }
+    }
+    // upstream annotates the pod with its first address only.
     if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);
     return buildAddResult(
       req.conf.cniVersion,
       { address: alloc.address, hostVeth: answer.hostVeth, hostMac: answer.hostMac, ifName: req.ifName, podMac: answer.podMac, netns: req.netns },
       req.conf.prevResult,
+      others.map(({ c, wiring: w, answer: a }) => ({ index: c.index, address: c.alloc.address, hostVeth: a.hostVeth, hostMac: a.hostMac, ifName: w.ifName, podMac: a.podMac, netns: req.netns })),
     );
   } finally {
     endAdd();

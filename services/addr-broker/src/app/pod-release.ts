@@ -11,6 +11,7 @@ import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
 import { checkpointError, vethPrefixFor, wiringFor, type PodDeps } from "./pod-add.ts";
 import type { Trace } from "./cni-timings.ts";
+import { cardHostVeth, delCardInterfaces, releaseGoneCardPods } from "./pod-cards.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
@@ -32,6 +33,17 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   // Upstream counts every DEL request the plugin sends, with reason "PodDeleted".
   d.metrics?.delRequests.inc({ reason: "PodDeleted" });
   const found = findAllocation(broker.state, k);
+  // A multi-homed pod's interfaces on other network cards (also when card 0's address is already gone).
+  if (d.cards) {
+    const base = wiringFor(broker, found ?? { ...k, address: "0.0.0.0", allocatedAtNs: 0n }, req.netns, req.callerPid);
+    if (found === undefined || found.podName === undefined) {
+      if (req.args.podNamespace) base.podNamespace = req.args.podNamespace;
+      if (req.args.podName) base.podName = req.args.podName;
+    }
+    await delCardInterfaces(d, k, base).catch((err) => {
+      throw checkpointError(broker, err);
+    });
+  }
   if (!found) {
     // An address rebuilt from the kernel has no known owner; the pod's veth name identifies it.
     const veth = hostVethName(vethPrefixFor(broker, req.conf), { namespace: req.args.podNamespace, name: req.args.podName, containerId: req.containerId, ifName: req.ifName });
@@ -109,6 +121,9 @@ export async function gcPods(d: PodDeps, req: GcRequest): Promise<{ released: nu
   const r = await releaseMany(d, stale, "gc", (a, s) => s.allocations.get(keyOf(a))?.address === a.address).catch((err) => {
     throw new CniError(CniCode.IO_FAILURE, checkpointError(broker, err).message);
   });
+  await releaseGoneCardPods(d, (c) => c.alloc.networkName === req.conf.name && !valid.has(keyOf(c.alloc))).catch((err) => {
+    throw new CniError(CniCode.IO_FAILURE, `network card checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+  });
   broker.decide("gc", { valid: valid.size, released: r.released, errors: r.errors.length });
   return r;
 }
@@ -122,10 +137,13 @@ export async function sweepGonePods(d: PodDeps): Promise<{ released: number } | 
   const { broker } = d;
   const restored = broker.allocations().filter((a) => a.restored);
   const reserved = [...broker.state.reserved.values()];
-  if (restored.length === 0 && reserved.length === 0) return { released: 0 };
+  const restoredCards = (d.cards?.all() ?? []).filter((c) => c.alloc.restored);
+  if (restored.length === 0 && reserved.length === 0 && restoredCards.length === 0) return { released: 0 };
   const veths = await d.netConfig.hostVeths();
   if (!veths) return undefined;
   const prefix = broker.settings.vethPrefix;
+  // A multi-homed pod's card addresses go with their interface's veth.
+  const cardsReleased = await releaseGoneCardPods(d, (c) => c.alloc.restored === true && !veths.has(cardHostVeth(prefix, c)));
   const vethOf = (a: Allocation) => a.hostVeth ?? hostVethName(prefix, { namespace: a.podNamespace, name: a.podName, containerId: a.containerId, ifName: a.ifName });
   const gone = restored.filter((a) => !veths.has(vethOf(a)));
   const r = await releaseMany(d, gone, "sweep", (a, s) => s.allocations.get(keyOf(a))?.restored === true);
@@ -138,7 +156,7 @@ export async function sweepGonePods(d: PodDeps): Promise<{ released: number } | 
       await broker.commit(s);
     });
   }
-  const released = r.released + goneReserved.length;
+  const released = r.released + goneReserved.length + cardsReleased;
   broker.decide("start-up sweep", { restored: restored.length, reserved: reserved.length, released, errors: r.errors });
   broker.log.info({ released, checked: restored.length + reserved.length }, "start-up sweep done");
   return { released };

@@ -25,6 +25,11 @@ export interface BrokerSettings {
   capacityWaitMs: number;
   /** AWS_VPC_K8S_PLUGIN_LOG_FILE when it is a file: addr-broker writes the shim's plugin log lines there (adapters/plugin-log.ts). */
   pluginLogFile?: string;
+  /**
+   * ENABLE_MULTI_NIC: multi-homed pods get an address on every managed card above 0 (kept in
+   * ipam-nic-N.json beside the checkpoint); false: such a pod's ADD is refused, as upstream.
+   */
+  multiNic: boolean;
 }
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -39,6 +44,7 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   vethPrefix: "eni",
   missWaitMs: 10_000,
   capacityWaitMs: 30_000,
+  multiNic: false,
 };
 
 export function settingsFromConfig(c: Config): BrokerSettings {
@@ -53,6 +59,7 @@ export function settingsFromConfig(c: Config): BrokerSettings {
     cooldownSeconds: c.pool.ipCooldownSeconds,
     family: c.ipFamily,
     vethPrefix: c.network.vethPrefix,
+    multiNic: c.pool.multiNic,
     ...(c.log.pluginFile !== "stderr" ? { pluginLogFile: c.log.pluginFile } : {}),
   };
 }

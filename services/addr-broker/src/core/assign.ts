@@ -36,11 +36,17 @@ interface Candidate {
   routeTable: number;
 }
 
-/** CIDRs that addresses may be handed out from: usable ENIs, not draining, not granted to a drain. */
-export function usableCidrs(state: BrokerState, capacity: CapacitySnapshot): Candidate[] {
+/**
+ * CIDRs that addresses may be handed out from: usable ENIs of card 0, not draining, not
+ * granted to a drain. With `card` > 0 (ENABLE_MULTI_NIC, a multi-homed pod's other
+ * interfaces): that card's set-up ENIs, which pool-manager publishes as not usable by
+ * ordinary pods.
+ */
+export function usableCidrs(state: BrokerState, capacity: CapacitySnapshot, card = 0): Candidate[] {
   const out: Candidate[] = [];
   for (const eni of capacity.enis) {
-    if (!eni.usable) continue;
+    // Other network cards' ENIs serve multi-homed pods only, never an ordinary pod.
+    if (eni.networkCard !== card || (card === 0 && !eni.usable)) continue;
     for (const c of eni.cidrs) {
       if (c.draining || state.drained.has(c.cidr)) continue;
       const cidr = parseCidr(c.cidr, false);
@@ -90,12 +96,12 @@ function countPerCandidate(candidates: Candidate[], used: Iterable<string>): Map
   return counts;
 }
 
-export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | undefined, now: number, cooldownSeconds: number): Pick | Miss {
+export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | undefined, now: number, cooldownSeconds: number, card = 0): Pick | Miss {
   if (!capacity) return { kind: "no-capacity", message: "no capacity from pool-manager yet (pool-manager is not reachable or has not published its pool)" };
   const shortage = capacity.shortage ? `; pool-manager says: ${capacity.shortage}` : "";
   if (!capacity.ready) return { kind: "not-ready", message: `pool-manager is not ready yet (it has not read the node's ENIs from EC2)${shortage}` };
   const used = addressesInUse(state, now);
-  const candidates = usableCidrs(state, capacity);
+  const candidates = usableCidrs(state, capacity, card);
   const usedPerCidr = countPerCandidate(candidates, used);
   const usedPerEni = new Map<string, number>();
   for (const c of candidates) usedPerEni.set(c.eniId, (usedPerEni.get(c.eniId) ?? 0) + (usedPerCidr.get(c.text) ?? 0));
@@ -124,7 +130,7 @@ export function pickAddress(state: BrokerState, capacity: CapacitySnapshot | und
   const total = candidates.reduce((n, c) => n + Number(size(c.cidr) - firstIndex(c.cidr)), 0);
   return {
     kind: total === 0 ? "empty" : "exhausted",
-    message: `no free address: ${total === 0 ? "the pool is empty" : `all ${total} addresses are assigned`}${shortage || "; pool-manager has been asked for more"}`,
+    message: `no free address${card > 0 ? ` on network card ${card}` : ""}: ${total === 0 ? "the pool is empty" : `all ${total} addresses are assigned`}${shortage || "; pool-manager has been asked for more"}`,
   };
 }
 

@@ -78,8 +78,23 @@ export function parsePrevResult(prev: unknown): Omit<CniResult, "cniVersion"> {
   return { interfaces, ips, routes, dns };
 }
 
-/** The ADD result: host veth, sandbox interface, the pod's /32 (/128), default route via the link-local gateway. */
-export function buildAddResult(version: CniVersion, pod: PodNetwork, prevResult?: unknown): CniResult {
+/** A multi-homed pod's interface on another network card (ENABLE_MULTI_NIC): its number n ≥ 1 picks its gateway, 169.254.1.<n+1>. */
+export interface ExtraPodNetwork extends PodNetwork {
+  index: number;
+}
+
+/** The gateway of a multi-homed pod's interface `index` (upstream's 169.254.1.<index+1>, fe80::<index+1>). */
+export function gatewayOf(address: string, index: number): string {
+  return familyOf(address) === 6 ? `fe80::${(index + 1).toString(16)}` : `169.254.1.${index + 1}`;
+}
+
+/**
+ * The ADD result: host veth, sandbox interface, the pod's /32 (/128), default route via the
+ * link-local gateway. A multi-homed pod's other interfaces follow in order, each pair (host
+ * veth, sandbox interface) with its address and gateway (their default routes are in the
+ * pod's per-interface tables, so the result's routes stay the first interface's).
+ */
+export function buildAddResult(version: CniVersion, pod: PodNetwork, prevResult?: unknown, extras: readonly ExtraPodNetwork[] = []): CniResult {
   const prev = prevResult === undefined ? { interfaces: [], ips: [], routes: [], dns: {} } : parsePrevResult(prevResult);
   const v6 = familyOf(pod.address) === 6;
   const gateway = v6 ? GATEWAY_V6 : GATEWAY_V4;
@@ -89,7 +104,12 @@ export function buildAddResult(version: CniVersion, pod: PodNetwork, prevResult?
     { name: pod.hostVeth, mac: pod.hostMac },
     { name: pod.ifName, mac: pod.podMac, sandbox: pod.netns },
   ];
-  const ips: ResultIp[] = [...prev.ips, { address: hostCidr(pod.address), gateway, interface: base + 1 }].map((ip) => withVersionField(version, ip));
+  const extraIps: ResultIp[] = [];
+  for (const x of extras) {
+    interfaces.push({ name: x.hostVeth, mac: x.hostMac }, { name: x.ifName, mac: x.podMac, sandbox: x.netns });
+    extraIps.push({ address: hostCidr(x.address), gateway: gatewayOf(x.address, x.index), interface: interfaces.length - 1 });
+  }
+  const ips: ResultIp[] = [...prev.ips, { address: hostCidr(pod.address), gateway, interface: base + 1 }, ...extraIps].map((ip) => withVersionField(version, ip));
   const routes: ResultRoute[] = [...prev.routes, { dst: v6 ? "::/0" : "0.0.0.0/0", gw: gateway }];
   return { cniVersion: version, interfaces, ips, routes, dns: prev.dns };
 }

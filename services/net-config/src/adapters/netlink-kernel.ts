@@ -99,6 +99,7 @@ export class NetlinkKernel {
       addrs: pod.addrs(l.family),
       routes: pod.routes(l.family),
       neighbours: pod.neighbours(l.family),
+      ...(l.podRules.length > 0 ? { rules: pod.rules(l.family) } : {}),
     }));
   }
 }

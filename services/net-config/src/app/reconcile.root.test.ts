@@ -137,4 +137,31 @@ gate.describe("reconcile (root)", () => {
     const metrics = await (await frame.app.request("/metrics")).text();
     expect(metrics).toContain('awscni_netconfig_operations_total{op="wire",result="ok"} 1');
   });
+
+  test("an ENI on network card 1 (multi-NIC): set up in table 10100 at device 0, kept and repaired by the reconcile", async () => {
+    // A node of its own: the first test's ENI rule is not this capacity's.
+    const n1 = nss.add("n");
+    const k1 = new NetlinkKernel({ path: n1.path });
+    try {
+      const card1 = { id: "eni-0c1", mac: "02:00:00:00:03:01", deviceNumber: 0, networkCard: 1, routeTable: 10100, subnetCidr: "10.0.9.0/24", gateway: "10.0.9.1", primaryIp: "10.0.9.20" };
+      const snap: CapacitySnapshot = { version: 1, epoch: "t", family: "ipv4", prefixDelegation: false, vpcCidrs: ["10.0.0.0/16"], ready: true, enis: [{ ...card1, subnetId: "subnet-1", primary: false, usable: false, cidrs: [{ cidr: "10.0.9.21/32", kind: "address", draining: false }] }] };
+      const host = new HostService(k1, new Iptables({ path: n1.path }, "nft"), () => settings, { linkWaitMs: 500, randomFully: true });
+      const reconciler = new Reconciler(k1, host, { assignments: async () => ({ assignments: [], restored: true }), capacity: async () => snap }, () => settings);
+      nss.ip(n1.name, ["link", "add", "c1eth0", "address", card1.mac, "type", "veth", "peer", "name", "c1eth0p"]);
+      await host.setupEni({ eniId: card1.id, mac: card1.mac, deviceNumber: 0, primaryIp: card1.primaryIp, subnetCidr: card1.subnetCidr, gateway: card1.gateway, routeTable: 10100 });
+      expect(nss.ip(n1.name, ["rule"])).toContain("32765:\tfrom 10.0.9.20 lookup 10100");
+      expect(nss.ip(n1.name, ["route", "show", "table", "10100"])).toContain("default via 10.0.9.1 dev c1eth0");
+      // Device 0 of card 1 is not the node's own interface: it is set up like any secondary ENI.
+      expect(nss.ip(n1.name, ["-o", "addr", "show", "dev", "c1eth0"])).toContain("10.0.9.20/24");
+      expect((await reconciler.run()).repairs).toBe(0);
+      nss.ip(n1.name, ["rule", "del", "priority", "32765", "from", "10.0.9.20"]);
+      nss.ip(n1.name, ["route", "del", "default", "table", "10100"]);
+      const r = await reconciler.run();
+      expect(r.errors).toBe(0);
+      expect(nss.ip(n1.name, ["rule"])).toContain("32765:\tfrom 10.0.9.20 lookup 10100");
+      expect(nss.ip(n1.name, ["route", "show", "table", "10100"])).toContain("default via 10.0.9.1 dev c1eth0");
+    } finally {
+      k1.close();
+    }
+  });
 });

@@ -37,4 +37,29 @@ describe("pod wiring plan", () => {
     expect(steps.every((s) => s.side === "node")).toBe(true);
     expect(steps[1]?.op).toMatchObject({ op: "rule.del", rule: { priority: 1536, table: 0 } });
   });
+
+  test("a multi-homed pod's interface n (ENABLE_MULTI_NIC): host veth of <ns>.<pod>.<n>, gateway 169.254.1.<n+1>, pod table n and rule 1, host rules to the card's table", () => {
+    const card1 = { ...req, ifName: "mNicIf1", address: "10.1.0.5", routeTable: 10100, index: 1 };
+    const l = podLayout(card1, DEFAULT_SETTINGS);
+    expect(l.hostVeth).toBe(podLayout({ ...req, podName: "web.1" }, DEFAULT_SETTINGS).hostVeth);
+    expect(l.hostVeth).not.toBe(podLayout(req, DEFAULT_SETTINGS).hostVeth);
+    expect(l.gateway).toBe("169.254.1.2");
+    expect(l.podRoutes).toEqual([
+      { family: 4, dst: "169.254.1.2/32", dev: "mNicIf1", scope: "link", table: 1 },
+      { family: 4, dst: "default", gateway: "169.254.1.2", dev: "mNicIf1", scope: "universe", table: 1 },
+    ]);
+    expect(l.podRules).toEqual([{ family: 4, priority: 1, table: 1, src: "10.1.0.5/32" }]);
+    expect(l.rules).toEqual([
+      { family: 4, priority: 512, table: 254, dst: "10.1.0.5/32" },
+      { family: 4, priority: 1536, table: 10100, src: "10.1.0.5/32" },
+    ]);
+    const ops = planWire(card1, DEFAULT_SETTINGS, "02:00:00:00:00:01").steps.filter((s) => s.side === "pod").map((s) => s.op.op);
+    expect(ops.indexOf("rule.add")).toBeGreaterThan(-1);
+    expect(podLayout(req, DEFAULT_SETTINGS).podRules).toEqual([]);
+    expect(podLayout({ ...card1, address: "2001:db8::5", index: 10 }, DEFAULT_SETTINGS).gateway).toBe("fe80::b");
+  });
+
+  test.each([[-1], [32], [1.5]])("index %p is refused naming the field", (index) => {
+    expect(() => podLayout({ ...req, index }, DEFAULT_SETTINGS)).toThrow(expect.objectContaining({ field: "index" }));
+  });
 });

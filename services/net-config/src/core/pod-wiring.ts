@@ -11,10 +11,13 @@ import {
 } from "./kernel-ops.ts";
 import type { NetConfigSettings } from "./settings.ts";
 import { checkIfName, checkIp, checkNetnsPath, checkTable, checkVethPrefix } from "./validation.ts";
+import { invalid } from "./errors.ts";
 
 /** Priority of `to <pod IP> lookup main` and of `from <pod IP> lookup <ENI table>` (upstream values). */
 export const TO_POD_PRIORITY = 512;
 export const FROM_POD_PRIORITY = 1536;
+/** Priority of a multi-homed pod's `from <address> lookup <n>` inside the pod, for its n-th extra interface (upstream's). */
+export const POD_FROM_IF_PRIORITY = 1;
 
 export interface PodRequest {
   containerId: string;
@@ -29,10 +32,14 @@ export interface PodRequest {
   vethPrefix?: string;
   /** The pair's MTU when the conflist names one; else the node's POD_MTU. */
   mtu?: number;
+  /** A multi-homed pod's interface: 0 (absent) the first, n ≥ 1 the n-th on another network card. */
+  index?: number;
 }
 
-export function gatewayFor(family: Family): string {
-  return family === 4 ? "169.254.1.1" : "fe80::1";
+/** The pod's next hop on its interface `index` (upstream's 169.254.1.<index+1>, fe80::<index+1>). */
+export function gatewayFor(family: Family, index = 0): string {
+  if (!Number.isInteger(index) || index < 0 || index > 31) throw invalid("index", `${index} is not an integer 0-31`);
+  return family === 4 ? `169.254.1.${index + 1}` : `fe80::${(index + 1).toString(16)}`;
 }
 
 /** The kernel objects a wired pod has, on each side. */
@@ -46,6 +53,8 @@ export interface PodLayout {
   rules: RuleSpec[];
   podAddr: AddrSpec;
   podRoutes: RouteSpec[];
+  /** Rules inside the pod: a multi-homed pod's extra interface sends from its address through its own table. */
+  podRules: RuleSpec[];
 }
 
 export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "vethPrefix">): PodLayout {
@@ -56,14 +65,18 @@ export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "ve
   const family = familyOf(req.address);
   const ip = canonicalIp(req.address) ?? req.address;
   const podCidr = `${ip}/${hostPrefix(family)}`;
+  const index = req.index ?? 0;
+  // Upstream names interface n's host veth after "<namespace>.<pod>.<n>".
   const hostVeth = hostVethName(prefix, {
     namespace: req.podNamespace,
-    name: req.podName,
+    name: req.podName !== undefined && index > 0 ? `${req.podName}.${index}` : req.podName,
     containerId: req.containerId,
     ifName: req.ifName,
   });
   checkIfName(hostVeth, "hostVeth");
-  const gateway = gatewayFor(family);
+  const gateway = gatewayFor(family, index);
+  // Interface 0 routes through the pod's main table; interface n through table n, chosen by its source address.
+  const podTable = index === 0 ? MAIN_TABLE : index;
   return {
     family,
     hostVeth,
@@ -73,9 +86,10 @@ export function podLayout(req: PodRequest, settings: Pick<NetConfigSettings, "ve
     ...hostSide(family, podCidr, hostVeth, req.routeTable),
     podAddr: { family, dev: req.ifName, cidr: podCidr },
     podRoutes: [
-      { family, dst: `${gateway}/${hostPrefix(family)}`, dev: req.ifName, scope: "link", table: MAIN_TABLE },
-      { family, dst: "default", gateway, dev: req.ifName, scope: "universe", table: MAIN_TABLE },
+      { family, dst: `${gateway}/${hostPrefix(family)}`, dev: req.ifName, scope: "link", table: podTable },
+      { family, dst: "default", gateway, dev: req.ifName, scope: "universe", table: podTable },
     ],
+    podRules: index === 0 ? [] : [{ family, priority: POD_FROM_IF_PRIORITY, table: podTable, src: podCidr }],
   };
 }
 
@@ -100,6 +114,7 @@ export function planWire(req: PodRequest, settings: NetConfigSettings, hostMac: 
   ];
   if (l.family === 6) steps.push({ side: "pod", op: { op: "sysctl", key: `net/ipv6/conf/${l.podIf}/accept_dad`, value: "0", missingOk: true } });
   for (const route of l.podRoutes) steps.push({ side: "pod", op: { op: "route.replace", route } });
+  for (const rule of l.podRules) steps.push({ side: "pod", op: { op: "rule.add", rule } });
   steps.push({ side: "pod", op: { op: "addr.add", addr: l.podAddr, nodad: l.family === 6 } });
   const neigh: NeighSpec = { family: l.family, dev: l.podIf, ip: l.gateway, mac: hostMac };
   steps.push({ side: "pod", op: { op: "neigh.replace", neigh } });
@@ -132,6 +147,8 @@ export interface PodObservation {
   addrs: AddrSpec[];
   routes: RouteSpec[];
   neighbours: Array<NeighSpec & { permanent: boolean }>;
+  /** The pod's rules (read only for a layout that has some). */
+  rules?: RuleSpec[];
 }
 
 /** CHECK: every object of the layout that the kernel lacks or holds differently, named. */
@@ -155,6 +172,7 @@ export function checkWiring(l: PodLayout, mtu: number, node: NodeObservation, po
   }
   if (!pod.addrs.some((a) => a.dev === l.podIf && a.cidr === l.podCidr)) problems.push(`pod address ${l.podCidr} on ${l.podIf} is missing`);
   for (const route of l.podRoutes) if (!pod.routes.some((r) => sameRoute(r, route))) problems.push(`pod route ${describeRoute(route)} is missing`);
+  for (const rule of l.podRules) if (!(pod.rules ?? []).some((r) => sameRule(r, rule))) problems.push(`pod rule ${describeRule(rule)} is missing`);
   const mac = node.hostLink?.mac;
   const n = pod.neighbours.find((x) => x.dev === l.podIf && x.ip === l.gateway);
   if (!n || !n.permanent) problems.push(`permanent neighbour ${l.gateway} on ${l.podIf} is missing`);

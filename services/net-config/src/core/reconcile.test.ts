@@ -20,6 +20,16 @@ describe("planReconcile", () => {
     expect(kinds).toEqual(["pod-route", "pod-rule"]);
   });
 
+  test("a multi-homed pod's interface on card 1 (index 1) is its own: kept when healthy, its rule to the card's table repaired, removed once unassigned", () => {
+    const card1 = { ...pod, ifName: "mNicIf1", address: "10.1.0.5", routeTable: 10100, index: 1 };
+    const l1 = podLayout(card1, s);
+    const seen: Observed = { links: [link(l.hostVeth), link(l1.hostVeth)], routes: [l.hostRoute, l1.hostRoute], rules: [...l.rules, ...l1.rules] };
+    expect(planReconcile(s, { pods: [pod, card1] }, seen, none)).toEqual([]);
+    const repaired = planReconcile(s, { pods: [pod, card1] }, { ...seen, rules: [...l.rules, l1.rules[0]!] }, none);
+    expect(repaired.map((r) => r.what)).toEqual(["rule priority 1536 from 10.1.0.5/32 lookup 10100"]);
+    expect(planReconcile(s, { pods: [pod] }, seen, none).map((r) => r.kind)).toEqual(["stale-rule", "stale-rule", "stale-route", "stale-veth"]);
+  });
+
   test("an assigned pod without its veth is not re-created from the host side", () => {
     expect(planReconcile(s, { pods: [pod] }, { links: [], routes: [], rules: [] }, none)).toEqual([]);
   });

@@ -145,6 +145,7 @@ export class SdkEc2 implements Ec2Port {
       vcpus: t.VCpuInfo?.DefaultVCpus ?? 0,
       hypervisor: t.Hypervisor ?? "",
       networkCards: n.MaximumNetworkCards ?? 1,
+      ...(n.NetworkCards?.length ? { cardMaxEnis: cardLimits(n.NetworkCards) } : {}),
     };
   }
 
@@ -187,12 +188,12 @@ export class SdkEc2 implements Ec2Port {
     }));
   }
 
-  async usedDeviceIndexes(instanceId: string): Promise<number[]> {
+  async usedDeviceIndexes(instanceId: string, networkCard = MANAGED_NETWORK_CARD): Promise<number[]> {
     const r = await this.send("DescribeInstances", () => this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
     const inst = r.Reservations?.[0]?.Instances?.[0];
-    // Device indexes are numbered per network card; only card 0's matter to this node's attaches.
+    // Device indexes are numbered per network card: the asked card's only.
     return (inst?.NetworkInterfaces ?? [])
-      .filter((n) => (n.Attachment?.NetworkCardIndex ?? 0) === MANAGED_NETWORK_CARD)
+      .filter((n) => (n.Attachment?.NetworkCardIndex ?? 0) === networkCard)
       .map((n) => n.Attachment?.DeviceIndex)
       .filter((d): d is number => d !== undefined);
   }
@@ -222,9 +223,9 @@ export class SdkEc2 implements Ec2Port {
     return toEni(r.NetworkInterface);
   }
 
-  async attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string> {
+  async attachEni(eniId: string, instanceId: string, deviceIndex: number, networkCard = MANAGED_NETWORK_CARD): Promise<string> {
     const r = await this.send("AttachNetworkInterface", () =>
-      this.client.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eniId, InstanceId: instanceId, DeviceIndex: deviceIndex, NetworkCardIndex: 0 })),
+      this.client.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: eniId, InstanceId: instanceId, DeviceIndex: deviceIndex, NetworkCardIndex: networkCard })),
     );
     if (!r.AttachmentId) throw new Ec2CallError("EmptyResponse", "AttachNetworkInterface answered no attachment id", "AttachNetworkInterface");
     return r.AttachmentId;
@@ -277,4 +278,11 @@ export class SdkEc2 implements Ec2Port {
     if (resourceIds.length === 0 || Object.keys(tags).length === 0) return;
     await this.send("CreateTags", () => this.client.send(new CreateTagsCommand({ Resources: resourceIds, Tags: tagList(tags) })));
   }
+}
+
+/** Each card's ENI limit by its index (DescribeInstanceTypes' NetworkCards). */
+function cardLimits(cards: { NetworkCardIndex?: number | undefined; MaximumNetworkInterfaces?: number | undefined }[]): number[] {
+  const out: number[] = [];
+  for (const c of cards) out[c.NetworkCardIndex ?? 0] = c.MaximumNetworkInterfaces ?? 0;
+  return Array.from(out, (n) => n ?? 0);
 }

@@ -1,7 +1,8 @@
 /**
  * Upstream's introspection API (pkg/ipamd/introspect.go) in upstream's JSON shapes, so tools
  * and scripts written against ipamd keep working:
- * - /v1/enis: map network card → ENIInfos {TotalIPs, AssignedIPs, ENIs: id → ENI}, each ENI
+ * - /v1/enis: map network card → ENIInfos {TotalIPs, AssignedIPs, ENIs: id → ENI} (card 0, and
+ *   with ENABLE_MULTI_NIC every managed card above 0), each ENI
  *   with upstream's fields in their order, its CIDRs keyed "a.b.c.d/n" as {Cidr: {IP, Mask
  *   (base64 bytes, as Go marshals net.IPMask)}, IPAddresses, IsPrefix, AddressFamily ("": the
  *   field is not copied by upstream's GetENIInfos)}, the pods' addresses with the container id
@@ -27,47 +28,83 @@ export function goIpNet(cidr: string): { IP: string; Mask: string } {
   return { IP: formatIp(c.family, c.base), Mask: Buffer.from(mask).toString("base64") };
 }
 
-/** One pod's address as upstream's AddressInfo (ContainerID and IfName scrubbed, as upstream). */
-function addressInfo(a: Assignment) {
+/** One pod's address as upstream's AddressInfo (ContainerID and IfName scrubbed, as upstream); `interfaces`: the pod's count (a multi-homed pod has one per card). */
+function addressInfo(a: Assignment, interfaces: number) {
   return {
     Address: a.address,
     IPAMKey: { networkName: a.networkName, containerID: "", ifName: "" },
-    IPAMMetadata: { ...(a.podNamespace ? { k8sPodNamespace: a.podNamespace } : {}), ...(a.podName ? { k8sPodName: a.podName } : {}), interfacesCount: 1 },
+    IPAMMetadata: { ...(a.podNamespace ? { k8sPodNamespace: a.podNamespace } : {}), ...(a.podName ? { k8sPodName: a.podName } : {}), interfacesCount: interfaces },
     AssignedTime: a.assignedAtMs !== undefined ? new Date(a.assignedAtMs).toISOString() : ZERO_TIME,
     UnassignedTime: ZERO_TIME,
   };
 }
 
-export function enisBody(pm: PoolManager, assignments: readonly Assignment[]) {
-  const usage = pm.model.poolUsage(false);
-  const enis: Record<string, unknown> = {};
+interface EniView {
+  id: string;
+  primary: boolean;
+  trunk: boolean;
+  efa: boolean;
+  deviceNumber: number;
+  excluded: boolean;
+  routeTable: number;
+  subnetId: string;
+  cidrs: ReadonlyArray<{ cidr: string; kind: "address" | "prefix"; size: number }>;
+}
+
+/** One card's ENIInfos: its ENIs in upstream's shape, the pods' addresses placed in their CIDRs. */
+function cardInfos(enis: readonly EniView[], assignments: readonly Assignment[], assignedOf: (cidr: string, inCidr: number) => number) {
+  const podInterfaces = new Map<string, number>();
+  for (const a of assignments) podInterfaces.set(`${a.networkName}/${a.containerId}`, (podInterfaces.get(`${a.networkName}/${a.containerId}`) ?? 0) + 1);
+  const out: Record<string, unknown> = {};
   let total = 0;
   let assigned = 0;
-  for (const m of pm.model.enis.values()) {
+  for (const e of enis) {
     const v4: Record<string, unknown> = {};
     const v6: Record<string, unknown> = {};
-    for (const x of m.pool.cidrs) {
+    for (const x of e.cidrs) {
       const c = parseCidr(x.cidr)!;
       const inCidr = assignments.filter((a) => contains(c, a.address));
       total += x.kind === "address" ? 1 : x.size;
-      assigned += usage.byCidr[x.cidr]?.assigned ?? inCidr.length;
-      const info = { Cidr: goIpNet(x.cidr), IPAddresses: Object.fromEntries(inCidr.map((a) => [a.address, addressInfo(a)])), IsPrefix: x.kind === "prefix", AddressFamily: "" };
-      (c.family === 4 ? v4 : v6)[x.cidr] = info;
+      assigned += assignedOf(x.cidr, inCidr.length);
+      const ips = Object.fromEntries(inCidr.map((a) => [a.address, addressInfo(a, podInterfaces.get(`${a.networkName}/${a.containerId}`) ?? 1)]));
+      (c.family === 4 ? v4 : v6)[x.cidr] = { Cidr: goIpNet(x.cidr), IPAddresses: ips, IsPrefix: x.kind === "prefix", AddressFamily: "" };
     }
-    enis[m.pool.id] = {
-      ID: m.pool.id,
-      IsPrimary: m.pool.primary,
-      IsTrunk: m.pool.trunk,
-      IsEFA: m.pool.efa,
-      DeviceNumber: m.pool.deviceNumber,
+    out[e.id] = {
+      ID: e.id,
+      IsPrimary: e.primary,
+      IsTrunk: e.trunk,
+      IsEFA: e.efa,
+      DeviceNumber: e.deviceNumber,
       AvailableIPv4Cidrs: v4,
       IPv6Cidrs: v6,
-      IsExcludedForPodIPs: m.pool.excluded,
-      RouteTableID: routeTableFor(m.pool.deviceNumber),
-      SubnetID: m.pool.subnetId,
+      IsExcludedForPodIPs: e.excluded,
+      RouteTableID: e.routeTable,
+      SubnetID: e.subnetId,
     };
   }
-  return { "0": { TotalIPs: total, AssignedIPs: assigned, ENIs: enis } };
+  return { TotalIPs: total, AssignedIPs: assigned, ENIs: out };
+}
+
+/** Keyed by network card as upstream: card 0's pool, and with ENABLE_MULTI_NIC each managed card above 0. */
+export function enisBody(pm: PoolManager, assignments: readonly Assignment[]) {
+  const usage = pm.model.poolUsage(false);
+  const card0 = [...pm.model.enis.values()].map((m) => ({ ...m.pool, routeTable: routeTableFor(m.pool.deviceNumber) }));
+  const body: Record<string, unknown> = { "0": cardInfos(card0, assignments, (cidr, n) => usage.byCidr[cidr]?.assigned ?? n) };
+  for (const p of pm.cardPools?.pools.values() ?? []) {
+    const enis = [...p.enis.values()].map((e) => ({
+      id: e.id,
+      primary: false,
+      trunk: false,
+      efa: false,
+      deviceNumber: e.deviceIndex,
+      excluded: false,
+      routeTable: e.routeTable,
+      subnetId: e.subnetId,
+      cidrs: e.addresses.map((a) => ({ cidr: `${a}/32`, kind: "address" as const, size: 1 })),
+    }));
+    body[String(p.card)] = cardInfos(enis, assignments, (_cidr, n) => n);
+  }
+  return body;
 }
 
 export interface IntrospectionEnv {

@@ -5,7 +5,8 @@ import type { PoolManager } from "./pool-manager.ts";
 import type { PoolModel } from "./pool-model.ts";
 import type { KubePort } from "./service-ports.ts";
 
-export function poolDebug(pm: Pick<PoolManager, "model" | "settings" | "limits" | "facts" | "backoff" | "decisions" | "opts">, kube: KubePort | undefined): Record<string, unknown> {
+export function poolDebug(pm: Pick<PoolManager, "model" | "settings" | "limits" | "facts" | "backoff" | "decisions" | "opts" | "cardPools">, kube: KubePort | undefined): Record<string, unknown> {
+  const cardEnis = pm.cardPools?.eniIds() ?? new Set<string>();
   return {
     ready: pm.model.ready,
     settings: pm.settings,
@@ -14,7 +15,9 @@ export function poolDebug(pm: Pick<PoolManager, "model" | "settings" | "limits" 
     shortage: pm.model.shortage,
     enis: [...pm.model.enis.values()].map((m) => ({ ...m.pool, mac: m.mac, ready: m.ready, usage: m.pool.cidrs.map((c) => ({ ...(pm.model.usage?.cidrs.find((u) => u.cidr === c.cidr) ?? { assigned: 0, cooling: 0 }), cidr: c.cidr })) })),
     unmanagedEnis: pm.model.unmanaged,
-    otherNetworkCardEnis: [...pm.model.otherCardEnis],
+    // ENIs on cards this node leaves alone (with ENABLE_MULTI_NIC, those its card pools hold are under networkCards).
+    otherNetworkCardEnis: [...pm.model.otherCardEnis].filter((id) => !cardEnis.has(id)),
+    ...(pm.cardPools ? { networkCards: pm.cardPools.debug() } : {}),
     // ENIs created here still lacking DeleteOnTermination, ENIs still to delete, and the cycle back-off.
     deleteOnTerminationPending: [...pm.model.enis.values()].filter((m) => m.deleteOnTermination === false).map((m) => m.pool.id),
     pendingEniDeletes: Object.fromEntries(pm.model.pendingDeletes),

@@ -21,6 +21,7 @@ import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settin
 import { isLeakedEni } from "./ec2-reconcile.ts";
 import { enisFromImds, limitsWithoutEc2 } from "./imds-only.ts";
 import { ipv6Host } from "./ipv6-host.ts";
+import { CardPools } from "./card-pools.ts";
 import { adoptEni, excludedSubnets, onUnmanagedCard, reconcileWithEc2, type AdoptionContext } from "./eni-adoption.ts";
 import { Executor, type ExecutorOptions, type NodeFacts } from "./executor.ts";
 import { refreshKube } from "./kube-refresh.ts";
@@ -56,6 +57,8 @@ export interface PoolManagerOptions extends ExecutorOptions {
   random?: () => number;
   /** How often the VPC CIDRs are re-read from IMDS (default 30 s, as upstream). */
   vpcCidrRefreshMs?: number;
+  /** ENABLE_MULTI_NIC: the eligible network cards above 0 get their own pools (card-pools.ts). Not with IMDS-only mode. */
+  multiNic?: boolean;
 }
 
 export interface Decision {
@@ -85,6 +88,8 @@ export class PoolManager {
   private stopped = false;
   /** Made at start, once the primary ENI is known. */
   vpcCidrRefresh: VpcCidrRefresh | undefined;
+  /** With multiNic: the pools of the network cards above 0 (made at start). */
+  cardPools: CardPools | undefined;
   private timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(
@@ -141,6 +146,13 @@ export class PoolManager {
     // Subnet exclusion needs the subnets' tags (DescribeSubnets): not read without EC2.
     const excluded = imdsOnly ? new Set<string>() : await excludedSubnets(adoption);
     for (const e of enis) await adoptEni(adoption, e, primaryIf.interfaceId, subnetCidrs.get(e.id), excluded);
+    if (this.opts.multiNic && !imdsOnly) {
+      const cards = new CardPools({ ec2, imds, net, changed: () => this.model.bump(), facts: this.facts, opts: { ...this.opts, disableProvisioning: this.noProvisioning }, log: (msg, f) => this.log(msg, f) });
+      cards.adopt(enis, lim.networkCards, lim.cardMaxEnis);
+      this.model.cardEnis = () => cards.capacityEnis();
+      this.model.managedCards = () => [...cards.pools.keys()].sort((a, b) => a - b);
+      this.cardPools = cards;
+    }
     this.metrics?.eniMax.set(d.maxEni - this.model.unmanaged);
     this.metrics?.ipMax.set(d.maxIpsPerEni * (d.maxEni - this.model.unmanaged));
     await this.refreshUsage();
@@ -242,6 +254,10 @@ export class PoolManager {
       const r = await executePlan(p, { executor: this.executor, settings: this.settings, model: this.model, metrics: this.metrics, acted, cycleSoon: () => void this.cycle() });
       errors.push(...r.errors);
       failed = r.failed;
+    }
+    if (this.cardPools) {
+      if (this.model.usage) this.cardPools.takeUsage(this.model.usage.cidrs);
+      errors.push(...(await this.cardPools.cycle()));
     }
     this.noteCycleOutcome(failed, errors);
     const shortage = p.shortage ?? (this.settings.customNetwork && this.model.conditions.newEniBlocked && p.stats.total === 0 ? this.model.conditions.newEniBlocked : undefined);

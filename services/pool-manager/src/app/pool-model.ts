@@ -3,7 +3,7 @@
  * usage last reported by addr-broker, and the versioned capacity snapshot built from
  * them (long-polled by addr-broker).
  */
-import type { CapacitySnapshot, EniSetup, UsageReport } from "../../../../shared/contracts/index.ts";
+import type { CapacityEni, CapacitySnapshot, EniSetup, UsageReport } from "../../../../shared/contracts/index.ts";
 import { nth, parseCidr } from "../../../../shared/ip.ts";
 import { routeTableFor } from "../../../../shared/naming.ts";
 import { effectiveSettings, isSwitchedKind } from "../core/pool-policy.ts";
@@ -76,6 +76,10 @@ export class PoolModel {
   unmanaged = 0;
   /** ENIs attached on network cards other than 0: never adopted, given addresses, deleted or counted. */
   readonly otherCardEnis = new Set<string>();
+  /** ENABLE_MULTI_NIC: the set-up ENIs of the other cards' pools (card-pools.ts), published for net-config; no ordinary pod takes their addresses. */
+  cardEnis: () => CapacityEni[] = () => [];
+  /** ENABLE_MULTI_NIC: the managed cards above 0 (card-pools.ts); undefined when the option is off. */
+  managedCards: () => number[] | undefined = () => undefined;
   /** ENIs to delete, retried each cycle until gone (the hourly leaked-ENI clean-up is the safety net). */
   readonly pendingDeletes = new Map<string, PendingDelete>();
   vpcCidrs: string[] = [];
@@ -192,7 +196,9 @@ export class PoolModel {
           usable: m.ready && !m.removing && eniServesPods(s, m.pool),
           // A CIDR of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) is handed out no more: its pods keep theirs.
           cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing || isSwitchedKind(s, c) })),
-        })),
+        }))
+        .concat(this.cardEnis()),
+      ...(this.managedCards() ? { networkCards: this.managedCards() } : {}),
       ...(this.shortage ? { shortage: this.shortage } : {}),
       ready: this.ready,
     };

@@ -7,7 +7,7 @@ import type { PoolLimits } from "./settings.ts";
 
 export type Tags = Record<string, string>;
 
-/** The one network card whose ENIs the pool manages (upstream's DefaultNetworkCardIndex; ENABLE_MULTI_NIC is not implemented). */
+/** The network card whose ENIs the pool model manages (upstream's DefaultNetworkCardIndex); with ENABLE_MULTI_NIC the other cards' pools are app/card-pools.ts. */
 export const MANAGED_NETWORK_CARD = 0;
 
 export interface Eni {
@@ -43,7 +43,13 @@ export interface Subnet {
  * `maxEnis` is the default network card's (card 0's) ENI limit, as upstream's limits table
  * gives it: only card 0 is managed, so other cards' slots are neither used nor counted.
  */
-export type InstanceLimits = Omit<PoolLimits, "maxPods"> & { vcpus: number; hypervisor: string; networkCards: number };
+export type InstanceLimits = Omit<PoolLimits, "maxPods"> & {
+  vcpus: number;
+  hypervisor: string;
+  networkCards: number;
+  /** Each network card's own ENI limit, by card index (ENABLE_MULTI_NIC sizes the other cards' pools by it); absent: card 0's `maxEnis` only. */
+  cardMaxEnis?: number[];
+};
 
 export interface CreateEniRequest {
   subnetId: string;
@@ -68,10 +74,11 @@ export interface Ec2Port {
   /** Detached ENIs this project may have leaked: tag-key instance_id, status available, the VPC (and cluster tag). */
   leakedEniCandidates(vpcId: string, clusterName?: string): Promise<Eni[]>;
   subnets(vpcId: string, az: string): Promise<Subnet[]>;
-  /** Device indexes in use on the instance's network card 0 (DescribeInstances); other cards number their own. */
-  usedDeviceIndexes(instanceId: string): Promise<number[]>;
+  /** Device indexes in use on one network card of the instance (DescribeInstances; card 0 by default): each card numbers its own. */
+  usedDeviceIndexes(instanceId: string, networkCard?: number): Promise<number[]>;
   createEni(req: CreateEniRequest): Promise<Eni>;
-  attachEni(eniId: string, instanceId: string, deviceIndex: number): Promise<string>;
+  /** Attaches on network card `networkCard` (0 by default). */
+  attachEni(eniId: string, instanceId: string, deviceIndex: number, networkCard?: number): Promise<string>;
   setDeleteOnTermination(eniId: string, attachmentId: string): Promise<void>;
   detachEni(attachmentId: string): Promise<void>;
   deleteEni(eniId: string): Promise<void>;
