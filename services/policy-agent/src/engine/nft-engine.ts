@@ -1,0 +1,153 @@
+/**
+ * The nftables PolicyEngine. Each apply reads the table back (`nft -j list table`, one
+ * spawn), decodes each pod's chains into the canonical form and compares its digest with the
+ * wanted pod's: equal pods are left alone; new, changed and hand-edited ones are rewritten;
+ * chains no wanted pod owns are removed; the skeleton (node sets, dispatch maps, base chains)
+ * is refilled. All of it is one `nft -f -` transaction, so the kernel never holds a
+ * half-applied pod, and packets see the old rules or the new ones.
+ */
+import type { Logger } from "../../../../shared/log.ts";
+import type { PodPolicyState, PolicyRule, DirectionState } from "../../../../shared/contracts/policy.ts";
+import { formatIp, type Family } from "../../../../shared/ip.ts";
+import type { ApplyReport, PolicyEngine } from "./engine.ts";
+import { decodeTable, type KernelTable } from "./decode.ts";
+import { compileState, invalidState, podDigest, PROTOS, spanToCidrs, type DirectionModel, type PodModel, type Span } from "./model.ts";
+import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
+import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
+
+export interface NftEngineOptions {
+  /** The agent's table (family inet); default aws-cni-np. */
+  table?: string;
+  /** A named network namespace (/run/netns/<name>) to program instead of our own. */
+  netns?: string;
+  log: Pick<Logger, "info" | "warn" | "debug">;
+  /** How nft is run (tests and benches may count or time it); default spawns nft. */
+  runner?: NftRunner;
+}
+
+export interface NftEngine extends PolicyEngine {
+  readonly table: string;
+}
+
+/** The base chains as render.ts declares them; a chain found otherwise is recreated. */
+const BASE_CHAINS: Record<Direction, { hook: string; prio: number }> = {
+  egress: { hook: "prerouting", prio: -110 },
+  ingress: { hook: "postrouting", prio: 90 },
+};
+
+export function createNftEngine(opts: NftEngineOptions): NftEngine {
+  const table = opts.table ?? DEFAULT_TABLE;
+  if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
+  const nft = opts.runner ?? nftRunner(opts.netns);
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  async function read(): Promise<{ kernel: KernelTable; baseChains: Map<string, any> } | undefined> {
+    const r = await nft.run(["-j", "list", "table", "inet", table]);
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.err)) return undefined;
+      throw nftFailed(`nft list table inet ${table}`, r);
+    }
+    const json = JSON.parse(r.out);
+    const baseChains = new Map<string, any>();
+    for (const item of json.nftables ?? []) if (item.chain?.hook) baseChains.set(item.chain.name, item.chain);
+    return { kernel: decodeTable(json), baseChains };
+  }
+
+  async function apply(state: Parameters<PolicyEngine["apply"]>[0]): Promise<ApplyReport> {
+    const model = compileState(state); // throws on bad input before the kernel is touched
+    const found = await read();
+    const kernel = found?.kernel;
+    const wanted = new Map(model.pods.map((p) => [p.hostVeth, p]));
+    const changed: PodModel[] = [];
+    for (const pod of model.pods) {
+      const k = kernel?.pods.get(pod.hostVeth);
+      if (k?.problem) opts.log.warn({ hostVeth: pod.hostVeth, problem: k.problem }, "policy chains edited outside the agent; rewriting them");
+      if (!k?.model || podDigest(k.model) !== podDigest(pod)) changed.push(pod);
+    }
+    const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
+    const stray = kernel ? [...kernel.chains.keys()].filter((c) => !own.has(c)) : [];
+    const removedPods = kernel ? [...kernel.pods.keys()].filter((v) => !wanted.has(v)) : [];
+    const t = `inet ${table}`;
+    const script: string[] = [];
+    for (const [name, chain] of found?.baseChains ?? []) {
+      const want = BASE_CHAINS[name as Direction];
+      if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") script.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
+    }
+    script.push(...renderSkeleton(table, model));
+    script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
+    for (const pod of changed) script.push(...renderPod(table, pod));
+    script.push(...renderDispatch(table, model.pods.map((p) => p.hostVeth)));
+    const started = performance.now();
+    const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);
+    const durationMs = performance.now() - started;
+    if (r.code !== 0) throw nftFailed(`nft -f (apply to table inet ${table})`, r);
+    const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
+    if (changed.length || removedPods.length) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10 }, "policy rules applied");
+    return report;
+  }
+
+  async function programmed(): Promise<PodPolicyState[]> {
+    const found = await read();
+    if (!found) return [];
+    const out: PodPolicyState[] = [];
+    for (const k of found.kernel.pods.values()) {
+      if (!k.model) {
+        opts.log.warn({ hostVeth: k.hostVeth, problem: k.problem }, "policy chains not readable (edited outside the agent); left out until the next apply");
+        continue;
+      }
+      const dispatched = (dir: Direction) => found.kernel.dispatch[dir].get(k.hostVeth) === chainOf(dir, k.hostVeth);
+      out.push({
+        namespace: k.model.namespace,
+        name: k.model.name,
+        hostVeth: k.hostVeth,
+        addresses: k.model.addresses,
+        ingress: dispatched("ingress") ? toDirectionState(k.model.ingress) : { kind: "open" },
+        egress: dispatched("egress") ? toDirectionState(k.model.egress) : { kind: "open" },
+      });
+    }
+    return out;
+  }
+
+  async function removeAll(): Promise<void> {
+    const r = await nft.run(["delete", "table", "inet", table]);
+    if (r.code !== 0 && !/No such file or directory/.test(r.err)) throw nftFailed(`nft delete table inet ${table}`, r);
+  }
+
+  return {
+    table,
+    apply: (state) => serial(() => apply(state)),
+    programmed: () => serial(programmed),
+    removeAll: () => serial(removeAll),
+  };
+}
+
+const cidrText = (family: Family, c: { base: bigint; prefix: number }) => `${formatIp(family, c.base)}/${c.prefix}`;
+const spanCidrs = (family: Family, spans: Span[]) => spans.flatMap((s) => spanToCidrs(family, s).map((c) => cidrText(family, c)));
+
+/** The canonical form back as the contract's rules: one rule per CIDR of each group. */
+export function toDirectionState(d: DirectionModel): DirectionState {
+  if (d.kind === "open") return { kind: "open" };
+  if (d.groups.length === 0) return { kind: "deny" };
+  const rules: PolicyRule[] = [];
+  for (const g of d.groups) {
+    const except = spanCidrs(g.family, g.except);
+    const ports: PolicyRule["ports"] = [];
+    if (g.ports !== null) {
+      for (const p of PROTOS) {
+        for (const s of g.ports[p] ?? []) {
+          const protocol = p.toUpperCase() as PolicyRule["ports"][number]["protocol"];
+          if (s.lo === 0n && s.hi === 65535n) ports.push({ protocol });
+          else if (s.lo === s.hi) ports.push({ protocol, port: Number(s.lo) });
+          else ports.push({ protocol, port: Number(s.lo), endPort: Number(s.hi) });
+        }
+      }
+    }
+    for (const cidr of spanCidrs(g.family, g.remotes)) rules.push({ cidr, except, ports });
+  }
+  return { kind: "rules", rules };
+}
