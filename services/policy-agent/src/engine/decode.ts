@@ -5,7 +5,7 @@
  * a bare value and may show an interval as a prefix or a range; all forms decode to spans.
  */
 import { parseIp, type Family } from "../../../../shared/ip.ts";
-import { mergeSpans, PROTOS, sortGroups, type DirectionModel, type PodModel, type PortSets, type Proto, type RuleGroup, type Span } from "./model.ts";
+import { ALL_PORTS, canonicalGroups, mergeSpans, PROTOS, type DirectionModel, type PodModel, type Proto, type RuleGroup, type Span } from "./model.ts";
 import { type Direction } from "./render.ts";
 
 type Json = any;
@@ -51,25 +51,17 @@ function addrSpans(family: Family, right: Json): Span[] {
   return mergeSpans((right?.set ? right.set : [right]).map((e: Json) => addrSpan(family, e)));
 }
 
-function portSpan(v: Json): Span {
-  if (typeof v === "number") return { lo: BigInt(v), hi: BigInt(v) };
-  if (Array.isArray(v?.range) && typeof v.range[0] === "number" && typeof v.range[1] === "number") return { lo: BigInt(v.range[0]), hi: BigInt(v.range[1]) };
-  fail(`port ${JSON.stringify(v)}`);
+function portSpans(right: Json): Span[] {
+  return mergeSpans(
+    (right?.set ? right.set : [right]).map((v: Json): Span => {
+      if (typeof v === "number") return { lo: BigInt(v), hi: BigInt(v) };
+      if (Array.isArray(v?.range) && typeof v.range[0] === "number" && typeof v.range[1] === "number") return { lo: BigInt(v.range[0]), hi: BigInt(v.range[1]) };
+      fail(`port ${JSON.stringify(v)}`);
+    }),
+  );
 }
 
-function portSets(right: Json): PortSets {
-  const acc: Partial<Record<Proto, Span[]>> = {};
-  for (const e of right?.set ? right.set : [right]) {
-    const [proto, port] = e?.concat ?? [];
-    if (!PROTOS.includes(proto)) fail(`protocol ${JSON.stringify(proto)}`);
-    (acc[proto as Proto] ??= []).push(portSpan(port));
-  }
-  const out: Partial<Record<Proto, Span[]>> = {};
-  for (const p of PROTOS) if (acc[p]) out[p] = mergeSpans(acc[p]);
-  return out;
-}
-
-const isPortKey = (left: Json) => left?.concat?.length === 2 && left.concat[0]?.meta?.key === "l4proto" && left.concat[1]?.payload?.protocol === "th" && left.concat[1]?.payload?.field === "dport";
+const isProto = (p: unknown): p is Proto => PROTOS.includes(p as Proto);
 
 /** One rule written by groupRule(), or a failure. */
 function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
@@ -77,7 +69,8 @@ function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
   let family: Family | undefined;
   let remotes: Span[] | undefined;
   let except: Span[] = [];
-  let ports: PortSets = null;
+  let proto: Proto | null = null;
+  let ports: Span[] = [];
   let verdict = false;
   for (const x of exprs) {
     if (x.counter !== undefined) continue;
@@ -95,11 +88,16 @@ function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
       if (m.op === "==" && !remotes) remotes = addrSpans(f, m.right);
       else if (m.op === "!=" && remotes) except = addrSpans(f, m.right);
       else fail(`address match ${m.op}`);
-    } else if (isPortKey(m.left) && m.op === "==" && ports === null) ports = portSets(m.right);
-    else fail("match");
+    } else if (pl && isProto(pl.protocol) && pl.field === "dport" && m.op === "==" && proto === null) {
+      proto = pl.protocol;
+      ports = portSpans(m.right);
+    } else if (m.left?.meta?.key === "l4proto" && isProto(m.right) && m.op === "==" && proto === null) {
+      proto = m.right;
+      ports = [ALL_PORTS];
+    } else fail("match");
   }
   if (!verdict || family === undefined || !remotes) fail("incomplete rule");
-  return { family, remotes, except, ports };
+  return { family, remotes, except, proto, ports };
 }
 
 const bare = (exprs: Json[], verdict: "accept" | "drop") => exprs.filter((x) => x.counter === undefined).length === 1 && exprs.some((x) => x[verdict] === null);
@@ -110,7 +108,7 @@ export function decodeDirection(dir: Direction, rules: Json[] | undefined): Dire
   if (exprs.length === 1 && bare(exprs[0]!, "accept")) return { kind: "open" };
   const last = exprs[exprs.length - 1];
   if (!last || !bare(last, "drop")) fail(`${dir} chain does not end in drop`);
-  return { kind: "rules", groups: sortGroups(exprs.slice(0, -1).map((e) => decodeGroup(dir, e))) };
+  return { kind: "rules", groups: canonicalGroups(exprs.slice(0, -1).map((e) => decodeGroup(dir, e))) };
 }
 
 /** The identity written into id-<veth> comments. */

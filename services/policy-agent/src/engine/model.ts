@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { ServiceError } from "../../../../shared/ipc/errors.ts";
 import { bits, canonicalIp, parseCidr, parseIp, type Family } from "../../../../shared/ip.ts";
 import { isValidIfName } from "../../../../shared/naming.ts";
-import { nodePolicyState, type DirectionState, type NodePolicyState, type PodPolicyState, type PolicyRule } from "../../../../shared/contracts/policy.ts";
+import { nodePolicyState, podPolicyState, type DirectionState, type NodePolicyState, type PodPolicyState, type PolicyRule } from "../../../../shared/contracts/policy.ts";
 
 export type Proto = "tcp" | "udp" | "sctp";
 export const PROTOS: readonly Proto[] = ["tcp", "udp", "sctp"];
@@ -24,15 +24,21 @@ export interface Span {
   hi: bigint;
 }
 
-/** Allowed ports per protocol; `null` means every protocol and port (ICMP too). */
-export type PortSets = Partial<Record<Proto, Span[]>> | null;
-
+/**
+ * One kernel rule: remote in `remotes`, not in `except`, and — unless `proto` is null (every
+ * protocol, ICMP too) — the protocol with its destination port in `ports`. A contract rule
+ * naming TCP and UDP becomes two groups; groups equal but for their remotes are joined.
+ */
 export interface RuleGroup {
   family: Family;
   remotes: Span[];
   except: Span[];
-  ports: PortSets;
+  proto: Proto | null;
+  /** Empty when `proto` is null; [0-65535] for every port of the protocol. */
+  ports: Span[];
 }
+
+export const ALL_PORTS: Span = { lo: 0n, hi: 65535n };
 
 export type DirectionModel = { kind: "open" } | { kind: "rules"; groups: RuleGroup[] };
 
@@ -98,15 +104,14 @@ export function spanToCidrs(family: Family, span: Span): Array<{ base: bigint; p
   return out;
 }
 
-function portSets(ports: PolicyRule["ports"], field: string): PortSets {
-  if (ports.length === 0) return null;
+function portsByProto(ports: PolicyRule["ports"], field: string): Array<[Proto, Span[]]> {
   const acc: Partial<Record<Proto, Span[]>> = {};
   ports.forEach((p, i) => {
     const proto = p.protocol.toLowerCase() as Proto;
     let span: Span;
     if (p.port === undefined) {
       if (p.endPort !== undefined) throw invalidState(`${field}.${i}.endPort`, "endPort needs port");
-      span = { lo: 0n, hi: 65535n };
+      span = ALL_PORTS;
     } else {
       const end = p.endPort ?? p.port;
       if (end < p.port) throw invalidState(`${field}.${i}.endPort`, `${end} is below port ${p.port}`);
@@ -114,15 +119,25 @@ function portSets(ports: PolicyRule["ports"], field: string): PortSets {
     }
     (acc[proto] ??= []).push(span);
   });
-  const out: Partial<Record<Proto, Span[]>> = {};
-  for (const proto of PROTOS) if (acc[proto]) out[proto] = mergeSpans(acc[proto]);
-  return out;
+  return PROTOS.filter((p) => acc[p]).map((p) => [p, mergeSpans(acc[p]!)]);
+}
+
+/** Joins groups equal but for their remotes, and sorts: the canonical list. */
+export function canonicalGroups(groups: RuleGroup[]): RuleGroup[] {
+  const byKey = new Map<string, RuleGroup>();
+  for (const g of groups) {
+    const key = groupKey({ ...g, remotes: [] });
+    const known = byKey.get(key);
+    if (known) known.remotes.push(...g.remotes);
+    else byKey.set(key, { ...g, remotes: [...g.remotes] });
+  }
+  return sortGroups([...byKey.values()].map((g) => ({ ...g, remotes: mergeSpans(g.remotes) })));
 }
 
 function compileDirection(dir: DirectionState, field: string): DirectionModel {
   if (dir.kind === "open") return { kind: "open" };
   if (dir.kind === "deny") return { kind: "rules", groups: [] };
-  const byKey = new Map<string, RuleGroup>();
+  const groups: RuleGroup[] = [];
   dir.rules.forEach((rule, i) => {
     const c = cidrSpan(rule.cidr);
     if (!c) throw invalidState(`${field}.rules.${i}.cidr`, `${JSON.stringify(rule.cidr)} is not a CIDR`);
@@ -132,14 +147,11 @@ function compileDirection(dir: DirectionState, field: string): DirectionModel {
       if (!x) throw invalidState(`${field}.rules.${i}.except.${j}`, `${JSON.stringify(e)} is not a CIDR`);
       if (x.family === c.family) except.push(x.span); // another family's except can never match
     });
-    const group: RuleGroup = { family: c.family, remotes: [c.span], except: mergeSpans(except), ports: portSets(rule.ports, `${field}.rules.${i}.ports`) };
-    const key = groupKey({ ...group, remotes: [] });
-    const known = byKey.get(key);
-    if (known) known.remotes.push(c.span);
-    else byKey.set(key, group);
+    const base = { family: c.family, remotes: [c.span], except: mergeSpans(except) };
+    if (rule.ports.length === 0) groups.push({ ...base, proto: null, ports: [] });
+    else for (const [proto, ports] of portsByProto(rule.ports, `${field}.rules.${i}.ports`)) groups.push({ ...base, proto, ports });
   });
-  const groups = [...byKey.values()].map((g) => ({ ...g, remotes: mergeSpans(g.remotes) }));
-  return { kind: "rules", groups: sortGroups(groups) };
+  return { kind: "rules", groups: canonicalGroups(groups) };
 }
 
 export function sortGroups(groups: RuleGroup[]): RuleGroup[] {
@@ -149,7 +161,7 @@ export function sortGroups(groups: RuleGroup[]): RuleGroup[] {
 const spanText = (s: Span) => `${s.lo.toString(16)}-${s.hi.toString(16)}`;
 
 export function groupKey(g: RuleGroup): string {
-  const ports = g.ports === null ? "*" : PROTOS.filter((p) => g.ports?.[p]).map((p) => `${p}:${g.ports![p]!.map(spanText).join(",")}`).join(";");
+  const ports = g.proto === null ? "*" : `${g.proto}:${g.ports.map(spanText).join(",")}`;
   return `${g.family}|${ports}|${g.except.map(spanText).join(",")}|${g.remotes.map(spanText).join(",")}`;
 }
 
@@ -171,25 +183,40 @@ function compilePod(pod: PodPolicyState, field: string): PodModel {
   return { hostVeth: pod.hostVeth, namespace: pod.namespace, name: pod.name, addresses, ingress: compileDirection(pod.ingress, `${field}.ingress`), egress: compileDirection(pod.egress, `${field}.egress`) };
 }
 
-/** Validates the whole state (zod shape, then the engine's own limits) and reduces it; throws before anything is touched. */
-export function compileState(input: NodePolicyState): NodeModel {
-  const parsed = nodePolicyState.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw invalidState(issue.path.map(String).join(".") || "(state)", issue.message);
-  }
-  const state = parsed.data;
-  const seen = new Set<string>();
-  const pods = state.pods.map((p, i) => {
-    if (seen.has(p.hostVeth)) throw invalidState(`pods.${i}.hostVeth`, `${p.hostVeth} is used by two pods`);
-    seen.add(p.hostVeth);
-    return compilePod(p, `pods.${i}`);
+function zodField<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, value: unknown, prefix: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw invalidState([prefix, ...issue.path.map(String)].filter((x) => x !== "").join(".") || "(state)", issue.message);
+}
+
+/**
+ * Compiles a node's state, reusing `previous` for pods whose input is unchanged (same JSON:
+ * a node's 110 pods with hundreds of peer addresses each take a second to validate and
+ * reduce, an unchanged one only its serialisation). Throws before anything is touched.
+ */
+export function compileStateCached(input: NodePolicyState, previous: Map<string, { input: string; model: PodModel }> = new Map()): { model: NodeModel; cache: Map<string, { input: string; model: PodModel }> } {
+  const nodeAddresses = zodField(nodePolicyState.shape.nodeAddresses, input?.nodeAddresses, "nodeAddresses");
+  if (!Array.isArray(input?.pods)) throw invalidState("pods", "must be an array");
+  const cache = new Map<string, { input: string; model: PodModel }>();
+  const pods = input.pods.map((raw, i) => {
+    const text = JSON.stringify(raw);
+    const known = previous.get(raw?.hostVeth);
+    const model = known?.input === text ? known.model : compilePod(zodField(podPolicyState, raw, `pods.${i}`), `pods.${i}`);
+    if (cache.has(model.hostVeth)) throw invalidState(`pods.${i}.hostVeth`, `${model.hostVeth} is used by two pods`);
+    cache.set(model.hostVeth, { input: text, model });
+    return model;
   });
   const node4: Span[] = [];
   const node6: Span[] = [];
-  for (const a of state.nodeAddresses) {
+  for (const a of nodeAddresses) {
     const ip = parseIp(a)!;
     (ip.family === 4 ? node4 : node6).push({ lo: ip.value, hi: ip.value });
   }
-  return { node4: mergeSpans(node4), node6: mergeSpans(node6), pods };
+  return { model: { node4: mergeSpans(node4), node6: mergeSpans(node6), pods }, cache };
+}
+
+/** Validates the whole state (zod shape, then the engine's own limits) and reduces it; throws before anything is touched. */
+export function compileState(input: NodePolicyState): NodeModel {
+  return compileStateCached(input).model;
 }

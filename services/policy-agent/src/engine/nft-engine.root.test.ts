@@ -24,7 +24,7 @@ const log = pino({ level: "silent" });
 
 gate.beforeAll(async () => {
   await lab.start(4);
-  engine = createNftEngine({ netns: lab.node.ns, log });
+  engine = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 0 }); // every apply reads back
 }, 30_000);
 gate.afterAll(() => lab.close());
 
@@ -173,6 +173,22 @@ gate.describe("nftables policy engine (real kernel)", () => {
     expect(await lab.probe(p0.ns, p1.v4, "tcp", 8080)).toBe(true);
     expect(await lab.probe(p2.ns, p0.v4, "tcp", 8080)).toBe(false);
     expect(nft("list", "table", "inet", engine.table).out).not.toContain("eg-stray");
+  }, 20_000);
+
+  gate.test("between read-backs apply trusts its own writes, and a table removed behind its back is rebuilt", async () => {
+    const trusting = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
+    const state = mixedState();
+    await trusting.apply(state); // first apply: reads back
+    state.pods[2] = podState(lab.pods[2]!, OPEN, OPEN);
+    expect((await trusting.apply(state)).changedPods).toEqual([lab.pods[2]!.hostVeth]);
+    expect(await lab.probe(lab.pods[2]!.ns, lab.pods[0]!.v4, "tcp", 8080)).toBe(true);
+    nft("delete", "table", "inet", trusting.table);
+    const fewer = { ...state, pods: state.pods.slice(0, 3) }; // removing pod3 names chains that are gone: the transaction fails, apply reads back and retries
+    const r = await trusting.apply(fewer);
+    expect(r.changedPods.sort()).toEqual(lab.pods.slice(0, 3).map((p) => p.hostVeth).sort());
+    expect(await lab.probe(lab.pods[1]!.ns, lab.pods[2]!.v4, "tcp", 8080)).toBe(true);
+    expect(await lab.probe(lab.pods[2]!.ns, lab.pods[1]!.v4, "tcp", 9090)).toBe(false); // pod1's ingress rules are back
+    expect((await trusting.programmed()).map((p) => p.hostVeth).sort()).toEqual(lab.pods.slice(0, 3).map((p) => p.hostVeth).sort());
   }, 20_000);
 
   gate.test("bad input names the field and changes nothing", async () => {

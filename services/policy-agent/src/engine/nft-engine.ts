@@ -11,7 +11,7 @@ import type { PodPolicyState, PolicyRule, DirectionState } from "../../../../sha
 import { formatIp, type Family } from "../../../../shared/ip.ts";
 import type { ApplyReport, PolicyEngine } from "./engine.ts";
 import { decodeTable, type KernelTable } from "./decode.ts";
-import { compileState, invalidState, podDigest, PROTOS, spanToCidrs, type DirectionModel, type PodModel, type Span } from "./model.ts";
+import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
 import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
 
@@ -23,6 +23,14 @@ export interface NftEngineOptions {
   log: Pick<Logger, "info" | "warn" | "debug">;
   /** How nft is run (tests and benches may count or time it); default spawns nft. */
   runner?: NftRunner;
+  /**
+   * How old the last read-back may be before an apply reads the table again (default
+   * 10 s; 0: every apply). Reading back 110 pods of hundreds of rules costs about as much as
+   * writing them, so between read-backs apply trusts what its own last transaction wrote;
+   * hand edits are repaired by the first apply after the interval (the agent reconciles
+   * periodically), and any failed transaction forces a read-back.
+   */
+  verifyIntervalMs?: number;
 }
 
 export interface NftEngine extends PolicyEngine {
@@ -58,36 +66,59 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     return { kernel: decodeTable(json), baseChains };
   }
 
-  async function apply(state: Parameters<PolicyEngine["apply"]>[0]): Promise<ApplyReport> {
-    const model = compileState(state); // throws on bad input before the kernel is touched
-    const found = await read();
-    const kernel = found?.kernel;
-    const wanted = new Map(model.pods.map((p) => [p.hostVeth, p]));
-    const changed: PodModel[] = [];
-    for (const pod of model.pods) {
-      const k = kernel?.pods.get(pod.hostVeth);
-      if (k?.problem) opts.log.warn({ hostVeth: pod.hostVeth, problem: k.problem }, "policy chains edited outside the agent; rewriting them");
-      if (!k?.model || podDigest(k.model) !== podDigest(pod)) changed.push(pod);
-    }
-    const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
-    const stray = kernel ? [...kernel.chains.keys()].filter((c) => !own.has(c)) : [];
-    const removedPods = kernel ? [...kernel.pods.keys()].filter((v) => !wanted.has(v)) : [];
+  let compiled = new Map<string, { input: string; model: PodModel }>();
+  /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
+  let written: Map<string, string> | undefined;
+  let verifiedAt = -Infinity;
+  const verifyIntervalMs = opts.verifyIntervalMs ?? 10_000;
+
+  /** What the kernel holds: read back and decoded, or (between read-backs) what we wrote. */
+  async function kernelView(wanted: Set<string>) {
     const t = `inet ${table}`;
-    const script: string[] = [];
+    if (written && performance.now() - verifiedAt < verifyIntervalMs) {
+      const chains = [...written.keys()].flatMap((v) => [chainOf("egress", v), chainOf("ingress", v), idChainOf(v)]);
+      return { digests: written, chains, pods: [...written.keys()], prelude: [] as string[], verified: false };
+    }
+    const found = await read();
+    const digests = new Map<string, string>();
+    for (const k of found?.kernel.pods.values() ?? []) {
+      if (k.model) digests.set(k.hostVeth, podDigest(k.model));
+      else if (wanted.has(k.hostVeth)) opts.log.warn({ hostVeth: k.hostVeth, problem: k.problem }, "policy chains edited outside the agent; rewriting them");
+    }
+    const prelude: string[] = [];
     for (const [name, chain] of found?.baseChains ?? []) {
       const want = BASE_CHAINS[name as Direction];
-      if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") script.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
+      if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") prelude.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
     }
-    script.push(...renderSkeleton(table, model));
+    return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], prelude, verified: true };
+  }
+
+  async function apply(state: Parameters<PolicyEngine["apply"]>[0], retried = false): Promise<ApplyReport> {
+    const { model, cache } = compileStateCached(state, compiled); // throws on bad input before the kernel is touched
+    const wanted = new Set(model.pods.map((p) => p.hostVeth));
+    const view = await kernelView(wanted);
+    const changed = model.pods.filter((p) => view.digests.get(p.hostVeth) !== podDigest(p));
+    const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
+    const stray = view.chains.filter((c) => !own.has(c));
+    const removedPods = view.pods.filter((v) => !wanted.has(v));
+    const t = `inet ${table}`;
+    const script = [...view.prelude, ...renderSkeleton(table, model)];
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
     for (const pod of changed) script.push(...renderPod(table, pod));
     script.push(...renderDispatch(table, model.pods.map((p) => p.hostVeth)));
     const started = performance.now();
     const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);
     const durationMs = performance.now() - started;
-    if (r.code !== 0) throw nftFailed(`nft -f (apply to table inet ${table})`, r);
+    if (r.code !== 0) {
+      written = undefined; // what the kernel holds is unknown now: the next try reads it back
+      if (!view.verified && !retried) return apply(state, true);
+      throw nftFailed(`nft -f (apply to table inet ${table})`, r);
+    }
+    compiled = cache;
+    written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+    if (view.verified) verifiedAt = started;
     const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
-    if (changed.length || removedPods.length) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10 }, "policy rules applied");
+    if (changed.length || removedPods.length) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, verified: view.verified }, "policy rules applied");
     return report;
   }
 
@@ -114,6 +145,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   }
 
   async function removeAll(): Promise<void> {
+    written = undefined;
     const r = await nft.run(["delete", "table", "inet", table]);
     if (r.code !== 0 && !/No such file or directory/.test(r.err)) throw nftFailed(`nft delete table inet ${table}`, r);
   }
@@ -136,17 +168,8 @@ export function toDirectionState(d: DirectionModel): DirectionState {
   const rules: PolicyRule[] = [];
   for (const g of d.groups) {
     const except = spanCidrs(g.family, g.except);
-    const ports: PolicyRule["ports"] = [];
-    if (g.ports !== null) {
-      for (const p of PROTOS) {
-        for (const s of g.ports[p] ?? []) {
-          const protocol = p.toUpperCase() as PolicyRule["ports"][number]["protocol"];
-          if (s.lo === 0n && s.hi === 65535n) ports.push({ protocol });
-          else if (s.lo === s.hi) ports.push({ protocol, port: Number(s.lo) });
-          else ports.push({ protocol, port: Number(s.lo), endPort: Number(s.hi) });
-        }
-      }
-    }
+    const protocol = g.proto?.toUpperCase() as PolicyRule["ports"][number]["protocol"];
+    const ports: PolicyRule["ports"] = g.proto === null ? [] : g.ports.map((s) => (s.lo === ALL_PORTS.lo && s.hi === ALL_PORTS.hi ? { protocol } : s.lo === s.hi ? { protocol, port: Number(s.lo) } : { protocol, port: Number(s.lo), endPort: Number(s.hi) }));
     for (const cidr of spanCidrs(g.family, g.remotes)) rules.push({ cidr, except, ports });
   }
   return { kind: "rules", rules };

@@ -36,14 +36,16 @@ describe("compile and render", () => {
     const peers = Array.from({ length: 300 }, (_, i) => ({ cidr: `10.2.${i >> 8}.${i & 255}/32`, except: [], ports: [{ protocol: "TCP" as const, port: 80 }] }));
     const m = compileOne(pod([...peers, { cidr: "10.3.0.0/16", except: ["10.3.1.0/24"], ports: [] }]));
     const rules = directionRules("egress", m.egress);
-    expect(rules).toEqual(["ip daddr { 10.3.0.0/16 } ip daddr != { 10.3.1.0/24 } accept", "ip daddr { 10.2.0.0-10.2.1.43 } meta l4proto . th dport { tcp . 80 } accept", "drop"]);
+    expect(rules).toEqual(["ip daddr 10.3.0.0/16 ip daddr != 10.3.1.0/24 accept", "ip daddr 10.2.0.0-10.2.1.43 tcp dport 80 accept", "drop"]);
   });
 
-  test("ports: ranges, protocol-only entries, no cap, all three protocols", () => {
+  test("ports: one rule per protocol, ranges, protocol-only entries, no cap", () => {
     const ports: PolicyRule["ports"] = [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 8000, endPort: 8100 }, { protocol: "TCP", port: 8050 }, { protocol: "SCTP" }, ...Array.from({ length: 30 }, (_, i) => ({ protocol: "UDP" as const, port: 2000 + 2 * i }))];
-    const [rule] = directionRules("ingress", compileOne(pod([], { ingress: { kind: "rules", rules: [{ cidr: "fd00::/64", except: [], ports }] } })).ingress);
-    expect(rule).toStartWith("ip6 saddr { fd00::/64 } meta l4proto . th dport { tcp . 8000-8100, udp . 53, udp . 2000, udp . 2002,");
-    expect(rule).toEndWith("udp . 2058, sctp . 0-65535 } accept");
+    const rules = directionRules("ingress", compileOne(pod([], { ingress: { kind: "rules", rules: [{ cidr: "fd00::/64", except: [], ports }] } })).ingress);
+    expect(rules).toHaveLength(4);
+    expect(rules.slice(0, 2)).toEqual(["ip6 saddr fd00::/64 meta l4proto sctp accept", "ip6 saddr fd00::/64 tcp dport 8000-8100 accept"]);
+    expect(rules[2]).toStartWith("ip6 saddr fd00::/64 udp dport { 53, 2000, 2002,");
+    expect(rules[2]).toEndWith(", 2058 } accept");
   });
 
   test("open and deny", () => {
@@ -91,7 +93,9 @@ describe("bad input names the field", () => {
 
 describe("decode (nft -j shapes)", () => {
   const addr = (v: unknown) => ({ match: { op: "==", left: { payload: { protocol: "ip", field: "daddr" } }, right: v } });
-  const ports = { match: { op: "==", left: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, right: { set: [{ concat: ["tcp", 80] }, { concat: ["udp", { range: [1000, 2000] }] }] } } };
+  const tcp80 = { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 80 } };
+  const udpRange = { match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: { set: [{ range: [1000, 1500] }, { range: [1501, 2000] }] } } };
+  const anySctp = { match: { op: "==", left: { meta: { key: "l4proto" } }, right: "sctp" } };
   const rule = (chain: string, expr: unknown[], comment?: string) => ({ rule: { family: "inet", table: "t", chain, handle: 1, expr, ...(comment ? { comment } : {}) } });
   const listing = (egRules: unknown[]) => ({
     nftables: [
@@ -109,10 +113,13 @@ describe("decode (nft -j shapes)", () => {
     { cidr: "10.2.0.1/32", except: [], ports: [{ protocol: "TCP", port: 80 }, { protocol: "UDP", port: 1000, endPort: 2000 }] },
     { cidr: "10.3.0.0/16", except: [], ports: [{ protocol: "TCP", port: 80 }, { protocol: "UDP", port: 1000, endPort: 2000 }] },
     { cidr: "10.4.0.0/31", except: [], ports: [{ protocol: "TCP", port: 80 }, { protocol: "UDP", port: 1000, endPort: 2000 }] },
+    { cidr: "10.9.0.0/16", except: ["10.9.9.0/24"], ports: [{ protocol: "SCTP" }] },
   ], { hostVeth: "v1" });
+  const many = addr({ set: ["10.2.0.1", { prefix: { addr: "10.3.0.0", len: 16 } }, { range: ["10.4.0.0", "10.4.0.1"] }] });
+  const sctpRule = [addr({ prefix: { addr: "10.9.0.0", len: 16 } }), { match: { op: "!=", left: { payload: { protocol: "ip", field: "daddr" } }, right: { prefix: { addr: "10.9.9.0", len: 24 } } } }, anySctp, { accept: null }];
 
   test("bare values, prefixes, ranges and sets decode to the same canonical pod", () => {
-    const t = decodeTable(listing([[addr({ set: ["10.2.0.1", { prefix: { addr: "10.3.0.0", len: 16 } }, { range: ["10.4.0.0", "10.4.0.1"] }] }), ports, { accept: null }]]));
+    const t = decodeTable(listing([[many, tcp80, { accept: null }], [many, udpRange, { accept: null }], sctpRule]));
     expect(t.pods.get("v1")?.problem).toBeUndefined();
     expect(podDigest(t.pods.get("v1")!.model!)).toBe(podDigest(compileOne(want)));
     expect(t.dispatch.egress.get("v1")).toBe("eg-v1");

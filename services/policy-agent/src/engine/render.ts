@@ -17,7 +17,7 @@
  * that denies a flow stops its established connection with the transaction.
  */
 import { formatIp, type Family } from "../../../../shared/ip.ts";
-import { PROTOS, type DirectionModel, type NodeModel, type PodModel, type RuleGroup, type Span } from "./model.ts";
+import { ALL_PORTS, type DirectionModel, type NodeModel, type PodModel, type RuleGroup, type Span } from "./model.ts";
 
 export const DEFAULT_TABLE = "aws-cni-np";
 export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -54,16 +54,18 @@ function spanText(family: Family, s: Span): string {
 }
 
 const portText = (s: Span) => (s.lo === s.hi ? `${s.lo}` : `${s.lo}-${s.hi}`);
+/** One element bare, several in an anonymous set: a bare value needs no set in the kernel. */
+const oneOrSet = (items: string[]) => (items.length === 1 ? items[0]! : `{ ${items.join(", ")} }`);
 
-/** One group as one rule: remote in the set, not in except, protocol and port in the set. */
+/** One group as one rule: remote in the set, not in except, then the protocol and its ports. */
 export function groupRule(dir: Direction, g: RuleGroup): string {
   const proto = g.family === 4 ? "ip" : "ip6";
   const field = dir === "egress" ? "daddr" : "saddr";
-  const parts = [`${proto} ${field} { ${g.remotes.map((s) => spanText(g.family, s)).join(", ")} }`];
-  if (g.except.length > 0) parts.push(`${proto} ${field} != { ${g.except.map((s) => spanText(g.family, s)).join(", ")} }`);
-  if (g.ports !== null) {
-    const elems = PROTOS.flatMap((p) => (g.ports?.[p] ?? []).map((s) => `${p} . ${portText(s)}`));
-    parts.push(`meta l4proto . th dport { ${elems.join(", ")} }`);
+  const parts = [`${proto} ${field} ${oneOrSet(g.remotes.map((s) => spanText(g.family, s)))}`];
+  if (g.except.length > 0) parts.push(`${proto} ${field} != ${oneOrSet(g.except.map((s) => spanText(g.family, s)))}`);
+  if (g.proto !== null) {
+    const every = g.ports.length === 1 && g.ports[0]!.lo === ALL_PORTS.lo && g.ports[0]!.hi === ALL_PORTS.hi;
+    parts.push(every ? `meta l4proto ${g.proto}` : `${g.proto} dport ${oneOrSet(g.ports.map(portText))}`);
   }
   return `${parts.join(" ")} accept`;
 }
