@@ -4,7 +4,8 @@
  * plus 200 peer-pod addresses on ingress (a namespace selector's pods). Measured per round:
  * the first apply (empty table: every pod written), an apply with nothing changed (read
  * back, compare, refill the skeleton), an apply where one pod changed, and programmed()
- * (read back and decode). Baseline, in the same round: rewriting every pod (the table
+ * (read back and decode); and an apply that reads the table back (what every apply does
+ * once its read-back is older than verifyIntervalMs, 10 s by default). Baseline, in the same round: rewriting every pod (the table
  * removed first), which is what a non-incremental engine does on every change.
  * Needs root; works in a namespace of its own and removes it.
  *
@@ -67,8 +68,9 @@ const run = (args: string[]) => Bun.spawnSync(args, { stdout: "ignore", stderr: 
 if (run(["ip", "netns", "add", ns]) !== 0) throw new Error(`ip netns add ${ns} failed`);
 try {
   const engine = createNftEngine({ netns: ns, log: pino({ level: "silent" }) });
+  const verifying = createNftEngine({ netns: ns, log: pino({ level: "silent" }), verifyIntervalMs: 0 });
   const s = state();
-  const rows = { first: [] as number[], firstTx: [] as number[], unchanged: [] as number[], onePod: [] as number[], onePodTx: [] as number[], programmed: [] as number[] };
+  const rows = { first: [] as number[], firstTx: [] as number[], unchanged: [] as number[], verified: [] as number[], onePod: [] as number[], onePodTx: [] as number[], programmed: [] as number[] };
   let kernelRules = 0;
   for (let round = 0; round < ROUNDS; round++) {
     await engine.removeAll();
@@ -79,6 +81,9 @@ try {
     const [same, r2] = await timed(() => engine.apply(s));
     if (r2.changedPods.length !== 0) throw new Error("unchanged apply rewrote pods");
     rows.unchanged.push(same);
+    const [checked, rv] = await timed(() => verifying.apply(s));
+    if (rv.changedPods.length !== 0) throw new Error("read-back apply rewrote pods");
+    rows.verified.push(checked);
     const changed = structuredClone(s);
     const pod = changed.pods[round % PODS]!;
     if (pod.egress.kind === "rules") pod.egress.rules[2]!.ports = [{ protocol: "TCP", port: 443 + round }];
@@ -100,6 +105,7 @@ try {
   line("first apply (every pod written)", rows.first);
   line("  of which the nft transaction", rows.firstTx);
   line("apply, nothing changed", rows.unchanged);
+  line("apply with read-back, nothing changed", rows.verified);
   line("apply, one pod changed", rows.onePod);
   line("  of which the nft transaction", rows.onePodTx);
   line("programmed() (read back, decode)", rows.programmed);

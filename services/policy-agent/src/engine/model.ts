@@ -170,9 +170,14 @@ function directionKey(d: DirectionModel): string {
 }
 
 /** Digest of a pod's canonical form: equal digests, equal kernel rules. */
+const digests = new WeakMap<PodModel, string>();
 export function podDigest(p: PodModel): string {
+  const known = digests.get(p);
+  if (known !== undefined) return known;
   const text = [p.hostVeth, p.namespace, p.name, p.addresses.join(","), `in ${directionKey(p.ingress)}`, `eg ${directionKey(p.egress)}`].join("\n");
-  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+  const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  digests.set(p, digest);
+  return digest;
 }
 
 function compilePod(pod: PodPolicyState, field: string): PodModel {

@@ -69,6 +69,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   let compiled = new Map<string, { input: string; model: PodModel }>();
   /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
   let written: Map<string, string> | undefined;
+  let writtenNodes = "";
   let verifiedAt = -Infinity;
   const verifyIntervalMs = opts.verifyIntervalMs ?? 10_000;
 
@@ -101,6 +102,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
     const stray = view.chains.filter((c) => !own.has(c));
     const removedPods = view.pods.filter((v) => !wanted.has(v));
+    const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
+    if (!view.verified && changed.length === 0 && removedPods.length === 0 && nodeKey === writtenNodes) return { changedPods: [], removedPods: [], durationMs: 0 }; // trusted and unchanged: no transaction
     const t = `inet ${table}`;
     const script = [...view.prelude, ...renderSkeleton(table, model)];
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
@@ -116,6 +119,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     }
     compiled = cache;
     written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+    writtenNodes = nodeKey;
     if (view.verified) verifiedAt = started;
     const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
     if (changed.length || removedPods.length) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, verified: view.verified }, "policy rules applied");
