@@ -3,8 +3,9 @@
  * wired as the CNI wires them (test-support/policy-lab.ts), TCP and UDP echo on 8080 and
  * 9090, IPv4 and IPv6. Verdicts are read from real probes made inside the pods and the
  * node; every probe is also checked against explainFlow, so the kernel and /debug agree.
- * SCTP: this machine's kernel has no SCTP sockets, so SCTP is covered by the renderer and
- * explain tests (the rules with `sctp` load here, see the first test's table).
+ * SCTP: this machine's kernel has no SCTP sockets (socket(…, IPPROTO_SCTP) fails with
+ * EPROTONOSUPPORT), so no SCTP probe: pod1 carries SCTP rules that the kernel loads and
+ * programmed() reads back, and the renderer and explain tests cover their semantics.
  */
 import { expect } from "bun:test";
 import pino from "pino";
@@ -94,7 +95,7 @@ function mixedState(): NodePolicyState {
           { cidr: "0.0.0.0/0", except: ["10.99.0.0/16"], ports: [] },
         ],
       }),
-      podState(p1, { kind: "rules", rules: [{ cidr: `${p0.v4}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }, { protocol: "UDP", port: 8080 }] }, { cidr: "fd99:1::/64", except: [`${p2.v6}/128`], ports: [] }] }, OPEN),
+      podState(p1, { kind: "rules", rules: [{ cidr: `${p0.v4}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }, { protocol: "UDP", port: 8080 }] }, { cidr: "fd99:1::/64", except: [`${p2.v6}/128`], ports: [] }, { cidr: "10.99.2.0/24", except: [], ports: [{ protocol: "SCTP", port: 9999 }, { protocol: "SCTP", port: 38412, endPort: 38420 }] }] }, OPEN),
       podState(p2, DENY, DENY),
       podState(p3, DENY, OPEN),
     ],

@@ -13,7 +13,7 @@ import type { ApplyReport, PolicyEngine } from "./engine.ts";
 import { decodeTable, type KernelTable } from "./decode.ts";
 import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
-import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
+import { BASE_CHAINS, chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
 
 export interface NftEngineOptions {
   /** The agent's table (family inet); default aws-cni-np. */
@@ -36,12 +36,6 @@ export interface NftEngineOptions {
 export interface NftEngine extends PolicyEngine {
   readonly table: string;
 }
-
-/** The base chains as render.ts declares them; a chain found otherwise is recreated. */
-const BASE_CHAINS: Record<Direction, { hook: string; prio: number }> = {
-  egress: { hook: "prerouting", prio: -110 },
-  ingress: { hook: "postrouting", prio: 90 },
-};
 
 export function createNftEngine(opts: NftEngineOptions): NftEngine {
   const table = opts.table ?? DEFAULT_TABLE;
@@ -88,7 +82,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     }
     const prelude: string[] = [];
     for (const [name, chain] of found?.baseChains ?? []) {
-      const want = BASE_CHAINS[name as Direction];
+      const want = BASE_CHAINS[name as Direction] as (typeof BASE_CHAINS)[Direction] | undefined; // a base chain found otherwise is recreated
       if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") prelude.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
     }
     return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], prelude, verified: true };

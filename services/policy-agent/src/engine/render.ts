@@ -22,8 +22,11 @@ import { ALL_PORTS, type DirectionModel, type NodeModel, type PodModel, type Rul
 export const DEFAULT_TABLE = "aws-cni-np";
 export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-export const EGRESS_HOOK_PRIORITY = "dstnat - 10";
-export const INGRESS_HOOK_PRIORITY = "srcnat - 10";
+/** The base chains: hook, priority as written, and as `nft -j` reports it (dstnat = -100, srcnat = 100). */
+export const BASE_CHAINS = {
+  egress: { hook: "prerouting", priority: "dstnat - 10", prio: -110 },
+  ingress: { hook: "postrouting", priority: "srcnat - 10", prio: 90 },
+} as const;
 export const ND_TYPES = "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert";
 
 export type Direction = "ingress" | "egress";
@@ -90,12 +93,6 @@ export function renderPod(table: string, pod: PodModel): string[] {
   return lines;
 }
 
-/** Removes one pod's chains by name (the maps are rewritten by the skeleton first). */
-export function renderPodRemoval(table: string, veth: string): string[] {
-  const t = `inet ${table}`;
-  return [chainOf("egress", veth), chainOf("ingress", veth), idChainOf(veth)].flatMap((c) => [`flush chain ${t} ${c}`, `delete chain ${t} ${c}`]);
-}
-
 function baseChain(dir: Direction): string[] {
   const remote = dir === "egress" ? "daddr" : "saddr";
   const dev = dir === "egress" ? "iifname" : "oifname";
@@ -121,8 +118,7 @@ export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "n
     `add set ${t} node-v6 { type ipv6_addr; flags interval; }`,
     `add map ${t} egress-pods { type ifname : verdict; }`,
     `add map ${t} ingress-pods { type ifname : verdict; }`,
-    `add chain ${t} egress { type filter hook prerouting priority ${EGRESS_HOOK_PRIORITY}; policy accept; }`,
-    `add chain ${t} ingress { type filter hook postrouting priority ${INGRESS_HOOK_PRIORITY}; policy accept; }`,
+    ...(["egress", "ingress"] as const).map((d) => `add chain ${t} ${d} { type filter hook ${BASE_CHAINS[d].hook} priority ${BASE_CHAINS[d].priority}; policy accept; }`),
     `flush chain ${t} egress`,
     `flush chain ${t} ingress`,
     `flush set ${t} node-v4`,
