@@ -23,6 +23,8 @@ export interface KernelTable {
   pods: Map<string, KernelPod>;
   /** veth → chain the dispatch map jumps to. */
   dispatch: Record<Direction, Map<string, string>>;
+  /** The node's addresses as the sets hold them; undefined when a set is missing or unreadable. */
+  node: { v4?: Span[]; v6?: Span[] };
 }
 
 class Unreadable extends Error {}
@@ -125,12 +127,20 @@ const POD_CHAIN = /^(eg|in|id)-(.+)$/;
 export function decodeTable(listing: Json): KernelTable {
   const chains = new Map<string, Json[]>();
   const dispatch: KernelTable["dispatch"] = { egress: new Map(), ingress: new Map() };
+  const node: KernelTable["node"] = {};
   for (const item of listing?.nftables ?? []) {
     if (item.chain) chains.set(item.chain.name, chains.get(item.chain.name) ?? []);
     else if (item.rule) {
       const list = chains.get(item.rule.chain) ?? [];
       list.push(item.rule);
       chains.set(item.rule.chain, list);
+    } else if (item.set && (item.set.name === "node-v4" || item.set.name === "node-v6")) {
+      const family: Family = item.set.name === "node-v4" ? 4 : 6;
+      try {
+        node[family === 4 ? "v4" : "v6"] = item.set.elem ? addrSpans(family, { set: item.set.elem }) : [];
+      } catch (err) {
+        if (!(err instanceof Unreadable)) throw err;
+      }
     } else if (item.map && (item.map.name === "egress-pods" || item.map.name === "ingress-pods")) {
       const dir: Direction = item.map.name === "egress-pods" ? "egress" : "ingress";
       for (const [key, value] of item.map.elem ?? []) if (typeof key === "string" && value?.jump?.target) dispatch[dir].set(key, value.jump.target);
@@ -150,5 +160,5 @@ export function decodeTable(listing: Json): KernelTable {
       pods.set(veth, { hostVeth: veth, problem: err.message });
     }
   }
-  return { chains, pods, dispatch };
+  return { chains, pods, dispatch, node };
 }

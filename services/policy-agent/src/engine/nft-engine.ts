@@ -1,19 +1,24 @@
 /**
- * The nftables PolicyEngine. Each apply reads the table back (`nft -j list table`, one
- * spawn), decodes each pod's chains into the canonical form and compares its digest with the
- * wanted pod's: equal pods are left alone; new, changed and hand-edited ones are rewritten;
- * chains no wanted pod owns are removed; the skeleton (node sets, dispatch maps, base chains)
- * is refilled. All of it is one `nft -f -` transaction, so the kernel never holds a
- * half-applied pod, and packets see the old rules or the new ones.
+ * The nftables PolicyEngine. apply compiles the state into the canonical form, compares each
+ * pod's digest with what the kernel holds, and writes in one `nft -f -` transaction: new,
+ * changed and hand-edited pods (their chains flushed and refilled), removal of chains no
+ * wanted pod owns, and the skeleton (node sets, dispatch maps, base chains) refilled. The
+ * kernel never holds a half-applied pod; packets see the old rules or the new ones.
+ *
+ * What the kernel holds is read back (`nft -j list table`, decoded) on the first apply and
+ * after any failed transaction. Otherwise apply trusts its own last transaction, and every
+ * `verifyIntervalMs` a read-back runs beside the queue (applies are not held up by it); if
+ * no transaction ran meanwhile and it finds anything not as written, the last applied
+ * state is applied again against it, which repairs hand edits.
  */
 import type { Logger } from "../../../../shared/log.ts";
 import type { PodPolicyState, PolicyRule, DirectionState } from "../../../../shared/contracts/policy.ts";
 import { formatIp, type Family } from "../../../../shared/ip.ts";
 import type { ApplyReport, PolicyEngine } from "./engine.ts";
-import { decodeTable, type KernelTable } from "./decode.ts";
-import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type PodModel, type Span } from "./model.ts";
+import { readBack, trustedView, verifiedView, type KernelView, type ReadBack } from "./kernel-view.ts";
+import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type NodeModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
-import { BASE_CHAINS, chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
+import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
 
 export interface NftEngineOptions {
   /** The agent's table (family inet); default aws-cni-np. */
@@ -24,17 +29,18 @@ export interface NftEngineOptions {
   /** How nft is run (tests and benches may count or time it); default spawns nft. */
   runner?: NftRunner;
   /**
-   * How old the last read-back may be before an apply reads the table again (default
-   * 10 s; 0: every apply). Reading back 110 pods of hundreds of rules costs about as much as
-   * writing them, so between read-backs apply trusts what its own last transaction wrote;
-   * hand edits are repaired by the first apply after the interval (the agent reconciles
-   * periodically), and any failed transaction forces a read-back.
+   * Period of the background read-back that finds and repairs hand edits (default 10 s).
+   * 0: no background read-back, every apply reads the table back first (tests). Reading
+   * back 110 pods with hundreds of rules costs about as much as writing them, so it is kept
+   * off apply's path.
    */
   verifyIntervalMs?: number;
 }
 
 export interface NftEngine extends PolicyEngine {
   readonly table: string;
+  /** Stops the background read-back (the rules stay). */
+  close(): void;
 }
 
 export function createNftEngine(opts: NftEngineOptions): NftEngine {
@@ -48,48 +54,47 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     return next;
   };
 
-  async function read(): Promise<{ kernel: KernelTable; baseChains: Map<string, any> } | undefined> {
-    const r = await nft.run(["-j", "list", "table", "inet", table]);
-    if (r.code !== 0) {
-      if (/No such file or directory/.test(r.err)) return undefined;
-      throw nftFailed(`nft list table inet ${table}`, r);
-    }
-    const json = JSON.parse(r.out);
-    const baseChains = new Map<string, any>();
-    for (const item of json.nftables ?? []) if (item.chain?.hook) baseChains.set(item.chain.name, item.chain);
-    return { kernel: decodeTable(json), baseChains };
-  }
-
   let compiled = new Map<string, { input: string; model: PodModel }>();
   /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
   let written: Map<string, string> | undefined;
   let writtenNodes = "";
-  let verifiedAt = -Infinity;
+  let lastModel: NodeModel | undefined;
+  let transactions = 0;
+  /** A background read-back no transaction has overtaken, for the next apply to use. */
+  let snapshot: { found: ReadBack | undefined; at: number } | undefined;
+  let readingBack = false;
   const verifyIntervalMs = opts.verifyIntervalMs ?? 10_000;
+  const timer = verifyIntervalMs > 0 ? setInterval(() => void backgroundReadBack(), verifyIntervalMs) : undefined;
+  (timer as { unref?: () => void } | undefined)?.unref?.();
 
-  /** What the kernel holds: read back and decoded, or (between read-backs) what we wrote. */
-  async function kernelView(wanted: Set<string>) {
-    const t = `inet ${table}`;
-    if (written && performance.now() - verifiedAt < verifyIntervalMs) {
-      const chains = [...written.keys()].flatMap((v) => [chainOf("egress", v), chainOf("ingress", v), idChainOf(v)]);
-      return { digests: written, chains, pods: [...written.keys()], prelude: [] as string[], verified: false };
+  async function backgroundReadBack(): Promise<void> {
+    if (readingBack || written === undefined || lastModel === undefined) return;
+    readingBack = true;
+    const at = transactions;
+    try {
+      const found = await readBack(nft, table);
+      if (at !== transactions) return; // a transaction ran meanwhile: the listing may mix before and after
+      snapshot = { found, at };
+      await serial(async () => {
+        // still current (no apply or removeAll got in first): apply the last state against it
+        if (snapshot?.at === transactions && lastModel) await applyModel(lastModel, undefined);
+      });
+    } catch (err) {
+      opts.log.warn({ err }, "policy rules: background read-back failed");
+    } finally {
+      readingBack = false;
     }
-    const found = await read();
-    const digests = new Map<string, string>();
-    for (const k of found?.kernel.pods.values() ?? []) {
-      if (k.model) digests.set(k.hostVeth, podDigest(k.model));
-      else if (wanted.has(k.hostVeth)) opts.log.warn({ hostVeth: k.hostVeth, problem: k.problem }, "policy chains edited outside the agent; rewriting them");
-    }
-    const prelude: string[] = [];
-    for (const [name, chain] of found?.baseChains ?? []) {
-      const want = BASE_CHAINS[name as Direction] as (typeof BASE_CHAINS)[Direction] | undefined; // a base chain found otherwise is recreated
-      if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") prelude.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
-    }
-    return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], prelude, verified: true };
   }
 
-  async function apply(state: Parameters<PolicyEngine["apply"]>[0], retried = false): Promise<ApplyReport> {
-    const { model, cache } = compileStateCached(state, compiled); // throws on bad input before the kernel is touched
+  async function kernelView(wanted: Set<string>): Promise<KernelView> {
+    const snap = snapshot;
+    snapshot = undefined;
+    if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log);
+    if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log);
+    return trustedView(written);
+  }
+
+  async function applyModel(model: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
     const wanted = new Set(model.pods.map((p) => p.hostVeth));
     const view = await kernelView(wanted);
     const changed = model.pods.filter((p) => view.digests.get(p.hostVeth) !== podDigest(p));
@@ -97,27 +102,41 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const stray = view.chains.filter((c) => !own.has(c));
     const removedPods = view.pods.filter((v) => !wanted.has(v));
     const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
-    if (!view.verified && changed.length === 0 && removedPods.length === 0 && nodeKey === writtenNodes) return { changedPods: [], removedPods: [], durationMs: 0 }; // trusted and unchanged: no transaction
+    const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0;
+    if (nothingToDo && (view.verified ? view.skeletonIntact?.(model) === true : nodeKey === writtenNodes)) {
+      if (cache) compiled = cache;
+      return { changedPods: [], removedPods: [], durationMs: 0 };
+    }
     const t = `inet ${table}`;
     const script = [...view.prelude, ...renderSkeleton(table, model)];
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
     for (const pod of changed) script.push(...renderPod(table, pod));
     script.push(...renderDispatch(table, model.pods.map((p) => p.hostVeth)));
     const started = performance.now();
+    transactions++;
     const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);
     const durationMs = performance.now() - started;
     if (r.code !== 0) {
       written = undefined; // what the kernel holds is unknown now: the next try reads it back
-      if (!view.verified && !retried) return apply(state, true);
+      if (!view.verified && !retried) return applyModel(model, cache, true);
       throw nftFailed(`nft -f (apply to table inet ${table})`, r);
     }
-    compiled = cache;
+    if (cache) compiled = cache;
     written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
     writtenNodes = nodeKey;
-    if (view.verified) verifiedAt = started;
+    lastModel = model;
     const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
-    if (changed.length || removedPods.length) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, verified: view.verified }, "policy rules applied");
+    if (changed.length || removedPods.length || view.verified) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, readBack: view.verified }, "policy rules applied");
     return report;
+  }
+
+  function apply(state: Parameters<PolicyEngine["apply"]>[0]): Promise<ApplyReport> {
+    const { model, cache } = compileStateCached(state, compiled); // throws on bad input before the kernel is touched
+    return applyModel(model, cache);
+  }
+
+  async function read(): Promise<ReadBack | undefined> {
+    return readBack(nft, table);
   }
 
   async function programmed(): Promise<PodPolicyState[]> {
@@ -144,6 +163,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
 
   async function removeAll(): Promise<void> {
     written = undefined;
+    lastModel = undefined;
+    transactions++;
     const r = await nft.run(["delete", "table", "inet", table]);
     if (r.code !== 0 && !/No such file or directory/.test(r.err)) throw nftFailed(`nft delete table inet ${table}`, r);
   }
@@ -153,6 +174,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     apply: (state) => serial(() => apply(state)),
     programmed: () => serial(programmed),
     removeAll: () => serial(removeAll),
+    close: () => clearInterval(timer),
   };
 }
 

@@ -93,7 +93,8 @@ export function renderPod(table: string, pod: PodModel): string[] {
   return lines;
 }
 
-function baseChain(dir: Direction): string[] {
+/** The rules of base chain `dir`, in order. */
+export function baseChainRules(dir: Direction): string[] {
   const remote = dir === "egress" ? "daddr" : "saddr";
   const dev = dir === "egress" ? "iifname" : "oifname";
   return [
@@ -129,7 +130,7 @@ export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "n
   if (node.node4.length) lines.push(`add element ${t} node-v4 { ${node.node4.map((s) => spanText(4, s)).join(", ")} }`);
   if (node.node6.length) lines.push(`add element ${t} node-v6 { ${node.node6.map((s) => spanText(6, s)).join(", ")} }`);
   for (const dir of ["egress", "ingress"] as const) {
-    for (const r of baseChain(dir)) lines.push(`add rule ${t} ${dir} ${r}`);
+    for (const r of baseChainRules(dir)) lines.push(`add rule ${t} ${dir} ${r}`);
   }
   return lines;
 }
