@@ -177,6 +177,11 @@ gate.describe("nftables policy engine (real kernel)", () => {
     expect(await lab.probe(p0.ns, p1.v4, "tcp", 8080)).toBe(true);
     expect(await lab.probe(p2.ns, p0.v4, "tcp", 8080)).toBe(false);
     expect(nft("list", "table", "inet", engine.table).out).not.toContain("eg-stray");
+    // the skeleton alone: no pod changed, the read-back still finds the base chain emptied
+    nft("flush", "chain", "inet", engine.table, "egress");
+    expect(await lab.probe(p2.ns, p0.v4, "tcp", 8080)).toBe(true);
+    expect((await engine.apply(state)).changedPods).toEqual([]);
+    expect(await lab.probe(p2.ns, p0.v4, "tcp", 8080)).toBe(false);
   }, 20_000);
 
   gate.test("between read-backs apply trusts its own writes, and a table removed behind its back is rebuilt", async () => {
