@@ -132,6 +132,11 @@ gate.describe("nftables policy engine (real kernel)", () => {
     const want = compileState(state).pods.map((p) => [p.hostVeth, podDigest(p)]);
     const got = compileState({ nodeAddresses: [], pods: back }).pods.map((p) => [p.hostVeth, podDigest(p)]);
     expect(got.sort()).toEqual(want.sort());
+    // an agent restarted: a new engine finds the rules in force and leaves them alone, then works from memory
+    const restarted = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
+    expect(await restarted.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    expect(await restarted.apply(state)).toMatchObject({ changedPods: [], durationMs: 0 });
+    restarted.close();
     state.pods[3] = podState(lab.pods[3]!, OPEN, OPEN);
     const r = await engine.apply(state);
     expect(r.changedPods).toEqual([lab.pods[3]!.hostVeth]);

@@ -103,8 +103,14 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const removedPods = view.pods.filter((v) => !wanted.has(v));
     const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
     const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0;
-    if (nothingToDo && (view.verified ? view.skeletonIntact?.(model) === true : nodeKey === writtenNodes)) {
+    const remember = () => {
       if (cache) compiled = cache;
+      written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+      writtenNodes = nodeKey;
+      lastModel = model;
+    };
+    if (nothingToDo && (view.verified ? view.skeletonIntact?.(model) === true : nodeKey === writtenNodes)) {
+      remember(); // the kernel already holds exactly this (e.g. after a restart of the agent)
       return { changedPods: [], removedPods: [], durationMs: 0 };
     }
     const t = `inet ${table}`;
@@ -121,10 +127,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
       if (!view.verified && !retried) return applyModel(model, cache, true);
       throw nftFailed(`nft -f (apply to table inet ${table})`, r);
     }
-    if (cache) compiled = cache;
-    written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
-    writtenNodes = nodeKey;
-    lastModel = model;
+    remember();
     const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
     if (changed.length || removedPods.length || view.verified) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, readBack: view.verified }, "policy rules applied");
     return report;
@@ -135,12 +138,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     return applyModel(model, cache);
   }
 
-  async function read(): Promise<ReadBack | undefined> {
-    return readBack(nft, table);
-  }
-
   async function programmed(): Promise<PodPolicyState[]> {
-    const found = await read();
+    const found = await readBack(nft, table);
     if (!found) return [];
     const out: PodPolicyState[] = [];
     for (const k of found.kernel.pods.values()) {
