@@ -1,0 +1,78 @@
+/**
+ * What apply compares the wanted state with: the table read back from the kernel (decoded,
+ * one digest per readable pod), or — between read-backs — what the engine's own last
+ * transaction wrote. Also whether the table's skeleton (base chains, dispatch maps, node
+ * sets) is as render.ts writes it, so a read-back that finds nothing wrong needs no
+ * transaction.
+ */
+import type { Logger } from "../../../../shared/log.ts";
+import { decodeTable, type KernelTable } from "./decode.ts";
+import { podDigest, type NodeModel, type Span } from "./model.ts";
+import { nftFailed, type NftRunner } from "./nft-runner.ts";
+import { BASE_CHAINS, baseChainRules, chainOf, idChainOf, type Direction } from "./render.ts";
+
+export interface ReadBack {
+  kernel: KernelTable;
+  /** Base chains (those with a hook) as `nft -j` lists them. */
+  baseChains: Map<string, { hook?: string; prio?: number; type?: string; policy?: string }>;
+}
+
+export interface KernelView {
+  /** veth → digest of the pod's chains as the kernel holds them (absent: missing or unreadable). */
+  digests: Map<string, string>;
+  /** Every chain in the table. */
+  chains: string[];
+  /** Pods with chains in the table. */
+  pods: string[];
+  /** Commands that must run before the skeleton is declared (a base chain with another hook or priority is dropped). */
+  prelude: string[];
+  /** Read back from the kernel (true) or taken from the engine's own last transaction. */
+  verified: boolean;
+  /** Read back and the skeleton is exactly what the wanted state needs. */
+  skeletonIntact?: (model: NodeModel) => boolean;
+}
+
+/** The table as `nft -j list table` shows it, decoded; undefined when there is no table. */
+export async function readBack(nft: NftRunner, table: string): Promise<ReadBack | undefined> {
+  const r = await nft.run(["-j", "list", "table", "inet", table]);
+  if (r.code !== 0) {
+    if (/No such file or directory/.test(r.err)) return undefined;
+    throw nftFailed(`nft list table inet ${table}`, r);
+  }
+  const json = JSON.parse(r.out);
+  const baseChains: ReadBack["baseChains"] = new Map();
+  for (const item of json.nftables ?? []) if (item.chain?.hook) baseChains.set(item.chain.name, item.chain);
+  return { kernel: decodeTable(json), baseChains };
+}
+
+/** Between read-backs: the kernel holds what the last transaction wrote. */
+export function trustedView(written: Map<string, string>): KernelView {
+  const chains = [...written.keys()].flatMap((v) => [chainOf("egress", v), chainOf("ingress", v), idChainOf(v)]);
+  return { digests: written, chains, pods: [...written.keys()], prelude: [], verified: false };
+}
+
+const sameSpans = (a: Span[] | undefined, b: Span[]) => a !== undefined && a.length === b.length && a.every((s, i) => s.lo === b[i]!.lo && s.hi === b[i]!.hi);
+
+export function verifiedView(found: ReadBack | undefined, table: string, wanted: Set<string>, log: Pick<Logger, "warn">): KernelView {
+  const digests = new Map<string, string>();
+  for (const k of found?.kernel.pods.values() ?? []) {
+    if (k.model) digests.set(k.hostVeth, podDigest(k.model));
+    else if (wanted.has(k.hostVeth)) log.warn({ hostVeth: k.hostVeth, problem: k.problem }, "policy chains edited outside the agent; rewriting them");
+  }
+  const prelude: string[] = [];
+  for (const [name, chain] of found?.baseChains ?? []) {
+    const want = BASE_CHAINS[name as Direction] as (typeof BASE_CHAINS)[Direction] | undefined;
+    if (!want || chain.hook !== want.hook || chain.prio !== want.prio || chain.type !== "filter" || chain.policy !== "accept") prelude.push(`flush chain inet ${table} ${name}`, `delete chain inet ${table} ${name}`);
+  }
+  const skeletonIntact = (model: NodeModel): boolean => {
+    if (!found || prelude.length > 0) return false;
+    const k = found.kernel;
+    for (const dir of ["egress", "ingress"] as const) {
+      if (!found.baseChains.has(dir) || k.chains.get(dir)?.length !== baseChainRules(dir).length) return false;
+      const map = k.dispatch[dir];
+      if (map.size !== model.pods.length || model.pods.some((p) => map.get(p.hostVeth) !== chainOf(dir, p.hostVeth))) return false;
+    }
+    return sameSpans(k.node.v4, model.node4) && sameSpans(k.node.v6, model.node6);
+  };
+  return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], prelude, verified: true, skeletonIntact };
+}

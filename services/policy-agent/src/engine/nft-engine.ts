@@ -1,0 +1,195 @@
+/**
+ * The nftables PolicyEngine. apply compiles the state into the canonical form, compares each
+ * pod's digest with what the kernel holds, and writes in one `nft -f -` transaction: new,
+ * changed and hand-edited pods (their chains flushed and refilled), removal of chains no
+ * wanted pod owns, and the skeleton (node sets, dispatch maps, base chains) refilled. The
+ * kernel never holds a half-applied pod; packets see the old rules or the new ones.
+ *
+ * What the kernel holds is read back (`nft -j list table`, decoded) on the first apply and
+ * after any failed transaction. Otherwise apply trusts its own last transaction, and every
+ * `verifyIntervalMs` a read-back runs beside the queue (applies are not held up by it); if
+ * no transaction ran meanwhile and it finds anything not as written, the last applied
+ * state is applied again against it, which repairs hand edits.
+ */
+import type { Logger } from "../../../../shared/log.ts";
+import type { PodPolicyState, PolicyRule, DirectionState } from "../../../../shared/contracts/policy.ts";
+import { formatIp, type Family } from "../../../../shared/ip.ts";
+import type { ApplyReport, PolicyEngine } from "./engine.ts";
+import { readBack, trustedView, verifiedView, type KernelView, type ReadBack } from "./kernel-view.ts";
+import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type NodeModel, type PodModel, type Span } from "./model.ts";
+import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
+import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, TABLE_NAME, type Direction } from "./render.ts";
+
+export interface NftEngineOptions {
+  /** The agent's table (family inet); default aws-cni-np. */
+  table?: string;
+  /** A named network namespace (/run/netns/<name>) to program instead of our own. */
+  netns?: string;
+  log: Pick<Logger, "info" | "warn" | "debug">;
+  /** How nft is run (tests and benches may count or time it); default spawns nft. */
+  runner?: NftRunner;
+  /**
+   * Period of the background read-back that finds and repairs hand edits (default 10 s).
+   * 0: no background read-back, every apply reads the table back first (tests). Reading
+   * back 110 pods with hundreds of rules costs about as much as writing them, so it is kept
+   * off apply's path.
+   */
+  verifyIntervalMs?: number;
+}
+
+export interface NftEngine extends PolicyEngine {
+  readonly table: string;
+  /** Stops the background read-back (the rules stay). */
+  close(): void;
+}
+
+export function createNftEngine(opts: NftEngineOptions): NftEngine {
+  const table = opts.table ?? DEFAULT_TABLE;
+  if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
+  const nft = opts.runner ?? nftRunner(opts.netns);
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  let compiled = new Map<string, { input: string; model: PodModel }>();
+  /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
+  let written: Map<string, string> | undefined;
+  let writtenNodes = "";
+  let lastModel: NodeModel | undefined;
+  let transactions = 0;
+  /** A background read-back no transaction has overtaken, for the next apply to use. */
+  let snapshot: { found: ReadBack | undefined; at: number } | undefined;
+  let readingBack = false;
+  const verifyIntervalMs = opts.verifyIntervalMs ?? 10_000;
+  const timer = verifyIntervalMs > 0 ? setInterval(() => void backgroundReadBack(), verifyIntervalMs) : undefined;
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+
+  async function backgroundReadBack(): Promise<void> {
+    if (readingBack || written === undefined || lastModel === undefined) return;
+    readingBack = true;
+    const at = transactions;
+    try {
+      const found = await readBack(nft, table);
+      if (at !== transactions) return; // a transaction ran meanwhile: the listing may mix before and after
+      snapshot = { found, at };
+      await serial(async () => {
+        // still current (no apply or removeAll got in first): apply the last state against it
+        if (snapshot?.at === transactions && lastModel) await applyModel(lastModel, undefined);
+      });
+    } catch (err) {
+      opts.log.warn({ err }, "policy rules: background read-back failed");
+    } finally {
+      readingBack = false;
+    }
+  }
+
+  async function kernelView(wanted: Set<string>): Promise<KernelView> {
+    const snap = snapshot;
+    snapshot = undefined;
+    if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log);
+    if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log);
+    return trustedView(written);
+  }
+
+  async function applyModel(model: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
+    const wanted = new Set(model.pods.map((p) => p.hostVeth));
+    const view = await kernelView(wanted);
+    const changed = model.pods.filter((p) => view.digests.get(p.hostVeth) !== podDigest(p));
+    const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
+    const stray = view.chains.filter((c) => !own.has(c));
+    const removedPods = view.pods.filter((v) => !wanted.has(v));
+    const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
+    const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0;
+    const remember = () => {
+      if (cache) compiled = cache;
+      written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+      writtenNodes = nodeKey;
+      lastModel = model;
+    };
+    if (nothingToDo && (view.verified ? view.skeletonIntact?.(model) === true : nodeKey === writtenNodes)) {
+      remember(); // the kernel already holds exactly this (e.g. after a restart of the agent)
+      return { changedPods: [], removedPods: [], durationMs: 0 };
+    }
+    const t = `inet ${table}`;
+    const script = [...view.prelude, ...renderSkeleton(table, model)];
+    script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
+    for (const pod of changed) script.push(...renderPod(table, pod));
+    script.push(...renderDispatch(table, model.pods.map((p) => p.hostVeth)));
+    const started = performance.now();
+    transactions++;
+    const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);
+    const durationMs = performance.now() - started;
+    if (r.code !== 0) {
+      written = undefined; // what the kernel holds is unknown now: the next try reads it back
+      if (!view.verified && !retried) return applyModel(model, cache, true);
+      throw nftFailed(`nft -f (apply to table inet ${table})`, r);
+    }
+    remember();
+    const report = { changedPods: changed.map((p) => p.hostVeth), removedPods, durationMs };
+    if (changed.length || removedPods.length || view.verified) opts.log.info({ changed: report.changedPods.length, removed: removedPods.length, durationMs: Math.round(durationMs * 10) / 10, readBack: view.verified }, "policy rules applied");
+    return report;
+  }
+
+  function apply(state: Parameters<PolicyEngine["apply"]>[0]): Promise<ApplyReport> {
+    const { model, cache } = compileStateCached(state, compiled); // throws on bad input before the kernel is touched
+    return applyModel(model, cache);
+  }
+
+  async function programmed(): Promise<PodPolicyState[]> {
+    const found = await readBack(nft, table);
+    if (!found) return [];
+    const out: PodPolicyState[] = [];
+    for (const k of found.kernel.pods.values()) {
+      if (!k.model) {
+        opts.log.warn({ hostVeth: k.hostVeth, problem: k.problem }, "policy chains not readable (edited outside the agent); left out until the next apply");
+        continue;
+      }
+      const dispatched = (dir: Direction) => found.kernel.dispatch[dir].get(k.hostVeth) === chainOf(dir, k.hostVeth);
+      out.push({
+        namespace: k.model.namespace,
+        name: k.model.name,
+        hostVeth: k.hostVeth,
+        addresses: k.model.addresses,
+        ingress: dispatched("ingress") ? toDirectionState(k.model.ingress) : { kind: "open" },
+        egress: dispatched("egress") ? toDirectionState(k.model.egress) : { kind: "open" },
+      });
+    }
+    return out;
+  }
+
+  async function removeAll(): Promise<void> {
+    written = undefined;
+    lastModel = undefined;
+    transactions++;
+    const r = await nft.run(["delete", "table", "inet", table]);
+    if (r.code !== 0 && !/No such file or directory/.test(r.err)) throw nftFailed(`nft delete table inet ${table}`, r);
+  }
+
+  return {
+    table,
+    apply: (state) => serial(() => apply(state)),
+    programmed: () => serial(programmed),
+    removeAll: () => serial(removeAll),
+    close: () => clearInterval(timer),
+  };
+}
+
+const cidrText = (family: Family, c: { base: bigint; prefix: number }) => `${formatIp(family, c.base)}/${c.prefix}`;
+const spanCidrs = (family: Family, spans: Span[]) => spans.flatMap((s) => spanToCidrs(family, s).map((c) => cidrText(family, c)));
+
+/** The canonical form back as the contract's rules: one rule per CIDR of each group. */
+export function toDirectionState(d: DirectionModel): DirectionState {
+  if (d.kind === "open") return { kind: "open" };
+  if (d.groups.length === 0) return { kind: "deny" };
+  const rules: PolicyRule[] = [];
+  for (const g of d.groups) {
+    const except = spanCidrs(g.family, g.except);
+    const protocol = g.proto?.toUpperCase() as PolicyRule["ports"][number]["protocol"];
+    const ports: PolicyRule["ports"] = g.proto === null ? [] : g.ports.map((s) => (s.lo === ALL_PORTS.lo && s.hi === ALL_PORTS.hi ? { protocol } : s.lo === s.hi ? { protocol, port: Number(s.lo) } : { protocol, port: Number(s.lo), endPort: Number(s.hi) }));
+    for (const cidr of spanCidrs(g.family, g.remotes)) rules.push({ cidr, except, ports });
+  }
+  return { kind: "rules", rules };
+}

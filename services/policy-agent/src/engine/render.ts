@@ -1,0 +1,143 @@
+/**
+ * nft script text for the agent's table (pure). Layout of table `inet <name>`:
+ *
+ *   set node-v4, node-v6          the node's addresses: always allowed, both ways
+ *   map egress-pods               host veth → jump eg-<veth>   (iifname: traffic from the pod)
+ *   map ingress-pods              host veth → jump in-<veth>   (oifname: traffic to the pod)
+ *   chain egress                  prerouting, after conntrack and before DNAT: the pod's view
+ *                                 of the destination, as upstream's hook on the veth sees it;
+ *                                 covers pod→node and pod→pod on the same node too
+ *   chain ingress                 postrouting, before SNAT: forwarded and node-originated
+ *                                 traffic to the pod, with its original source
+ *   chain eg-<veth>, in-<veth>    one pod's rules: groups that accept, then drop
+ *   chain id-<veth>               never jumped to: the pod's identity in rule comments
+ *
+ * Both base chains accept packets in the reply direction of a tracked connection and
+ * related ones; every packet of the original direction goes through the rules, so a change
+ * that denies a flow stops its established connection with the transaction.
+ */
+import { formatIp, type Family } from "../../../../shared/ip.ts";
+import { ALL_PORTS, type DirectionModel, type NodeModel, type PodModel, type RuleGroup, type Span } from "./model.ts";
+
+export const DEFAULT_TABLE = "aws-cni-np";
+export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** The base chains: hook, priority as written, and as `nft -j` reports it (dstnat = -100, srcnat = 100). */
+export const BASE_CHAINS = {
+  egress: { hook: "prerouting", priority: "dstnat - 10", prio: -110 },
+  ingress: { hook: "postrouting", priority: "srcnat - 10", prio: 90 },
+} as const;
+export const ND_TYPES = "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert";
+
+export type Direction = "ingress" | "egress";
+export const chainOf = (dir: Direction, veth: string) => `${dir === "egress" ? "eg" : "in"}-${veth}`;
+export const idChainOf = (veth: string) => `id-${veth}`;
+export const mapOf = (dir: Direction) => `${dir}-pods`;
+
+/** Identity comments: nft limits a comment to 128 bytes, so the text is cut into pieces. */
+const ID_PIECE = 120;
+export function identityText(p: Pick<PodModel, "namespace" | "name" | "addresses">): string {
+  return `v1 ns=${p.namespace} name=${p.name} addr=${p.addresses.join(",")}`;
+}
+export function identityPieces(p: Pick<PodModel, "namespace" | "name" | "addresses">): string[] {
+  const text = identityText(p);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += ID_PIECE) out.push(text.slice(i, i + ID_PIECE));
+  return out;
+}
+
+function spanText(family: Family, s: Span): string {
+  const width = family === 4 ? 32 : 128;
+  for (let size = 0; size <= width; size++) {
+    const block = 1n << BigInt(size);
+    if (s.hi - s.lo + 1n === block && (s.lo & (block - 1n)) === 0n) return `${formatIp(family, s.lo)}/${width - size}`;
+    if (block > s.hi - s.lo + 1n) break;
+  }
+  return s.lo === s.hi ? formatIp(family, s.lo) : `${formatIp(family, s.lo)}-${formatIp(family, s.hi)}`;
+}
+
+const portText = (s: Span) => (s.lo === s.hi ? `${s.lo}` : `${s.lo}-${s.hi}`);
+/** One element bare, several in an anonymous set: a bare value needs no set in the kernel. */
+const oneOrSet = (items: string[]) => (items.length === 1 ? items[0]! : `{ ${items.join(", ")} }`);
+
+/** One group as one rule: remote in the set, not in except, then the protocol and its ports. */
+export function groupRule(dir: Direction, g: RuleGroup): string {
+  const proto = g.family === 4 ? "ip" : "ip6";
+  const field = dir === "egress" ? "daddr" : "saddr";
+  const parts = [`${proto} ${field} ${oneOrSet(g.remotes.map((s) => spanText(g.family, s)))}`];
+  if (g.except.length > 0) parts.push(`${proto} ${field} != ${oneOrSet(g.except.map((s) => spanText(g.family, s)))}`);
+  if (g.proto !== null) {
+    const every = g.ports.length === 1 && g.ports[0]!.lo === ALL_PORTS.lo && g.ports[0]!.hi === ALL_PORTS.hi;
+    parts.push(every ? `meta l4proto ${g.proto}` : `${g.proto} dport ${oneOrSet(g.ports.map(portText))}`);
+  }
+  return `${parts.join(" ")} accept`;
+}
+
+export function directionRules(dir: Direction, d: DirectionModel): string[] {
+  if (d.kind === "open") return ["accept"];
+  return [...d.groups.map((g) => groupRule(dir, g)), "drop"];
+}
+
+/** Creates or rewrites one pod's three chains (flushed first, so the result is exactly this). */
+export function renderPod(table: string, pod: PodModel): string[] {
+  const t = `inet ${table}`;
+  const lines: string[] = [];
+  for (const dir of ["egress", "ingress"] as const) {
+    const chain = chainOf(dir, pod.hostVeth);
+    lines.push(`add chain ${t} ${chain}`, `flush chain ${t} ${chain}`);
+    for (const r of directionRules(dir, pod[dir])) lines.push(`add rule ${t} ${chain} ${r}`);
+  }
+  const id = idChainOf(pod.hostVeth);
+  lines.push(`add chain ${t} ${id}`, `flush chain ${t} ${id}`);
+  for (const piece of identityPieces(pod)) lines.push(`add rule ${t} ${id} return comment "${piece}"`);
+  return lines;
+}
+
+/** The rules of base chain `dir`, in order. */
+export function baseChainRules(dir: Direction): string[] {
+  const remote = dir === "egress" ? "daddr" : "saddr";
+  const dev = dir === "egress" ? "iifname" : "oifname";
+  return [
+    "ct direction reply accept",
+    "ct state related accept",
+    `icmpv6 type { ${ND_TYPES} } accept`,
+    `ip ${remote} @node-v4 accept`,
+    `ip6 ${remote} @node-v6 accept`,
+    `${dev} vmap @${mapOf(dir)}`,
+  ];
+}
+
+/**
+ * The table's skeleton, rewritten whole on every apply (sets, maps, base chains flushed
+ * and refilled in the same transaction): hand edits to them are repaired without a diff.
+ */
+export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "node6">): string[] {
+  const t = `inet ${table}`;
+  const lines = [
+    `add table ${t}`,
+    `add set ${t} node-v4 { type ipv4_addr; flags interval; }`,
+    `add set ${t} node-v6 { type ipv6_addr; flags interval; }`,
+    `add map ${t} egress-pods { type ifname : verdict; }`,
+    `add map ${t} ingress-pods { type ifname : verdict; }`,
+    ...(["egress", "ingress"] as const).map((d) => `add chain ${t} ${d} { type filter hook ${BASE_CHAINS[d].hook} priority ${BASE_CHAINS[d].priority}; policy accept; }`),
+    `flush chain ${t} egress`,
+    `flush chain ${t} ingress`,
+    `flush set ${t} node-v4`,
+    `flush set ${t} node-v6`,
+    `flush map ${t} egress-pods`,
+    `flush map ${t} ingress-pods`,
+  ];
+  if (node.node4.length) lines.push(`add element ${t} node-v4 { ${node.node4.map((s) => spanText(4, s)).join(", ")} }`);
+  if (node.node6.length) lines.push(`add element ${t} node-v6 { ${node.node6.map((s) => spanText(6, s)).join(", ")} }`);
+  for (const dir of ["egress", "ingress"] as const) {
+    for (const r of baseChainRules(dir)) lines.push(`add rule ${t} ${dir} ${r}`);
+  }
+  return lines;
+}
+
+/** The maps' elements: added after the pods' chains exist. */
+export function renderDispatch(table: string, veths: string[]): string[] {
+  if (veths.length === 0) return [];
+  const t = `inet ${table}`;
+  return (["egress", "ingress"] as const).map((dir) => `add element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}" : jump ${chainOf(dir, v)}`).join(", ")} }`);
+}
