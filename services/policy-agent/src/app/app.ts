@@ -7,12 +7,13 @@ import { createFrame, type ServiceFrame } from "../../../../shared/service.ts";
 import { handle } from "../../../../shared/ipc/server.ts";
 import { deletePod, enforcePod } from "../../../../shared/contracts/policy.ts";
 import { PolicyAgent, type AgentDeps } from "./agent.ts";
-import { createAgentMetrics } from "./metrics.ts";
+import { createAgentMetrics, type AgentMetrics } from "./metrics.ts";
 import { explainWhy, parseWhy, WhyError } from "./why.ts";
 
 export interface PolicyAgentService {
   frame: ServiceFrame;
   agent: PolicyAgent;
+  metrics: AgentMetrics;
 }
 
 export function createPolicyAgentService(deps: Omit<AgentDeps, "metrics">, extraDebug: () => object = () => ({})): PolicyAgentService {
@@ -43,5 +44,5 @@ export function createPolicyAgentService(deps: Omit<AgentDeps, "metrics">, extra
       throw err;
     }
   });
-  return { frame, agent: a };
+  return { frame, agent: a, metrics };
 }
