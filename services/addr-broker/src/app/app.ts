@@ -24,7 +24,7 @@ import { createBrokerMetrics } from "./metrics.ts";
 import { wiringFor, type PodDeps } from "./pod-add.ts";
 import { sweepGonePods } from "./pod-release.ts";
 import { releasePendingDels } from "./pending-dels.ts";
-import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
+import { silentLog, type Log, type NetConfigPort, type PolicyAgentPort, type PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
 
 export interface BrokerDeps {
@@ -52,6 +52,8 @@ export interface BrokerDeps {
   egress?: { book: EgressBook; net: EgressNetPort };
   /** The run directory whose `pending-del/` holds DELs the shim took while this process was unreachable. */
   pendingDelRunDir?: string;
+  /** The policy agent's client; called only when settings.networkPolicyMode is standard or strict. */
+  policyAgent?: PolicyAgentPort;
 }
 
 export interface AddrBroker {
@@ -105,6 +107,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
   const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}) };
+  if (d.policyAgent && settings.networkPolicyMode !== "none") deps.policy = { agent: d.policyAgent, mode: settings.networkPolicyMode };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();

@@ -20,6 +20,7 @@ import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
+import { enforceNewPod, type PodPolicyDeps } from "./pod-policy.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -30,6 +31,8 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void; clear(namespace: string, name: string, releasedIp: string): void };
   /** egress-cni (app/egress-cni.ts): absent when the node does not serve it. */
   egress?: EgressDeps;
+  /** NETWORK_POLICY_ENFORCING_MODE standard or strict (app/pod-policy.ts); absent: none. */
+  policy?: PodPolicyDeps;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
@@ -196,6 +199,15 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     }
     const answer = wired.value;
     if (answer.hostVeth !== alloc.hostVeth) broker.updateAllocation(k, { hostVeth: answer.hostVeth });
+    if (d.policy) {
+      const refused = await enforceNewPod(d, { namespace: req.args.podNamespace, name: req.args.podName, hostVeth: answer.hostVeth, address: alloc.address });
+      trace?.mark("policy");
+      if (refused) {
+        // Strict: nothing of the pod stays (a retried ADD of a pod already answered keeps its address and wiring).
+        if (fresh) await undoAssignment(d, k, alloc, wiring);
+        throw refused;
+      }
+    }
     if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);
     return buildAddResult(
       req.conf.cniVersion,

@@ -11,6 +11,7 @@ import type { CniRequest } from "../core/cni-request.ts";
 import { findAllocation, keyOf, release, releaseReserved, type Allocation, type BrokerState, type PodKey } from "../core/state.ts";
 import { checkpointError, vethPrefixFor, wiringFor, type PodDeps } from "./pod-add.ts";
 import type { Trace } from "./cni-timings.ts";
+import { forgetDeletedPod } from "./pod-policy.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
@@ -67,6 +68,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
     clearAnnotation(d, req, released.address);
   }
+  await forgetDeletedPod(d, { namespace: pod.podNamespace, name: pod.podName });
 }
 
 /** ANNOTATE_POD_IP: the pod's vpc.amazonaws.com/pod-ips is set to "" once its address is released (queued, off the DEL's path). */
