@@ -100,9 +100,10 @@ async function reconcile(): Promise<void> {
 }
 
 if (flags.enableNetworkPolicy) {
-  // Recorded pods keep their rules from the first moment (strict pods stay denied across a restart).
-  void reconcile();
+  // The kernel keeps the previous run's rules until the first apply, which waits for the node's
+  // addresses (always allowed: kubelet probes) and then programs the recorded pods at once.
   while (!(await refreshNodeIps())) await Bun.sleep(2_000);
+  void reconcile();
   timers.push(setInterval(() => void refreshNodeIps(), 60_000));
   if (kube) {
     watch = new PolicyEndpointWatch(kube, agent, log, { onEvent: (type) => service.metrics.watchEvents.inc({ type }) });
