@@ -15,7 +15,10 @@
  * aws-cni plugin alone for the comparison; the full rendered chain (+ portmap, pods without
  * hostPorts) is reported separately against ptp + portmap.
  *
- *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge] [--cooldown 1] [--keep-logs DIR]
+ *   npm run bench -- cni-add [--pods 200] [--batch 50] [--chain-pods 50] [--instance-type m5.4xlarge] [--cooldown 1] [--policy-mode none] [--keep-logs DIR]
+ *
+ * --policy-mode is NETWORK_POLICY_ENFORCING_MODE (none, standard, strict): with standard or
+ * strict every ADD and DEL also calls the node's policy agent (the cost of that call).
  *
  * --cooldown is IP_COOLDOWN_PERIOD in seconds: 1 by default so freed addresses come back between
  * batches; at 15 or more (upstream's default is 30) a DEL writes its release while net-config
@@ -47,6 +50,11 @@ const CHAIN_PODS = intFlag(argv, "chain-pods", 50, 0);
 const INSTANCE = strFlag(argv, "instance-type", "m5.4xlarge");
 const KEEP_LOGS = strFlag(argv, "keep-logs", "");
 const COOLDOWN = intFlag(argv, "cooldown", 1, 0);
+const POLICY_MODE = strFlag(argv, "policy-mode", "none");
+if (!["none", "standard", "strict"].includes(POLICY_MODE)) {
+  console.error(`--policy-mode: none, standard or strict; got ${JSON.stringify(POLICY_MODE)}`);
+  process.exit(2);
+}
 const PARALLEL = [32, 64];
 const PARALLEL_ROUNDS = 2;
 
@@ -64,7 +72,7 @@ let node: BenchNode | undefined;
 const t0 = performance.now();
 try {
   // The pool: capped by max pods (110 on a 4xlarge); the bench holds at most 2×batch or 64 pods at a time.
-  node = await BenchNode.start({ label: "cni-add", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: "110", WARM_IP_TARGET: "64", IP_COOLDOWN_PERIOD: String(COOLDOWN) } });
+  node = await BenchNode.start({ label: "cni-add", instanceType: INSTANCE, env: { MINIMUM_IP_TARGET: "110", WARM_IP_TARGET: "64", IP_COOLDOWN_PERIOD: String(COOLDOWN), NETWORK_POLICY_ENFORCING_MODE: POLICY_MODE } });
   const need = Math.max(2 * BATCH, ...PARALLEL);
   await node.waitFree(need);
   const ptpNode = sandboxes.nodeNamespace();

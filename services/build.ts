@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 
-export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics"] as const;
+export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent"] as const;
 
 /** What the services use of prom-client, each from its own module (see the header). */
 const PROM_CLIENT_PARTS: Record<string, string> = {

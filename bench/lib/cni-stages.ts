@@ -10,7 +10,7 @@ import type { BenchNode } from "./node.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 type Command = "ADD" | "DEL";
-type Marks = Partial<Record<"shimStarted" | "shimSent" | "received" | "assigned" | "durable" | "wired" | "unwired" | "answered", number>>;
+type Marks = Partial<Record<"shimStarted" | "shimSent" | "received" | "assigned" | "durable" | "wired" | "unwired" | "policy" | "answered", number>>;
 
 interface Window {
   spawnAt: number;
@@ -43,6 +43,7 @@ export const STAGES: Record<Command, Stage[]> = {
     { label: "net-config wiring, round trip (from assignment)", of: (m) => diff(m.assigned, m.wired) },
     { label: "  of which net-config's own work", of: (_m, _w, n) => n },
     { label: "after both: result, plugin log", of: (m) => (m.durable === undefined || m.wired === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.answered)) },
+    { label: "  of which the policy agent's call (--policy-mode standard/strict)", of: (m) => (m.policy === undefined || m.wired === undefined || m.durable === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.policy)) },
     ...COMMON_TAIL,
   ],
   DEL: [

@@ -6,7 +6,7 @@
  * bad arguments; one line of output saying why. Bundled and run by the image's Bun: the
  * kubelet runs it every few seconds in every container, so it imports next to nothing.
  *
- * Usage: probe.js <pool-manager|addr-broker|net-config|metrics> <live|ready> <run dir>
+ * Usage: probe.js <pool-manager|addr-broker|net-config|metrics|policy-agent> <live|ready> <run dir>
  */
 import { SERVICES, socketPath, type ServiceName } from "../../shared/sockets.ts";
 

@@ -15,8 +15,8 @@ import type { Stack, StackNode } from "./stack.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..");
 export const BUN = join(REPO_ROOT, "node_modules/.bin/bun");
-/** Start order: kernel owner first, then the pool, then the broker that needs both, then metrics. */
-export const SERVICE_ORDER = ["net-config", "pool-manager", "addr-broker", "metrics"] as const;
+/** Start order: kernel owner first, then the pool, then the broker that needs both, then metrics, then the policy agent (reads the pool's node addresses). */
+export const SERVICE_ORDER = ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent"] as const;
 export type LocalService = (typeof SERVICE_ORDER)[number];
 export const CHAINED_PLUGINS = ["portmap", "bandwidth", "tuning", "loopback", "host-local"];
 /** How the services run under Bun (JIT tiers, allocator): see services/runtime-env.ts. */
@@ -118,7 +118,7 @@ export function installCni(layout: NodeLayout, shim: string): void {
 }
 
 /**
- * Bundles the four services once per deployment into `<dir>/services/<service>/main.js`
+ * Bundles the services once per deployment into `<dir>/services/<service>/main.js`
  * (services/build.ts; the DaemonSet's image runs the same bundles): a bundle keeps only what
  * a service uses of the AWS SDK and the Kubernetes client — most of the memory a service run
  * from source holds. Nodes of one deployment share the build.

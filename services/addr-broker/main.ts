@@ -12,7 +12,7 @@ import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
 import { conflistInstaller } from "./src/adapters/conflist-installer.ts";
 import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
 import { createPodAnnotator, type PodAnnotatorPort } from "./src/adapters/pod-annotator.ts";
-import { egressNetClient, netConfigClient, poolManagerClient } from "./src/adapters/peers.ts";
+import { egressNetClient, netConfigClient, policyAgentClient, poolManagerClient } from "./src/adapters/peers.ts";
 import { EgressBook } from "./src/app/egress-cni.ts";
 import { join } from "node:path";
 import { createAddrBroker } from "./src/app/app.ts";
@@ -36,6 +36,8 @@ const service = createAddrBroker(settings, {
   kernel,
   netConfig: netConfigClient(settings.netConfigSocket, { kernel, vethPrefix: settings.vethPrefix }),
   pool: poolManagerClient(settings.poolManagerSocket),
+  // NETWORK_POLICY_ENFORCING_MODE standard or strict: the policy agent is told of every new and deleted pod (none: never).
+  policyAgent: policyAgentClient(settings.policyAgentSocket),
   // egress-cni's addresses, in a file of their own beside the run dir's sockets (survives restarts, not reboots, as the pods).
   egress: { book: new EgressBook(new FileCheckpointStore(join(settings.runDir, "egress-ipam.json")), log), net: egressNetClient(settings.netConfigSocket) },
   // HOST_CNI_CONFDIR_PATH: written once ADDs can be served (a non-default run dir is carried in the conflist for the shim).

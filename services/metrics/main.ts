@@ -13,6 +13,8 @@ const exporter = new Exporter({
   "pool-manager": config.sockets.poolManager,
   "addr-broker": config.sockets.addrBroker,
   "net-config": config.sockets.netConfig,
+  // Upstream's agent serves its awsnodeagent_* metrics on :8162; here they join the node's endpoint.
+  "policy-agent": config.sockets.policyAgent,
 });
 
 let tcp: ReturnType<typeof Bun.serve> | undefined;

@@ -61,6 +61,7 @@ export const DERIVED = {
       poolManager: `${e.AWS_VPC_CNI_RUN_DIR}/pool-manager.sock`,
       netConfig: `${e.AWS_VPC_CNI_RUN_DIR}/net-config.sock`,
       metrics: `${e.AWS_VPC_CNI_RUN_DIR}/metrics.sock`,
+      policyAgent: `${e.AWS_VPC_CNI_RUN_DIR}/policy-agent.sock`,
     }),
   },
   "network.podMtu": { from: ["POD_MTU", "AWS_VPC_ENI_MTU"], value: (e) => e.POD_MTU ?? e.AWS_VPC_ENI_MTU },

@@ -33,7 +33,7 @@ export interface Config {
   /** Where the sockets (and by default the checkpoint) live. */
   runDir: string;
   /** The services' Unix sockets: `<runDir>/<service>.sock`. */
-  sockets: { addrBroker: string; poolManager: string; netConfig: string; metrics: string };
+  sockets: { addrBroker: string; poolManager: string; netConfig: string; metrics: string; policyAgent: string };
   /** Gid (number) or group name; undefined = sockets mode 0600, else 0660. */
   socketGroup: number | string | undefined;
   /** The host's /proc as this process sees it (net-config opens pod namespaces through it). */
@@ -135,7 +135,7 @@ export interface Config {
   };
 
   networkPolicy: {
-    enforcingMode: "standard" | "strict";
+    enforcingMode: "none" | "standard" | "strict";
   };
 
   log: {

@@ -242,9 +242,9 @@ export const TABLE: Record<EnvName, Row> = {
   DISABLE_POD_V6: boolRow((c) => c.cni.disablePodV6, false),
   NETWORK_POLICY_ENFORCING_MODE: {
     get: (c) => c.networkPolicy.enforcingMode,
-    default: "standard",
-    valid: [["strict", "strict"], ["Standard", "standard"]],
-    invalid: ["none"],
+    default: "none",
+    valid: [["strict", "strict"], ["Standard", "standard"], ["none", "none"]],
+    invalid: ["off", "enforcing"],
   },
   AWS_VPC_K8S_CNI_CONNMARK: {
     get: (c) => c.snat.connmark,

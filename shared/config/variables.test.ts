@@ -57,6 +57,7 @@ test("the checkpoint and sockets follow the run dir unless the backing store is 
     poolManager: "/tmp/x/pool-manager.sock",
     netConfig: "/tmp/x/net-config.sock",
     metrics: "/tmp/x/metrics.sock",
+    policyAgent: "/tmp/x/policy-agent.sock",
   });
 });
 

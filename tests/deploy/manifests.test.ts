@@ -34,7 +34,7 @@ describe("deploy/k8s manifests", () => {
 
   test("the container named aws-node and one container per other service, sharing the run dir", () => {
     expect(spec.hostNetwork).toBe(true);
-    expect(containers.map((c) => c.name)).toEqual(["aws-node", "addr-broker", "net-config", "metrics"]);
+    expect(containers.map((c) => c.name)).toEqual(["aws-node", "addr-broker", "net-config", "metrics", "policy-agent"]);
     expect(byName("aws-node").command).toEqual(["/app/bin/service", "pool-manager"]);
     for (const c of containers) expect(c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === "/var/run/aws-node")).toBe(true);
     expect(spec.initContainers).toHaveLength(1);
@@ -61,11 +61,14 @@ describe("deploy/k8s manifests", () => {
     expect(spec.volumes.find((v: { name: string }) => v.name === "settings").emptyDir).toBeDefined();
   });
 
-  test("only net-config and the init container are privileged; the others drop every capability", () => {
+  test("only net-config and the init container are privileged; policy-agent has NET_ADMIN alone (nftables); the others drop every capability", () => {
     for (const c of [...spec.initContainers, ...containers]) {
       const sc = c.securityContext ?? {};
       if (c.name === "net-config" || c.name === "aws-vpc-cni-init") {
         expect(sc.privileged).toBe(true);
+      } else if (c.name === "policy-agent") {
+        expect(sc.privileged ?? false).toBe(false);
+        expect(sc.capabilities).toEqual({ drop: ["ALL"], add: ["NET_ADMIN"] });
       } else {
         expect(sc.privileged ?? false).toBe(false);
         expect(sc.capabilities).toEqual({ drop: ["ALL"] });

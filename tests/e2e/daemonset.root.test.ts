@@ -138,6 +138,7 @@ gate.describe("the aws-node DaemonSet on a two-node local deployment (root)", ()
     };
     for (const c of ["aws-node", "addr-broker", "metrics"]) expect({ c, eff: await caps(c) }).toEqual({ c, eff: "0000000000000000" });
     expect(BigInt(`0x${await caps("net-config")}`) & 1n << 12n).toBe(1n << 12n); // CAP_NET_ADMIN
+    expect(await caps("policy-agent")).toBe("0000000000001000"); // CAP_NET_ADMIN alone (nftables)
   });
 
   test("pods made with kubectl get VPC addresses, reach each other across nodes and the outside (SNAT)", async () => {

@@ -24,7 +24,7 @@ describe("the image's entry points", () => {
   test("service refuses an unknown name before running anything", async () => {
     const r = await sh(scripts.service!, ["ipamd"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("usage: service <pool-manager|addr-broker|net-config|metrics> (got: ipamd)\n");
+    expect(r.stderr).toBe("usage: service <pool-manager|addr-broker|net-config|metrics|policy-agent> (got: ipamd)\n");
     expect((await sh(scripts.service!, [])).code).toBe(2);
   });
 

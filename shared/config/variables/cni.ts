@@ -27,8 +27,8 @@ export const CNI_VARIABLES = {
     about: "IPv6 mode: give pods an IPv4 egress interface (169.254.172.0/22), SNATed to the node's IPv4 address.",
     sets: "cni.v4Egress",
   }),
-  NETWORK_POLICY_ENFORCING_MODE: variable(enumField(["standard", "strict"], "standard", { differs: "an unknown mode is rejected" }), {
-    about: "standard: a new pod may talk until its policies apply; strict: it is blocked until then.",
+  NETWORK_POLICY_ENFORCING_MODE: variable(enumField(["none", "standard", "strict"], "none", { differs: "an unknown mode is rejected; unset or none: addr-broker never calls the policy agent (upstream sends none to the agent)" }), {
+    about: "none (or unset): the CNI does not call the policy agent; standard: a new pod may talk until its policies apply; strict: it is blocked until a policy selects it.",
     sets: "networkPolicy.enforcingMode",
   }),
 };

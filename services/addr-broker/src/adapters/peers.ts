@@ -4,7 +4,8 @@ import { checkPod, listPodLinks, unwirePod, wirePod } from "../../../../shared/c
 import { postUsage } from "../../../../shared/contracts/usage.ts";
 import { UnixClient } from "../../../../shared/ipc/client.ts";
 import { ServiceError } from "../../../../shared/ipc/errors.ts";
-import type { NetConfigPort, PoolManagerPort } from "../core/ports.ts";
+import type { NetConfigPort, PolicyAgentPort, PoolManagerPort } from "../core/ports.ts";
+import { deletePod, enforcePod } from "../../../../shared/contracts/policy.ts";
 import type { KernelScan } from "./kernel-scan.ts";
 import { checkEgress, unwireEgress, wireEgress } from "../../../../shared/contracts/egress.ts";
 import type { EgressNetPort } from "../app/egress-cni.ts";
@@ -51,5 +52,15 @@ export function poolManagerClient(socket: string): PoolManagerPort {
     postUsage: async (u) => {
       await client.call(postUsage, u);
     },
+  };
+}
+
+/** The policy agent: upstream dials for 2 s and then waits without a deadline; 10 s bounds a stuck agent. */
+export function policyAgentClient(socket: string, timeoutMs = 10_000): PolicyAgentPort {
+  const client = new UnixClient(socket, { timeoutMs });
+  return {
+    socketPath: socket,
+    enforce: (req) => client.call(enforcePod, { ...req, interfaceCount: 1 }),
+    forget: (req) => client.call(deletePod, req),
   };
 }

@@ -30,7 +30,7 @@ import type { Allocation } from "../core/state.ts";
 import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
 import { sweepGonePods } from "./pod-release.ts";
 import { releasePendingDels } from "./pending-dels.ts";
-import { silentLog, type Log, type NetConfigPort, type PoolManagerPort } from "../core/ports.ts";
+import { silentLog, type Log, type NetConfigPort, type PolicyAgentPort, type PoolManagerPort } from "../core/ports.ts";
 import type { BrokerSettings } from "./settings-from-config.ts";
 
 export interface BrokerDeps {
@@ -65,6 +65,8 @@ export interface BrokerDeps {
   pendingDelIntervalMs?: number;
   /** ENABLE_MULTI_NIC: the cards' checkpoints (default: ipam-nic-N.json files beside settings.checkpointPath, those found adopted). */
   cardCheckpoints?: CardCheckpoints;
+  /** The policy agent's client; called only when settings.networkPolicyMode is standard or strict. */
+  policyAgent?: PolicyAgentPort;
 }
 
 export interface AddrBroker {
@@ -124,6 +126,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   });
   const metrics = createBrokerMetrics(frame.registry, broker);
   const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}), ...(cards ? { cards } : {}) };
+  if (d.policyAgent && settings.networkPolicyMode !== "none") deps.policy = { agent: d.policyAgent, mode: settings.networkPolicyMode };
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();

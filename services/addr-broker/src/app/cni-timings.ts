@@ -12,10 +12,11 @@ import { Journal } from "../../../../shared/journal.ts";
  * shimStarted/shimSent: the shim's first line and the moment it sent the request.
  * received: addr-broker's handler starts (after the HTTP request was parsed and validated).
  * assigned: the address is decided (ADD). durable: the checkpoint write carrying the
- * change has reached the disk. wired/unwired: net-config answered. answered: the outcome
+ * change has reached the disk. wired/unwired: net-config answered. policy: the policy agent
+ * answered (NETWORK_POLICY_ENFORCING_MODE standard or strict). answered: the outcome
  * and plugin log line are ready to go back.
  */
-export const MARKS = ["shimStarted", "shimSent", "received", "assigned", "durable", "wired", "unwired", "answered"] as const;
+export const MARKS = ["shimStarted", "shimSent", "received", "assigned", "durable", "wired", "unwired", "policy", "answered"] as const;
 export type Mark = (typeof MARKS)[number];
 
 export const RECENT = 512;

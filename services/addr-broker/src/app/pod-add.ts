@@ -21,7 +21,8 @@ import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
 import type { CardLedger } from "./card-ledger.ts";
-import { addCardInterfaces, multiNicWanted } from "./pod-cards.ts";
+import { addCardInterfaces, delCardInterfaces, multiNicWanted } from "./pod-cards.ts";
+import { enforceNewPod, type PodPolicyDeps } from "./pod-policy.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -34,6 +35,8 @@ export interface PodDeps {
   egress?: EgressDeps;
   /** ENABLE_MULTI_NIC: multi-homed pods' addresses on cards above 0 (card-ledger.ts); absent when the option is off. */
   cards?: CardLedger;
+  /** NETWORK_POLICY_ENFORCING_MODE standard or strict (app/pod-policy.ts); absent: none. */
+  policy?: PodPolicyDeps;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
@@ -208,6 +211,18 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
       } catch (err) {
         if (fresh) await undoAssignment(d, k, alloc, wiring);
         throw err;
+      }
+    }
+    if (d.policy) {
+      const refused = await enforceNewPod(d, { namespace: req.args.podNamespace, name: req.args.podName, hostVeth: answer.hostVeth, address: alloc.address });
+      trace?.mark("policy");
+      if (refused) {
+        // Strict: nothing of the pod stays (a retried ADD of a pod already answered keeps its address and wiring).
+        if (fresh) {
+          if (multiHomed) await delCardInterfaces(d, k, wiring);
+          await undoAssignment(d, k, alloc, wiring);
+        }
+        throw refused;
       }
     }
     // upstream annotates the pod with its first address only.

@@ -12,6 +12,7 @@ import { findAllocation, keyOf, release, releaseReserved, type Allocation, type 
 import { checkpointError, vethPrefixFor, wiringFor, type PodDeps } from "./pod-add.ts";
 import type { Trace } from "./cni-timings.ts";
 import { cardHostVeth, delCardInterfaces, releaseGoneCardPods } from "./pod-cards.ts";
+import { forgetDeletedPod } from "./pod-policy.ts";
 
 type DelRequest = Extract<CniRequest, { command: "DEL" }> & { callerPid?: number | undefined; trace?: Trace | undefined };
 type GcRequest = Extract<CniRequest, { command: "GC" }>;
@@ -79,6 +80,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
     clearAnnotation(d, req, released.address);
   }
+  await forgetDeletedPod(d, { namespace: pod.podNamespace, name: pod.podName });
 }
 
 /** ANNOTATE_POD_IP: the pod's vpc.amazonaws.com/pod-ips is set to "" once its address is released (queued, off the DEL's path). */

@@ -8,6 +8,10 @@ export interface BrokerSettings {
   socketGroup: number | string | undefined;
   poolManagerSocket: string;
   netConfigSocket: string;
+  /** NETWORK_POLICY_ENFORCING_MODE: none (default) = the policy agent is never called. */
+  networkPolicyMode: "none" | "standard" | "strict";
+  /** `<runDir>/policy-agent.sock`. */
+  policyAgentSocket: string;
   /** AWS_VPC_K8S_CNI_BACKING_STORE, default /var/run/aws-node/ipam.json. */
   checkpointPath: string;
   /** IP_COOLDOWN_PERIOD, default 30. */
@@ -38,6 +42,8 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   socketGroup: undefined,
   poolManagerSocket: "/var/run/aws-node/pool-manager.sock",
   netConfigSocket: "/var/run/aws-node/net-config.sock",
+  networkPolicyMode: "none",
+  policyAgentSocket: "/var/run/aws-node/policy-agent.sock",
   checkpointPath: "/var/run/aws-node/ipam.json",
   cooldownSeconds: 30,
   family: "ipv4",
@@ -55,6 +61,8 @@ export function settingsFromConfig(c: Config): BrokerSettings {
     socketGroup: c.socketGroup,
     poolManagerSocket: c.sockets.poolManager,
     netConfigSocket: c.sockets.netConfig,
+    networkPolicyMode: c.networkPolicy.enforcingMode,
+    policyAgentSocket: c.sockets.policyAgent,
     checkpointPath: c.checkpoint.path,
     cooldownSeconds: c.pool.ipCooldownSeconds,
     family: c.ipFamily,

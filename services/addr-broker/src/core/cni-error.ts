@@ -23,6 +23,8 @@ export const CniCode = {
   WIRING_FAILED: 102,
   /** This plugin's own: CHECK found the pod's state differs from what was set up. */
   CHECK_FAILED: 103,
+  /** This plugin's own: strict network policy mode and the policy agent could not be told of the new pod (the ADD is undone). */
+  POLICY_AGENT_FAILED: 104,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 

@@ -21,6 +21,13 @@ export interface NetConfigPort {
   hostVeths(): Promise<Set<string> | undefined>;
 }
 
+/** The policy agent (policy-agent.sock): told of each new pod after its wiring and of each deleted pod after its teardown. */
+export interface PolicyAgentPort {
+  readonly socketPath: string;
+  enforce(req: { podNamespace: string; podName: string; mode: "standard" | "strict"; hostVeth: string; addresses: string[] }): Promise<{ success: boolean }>;
+  forget(req: { podNamespace: string; podName: string }): Promise<{ success: boolean }>;
+}
+
 export interface PoolManagerPort {
   /** Long poll: resolves with a snapshot newer than `since` (or of another epoch), or the same after waitMs. */
   getCapacity(since: number, epoch: string | undefined, waitMs: number): Promise<CapacitySnapshot>;

@@ -1,0 +1,287 @@
+/**
+ * The agent's state and its one writer: PolicyEndpoints (from the watch), the node's pods
+ * (from addr-broker's calls, its own pod book, and addr-broker's assignments), the node's
+ * addresses. Every change asks for one apply of the whole resolved state; applies run one at
+ * a time and requests made while one runs share the next (a burst of ADDs and watch events
+ * costs a few kernel transactions, never a half-applied state).
+ */
+import type { EnforcingMode, NodePolicyState, PolicyEndpoint } from "../../../../shared/contracts/policy.ts";
+import { LAST_CHANGE_TRIGGER_TIME } from "../../../../shared/contracts/policy.ts";
+import { hostVethName } from "../../../../shared/naming.ts";
+import { canonicalIp } from "../../../../shared/ip.ts";
+import type { ApplyReport, PolicyEngine } from "../engine/engine.ts";
+import { LocalPods, podKey } from "../core/local-pods.ts";
+import { concernsNode, resolveNode, type LocalPod } from "../core/resolve.ts";
+import type { PodBook } from "../adapters/pod-book.ts";
+import type { AgentMetrics } from "./metrics.ts";
+
+export interface AgentLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What addr-broker's /v1/assignments says of one pod (the fields the agent uses). */
+export interface AssignedPod {
+  podNamespace?: string | undefined;
+  podName?: string | undefined;
+  containerId: string;
+  ifName: string;
+  address: string;
+  vethPrefix?: string | undefined;
+}
+
+export interface AgentDeps {
+  engine: PolicyEngine;
+  book: PodBook;
+  mode: EnforcingMode;
+  /** --enable-network-policy: false = serve and answer success, program nothing (as upstream). */
+  enabled: boolean;
+  /** The node's veth prefix (AWS_VPC_K8S_CNI_VETHPREFIX), to name the veths of pods learned from assignments. */
+  vethPrefix: string;
+  log: AgentLog;
+  metrics?: AgentMetrics;
+  /** addr-broker's assignments; undefined result = not known right now (addr-broker down or not restored). */
+  assignments?: () => Promise<AssignedPod[] | undefined>;
+  now?: () => number;
+}
+
+export interface PodRequest {
+  podNamespace: string;
+  podName: string;
+}
+
+export class PolicyAgent {
+  readonly pods: LocalPods;
+  private readonly endpoints = new Map<string, PolicyEndpoint>();
+  private nodeIps: string[] = [];
+  private nodeKnown: Array<() => void> = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private queued: Promise<ApplyReport> | undefined;
+  /** Trigger times (epoch ms) of PolicyEndpoint changes not yet programmed. */
+  private triggers: number[] = [];
+  lastApply: { at: number; report?: ApplyReport; error?: string } | undefined;
+  lastReconcile: { at: number; pruned: string[]; learned: string[]; error?: string } | undefined;
+  readonly startedAt: number;
+
+  constructor(private readonly d: AgentDeps) {
+    this.startedAt = this.now();
+    let recorded: LocalPod[] = [];
+    try {
+      recorded = d.book.load();
+    } catch (err) {
+      d.log.error({ err: (err as Error).message }, "pod book unreadable: starting without recorded pods (addr-broker's assignments refill it)");
+    }
+    this.pods = new LocalPods(recorded);
+  }
+
+  private now(): number {
+    return (this.d.now ?? Date.now)();
+  }
+
+  get mode(): EnforcingMode {
+    return this.d.mode;
+  }
+
+  get enabled(): boolean {
+    return this.d.enabled;
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  setNodeIps(ips: string[]): void {
+    const next = [...new Set(ips.map((ip) => canonicalIp(ip) ?? ip))];
+    if (next.join() === this.nodeIps.join()) return;
+    this.nodeIps = next;
+    for (const wake of this.nodeKnown.splice(0)) wake();
+    void this.requestApply().catch(() => undefined);
+  }
+
+  nodeAddresses(): string[] {
+    return [...this.nodeIps];
+  }
+
+  /** Resolves once the node's addresses are known, or after `timeoutMs`. */
+  async whenNodeKnown(timeoutMs: number): Promise<boolean> {
+    if (this.nodeIps.length > 0) return true;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.nodeKnown.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    return this.nodeIps.length > 0;
+  }
+
+  /** A full list (the watch's list or resync): the stored PolicyEndpoints become exactly these. */
+  replaceEndpoints(list: readonly PolicyEndpoint[]): void {
+    this.endpoints.clear();
+    for (const pe of list) this.endpoints.set(podKey(pe.metadata), pe);
+    void this.requestApply().catch(() => undefined);
+  }
+
+  putEndpoint(pe: PolicyEndpoint): void {
+    const trigger = pe.metadata.annotations?.[LAST_CHANGE_TRIGGER_TIME];
+    const key = podKey(pe.metadata);
+    const had = this.endpoints.has(key);
+    const mine = this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps);
+    // Only what concerns this node is kept (a cluster-wide watch sees every node's endpoints); one that stopped concerning it is dropped.
+    if (mine) this.endpoints.set(key, pe);
+    else this.endpoints.delete(key);
+    if (!mine && !had) return;
+    if (trigger && mine) {
+      const t = Date.parse(trigger);
+      if (Number.isFinite(t)) this.triggers.push(t);
+    }
+    void this.requestApply().catch(() => undefined);
+  }
+
+  dropEndpoint(namespace: string, name: string): void {
+    if (this.endpoints.delete(podKey({ namespace, name }))) void this.requestApply().catch(() => undefined);
+  }
+
+  endpointList(): PolicyEndpoint[] {
+    return [...this.endpoints.values()];
+  }
+
+  // ---- state and applies -----------------------------------------------------------------------
+
+  desired(): NodePolicyState {
+    return resolveNode(this.endpointList(), this.pods.list(), this.nodeIps, this.d.mode);
+  }
+
+  /** An apply of the state as it is when the apply starts; requests made before it starts share it. */
+  requestApply(): Promise<ApplyReport> {
+    if (this.queued) return this.queued;
+    const run = this.chain.then(() => {
+      this.queued = undefined;
+      return this.applyNow();
+    });
+    this.queued = run;
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(): Promise<ApplyReport> {
+    if (!this.d.enabled) return { changedPods: [], removedPods: [], durationMs: 0 };
+    const triggers = this.triggers.splice(0);
+    const started = performance.now();
+    try {
+      const report = await this.d.engine.apply(this.desired());
+      this.lastApply = { at: this.now(), report };
+      this.d.metrics?.applies.inc({ outcome: "ok" });
+      this.d.metrics?.applyDuration.observe((performance.now() - started) / 1000);
+      const done = this.now();
+      for (const t of triggers) this.d.metrics?.programmingLatency.observe(Math.max(0, (done - t) / 1000));
+      return report;
+    } catch (err) {
+      this.triggers.unshift(...triggers);
+      const error = err instanceof Error ? err.message : String(err);
+      this.lastApply = { at: this.now(), error };
+      this.d.metrics?.applies.inc({ outcome: "error" });
+      this.d.log.error({ err: error }, "policy apply failed");
+      throw err;
+    }
+  }
+
+  private saveBook(): void {
+    try {
+      this.d.book.save(this.pods.list());
+    } catch (err) {
+      this.d.log.error({ err: (err as Error).message, book: this.d.book.location }, "could not record the node's pods: a restart of the agent would re-learn them from addr-broker");
+    }
+  }
+
+  // ---- addr-broker's calls ---------------------------------------------------------------------
+
+  /** After a pod's wiring: record it and program what is known for it before answering. */
+  async enforcePod(req: PodRequest & { hostVeth: string; addresses: string[] }): Promise<{ success: boolean; state?: { ingress: string; egress: string } }> {
+    const started = performance.now();
+    const displaced = this.pods.upsert({ namespace: req.podNamespace, name: req.podName, hostVeth: req.hostVeth, addresses: req.addresses });
+    if (displaced.length) this.d.log.info({ pod: podKey({ namespace: req.podNamespace, name: req.podName }), displaced }, "a new pod took the veth or address of pods the agent still knew: forgotten");
+    this.saveBook();
+    if (!this.d.enabled) return { success: true };
+    // The node's addresses decide which endpoints are this node's: a pod added during start-up waits briefly for them.
+    await this.whenNodeKnown(2_000);
+    try {
+      await this.requestApply();
+    } catch {
+      return { success: false };
+    }
+    const mine = this.desired().pods.find((p) => p.namespace === req.podNamespace && p.name === req.podName);
+    this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
+    return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
+  }
+
+  /** After a pod's teardown: its rules go before its address can be reused. */
+  async deletePod(req: PodRequest): Promise<{ success: boolean }> {
+    const started = performance.now();
+    const removed = this.pods.remove(req.podNamespace, req.podName);
+    if (!removed) return { success: true };
+    this.saveBook();
+    try {
+      await this.requestApply();
+    } catch {
+      return { success: false };
+    }
+    this.d.metrics?.teardownLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
+    return { success: true };
+  }
+
+  // ---- reconcile -------------------------------------------------------------------------------
+
+  /**
+   * Periodic: pods addr-broker no longer has are forgotten (deleted while the agent was
+   * down), pods it has that the agent does not know are learned (a lost pod book, or mode
+   * none), then the whole state is applied again (the engine repairs hand edits).
+   */
+  async reconcile(): Promise<ApplyReport> {
+    const pruned: string[] = [];
+    const learned: string[] = [];
+    let error: string | undefined;
+    try {
+      const assigned = this.d.assignments ? await this.d.assignments() : undefined;
+      if (assigned) this.syncWithAssignments(assigned, pruned, learned);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    this.lastReconcile = { at: this.now(), pruned, learned, ...(error ? { error } : {}) };
+    if (pruned.length || learned.length) {
+      this.saveBook();
+      this.d.log.info({ pruned, learned }, "pods reconciled with addr-broker's assignments");
+    }
+    return this.requestApply();
+  }
+
+  private syncWithAssignments(assigned: readonly AssignedPod[], pruned: string[], learned: string[]): void {
+    const named = assigned.filter((a) => a.podNamespace && a.podName);
+    const live = new Set(named.map((a) => `${a.podNamespace}/${a.podName}@${canonicalIp(a.address) ?? a.address}`));
+    for (const p of this.pods.list()) {
+      if (!p.addresses.some((ip) => live.has(`${podKey(p)}@${ip}`))) {
+        this.pods.remove(p.namespace, p.name);
+        pruned.push(podKey(p));
+      }
+    }
+    for (const a of named) {
+      const known = this.pods.get(a.podNamespace!, a.podName!);
+      if (known) continue;
+      const hostVeth = hostVethName(a.vethPrefix ?? this.d.vethPrefix, { namespace: a.podNamespace, name: a.podName, containerId: a.containerId, ifName: a.ifName });
+      this.pods.upsert({ namespace: a.podNamespace!, name: a.podName!, hostVeth, addresses: [a.address] });
+      learned.push(`${a.podNamespace}/${a.podName}`);
+    }
+  }
+
+  debug(): object {
+    return {
+      enabled: this.d.enabled,
+      mode: this.d.mode,
+      nodeIps: this.nodeIps,
+      podBook: this.d.book.location,
+      pods: this.pods.list(),
+      policyEndpoints: this.endpointList().map((pe) => ({ name: `${pe.metadata.namespace}/${pe.metadata.name}`, policy: `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`, isolation: pe.spec.podIsolation ?? [] })),
+      lastApply: this.lastApply,
+      lastReconcile: this.lastReconcile,
+    };
+  }
+}

@@ -1,0 +1,44 @@
+/** The agent's metrics: upstream agent's names where it has one, the project's own prefix otherwise. */
+import { Counter, Gauge, Histogram, Summary, type Registry } from "prom-client";
+
+export interface AgentMetrics {
+  setupLatencyMs: Summary<"name" | "namespace">;
+  teardownLatencyMs: Summary<"name" | "namespace">;
+  programmingLatency: Histogram<string>;
+  applies: Counter<"outcome">;
+  applyDuration: Histogram<string>;
+  watchEvents: Counter<"type">;
+}
+
+export function createAgentMetrics(registry: Registry, counts: () => { pods: number; endpoints: number }): AgentMetrics {
+  const registers = [registry];
+  new Gauge({
+    name: "awscni_policy_agent_local_pods",
+    help: "Pods on this node the policy agent programs",
+    registers,
+    collect() {
+      this.set(counts().pods);
+    },
+  });
+  new Gauge({
+    name: "awscni_policy_agent_policy_endpoints",
+    help: "PolicyEndpoints that select a pod on this node",
+    registers,
+    collect() {
+      this.set(counts().endpoints);
+    },
+  });
+  return {
+    setupLatencyMs: new Summary({ name: "awsnodeagent_policy_setup_latency_ms", help: "Time to program a new pod's policy during its ADD (ms)", labelNames: ["name", "namespace"], registers }),
+    teardownLatencyMs: new Summary({ name: "awsnodeagent_policy_teardown_latency_ms", help: "Time to remove a deleted pod's policy during its DEL (ms)", labelNames: ["name", "namespace"], registers }),
+    programmingLatency: new Histogram({
+      name: "awsnodeagent_policy_programming_latency_seconds",
+      help: "From a PolicyEndpoint change (its last-change-trigger-time annotation) to its rules programmed on this node",
+      buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    applies: new Counter({ name: "awscni_policy_agent_applies_total", help: "Kernel transactions of the policy engine, by outcome", labelNames: ["outcome"], registers }),
+    applyDuration: new Histogram({ name: "awscni_policy_agent_apply_seconds", help: "Wall time of one apply of the node's policy state", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
+    watchEvents: new Counter({ name: "awscni_policy_agent_watch_events_total", help: "PolicyEndpoint watch events received, by type", labelNames: ["type"], registers }),
+  };
+}
