@@ -166,6 +166,6 @@ spec:
     expect(await endpoints("default", "paused")).toEqual([]);
     await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: amazon-vpc-cni, namespace: kube-system}\ndata: {enable-network-policy-controller: "true"}\n`);
     const [pe] = await until(async () => ((await endpoints("default", "paused")).length > 0 ? endpoints("default", "paused") : undefined));
-    expect(pe!.spec.podSelectorEndpoints?.map((p) => p.name).sort()).toEqual(["web-1", "web-2"]);
+    expect(pe!.spec.podSelectorEndpoints?.map((p) => p.name).sort()).toEqual(["client-1", "web-1", "web-2"]);
   });
 });
