@@ -49,4 +49,4 @@ for (;;) {
     await Bun.sleep(2000);
   }
 }
-log.info({ chunkSize: flags.chunkSize, batchPeriodMs: flags.batchPeriodMs, enabled: controller.enabled }, "policy-controller started");
+log.info({ chunkSize: flags.chunkSize, batchPeriodMs: flags.batchPeriodMs, enabled: controller.enabled, ports: servers.map((server) => server.port) }, "policy-controller started");

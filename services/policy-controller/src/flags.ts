@@ -2,7 +2,7 @@
  * The controller's command line (upstream's flags, same names and defaults):
  * --endpoint-chunk-size=200, --pod-update-batch-period-duration=1s,
  * --max-concurrent-reconciles=3, --enable-configmap-check=true, --metrics-bind-addr=:8080,
- * --health-probe-bind-addr=:8081, --log-level=info. A bad value is an error naming the flag.
+ * --health-probe-bind-addr=:8081 (port 0: any free port), --log-level=info. A bad value is an error naming the flag.
  */
 import { parseArgs } from "node:util";
 
@@ -37,7 +37,7 @@ export function durationMs(name: string, text: string): number {
 function bind(name: string, text: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:.]+\]|[0-9.]*|[A-Za-z0-9.-]*):(\d+)$/.exec(text);
   if (!match) throw new FlagError(`--${name}: must be [host]:port, got ${JSON.stringify(text)}`);
-  return { host: (match[1] ?? "").replace(/^\[|\]$/g, "") || "0.0.0.0", port: integer(name, match[2]!, 1, 65535) };
+  return { host: (match[1] ?? "").replace(/^\[|\]$/g, "") || "0.0.0.0", port: integer(name, match[2]!, 0, 65535) };
 }
 
 export function parseFlags(argv: string[]): Flags {
