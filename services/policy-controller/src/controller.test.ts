@@ -152,6 +152,22 @@ spec:
     ]);
   });
 
+  gate.test("a PolicyEndpoint deleted or edited by hand is put right", async () => {
+    const [before] = await endpoints("default", "out");
+    await kubectl("delete", "policyendpoints.networking.k8s.aws", before!.metadata.name, "-n", "default");
+    const [after] = await until(async () => {
+      const found = await endpoints("default", "out");
+      return found.length > 0 && found[0]!.metadata.name !== before!.metadata.name ? found : undefined;
+    });
+    expect(after!.spec).toEqual(before!.spec);
+    await rest.request("PATCH", `/apis/networking.k8s.aws/v1alpha1/namespaces/default/policyendpoints/${after!.metadata.name}`, { body: { spec: { egress: [{ cidr: "0.0.0.0/0" }] } }, merge: true });
+    const repaired = await until(async () => {
+      const [found] = await endpoints("default", "out");
+      return found !== undefined && JSON.stringify(found.spec) === JSON.stringify(before!.spec) ? found : undefined;
+    });
+    expect(repaired.spec.egress).toEqual(before!.spec.egress);
+  });
+
   gate.test("deleting the policy removes its PolicyEndpoints and the policy", async () => {
     await kubectl("delete", "netpol", "web", "-n", "default", "--wait=false");
     await until(async () => ((await endpoints("default", "web")).length === 0 ? true : undefined));

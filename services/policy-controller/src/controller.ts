@@ -60,7 +60,8 @@ export class PolicyController {
     this.#pods = new Informer(kube, "/api/v1/pods", (old, current) => this.#onPod(old, current), log);
     this.#namespaces = new Informer(kube, "/api/v1/namespaces", () => this.#enqueueWhere(policyUsesNamespaces), log);
     this.#services = new Informer(kube, "/api/v1/services", () => this.#enqueueWhere(policyUsesServices), log);
-    this.#endpoints = new Informer(kube, "/apis/networking.k8s.aws/v1alpha1/policyendpoints", () => {}, log);
+    // an object changed or deleted by someone else is put right (its policy reconciled after the batch period)
+    this.#endpoints = new Informer(kube, "/apis/networking.k8s.aws/v1alpha1/policyendpoints", (old, current) => this.#onEndpoint(old, current), log);
     this.#configMaps = new Informer(kube, "/api/v1/namespaces/kube-system/configmaps", () => this.#onConfigMap(), log, { fieldSelector: "metadata.name=amazon-vpc-cni" });
   }
 
@@ -119,6 +120,15 @@ export class PolicyController {
     for (const policy of this.#policies.values()) {
       if ((old && policyTouchesPod(policy, old, namespaces)) || (current && policyTouchesPod(policy, current, namespaces))) this.#enqueue(keyOf(policy.metadata), this.options.batchPeriodMs);
     }
+  }
+
+  #onEndpoint(old: StoredEndpoint | undefined, current: StoredEndpoint | undefined): void {
+    // the echo of the controller's own write: the cache already holds this version
+    if (old !== undefined && current !== undefined && old.metadata.resourceVersion === current.metadata.resourceVersion) return;
+    const pe = current ?? old;
+    const name = pe?.spec?.policyRef?.name;
+    if (!this.#started || pe === undefined || name === undefined) return;
+    this.#enqueue(`${pe.metadata.namespace ?? ""}/${name}`, this.options.batchPeriodMs);
   }
 
   #onConfigMap(): void {

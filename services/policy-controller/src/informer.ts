@@ -56,24 +56,33 @@ export class Informer<T extends { metadata: Meta }> {
     return [...this.items.values()];
   }
 
-  /** Puts an object the controller wrote (a newer version than the cache's wins). */
+  /**
+   * Puts an object the controller wrote (a newer version than the cache's wins), without
+   * calling onChange: the watch event of the same version that follows does, with both sides
+   * at that version, so a listener can tell its own writes from others'.
+   */
   remember(object: T): void {
-    this.#apply(object);
+    this.#apply(object, false);
   }
 
+  /** Drops an object the controller deleted, without calling onChange (its DELETED event then finds nothing). */
   forget(object: T): void {
-    const old = this.items.get(keyOf(object.metadata));
-    if (old === undefined) return;
     this.items.delete(keyOf(object.metadata));
-    this.onChange(old, undefined);
   }
 
-  #apply(object: T): void {
+  #apply(object: T, notify = true): void {
     const key = keyOf(object.metadata);
     const old = this.items.get(key);
     if (old !== undefined && version(old) > version(object)) return;
     this.items.set(key, object);
-    this.onChange(old, object);
+    if (notify) this.onChange(old, object);
+  }
+
+  #deleted(object: T): void {
+    const old = this.items.get(keyOf(object.metadata));
+    if (old === undefined) return;
+    this.items.delete(keyOf(object.metadata));
+    this.onChange(old, undefined);
   }
 
   async #list(): Promise<void> {
@@ -104,7 +113,7 @@ export class Informer<T extends { metadata: Meta }> {
           }
           if (object?.metadata?.resourceVersion) this.#version = object.metadata.resourceVersion;
           if (type === "ADDED" || type === "MODIFIED") this.#apply(object);
-          else if (type === "DELETED") this.forget(object);
+          else if (type === "DELETED") this.#deleted(object);
         }, resolve)
         .then((controller) => (this.#watch = controller));
     });
