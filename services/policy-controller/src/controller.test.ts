@@ -107,7 +107,7 @@ spec:
       podSelectorEndpoints: [{ hostIP: "10.0.0.10", podIP: "10.0.1.5", name: "web-1", namespace: "default" }],
       ingress: [
         { cidr: "10.0.1.6", ports: [{ protocol: "TCP", port: 8080 }] },
-        { cidr: "192.168.0.0/16", except: ["192.168.1.0/24"], ports: [] },
+        { cidr: "192.168.0.0/16", except: ["192.168.1.0/24"] },
       ],
     } as never);
     const policy = await rest.request<{ metadata: { uid: string; finalizers?: string[] } }>("GET", "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/web");

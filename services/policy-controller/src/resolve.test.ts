@@ -139,17 +139,19 @@ describe("egress", () => {
 });
 
 describe("merging", () => {
-  test("equal cidr and except merge: ports unioned, an entry with no ports (everything) wins", () => {
+  test("equal cidr and except merge: ports unioned, an entry with no ports (everything) wins; empty lists left out", () => {
     expect(mergeEntries([
       { cidr: "10.0.1.1", ports: [{ protocol: "TCP", port: 80 }] },
       { cidr: "10.0.1.1", ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 80 }] },
       { cidr: "10.0.0.0/16", except: ["10.0.1.0/24"], ports: [{ protocol: "UDP", port: 53 }] },
       { cidr: "10.0.0.0/16", except: ["10.0.2.0/24"], ports: [{ protocol: "UDP", port: 53 }] },
       { cidr: "10.0.0.0/16", except: ["10.0.1.0/24"], ports: [] },
+      { cidr: "::/0", except: [], ports: [] },
     ])).toEqual([
       { cidr: "10.0.1.1", ports: [{ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 443 }] },
-      { cidr: "10.0.0.0/16", except: ["10.0.1.0/24"], ports: [] },
+      { cidr: "10.0.0.0/16", except: ["10.0.1.0/24"] },
       { cidr: "10.0.0.0/16", except: ["10.0.2.0/24"], ports: [{ protocol: "UDP", port: 53 }] },
+      { cidr: "::/0" },
     ]);
   });
 

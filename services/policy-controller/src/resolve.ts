@@ -163,9 +163,13 @@ export function resolvePolicy(policy: NetworkPolicy, view: ClusterView): Resolve
   };
 }
 
-/** Entries with equal cidr and except become one: ports unioned, and an entry with no ports (everything) wins. */
+/**
+ * Entries with equal cidr and except become one: ports unioned, and an entry with no ports
+ * (everything) wins. Empty `ports` and `except` are left out of the result, as upstream's
+ * objects omit them.
+ */
 export function mergeEntries(entries: readonly EndpointInfo[]): EndpointInfo[] {
-  const merged = new Map<string, EndpointInfo>();
+  const merged = new Map<string, EndpointInfo & { ports: NonNullable<EndpointInfo["ports"]> }>();
   for (const entry of entries) {
     const key = `${entry.cidr ?? ""}|${[...(entry.except ?? [])].sort().join(",")}`;
     const seen = merged.get(key);
@@ -173,8 +177,8 @@ export function mergeEntries(entries: readonly EndpointInfo[]): EndpointInfo[] {
       merged.set(key, { ...entry, ports: [...(entry.ports ?? [])] });
       continue;
     }
-    const everything = (seen.ports ?? []).length === 0 || (entry.ports ?? []).length === 0;
-    seen.ports = everything ? [] : dedupPorts([...(seen.ports ?? []), ...(entry.ports ?? [])]);
+    const everything = seen.ports.length === 0 || (entry.ports ?? []).length === 0;
+    seen.ports = everything ? [] : dedupPorts([...seen.ports, ...(entry.ports ?? [])]);
   }
-  return [...merged.values()];
+  return [...merged.values()].map(({ ports, except, ...rest }) => ({ ...rest, ...(except?.length ? { except } : {}), ...(ports.length > 0 ? { ports } : {}) }));
 }
