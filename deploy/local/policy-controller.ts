@@ -4,11 +4,13 @@
  * set to "true", and services/policy-controller run as a process in the root namespace with
  * the stack's kubeconfig (in both modes: the simulated control plane stores Deployments but
  * runs none, so deploy/k8s/policy-controller.yaml is what a real cluster applies). Its log is
- * DIR/policy-controller.log; `stop` ends the process it started.
+ * DIR/policy-controller.log; `stop` ends the process it started, and its pid is in
+ * DIR/local-manifest.json so `down` ends it after a crash.
  */
 import { openSync, closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type pino from "pino";
+import { readManifest, writeManifest } from "./manifest.ts";
 import { BUN, REPO_ROOT } from "./node-services.ts";
 import type { Stack } from "./stack.ts";
 
@@ -46,6 +48,9 @@ export async function startPolicyController(stack: Pick<Stack, "kube" | "dir">, 
   const argv = [BUN, join(REPO_ROOT, "services/policy-controller/main.ts"), "--metrics-bind-addr=127.0.0.1:0", "--health-probe-bind-addr=127.0.0.1:0"];
   const proc = Bun.spawn(argv, { cwd: REPO_ROOT, env: { PATH, HOME: "/tmp", KUBECONFIG: stack.kube.kubeconfig }, stdin: "ignore", stdout: fd, stderr: fd });
   closeSync(fd);
+  // `down` stops it too, should this process die without its teardown
+  const manifest = await readManifest(stack.dir);
+  if (manifest !== undefined) await writeManifest(stack.dir, { ...manifest, pids: [...manifest.pids, proc.pid] });
   log.info({ pid: proc.pid, log: logFile }, "policy-controller started");
   let stopped: Promise<void> | undefined;
   return {

@@ -56,7 +56,7 @@ export class PolicyController {
     private readonly log: ControllerLog,
     private readonly metrics?: ControllerMetrics,
   ) {
-    this.#policies = new Informer(kube, "/apis/networking.k8s.io/v1/networkpolicies", (_old, current) => this.#onPolicy(_old ?? current), log);
+    this.#policies = new Informer(kube, "/apis/networking.k8s.io/v1/networkpolicies", (old, current) => this.#onPolicy(current ?? old), log);
     this.#pods = new Informer(kube, "/api/v1/pods", (old, current) => this.#onPod(old, current), log);
     this.#namespaces = new Informer(kube, "/api/v1/namespaces", () => this.#enqueueWhere(policyUsesNamespaces), log);
     this.#services = new Informer(kube, "/api/v1/services", () => this.#enqueueWhere(policyUsesServices), log);
@@ -91,11 +91,6 @@ export class PolicyController {
 
   debug() {
     return { enabled: this.enabled, synced: this.synced, policies: this.#policies.items.size, policyEndpoints: this.#endpoints.items.size, queued: this.#queued.size + this.#batched.size, running: this.#running.size };
-  }
-
-  /** Resolves when nothing is queued, batched or running (tests, measurements). */
-  async idle(): Promise<void> {
-    while (this.#queued.size + this.#batched.size + this.#running.size > 0) await Bun.sleep(10);
   }
 
   readonly view: ClusterView = {

@@ -39,8 +39,9 @@ export class Informer<T extends { metadata: Meta }> {
     return this.#synced;
   }
 
-  /** Resolves once the first list is in. */
+  /** Resolves once the first list is in (again: nothing more, once synced). */
   async start(): Promise<void> {
+    if (this.#synced) return;
     await this.#list();
     this.#synced = true;
     void this.#watchFrom();
