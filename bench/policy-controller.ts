@@ -4,8 +4,8 @@
  * labelled app=web, half role=client, over two namespaces); the controller runs as the local
  * deployment runs it (a process, deploy/local/policy-controller.ts). Phase 1 creates
  * `--policies` policies one at a time (each waits for its PolicyEndpoint); phase 2 creates as
- * many at once. Each policy selects app=web pods and allows role=client pods from every
- * namespace on TCP 80, so resolution reads every pod. No root needed. No baseline: upstream's
+ * many at once. Each policy selects the app=web pods of bench-a (a quarter) and allows the
+ * role=client pods (half) from every namespace on TCP 80, so resolution reads every pod. No root needed. No baseline: upstream's
  * controller publishes no latency figures (its 1 s batching applies to pod events only).
  *   npm run bench -- policy-controller [--policies 50] [--pods 400]
  */
