@@ -64,7 +64,7 @@ async function setStatus(namespace: string, name: string, status: Record<string,
 
 gate.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "policy-controller-test-"));
-  kube = serveKube({ hostname: "127.0.0.1", port: 0, namespaces: ["default", "kube-system", "other"] });
+  kube = serveKube({ hostname: "127.0.0.1", port: 0, namespaces: ["default", "kube-system", "other", "bulk"] });
   plane = startControlPlane(kube.store);
   kubeconfig = join(dir, "kubeconfig");
   await writeKubeconfig(kubeconfig, kube.url);
@@ -173,6 +173,17 @@ spec:
     await until(async () => ((await endpoints("default", "web")).length === 0 ? true : undefined));
     await until(async () => (kube.store.get("networkpolicies.networking.k8s.io", "default", "web") === undefined ? true : undefined));
   });
+
+  gate.test("250 selected pods: two objects of 200 and 50; when 220 finish, one object is left", async () => {
+    for (let i = 0; i < 250; i++) await pod("bulk", `b-${i}`, { app: "bulk" }, { podIP: `10.0.${10 + (i >> 8)}.${i & 255}`, hostIP: "10.0.0.10" });
+    await apply(`apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bulk, namespace: bulk}\nspec: {podSelector: {}}\n`);
+    const sizes = async () => (await endpoints("bulk", "bulk")).map((pe) => pe.spec.podSelectorEndpoints?.length ?? 0).sort((a, b) => b - a);
+    await until(async () => (JSON.stringify(await sizes()) === "[200,50]" ? true : undefined));
+    for (let i = 0; i < 220; i++) await setStatus("bulk", `b-${i}`, { phase: "Succeeded" });
+    await until(async () => (JSON.stringify(await sizes()) === "[30]" ? true : undefined));
+    const [left] = await endpoints("bulk", "bulk");
+    expect(left!.spec.podSelectorEndpoints!.map((p) => p.name).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `b-${220 + i}`).sort());
+  }, 30_000);
 
   gate.test("with the ConfigMap key not \"true\" nothing is written", async () => {
     await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: amazon-vpc-cni, namespace: kube-system}\ndata: {enable-network-policy-controller: "false"}\n`);
