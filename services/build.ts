@@ -1,5 +1,5 @@
 /**
- * Bundles the four services: `bun run services/build.ts [outdir]` → `<outdir>/<service>/main.js`
+ * Bundles the four services and the policy controller: `bun run services/build.ts [outdir]` → `<outdir>/<service>/main.js`
  * (default .build/services), run with `bun <outdir>/<service>/main.js`. Bun.build, target bun,
  * minified, split into shared chunks: the bundle keeps only what each service uses of the AWS SDK and the
  * Kubernetes client (from source, Bun loads the whole client-ec2 and client-node), and a module
@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 
-export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent"] as const;
+export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent", "policy-controller"] as const;
 
 /** What the services use of prom-client, each from its own module (see the header). */
 const PROM_CLIENT_PARTS: Record<string, string> = {

@@ -199,7 +199,7 @@ export class KubeRest {
   }
 
   /** One request; the parsed JSON answer. `merge`: a JSON merge patch. */
-  async request<T = unknown>(method: "GET" | "POST" | "PATCH", path: string, o: { query?: Record<string, string | undefined>; body?: unknown; merge?: boolean } = {}): Promise<T> {
+  async request<T = unknown>(method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE", path: string, o: { query?: Record<string, string | undefined>; body?: unknown; merge?: boolean } = {}): Promise<T> {
     const type: Record<string, string> = o.body === undefined ? {} : { "Content-Type": o.merge ? "application/merge-patch+json" : "application/json" };
     const init = await this.init(method, type);
     const res = await fetch(this.url(path, o.query), { ...init, ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }) });

@@ -14,6 +14,7 @@ import { startKubelets, type KubeletTuning } from "./kubelet/node-kubelets.ts";
 import { ensureImage } from "../k8s/image/build.ts";
 import { applyAwsNode, waitAwsNodeReady } from "./aws-node-daemonset.ts";
 import type { DeployMode, Stack } from "./stack.ts";
+import { startPolicyController, type RunningPolicyController } from "./policy-controller.ts";
 
 export interface DeploymentOptions extends CloudOptions {
   /** processes (default) or daemonset. */
@@ -50,6 +51,8 @@ export interface RunningDeployment {
   layouts: NodeLayout[];
   /** One per node (empty without kubelets). */
   kubelets: Kubelet[];
+  /** The NetworkPolicy controller process (absent with cloudOnly). */
+  policyController?: RunningPolicyController;
   stop(): Promise<void>;
 }
 
@@ -62,9 +65,11 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
   const nodes: RunningDeployment["nodes"] = [];
   const layouts: NodeLayout[] = [];
   const kubelets: Kubelet[] = [];
+  let policyController: RunningPolicyController | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await policyController?.stop();
       // Pods first (aws-node, hostNetwork, last): their CNI DEL needs the node's services.
       for (const p of (await Promise.all(kubelets.map((k) => k.stop()))).flat()) log.warn({ problem: p }, "kubelet teardown");
       await Promise.all(nodes.map((n) => n.services.stop()));
@@ -104,7 +109,9 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
       await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts) });
       await waitAwsNodeReady(stack, opts.awsNodeReadyTimeoutMs ?? 300_000);
     }
-    return { cloud, stack, nodes, layouts, kubelets, stop };
+    // after aws-node.yaml (daemonset mode), whose ConfigMap ships the switch "false"
+    if (!opts.cloudOnly) policyController = await startPolicyController(stack, log);
+    return { cloud, stack, nodes, layouts, kubelets, ...(policyController ? { policyController } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -18,10 +18,10 @@ async function cmdline(pid: number): Promise<string | undefined> {
 }
 
 /** Signals a process only if it still is what we started (pids get reused). */
-async function stopIfOurs(pid: number, marker: string, graceMs: number): Promise<string | undefined> {
+async function stopIfOurs(pid: number, markers: readonly string[], graceMs: number): Promise<string | undefined> {
   if (pid === process.pid) return undefined;
   const cmd = await cmdline(pid);
-  if (cmd === undefined || !cmd.includes(marker)) return undefined;
+  if (cmd === undefined || !markers.some((marker) => cmd.includes(marker))) return undefined;
   try {
     process.kill(pid, "SIGTERM");
   } catch {
@@ -43,10 +43,10 @@ export async function down(dirArg: string): Promise<string[]> {
   const manifest = await readManifest(dir);
   if (manifest) {
     // A live `up` tears down itself on SIGTERM; give it the time to.
-    const p = await stopIfOurs(manifest.upPid, "main.ts", 10_000);
+    const p = await stopIfOurs(manifest.upPid, ["main.ts"], 10_000);
     if (p) problems.push(p);
     for (const pid of manifest.pids) {
-      const q = await stopIfOurs(pid, "echo-server.ts", 2000);
+      const q = await stopIfOurs(pid, ["echo-server.ts", "policy-controller/main.ts"], 2000);
       if (q) problems.push(q);
     }
   }

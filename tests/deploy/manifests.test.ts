@@ -101,6 +101,46 @@ describe("deploy/k8s manifests", () => {
   });
 });
 
+describe("the policy controller's manifests", () => {
+  const controller = loadAll(join(K8S, "policy-controller.yaml")) as Array<{ kind: string; metadata: { name: string; namespace?: string }; spec?: any; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }> }>;
+  const crd = loadAll(join(K8S, "policyendpoint-crd.yaml"))[0] as { metadata: { name: string }; spec: any };
+
+  test("a Deployment of one replica in kube-system, the project's image, its entry point and upstream's flags", () => {
+    const deployment = controller.find((d) => d.kind === "Deployment")!;
+    expect(deployment.metadata.namespace).toBe("kube-system");
+    expect(deployment.spec.replicas).toBe(1);
+    const [c] = deployment.spec.template.spec.containers;
+    expect(c.image).toBe(daemonSet.spec.template.spec.containers[0].image);
+    expect(c.command).toEqual(["/app/bin/policy-controller"]);
+    expect(c.args).toContain("--endpoint-chunk-size=200");
+    expect(c.args).toContain("--enable-configmap-check=true");
+    expect(c.readinessProbe.httpGet.path).toBe("/healthz");
+    expect(c.securityContext.capabilities).toEqual({ drop: ["ALL"] });
+    expect(deployment.spec.template.spec.serviceAccountName).toBe("policy-controller");
+  });
+
+  test("RBAC is least privilege: reads for resolution, writes only to PolicyEndpoints, the policies' finalizer and events", () => {
+    const rules = [...controller.filter((d) => d.kind === "ClusterRole" || d.kind === "Role").flatMap((d) => d.rules!)];
+    const rights = rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+    const writes = rights.filter((r) => !/:(get|list|watch)$/.test(r)).sort();
+    expect(writes).toEqual(["events:create", "events:patch", "networkpolicies/finalizers:patch", "networkpolicies/finalizers:update", "networkpolicies:patch", "policyendpoints:create", "policyendpoints:delete", "policyendpoints:patch", "policyendpoints:update"]);
+    for (const read of ["networkpolicies", "pods", "namespaces", "services", "configmaps", "policyendpoints"]) expect(rights).toContain(`${read}:watch`);
+    const role = controller.find((d) => d.kind === "Role")!;
+    expect(role.metadata.namespace).toBe("kube-system");
+    expect(role.rules![0]!.resourceNames).toEqual(["amazon-vpc-cni"]);
+    expect(rules.some((r) => r.resources.includes("*") || r.verbs.includes("*"))).toBe(false);
+  });
+
+  test("the PolicyEndpoint CRD: networking.k8s.aws/v1alpha1, namespaced, policyRef required", () => {
+    expect(crd.metadata.name).toBe("policyendpoints.networking.k8s.aws");
+    expect(crd.spec.scope).toBe("Namespaced");
+    const version = crd.spec.versions[0];
+    expect(version.name).toBe("v1alpha1");
+    expect(version.schema.openAPIV3Schema.properties.spec.required).toEqual(["policyRef"]);
+    expect(Object.keys(version.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(["egress", "ingress", "podIsolation", "podSelector", "podSelectorEndpoints", "policyRef"]);
+  });
+});
+
 describe("kubectl server-side dry run against the simulated API", () => {
   const kubectl = requires("kubectl");
   let kube: Awaited<ReturnType<typeof serveKube>> | undefined;
@@ -116,11 +156,11 @@ describe("kubectl server-side dry run against the simulated API", () => {
   });
 
   kubectl.test("every manifest is accepted and nothing is stored", async () => {
-    const p = Bun.spawn(["kubectl", "--kubeconfig", join(dir, "kubeconfig"), "create", "--dry-run=server", "-f", join(K8S, "eniconfig-crd.yaml"), "-f", join(K8S, "aws-node.yaml")], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["kubectl", "--kubeconfig", join(dir, "kubeconfig"), "create", "--dry-run=server", "-f", join(K8S, "eniconfig-crd.yaml"), "-f", join(K8S, "aws-node.yaml"), "-f", join(K8S, "policyendpoint-crd.yaml"), "-f", join(K8S, "policy-controller.yaml")], { stdout: "pipe", stderr: "pipe" });
     const [code, out, err] = [await p.exited, await new Response(p.stdout).text(), await new Response(p.stderr).text()];
     expect(err).toBe("");
     expect(code).toBe(0);
-    for (const name of ["serviceaccount/aws-node", "clusterrole.rbac.authorization.k8s.io/aws-node", "daemonset.apps/aws-node", "customresourcedefinition.apiextensions.k8s.io/eniconfigs.crd.k8s.amazonaws.com"]) {
+    for (const name of ["serviceaccount/aws-node", "clusterrole.rbac.authorization.k8s.io/aws-node", "daemonset.apps/aws-node", "customresourcedefinition.apiextensions.k8s.io/eniconfigs.crd.k8s.amazonaws.com", "customresourcedefinition.apiextensions.k8s.io/policyendpoints.networking.k8s.aws", "deployment.apps/policy-controller", "clusterrole.rbac.authorization.k8s.io/policy-controller", "role.rbac.authorization.k8s.io/policy-controller"]) {
       expect(out).toContain(`${name} created (server dry run)`);
     }
     expect(kube!.store.list("daemonsets.apps")).toHaveLength(0);

@@ -17,7 +17,7 @@ describe("the image's entry points", () => {
   const scripts = renderEntrypoints(SERVICE_RUNTIME_ENV);
 
   test("four POSIX shell scripts", () => {
-    expect(Object.keys(scripts).sort()).toEqual(["bun", "install-cni", "probe", "service"]);
+    expect(Object.keys(scripts).sort()).toEqual(["bun", "install-cni", "policy-controller", "probe", "service"]);
     for (const text of Object.values(scripts)) expect(text.startsWith("#!/bin/sh\n")).toBe(true);
   });
 

@@ -10,6 +10,8 @@
  * - probe <service> live|ready: the bundled probe, with `${AWS_VPC_CNI_RUN_DIR:-/var/run/aws-node}`.
  * - install-cni [args]: the bundled init container.
  * - bun [args]: Bun, for a person exec'ing into a container.
+ * - policy-controller [flags]: the NetworkPolicy controller's bundle (its own Deployment, not
+ *   an aws-node container, so not a `service`).
  */
 import { join } from "node:path";
 import { SERVICES } from "../../../shared/sockets.ts";
@@ -48,5 +50,6 @@ export function renderEntrypoints(serviceEnv: Readonly<Record<string, string>>):
     ]),
     "install-cni": script("install-cni: the init container", [`exec ${shim} ${join(IMAGE_LAYOUT.lib, "install-cni.js")} "$@"`]),
     bun: script("bun: the shim's binary as the bun CLI", [`exec ${shim} "$@"`]),
+    "policy-controller": script("policy-controller [flags]: the NetworkPolicy controller", [`exec ${shim} "${IMAGE_LAYOUT.services}/policy-controller/main.js" "$@"`]),
   };
 }

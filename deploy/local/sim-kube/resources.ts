@@ -1,5 +1,6 @@
 // The resources this API server serves, with what discovery and the handlers need to know.
 import { defaultCrd, defaultDaemonSet, defaultPod } from "./defaults.ts";
+import { defaultNetworkPolicy, defaultService, validateNetworkPolicy, validateService } from "./networking.ts";
 import { validateDaemonSetUpdate, validatePodUpdate } from "./update-rules.ts";
 import type { UpdateValidator } from "./update-rules.ts";
 import type { KubeObject, Validator } from "./validate.ts";
@@ -79,8 +80,12 @@ export const RESOURCES: readonly ResourceDef[] = [
     ]),
   }),
   resource({ group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"], validate: validateConfigMap }),
+  resource({ group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"], hasStatus: true, validate: validateService, defaults: defaultService }),
+  resource({ group: "networking.k8s.io", version: "v1", plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"], generation: true, validate: validateNetworkPolicy, defaults: defaultNetworkPolicy }),
   resource({ group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] }),
   resource({ group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet", namespaced: true, shortNames: ["ds"], hasStatus: true, generation: true, validate: validateDaemonSet, validateUpdate: validateDaemonSetUpdate, defaults: defaultDaemonSet }),
+  // Deployments are stored (manifests apply, e.g. deploy/k8s/policy-controller.yaml); no controller runs them: the selector and template rules are the DaemonSet's
+  resource({ group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], hasStatus: true, generation: true, validate: validateDaemonSet }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole", namespaced: false, validate: validateClusterRole }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding", kind: "ClusterRoleBinding", namespaced: false, validate: validateRoleBinding }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true, validate: validateClusterRole }),

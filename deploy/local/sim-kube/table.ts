@@ -65,6 +65,13 @@ function selectorText(selector: unknown): string {
   return parts.length > 0 ? parts.join(",") : "<none>";
 }
 
+/** `80/TCP,53/UDP` (kubectl's Port(s) column; `<none>` without ports). */
+function servicePorts(service: KubeObject): string {
+  const ports = field(service, "spec", "ports");
+  if (!Array.isArray(ports) || ports.length === 0) return "<none>";
+  return ports.map((port) => `${String(field(port, "port"))}/${String(field(port, "protocol") ?? "TCP")}`).join(",");
+}
+
 function containerList(object: KubeObject, key: "name" | "image"): string {
   const containers = field(object, "spec", "template", "spec", "containers");
   return Array.isArray(containers) ? containers.map((container) => String(field(container, key) ?? "")).join(",") : "";
@@ -148,6 +155,18 @@ function columnsFor(def: ResourceDef, now: Date): Column[] {
         text("First Seen", (o) => humanAge(String(field(o, "firstTimestamp") ?? o.metadata.creationTimestamp), now), 1),
         { name: "Count", type: "integer", cell: (o) => count(o, "count"), priority: 1 },
         { ...name, priority: 1 },
+      ];
+    case "NetworkPolicy":
+      return [name, text("Pod-Selector", (o) => selectorText(field(o, "spec", "podSelector"))), age];
+    case "Service":
+      return [
+        name,
+        text("Type", (o) => String(field(o, "spec", "type") ?? "")),
+        text("Cluster-IP", (o) => String(field(o, "spec", "clusterIP") ?? "<none>")),
+        text("External-IP", () => "<none>"),
+        text("Port(s)", servicePorts),
+        age,
+        text("Selector", (o) => labelsText(field(o, "spec", "selector")), 1),
       ];
     case "CustomResourceDefinition":
       return [name, text("Created At", (o) => o.metadata.creationTimestamp ?? "")];
