@@ -199,3 +199,17 @@ describe("managed node", () => {
     expect((await associations(trunkId)).map((a) => a.VlanId)).toEqual([3]);
   });
 });
+
+describe("control plane", () => {
+  test("with vpcResources the control plane runs the webhook and the controller", async () => {
+    kube.stop();
+    kube = createTestCluster({ vpcResources: { ec2: ec2w.ec2, clusterName: "sim", now: () => clock.t } });
+    kube.cluster.create(CRDS, undefined, Bun.YAML.parse(await Bun.file(CRD_FILE).text()) as KubeObject);
+    kube.cluster.create(kube.cluster.registry.find("vpcresources.k8s.aws", "v1beta1", "securitygrouppolicies")!, "default", { apiVersion: "vpcresources.k8s.aws/v1beta1", kind: "SecurityGroupPolicy", metadata: { name: "all" }, spec: { podSelector: {}, securityGroups: { groupIds: [podSg] } } });
+    addManagedNode("node-a", ec2w.instance);
+    kube.cluster.create(PODS, "default", pod("any", { app: "any" }));
+    await until("annotated", () => annotation("any") !== undefined, 10_000);
+    expect(annotation("any")![0]!.vlanId).toBe(1);
+    expect(trunkOf(ec2w.instance)?.attachment?.status).toBe("attached");
+  });
+});
