@@ -161,6 +161,20 @@ describe("managed node", () => {
     expect(await associations(trunkOf(ec2w.instance)!.id)).toHaveLength(9);
   });
 
+  test("a deleted node's branch ENIs are disassociated and deleted a minute later", async () => {
+    const rc = startRc();
+    addManagedNode("node-a", ec2w.instance);
+    kube.cluster.create(PODS, "default", pod("db-1"));
+    await until("annotated", () => annotation("db-1") !== undefined);
+    await rc.idle();
+    const branch = annotation("db-1")![0]!.eniId;
+    kube.cluster.delete(NODES, kube.cluster.get(NODES, undefined, "node-a")!);
+    await advance(rc, 59_000);
+    expect((await eni(branch))?.Status).toBe("in-use");
+    await advance(rc, 2_000);
+    expect((await sdkError(eni(branch))).name).toBe("InvalidNetworkInterfaceID.NotFound");
+  });
+
   test("a type without trunking gets no trunk and a Warning event", async () => {
     const rc = startRc();
     const t3 = ec2w.model.launchInstance({ instanceType: "t3.medium", subnetId: ec2w.subnet.id, securityGroupIds: [ec2w.sg.id] });
