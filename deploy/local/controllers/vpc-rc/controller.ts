@@ -15,6 +15,7 @@ import type { EC2Client } from "@aws-sdk/client-ec2";
 import { CONFIGMAPS, ClusterApi, NODES, PODS } from "../cluster.ts";
 import { EventRecorder } from "../events.ts";
 import { SILENT_LOG, type ControllerLog } from "../reconcile-loop.ts";
+import type { KubeObject } from "../../sim-kube/validate.ts";
 import { BranchEc2 } from "./branch-ec2.ts";
 import { CNINODES, initTrunk, isManagedNode, nodeInstanceId, releaseDue } from "./nodes.ts";
 import { createAndAnnotate } from "./pods.ts";
@@ -54,7 +55,7 @@ export class VpcResourceController {
   #stopped = false;
   #unsubscribe: (() => void) | undefined;
 
-  constructor(cluster: ClusterApi, private readonly options: VpcResourceControllerOptions) {
+  constructor(cluster: ClusterApi, options: VpcResourceControllerOptions) {
     this.#cluster = cluster;
     this.#ec2 = new BranchEc2(options.ec2, options.clusterName);
     this.#events = new EventRecorder(cluster, "vpc-resource-controller");
@@ -180,16 +181,15 @@ export class VpcResourceController {
     return wakes.length > 0 ? Math.min(...wakes) : undefined;
   }
 
-  async #setUpNode(node: import("../../sim-kube/validate.ts").KubeObject, pods: import("../../sim-kube/validate.ts").KubeObject[], now: number): Promise<void> {
+  async #setUpNode(node: KubeObject, pods: KubeObject[], now: number): Promise<void> {
     const name = node.metadata.name ?? "";
     const instanceId = nodeInstanceId(node) ?? "";
-    const type = node.metadata.labels?.["node.kubernetes.io/instance-type"] ?? node.metadata.labels?.["beta.kubernetes.io/instance-type"];
     const linux = node.metadata.labels?.["kubernetes.io/os"] === "linux";
     try {
       const view = await this.#ec2.instance(instanceId);
       const limit = branchInterfaceLimit(view.instanceType);
       if (!linux || limit === undefined) {
-        if (!this.#unsupported.has(name)) this.#events.record(node, "Warning", "Unsupported", `The instance type ${view.instanceType ?? type} is not supported for trunk interface (Security Group for Pods)`);
+        if (!this.#unsupported.has(name)) this.#events.record(node, "Warning", "Unsupported", `The instance type ${view.instanceType} is not supported for trunk interface (Security Group for Pods)`);
         this.#unsupported.add(name);
         this.#initRetryAt.set(name, Number.POSITIVE_INFINITY);
         return;
@@ -209,7 +209,7 @@ export class VpcResourceController {
   }
 }
 
-function isFinished(pod: import("../../sim-kube/validate.ts").KubeObject): boolean {
+function isFinished(pod: KubeObject): boolean {
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
   return phase === "Succeeded" || phase === "Failed";
 }
