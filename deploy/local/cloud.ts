@@ -155,7 +155,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const echo6Started = ipv6 ? startEcho(names.outsideNs, undefined, undefined, OUTSIDE_IPV6) : undefined;
     const host = names.mgmt.rootIp;
     ec2 = await startEc2Api({ model, host, controlSocket, log });
-    kube = await startKubeApi({ host, kubeconfig, log });
+    kube = await startKubeApi({ host, kubeconfig, log, ec2Endpoint: ec2.url });
 
     const nodes: StackNode[] = [];
     for (let i = 0; i < nodeCount; i++) {

@@ -1,7 +1,9 @@
 // The simulated cloud's HTTP endpoints, bound to the management address in the root
 // namespace (never 0.0.0.0): the EC2 Query API (+ its control API on a Unix socket) and the
 // Kubernetes API (+ a kubeconfig usable from the root namespace) with its controllers
-// (scheduler, DaemonSet controller, garbage collector).
+// (scheduler, DaemonSet controller, garbage collector; the VPC resource controller when the
+// EC2 endpoint is given).
+import { EC2Client } from "@aws-sdk/client-ec2";
 import type pino from "pino";
 import { startControlPlane } from "./controllers/control-plane.ts";
 import { serveSimEc2, type Ec2Model, type SimEc2Server } from "./sim-ec2/index.ts";
@@ -27,15 +29,26 @@ export async function startEc2Api(opts: { model: Ec2Model; host: string; control
   return { url: served.endpoint, served, stop: () => served.stop() };
 }
 
-export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger }): Promise<KubeApi> {
+/** The cluster name the local deployment's nodes are configured with (CLUSTER_NAME). */
+export const LOCAL_CLUSTER_NAME = "local";
+
+export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger; ec2Endpoint?: string }): Promise<KubeApi> {
   const served = serveKube({ hostname: opts.host, port: 0 });
   await writeKubeconfig(opts.kubeconfig, served.url);
-  const controlPlane = startControlPlane(served.store, { log: opts.log.child({ component: "controllers" }) });
+  // The VPC resource controller's EC2 client (dummy credentials: the simulated EC2 checks none).
+  const ec2 = opts.ec2Endpoint
+    ? new EC2Client({ region: "us-west-2", endpoint: opts.ec2Endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } })
+    : undefined;
+  const controlPlane = startControlPlane(served.store, {
+    log: opts.log.child({ component: "controllers" }),
+    ...(ec2 ? { vpcResources: { ec2, clusterName: LOCAL_CLUSTER_NAME } } : {}),
+  });
   return {
     url: served.url,
     served,
     stop: () => {
       controlPlane.stop();
+      ec2?.destroy();
       return served.stop();
     },
     async createNode(node) {

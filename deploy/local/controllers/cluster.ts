@@ -22,6 +22,7 @@ export const PODS = builtin("Pod");
 export const NODES = builtin("Node");
 export const DAEMONSETS = builtin("DaemonSet");
 export const EVENTS = builtin("Event");
+export const CONFIGMAPS = builtin("ConfigMap");
 
 export class ClusterApi {
   readonly registry: ResourceRegistry;

@@ -45,7 +45,7 @@ export type Misfit =
   | { reason: "unschedulable"; text: "node(s) were unschedulable" }
   | { reason: "capacity"; text: "Too many pods" };
 
-function requirementMatches(requirement: Requirement, value: string | undefined): boolean {
+export function requirementMatches(requirement: Requirement, value: string | undefined): boolean {
   const values = requirement.values ?? [];
   switch (requirement.operator) {
     case "In":

@@ -4,15 +4,16 @@ import type { Action } from "./faults.ts";
 import { checkFilterNames, matches, paginate } from "./filters.ts";
 import { INSTANCE_TYPES } from "./instance-types.ts";
 import type { QueryParams } from "./query.ts";
-import { eniXml, instanceTypeXml, instanceXml, OWNER_ID, securityGroupXml, subnetXml } from "./render.ts";
+import { TRUNK_HANDLERS } from "./actions-trunk.ts";
+import { eniXml, instanceTypeXml, instanceXml, OWNER_ID, securityGroupXml, shownInterfaceType, subnetXml } from "./render.ts";
 import type { Ec2Model } from "./state.ts";
 import type { Tags } from "./types.ts";
 import type { XmlValue } from "./xml.ts";
 
-type Payload = { [k: string]: XmlValue };
-type Handler = (model: Ec2Model, q: QueryParams) => Payload;
+export type Payload = { [k: string]: XmlValue };
+export type Handler = (model: Ec2Model, q: QueryParams) => Payload;
 
-const ENI_FILTERS = ["attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index", "tag-key", "status", "vpc-id", "network-interface-id", "description", "subnet-id", "availability-zone", "mac-address", "private-ip-address", "group-id", "ipv6-addresses.ipv6-address"];
+const ENI_FILTERS = ["interface-type", "attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index", "tag-key", "status", "vpc-id", "network-interface-id", "description", "subnet-id", "availability-zone", "mac-address", "private-ip-address", "group-id", "ipv6-addresses.ipv6-address"];
 const SUBNET_FILTERS = ["vpc-id", "availability-zone", "subnet-id", "cidr-block", "state"];
 const INSTANCE_FILTERS = ["instance-id", "vpc-id", "subnet-id", "availability-zone", "instance-type", "private-ip-address", "instance-state-name", "network-interface.network-interface-id"];
 const SG_FILTERS = ["group-id", "group-name", "vpc-id"];
@@ -26,7 +27,7 @@ function ids<T>(all: Record<string, T>, wanted: string[], notFound: (id: string)
   });
 }
 
-function tagSpecifications(q: QueryParams, resourceType: string): Tags {
+export function tagSpecifications(q: QueryParams, resourceType: string): Tags {
   const tags: Tags = {};
   for (const i of q.indices("TagSpecification")) {
     const type = q.str(`TagSpecification.${i}.ResourceType`);
@@ -39,6 +40,8 @@ function tagSpecifications(q: QueryParams, resourceType: string): Tags {
 const notFoundIn = (code: Ec2Error["code"], what: string) => (id: string) => new Ec2Error(code, `The ${what} ID '${id}' does not exist`);
 
 export const HANDLERS: Record<Action, Handler> = {
+  ...TRUNK_HANDLERS,
+
   DescribeNetworkInterfaces(model, q) {
     const state = model.describeView();
     const filters = q.filters();
@@ -62,6 +65,7 @@ export const HANDLERS: Record<Action, Handler> = {
           "private-ip-address": [e.primaryIp, ...e.secondaryIps],
           "group-id": e.groups,
           "ipv6-addresses.ipv6-address": e.ipv6Addresses,
+          "interface-type": [shownInterfaceType(state, e)],
         };
         return fields[name];
       }),

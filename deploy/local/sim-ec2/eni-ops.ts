@@ -11,6 +11,7 @@ import { Ec2Error, invalid, missing, notFoundSubnet } from "./errors.ts";
 import { checkIdFormat, nextId, nextMac } from "./ids.ts";
 import { secondaryCidrs } from "./imds-view.ts";
 import type { Ec2Model } from "./state.ts";
+import * as trunk from "./trunk-ops.ts";
 import type { Attachment, Ec2State, Eni, Tags } from "./types.ts";
 
 /** Address limit of an ENI that is not attached (EC2 checks the type's limit at attach). */
@@ -45,8 +46,8 @@ export interface ModifyEniRequest {
   groups?: string[];
 }
 
-/** The InterfaceType values simulated; EC2's branch and trunk are not. */
-const INTERFACE_TYPES = ["efa", "efa-only"] as const;
+/** The InterfaceType values simulated (trunk and branch: trunk-ops.ts). */
+const INTERFACE_TYPES = ["efa", "efa-only", "trunk", "branch"] as const;
 
 export function newEni(m: Ec2Model, req: CreateEniRequest): Eni {
   if (!req.subnetId) throw missing("SubnetId");
@@ -91,7 +92,7 @@ export function newEni(m: Ec2Model, req: CreateEniRequest): Eni {
     primaryIpv6: null,
     ipv6Prefixes: [],
     attachment: null,
-    ...(req.interfaceType ? { interfaceType: req.interfaceType as "efa" | "efa-only" } : {}),
+    ...(req.interfaceType ? { interfaceType: req.interfaceType as (typeof INTERFACE_TYPES)[number] } : {}),
     createdAt: m.now(),
     detachedAt: null,
   };
@@ -120,7 +121,8 @@ export function attachEni(m: Ec2Model, p: AttachRequest): Attachment {
   if (!Number.isInteger(p.deviceIndex) || p.deviceIndex < 0) throw invalid(`Invalid value '${p.deviceIndex}' for DeviceIndex`);
   if (eni.attachment) throw new Ec2Error("InvalidNetworkInterface.InUse", `Interface: [${eni.id}] in use.`);
   if (eni.az !== inst.az) throw invalid(`The network interface and the instance must be in the same availability zone`);
-  if (eni.interfaceType && !limits.efa) throw new Ec2Error("UnsupportedOperation", `Interface type ${eni.interfaceType} is not supported on instance type ${inst.instanceType}`);
+  trunk.checkAttach(m, eni.id, inst.id, inst.instanceType);
+  if ((eni.interfaceType === "efa" || eni.interfaceType === "efa-only") && !limits.efa) throw new Ec2Error("UnsupportedOperation", `Interface type ${eni.interfaceType} is not supported on instance type ${inst.instanceType}`);
   const attached = m.enisOf(inst.id);
   // Each network card has its own ENI limit and numbers its own device indexes.
   const onCard = attached.filter((e) => (e.attachment?.networkCardIndex ?? 0) === card);
@@ -143,6 +145,7 @@ export function detachEni(m: Ec2Model, p: { attachmentId: string; force?: boolea
   const eni = Object.values(m.state.enis).find((e) => e.attachment?.id === p.attachmentId);
   if (!eni?.attachment) throw new Ec2Error("InvalidAttachmentID.NotFound", `Interface attachment '${p.attachmentId}' does not exist`);
   if (eni.attachment.deviceIndex === 0) throw new Ec2Error("InvalidParameterValue", "The network interface at device index 0 cannot be detached.");
+  trunk.checkDetachOrDelete(m, eni.id);
   const { instanceId, status } = eni.attachment;
   eni.attachment = null;
   eni.status = "available";
@@ -159,7 +162,9 @@ export function deleteEni(m: Ec2Model, eniId: string): void {
   const eni = m.eni(eniId);
   const inUse = eni.attachment !== null || (eni.detachedAt !== null && m.now() < eni.detachedAt + m.timing.deleteAfterDetachMs);
   if (inUse) throw invalid(`Network interface '${eni.id}' is currently in use.`);
+  trunk.checkDetachOrDelete(m, eni.id);
   delete m.state.enis[eni.id];
+  trunk.forgetPermissions(m, eni.id);
 }
 
 export function modifyEni(m: Ec2Model, p: ModifyEniRequest): void {

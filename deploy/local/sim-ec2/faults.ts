@@ -21,6 +21,16 @@ export const ACTIONS = [
   "UnassignIpv6Addresses",
   "CreateTags",
   "DeleteTags",
+  "AssociateTrunkInterface",
+  "DisassociateTrunkInterface",
+  "DescribeTrunkInterfaceAssociations",
+  "CreateNetworkInterfacePermission",
+  "CreateSecurityGroup",
+  "DeleteSecurityGroup",
+  "AuthorizeSecurityGroupIngress",
+  "AuthorizeSecurityGroupEgress",
+  "RevokeSecurityGroupIngress",
+  "RevokeSecurityGroupEgress",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];

@@ -18,10 +18,11 @@ const MALFORMED: Record<string, Ec2ErrorCode> = {
   eni: "InvalidNetworkInterfaceID.Malformed",
   subnet: "InvalidSubnetID.Malformed",
   i: "InvalidInstanceID.Malformed",
+  sg: "InvalidGroupId.Malformed",
 };
 
 /** Throws the Malformed error EC2 answers for an id that is not `<prefix>-<hex>`. */
-export function checkIdFormat(id: string, prefix: "eni" | "subnet" | "i" | "sg" | "vpc" | "eni-attach"): void {
+export function checkIdFormat(id: string, prefix: "eni" | "subnet" | "i" | "sg" | "vpc" | "eni-attach" | "trunk-assoc"): void {
   if (new RegExp(`^${prefix}-[0-9a-f]{8,17}$`).test(id)) return;
   const code = MALFORMED[prefix] ?? "InvalidID";
   throw new Ec2Error(code, `Invalid id: "${id}" (expecting "${prefix}-...")`);

@@ -77,7 +77,7 @@ describe("EFA interfaces", () => {
     expect(efaOnly.primaryIp).toBe("");
     expect(codeOf(() => model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "efa-only", secondaryCount: 1 }))).toBe("InvalidParameterCombination");
     expect(codeOf(() => model.assignPrivateIpAddresses({ eniId: efaOnly.id, count: 1 }))).toBe("InvalidParameterCombination");
-    expect(codeOf(() => model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "trunk" }))).toBe("InvalidParameterValue");
+    expect(codeOf(() => model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "gateway" }))).toBe("InvalidParameterValue");
     const efa = model.createNetworkInterface({ subnetId: subnet.id, interfaceType: "efa", secondaryCount: 2 });
     expect(efa.secondaryIps).toHaveLength(2);
     model.attachNetworkInterface({ eniId: efaOnly.id, instanceId: instance.id, deviceIndex: 1 });

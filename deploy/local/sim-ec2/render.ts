@@ -1,7 +1,7 @@
 /** State → the XML shapes EC2 answers with (element names as the SDK's deserializers read them). */
 import { availableIpv4Count } from "./allocator.ts";
 import type { InstanceTypeLimits } from "./instance-types.ts";
-import type { Ec2State, Eni, Instance, SecurityGroup, Subnet, Tags } from "./types.ts";
+import type { Ec2State, Eni, Instance, SecurityGroup, SgRule, Subnet, Tags } from "./types.ts";
 import type { XmlValue } from "./xml.ts";
 
 export const OWNER_ID = "123456789012";
@@ -55,7 +55,7 @@ export function eniXml(state: Ec2State, e: Eni): XmlValue {
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
     ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
-    interfaceType: e.interfaceType ?? "interface",
+    interfaceType: shownInterfaceType(state, e),
     ipv6Native: false,
     ipv6Address: e.primaryIpv6 ?? undefined,
   };
@@ -87,7 +87,7 @@ function instanceEniXml(state: Ec2State, e: Eni): XmlValue {
     ipv4PrefixSet: e.ipv4Prefixes.map((ipv4Prefix) => ({ ipv4Prefix })),
     ipv6AddressesSet: ipv6Set(e),
     ipv6PrefixSet: e.ipv6Prefixes.map((ipv6Prefix) => ({ ipv6Prefix })),
-    interfaceType: e.interfaceType ?? "interface",
+    interfaceType: shownInterfaceType(state, e),
   };
 }
 
@@ -137,6 +137,48 @@ export function subnetXml(state: Ec2State, s: Subnet): XmlValue {
   };
 }
 
+/** The InterfaceType Describe shows: a branch while associated with a trunk, else as created. */
+export function shownInterfaceType(state: Ec2State, e: Eni): string {
+  if (Object.values(state.trunkAssociations).some((a) => a.branchEniId === e.id)) return "branch";
+  return e.interfaceType ?? "interface";
+}
+
+/** Rules as EC2 lists them: one IpPermission per protocol and port range, its peers inside. */
+export function ipPermissionsXml(rules: SgRule[]): XmlValue {
+  const byRange = new Map<string, SgRule[]>();
+  for (const r of rules) {
+    const key = `${r.protocol}/${r.fromPort}/${r.toPort}`;
+    byRange.set(key, [...(byRange.get(key) ?? []), r]);
+  }
+  return [...byRange.values()].map((rs) => {
+    const first = rs[0] as SgRule;
+    const cidrs = rs.flatMap((r) => ("cidr" in r.peer ? [{ cidr: r.peer.cidr, description: r.description || undefined }] : []));
+    return {
+      ipProtocol: first.protocol,
+      fromPort: first.fromPort ?? undefined,
+      toPort: first.toPort ?? undefined,
+      groups: rs.flatMap((r) => ("groupId" in r.peer ? [{ groupId: r.peer.groupId, userId: OWNER_ID, description: r.description || undefined }] : [])),
+      ipRanges: cidrs.filter((c) => !c.cidr.includes(":")).map((c) => ({ cidrIp: c.cidr, description: c.description })),
+      ipv6Ranges: cidrs.filter((c) => c.cidr.includes(":")).map((c) => ({ cidrIpv6: c.cidr, description: c.description })),
+      prefixListIds: [],
+    };
+  });
+}
+
+export function securityGroupRuleXml(g: SecurityGroup, r: SgRule, isEgress: boolean): XmlValue {
+  return {
+    securityGroupRuleId: r.id,
+    groupId: g.id,
+    groupOwnerId: OWNER_ID,
+    isEgress,
+    ipProtocol: r.protocol,
+    fromPort: r.fromPort ?? -1,
+    toPort: r.toPort ?? -1,
+    ...("cidr" in r.peer ? (r.peer.cidr.includes(":") ? { cidrIpv6: r.peer.cidr } : { cidrIpv4: r.peer.cidr }) : { referencedGroupInfo: { groupId: r.peer.groupId, userId: OWNER_ID } }),
+    description: r.description || undefined,
+  };
+}
+
 export function securityGroupXml(g: SecurityGroup): XmlValue {
   return {
     groupId: g.id,
@@ -144,8 +186,8 @@ export function securityGroupXml(g: SecurityGroup): XmlValue {
     groupDescription: g.description,
     vpcId: g.vpcId,
     ownerId: OWNER_ID,
-    ipPermissions: [],
-    ipPermissionsEgress: [{ ipProtocol: "-1", ipRanges: [{ cidrIp: "0.0.0.0/0" }] }],
+    ipPermissions: ipPermissionsXml(g.ingress),
+    ipPermissionsEgress: ipPermissionsXml(g.egress),
     tagSet: tagSet(g.tags),
   };
 }

@@ -16,7 +16,9 @@ import { checkIdFormat } from "./ids.ts";
 import { currentImdsInterfaces, ImdsTimeline, secondaryCidrs, type ImdsInterface } from "./imds-view.ts";
 import { instanceTypeLimits, type InstanceTypeLimits } from "./instance-types.ts";
 import { deliver, type Ec2Event, type Ec2Observer } from "./observer.ts";
-import { emptyState, type Attachment, type Ec2State, type Eni, type Instance, type SecurityGroup, type Subnet, type Tags, type Vpc } from "./types.ts";
+import { emptyState, type Attachment, type Ec2State, type Eni, type EniPermission, type Instance, type SecurityGroup, type SgRule, type Subnet, type Tags, type TrunkAssociation, type Vpc } from "./types.ts";
+import * as sg from "./sg-rules.ts";
+import * as trunk from "./trunk-ops.ts";
 import * as world from "./world-ops.ts";
 
 export interface ModelTiming {
@@ -120,6 +122,38 @@ export class Ec2Model implements ops.OpContext {
 
   modifyNetworkInterfaceAttribute(p: ModifyEniRequest): void {
     this.mutate(() => eniOps.modifyEni(this, p));
+  }
+
+  // ---- trunk and branch ENIs (trunk-ops.ts) ----
+
+  associateTrunkInterface(p: { branchEniId?: string; trunkEniId?: string; vlanId?: number }): TrunkAssociation {
+    return this.mutate(() => trunk.associate(this, p));
+  }
+
+  disassociateTrunkInterface(associationId: string | undefined): void {
+    this.mutate(() => trunk.disassociate(this, associationId));
+  }
+
+  createNetworkInterfacePermission(p: { eniId?: string; permission?: string; awsAccountId?: string }): EniPermission {
+    return this.mutate(() => trunk.createPermission(this, p));
+  }
+
+  // ---- security groups (sg-rules.ts) ----
+
+  createSecurityGroupFromApi(p: { vpcId?: string; name?: string; description?: string; tags?: Tags }): SecurityGroup {
+    return this.mutate(() => sg.createGroup(this, p));
+  }
+
+  deleteSecurityGroup(groupId: string | undefined): void {
+    this.mutate(() => sg.deleteGroup(this, groupId));
+  }
+
+  authorizeSecurityGroup(groupId: string | undefined, direction: sg.RuleDirection, permissions: sg.IpPermissionInput[]): SgRule[] {
+    return this.mutate(() => sg.authorize(this, groupId, direction, permissions));
+  }
+
+  revokeSecurityGroup(groupId: string | undefined, direction: sg.RuleDirection, permissions: sg.IpPermissionInput[]): void {
+    this.mutate(() => sg.revoke(this, groupId, direction, permissions));
   }
 
   // ---- addresses ----

@@ -25,6 +25,45 @@ export interface SecurityGroup {
   name: string;
   description: string;
   tags: Tags;
+  /** Inbound rules, one per source (sg-rules.ts); what is not allowed is dropped. */
+  ingress: SgRule[];
+  /** Outbound rules, one per destination. */
+  egress: SgRule[];
+}
+
+/** Protocols as EC2 names them; "-1" is every protocol (ports then do not apply). */
+export type SgProtocol = "-1" | "tcp" | "udp" | "icmp" | "icmpv6";
+
+/** Where a rule's traffic comes from (ingress) or goes to (egress): a CIDR or the members of a group. */
+export type SgPeer = { cidr: string } | { groupId: string };
+
+/**
+ * One security group rule as EC2 keeps it (a SecurityGroupRule): protocol, port range (tcp/udp:
+ * from..to; icmp/icmpv6: type and code, -1 = any; "-1": none) and one peer.
+ */
+export interface SgRule {
+  id: string;
+  protocol: SgProtocol;
+  fromPort: number | null;
+  toPort: number | null;
+  peer: SgPeer;
+  description: string;
+}
+
+/** AssociateTrunkInterface's result: a branch ENI carried over a trunk ENI as one VLAN. */
+export interface TrunkAssociation {
+  id: string;
+  branchEniId: string;
+  trunkEniId: string;
+  vlanId: number;
+}
+
+/** CreateNetworkInterfacePermission's result (INSTANCE-ATTACH or EIP-ASSOCIATE). */
+export interface EniPermission {
+  id: string;
+  eniId: string;
+  permission: "INSTANCE-ATTACH" | "EIP-ASSOCIATE";
+  awsAccountId: string;
 }
 
 export interface Instance {
@@ -74,8 +113,11 @@ export interface Eni {
   primaryIpv6: string | null;
   ipv6Prefixes: string[];
   attachment: Attachment | null;
-  /** CreateNetworkInterface's InterfaceType; absent for a plain ENA interface ("interface"). */
-  interfaceType?: "efa" | "efa-only";
+  /**
+   * CreateNetworkInterface's InterfaceType; absent for a plain ENA interface ("interface").
+   * A trunk carries branch ENIs as VLANs; a branch is never attached, only associated with a trunk.
+   */
+  interfaceType?: "efa" | "efa-only" | "trunk" | "branch";
   createdAt: number;
   /** Last detach time: DeleteNetworkInterface is refused for a while after it. */
   detachedAt: number | null;
@@ -87,9 +129,13 @@ export interface Ec2State {
   securityGroups: Record<string, SecurityGroup>;
   instances: Record<string, Instance>;
   enis: Record<string, Eni>;
+  /** Branch ENI ↔ trunk ENI associations, by association id. */
+  trunkAssociations: Record<string, TrunkAssociation>;
+  /** Network interface permissions, by permission id. */
+  eniPermissions: Record<string, EniPermission>;
   nextId: number;
 }
 
 export function emptyState(): Ec2State {
-  return { vpcs: {}, subnets: {}, securityGroups: {}, instances: {}, enis: {}, nextId: 1 };
+  return { vpcs: {}, subnets: {}, securityGroups: {}, instances: {}, enis: {}, trunkAssociations: {}, eniPermissions: {}, nextId: 1 };
 }

@@ -8,6 +8,7 @@ import { parseCidr } from "../../../shared/ip.ts";
 import { Ec2Error, invalid } from "./errors.ts";
 import { newEni } from "./eni-ops.ts";
 import { nextId } from "./ids.ts";
+import { newRule } from "./sg-rules.ts";
 import { instanceTypeLimits } from "./instance-types.ts";
 import type { Ec2Model } from "./state.ts";
 import type { Instance, SecurityGroup, Subnet, Tags, Vpc } from "./types.ts";
@@ -54,7 +55,9 @@ export function createVpc(m: Ec2Model, p: VpcRequest): Vpc {
   }
   const vpc: Vpc = { id: nextId(m.state, "vpc"), cidrs, ipv6Cidrs: p.ipv6Cidr ? [p.ipv6Cidr] : [], tags: { ...p.tags } };
   m.state.vpcs[vpc.id] = vpc;
-  createSecurityGroupIn(m, vpc.id, "default", "default VPC security group", {});
+  // As AWS makes it: all traffic in from members of the group itself, all traffic out.
+  const sg = createSecurityGroupIn(m, vpc.id, "default", "default VPC security group", {});
+  sg.ingress.push(newRule(m.state, { protocol: "-1", fromPort: null, toPort: null, peer: { groupId: sg.id }, description: "" }));
   return vpc;
 }
 
@@ -106,8 +109,11 @@ export function createSecurityGroup(m: Ec2Model, p: SecurityGroupRequest): Secur
   return createSecurityGroupIn(m, p.vpcId, p.name, p.description ?? p.name, p.tags ?? {});
 }
 
-function createSecurityGroupIn(m: Ec2Model, vpcId: string, name: string, description: string, tags: Tags): SecurityGroup {
-  const sg: SecurityGroup = { id: nextId(m.state, "sg"), vpcId, name, description, tags: { ...tags } };
+export function createSecurityGroupIn(m: Ec2Model, vpcId: string, name: string, description: string, tags: Tags): SecurityGroup {
+  const sg: SecurityGroup = { id: nextId(m.state, "sg"), vpcId, name, description, tags: { ...tags }, ingress: [], egress: [] };
+  // Every new group allows all traffic out (IPv6 too when the VPC has an IPv6 block), as on AWS.
+  sg.egress.push(newRule(m.state, { protocol: "-1", fromPort: null, toPort: null, peer: { cidr: "0.0.0.0/0" }, description: "" }));
+  if ((m.state.vpcs[vpcId]?.ipv6Cidrs.length ?? 0) > 0) sg.egress.push(newRule(m.state, { protocol: "-1", fromPort: null, toPort: null, peer: { cidr: "::/0" }, description: "" }));
   m.state.securityGroups[sg.id] = sg;
   return sg;
 }

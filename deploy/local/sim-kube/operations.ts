@@ -97,6 +97,7 @@ export function createObject(store: KubeStore, target: Target, body: unknown, dr
   }
   prepareCreate(def, object, store.now());
   def.defaults?.(object);
+  store.admitCreate(resourceKey(def), object);
   validate(def, object);
   if (target.namespace !== undefined && store.get("namespaces", undefined, target.namespace) === undefined) {
     throw notFound({ group: "", plural: "namespaces", kind: "Namespace", name: target.namespace });

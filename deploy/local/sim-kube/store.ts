@@ -22,6 +22,12 @@ export interface KubeStoreOptions {
 
 type Listener = (change: StoredChange) => void;
 
+/**
+ * A mutating admission hook on create (as a MutatingWebhookConfiguration would call): it may
+ * change the object in place, or throw a Status error to deny the request.
+ */
+export type CreateAdmission = (resource: string, object: KubeObject, store: KubeStore) => void;
+
 function identity(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}/${name}`;
 }
@@ -31,6 +37,7 @@ export class KubeStore {
   readonly #objects = new Map<string, Map<string, KubeObject>>();
   readonly #history: StoredChange[] = [];
   readonly #listeners = new Set<Listener>();
+  readonly #admissions = new Set<CreateAdmission>();
   readonly #historyLimit: number;
   readonly now: () => Date;
 
@@ -81,6 +88,16 @@ export class KubeStore {
     const oldest = this.#history[0]?.resourceVersion ?? this.#revision + 1;
     if (resourceVersion < oldest - 1) return undefined;
     return this.#history.filter((change) => change.resourceVersion > resourceVersion);
+  }
+
+  /** Adds a mutating admission hook run on every create (after defaults, before validation). */
+  addCreateAdmission(hook: CreateAdmission): () => void {
+    this.#admissions.add(hook);
+    return () => this.#admissions.delete(hook);
+  }
+
+  admitCreate(resource: string, object: KubeObject): void {
+    for (const hook of this.#admissions) hook(resource, object, this);
   }
 
   subscribe(listener: Listener): () => void {
