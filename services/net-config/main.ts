@@ -17,6 +17,7 @@ import { Nft } from "./src/adapters/nft.ts";
 import { VethReaper } from "./src/adapters/veth-reaper.ts";
 import { PodService } from "./src/app/pod-service.ts";
 import { EgressService } from "./src/app/egress-service.ts";
+import { BranchService } from "./src/app/branch-service.ts";
 import { Reconciler } from "./src/app/reconcile-service.ts";
 import { mountNetConfig } from "./src/app/app.ts";
 import { repairCounter } from "./src/app/metrics.ts";
@@ -50,7 +51,9 @@ const reaper = new VethReaper({ log: (msg, f) => log.warn(f, msg) });
 for (const name of kernel.linkNames()) if (VethReaper.isRetired(name)) reaper.enqueue(name);
 const pods = new PodService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr), reaper);
 const egress = new EgressService("self", iptables, await iptables.supportsRandomFully());
-const mounted = mountNetConfig(frame, { pods, egress, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" });
+// Branch-ENI pods: asked for only by an addr-broker with ENABLE_POD_ENI.
+const branch = new BranchService(kernel, () => settings, (veth, cidr) => reconciler.touched(veth, cidr));
+const mounted = mountNetConfig(frame, { pods, egress, branch, host, reconciler, settings, backend: iptables.backend, nodeNetns: "self" });
 debug = () => ({ ...(mounted.debug() as object), vethReaper: { pending: reaper.pending(), deleted: reaper.deleted, failures: reaper.failures } });
 
 async function reconcile(): Promise<void> {

@@ -53,12 +53,16 @@ export interface RuleSpec {
   dst?: string;
   fwmark?: number;
   fwmask?: number;
+  /** Incoming interface (`iif <name>`): branch-ENI pods' rules in strict mode. */
+  iif?: string;
 }
 
 export type KernelOp =
   | { op: "veth.create"; podIf: string; hostVeth: string; mtu: number; hostMac: string }
   | { op: "link.set"; dev: string; mtu?: number; up?: boolean }
   | { op: "link.del"; dev: string; missingOk: true }
+  /** An 802.1Q link `dev` on `parent` (a branch ENI over the trunk), with the branch's MAC; created down. */
+  | { op: "vlan.create"; dev: string; parent: string; vlanId: number; mac: string }
   | { op: "addr.add"; addr: AddrSpec; nodad: boolean }
   | { op: "addr.del"; addr: AddrSpec; missingOk: true }
   | { op: "route.replace"; route: RouteSpec }
@@ -89,6 +93,7 @@ export function describeRoute(r: RouteSpec): string {
 
 export function describeRule(r: RuleSpec): string {
   const parts = [`priority ${r.priority}`];
+  if (r.iif) parts.push(`iif ${r.iif}`);
   if (r.src) parts.push(`from ${r.src}`);
   if (r.dst) parts.push(`to ${r.dst}`);
   if (r.fwmark !== undefined) parts.push(`fwmark 0x${r.fwmark.toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)}`);
@@ -103,6 +108,7 @@ export function sameRule(a: RuleSpec, b: RuleSpec): boolean {
     a.table === b.table &&
     (a.src ?? "") === (b.src ?? "") &&
     (a.dst ?? "") === (b.dst ?? "") &&
+    (a.iif ?? "") === (b.iif ?? "") &&
     (a.fwmark ?? 0) === (b.fwmark ?? 0) &&
     (a.fwmark === undefined ? true : (a.fwmask ?? 0xffffffff) === (b.fwmask ?? 0xffffffff))
   );

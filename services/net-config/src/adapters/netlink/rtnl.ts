@@ -97,12 +97,17 @@ export class Rtnl {
    * Returns false when a delete found nothing to delete.
    */
   perform(op: KernelOp, peerNs?: NetnsHandle): boolean {
-    if (op.op === "veth.create" || op.op === "link.del") this.indexes.clear();
+    if (op.op === "veth.create" || op.op === "vlan.create" || op.op === "link.del") this.indexes.clear();
     switch (op.op) {
       case "veth.create": {
         const fd = peerNs?.peerFd() ?? this.ns.peerFd();
         const { header, attrs } = msg.vethCreate(op.podIf, op.hostVeth, op.mtu, op.hostMac, fd);
         this.sock.request(`create veth ${op.podIf}/${op.hostVeth}`, RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, attrs);
+        return true;
+      }
+      case "vlan.create": {
+        const { header, attrs } = msg.vlanCreate(op.dev, this.index(op.parent), op.vlanId, op.mac);
+        this.sock.request(`create vlan ${op.dev}`, RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, attrs);
         return true;
       }
       case "link.set":
