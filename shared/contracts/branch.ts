@@ -23,5 +23,8 @@ export const branchWiring = podWiring.omit({ routeTable: true }).extend({
 export type BranchWiring = z.infer<typeof branchWiring>;
 
 export const wireBranch = route("POST", "/v1/branch/wire", branchWiring, z.object({ hostVeth: ifName, podMac: mac, podIfIndex: z.number().int(), hostMac: mac }));
-export const unwireBranch = route("POST", "/v1/branch/unwire", branchWiring.extend({ netns: netnsPath.or(z.literal("")) }), z.object({ removed: z.array(z.string()) }));
+/** DEL needs only what names the kernel objects: a DEL from prevResult knows the address and VLAN id, not the MACs. */
+export const branchUnwiring = branchWiring.partial({ branchMac: true, trunkMac: true, subnetGateway: true, enforcingMode: true }).extend({ netns: netnsPath.or(z.literal("")) });
+export type BranchUnwiring = z.infer<typeof branchUnwiring>;
+export const unwireBranch = route("POST", "/v1/branch/unwire", branchUnwiring, z.object({ removed: z.array(z.string()) }));
 export const checkBranch = route("POST", "/v1/branch/check", branchWiring, z.object({ ok: z.boolean(), problems: z.array(z.string()) }));

@@ -10,6 +10,7 @@ import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type P
 import { delPod, gcPods } from "./pod-release.ts";
 import type { Trace } from "./cni-timings.ts";
 import { runEgressCommand } from "./egress-cni.ts";
+import { checkBranchPod, delBranchPod } from "./branch-pods.ts";
 import { EGRESS_PLUGIN_TYPE } from "../../../../shared/egress.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
@@ -86,9 +87,11 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
       case "ADD":
         return success(JSON.stringify(await addPod(d, req)));
       case "DEL":
+        if (d.branch && (await delBranchPod(d.branch, req))) return success();
         await delPod(d, req);
         return success();
       case "CHECK":
+        if (d.branch && (await checkBranchPod(d.branch, req))) return success();
         await checkPod(d, req);
         return success();
       case "STATUS":

@@ -20,6 +20,7 @@ import type { BrokerMetrics } from "./metrics.ts";
 import { isUnreachable, type NetConfigPort } from "../core/ports.ts";
 import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
+import { addBranchPod, type BranchDeps } from "./branch-pods.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -30,6 +31,8 @@ export interface PodDeps {
   podAnnotator?: { annotate(namespace: string, name: string, ip: string): void; clear(namespace: string, name: string, releasedIp: string): void };
   /** egress-cni (app/egress-cni.ts): absent when the node does not serve it. */
   egress?: EgressDeps;
+  /** ENABLE_POD_ENI (app/branch-pods.ts): absent when security groups for pods are off. */
+  branch?: BranchDeps;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
@@ -173,6 +176,11 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     req.netnsSeenByCaller ??
     (d.netnsExists(req.netns) || (req.callerPid !== undefined && req.netns.startsWith("/") && d.netnsExists(`/proc/${req.callerPid}/root${req.netns}`)));
   if (!visible) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
+  // Security groups for pods: a pod asking for a branch ENI takes no address from the pool.
+  if (d.branch) {
+    const branched = await addBranchPod(d.branch, req);
+    if (branched) return branched;
+  }
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);
   d.metrics?.addRequests.inc();

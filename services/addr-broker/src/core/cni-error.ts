@@ -23,6 +23,8 @@ export const CniCode = {
   WIRING_FAILED: 102,
   /** This plugin's own: CHECK found the pod's state differs from what was set up. */
   CHECK_FAILED: 103,
+  /** This plugin's own: a pod asking for a branch ENI whose `vpc.amazonaws.com/pod-eni` annotation (or the pod itself) is unusable. */
+  BRANCH_ENI_ANNOTATION: 104,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 

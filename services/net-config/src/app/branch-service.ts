@@ -51,7 +51,7 @@ export class BranchService {
     }
   }
 
-  unwire(req: Req): { removed: string[] } {
+  unwire(req: Parameters<typeof planBranchUnwire>[0] & { netnsPid?: number }): { removed: string[] } {
     const { layout, steps } = planBranchUnwire(req, this.settings());
     this.onTouch(layout.hostVeth, layout.podCidr);
     const results = this.kernel.run(steps);

@@ -5,6 +5,7 @@
  * was wired or unwired during the fetch is left alone this round.
  */
 import type { Assignment, Reservation } from "../../../../shared/contracts/assignments.ts";
+import type { BranchWiring } from "../../../../shared/contracts/branch.ts";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import { planReconcile, type Desired, type InFlight } from "../core/reconcile.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
@@ -13,7 +14,7 @@ import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { HostService } from "./host-service.ts";
 
 export interface DesiredSources {
-  assignments(): Promise<{ assignments: Assignment[]; reserved?: Reservation[] | undefined; restored: boolean }>;
+  assignments(): Promise<{ assignments: Assignment[]; reserved?: Reservation[] | undefined; branch?: BranchWiring[] | undefined; restored: boolean }>;
   capacity(): Promise<CapacitySnapshot>;
 }
 
@@ -82,6 +83,7 @@ export class Reconciler {
       else {
         want.pods = a.value.assignments;
         want.reserved = a.value.reserved ?? [];
+        want.branch = a.value.branch ?? [];
       }
       if (c.status === "fulfilled" && c.value.ready) capacitySnapshot = c.value;
       if (c.status === "rejected") report.enis = `skipped: pool-manager unreachable (${why(c.reason)})`;
@@ -91,7 +93,7 @@ export class Reconciler {
       const n = this.kernel.node;
       const seen = { links: n.links(), routes: [...n.routes(4), ...n.routes(6)], rules: [...n.rules(4), ...n.rules(6)] };
       for (const r of planReconcile(this.settings(), want, seen, busy)) {
-        this.record(report, r.kind, r.what, () => this.kernel.run([r.step]));
+        this.record(report, r.kind, r.what, () => this.kernel.run([r.step, ...(r.then ?? [])]));
       }
     } finally {
       this.inFlight = undefined;

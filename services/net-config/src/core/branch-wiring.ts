@@ -110,9 +110,16 @@ export function planBranchWire(req: BranchRequest, settings: NetConfigSettings, 
  * table's routes go with it), every priority-10 rule of the table, the 512/1536 rules and
  * the main /32, and the host veth (upstream leaves it to the namespace's removal).
  */
-export function planBranchUnwire(req: BranchRequest, settings: NetConfigSettings): { layout: BranchLayout; steps: Step[] } {
-  if (req.netns !== "") checkNetnsPath(req.netns);
+export function planBranchUnwire(
+  given: Omit<BranchRequest, "branchMac" | "trunkMac" | "subnetGateway" | "enforcingMode"> & Partial<BranchRequest>,
+  settings: NetConfigSettings,
+): { layout: BranchLayout; steps: Step[] } {
+  if (given.netns !== "") checkNetnsPath(given.netns);
+  // Only names matter here: the MACs and gateway stand in when a DEL from prevResult does not know them.
+  const req: BranchRequest = { branchMac: UNKNOWN_MAC, trunkMac: UNKNOWN_MAC, subnetGateway: given.address, enforcingMode: "strict", ...given };
   const l = branchLayout(req, settings);
+  // The veth of either mode: the mode may have changed since the ADD.
+  const other = branchLayout({ ...req, enforcingMode: l.mode === "strict" ? "standard" : "strict" }, settings).hostVeth;
   const f = l.family;
   const steps: Step[] = [
     { side: "node", op: { op: "link.del", dev: l.vlanLink, missingOk: true } },
@@ -121,9 +128,12 @@ export function planBranchUnwire(req: BranchRequest, settings: NetConfigSettings
     { side: "node", op: { op: "rule.del", rule: { family: f, priority: FROM_POD_PRIORITY, table: 0, src: l.podCidr }, all: true } },
     { side: "node", op: { op: "route.del", route: { family: f, dst: l.podCidr, scope: "link", table: MAIN_TABLE }, missingOk: true } },
     { side: "node", op: { op: "link.del", dev: l.hostVeth, missingOk: true } },
+    { side: "node", op: { op: "link.del", dev: other, missingOk: true } },
   ];
   return { layout: l, steps };
 }
+
+const UNKNOWN_MAC = "02:00:00:00:00:00";
 
 export interface BranchNodeObservation {
   links: LinkInfo[];

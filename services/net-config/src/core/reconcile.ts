@@ -9,13 +9,16 @@ import { ENI_RULE_PRIORITY, eniLayout, type EniRequest } from "./eni-setup.ts";
 import { MAIN_TABLE, describeRoute, describeRule, sameRoute, sameRule, type LinkInfo, type RouteSpec, type RuleSpec, type Step } from "./kernel-ops.ts";
 import { FROM_POD_PRIORITY, TO_POD_PRIORITY, podLayout, type PodRequest } from "./pod-wiring.ts";
 import type { NetConfigSettings } from "./settings.ts";
+import { branchLayout, branchRepairs, type BranchRequest } from "./branch-wiring.ts";
 
-export type RepairKind = "pod-route" | "pod-rule" | "stale-rule" | "stale-route" | "stale-veth" | "eni-route" | "eni-rule" | "stale-eni-rule";
+export type RepairKind = "branch-wiring" | "pod-route" | "pod-rule" | "stale-rule" | "stale-route" | "stale-veth" | "eni-route" | "eni-rule" | "stale-eni-rule";
 
 export interface Repair {
   kind: RepairKind;
   what: string;
   step: Step;
+  /** Steps run right after `step` (a branch pod's VLAN link made again with its table). */
+  then?: Step[];
 }
 
 export interface Observed {
@@ -35,6 +38,8 @@ export interface Desired {
   reserved?: Array<{ address: string; hostVeth?: string | undefined }>;
   /** undefined: pool-manager could not be asked: ENIs are left alone. */
   enis?: Array<EniRequest & { primary: boolean }>;
+  /** Branch-ENI pods (security groups for pods): their wiring is repaired and never removed. */
+  branch?: BranchRequest[];
 }
 
 /** Names and addresses wired or unwired while the desired state was being fetched: not touched this round. */
@@ -45,7 +50,24 @@ export interface InFlight {
 
 export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observed, busy: InFlight): Repair[] {
   const repairs: Repair[] = [];
-  if (want.pods) repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, want.reserved ?? [])));
+  if (want.pods) {
+    const branch = (want.branch ?? []).flatMap((b) => {
+      try {
+        return [{ req: b, layout: branchLayout(b, s) }];
+      } catch {
+        return []; // not ours to act on
+      }
+    });
+    const kept = [...(want.reserved ?? []), ...branch.map((b) => ({ address: b.req.address, hostVeth: b.layout.hostVeth }))];
+    repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, kept)));
+    for (const b of branch) {
+      if (busy.veths.has(b.layout.hostVeth)) continue;
+      for (const r of branchRepairs(b.layout, b.req, seen)) {
+        const [step, ...then] = r.steps;
+        if (step) repairs.push({ kind: "branch-wiring", what: r.what, step, ...(then.length ? { then } : {}) });
+      }
+    }
+  }
   if (want.enis) repairs.push(...eniRepairs(want.enis, seen));
   return repairs;
 }

@@ -190,6 +190,8 @@ export class PoolModel {
           primaryIp: m.primaryIp,
           primary: m.pool.primary,
           usable: m.ready && !m.removing && eniServesPods(s, m.pool),
+          // The VLAN parent of branch-ENI pods (security groups for pods).
+          ...(m.pool.trunk ? { trunk: true } : {}),
           // A CIDR of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) is handed out no more: its pods keep theirs.
           cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing || isSwitchedKind(s, c) })),
         })),
