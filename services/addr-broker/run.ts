@@ -4,7 +4,7 @@ import { flushLogger } from "../../shared/log.ts";
 import { runFrame } from "../../shared/service.ts";
 import { nodeConflist } from "../../shared/conflist.ts";
 import { FileCheckpointStore } from "./src/adapters/checkpoint-store.ts";
-import { createPodReader } from "./src/adapters/pod-reader.ts";
+import { createPodReader, type PodReaderPort } from "./src/adapters/pod-reader.ts";
 import { BranchBook } from "./src/app/branch-pods.ts";
 import { conflistInstaller } from "./src/adapters/conflist-installer.ts";
 import { ipKernelScan } from "./src/adapters/kernel-scan.ts";
@@ -30,8 +30,15 @@ export async function runAddrBroker(boot: Bootstrapped): Promise<void> {
     }
   }
   // ENABLE_POD_ENI: branch-ENI pods need the pod's annotation from the Kubernetes API.
-  const podReader = settings.podEni ? await createPodReader(config.kubernetes) : undefined;
-  if (settings.podEni && !podReader) log.error({}, "ENABLE_POD_ENI=true but no Kubernetes API is configured: pods asking for a branch ENI cannot be served");
+  let podReader: PodReaderPort | undefined;
+  if (settings.podEni) {
+    try {
+      podReader = await createPodReader(config.kubernetes);
+      if (!podReader) log.error({}, "ENABLE_POD_ENI=true but no Kubernetes API is configured: pods asking for a branch ENI cannot be served");
+    } catch (err) {
+      log.error({ err: String(err), kubeconfig: config.kubernetes.kubeconfig }, "ENABLE_POD_ENI=true but the Kubernetes client configuration is unusable: pods asking for a branch ENI cannot be served");
+    }
+  }
   const service = createAddrBroker(settings, {
     ...(podReader ? { branch: { book: new BranchBook(new FileCheckpointStore(join(settings.runDir, "branch-pods.json")), log), pods: podReader, net: branchNetClient(settings.netConfigSocket) } } : {}),
     ...(podAnnotator ? { podAnnotator } : {}),

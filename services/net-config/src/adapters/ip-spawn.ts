@@ -40,7 +40,7 @@ export function opArgv(op: KernelOp, nsPath: string, peerNsPath: string): string
     case "link.del":
       return inNs(["ip", "link", "del", "dev", op.dev]);
     case "vlan.create":
-      return inNs(["ip", "link", "add", "link", op.parent, "name", op.dev, "address", op.mac, "type", "vlan", "id", String(op.vlanId)]);
+      return inNs(["ip", "link", "add", "link", op.parent, "name", op.dev, "address", op.mac, "type", op.kind, ...(op.kind === "vlan" ? ["id", String(op.vlanId)] : [])]);
     case "addr.add":
       return inNs(["ip", "addr", "add", op.addr.cidr, "dev", op.addr.dev, ...(op.nodad ? ["nodad"] : [])]);
     case "addr.del":

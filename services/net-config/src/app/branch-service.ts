@@ -27,7 +27,7 @@ export class BranchService {
   /** The node's link with the trunk ENI's MAC (not a VLAN made on it, which carries a branch's MAC). */
   trunkLink(trunkMac: string): string {
     checkMac(trunkMac, "trunkMac");
-    const link = this.kernel.node.links().find((l) => l.mac === trunkMac && l.kind !== "vlan");
+    const link = this.kernel.node.links().find((l) => l.mac === trunkMac && l.kind !== "vlan" && l.kind !== "macvlan");
     if (!link) throw new NetConfigError("TRUNK_LINK_MISSING", `trunkMac: no link on the node has the trunk ENI's MAC ${trunkMac}`, "trunkMac", 409);
     return link.name;
   }
@@ -35,7 +35,7 @@ export class BranchService {
   wire(req: Req): WireAnswer {
     const settings = this.settings();
     const hostMac = randomLocalMac();
-    const { layout, steps } = planBranchWire(req, settings, hostMac, this.trunkLink(req.trunkMac));
+    const { layout, steps } = planBranchWire(req, settings, hostMac, this.trunkLink(req.trunkMac), settings.branchLinkKind);
     this.onTouch(layout.hostVeth, layout.podCidr);
     try {
       const podLink = this.kernel.runThenPodLink(steps, resolveNetnsPath(req.netns, req.netnsPid), layout.podIf);

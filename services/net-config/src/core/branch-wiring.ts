@@ -26,6 +26,8 @@ export const STRICT_VETH_PREFIX = "vlan";
 export const MAX_VLAN_ID = 120;
 
 export type EnforcingMode = "strict" | "standard";
+/** What `vlan.eth.<id>` is made as: an 802.1Q link in service; a macvlan stand-in only in tests on kernels without 802.1Q. */
+export type BranchLinkKind = "vlan" | "macvlan";
 
 export interface BranchRequest extends Omit<PodRequest, "routeTable"> {
   vlanId: number;
@@ -77,10 +79,10 @@ export function branchLayout(req: BranchRequest, settings: Pick<NetConfigSetting
 }
 
 /** The VLAN link and its table, on the trunk's link `trunkLink`: removed and made again, as upstream does. */
-export function vlanSteps(l: BranchLayout, trunkLink: string, branchMac: string, vlanId: number): Step[] {
+export function vlanSteps(l: BranchLayout, trunkLink: string, branchMac: string, vlanId: number, kind: BranchLinkKind = "vlan"): Step[] {
   const steps: Step[] = [
     { side: "node", op: { op: "link.del", dev: l.vlanLink, missingOk: true } },
-    { side: "node", op: { op: "vlan.create", dev: l.vlanLink, parent: trunkLink, vlanId, mac: branchMac } },
+    { side: "node", op: { op: "vlan.create", dev: l.vlanLink, parent: trunkLink, vlanId, mac: branchMac, kind } },
   ];
   for (const [key, value] of [["accept_ra", "0"], ["accept_redirects", "1"], ["forwarding", "0"]] as const) {
     steps.push({ side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.vlanLink}/${key}`, value, missingOk: true } });
@@ -91,7 +93,7 @@ export function vlanSteps(l: BranchLayout, trunkLink: string, branchMac: string,
 }
 
 /** ADD: the pair (as any pod), the VLAN link and table, then the mode's route and rules. */
-export function planBranchWire(req: BranchRequest, settings: NetConfigSettings, hostMac: string, trunkLink: string): { layout: BranchLayout; steps: Step[] } {
+export function planBranchWire(req: BranchRequest, settings: NetConfigSettings, hostMac: string, trunkLink: string, kind: BranchLinkKind = "vlan"): { layout: BranchLayout; steps: Step[] } {
   checkNetnsPath(req.netns);
   const l = branchLayout(req, settings);
   checkIfName(trunkLink, "trunk link");
@@ -99,7 +101,7 @@ export function planBranchWire(req: BranchRequest, settings: NetConfigSettings, 
   steps.push({ side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/accept_redirects`, value: "1", missingOk: true } });
   // Rules a previous pod left on a veth of the same name.
   steps.push({ side: "node", op: { op: "rule.del", rule: { family: l.family, priority: VLAN_RULE_PRIORITY, table: 0, iif: l.hostVeth }, all: true } });
-  steps.push(...vlanSteps(l, trunkLink, req.branchMac, req.vlanId));
+  steps.push(...vlanSteps(l, trunkLink, req.branchMac, req.vlanId, kind));
   steps.push({ side: "node", op: { op: "route.replace", route: l.hostRoute } });
   for (const rule of l.rules) steps.push({ side: "node", op: { op: "rule.add", rule } });
   return { layout: l, steps };
@@ -167,12 +169,17 @@ export function checkBranchWiring(l: BranchLayout, req: Pick<BranchRequest, "bra
  * Reconcile: what a wired branch pod lacks on the node's side, as steps that put it back
  * (a missing VLAN link is made again on the trunk's link, when that link is there).
  */
-export function branchRepairs(l: BranchLayout, req: Pick<BranchRequest, "branchMac" | "vlanId" | "trunkMac">, node: BranchNodeObservation): Array<{ what: string; steps: Step[] }> {
+export function branchRepairs(
+  l: BranchLayout,
+  req: Pick<BranchRequest, "branchMac" | "vlanId" | "trunkMac">,
+  node: BranchNodeObservation,
+  kind: BranchLinkKind = "vlan",
+): Array<{ what: string; steps: Step[] }> {
   const out: Array<{ what: string; steps: Step[] }> = [];
   if (!node.links.some((x) => x.name === l.hostVeth)) return out; // the pod is gone or not wired yet: addr-broker's DEL/sweep decides
-  const trunk = node.links.find((x) => x.mac === req.trunkMac && x.name !== l.vlanLink);
+  const trunk = node.links.find((x) => x.mac === req.trunkMac && x.kind !== "vlan" && x.kind !== "macvlan");
   if (!node.links.some((x) => x.name === l.vlanLink)) {
-    if (trunk) out.push({ what: `link ${l.vlanLink}`, steps: vlanSteps(l, trunk.name, req.branchMac, req.vlanId) });
+    if (trunk) out.push({ what: `link ${l.vlanLink}`, steps: vlanSteps(l, trunk.name, req.branchMac, req.vlanId, kind) });
   } else {
     for (const route of l.vlanRoutes) if (!node.routes.some((r) => sameRoute(r, route))) out.push({ what: `route ${describeRoute(route)}`, steps: [{ side: "node", op: { op: "route.replace", route } }] });
   }

@@ -62,7 +62,7 @@ export type KernelOp =
   | { op: "link.set"; dev: string; mtu?: number; up?: boolean }
   | { op: "link.del"; dev: string; missingOk: true }
   /** An 802.1Q link `dev` on `parent` (a branch ENI over the trunk), with the branch's MAC; created down. */
-  | { op: "vlan.create"; dev: string; parent: string; vlanId: number; mac: string }
+  | { op: "vlan.create"; dev: string; parent: string; vlanId: number; mac: string; kind: "vlan" | "macvlan" }
   | { op: "addr.add"; addr: AddrSpec; nodad: boolean }
   | { op: "addr.del"; addr: AddrSpec; missingOk: true }
   | { op: "route.replace"; route: RouteSpec }

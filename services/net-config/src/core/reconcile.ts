@@ -62,7 +62,7 @@ export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observe
     repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, kept)));
     for (const b of branch) {
       if (busy.veths.has(b.layout.hostVeth)) continue;
-      for (const r of branchRepairs(b.layout, b.req, seen)) {
+      for (const r of branchRepairs(b.layout, b.req, seen, s.branchLinkKind)) {
         const [step, ...then] = r.steps;
         if (step) repairs.push({ kind: "branch-wiring", what: r.what, step, ...(then.length ? { then } : {}) });
       }

@@ -9,6 +9,8 @@ export interface NetConfigSettings {
   vethPrefix: string;
   /** POD_MTU */
   podMtu: number;
+  /** What branch-ENI pods' `vlan.eth.<id>` is made as (core/branch-wiring.ts): 802.1Q unless a test asks for its stand-in. */
+  branchLinkKind?: "vlan" | "macvlan";
   /** AWS_VPC_ENI_MTU */
   eniMtu: number;
   /** ENABLE_IPv6 */

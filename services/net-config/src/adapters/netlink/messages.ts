@@ -60,16 +60,18 @@ export function vethCreate(podIf: string, hostVeth: string, mtu: number, hostMac
 }
 
 /** RTM_NEWLINK of an 802.1Q link on the link `parentIndex`, with its own MAC (created down). */
-export function vlanCreate(dev: string, parentIndex: number, vlanId: number, mac: string): { header: Uint8Array; attrs: Attr[] } {
+export function vlanCreate(dev: string, parentIndex: number, vlanId: number, mac: string, kind: "vlan" | "macvlan" = "vlan"): { header: Uint8Array; attrs: Attr[] } {
   const id = new Uint8Array(2);
   new DataView(id.buffer).setUint16(0, vlanId, true);
+  // The macvlan stand-in (tests on kernels without 802.1Q): the same name, parent and MAC, untagged.
+  const info = kind === "vlan" ? [attr.str(IFLA_INFO.KIND, "vlan"), attr.nested(IFLA_INFO.DATA, [attr.bytes(IFLA_VLAN_ID, id)])] : [attr.str(IFLA_INFO.KIND, "macvlan")];
   return {
     header: ifinfomsg(),
     attrs: [
       attr.str(IFLA.IFNAME, dev),
       attr.u32(IFLA.LINK, parentIndex),
       attr.bytes(IFLA.ADDRESS, macBytes(mac)),
-      attr.nested(IFLA.LINKINFO, [attr.str(IFLA_INFO.KIND, "vlan"), attr.nested(IFLA_INFO.DATA, [attr.bytes(IFLA_VLAN_ID, id)])]),
+      attr.nested(IFLA.LINKINFO, info),
     ],
   };
 }
