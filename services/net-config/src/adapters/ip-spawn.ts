@@ -21,6 +21,7 @@ function ruleArgs(r: RuleSpec): string[] {
   if (r.src) a.push("from", r.src);
   if (r.dst) a.push("to", r.dst);
   if (r.iif) a.push("iif", r.iif);
+  if (r.ipproto !== undefined) a.push("ipproto", String(r.ipproto));
   if (r.fwmark !== undefined) a.push("fwmark", `0x${r.fwmark.toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)}`);
   if (r.table) a.push("lookup", String(r.table));
   return a;

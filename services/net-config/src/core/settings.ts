@@ -27,6 +27,10 @@ export interface NetConfigSettings {
   connmark: number;
   /** AWS_EXTERNAL_SERVICE_CIDRS */
   externalServiceCidrs: string[];
+  /** ENABLE_POD_ENI: with strict enforcement the local table's rule moves behind the branch pods' rules. */
+  podEni?: boolean;
+  /** POD_SECURITY_GROUP_ENFORCING_MODE */
+  podSgEnforcingMode?: "strict" | "standard";
   /** DISABLE_TCP_EARLY_DEMUX */
   disableTcpEarlyDemux: boolean;
   /** How often the kernel is reconciled (0 = only at start). */

@@ -18,7 +18,7 @@ const RTN_UNICAST = 1;
 const RTPROT_BOOT = 3;
 const NDA = { DST: 1, LLADDR: 2 } as const;
 const NUD_PERMANENT = 0x80;
-const FRA = { DST: 1, SRC: 2, IIFNAME: 3, PRIORITY: 6, FWMARK: 10, TABLE: 15, FWMASK: 16 } as const;
+const FRA = { DST: 1, SRC: 2, IIFNAME: 3, PRIORITY: 6, FWMARK: 10, TABLE: 15, FWMASK: 16, IP_PROTO: 22 } as const;
 const FR_ACT_TO_TBL = 1;
 const SCOPE_CODE: Record<Scope, number> = { universe: 0, link: 253, host: 254 };
 
@@ -227,6 +227,7 @@ export function ruleMessage(r: RuleSpec): { header: Uint8Array; attrs: Attr[] } 
     attrs.push(attr.bytes(FRA.DST, ipBytes(ip)));
   }
   if (r.iif) attrs.push(attr.str(FRA.IIFNAME, r.iif));
+  if (r.ipproto !== undefined) attrs.push(attr.u8(FRA.IP_PROTO, r.ipproto));
   if (r.fwmark !== undefined) {
     attrs.push(attr.u32(FRA.FWMARK, r.fwmark));
     attrs.push(attr.u32(FRA.FWMASK, r.fwmask ?? 0xffffffff));
@@ -248,6 +249,7 @@ export function decodeRule(m: Message): RuleSpec {
   const dst = attrs.get(FRA.DST);
   const mark = read.u32(attrs.get(FRA.FWMARK));
   const iif = read.str(attrs.get(FRA.IIFNAME));
+  const proto = attrs.get(FRA.IP_PROTO)?.[0];
   return {
     family: b[0] === AF[6] ? 6 : 4,
     priority: read.u32(attrs.get(FRA.PRIORITY)) ?? 0,
@@ -257,5 +259,6 @@ export function decodeRule(m: Message): RuleSpec {
     fwmark: mark,
     fwmask: mark === undefined ? undefined : read.u32(attrs.get(FRA.FWMASK)),
     ...(iif ? { iif } : {}),
+    ...(proto ? { ipproto: proto } : {}),
   };
 }
