@@ -88,7 +88,7 @@ export class Reconciler {
       if (c.status === "fulfilled" && c.value.ready) capacitySnapshot = c.value;
       if (c.status === "rejected") report.enis = `skipped: pool-manager unreachable (${why(c.reason)})`;
       else if (!c.value.ready) report.enis = "skipped: pool-manager not ready";
-      else want.enis = c.value.enis.map((e) => ({ eniId: e.id, mac: e.mac, deviceNumber: e.deviceNumber, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: e.gateway, routeTable: e.routeTable, primary: e.primary }));
+      else want.enis = c.value.enis.map((e) => ({ eniId: e.id, mac: e.mac, deviceNumber: e.deviceNumber, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: e.gateway, routeTable: e.routeTable, primary: e.primary, ...(e.trunk ? { trunk: true } : {}) }));
 
       const n = this.kernel.node;
       const seen = { links: n.links(), routes: [...n.routes(4), ...n.routes(6)], rules: [...n.rules(4), ...n.rules(6)] };

@@ -139,11 +139,11 @@ function eniRepairs(enis: Array<EniRequest & { primary: boolean }>, seen: Observ
     const link = seen.links.find((l) => l.mac === e.mac);
     if (!link) continue; // not attached (yet): pool-manager's set-up call handles it
     const l = eniLayout(e, link.name);
-    wantedRules.push(l.rule);
+    if (!e.trunk) wantedRules.push(l.rule);
     for (const route of l.routes) {
       if (!seen.routes.some((r) => sameRoute(r, route))) out.push({ kind: "eni-route", what: `route ${describeRoute(route)}`, step: { side: "node", op: { op: "route.replace", route } } });
     }
-    if (!seen.rules.some((r) => sameRule(r, l.rule))) out.push({ kind: "eni-rule", what: `rule ${describeRule(l.rule)}`, step: { side: "node", op: { op: "rule.add", rule: l.rule } } });
+    if (!e.trunk && !seen.rules.some((r) => sameRule(r, l.rule))) out.push({ kind: "eni-rule", what: `rule ${describeRule(l.rule)}`, step: { side: "node", op: { op: "rule.add", rule: l.rule } } });
   }
   for (const r of seen.rules) {
     if (r.priority !== ENI_RULE_PRIORITY || !r.src || r.table === MAIN_TABLE) continue;

@@ -51,6 +51,7 @@ export function eniSetupOf(m: ManagedEni): EniSetup {
     subnetCidr: m.subnetCidr,
     gateway: gatewayOf(m.subnetCidr),
     routeTable: routeTableFor(m.pool.deviceNumber),
+    ...(m.pool.trunk ? { trunk: true } : {}),
   };
 }
 
