@@ -263,7 +263,7 @@ gate.describe("branch-ENI pods through the compiled shim, real net-config (secur
     expect(nodeWiring(b)).toEqual(NOTHING);
   }, 30_000);
 
-  test("ordinary and branch pods side by side; a restarted addr-broker still knows the branch pod", async () => {
+  test("ordinary and branch pods side by side; a restarted addr-broker, also with a corrupt checkpoint, still knows the branch pod", async () => {
     const b = branchOf(11);
     fabricVlan(b);
     setPod("mix-branch", { podEni: true, annotation: annotationOf(b) });
@@ -281,6 +281,13 @@ gate.describe("branch-ENI pods through the compiled shim, real net-config (secur
     await h.killBroker();
     await h.startBroker();
     expect((await h.exec(env("CHECK", "mixb", nsB, "mix-branch"), conf("strict"))).code).toBe(0);
+    expect((await h.exec(env("CHECK", "mixp", nsP, "mix-plain"), conf("strict"))).code).toBe(0);
+    // A corrupt pool checkpoint (set aside, addresses rebuilt from the kernel) does not lose the branch pod: its record is its own.
+    await h.killBroker();
+    writeFileSync(h.checkpoint, "{corrupt");
+    await h.startBroker();
+    expect((await h.exec(env("CHECK", "mixb", nsB, "mix-branch"), conf("strict"))).code).toBe(0);
+    expect(nodeWiring(b).vlan).not.toBeNull();
     expect((await h.exec(env("CHECK", "mixp", nsP, "mix-plain"), conf("strict"))).code).toBe(0);
     expect((await h.exec(env("DEL", "mixb", nsB, "mix-branch"), conf("strict"))).code).toBe(0);
     expect((await h.exec(env("DEL", "mixp", nsP, "mix-plain"), conf("strict"))).code).toBe(0);
