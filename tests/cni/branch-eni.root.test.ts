@@ -153,6 +153,7 @@ const NOTHING = { vlan: null, tableRoutes: [], rules10: [], rulesPod: [], mainRo
 const links = (ns: string) => ipJson<Array<{ ifname: string }>>(ns, ["link", "show"]).map((l) => l.ifname);
 const sysctl = (ns: string, key: string) => Bun.spawnSync(["ip", "netns", "exec", ns, "cat", `/proc/sys/${key}`], { stdout: "pipe" }).stdout.toString().trim();
 const ping = (netns: string, target: string) => Bun.spawnSync(["ip", "netns", "exec", h.netnsName(netns), "ping", "-c", "1", "-W", "2", target], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+const reconcileNow = () => fetch("http://localhost/v1/reconcile", { method: "POST", body: "{}", headers: { "content-type": "application/json" }, unix: join(h.runDir, "net-config.sock") });
 const txPackets = (dev: string) => Number(ipJson<Array<{ ifname: string; stats64: { tx: { packets: number } } }>>(h.node!.name, ["-s", "link", "show", dev])[0]?.stats64.tx.packets ?? 0);
 
 gate.describe("branch-ENI pods through the compiled shim, real net-config (security groups for pods)", () => {
@@ -189,8 +190,7 @@ gate.describe("branch-ENI pods through the compiled shim, real net-config (secur
     expect(bad.json.code).toBe(103);
     expect(bad.json.msg).toContain(`iif ${veth} lookup 107`);
     // net-config's reconcile puts it back (and removes nothing of the pod).
-    const rec = await fetch("http://localhost/v1/reconcile", { method: "POST", body: "{}", headers: { "content-type": "application/json" }, unix: join(h.runDir, "net-config.sock") });
-    expect(rec.status).toBe(200);
+    expect((await reconcileNow()).status).toBe(200);
     expect((await h.exec(env("CHECK", "strict1", netns, "strict-a"), conf("strict", add.json))).code).toBe(0);
     expect(nodeWiring(b).rules10).toEqual([`iif ${veth} lookup 107`, "iif vlan.eth.7 lookup 107"].sort());
 
@@ -217,6 +217,11 @@ gate.describe("branch-ENI pods through the compiled shim, real net-config (secur
       mainRoutes: [`${b.ip} dev ${veth}`],
     });
     expect(ping(netns, "10.1.0.1")).toBe(true);
+    // The standard-mode veth carries the node's prefix: net-config's reconcile must know it is a branch pod's, not a stale one.
+    const wired = nodeWiring(b);
+    expect((await reconcileNow()).status).toBe(200);
+    expect(nodeWiring(b)).toEqual(wired);
+    expect(links(h.node!.name)).toContain(veth);
     expect((await h.exec(env("CHECK", "std1", netns, "std-a"), conf("standard", add.json))).code).toBe(0);
     expect((await h.exec(env("DEL", "std1", netns, "std-a"), conf("standard"))).code).toBe(0);
     expect(nodeWiring(b)).toEqual(NOTHING);
