@@ -299,6 +299,18 @@ gate.describe("branch-ENI pods through the compiled shim, real net-config (secur
     expect(nodeWiring(b)).toEqual(NOTHING);
   }, 60_000);
 
+  test("GC tears down a branch pod the runtime no longer lists", async () => {
+    const b = branchOf(13);
+    setPod("gc-a", { podEni: true, annotation: annotationOf(b) });
+    const netns = h.netns();
+    expect((await h.exec(env("ADD", "gc1", netns, "gc-a"), conf("strict"))).code).toBe(0);
+    expect(nodeWiring(b).vlan).not.toBeNull();
+    const gc = await h.exec({ CNI_COMMAND: "GC" }, h.conf("1.1.0", { "cni.dev/valid-attachments": [] }));
+    expect(gc.code).toBe(0);
+    expect(nodeWiring(b)).toEqual(NOTHING);
+    expect((await h.exec(env("CHECK", "gc1", netns, "gc-a"), conf("strict"))).json?.code).toBe(3); // unknown container: forgotten
+  }, 30_000);
+
   test("ADD latency: branch pod against ordinary pod (medians printed)", async () => {
     const b = branchOf(12);
     const runs = 8;

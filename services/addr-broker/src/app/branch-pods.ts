@@ -206,3 +206,21 @@ export async function checkBranchPod(d: BranchDeps, req: Extract<PodReq, { comma
 export function branchWirings(d: BranchDeps): BranchWiring[] {
   return [...d.book.state.pods.values()].map(({ networkName: _n, eniId: _e, hostVeth: _h, podUid: _u, ...w }) => w);
 }
+
+/** GC: branch pods of the network that the runtime no longer lists are torn down and forgotten. */
+export async function gcBranchPods(d: BranchDeps, networkName: string, valid: Array<{ containerId: string; ifName: string }>): Promise<string[]> {
+  await d.book.load();
+  const keep = new Set(valid.map((a) => keyOf({ networkName, ...a })));
+  const errors: string[] = [];
+  for (const [k, rec] of d.book.state.pods) {
+    if (rec.networkName !== networkName || keep.has(k)) continue;
+    const { networkName: _n, eniId: _e, hostVeth: _h, podUid: _u, ...wiring } = rec;
+    try {
+      await d.net.unwire({ ...wiring, netns: "" });
+      await d.book.change((s) => ({ next: withoutPod(s, k), value: undefined }));
+    } catch (err) {
+      errors.push(`${k} (branch ENI ${rec.eniId}): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return errors;
+}

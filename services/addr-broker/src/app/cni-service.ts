@@ -10,7 +10,7 @@ import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type P
 import { delPod, gcPods } from "./pod-release.ts";
 import type { Trace } from "./cni-timings.ts";
 import { runEgressCommand } from "./egress-cni.ts";
-import { checkBranchPod, delBranchPod } from "./branch-pods.ts";
+import { checkBranchPod, delBranchPod, gcBranchPods } from "./branch-pods.ts";
 import { EGRESS_PLUGIN_TYPE } from "../../../../shared/egress.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
@@ -99,6 +99,7 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
         return success();
       case "GC": {
         const r = await gcPods(d, req);
+        if (d.branch && req.validAttachments) r.errors.push(...(await gcBranchPods(d.branch, req.conf.name, req.validAttachments)));
         return { exitCode: 0, stdout: "", stderr: r.errors.length ? `GC: ${r.errors.length} leftover(s) could not be removed: ${r.errors.join("; ")}\n` : "" };
       }
     }
