@@ -3,6 +3,7 @@ import { z } from "zod";
 import { route } from "../ipc/contract.ts";
 import { ifName, ipAddress, routeTable } from "./fields.ts";
 import { podWiring } from "./netconfig.ts";
+import { branchWiring } from "./branch.ts";
 
 export const assignment = podWiring.extend({
   networkName: z.string(),
@@ -23,5 +24,11 @@ export const listAssignments = route(
   "GET",
   "/v1/assignments",
   z.object({}),
-  z.object({ assignments: z.array(assignment), reserved: z.array(reservation).optional(), restored: z.boolean() }),
+  z.object({
+    assignments: z.array(assignment),
+    reserved: z.array(reservation).optional(),
+    /** Branch-ENI pods (security groups for pods): their VLAN link, table, route and rules are kept and repaired. */
+    branch: z.array(branchWiring).optional(),
+    restored: z.boolean(),
+  }),
 );

@@ -28,6 +28,8 @@ export const capacityEni = z.object({
   primary: z.boolean(),
   /** Pods may take addresses from this ENI (false for the primary under custom networking, trunk, excluded). */
   usable: z.boolean().default(true),
+  /** The trunk ENI (InterfaceType trunk): never usable; its link is the parent of branch-ENI pods' VLANs. */
+  trunk: z.boolean().optional(),
   cidrs: z.array(capacityCidr),
 });
 export type CapacityEni = z.infer<typeof capacityEni>;

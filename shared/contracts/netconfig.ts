@@ -67,6 +67,8 @@ export const eniSetup = z.object({
   subnetCidr: cidr,
   gateway: ipAddress,
   routeTable,
+  /** The trunk ENI (security groups for pods): set up as any ENI but without its `from <primary IP>` rule, as upstream. */
+  trunk: z.boolean().optional(),
 });
 export type EniSetup = z.infer<typeof eniSetup>;
 

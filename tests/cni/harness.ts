@@ -37,6 +37,10 @@ export interface HarnessOptions {
   /** Extra environment for net-config ("real") and addr-broker, e.g. AWS_VPC_CNI_RECONCILE_INTERVAL_SECONDS. */
   netConfigEnv?: Record<string, string>;
   brokerEnv?: Record<string, string>;
+  /** addr-broker's entry file under the repository (default services/addr-broker/main.ts), e.g. one that turns on ENABLE_POD_ENI. */
+  brokerMain?: string;
+  /** net-config's entry file ("real"), default services/net-config/main.ts. */
+  netConfigMain?: string;
 }
 
 export class CniHarness {
@@ -101,7 +105,8 @@ export class CniHarness {
 
   /** A service's main.ts as its own process: in the node namespace with the real net-config (as on a node). */
   private spawnService(service: "net-config" | "addr-broker", env: Record<string, string> = {}): Subprocess {
-    const argv = [process.execPath, join(ROOT, "services", service, "main.ts")];
+    const main = (service === "addr-broker" ? this.opts.brokerMain : this.opts.netConfigMain) ?? join("services", service, "main.ts");
+    const argv = [process.execPath, join(ROOT, main)];
     return Bun.spawn(this.node ? ["ip", "netns", "exec", this.node.name, ...argv] : argv, {
       env: { PATH, AWS_VPC_CNI_RUN_DIR: this.runDir, AWS_VPC_K8S_CNI_LOG_FILE: join(this.dir, `${service}.log`), ...env },
       stdout: "ignore",

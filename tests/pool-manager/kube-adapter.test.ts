@@ -129,12 +129,12 @@ describe("node state, events, security groups for pods", () => {
     expect((await w.get("/api/v1/namespaces/default/events")).items).toEqual([]);
   });
 
-  test("ENABLE_POD_ENI: label has-trunk-attached=false and CNINode created with SecurityGroupsForPods", async () => {
+  test("ENABLE_POD_ENI: CNINode created with SecurityGroupsForPods; the obsolete has-trunk-attached label is not set", async () => {
     w = await kubeWorld();
     w.node("n1");
     await w.adapter("n1").ensureSecurityGroupsForPods();
     const node = await w.get("/api/v1/nodes/n1");
-    expect((node.metadata as { labels: Record<string, string> }).labels["vpc.amazonaws.com/has-trunk-attached"]).toBe("false");
+    expect(Object.keys((node.metadata as { labels?: Record<string, string> }).labels ?? {})).not.toContain("vpc.amazonaws.com/has-trunk-attached");
     const cni = await w.get("/apis/vpcresources.k8s.aws/v1alpha1/cninodes/n1");
     expect(cni.spec).toEqual({ features: [{ name: "SecurityGroupsForPods" }] });
   });

@@ -9,6 +9,18 @@ import { deletePod, enforcePod } from "../../../../shared/contracts/policy.ts";
 import type { KernelScan } from "./kernel-scan.ts";
 import { checkEgress, unwireEgress, wireEgress } from "../../../../shared/contracts/egress.ts";
 import type { EgressNetPort } from "../app/egress-cni.ts";
+import { checkBranch, unwireBranch, wireBranch } from "../../../../shared/contracts/branch.ts";
+import type { BranchNetPort } from "../app/branch-pods.ts";
+
+/** net-config's branch-ENI pod routes (security groups for pods). */
+export function branchNetClient(socket: string, timeoutMs = 15_000): BranchNetPort {
+  const client = new UnixClient(socket, { timeoutMs });
+  return {
+    wire: (w) => client.call(wireBranch, w),
+    unwire: (w) => client.call(unwireBranch, w),
+    check: (w) => client.call(checkBranch, w),
+  };
+}
 
 /** net-config's egress routes (egress-cni). */
 export function egressNetClient(socket: string, timeoutMs = 20_000): EgressNetPort {

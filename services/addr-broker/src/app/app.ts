@@ -18,6 +18,8 @@ import { Broker, routeTableOf } from "./broker.ts";
 import { startCapacityLoop, type CapacityLoop } from "./capacity-loop.ts";
 import { runCniCommand } from "./cni-service.ts";
 import type { EgressBook, EgressNetPort } from "./egress-cni.ts";
+import { branchWirings, type BranchBook, type BranchNetPort } from "./branch-pods.ts";
+import type { PodReaderPort } from "../adapters/pod-reader.ts";
 import { CniTimings, MARKS, Trace } from "./cni-timings.ts";
 import { decideDrain } from "../core/usage.ts";
 import { createBrokerMetrics } from "./metrics.ts";
@@ -56,6 +58,8 @@ export interface BrokerDeps {
   conflistRetryMs?: number;
   /** egress-cni's bookkeeping and net-config's egress routes (app/egress-cni.ts); absent: egress-cni calls are refused. */
   egress?: { book: EgressBook; net: EgressNetPort };
+  /** ENABLE_POD_ENI: the branch-ENI pods' record, the pod reader and net-config's branch routes (app/branch-pods.ts). */
+  branch?: { book: BranchBook; pods: PodReaderPort; net: BranchNetPort };
   /**
    * The run directory whose `pending-del/` holds DELs the shim took over: while this process
    * was unreachable (read at start), or when it answered a DEL with an error or too late
@@ -109,6 +113,7 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       startupSweep: sweep,
       conflist,
       ...(d.egress ? { egress: { location: d.egress.book.store.location, assignments: [...d.egress.book.state.allocations.values()] } } : {}),
+      ...(d.branch ? { branchPods: { location: d.branch.book.store.location, pods: [...d.branch.book.state.pods.values()] } } : {}),
       capacity: broker.capacity
         ? { version: broker.capacity.version, epoch: broker.capacity.epoch, ready: broker.capacity.ready, shortage: broker.capacity.shortage, enis: broker.capacity.enis.length }
         : null,
@@ -127,6 +132,12 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
   const metrics = createBrokerMetrics(frame.registry, broker);
   const deps: PodDeps = { broker, netConfig: d.netConfig, netnsExists: d.netnsExists ?? existsSync, metrics, ...(d.podAnnotator ? { podAnnotator: d.podAnnotator } : {}), ...(d.egress ? { egress: { ...d.egress, netConfigSocket: settings.netConfigSocket, log } } : {}), ...(cards ? { cards } : {}) };
   if (d.policyAgent && settings.networkPolicyMode !== "none") deps.policy = { agent: d.policyAgent, mode: settings.networkPolicyMode };
+  if (d.branch) {
+    deps.branch = {
+      ...d.branch, log, family: settings.family, enforcingMode: settings.podSgEnforcingMode, waitMs: settings.missWaitMs,
+      capacity: () => broker.capacity, netConfigSocket: settings.netConfigSocket,
+    };
+  }
 
   const pluginLog = pluginLogWriter(settings.pluginLogFile);
   const timings = new CniTimings();
@@ -164,6 +175,8 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
       const table = routeTable ?? (broker.capacity ? routeTableOf(broker.capacity, address) : undefined);
       return { address, ...(hostVeth ? { hostVeth } : {}), ...(table ? { routeTable: table } : {}) };
     }),
+    // Branch-ENI pods: their wiring is kept and repaired, never removed.
+    ...(deps.branch ? { branch: branchWirings(deps.branch) } : {}),
     // True once the checkpoint is loaded, the sweep has run and every allocation's route table is known.
     restored:
       loaded &&
@@ -231,6 +244,8 @@ export function createAddrBroker(settings: BrokerSettings, d: BrokerDeps): AddrB
     async start() {
       await broker.load();
       await cards?.load(broker.now());
+      // Branch-ENI pods are listed to net-config's reconcile from the first answer on.
+      if (deps.branch) await deps.branch.book.load();
       loaded = true;
       if (d.pool) loop = startCapacityLoop(broker, d.pool, settings.capacityWaitMs);
       // The sweep runs before CNI requests are served, so no ADD of this run can be mistaken for a gone pod.

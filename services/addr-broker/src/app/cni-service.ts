@@ -11,6 +11,7 @@ import { delPod, gcPods } from "./pod-release.ts";
 import { checkCardInterfaces } from "./pod-cards.ts";
 import type { Trace } from "./cni-timings.ts";
 import { runEgressCommand } from "./egress-cni.ts";
+import { checkBranchPod, delBranchPod, gcBranchPods } from "./branch-pods.ts";
 import { EGRESS_PLUGIN_TYPE } from "../../../../shared/egress.ts";
 
 type CheckRequest = Extract<CniRequest, { command: "CHECK" }> & { callerPid?: number | undefined };
@@ -89,9 +90,11 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
       case "ADD":
         return success(JSON.stringify(await addPod(d, req)));
       case "DEL":
+        if (d.branch && (await delBranchPod(d.branch, req))) return success();
         await delPod(d, req);
         return success();
       case "CHECK":
+        if (d.branch && (await checkBranchPod(d.branch, req))) return success();
         await checkPod(d, req);
         return success();
       case "STATUS":
@@ -99,6 +102,7 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
         return success();
       case "GC": {
         const r = await gcPods(d, req);
+        if (d.branch && req.validAttachments) r.errors.push(...(await gcBranchPods(d.branch, req.conf.name, req.validAttachments)));
         return { exitCode: 0, stdout: "", stderr: r.errors.length ? `GC: ${r.errors.length} leftover(s) could not be removed: ${r.errors.join("; ")}\n` : "" };
       }
     }

@@ -17,6 +17,7 @@ import {
 import type { Log } from "../core/ports.ts";
 import { egressRange } from "../../../../shared/egress.ts";
 import { peerError } from "./pod-add.ts";
+import { RecordBook } from "./record-book.ts";
 
 export interface EgressNetPort {
   wire(w: EgressWiring): Promise<{ hostVeth: string; hostMac: string; podIf: string; podMac: string }>;
@@ -24,49 +25,10 @@ export interface EgressNetPort {
   check(w: EgressWiring & { hostVeth: string }): Promise<{ ok: boolean; problems: string[] }>;
 }
 
-/** The egress allocations and their file: loaded once, changed one at a time, on disk before they count. */
-export class EgressBook {
-  private current: EgressState = EMPTY_EGRESS;
-  private loading: Promise<void> | undefined;
-  private lock: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    readonly store: CheckpointStore,
-    private readonly log: Log,
-  ) {}
-
-  get state(): EgressState {
-    return this.current;
-  }
-
-  /** Reads the file (once). A file that cannot be read as ours is set aside and the reason logged. */
-  load(): Promise<void> {
-    this.loading ??= (async () => {
-      const text = await this.store.read();
-      if (text === undefined) return;
-      try {
-        this.current = decodeEgress(text);
-      } catch (err) {
-        const aside = await this.store.setAside(`corrupt-${Date.now()}`);
-        this.log.error({ err: String(err), aside }, "egress allocations file is not readable: set aside, starting with no egress allocation");
-      }
-    })();
-    return this.loading;
-  }
-
-  /** Runs `fn` alone, after the load; `fn` returns the next state (written before it counts) and a value. */
-  change<T>(fn: (s: EgressState) => { next?: EgressState; value: T }): Promise<T> {
-    const run = this.lock.then(async () => {
-      await this.load();
-      const { next, value } = fn(this.current);
-      if (next && next !== this.current) {
-        await this.store.write(encodeEgress(next));
-        this.current = next;
-      }
-      return value;
-    });
-    this.lock = run.catch(() => undefined);
-    return run;
+/** The egress allocations and their file (app/record-book.ts). */
+export class EgressBook extends RecordBook<EgressState> {
+  constructor(store: CheckpointStore, log: Log) {
+    super(store, log, { what: "egress allocations", empty: EMPTY_EGRESS, decode: decodeEgress, encode: encodeEgress });
   }
 }
 

@@ -23,6 +23,7 @@ import type { EgressDeps } from "./egress-cni.ts";
 import type { CardLedger } from "./card-ledger.ts";
 import { addCardInterfaces, delCardInterfaces, multiNicWanted } from "./pod-cards.ts";
 import { enforceNewPod, type PodPolicyDeps } from "./pod-policy.ts";
+import { addBranchPod, type BranchDeps } from "./branch-pods.ts";
 
 export interface PodDeps {
   broker: Broker;
@@ -37,6 +38,8 @@ export interface PodDeps {
   cards?: CardLedger;
   /** NETWORK_POLICY_ENFORCING_MODE standard or strict (app/pod-policy.ts); absent: none. */
   policy?: PodPolicyDeps;
+  /** ENABLE_POD_ENI (app/branch-pods.ts): absent when security groups for pods are off. */
+  branch?: BranchDeps;
 }
 
 type AddRequest = Extract<CniRequest, { command: "ADD" }> & { callerPid?: number | undefined; netnsSeenByCaller?: boolean | undefined; trace?: Trace | undefined };
@@ -181,6 +184,11 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     req.netnsSeenByCaller ??
     (d.netnsExists(req.netns) || (req.callerPid !== undefined && req.netns.startsWith("/") && d.netnsExists(`/proc/${req.callerPid}/root${req.netns}`)));
   if (!visible) throw new CniError(CniCode.INVALID_ENV, `CNI_NETNS: ${req.netns} does not exist`);
+  // Security groups for pods: a pod asking for a branch ENI takes no address from the pool.
+  if (d.branch) {
+    const branched = await addBranchPod(d.branch, req);
+    if (branched) return branched;
+  }
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);
   d.metrics?.addRequests.inc();

@@ -27,6 +27,10 @@ export interface BrokerSettings {
   missWaitMs: number;
   /** Long-poll wait of each getCapacity call. */
   capacityWaitMs: number;
+  /** ENABLE_POD_ENI: pods asking for vpc.amazonaws.com/pod-eni get their branch ENI (app/branch-pods.ts). */
+  podEni: boolean;
+  /** POD_SECURITY_GROUP_ENFORCING_MODE, for a conflist without podSGEnforcingMode. */
+  podSgEnforcingMode: "strict" | "standard";
   /** AWS_VPC_K8S_PLUGIN_LOG_FILE when it is a file: addr-broker writes the shim's plugin log lines there (adapters/plugin-log.ts). */
   pluginLogFile?: string;
   /**
@@ -51,6 +55,8 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   missWaitMs: 10_000,
   capacityWaitMs: 30_000,
   multiNic: false,
+  podEni: false,
+  podSgEnforcingMode: "strict",
 };
 
 export function settingsFromConfig(c: Config): BrokerSettings {
@@ -68,6 +74,8 @@ export function settingsFromConfig(c: Config): BrokerSettings {
     family: c.ipFamily,
     vethPrefix: c.network.vethPrefix,
     multiNic: c.pool.multiNic,
+    podEni: c.eni.podEni,
+    podSgEnforcingMode: c.eni.podSecurityGroupEnforcingMode,
     ...(c.log.pluginFile !== "stderr" ? { pluginLogFile: c.log.pluginFile } : {}),
   };
 }

@@ -25,6 +25,8 @@ export const CniCode = {
   CHECK_FAILED: 103,
   /** This plugin's own: strict network policy mode and the policy agent could not be told of the new pod (the ADD is undone). */
   POLICY_AGENT_FAILED: 104,
+  /** This plugin's own: a pod asking for a branch ENI whose `vpc.amazonaws.com/pod-eni` annotation (or the pod itself) is unusable. */
+  BRANCH_ENI_ANNOTATION: 105,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 

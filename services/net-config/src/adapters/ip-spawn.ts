@@ -20,6 +20,8 @@ function ruleArgs(r: RuleSpec): string[] {
   const a = [r.family === 6 ? "-6" : "-4", "rule", "__verb__", "priority", String(r.priority)];
   if (r.src) a.push("from", r.src);
   if (r.dst) a.push("to", r.dst);
+  if (r.iif) a.push("iif", r.iif);
+  if (r.ipproto !== undefined) a.push("ipproto", String(r.ipproto));
   if (r.fwmark !== undefined) a.push("fwmark", `0x${r.fwmark.toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)}`);
   if (r.table) a.push("lookup", String(r.table));
   return a;
@@ -38,6 +40,8 @@ export function opArgv(op: KernelOp, nsPath: string, peerNsPath: string): string
       return inNs(["ip", "link", "set", "dev", op.dev, ...(op.mtu ? ["mtu", String(op.mtu)] : []), ...(op.up === undefined ? [] : [op.up ? "up" : "down"])]);
     case "link.del":
       return inNs(["ip", "link", "del", "dev", op.dev]);
+    case "vlan.create":
+      return inNs(["ip", "link", "add", "link", op.parent, "name", op.dev, "address", op.mac, "type", op.kind, ...(op.kind === "vlan" ? ["id", String(op.vlanId)] : [])]);
     case "addr.add":
       return inNs(["ip", "addr", "add", op.addr.cidr, "dev", op.addr.dev, ...(op.nodad ? ["nodad"] : [])]);
     case "addr.del":

@@ -5,6 +5,8 @@
 import { handle } from "../../../../shared/ipc/server.ts";
 import { checkPod, reconcileNow, setupEni, setupHost, teardownEni, unwirePod, wirePod } from "../../../../shared/contracts/netconfig.ts";
 import { checkEgress, unwireEgress, wireEgress } from "../../../../shared/contracts/egress.ts";
+import { checkBranch, unwireBranch, wireBranch } from "../../../../shared/contracts/branch.ts";
+import type { BranchService } from "./branch-service.ts";
 import type { ServiceFrame } from "../../../../shared/service.ts";
 import { Journal } from "../../../../shared/journal.ts";
 import { operationMetrics } from "./metrics.ts";
@@ -26,6 +28,8 @@ export interface NetConfigParts {
   pods: PodService;
   /** egress-cni's pod interfaces. */
   egress?: EgressService;
+  /** Branch-ENI pods (security groups for pods). */
+  branch?: BranchService;
   host: HostService;
   reconciler: Reconciler;
   settings: NetConfigSettings;
@@ -64,6 +68,12 @@ export function mountNetConfig(frame: ServiceFrame, parts: NetConfigParts): { op
     handle(frame.app, wireEgress, (b) => timed("egressWire", `${b.containerId} ${b.address}`, () => egress.wire(b)));
     handle(frame.app, unwireEgress, (b) => timed("egressUnwire", `${b.containerId} ${b.address}`, () => egress.unwire(b)));
     handle(frame.app, checkEgress, (b) => timed("egressCheck", `${b.containerId} ${b.address}`, () => egress.check(b)));
+  }
+  const branch = parts.branch;
+  if (branch) {
+    handle(frame.app, wireBranch, (b) => timed("branchWire", `${b.containerId}/${b.ifName} ${b.address} vlan ${b.vlanId}`, () => branch.wire(b)));
+    handle(frame.app, unwireBranch, (b) => timed("branchUnwire", `${b.containerId}/${b.ifName} ${b.address} vlan ${b.vlanId}`, () => branch.unwire(b)));
+    handle(frame.app, checkBranch, (b) => timed("branchCheck", `${b.containerId}/${b.ifName} ${b.address} vlan ${b.vlanId}`, () => branch.check(b)));
   }
   handle(frame.app, reconcileNow, () => timed("reconcile", "node", () => parts.reconciler.run()));
 

@@ -130,6 +130,8 @@ export function describeStep(step: Step): string {
   switch (op.op) {
     case "veth.create":
       return `veth ${op.podIf}/${op.hostVeth}`;
+    case "vlan.create":
+      return `vlan ${op.dev} (id ${op.vlanId} on ${op.parent})`;
     case "link.set":
     case "link.del":
       return `link ${op.dev}`;

@@ -5,6 +5,7 @@
  * was wired or unwired during the fetch is left alone this round.
  */
 import type { Assignment, Reservation } from "../../../../shared/contracts/assignments.ts";
+import type { BranchWiring } from "../../../../shared/contracts/branch.ts";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
 import { planReconcile, type Desired, type InFlight } from "../core/reconcile.ts";
 import type { NetConfigSettings } from "../core/settings.ts";
@@ -13,7 +14,7 @@ import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import type { HostService } from "./host-service.ts";
 
 export interface DesiredSources {
-  assignments(): Promise<{ assignments: Assignment[]; reserved?: Reservation[] | undefined; restored: boolean }>;
+  assignments(): Promise<{ assignments: Assignment[]; reserved?: Reservation[] | undefined; branch?: BranchWiring[] | undefined; restored: boolean }>;
   capacity(): Promise<CapacitySnapshot>;
 }
 
@@ -82,16 +83,17 @@ export class Reconciler {
       else {
         want.pods = a.value.assignments;
         want.reserved = a.value.reserved ?? [];
+        want.branch = a.value.branch ?? [];
       }
       if (c.status === "fulfilled" && c.value.ready) capacitySnapshot = c.value;
       if (c.status === "rejected") report.enis = `skipped: pool-manager unreachable (${why(c.reason)})`;
       else if (!c.value.ready) report.enis = "skipped: pool-manager not ready";
-      else want.enis = c.value.enis.map((e) => ({ eniId: e.id, mac: e.mac, deviceNumber: e.deviceNumber, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: e.gateway, routeTable: e.routeTable, primary: e.primary }));
+      else want.enis = c.value.enis.map((e) => ({ eniId: e.id, mac: e.mac, deviceNumber: e.deviceNumber, primaryIp: e.primaryIp, subnetCidr: e.subnetCidr, gateway: e.gateway, routeTable: e.routeTable, primary: e.primary, ...(e.trunk ? { trunk: true } : {}) }));
 
       const n = this.kernel.node;
       const seen = { links: n.links(), routes: [...n.routes(4), ...n.routes(6)], rules: [...n.rules(4), ...n.rules(6)] };
       for (const r of planReconcile(this.settings(), want, seen, busy)) {
-        this.record(report, r.kind, r.what, () => this.kernel.run([r.step]));
+        this.record(report, r.kind, r.what, () => this.kernel.run([r.step, ...(r.then ?? [])]));
       }
     } finally {
       this.inFlight = undefined;

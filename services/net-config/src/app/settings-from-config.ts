@@ -15,6 +15,8 @@ export function settingsFromConfig(c: Config): NetConfigSettings {
     connmark: c.snat.connmark,
     externalServiceCidrs: c.network.externalServiceCidrs,
     disableTcpEarlyDemux: c.network.disableTcpEarlyDemux,
+    podEni: c.eni.podEni,
+    podSgEnforcingMode: c.eni.podSecurityGroupEnforcingMode,
     reconcileIntervalMs: c.network.reconcileIntervalSeconds * 1000,
   });
 }

@@ -19,6 +19,8 @@ export interface EniRequest {
   subnetCidr: string;
   gateway: string;
   routeTable: number;
+  /** The trunk ENI: no `from <primary IP>` rule. */
+  trunk?: boolean;
 }
 
 export interface EniLayout {
@@ -76,7 +78,8 @@ export function planEniSetup(e: EniRequest, mtu: number, seen: EniObservation): 
   if (seen.routes.some((x) => sameRoute(x, l.subnetRoute)) || steps.some((s) => s.op.op === "addr.add" || s.op.op === "link.set")) {
     steps.push({ side: "node", op: { op: "route.del", route: l.subnetRoute, missingOk: true } });
   }
-  if (!seen.rules.some((x) => sameRule(x, l.rule))) steps.push({ side: "node", op: { op: "rule.add", rule: l.rule } });
+  // The trunk ENI gets no rule of its own (upstream's setupENINetwork with isTrunkENI).
+  if (!e.trunk && !seen.rules.some((x) => sameRule(x, l.rule))) steps.push({ side: "node", op: { op: "rule.add", rule: l.rule } });
   return steps;
 }
 

@@ -10,6 +10,7 @@ export type Scope = "universe" | "link" | "host";
 export type Side = "node" | "pod";
 
 export const MAIN_TABLE = 254;
+export const LOCAL_TABLE = 255;
 
 export interface LinkInfo {
   name: string;
@@ -53,12 +54,18 @@ export interface RuleSpec {
   dst?: string;
   fwmark?: number;
   fwmask?: number;
+  /** Incoming interface (`iif <name>`): branch-ENI pods' rules in strict mode. */
+  iif?: string;
+  /** IP protocol (`ipproto`): 58 for strict mode's IPv6 gateway rule. */
+  ipproto?: number;
 }
 
 export type KernelOp =
   | { op: "veth.create"; podIf: string; hostVeth: string; mtu: number; hostMac: string }
   | { op: "link.set"; dev: string; mtu?: number; up?: boolean }
   | { op: "link.del"; dev: string; missingOk: true }
+  /** An 802.1Q link `dev` on `parent` (a branch ENI over the trunk), with the branch's MAC; created down. */
+  | { op: "vlan.create"; dev: string; parent: string; vlanId: number; mac: string; kind: "vlan" | "macvlan" }
   | { op: "addr.add"; addr: AddrSpec; nodad: boolean }
   | { op: "addr.del"; addr: AddrSpec; missingOk: true }
   | { op: "route.replace"; route: RouteSpec }
@@ -89,10 +96,12 @@ export function describeRoute(r: RouteSpec): string {
 
 export function describeRule(r: RuleSpec): string {
   const parts = [`priority ${r.priority}`];
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  if (r.ipproto !== undefined) parts.push(`ipproto ${r.ipproto}`);
   if (r.src) parts.push(`from ${r.src}`);
   if (r.dst) parts.push(`to ${r.dst}`);
   if (r.fwmark !== undefined) parts.push(`fwmark 0x${r.fwmark.toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)}`);
-  parts.push(`lookup ${r.table === MAIN_TABLE ? "main" : r.table}`);
+  parts.push(`lookup ${r.table === MAIN_TABLE ? "main" : r.table === LOCAL_TABLE ? "local" : r.table}`);
   return (r.family === 6 ? "-6 " : "") + parts.join(" ");
 }
 
@@ -103,6 +112,8 @@ export function sameRule(a: RuleSpec, b: RuleSpec): boolean {
     a.table === b.table &&
     (a.src ?? "") === (b.src ?? "") &&
     (a.dst ?? "") === (b.dst ?? "") &&
+    (a.iif ?? "") === (b.iif ?? "") &&
+    (a.ipproto ?? 0) === (b.ipproto ?? 0) &&
     (a.fwmark ?? 0) === (b.fwmark ?? 0) &&
     (a.fwmark === undefined ? true : (a.fwmask ?? 0xffffffff) === (b.fwmask ?? 0xffffffff))
   );

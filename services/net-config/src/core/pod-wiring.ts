@@ -104,10 +104,18 @@ export function hostSide(family: Family, podCidr: string, hostVeth: string, rout
 export function planWire(req: PodRequest, settings: NetConfigSettings, hostMac: string): { layout: PodLayout; steps: Step[] } {
   checkNetnsPath(req.netns);
   const l = podLayout(req, settings);
+  const steps = vethSteps(l, req.mtu ?? settings.podMtu, hostMac);
+  steps.push({ side: "node", op: { op: "route.replace", route: l.hostRoute } });
+  for (const rule of l.rules) steps.push({ side: "node", op: { op: "rule.add", rule } });
+  return { layout: l, steps };
+}
+
+/** The pair and the pod's side of it (address, routes, gateway neighbour): every pod, ordinary or branch-ENI, is wired so. */
+export function vethSteps(l: PodLayout, mtu: number, hostMac: string): Step[] {
   const steps: Step[] = [
     // A retried ADD finds the old pair: remove it first, as upstream does.
     { side: "node", op: { op: "link.del", dev: l.hostVeth, missingOk: true } },
-    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu: req.mtu ?? settings.podMtu, hostMac } },
+    { side: "pod", op: { op: "veth.create", podIf: l.podIf, hostVeth: l.hostVeth, mtu, hostMac } },
     { side: "node", op: { op: "link.set", dev: l.hostVeth, up: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/accept_ra`, value: "0", missingOk: true } },
     { side: "node", op: { op: "sysctl", key: `net/ipv6/conf/${l.hostVeth}/forwarding`, value: "0", missingOk: true } },
@@ -118,9 +126,7 @@ export function planWire(req: PodRequest, settings: NetConfigSettings, hostMac: 
   steps.push({ side: "pod", op: { op: "addr.add", addr: l.podAddr, nodad: l.family === 6 } });
   const neigh: NeighSpec = { family: l.family, dev: l.podIf, ip: l.gateway, mac: hostMac };
   steps.push({ side: "pod", op: { op: "neigh.replace", neigh } });
-  steps.push({ side: "node", op: { op: "route.replace", route: l.hostRoute } });
-  for (const rule of l.rules) steps.push({ side: "node", op: { op: "rule.add", rule } });
-  return { layout: l, steps };
+  return steps;
 }
 
 /** DEL: rules, route, then the pair (from the node side; deleting one end deletes both). */
@@ -161,6 +167,13 @@ export function checkWiring(l: PodLayout, mtu: number, node: NodeObservation, po
   }
   if (!node.routes.some((r) => sameRoute(r, l.hostRoute))) problems.push(`host route ${describeRoute(l.hostRoute)} is missing`);
   for (const rule of l.rules) if (!node.rules.some((r) => sameRule(r, rule))) problems.push(`rule ${describeRule(rule)} is missing`);
+  problems.push(...checkPodSide(l, mtu, node.hostLink?.mac, pod));
+  return problems;
+}
+
+/** CHECK of the pod's namespace: its interface, address, routes and the gateway's permanent neighbour (the host veth's MAC). */
+export function checkPodSide(l: PodLayout, mtu: number, hostMac: string | undefined, pod: PodObservation | undefined): string[] {
+  const problems: string[] = [];
   if (!pod) {
     problems.push("pod network namespace is missing");
     return problems;
@@ -173,7 +186,7 @@ export function checkWiring(l: PodLayout, mtu: number, node: NodeObservation, po
   if (!pod.addrs.some((a) => a.dev === l.podIf && a.cidr === l.podCidr)) problems.push(`pod address ${l.podCidr} on ${l.podIf} is missing`);
   for (const route of l.podRoutes) if (!pod.routes.some((r) => sameRoute(r, route))) problems.push(`pod route ${describeRoute(route)} is missing`);
   for (const rule of l.podRules) if (!(pod.rules ?? []).some((r) => sameRule(r, rule))) problems.push(`pod rule ${describeRule(rule)} is missing`);
-  const mac = node.hostLink?.mac;
+  const mac = hostMac;
   const n = pod.neighbours.find((x) => x.dev === l.podIf && x.ip === l.gateway);
   if (!n || !n.permanent) problems.push(`permanent neighbour ${l.gateway} on ${l.podIf} is missing`);
   else if (mac && n.mac !== mac) problems.push(`neighbour ${l.gateway} points to ${n.mac}, host veth has ${mac}`);

@@ -10,13 +10,16 @@ import { MAIN_TABLE, describeRoute, describeRule, hostPrefix, sameRoute, sameRul
 import { FROM_POD_PRIORITY, TO_POD_PRIORITY, hostSide, podLayout, type PodRequest } from "./pod-wiring.ts";
 import type { NetConfigSettings } from "./settings.ts";
 import { checkTable } from "./validation.ts";
+import { branchLayout, branchRepairs, type BranchRequest } from "./branch-wiring.ts";
 
-export type RepairKind = "pod-route" | "pod-rule" | "stale-rule" | "stale-route" | "stale-veth" | "eni-route" | "eni-rule" | "stale-eni-rule";
+export type RepairKind = "branch-wiring" | "pod-route" | "pod-rule" | "stale-rule" | "stale-route" | "stale-veth" | "eni-route" | "eni-rule" | "stale-eni-rule";
 
 export interface Repair {
   kind: RepairKind;
   what: string;
   step: Step;
+  /** Steps run right after `step` (a branch pod's VLAN link made again with its table). */
+  then?: Step[];
 }
 
 export interface Observed {
@@ -37,6 +40,8 @@ export interface Desired {
   reserved?: Array<{ address: string; hostVeth?: string | undefined; routeTable?: number | undefined }>;
   /** undefined: pool-manager could not be asked: ENIs are left alone. */
   enis?: Array<EniRequest & { primary: boolean }>;
+  /** Branch-ENI pods (security groups for pods): their wiring is repaired and never removed. */
+  branch?: BranchRequest[];
 }
 
 /** Names and addresses wired or unwired while the desired state was being fetched: not touched this round. */
@@ -48,8 +53,23 @@ export interface InFlight {
 export function planReconcile(s: NetConfigSettings, want: Desired, seen: Observed, busy: InFlight): Repair[] {
   const repairs: Repair[] = [];
   if (want.pods) {
-    repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, want.reserved ?? [])));
+    const branch = (want.branch ?? []).flatMap((b) => {
+      try {
+        return [{ req: b, layout: branchLayout(b, s) }];
+      } catch {
+        return []; // not ours to act on
+      }
+    });
+    const kept = [...(want.reserved ?? []), ...branch.map((b) => ({ address: b.req.address, hostVeth: b.layout.hostVeth }))];
+    repairs.push(...podRepairs(s, want.pods, seen, keptAlive(busy, kept)));
     repairs.push(...reservedRepairs(want.reserved ?? [], seen, busy));
+    for (const b of branch) {
+      if (busy.veths.has(b.layout.hostVeth)) continue;
+      for (const r of branchRepairs(b.layout, b.req, seen, s.branchLinkKind)) {
+        const [step, ...then] = r.steps;
+        if (step) repairs.push({ kind: "branch-wiring", what: r.what, step, ...(then.length ? { then } : {}) });
+      }
+    }
   }
   if (want.enis) repairs.push(...eniRepairs(want.enis, seen));
   return repairs;
@@ -151,11 +171,11 @@ function eniRepairs(enis: Array<EniRequest & { primary: boolean }>, seen: Observ
     const link = seen.links.find((l) => l.mac === e.mac);
     if (!link) continue; // not attached (yet): pool-manager's set-up call handles it
     const l = eniLayout(e, link.name);
-    wantedRules.push(l.rule);
+    if (!e.trunk) wantedRules.push(l.rule);
     for (const route of l.routes) {
       if (!seen.routes.some((r) => sameRoute(r, route))) out.push({ kind: "eni-route", what: `route ${describeRoute(route)}`, step: { side: "node", op: { op: "route.replace", route } } });
     }
-    if (!seen.rules.some((r) => sameRule(r, l.rule))) out.push({ kind: "eni-rule", what: `rule ${describeRule(l.rule)}`, step: { side: "node", op: { op: "rule.add", rule: l.rule } } });
+    if (!e.trunk && !seen.rules.some((r) => sameRule(r, l.rule))) out.push({ kind: "eni-rule", what: `rule ${describeRule(l.rule)}`, step: { side: "node", op: { op: "rule.add", rule: l.rule } } });
   }
   for (const r of seen.rules) {
     if (r.priority !== ENI_RULE_PRIORITY || !r.src || r.table === MAIN_TABLE) continue;

@@ -9,6 +9,8 @@ export interface NetConfigSettings {
   vethPrefix: string;
   /** POD_MTU */
   podMtu: number;
+  /** What branch-ENI pods' `vlan.eth.<id>` is made as (core/branch-wiring.ts): 802.1Q unless a test asks for its stand-in. */
+  branchLinkKind?: "vlan" | "macvlan";
   /** AWS_VPC_ENI_MTU */
   eniMtu: number;
   /** ENABLE_IPv6 */
@@ -25,6 +27,10 @@ export interface NetConfigSettings {
   connmark: number;
   /** AWS_EXTERNAL_SERVICE_CIDRS */
   externalServiceCidrs: string[];
+  /** ENABLE_POD_ENI: with strict enforcement the local table's rule moves behind the branch pods' rules. */
+  podEni?: boolean;
+  /** POD_SECURITY_GROUP_ENFORCING_MODE */
+  podSgEnforcingMode?: "strict" | "standard";
   /** DISABLE_TCP_EARLY_DEMUX */
   disableTcpEarlyDemux: boolean;
   /** How often the kernel is reconciled (0 = only at start). */

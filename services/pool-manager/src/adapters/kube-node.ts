@@ -8,7 +8,6 @@
 export const EXTERNAL_ENI_CONFIG_LABEL = "vpc.amazonaws.com/externalEniConfig";
 export const DEFAULT_ENI_CONFIG = "default";
 export const UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable";
-export const TRUNK_LABEL = "vpc.amazonaws.com/has-trunk-attached";
 
 export interface NodeLike {
   metadata?: { name?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };

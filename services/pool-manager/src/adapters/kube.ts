@@ -20,7 +20,7 @@ import { KubeRest, kubeRestFrom } from "../../../../shared/kube-rest.ts";
 import type { EniConfig, KubePort } from "../app/service-ports.ts";
 import { ensureCniNodeFeature } from "./kube-cninode.ts";
 import { KubeConnection, type KubeLog } from "./kube-connection.ts";
-import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, TRUNK_LABEL, type EventSubject, type NodeLike, type PodLike } from "./kube-node.ts";
+import { nodeCapacityPods, describeKubeError, eniConfigNameOf, eniConfigSpecOf, iamWarningEvent, nodeIsUnschedulable, PodDemandCache, type EventSubject, type NodeLike, type PodLike } from "./kube-node.ts";
 
 const ENI_CONFIGS = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
 const nodePath = (name: string) => `/api/v1/nodes/${encodeURIComponent(name)}`;
@@ -278,18 +278,17 @@ export class KubeAdapter extends KubeConnection implements KubePort {
 
   // ---- security groups for pods ----------------------------------------------------------
 
-  /** ENABLE_POD_ENI on a trunking-capable instance: label has-trunk-attached=false and the CNINode feature. */
+  /**
+   * ENABLE_POD_ENI on a trunking-capable instance with an ENI slot free: the CNINode feature
+   * SecurityGroupsForPods, which tells the VPC resource controller to attach the trunk. The
+   * label vpc.amazonaws.com/has-trunk-attached is not set: upstream stopped in v1.15.
+   */
   async ensureSecurityGroupsForPods(): Promise<void> {
     if (this.sgpDone || Date.now() < this.sgpRetryAtMs) return;
     this.sgpRetryAtMs = Date.now() + 60_000; // a refusal (e.g. RBAC without cninodes/create) is retried once a minute, not every cycle
-    const node = await this.readNode(0);
-    if (!Object.hasOwn(node.metadata?.labels ?? {}, TRUNK_LABEL)) {
-      await this.timed(this.api.request("PATCH", nodePath(this.nodeName), { body: { metadata: { labels: { [TRUNK_LABEL]: "false" } } }, merge: true }), "label node");
-      this.node = undefined;
-    }
     await this.ensureCniNodeFeature("SecurityGroupsForPods");
     this.sgpDone = true;
-    this.log("info", "security groups for pods: node labelled and CNINode feature SecurityGroupsForPods set", { label: TRUNK_LABEL });
+    this.log("info", "security groups for pods: CNINode feature SecurityGroupsForPods set");
   }
 
   /** Adds a feature to this node's CNINode once (kube-cninode.ts). */

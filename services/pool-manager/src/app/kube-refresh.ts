@@ -14,7 +14,7 @@ export interface KubeRefresh {
   now: () => number;
   /** Read the Node's capacity (the kubelet's --max-pods): no operator-given value. */
   readMaxPods: boolean;
-  /** The instance type supports a trunk ENI (security groups for pods). */
+  /** ENABLE_POD_ENI, a trunking instance type, and a slot free for the trunk (or the trunk attached): core/planner.ts trunkSlotAvailable. */
   trunking: boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** Start-up's reading (upstream's nodeInit), not a cycle's. */

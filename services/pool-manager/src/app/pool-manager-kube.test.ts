@@ -17,8 +17,8 @@ afterEach(() => {
 const up = (o: Partial<PoolSettings> = {}): PoolSettings => ({ ...UPSTREAM_DEFAULTS, ...o });
 
 /** A pool-manager whose Kubernetes port is `kube` (none when undefined); the port's changes poke it, as the adapter's watch does. */
-function boot(settings: PoolSettings, kube: FakeKube | undefined, o: { instanceType?: string } = {}): Harness {
-  const x = manager(fakeWorld(o), settings, {}, kube ? { kube } : {});
+function boot(settings: PoolSettings, kube: FakeKube | undefined, o: { instanceType?: string; world?: ReturnType<typeof fakeWorld> } = {}): Harness {
+  const x = manager(o.world ?? fakeWorld(o), settings, {}, kube ? { kube } : {});
   if (kube) kube.onChange = () => x.pm.onKubeChange();
   return x;
 }
@@ -143,7 +143,7 @@ describe("without custom networking", () => {
     }
   });
 
-  test("ENABLE_POD_ENI on a trunking instance: trunk label and CNINode feature; one ENI slot kept for the trunk", async () => {
+  test("ENABLE_POD_ENI on a trunking instance: CNINode feature; one ENI slot kept for the trunk", async () => {
     const kube = new FakeKube();
     h = boot(up({ podEni: true, warmEniTarget: 3 }), kube);
     await h.start();
@@ -152,11 +152,25 @@ describe("without custom networking", () => {
     expect(h.enis()).toHaveLength(2); // m5.large has 3 slots; one is kept for the trunk ENI
   });
 
-  test("ENABLE_POD_ENI on an instance without trunking: nothing announced", async () => {
+  test("ENABLE_POD_ENI on an instance without trunking: nothing announced, and no slot kept (upstream keeps one: #1203, #3094)", async () => {
     const kube = new FakeKube();
-    h = boot(up({ podEni: true, warmIpTarget: 2 }), kube, { instanceType: "t3.medium" });
+    h = boot(up({ podEni: true, warmEniTarget: 3 }), kube, { instanceType: "t3.medium" });
     await h.start();
-    await h.cycles(2);
+    await h.cycles(6);
+    expect(kube.securityGroupsForPods).toBe(false);
+    expect(h.enis()).toHaveLength(3); // t3.medium: all 3 slots serve pods
+  });
+
+  test("ENABLE_POD_ENI with every ENI slot taken: the feature is not asked for (no slot for a trunk)", async () => {
+    const kube = new FakeKube();
+    h = boot(up({ warmEniTarget: 3 }), kube);
+    await h.start();
+    await h.cycles(6);
+    expect(h.enis()).toHaveLength(3);
+    h.pm.stop();
+    h = boot(up({ podEni: true, warmEniTarget: 3 }), kube, { world: h.w });
+    await h.start();
+    await h.cycles(3);
     expect(kube.securityGroupsForPods).toBe(false);
   });
 });

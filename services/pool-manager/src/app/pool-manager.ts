@@ -14,7 +14,7 @@
  */
 import { describeAction } from "../core/actions.ts";
 import { backoffDelayMs, CYCLE_BACKOFF, STARTUP_BACKOFF, type BackoffSpec } from "../core/backoff.ts";
-import type { Plan } from "../core/planner.ts";
+import { trunkSlotAvailable, type Plan } from "../core/planner.ts";
 import { planPool } from "../core/pool-policy.ts";
 import type { Ec2Port, ImdsPort } from "../core/ports.ts";
 import { deriveLimits, type PoolLimits, type PoolSettings } from "../core/settings.ts";
@@ -215,7 +215,7 @@ export class PoolManager {
 
   private async refreshKube(): Promise<void> {
     const readMaxPods = this.limits !== undefined && this.opts.maxPods === undefined;
-    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits?.trunking ?? false, log: (msg, f) => this.log(msg, f), starting: !this.model.ready, podEniError: (fn) => this.metrics?.podEniErrors.inc({ fn }) });
+    const { maxPods } = await refreshKube(this.ports.kube, { model: this.model, settings: this.settings, now: this.opts.now, readMaxPods, trunking: this.limits !== undefined && trunkSlotAvailable(this.model.poolState(), this.settings, this.limits), log: (msg, f) => this.log(msg, f), starting: !this.model.ready, podEniError: (fn) => this.metrics?.podEniErrors.inc({ fn }) });
     if (maxPods !== undefined && this.limits && this.limits.maxPods !== maxPods) this.limits = { ...this.limits, maxPods };
   }
 

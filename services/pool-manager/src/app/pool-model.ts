@@ -51,6 +51,7 @@ export function eniSetupOf(m: ManagedEni): EniSetup {
     subnetCidr: m.subnetCidr,
     gateway: gatewayOf(m.subnetCidr),
     routeTable: routeTableFor(m.pool.deviceNumber),
+    ...(m.pool.trunk ? { trunk: true } : {}),
   };
 }
 
@@ -194,6 +195,8 @@ export class PoolModel {
           primaryIp: m.primaryIp,
           primary: m.pool.primary,
           usable: m.ready && !m.removing && eniServesPods(s, m.pool),
+          // The VLAN parent of branch-ENI pods (security groups for pods).
+          ...(m.pool.trunk ? { trunk: true } : {}),
           // A CIDR of the kind no longer used (ENABLE_PREFIX_DELEGATION switched) is handed out no more: its pods keep theirs.
           cidrs: m.pool.cidrs.map((c) => ({ cidr: c.cidr, kind: c.kind, draining: !!c.draining || !!m.removing || isSwitchedKind(s, c) })),
         }))

@@ -132,6 +132,17 @@ export function allocatableEnis(ctx: PlanContext): PoolEni[] {
     .sort((a, b) => a.deviceNumber - b.deviceNumber);
 }
 
+/**
+ * Upstream's tryEnableSecurityGroupsForPods: the CNINode feature (which makes the resource
+ * controller attach a trunk) is asked for only while an ENI slot is free for the trunk, or
+ * once the trunk is there; an instance type that cannot trunk never asks.
+ */
+export function trunkSlotAvailable(state: Pick<PoolState, "enis" | "unmanagedEnis">, s: PoolSettings, limits: PoolLimits): boolean {
+  if (!s.podEni || !limits.trunking) return false;
+  if (state.enis.some((e) => e.trunk)) return true;
+  return state.enis.length < deriveLimits(s, limits).maxEni - state.unmanagedEnis;
+}
+
 /** upstream hasRoomForEni: `enis < maxENI − unmanaged − trunkReserve`. */
 export function roomForEnis(ctx: PlanContext): number {
   const { s, state, limits, d } = ctx;

@@ -7,7 +7,8 @@ import { attr, decodeAttrs, encodeAttrs, formatIpBytes, formatMac, ipBytes, macB
 
 export const AF = { 4: 2, 6: 10 } as const;
 const IFF_UP = 1;
-const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINKINFO: 18, NET_NS_FD: 28 } as const;
+const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, NET_NS_FD: 28 } as const;
+const IFLA_VLAN_ID = 1;
 const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 const VETH_INFO_PEER = 1;
 const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
@@ -17,7 +18,7 @@ const RTN_UNICAST = 1;
 const RTPROT_BOOT = 3;
 const NDA = { DST: 1, LLADDR: 2 } as const;
 const NUD_PERMANENT = 0x80;
-const FRA = { DST: 1, SRC: 2, PRIORITY: 6, FWMARK: 10, TABLE: 15, FWMASK: 16 } as const;
+const FRA = { DST: 1, SRC: 2, IIFNAME: 3, PRIORITY: 6, FWMARK: 10, TABLE: 15, FWMASK: 16, IP_PROTO: 22 } as const;
 const FR_ACT_TO_TBL = 1;
 const SCOPE_CODE: Record<Scope, number> = { universe: 0, link: 253, host: 254 };
 
@@ -54,6 +55,23 @@ export function vethCreate(podIf: string, hostVeth: string, mtu: number, hostMac
       attr.str(IFLA.IFNAME, podIf),
       attr.u32(IFLA.MTU, mtu),
       attr.nested(IFLA.LINKINFO, [attr.str(IFLA_INFO.KIND, "veth"), attr.nested(IFLA_INFO.DATA, [attr.bytes(VETH_INFO_PEER, peer)])]),
+    ],
+  };
+}
+
+/** RTM_NEWLINK of an 802.1Q link on the link `parentIndex`, with its own MAC (created down). */
+export function vlanCreate(dev: string, parentIndex: number, vlanId: number, mac: string, kind: "vlan" | "macvlan" = "vlan"): { header: Uint8Array; attrs: Attr[] } {
+  const id = new Uint8Array(2);
+  new DataView(id.buffer).setUint16(0, vlanId, true);
+  // The macvlan stand-in (tests on kernels without 802.1Q): the same name, parent and MAC, untagged.
+  const info = kind === "vlan" ? [attr.str(IFLA_INFO.KIND, "vlan"), attr.nested(IFLA_INFO.DATA, [attr.bytes(IFLA_VLAN_ID, id)])] : [attr.str(IFLA_INFO.KIND, "macvlan")];
+  return {
+    header: ifinfomsg(),
+    attrs: [
+      attr.str(IFLA.IFNAME, dev),
+      attr.u32(IFLA.LINK, parentIndex),
+      attr.bytes(IFLA.ADDRESS, macBytes(mac)),
+      attr.nested(IFLA.LINKINFO, info),
     ],
   };
 }
@@ -208,6 +226,8 @@ export function ruleMessage(r: RuleSpec): { header: Uint8Array; attrs: Attr[] } 
     h[1] = len;
     attrs.push(attr.bytes(FRA.DST, ipBytes(ip)));
   }
+  if (r.iif) attrs.push(attr.str(FRA.IIFNAME, r.iif));
+  if (r.ipproto !== undefined) attrs.push(attr.u8(FRA.IP_PROTO, r.ipproto));
   if (r.fwmark !== undefined) {
     attrs.push(attr.u32(FRA.FWMARK, r.fwmark));
     attrs.push(attr.u32(FRA.FWMASK, r.fwmask ?? 0xffffffff));
@@ -228,6 +248,8 @@ export function decodeRule(m: Message): RuleSpec {
   const src = attrs.get(FRA.SRC);
   const dst = attrs.get(FRA.DST);
   const mark = read.u32(attrs.get(FRA.FWMARK));
+  const iif = read.str(attrs.get(FRA.IIFNAME));
+  const proto = attrs.get(FRA.IP_PROTO)?.[0];
   return {
     family: b[0] === AF[6] ? 6 : 4,
     priority: read.u32(attrs.get(FRA.PRIORITY)) ?? 0,
@@ -236,5 +258,7 @@ export function decodeRule(m: Message): RuleSpec {
     dst: dst ? `${formatIpBytes(dst)}/${b[1]}` : undefined,
     fwmark: mark,
     fwmask: mark === undefined ? undefined : read.u32(attrs.get(FRA.FWMASK)),
+    ...(iif ? { iif } : {}),
+    ...(proto ? { ipproto: proto } : {}),
   };
 }

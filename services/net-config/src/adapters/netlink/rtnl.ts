@@ -9,7 +9,7 @@ import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM } from "./codec.ts";
 import * as msg from "./messages.ts";
 import { NetlinkError, NetlinkSocket } from "./socket.ts";
 
-const ENOENT = 2, ESRCH = 3, EEXIST = 17, ENODEV = 19, EADDRNOTAVAIL = 99;
+const ENOENT = 2, ESRCH = 3, EEXIST = 17, ENODEV = 19, EOPNOTSUPP = 95, EADDRNOTAVAIL = 99;
 
 export class Rtnl {
   readonly sock: NetlinkSocket;
@@ -97,12 +97,23 @@ export class Rtnl {
    * Returns false when a delete found nothing to delete.
    */
   perform(op: KernelOp, peerNs?: NetnsHandle): boolean {
-    if (op.op === "veth.create" || op.op === "link.del") this.indexes.clear();
+    if (op.op === "veth.create" || op.op === "vlan.create" || op.op === "link.del") this.indexes.clear();
     switch (op.op) {
       case "veth.create": {
         const fd = peerNs?.peerFd() ?? this.ns.peerFd();
         const { header, attrs } = msg.vethCreate(op.podIf, op.hostVeth, op.mtu, op.hostMac, fd);
         this.sock.request(`create veth ${op.podIf}/${op.hostVeth}`, RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, attrs);
+        return true;
+      }
+      case "vlan.create": {
+        const { header, attrs } = msg.vlanCreate(op.dev, this.index(op.parent), op.vlanId, op.mac, op.kind);
+        try {
+          this.sock.request(`create ${op.kind} ${op.dev}`, RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, attrs);
+        } catch (err) {
+          // "Unknown device type": the kernel was built without 802.1Q (CONFIG_VLAN_8021Q).
+          if (err instanceof NetlinkError && err.errno === EOPNOTSUPP) throw new NetlinkError(err.errno, `create ${op.kind} ${op.dev}`, `this kernel has no ${op.kind} links: branch-ENI pods need 802.1Q (CONFIG_VLAN_8021Q)`);
+          throw err;
+        }
         return true;
       }
       case "link.set":
