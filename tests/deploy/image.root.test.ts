@@ -55,7 +55,7 @@ requires("root", "podman", "mmdebstrap").describe("the aws-node image", () => {
     const strays = await inImage("find / -xdev \\( -name node_modules -o -name .git -o -name '*.ts' -o -name package.json \\) -print; for c in npm node apt apt-get tsc gcc go; do command -v $c || true; done");
     expect(strays).toMatchObject({ exitCode: 0, stdout: "", stderr: "" });
     const listed = await inImage("ls /app/bin; ls /app/cni; test -x /app/bin/install-cni && test -x /app/bin/service && test -x /app/bin/probe && echo executable");
-    expect(listed.stdout.trim().split("\n")).toEqual(["aws-cni", "bun", "install-cni", "probe", "service", ...[...CHAINED_PLUGINS].sort(), "executable"]);
+    expect(listed.stdout.trim().split("\n")).toEqual(["aws-cni", "bun", "install-cni", "policy-controller", "probe", "service", ...[...CHAINED_PLUGINS].sort(), "executable"]);
     const tools = await inImage("bun --version; ip -V; iptables-nft --version; ip6tables-legacy-restore --version; nft --version; nsenter --version");
     expect(tools.stderr).toBe("");
     expect(tools.stdout).toMatch(/^1\.\d+\.\d+\nip utility, iproute2-.*\niptables v[\d.]+ \(nf_tables\)\nip6tables-restore v[\d.]+ \(legacy\)\nnftables v.*\nnsenter from util-linux/);

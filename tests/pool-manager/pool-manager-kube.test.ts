@@ -168,14 +168,14 @@ describe("without custom networking", () => {
     expect(events[0]!.message).toContain("ec2:AssignPrivateIpAddresses");
   });
 
-  test("ENABLE_POD_ENI on a trunking instance: trunk label and CNINode feature; one ENI slot kept for the trunk", async () => {
+  test("ENABLE_POD_ENI on a trunking instance: CNINode feature, no obsolete has-trunk-attached label; one ENI slot kept for the trunk", async () => {
     const { pm, kube, sim, kw } = await boot(up({ podEni: true, warmEniTarget: 3 }));
     kw.node(NODE);
     kube!.start();
     await pm.start();
     await settle(pm);
     const node = await kw.get(`/api/v1/nodes/${NODE}`);
-    expect((node.metadata as { labels: Record<string, string> }).labels["vpc.amazonaws.com/has-trunk-attached"]).toBe("false");
+    expect(Object.keys((node.metadata as { labels?: Record<string, string> }).labels ?? {})).not.toContain("vpc.amazonaws.com/has-trunk-attached");
     expect((await kw.get(`/apis/vpcresources.k8s.aws/v1alpha1/cninodes/${NODE}`)).spec).toEqual({ features: [{ name: "SecurityGroupsForPods" }] });
     expect(attached(sim)).toHaveLength(2); // m5.large has 3 slots; one is reserved for the trunk ENI
   });
