@@ -118,7 +118,7 @@ gate.describe("kubectl against the control plane", () => {
     expect(wide.out).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES\n/);
     const rows = wide.out.trim().split("\n").slice(1);
     expect(rows).toHaveLength(3);
-    for (const row of rows) expect(row).toMatch(/^aws-node-\w{5}\s+4\/4\s+Running\s+0\s+\d+s\s+10\.0\.0\.10\s+node-\d\s+<none>\s+<none>$/);
+    for (const row of rows) expect(row).toMatch(/^aws-node-\w{5}\s+5\/5\s+Running\s+0\s+\d+s\s+10\.0\.0\.10\s+node-\d\s+<none>\s+<none>$/);
     const nodes = await kubectl("get", "nodes");
     expect(nodes.out).toMatch(/\nnode-3\s+NotReady\s/);
 
