@@ -126,7 +126,13 @@ export class PolicyLab implements Lab {
     return (await this.agents.get(fromNs)!.ask({ op: "watch", host, port, sid })).ok;
   }
 
-  async report(fromNs: string, sid: string): Promise<{ echoes: number; lastEchoAt: number }> {
+  /** A watch's echoes so far, the time of its last one and the agent's time now (the agent's clock, not ours). */
+  async peek(fromNs: string, sid: string): Promise<{ echoes: number; lastEchoAt: number; at: number }> {
+    return JSON.parse((await this.agents.get(fromNs)!.ask({ op: "peek", sid })).detail);
+  }
+
+  /** As peek, and the watch ends. */
+  async report(fromNs: string, sid: string): Promise<{ echoes: number; lastEchoAt: number; at: number }> {
     return JSON.parse((await this.agents.get(fromNs)!.ask({ op: "report", sid })).detail);
   }
 

@@ -4,7 +4,9 @@
 //   { op: "tcp"|"udp", host, port, timeoutMs }  a new flow: connect (or send), get the echo
 //   { op: "watch", host, port, sid }             a TCP connection that sends every 10 ms and
 //                                                records when each echo arrives
-//   { op: "report", sid }                        { echoes, lastEchoAt } of a watch (wall ms)
+//   { op: "peek", sid }                          { echoes, lastEchoAt, at } of a watch, which goes on
+//   { op: "report", sid }                        { echoes, lastEchoAt, at } of a watch, which ends
+//   (times are this process's clock: compare them only with each other)
 import { createSocket } from "node:dgram";
 import { connect, createServer, isIPv6, type Socket } from "node:net";
 import { createInterface } from "node:readline";
@@ -76,11 +78,15 @@ async function answer(line: string): Promise<void> {
   if (r.op === "tcp") result = await tcp(r.host, r.port, r.timeoutMs);
   else if (r.op === "udp") result = await udp(r.host, r.port, r.timeoutMs);
   else if (r.op === "watch") result = await watch(r.sid, r.host, r.port);
-  else if (r.op === "report") {
+  else if (r.op === "peek") {
+    // The watch's counts and this process's clock, without ending it (all times in this process's clock).
+    const w = watches.get(r.sid);
+    result = [w !== undefined, JSON.stringify({ echoes: w?.echoes ?? 0, lastEchoAt: w?.lastEchoAt ?? 0, at: now() })];
+  } else if (r.op === "report") {
     const w = watches.get(r.sid);
     if (w?.timer) clearInterval(w.timer);
     w?.socket.destroy();
-    result = [w !== undefined, JSON.stringify({ echoes: w?.echoes ?? 0, lastEchoAt: w?.lastEchoAt ?? 0 })];
+    result = [w !== undefined, JSON.stringify({ echoes: w?.echoes ?? 0, lastEchoAt: w?.lastEchoAt ?? 0, at: now() })];
   } else result = [false, `unknown op ${r.op}`];
   process.stdout.write(`${JSON.stringify({ id: r.id, ok: result[0], detail: result[1] })}\n`);
 }
