@@ -20,7 +20,10 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Obj = { kind: string; metadata: { name: string }; spec?: Record<string, any> };
-type Container = { name: string; image?: string; env?: Array<{ name: string; value?: string }> };
+type Container = { name: string; image?: string; args?: string[]; env?: Array<{ name: string; value?: string }> };
+
+/** The policy agent's argument that turns enforcement on (upstream's flag; aws-node.yaml ships it false). */
+export const ENFORCE_FLAG = "--enable-network-policy=true";
 
 export class DaemonSetModeError extends Error {
   constructor(
@@ -42,7 +45,7 @@ export function loadManifest(path: string): Obj[] {
  * the two endpoints appended to the aws-node container's environment (from there the pod's
  * other containers get them, as every other setting).
  */
-export function localAwsNode(docs: readonly Obj[], o: { image: string; ec2Endpoint: string; kubeEndpoint: string }): Obj[] {
+export function localAwsNode(docs: readonly Obj[], o: { image: string; ec2Endpoint: string; kubeEndpoint: string; enforce?: boolean }): Obj[] {
   const out = structuredClone(docs) as Obj[];
   const ds = out.find((d) => d.kind === "DaemonSet" && d.metadata.name === "aws-node");
   if (!ds) throw new DaemonSetModeError("LOCAL_MANIFEST", "deploy/k8s/aws-node.yaml has no DaemonSet named aws-node");
@@ -53,6 +56,12 @@ export function localAwsNode(docs: readonly Obj[], o: { image: string; ec2Endpoi
   if (!awsNode) throw new DaemonSetModeError("LOCAL_MANIFEST", "the aws-node DaemonSet has no container named aws-node");
   const endpoints = { AWS_EC2_ENDPOINT: o.ec2Endpoint, CLUSTER_ENDPOINT: o.kubeEndpoint };
   awsNode.env = [...(awsNode.env ?? []).filter((e) => !(e.name in endpoints)), ...Object.entries(endpoints).map(([name, value]) => ({ name, value }))];
+  if (o.enforce) {
+    // `up --network-policy`: the agent's flag on (the mode reaches every container with the aws-node container's settings).
+    const agent = spec?.containers?.find((c) => c.name === "policy-agent");
+    if (!agent) throw new DaemonSetModeError("LOCAL_MANIFEST", "the aws-node DaemonSet has no container named policy-agent");
+    agent.args = [...(agent.args ?? []).filter((a) => !a.startsWith("--enable-network-policy=")), ENFORCE_FLAG];
+  }
   return out;
 }
 
@@ -72,10 +81,10 @@ async function kubectl(args: readonly string[], timeoutMs = 60_000): Promise<str
  * Writes the patched manifest to DIR/aws-node/, sets the operator's variables on the aws-node
  * container with `kubectl set env --local`, and applies it with the ENIConfig CRD.
  */
-export async function applyAwsNode(stack: Stack, o: { image: string; env: Record<string, string> }): Promise<{ manifest: string }> {
+export async function applyAwsNode(stack: Stack, o: { image: string; env: Record<string, string>; enforce?: boolean }): Promise<{ manifest: string }> {
   const dir = join(stack.dir, "aws-node");
   mkdirSync(dir, { recursive: true });
-  const docs = localAwsNode(loadManifest(AWS_NODE_MANIFEST), { image: o.image, ec2Endpoint: stack.ec2.endpoint, kubeEndpoint: stack.kube.endpoint });
+  const docs = localAwsNode(loadManifest(AWS_NODE_MANIFEST), { image: o.image, ec2Endpoint: stack.ec2.endpoint, kubeEndpoint: stack.kube.endpoint, enforce: o.enforce === true });
   const ds = docs.find((d) => d.kind === "DaemonSet")!;
   const others = join(dir, "objects");
   rmSync(others, { recursive: true, force: true });

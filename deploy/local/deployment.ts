@@ -12,7 +12,7 @@ import { buildShim, installCni, nodeLayout, NodeServices, type NodeLayout } from
 import type { Kubelet } from "./kubelet/kubelet.ts";
 import { startKubelets, type KubeletTuning } from "./kubelet/node-kubelets.ts";
 import { ensureImage } from "../k8s/image/build.ts";
-import { applyAwsNode, waitAwsNodeReady } from "./aws-node-daemonset.ts";
+import { applyAwsNode, ENFORCE_FLAG, waitAwsNodeReady } from "./aws-node-daemonset.ts";
 import type { DeployMode, Stack } from "./stack.ts";
 import { startPolicyController, type RunningPolicyController } from "./policy-controller.ts";
 
@@ -29,7 +29,12 @@ export interface DeploymentOptions extends CloudOptions {
   kubelets?: boolean;
   /** Kubelet settings for tests (shorter back-offs). */
   kubeletTuning?: KubeletTuning;
+  /** `up --network-policy`: every node's policy agent enforces (--enable-network-policy=true) in this mode; absent: off, as upstream. */
+  networkPolicy?: NetworkPolicyMode;
 }
+
+export type NetworkPolicyMode = "standard" | "strict";
+export const NETWORK_POLICY_MODES: readonly NetworkPolicyMode[] = ["standard", "strict"];
 
 /** What an IPv6 deployment (`up --ipv6`) sets on every node, under the operator's --env: upstream's IPv6 mode. */
 export const IPV6_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_IPv6: "true", ENABLE_IPv4: "false", ENABLE_PREFIX_DELEGATION: "true" };
@@ -38,8 +43,9 @@ export const IPV6_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_IPv6: "t
 export const V6_EGRESS_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_V6_EGRESS: "true" };
 
 /** The aws-node variables of every node: IPv6 mode's (or IPv6 egress's) under such a deployment, the operator's on top. */
-export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "v6Egress" | "env">): Record<string, string> {
-  return { ...(opts.ipv6 ? IPV6_NODE_ENV : opts.v6Egress ? V6_EGRESS_NODE_ENV : {}), ...(opts.env ?? {}) };
+export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "v6Egress" | "env" | "networkPolicy">): Record<string, string> {
+  const policy: Record<string, string> = opts.networkPolicy ? { NETWORK_POLICY_ENFORCING_MODE: opts.networkPolicy } : {};
+  return { ...(opts.ipv6 ? IPV6_NODE_ENV : opts.v6Egress ? V6_EGRESS_NODE_ENV : {}), ...policy, ...(opts.env ?? {}) };
 }
 
 export interface RunningDeployment {
@@ -97,7 +103,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
       for (const [i, node] of stack.nodes.entries()) {
         const layout = layouts[i]!;
         installCni(layout, shim);
-        nodes.push({ services: new NodeServices(stack, node, layout, extra, log), layout });
+        nodes.push({ services: new NodeServices(stack, node, layout, extra, log, opts.networkPolicy ? { "policy-agent": [ENFORCE_FLAG] } : {}), layout });
       }
       // Nodes start in parallel; each node's services start in order.
       await Promise.all(nodes.map((n) => n.services.start()));
@@ -106,7 +112,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
     if (mode === "daemonset") {
       const image = await ensureImage({ onLine: (line) => log.debug({ line }, "image build") });
       log.info({ image: image.tag, built: image.built, seconds: image.seconds }, "aws-node image");
-      await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts) });
+      await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts), enforce: opts.networkPolicy !== undefined });
       await waitAwsNodeReady(stack, opts.awsNodeReadyTimeoutMs ?? 300_000);
     }
     // after aws-node.yaml (daemonset mode), whose ConfigMap ships the switch "false"

@@ -1,6 +1,8 @@
 // The local deployment's CLI.
-//   bun run deploy/local/main.ts up   --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress]
+//   bun run deploy/local/main.ts up   --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict]
 //   bun run deploy/local/main.ts down --dir DIR
+// --network-policy standard|strict: every node's policy agent enforces (--enable-network-policy=true) with
+// NETWORK_POLICY_ENFORCING_MODE set to that mode; without it enforcement is off, as upstream.
 //   bun run deploy/local/main.ts exec --dir DIR NAMESPACE/POD [-c CONTAINER] -- CMD ARGS...
 //   bun run deploy/local/main.ts logs --dir DIR NAMESPACE/POD [-c CONTAINER] [-p]
 // `up` runs in the foreground: when all is ready it writes DIR/stack.json and prints exactly
@@ -11,13 +13,13 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { nodeSettings, startDeployment, type RunningDeployment } from "./deployment.ts";
+import { NETWORK_POLICY_MODES, nodeSettings, startDeployment, type NetworkPolicyMode, type RunningDeployment } from "./deployment.ts";
 import { parseEnvPairs } from "./node-services.ts";
 import { down } from "./down.ts";
 import { CliError, EXEC_USAGE, execInPod, LOGS_USAGE, parseExecArgs, parseLogsArgs, podLogs } from "./kubelet/cli.ts";
 import { writeStack, type DeployMode } from "./stack.ts";
 
-const USAGE = "usage: main.ts up --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
+const USAGE = "usage: main.ts up --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
 
 function fail(code: string, message: string): never {
   process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
@@ -39,6 +41,7 @@ function parse(argv: string[]) {
         "cloud-only": { type: "boolean" },
         ipv6: { type: "boolean" },
         "v6-egress": { type: "boolean" },
+        "network-policy": { type: "string" },
       },
     });
   } catch (e) {
@@ -61,21 +64,24 @@ function parse(argv: string[]) {
   const ipv6 = parsed.values.ipv6 ?? false;
   const v6Egress = parsed.values["v6-egress"] ?? false;
   if (ipv6 && v6Egress) fail("LOCAL_BAD_ARGS", "--v6-egress: for IPv4 nodes; an --ipv6 deployment reaches IPv4 through egress-cni already");
-  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined || ipv6 || v6Egress)) {
+  const networkPolicy = parsed.values["network-policy"] as NetworkPolicyMode | undefined;
+  if (networkPolicy !== undefined && !NETWORK_POLICY_MODES.includes(networkPolicy)) fail("LOCAL_BAD_ARGS", `--network-policy: expected standard or strict, got ${JSON.stringify(networkPolicy)}`);
+  if (networkPolicy !== undefined && parsed.values["cloud-only"]) fail("LOCAL_BAD_ARGS", "--network-policy: enforced by the nodes' policy agents, not with --cloud-only");
+  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined || ipv6 || v6Egress || networkPolicy !== undefined)) {
     fail("LOCAL_BAD_ARGS", "down takes only --dir");
   }
   let env: Record<string, string> = {};
   try {
     env = parseEnvPairs(parsed.values.env ?? []);
     // An IPv6 deployment's nodes run upstream's IPv6 mode; the operator's --env must agree with it.
-    if (ipv6 || v6Egress) parseEnvPairs(Object.entries(nodeSettings({ ipv6, v6Egress, env })).map(([k, v]) => `${k}=${v}`));
+    if (ipv6 || v6Egress || networkPolicy) parseEnvPairs(Object.entries(nodeSettings({ ipv6, v6Egress, env, ...(networkPolicy ? { networkPolicy } : {}) })).map(([k, v]) => `${k}=${v}`));
   } catch (e) {
     fail("LOCAL_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
-  return { command, dir: resolve(dir), mode: mode as DeployMode, nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false, ipv6, v6Egress };
+  return { command, dir: resolve(dir), mode: mode as DeployMode, nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false, ipv6, v6Egress, networkPolicy };
 }
 
-async function up(dir: string, mode: DeployMode, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean, ipv6: boolean, v6Egress: boolean): Promise<void> {
+async function up(dir: string, mode: DeployMode, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean, ipv6: boolean, v6Egress: boolean, networkPolicy: NetworkPolicyMode | undefined): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const logger = pino({ level: "info", base: { service: "local-up", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
   let cloud: RunningDeployment | undefined;
@@ -95,7 +101,7 @@ async function up(dir: string, mode: DeployMode, nodes: number | undefined, inst
   process.on("SIGTERM", shutdown);
   const started = Date.now();
   try {
-    cloud = await startDeployment({ dir, mode, nodes, instanceType, logger, env, cloudOnly, ipv6, v6Egress });
+    cloud = await startDeployment({ dir, mode, nodes, instanceType, logger, env, cloudOnly, ipv6, v6Egress, ...(networkPolicy ? { networkPolicy } : {}) });
   } catch (e) {
     process.stderr.write(`error ${(e as { code?: string }).code ?? "LOCAL_UP_FAILED"}: ${(e as Error).message}\n`);
     process.exit(1);
@@ -128,7 +134,7 @@ async function podCommand(command: "exec" | "logs", argv: string[]): Promise<nev
 const [first, ...rest] = process.argv.slice(2);
 if (first === "exec" || first === "logs") await podCommand(first, rest);
 const args = parse(process.argv.slice(2));
-if (args.command === "up") await up(args.dir, args.mode, args.nodes, args.instanceType, args.env, args.cloudOnly, args.ipv6, args.v6Egress);
+if (args.command === "up") await up(args.dir, args.mode, args.nodes, args.instanceType, args.env, args.cloudOnly, args.ipv6, args.v6Egress, args.networkPolicy);
 else {
   const problems = await down(args.dir);
   for (const p of problems) process.stderr.write(`warning: ${p}\n`);

@@ -154,6 +154,8 @@ export class NodeServices {
     readonly layout: NodeLayout,
     private readonly extraEnv: Record<string, string>,
     private readonly log: Logger,
+    /** Arguments per service (the policy agent's --enable-network-policy=true under `up --network-policy`). */
+    private readonly args: Partial<Record<LocalService, readonly string[]>> = {},
   ) {}
 
   async start(services: readonly LocalService[] = SERVICE_ORDER): Promise<void> {
@@ -173,7 +175,7 @@ export class NodeServices {
     const started = Date.now();
     if (!this.bundleDir) throw new Error("NodeServices.spawn before start()");
     const main = join(this.bundleDir, s.service, "main.js");
-    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, main], {
+    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, main, ...(this.args[s.service] ?? [])], {
       cwd: REPO_ROOT,
       env: { ...SERVICE_RUNTIME_ENV, ...nodeEnv(this.stack, this.node, this.layout, s.service, this.extraEnv) },
       stdout: out,
