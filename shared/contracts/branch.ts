@@ -9,6 +9,22 @@ import { route } from "../ipc/contract.ts";
 import { ifName, ipAddress, mac, netnsPath } from "./fields.ts";
 import { podWiring } from "./netconfig.ts";
 
+/**
+ * One element of the pod annotation `vpc.amazonaws.com/pod-eni`, as the VPC resource
+ * controller writes it: all eight keys, always (none is omitempty upstream). The simulated
+ * controller writes it and addr-broker reads it.
+ */
+export interface PodEniDetails {
+  eniId: string;
+  ifAddress: string;
+  privateIp: string;
+  ipv6Addr: string;
+  vlanId: number;
+  subnetCidr: string;
+  subnetV6Cidr: string;
+  associationID: string;
+}
+
 export const branchWiring = podWiring.omit({ routeTable: true }).extend({
   /** The resource controller's VLAN ids are 1..120 (0 is reserved). */
   vlanId: z.number().int().min(1).max(120),

@@ -2,6 +2,7 @@
 // reserved), the branch ENIs of each pod (by UID), and the cooldown queue of ENIs waiting to be
 // disassociated and deleted. ENIs in the queue keep their VLAN and count against capacity;
 // branch ENIs are never reused. Pure state, no I/O.
+import type { PodEniDetails } from "../../../../shared/contracts/branch.ts";
 import TRUNK_LIMITS from "../../sim-ec2/trunk-limits.json";
 
 /** VLAN ids 0..120 exist per trunk; 0 is never given out. */
@@ -15,16 +16,7 @@ export function branchInterfaceLimit(instanceType: string): number | undefined {
 }
 
 /** One element of the pod annotation `vpc.amazonaws.com/pod-eni`: all 8 keys, always. */
-export interface EniDetails {
-  eniId: string;
-  ifAddress: string;
-  privateIp: string;
-  ipv6Addr: string;
-  vlanId: number;
-  subnetCidr: string;
-  subnetV6Cidr: string;
-  associationID: string;
-}
+export type EniDetails = PodEniDetails;
 
 export interface QueuedEni {
   eniId: string;

@@ -4,6 +4,7 @@
  * `vpc.amazonaws.com/pod-eni`), and the branch ENI it was given (the annotation
  * `vpc.amazonaws.com/pod-eni`, a JSON array whose element 0 is used, as upstream). Pure.
  */
+import type { PodEniDetails } from "../../../../shared/contracts/branch.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
 import { canonicalIp, parseCidr, subnetGateway } from "../../../../shared/ip.ts";
 import { CniCode, CniError } from "./cni-error.ts";
@@ -23,16 +24,7 @@ export interface PodView {
 }
 
 /** One element of the annotation: all eight keys the resource controller always writes. */
-export interface BranchEni {
-  eniId: string;
-  ifAddress: string;
-  privateIp: string;
-  ipv6Addr: string;
-  vlanId: number;
-  subnetCidr: string;
-  subnetV6Cidr: string;
-  associationID: string;
-}
+export type BranchEni = PodEniDetails;
 
 const KEYS = ["eniId", "ifAddress", "privateIp", "ipv6Addr", "vlanId", "subnetCidr", "subnetV6Cidr", "associationID"] as const;
 
