@@ -9,13 +9,15 @@
  * apply: upstream's IPv6 mode gives the primary ENI one /80 and never grows or shrinks it.
  */
 import { contains, parseCidr } from "../../../shared/ip.ts";
-import { askEcho, execIn } from "../vpc/test-support.ts";
+import { execIn } from "../vpc/test-support.ts";
 import { getJson, serviceSocket } from "./observe.ts";
 import type { DemoPods, Pod } from "./pods.ts";
 import { SERVICE_ORDER } from "../node-services.ts";
-import type { DemoContext, Step } from "./steps.ts";
+import { echoSeenAs, type DemoContext, type EchoCheck, type Step } from "./steps.ts";
 
 type Ctx = DemoContext<DemoPods>;
+
+export const PROTOS = ["tcp", "udp"] as const;
 
 const within = (cidrs: readonly string[], address: string) => cidrs.some((c) => {
   const p = parseCidr(c);
@@ -60,17 +62,8 @@ export const outsideIpv6: Step = {
   async run(ctx) {
     const echo6 = ctx.stack.outside.echo6;
     if (!echo6) return { ok: false, reason: "stack.json has no outside.echo6 (not an IPv6 deployment?)" };
-    const seen: string[] = [];
-    const problems: string[] = [];
-    for (const p of [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")]) {
-      for (const proto of ["tcp", "udp"] as const) {
-        const answer = (await askEcho(p.netns, echo6, proto)).trim();
-        if (answer.startsWith(`from ${p.address}:`)) seen.push(`${p.name} ${proto} seen ${answer}`);
-        else problems.push(`${p.name} ${proto}: expected "from ${p.address}:…", got ${JSON.stringify(answer)}`);
-      }
-    }
-    if (problems.length) return { ok: false, reason: problems.join("; ") };
-    return { ok: true, reason: `${echo6}: ${seen.join("; ")}` };
+    const pods = [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")];
+    return echoSeenAs(echo6, pods.flatMap((p) => PROTOS.map((proto) => ({ pod: p, proto, source: p.address, label: `${p.name} ${proto}` }))));
   },
 };
 
@@ -78,21 +71,15 @@ export const v4EgressIpv6: Step = {
   name: "IPv6 pods reach the IPv4 outside through egress-cni, seen as their node's IPv4 address (SNAT)",
   async run(ctx) {
     if (ctx.options.env?.ENABLE_V4_EGRESS === "false") return { ok: true, reason: "ENABLE_V4_EGRESS=false: not checked" };
-    const seen: string[] = [];
+    const checks: EchoCheck[] = [];
     const problems: string[] = [];
     for (const p of [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")]) {
       const v4if = await execIn(p.netns, ["ip", "-4", "-o", "addr", "show", "dev", "v4if0"]);
       const egress = /inet (169\.254\.17[2-5]\.\d+)\//.exec(v4if.stdout)?.[1];
-      if (!egress) {
-        problems.push(`${p.name}: no 169.254.172.0/22 address on v4if0 (${v4if.stderr.trim() || v4if.stdout.trim() || "no v4if0"})`);
-        continue;
-      }
-      const answer = (await askEcho(p.netns, ctx.stack.outside.echo, "tcp")).trim();
-      if (answer.startsWith(`from ${p.node.primaryIp}:`)) seen.push(`${p.name} (v4if0 ${egress}) seen ${answer}`);
-      else problems.push(`${p.name}: expected "from ${p.node.primaryIp}:…", got ${JSON.stringify(answer)}`);
+      if (egress) checks.push({ pod: p, proto: "tcp", source: p.node.primaryIp, label: `${p.name} (v4if0 ${egress})` });
+      else problems.push(`${p.name}: no 169.254.172.0/22 address on v4if0 (${v4if.stderr.trim() || v4if.stdout.trim() || "no v4if0"})`);
     }
-    if (problems.length) return { ok: false, reason: problems.join("; ") };
-    return { ok: true, reason: `${ctx.stack.outside.echo}: ${seen.join("; ")}` };
+    return echoSeenAs(ctx.stack.outside.echo, checks, problems);
   },
 };
 

@@ -6,8 +6,9 @@
  */
 import { contains, parseCidr } from "../../../shared/ip.ts";
 import { EGRESS_V6 } from "../../../shared/egress.ts";
-import { askEcho, execIn } from "../vpc/test-support.ts";
-import type { Step } from "./steps.ts";
+import { execIn } from "../vpc/test-support.ts";
+import { echoSeenAs, type EchoCheck, type Step } from "./steps.ts";
+import { PROTOS } from "./steps-ipv6.ts";
 
 const EGRESS_SUBNET = parseCidr(EGRESS_V6.subnet)!;
 
@@ -16,7 +17,7 @@ export const v6EgressIpv4: Step = {
   async run(ctx) {
     const echo6 = ctx.stack.outside.echo6;
     if (!echo6) return { ok: false, reason: "stack.json has no outside.echo6 (not a dual-stack deployment: up --v6-egress)" };
-    const seen: string[] = [];
+    const checks: EchoCheck[] = [];
     const problems: string[] = [];
     for (const p of [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")]) {
       const nodeV6 = p.node.primaryIpv6;
@@ -30,13 +31,8 @@ export const v6EgressIpv4: Step = {
         problems.push(`${p.name}: no ${EGRESS_V6.subnet} address on ${EGRESS_V6.ifName} (${v6if.stderr.trim() || v6if.stdout.trim() || `no ${EGRESS_V6.ifName}`})`);
         continue;
       }
-      for (const proto of ["tcp", "udp"] as const) {
-        const answer = (await askEcho(p.netns, echo6, proto)).trim();
-        if (answer.startsWith(`from ${nodeV6}:`)) seen.push(`${p.name} ${proto} (${EGRESS_V6.ifName} ${egress}) seen ${answer}`);
-        else problems.push(`${p.name} ${proto}: expected "from ${nodeV6}:…" (the node's IPv6), got ${JSON.stringify(answer)}`);
-      }
+      for (const proto of PROTOS) checks.push({ pod: p, proto, source: nodeV6, label: `${p.name} ${proto} (${EGRESS_V6.ifName} ${egress})` });
     }
-    if (problems.length) return { ok: false, reason: problems.join("; ") };
-    return { ok: true, reason: `${echo6}: ${seen.join("; ")}` };
+    return echoSeenAs(echo6, checks, problems);
   },
 };

@@ -171,19 +171,36 @@ export const crossNodeTcp: Step = {
   },
 };
 
+/** One probe of an outside echo server: `pod` asks over `proto` and must be seen from `source`. */
+export interface EchoCheck {
+  pod: Pod;
+  proto: "tcp" | "udp";
+  source: string;
+  label: string;
+}
+
+/**
+ * Runs each check against the echo server at `echo`; the step fails naming every check whose
+ * answer came from another source, and every problem found before probing (`problems`).
+ */
+export async function echoSeenAs(echo: string, checks: readonly EchoCheck[], problems: string[] = []): Promise<StepResult> {
+  const seen: string[] = [];
+  for (const c of checks) {
+    const answer = (await askEcho(c.pod.netns, echo, c.proto)).trim();
+    if (answer.startsWith(`from ${c.source}:`)) seen.push(`${c.label} seen ${answer}`);
+    else problems.push(`${c.label}: expected "from ${c.source}:…", got ${JSON.stringify(answer)}`);
+  }
+  if (problems.length) return { ok: false, reason: problems.join("; ") };
+  return { ok: true, reason: `${echo}: ${seen.join("; ")}` };
+}
+
 export const snatToOutside: Step = {
   name: "pods reach the outside echo, seen as their node's primary IP (SNAT)",
-  async run(ctx) {
-    const seen: string[] = [];
-    const problems: string[] = [];
-    for (const p of [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")]) {
-      const answer = (await askEcho(p.netns, ctx.stack.outside.echo, "tcp")).trim();
-      if (answer.startsWith(`from ${p.node.primaryIp}:`)) seen.push(`${p.name} (${p.address}) seen ${answer}`);
-      else problems.push(`${p.name}: expected "from ${p.node.primaryIp}:…", got ${JSON.stringify(answer)}`);
-    }
-    if (problems.length) return { ok: false, reason: problems.join("; ") };
-    return { ok: true, reason: `${ctx.stack.outside.echo}: ${seen.join("; ")}` };
-  },
+  run: (ctx) =>
+    echoSeenAs(
+      ctx.stack.outside.echo,
+      [ctx.need(ctx.a, "demo-a"), ctx.need(ctx.b, "demo-b")].map((p) => ({ pod: p, proto: "tcp", source: p.node.primaryIp, label: `${p.name} (${p.address})` })),
+    ),
 };
 
 export const metricsAnswer: Step = {

@@ -22,6 +22,11 @@ describe("flags", () => {
     expect(durationMs("x", "2m")).toBe(120_000);
   });
 
+  test("as Go's flag package reads them: one dash, a separate value, a bare boolean", () => {
+    const flags = parseFlags(["-endpoint-chunk-size", "50", "--enable-configmap-check"]);
+    expect([flags.chunkSize, flags.configMapCheck]).toEqual([50, true]);
+  });
+
   test.each([
     [["--endpoint-chunk-size=0"], "--endpoint-chunk-size"],
     [["--endpoint-chunk-size=ten"], "--endpoint-chunk-size"],

@@ -1,60 +1,43 @@
 // The service in-process (app.request), with fake net-config and pool-manager on real sockets.
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { UnixServer } from "../../../../shared/ipc/server.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../test-support/fakes.ts";
 import { MemoryCheckpointStore } from "../adapters/checkpoint-store.ts";
 import { conflistInstaller } from "../adapters/conflist-installer.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "../adapters/peers.ts";
-import { createAddrBroker, type AddrBroker } from "./app.ts";
+import type { AddrBroker } from "./app.ts";
+import { AppHarness, noKernel } from "../../test-support/app-harness.ts";
 import { wallNow } from "./cni-timings.ts";
 import { UNDONE_COOLDOWN_MS } from "./broker.ts";
 import { capacity as coreCapacity } from "../core/test-fixtures.ts";
 import { DEFAULT_SETTINGS } from "./settings-from-config.ts";
 
-let dir = "";
-let servers: UnixServer[] = [];
-let services: AddrBroker[] = [];
-afterEach(async () => {
-  for (const s of services) s.stop();
-  for (const s of servers) await s.stop();
-  servers = [];
-  services = [];
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const h = new AppHarness("abtest-");
 
 const liveNetns = new Set<string>();
 const exists = (p: string) => liveNetns.has(p);
-const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
 async function setup(opts: { capacity?: ReturnType<typeof testCapacity> | null; store?: MemoryCheckpointStore; kernel?: KernelScan; clock?: { t: number }; net?: FakeNetConfig; pool?: FakePoolManager; cooldownSeconds?: number; pluginLogFile?: string; missWaitMs?: number; conflistDir?: string; brokerSeesNetns?: (path: string) => boolean } = {}) {
-  dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
   const net = opts.net ?? new FakeNetConfig("eni", exists);
   const pool = opts.pool ?? new FakePoolManager(opts.capacity === null ? undefined : (opts.capacity ?? testCapacity()));
-  const n = services.length;
-  if (!opts.net) servers.push(await net.serve(join(dir, `net${n}.sock`)));
-  if (!opts.pool) servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
+  const n = h.started;
+  if (!opts.net) await h.serve(net.serve(h.path(`net${n}.sock`)));
+  if (!opts.pool) await h.serve(pool.serve(h.path(`pool${n}.sock`)));
   const store = opts.store ?? new MemoryCheckpointStore();
   const clock = opts.clock ?? { t: 1_700_000_000_000 };
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: opts.missWaitMs ?? 0, capacityWaitMs: 200, netConfigSocket: join(dir, `net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}), ...(opts.pluginLogFile ? { pluginLogFile: opts.pluginLogFile } : {}) };
-  const svc = createAddrBroker(settings, {
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: opts.missWaitMs ?? 0, capacityWaitMs: 200, netConfigSocket: h.path(`net${n}.sock`), ...(opts.cooldownSeconds !== undefined ? { cooldownSeconds: opts.cooldownSeconds } : {}), ...(opts.pluginLogFile ? { pluginLogFile: opts.pluginLogFile } : {}) };
+  const svc = await h.start(settings, {
     store,
     kernel: opts.kernel ?? noKernel,
-    netConfig: netConfigClient(join(dir, `net${n}.sock`), { kernel: noKernel, vethPrefix: "eni" }),
-    pool: poolManagerClient(join(dir, `pool${n}.sock`)),
+    netConfig: netConfigClient(h.path(`net${n}.sock`), { kernel: noKernel, vethPrefix: "eni" }),
+    pool: poolManagerClient(h.path(`pool${n}.sock`)),
     now: () => clock.t,
     netnsExists: opts.brokerSeesNetns ?? exists,
     ...(opts.conflistDir ? { conflist: conflistInstaller(opts.conflistDir, { cniVersion: "1.0.0", name: "aws-cni", plugins: [{ type: "aws-cni" }] }) } : {}),
-  });
-  services.push(svc);
-  await svc.start();
-  if (opts.capacity !== null) {
-    for (let i = 0; i < 100 && !svc.broker.capacity; i++) await Bun.sleep(5);
-  }
+  }, { waitCapacity: opts.capacity !== null });
   return { svc, net, pool, store, clock };
 }
 
@@ -110,8 +93,7 @@ describe("addr-broker service", () => {
   });
 
   test("the plugin log line of a served call is written by addr-broker and the answer says so", async () => {
-    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
-    const file = join(dir, "logs/plugin.log");
+    const file = h.path("logs/plugin.log");
     const { svc } = await setup({ pluginLogFile: file });
     const res = await svc.frame.app.request("/v1/cni", { method: "POST", body: JSON.stringify({ env: { CNI_COMMAND: "ADD", ...pod("pl1") }, stdin: CONF("1.0.0", { pluginLogFile: file, pluginLogLevel: "DEBUG" }) }) });
     const out = (await res.json()) as { exitCode: number; pluginLogged?: boolean };
@@ -273,8 +255,7 @@ describe("addr-broker service", () => {
     const net = new FakeNetConfig("eni", exists);
     liveNetns.add("/run/netns/live");
     net.pods.set("live1/eth0", { containerId: "live1", ifName: "eth0", netns: "/run/netns/live", address: "10.0.1.3", hostVeth: hostVethName("eni", { namespace: "default", name: "live", containerId: "live1", ifName: "eth0" }) });
-    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
-    servers.push(await net.serve(join(dir, "net0.sock")));
+    await h.serve(net.serve(h.path("net0.sock")));
     const { svc } = await setup({ store: new MemoryCheckpointStore(upstream), net, capacity: testCapacity({ addresses: 4 }) });
     expect(svc.broker.checkpoint.source).toBe("adopted-upstream");
     expect(svc.broker.allocations().map((a) => a.containerId)).toEqual(["live1"]);
@@ -291,8 +272,7 @@ describe("addr-broker service", () => {
     const net = new FakeNetConfig("eni", exists);
     liveNetns.add("/run/netns/k");
     net.pods.set("k/eth0", { containerId: "k", ifName: "eth0", netns: "/run/netns/k", address: "10.0.1.1", hostVeth: "enia" });
-    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
-    servers.push(await net.serve(join(dir, "net0.sock")));
+    await h.serve(net.serve(h.path("net0.sock")));
     const { svc } = await setup({ store, kernel, net, capacity: testCapacity({ addresses: 2 }) });
     expect(svc.broker.checkpoint.source).toBe("rebuilt-from-kernel");
     expect([...store.aside.keys()][0]).toMatch(/corrupt-/);
@@ -381,8 +361,7 @@ describe("addr-broker service", () => {
 
 describe("the node's CNI configuration", () => {
   test("is installed only once pool-manager's capacity is ready; until then addr-broker is not ready", async () => {
-    dir ||= mkdtempSync(join(tmpdir(), "abtest-"));
-    const confDir = join(dir, "conflist-net.d");
+    const confDir = h.path("conflist-net.d");
     const { svc, pool } = await setup({ capacity: null, conflistDir: confDir });
     const early = await svc.frame.app.request("/healthz");
     expect(early.status).toBe(503);

@@ -2,54 +2,36 @@
 // the fake net-config and pool-manager on real sockets and card 1's checkpoint on disk.
 // Assumptions: card 0's ENI has 10.0.1.1-8; card 1 has one set-up ENI (device 0, table 10100)
 // with 10.1.0.5 and 10.1.0.6.
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import type { CapacitySnapshot } from "../../../../shared/contracts/capacity.ts";
-import type { UnixServer } from "../../../../shared/ipc/server.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
 import { FakeNetConfig, FakePoolManager, multiCardCapacity } from "../../test-support/fakes.ts";
 import { MemoryCheckpointStore } from "../adapters/checkpoint-store.ts";
-import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, poolManagerClient } from "../adapters/peers.ts";
-import { createAddrBroker, type AddrBroker } from "./app.ts";
+import type { AddrBroker } from "./app.ts";
+import { AppHarness, noKernel } from "../../test-support/app-harness.ts";
 import { DEFAULT_SETTINGS } from "./settings-from-config.ts";
 
-let dir = "";
-let servers: UnixServer[] = [];
-let services: AddrBroker[] = [];
-afterEach(async () => {
-  for (const s of services) s.stop();
-  for (const s of servers) await s.stop();
-  servers = [];
-  services = [];
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  dir = "";
-});
+const h = new AppHarness("abmnic-");
 
 const live = new Set<string>();
-const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 
 async function setup(opts: { multiNic?: boolean; capacity?: CapacitySnapshot; store?: MemoryCheckpointStore; net?: FakeNetConfig } = {}) {
-  dir ||= mkdtempSync(join(tmpdir(), "abmnic-"));
-  const n = services.length;
+  const n = h.started;
   const net = opts.net ?? new FakeNetConfig("eni", (p) => live.has(p));
   const pool = new FakePoolManager(opts.capacity ?? multiCardCapacity());
-  if (!opts.net) servers.push(await net.serve(join(dir, `net${n}.sock`)));
-  servers.push(await pool.serve(join(dir, `pool${n}.sock`)));
+  if (!opts.net) await h.serve(net.serve(h.path(`net${n}.sock`)));
+  await h.serve(pool.serve(h.path(`pool${n}.sock`)));
   const store = opts.store ?? new MemoryCheckpointStore();
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, cooldownSeconds: 30, netConfigSocket: join(dir, "net0.sock"), checkpointPath: join(dir, "ipam.json"), multiNic: opts.multiNic ?? true };
-  const svc = createAddrBroker(settings, {
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, cooldownSeconds: 30, netConfigSocket: h.path("net0.sock"), checkpointPath: h.path("ipam.json"), multiNic: opts.multiNic ?? true };
+  const svc = await h.start(settings, {
     store,
     kernel: noKernel,
-    netConfig: netConfigClient(join(dir, "net0.sock"), { kernel: noKernel, vethPrefix: "eni" }),
-    pool: poolManagerClient(join(dir, `pool${n}.sock`)),
+    netConfig: netConfigClient(h.path("net0.sock"), { kernel: noKernel, vethPrefix: "eni" }),
+    pool: poolManagerClient(h.path(`pool${n}.sock`)),
     netnsExists: (p) => live.has(p),
   });
-  services.push(svc);
-  await svc.start();
-  for (let i = 0; i < 100 && !svc.broker.capacity; i++) await Bun.sleep(5);
   return { svc, net, pool, store };
 }
 
@@ -65,7 +47,7 @@ async function cni(svc: AddrBroker, cmd: string, id: string, stdin = conf(MULTI)
   const out = (await res.json()) as { exitCode: number; stdout: string };
   return { exitCode: out.exitCode, json: out.stdout ? JSON.parse(out.stdout) : undefined };
 }
-const card1File = () => JSON.parse(readFileSync(join(dir, "ipam-nic-1.json"), "utf8")) as { allocations: Array<{ containerID: string; ipv4: string; ifName: string }> };
+const card1File = () => JSON.parse(readFileSync(h.path("ipam-nic-1.json"), "utf8")) as { allocations: Array<{ containerID: string; ipv4: string; ifName: string }> };
 
 describe("multi-homed pods (k8s.amazonaws.com/nicConfig: multi-nic-attachment)", () => {
   test("ADD: one address per card, each on its own interface; card 1's on disk in ipam-nic-1.json; listed for net-config; counted in usage", async () => {
@@ -130,7 +112,7 @@ describe("multi-homed pods (k8s.amazonaws.com/nicConfig: multi-nic-attachment)",
     expect(r.exitCode).toBe(0);
     expect(r.json.interfaces).toHaveLength(2);
     expect(r.json.ips).toEqual([{ address: "10.0.1.1/32", gateway: "169.254.1.1", interface: 1 }]);
-    expect(existsSync(join(dir, "ipam-nic-1.json"))).toBe(false);
+    expect(existsSync(h.path("ipam-nic-1.json"))).toBe(false);
     // Another value of the annotation is an ordinary pod too (upstream falls back to one interface).
     const other = await cni(svc, "ADD", "web2", conf({ runtimeConfig: { "io.kubernetes.cri.pod-annotations": { "k8s.amazonaws.com/nicConfig": "something-else" } } }));
     expect(other.json.ips).toHaveLength(1);
@@ -144,7 +126,7 @@ describe("multi-homed pods (k8s.amazonaws.com/nicConfig: multi-nic-attachment)",
     expect(r.json.msg).toContain("k8s.amazonaws.com/nicConfig");
     expect(svc.broker.allocations()).toEqual([]);
     expect(net.pods.size).toBe(0);
-    expect(existsSync(join(dir, "ipam-nic-1.json"))).toBe(false);
+    expect(existsSync(h.path("ipam-nic-1.json"))).toBe(false);
   });
 
   test("a card with no free address: the ADD fails with 11 and card 0's address is given back", async () => {

@@ -1,60 +1,42 @@
 // NETWORK_POLICY_ENFORCING_MODE in-process: addr-broker (app.request) with fake net-config and
 // pool-manager, and the policy agent's own service (in-memory engine) on a real socket. What
 // the agent holds, what addr-broker assigned and what net-config wired after each ADD and DEL.
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { serveUnix, type UnixServer } from "../../../../shared/ipc/server.ts";
+import { expect, test } from "bun:test";
+import { serveUnix } from "../../../../shared/ipc/server.ts";
 import { FakeNetConfig, FakePoolManager, testCapacity } from "../../test-support/fakes.ts";
 import { MemoryCheckpointStore } from "../adapters/checkpoint-store.ts";
-import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { netConfigClient, policyAgentClient, poolManagerClient } from "../adapters/peers.ts";
-import { createAddrBroker, type AddrBroker } from "./app.ts";
+import type { AddrBroker } from "./app.ts";
+import { AppHarness, noKernel } from "../../test-support/app-harness.ts";
 import { DEFAULT_SETTINGS } from "./settings-from-config.ts";
 import { MemoryEngine } from "../../../policy-agent/test-support/memory-engine.ts";
 import { MemoryPodBook } from "../../../policy-agent/src/adapters/pod-book.ts";
 import { createPolicyAgentService } from "../../../policy-agent/src/app/app.ts";
 
-let dirs: string[] = [];
-let servers: UnixServer[] = [];
-let services: AddrBroker[] = [];
-afterEach(async () => {
-  for (const s of services) s.stop();
-  for (const s of servers) await s.stop();
-  servers = [];
-  services = [];
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs = [];
-});
+const h = new AppHarness("abpolicy-");
 
 const netns = new Set<string>();
-const noKernel: KernelScan = { scan: async () => ({ pods: [], hostVeths: [] }) };
 const quiet = { info() {}, warn() {}, error() {} };
 
 async function setup(mode: "none" | "standard" | "strict", agentServing = true) {
-  const dir = mkdtempSync(join(tmpdir(), "abpolicy-"));
-  dirs.push(dir);
+  const sock = (name: string) => h.path(`${name}${h.started}.sock`);
   const net = new FakeNetConfig("eni", (p) => netns.has(p));
   const pool = new FakePoolManager(testCapacity());
-  servers.push(await net.serve(join(dir, "net.sock")), await pool.serve(join(dir, "pool.sock")));
+  await h.serve(net.serve(sock("net")), pool.serve(sock("pool")));
   const engine = new MemoryEngine();
   const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: mode === "none" ? "standard" : mode, enabled: true, vethPrefix: "eni", log: quiet });
   agent.agent.setNodeIps(["10.0.0.10"]);
-  const agentSocket = join(dir, "policy-agent.sock");
-  if (agentServing) servers.push(await serveUnix(agent.frame.app, agentSocket));
-  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: join(dir, "net.sock"), networkPolicyMode: mode, policyAgentSocket: agentSocket };
-  const svc = createAddrBroker(settings, {
+  const agentSocket = sock("policy-agent");
+  if (agentServing) await h.serve(serveUnix(agent.frame.app, agentSocket));
+  const settings = { ...DEFAULT_SETTINGS, missWaitMs: 0, capacityWaitMs: 200, netConfigSocket: sock("net"), networkPolicyMode: mode, policyAgentSocket: agentSocket };
+  const svc = await h.start(settings, {
     store: new MemoryCheckpointStore(),
     kernel: noKernel,
-    netConfig: netConfigClient(join(dir, "net.sock"), { kernel: noKernel, vethPrefix: "eni" }),
-    pool: poolManagerClient(join(dir, "pool.sock")),
+    netConfig: netConfigClient(sock("net"), { kernel: noKernel, vethPrefix: "eni" }),
+    pool: poolManagerClient(sock("pool")),
     netnsExists: (p) => netns.has(p),
     policyAgent: policyAgentClient(agentSocket, 2_000),
   });
-  services.push(svc);
-  await svc.start();
-  for (let i = 0; i < 100 && !svc.broker.capacity; i++) await Bun.sleep(5);
   return { svc, net, engine, agent, agentSocket };
 }
 
