@@ -78,6 +78,21 @@ async function kubectl(args: readonly string[], timeoutMs = 60_000): Promise<str
 }
 
 /**
+ * `kubectl set env --local -c aws-node` on the DaemonSet file: the file to apply. kubectl
+ * prints nothing when every pair already has its value in the manifest (e.g.
+ * NETWORK_POLICY_ENFORCING_MODE=standard, the manifest's own): then the file is unchanged.
+ */
+export async function setEnvLocal(daemonSet: string, env: Record<string, string>, out: string): Promise<string> {
+  const pairs = Object.entries(env);
+  for (const [k] of pairs) if (!ENV_NAME.test(k)) throw new DaemonSetModeError("LOCAL_BAD_ENV", `--env: ${JSON.stringify(k)} is not a variable name`);
+  if (pairs.length === 0) return daemonSet;
+  const withEnv = await kubectl(["set", "env", "--local", "-f", daemonSet, "-c", "aws-node", "-o", "json", ...pairs.map(([k, v]) => `${k}=${v}`)]);
+  if (withEnv.trim() === "") return daemonSet;
+  writeFileSync(out, withEnv);
+  return out;
+}
+
+/**
  * Writes the patched manifest to DIR/aws-node/, sets the operator's variables on the aws-node
  * container with `kubectl set env --local`, and applies it with the ENIConfig CRD.
  */
@@ -93,13 +108,7 @@ export async function applyAwsNode(stack: Stack, o: { image: string; env: Record
   // One file per object (kubectl reads a .json file as one object or a List).
   for (const [i, d] of docs.filter((x) => x !== ds).entries()) writeFileSync(join(others, `${String(i).padStart(2, "0")}-${d.kind.toLowerCase()}-${d.metadata.name}.json`), JSON.stringify(d, null, 2));
   writeFileSync(daemonSet, JSON.stringify(ds, null, 2));
-  const pairs = Object.entries(o.env);
-  for (const [k] of pairs) if (!ENV_NAME.test(k)) throw new DaemonSetModeError("LOCAL_BAD_ENV", `--env: ${JSON.stringify(k)} is not a variable name`);
-  if (pairs.length > 0) {
-    const withEnv = await kubectl(["set", "env", "--local", "-f", daemonSet, "-c", "aws-node", "-o", "json", ...pairs.map(([k, v]) => `${k}=${v}`)]);
-    daemonSet = join(dir, "aws-node-daemonset.env.json");
-    writeFileSync(daemonSet, withEnv);
-  }
+  daemonSet = await setEnvLocal(daemonSet, o.env, join(dir, "aws-node-daemonset.env.json"));
   await kubectl(["--kubeconfig", stack.kube.kubeconfig, "apply", "-f", ENICONFIG_CRD, "-f", others, "-f", daemonSet]);
   return { manifest: daemonSet };
 }

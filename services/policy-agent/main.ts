@@ -55,6 +55,8 @@ const service = createPolicyAgentService(
     enabled: flags.enableNetworkPolicy,
     vethPrefix: config.network.vethPrefix,
     log,
+    // A restarted agent keeps the kernel's rules for its pods until the watch has listed PolicyEndpoints.
+    awaitFirstList: kube !== undefined,
     // Only a list addr-broker restored completely may forget pods.
     assignments: async () => {
       const a = await broker.call(listAssignments, {});
@@ -101,7 +103,8 @@ async function reconcile(): Promise<void> {
 
 if (flags.enableNetworkPolicy) {
   // The kernel keeps the previous run's rules until the first apply, which waits for the node's
-  // addresses (always allowed: kubelet probes) and then programs the recorded pods at once.
+  // addresses (always allowed: kubelet probes); until the watch's first list it keeps each known
+  // pod's rules as the kernel holds them (awaitFirstList), then programs the resolved state.
   while (!(await refreshNodeIps())) await Bun.sleep(2_000);
   void reconcile();
   timers.push(setInterval(() => void refreshNodeIps(), 60_000));

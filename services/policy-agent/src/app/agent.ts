@@ -5,7 +5,7 @@
  * a time and requests made while one runs share the next (a burst of ADDs and watch events
  * costs a few kernel transactions, never a half-applied state).
  */
-import type { EnforcingMode, NodePolicyState, PolicyEndpoint } from "../../../../shared/contracts/policy.ts";
+import type { EnforcingMode, NodePolicyState, PodPolicyState, PolicyEndpoint } from "../../../../shared/contracts/policy.ts";
 import { LAST_CHANGE_TRIGGER_TIME } from "../../../../shared/contracts/policy.ts";
 import { hostVethName } from "../../../../shared/naming.ts";
 import { canonicalIp } from "../../../../shared/ip.ts";
@@ -43,6 +43,12 @@ export interface AgentDeps {
   metrics?: AgentMetrics;
   /** addr-broker's assignments; undefined result = not known right now (addr-broker down or not restored). */
   assignments?: () => Promise<AssignedPod[] | undefined>;
+  /**
+   * PolicyEndpoints come from a watch (main.ts with a Kubernetes API): until its first list,
+   * pods the kernel already holds rules for keep them (a restarted agent knows no policies yet;
+   * applying then would open or close every pod). Default false: endpoints are complete at once.
+   */
+  awaitFirstList?: boolean;
   now?: () => number;
 }
 
@@ -63,6 +69,10 @@ export class PolicyAgent {
   lastApply: { at: number; report?: ApplyReport; error?: string } | undefined;
   lastReconcile: { at: number; pruned: string[]; learned: string[]; error?: string } | undefined;
   readonly startedAt: number;
+  /** False until the watch's first list (with awaitFirstList): applies keep what the kernel holds for known pods. */
+  private listed: boolean;
+  /** The kernel's rules per host veth, read at the first apply before the first list. */
+  private kept: Map<string, PodPolicyState> | undefined;
 
   constructor(private readonly d: AgentDeps) {
     this.startedAt = this.now();
@@ -73,6 +83,7 @@ export class PolicyAgent {
       d.log.error({ err: (err as Error).message }, "pod book unreadable: starting without recorded pods (addr-broker's assignments refill it)");
     }
     this.pods = new LocalPods(recorded);
+    this.listed = !d.awaitFirstList;
   }
 
   private now(): number {
@@ -116,6 +127,8 @@ export class PolicyAgent {
 
   /** A full list (the watch's list or resync): the stored PolicyEndpoints become exactly these. */
   replaceEndpoints(list: readonly PolicyEndpoint[]): void {
+    this.listed = true;
+    this.kept = undefined;
     this.endpoints.clear();
     for (const pe of list) this.endpoints.set(podKey(pe.metadata), pe);
     void this.requestApply().catch(() => undefined);
@@ -148,7 +161,11 @@ export class PolicyAgent {
   // ---- state and applies -----------------------------------------------------------------------
 
   desired(): NodePolicyState {
-    return resolveNode(this.endpointList(), this.pods.list(), this.nodeIps, this.d.mode);
+    const state = resolveNode(this.endpointList(), this.pods.list(), this.nodeIps, this.d.mode);
+    const kept = this.listed ? undefined : this.kept;
+    if (!kept) return state;
+    // Before the first list: a pod the kernel holds rules for keeps them (same veth, name and addresses).
+    return { ...state, pods: state.pods.map((p) => keptOrResolved(p, kept.get(p.hostVeth))) };
   }
 
   /** An apply of the state as it is when the apply starts; requests made before it starts share it. */
@@ -168,6 +185,7 @@ export class PolicyAgent {
     const triggers = this.triggers.splice(0);
     const started = performance.now();
     try {
+      if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed()).map((p) => [p.hostVeth, p]));
       const report = await this.d.engine.apply(this.desired());
       this.lastApply = { at: this.now(), report };
       this.d.metrics?.applies.inc({ outcome: "ok" });
@@ -276,6 +294,7 @@ export class PolicyAgent {
     return {
       enabled: this.d.enabled,
       mode: this.d.mode,
+      policyEndpointsListed: this.listed,
       nodeIps: this.nodeIps,
       podBook: this.d.book.location,
       pods: this.pods.list(),
@@ -284,4 +303,12 @@ export class PolicyAgent {
       lastReconcile: this.lastReconcile,
     };
   }
+}
+
+/** The kernel's state for a pod when it is this very pod (name, namespace, addresses), else the resolved one. */
+function keptOrResolved(resolved: PodPolicyState, kept: PodPolicyState | undefined): PodPolicyState {
+  if (!kept || kept.namespace !== resolved.namespace || kept.name !== resolved.name) return resolved;
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  if (!same(kept.addresses.map((a) => canonicalIp(a) ?? a), resolved.addresses)) return resolved;
+  return { ...resolved, ingress: kept.ingress, egress: kept.egress };
 }

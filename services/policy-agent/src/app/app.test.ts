@@ -9,10 +9,10 @@ import type { AssignedPod } from "./agent.ts";
 const quiet = { info() {}, warn() {}, error() {} };
 const NODE = "10.0.0.10";
 
-function service(o: { mode?: EnforcingMode; enabled?: boolean; book?: MemoryPodBook; engine?: MemoryEngine; assignments?: () => Promise<AssignedPod[] | undefined>; nodeKnown?: boolean } = {}) {
+function service(o: { mode?: EnforcingMode; enabled?: boolean; book?: MemoryPodBook; engine?: MemoryEngine; assignments?: () => Promise<AssignedPod[] | undefined>; nodeKnown?: boolean; awaitFirstList?: boolean } = {}) {
   const engine = o.engine ?? new MemoryEngine();
   const book = o.book ?? new MemoryPodBook();
-  const s = createPolicyAgentService({ engine, book, mode: o.mode ?? "standard", enabled: o.enabled ?? true, vethPrefix: "eni", log: quiet, ...(o.assignments ? { assignments: o.assignments } : {}) });
+  const s = createPolicyAgentService({ engine, book, mode: o.mode ?? "standard", enabled: o.enabled ?? true, vethPrefix: "eni", log: quiet, ...(o.assignments ? { assignments: o.assignments } : {}), ...(o.awaitFirstList ? { awaitFirstList: true } : {}) });
   if (o.nodeKnown !== false) s.agent.setNodeIps([NODE]);
   const post = (path: string, body: unknown) => s.frame.app.request(path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
   const get = (path: string) => s.frame.app.request(path);
@@ -128,6 +128,32 @@ describe("restart and reconcile", () => {
     const second = service({ mode: "strict", book, engine });
     await second.agent.reconcile();
     expect(await programmedOf(engine, "eni1111")).toMatchObject({ name: "web-1", ingress: { kind: "deny" }, egress: { kind: "deny" } });
+  });
+
+  test("restarted with a watch: until its first list, known pods keep the kernel's rules, a new pod gets the mode's default", async () => {
+    for (const mode of ["standard", "strict"] as const) {
+      const book = new MemoryPodBook();
+      const engine = new MemoryEngine(); // the kernel: it outlives the process
+      const first = service({ mode, book, engine });
+      await first.post("/v1/pods/enforce", enforce(web, mode));
+      await first.post("/v1/pods/enforce", enforce(db, mode));
+      first.agent.replaceEndpoints([pe("db-in", [db], { podIsolation: ["Ingress"], ingress: [{ cidr: "10.0.1.5", ports: [{ port: 5432 }] }] }), pe("web-open", [web], {})]);
+      await first.agent.requestApply();
+      const before = await engine.programmed();
+      expect(before.find((p) => p.name === "db-0")?.ingress.kind).toBe("rules");
+
+      const second = service({ mode, book, engine, awaitFirstList: true });
+      await second.agent.reconcile(); // what main.ts runs once the node's addresses are known
+      expect({ mode, pods: await engine.programmed() }).toEqual({ mode, pods: before });
+      const other = { podNamespace: "app", podName: "new-0", hostVeth: "eni3333", addresses: ["10.0.1.7"] };
+      expect(await (await second.post("/v1/pods/enforce", enforce(other, mode))).json()).toEqual({ success: true, state: mode === "strict" ? { ingress: "deny", egress: "deny" } : { ingress: "open", egress: "open" } });
+      expect({ mode, db: (await programmedOf(engine, "eni2222"))?.ingress.kind }).toEqual({ mode, db: "rules" });
+      expect(((await (await second.get("/debug")).json()) as { policyEndpointsListed: boolean }).policyEndpointsListed).toBe(false);
+      // the first list: the resolved state replaces what was kept (db's policy is gone now)
+      second.agent.replaceEndpoints([pe("web-open", [web], {})]);
+      await second.agent.requestApply();
+      expect({ mode, db: (await programmedOf(engine, "eni2222"))?.ingress.kind }).toEqual({ mode, db: mode === "strict" ? "deny" : "open" });
+    }
   });
 
   test("a hand edit is repaired by the next reconcile", async () => {

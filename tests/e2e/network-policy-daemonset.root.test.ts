@@ -1,0 +1,109 @@
+/**
+ * Network policy in daemonset mode (`up --mode daemonset --network-policy standard`): the
+ * aws-node DaemonSet of deploy/k8s run by a one-node local deployment's kubelet, its
+ * policy-agent container enforcing (--enable-network-policy=true), the policy controller run by
+ * the local deployment as a process (the simulated control plane runs no Deployments). One
+ * policy: a server reachable only from the labelled client, probed from inside the pods with
+ * `main.ts exec`; the agent container's /debug and the node's nftables table show it.
+ */
+import { afterAll, beforeAll, expect } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { LABEL } from "../../deploy/local/kubelet/names.ts";
+import { writeStack } from "../../deploy/local/stack.ts";
+import { stackNames } from "../../deploy/local/vpc/names.ts";
+import { run } from "./podman/runtime.ts";
+import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
+import { eventually, onNode } from "./podman/node-state.ts";
+import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
+
+const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl", "mmdebstrap", "nft");
+
+type PodJson = { status?: { phase?: string; podIP?: string } };
+
+gate.describe("network policy in daemonset mode, standard (root)", () => {
+  const base = mkdtempSync(join(tmpdir(), `e2e-np-ds-${process.pid}-`));
+  const dir = join(base, "deploy");
+  let dep: RunningDeployment | undefined;
+  const stack = () => dep!.stack;
+  const exec = (pod: string, argv: string[]) => mainTs(["exec", "--dir", dir, `default/${pod}`, "--", ...argv]);
+
+  const pod = (name: string, labels: Record<string, string>) => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "default", labels: { ...labels, e2e: "np-ds" } },
+    spec: { nodeName: stack().nodes[0]!.name, terminationGracePeriodSeconds: 1, containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "nc -ll -p 8080 -e /bin/sh /www/reply & exec sleep 3600"] }] },
+  });
+
+  async function runningIp(name: string): Promise<string> {
+    return eventually(`pod ${name} Running with an address`, 90_000, async () => {
+      const p = await getJson<PodJson>(stack(), "pod", name);
+      return p?.status?.phase === "Running" && p.status.podIP ? p.status.podIP : undefined;
+    });
+  }
+
+  /** One TCP exchange from inside `from` (1 s connect timeout). */
+  async function reaches(from: string, ip: string): Promise<boolean> {
+    const r = await exec(from, ["sh", "-c", `echo hi | nc -w 1 ${ip} 8080`]);
+    return r.stdout.includes("pong hi");
+  }
+
+  beforeAll(async () => {
+    dep = await startDeployment({ dir, nodes: 1, mode: "daemonset", networkPolicy: "standard", kubeletTuning: { restartBackoff: { baseMs: 1000, maxMs: 5000 }, setupBackoff: { baseMs: 500, maxMs: 3000 } } });
+    await writeStack(dir, dep.stack); // what main.ts exec reads
+  }, 30 * 60_000);
+
+  afterAll(async () => {
+    if (dep) {
+      await kubectl(stack(), ["delete", "networkpolicy", "--all", "--wait=true"]).catch(() => undefined);
+      await kubectl(stack(), ["delete", "pods", "-l", "e2e=np-ds", "--wait=true", "--timeout=60s"]).catch(() => undefined);
+      await dep.stop();
+    }
+    const { prefix } = stackNames(dir);
+    const netns = (await run(["ip", "netns", "list"])).stdout.split("\n").filter((l) => l.startsWith(`${prefix}-`));
+    const containers = (await run(["podman", "ps", "-a", "--filter", `label=${LABEL.stack}=${prefix}`, "--format", "{{.Names}}"])).stdout.trim();
+    rmSync(base, { recursive: true, force: true });
+    expect({ netns, containers }).toEqual({ netns: [], containers: "" });
+  }, 180_000);
+
+  gate.test("the policy-agent container enforces one policy: only the labelled client reaches the server", async () => {
+    // the DaemonSet carries the agent's flag and the mode
+    const ds = await kubectl(stack(), ["-n", "kube-system", "get", "ds", "aws-node", "-o", "json"]);
+    const containers = (JSON.parse(ds.stdout) as { spec: { template: { spec: { containers: Array<{ name: string; args?: string[]; env?: Array<{ name: string; value?: string }> }> } } } }).spec.template.spec.containers;
+    expect(containers.find((c) => c.name === "policy-agent")?.args).toContain("--enable-network-policy=true");
+    expect(containers.find((c) => c.name === "aws-node")?.env?.find((e) => e.name === "NETWORK_POLICY_ENFORCING_MODE")?.value).toBe("standard");
+
+    for (const [n, l] of [["server", { app: "server" }], ["allowed", { role: "allowed" }], ["other", { role: "other" }]] as const) await apply(stack(), pod(n, l));
+    const server = await runningIp("server");
+    await runningIp("allowed");
+    await runningIp("other");
+    expect({ allowed: await reaches("allowed", server), other: await reaches("other", server) }).toEqual({ allowed: true, other: true });
+
+    await apply(stack(), {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "server-from-allowed", namespace: "default" },
+      spec: { podSelector: { matchLabels: { app: "server" } }, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { role: "allowed" } } }], ports: [{ protocol: "TCP", port: 8080 }] }] },
+    });
+    const seen = await eventually("the policy enforced", 30_000, async () => {
+      const r = { allowed: await reaches("allowed", server), other: await reaches("other", server) };
+      return r.allowed && !r.other ? r : undefined;
+    });
+    expect(seen).toEqual({ allowed: true, other: false });
+
+    // the agent in the aws-node pod: its /debug (the socket on the node's hostPath) and the node's nftables table
+    const debug = (await (await fetch("http://localhost/debug", { unix: join(stack().nodes[0]!.runDir!, "policy-agent.sock"), signal: AbortSignal.timeout(5000) })).json()) as { enabled: boolean; mode: string; pods: Array<{ name: string }>; policyEndpoints: Array<{ policy: string }> };
+    expect(debug).toMatchObject({ enabled: true, mode: "standard" });
+    expect(debug.pods.map((p) => p.name).sort()).toEqual(["allowed", "other", "server"]);
+    expect(debug.policyEndpoints.map((p) => p.policy)).toEqual(["default/server-from-allowed"]);
+    const table = await onNode(stack().nodes[0]!.netns, ["nft", "list", "table", "inet", "aws-cni-np"]);
+    expect(table.exitCode).toBe(0);
+    expect(table.stdout).toContain("chain in-");
+
+    await kubectl(stack(), ["delete", "networkpolicy", "server-from-allowed"]);
+    const open = await eventually("open again once the policy is deleted", 30_000, async () => ((await reaches("other", server)) ? true : undefined));
+    expect(open).toBe(true);
+  }, 240_000);
+});
