@@ -15,6 +15,7 @@ import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi } from "./services
 import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
 import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
 import { EniMirror } from "./vpc/mirror.ts";
+import { FabricFollower } from "./vpc/fabric-sync.ts";
 import { stackNames, type StackNames } from "./vpc/names.ts";
 import { startEcho, type EchoService } from "./vpc/outside-echo.ts";
 import { OUTSIDE_IPV6 } from "./vpc/fabric-ipv6.ts";
@@ -126,6 +127,8 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     error: (o, m) => log.error(o, m),
   });
   model.addObserver(mirror);
+  // Branch ENIs carried over their trunk's link (and, later, security groups) follow the state.
+  mirror.follow(new FabricFollower(() => model.state, fabric));
 
   const imdsListeners: ServedImds[] = [];
   let ec2: Ec2Api | undefined;
