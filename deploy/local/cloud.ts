@@ -131,10 +131,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     error: (o, m) => log.error(o, m),
   });
   model.addObserver(mirror);
-  // Branch ENIs carried over their trunk's link, and security groups enforced on every ENI,
-  // follow the state (vpc/fabric-sync.ts).
   const sgEnforcer = new SgEnforcer(names.routerNs);
-  mirror.follow(new FabricFollower(() => model.state, fabric, sgEnforcer));
 
   const imdsListeners: ServedImds[] = [];
   let ec2: Ec2Api | undefined;
@@ -160,6 +157,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
 
   try {
     await fabric.create();
+    // Branch ENIs carried over their trunk's link, and security groups enforced on every ENI,
+    // follow the state (vpc/fabric-sync.ts), from now on: the router exists.
+    mirror.follow(new FabricFollower(() => model.state, fabric, sgEnforcer));
     const echoStarted = startEcho(names.outsideNs);
     const echo6Started = ipv6 ? startEcho(names.outsideNs, undefined, undefined, OUTSIDE_IPV6) : undefined;
     const host = names.mgmt.rootIp;
