@@ -162,3 +162,14 @@ test("a failing follower is recorded like a failed job; the next change runs it 
   await m.idle();
   expect(ok).toBe(1);
 });
+
+test("unfollow drops a pending run and idle() still resolves", async () => {
+  const m = new EniMirror(new MemoryLinks(), silent, 50);
+  let runs = 0;
+  m.follow({ async sync() { runs++; } });
+  m.unfollow();
+  await m.idle();
+  m.stateChanged();
+  await m.idle();
+  expect(runs).toBe(0);
+});
