@@ -2,7 +2,7 @@
  * The pool-manager's Prometheus metrics on one registry: upstream's (awscni_*, with upstream's
  * name, type, HELP and labels) and a few of the project's own.
  */
-import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, Summary } from "../../../../shared/metrics/index.ts";
 import pkg from "../../../../package.json" with { type: "json" };
 import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 
