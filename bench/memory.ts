@@ -7,7 +7,8 @@
  * - `on`: a second node whose agent enforces (--enable-network-policy=true,
  *   NETWORK_POLICY_ENFORCING_MODE=standard): idle, with 110 pods, then with 200
  *   PolicyEndpoints selecting every one of those pods, programmed in the kernel (the agent's
- *   nftables table in the node's namespace, checked for every pod before sampling).
+ *   nftables table in the node's namespace, checked for every pod, and the agent then 5 s
+ *   without a kernel transaction, before sampling).
  * VmRSS from /proc/<pid>/status and PSS from /proc/<pid>/smaps_rollup (RSS counts the Bun
  * binary's shared pages once per process; PSS splits them among every process mapping them,
  * unrelated ones included). The headline "together" figure is each service's private pages
@@ -22,7 +23,7 @@ import { SERVICE_ORDER, BUN, type LocalService } from "../deploy/local/node-serv
 import type { Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
-import { writePolicyEndpoints, waitProgrammed } from "./lib/policy-endpoints.ts";
+import { waitAgentQuiet, writePolicyEndpoints, waitProgrammed } from "./lib/policy-endpoints.ts";
 import { processComm, processMemory, together, type Memory } from "./lib/proc-memory.ts";
 import { intFlag, strFlag } from "./lib/args.ts";
 import { command, mib, requireRoot } from "./lib/stats.ts";
@@ -111,6 +112,7 @@ async function phase(enforce: boolean, sandboxes: PodSandboxes): Promise<{ state
       await writePolicyEndpoints(node.deployment.stack, POD_NAMESPACE, pods, node.node.primaryIp, POLICIES);
       await waitProgrammed(node.netns, pods.length, POLICIES);
       const ms = performance.now() - t0;
+      await waitAgentQuiet(node.socket("policy-agent"));
       await Bun.sleep(SETTLE_MS);
       states.push({ label: `${tag}: ${POLICIES} policies`, sample: await sample(servicePids(node)), note: `written and programmed for ${pods.length} pods in ${(ms / 1000).toFixed(1)} s` });
     }
