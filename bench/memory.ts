@@ -75,6 +75,18 @@ function servicePids(node: BenchNode): Record<string, number> {
   return pids;
 }
 
+/** A call to a service retried 3 times (its 5 s timeout passes on a machine loaded by others). */
+async function retried<T>(call: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (i >= 2) throw err;
+      await Bun.sleep(2000);
+    }
+  }
+}
+
 interface State {
   label: string;
   sample: Sample;
@@ -102,7 +114,7 @@ async function phase(enforce: boolean, sandboxes: PodSandboxes): Promise<{ state
         }),
       );
     }
-    const mine = (await node.assignments()).filter((a) => a.containerId.startsWith(`bench${process.pid}x`));
+    const mine = (await retried(() => node.assignments())).filter((a) => a.containerId.startsWith(`bench${process.pid}x`));
     await Bun.sleep(SETTLE_MS);
     states.push({ label: `${tag}: ${mine.length} pods`, sample: await sample(servicePids(node)) });
     if (enforce) {

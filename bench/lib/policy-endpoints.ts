@@ -62,7 +62,7 @@ export function listPolicyTable(netns: string): string {
  * Waits until every one of `pods` pods has an ingress chain allowing the last policy's peer and
  * an egress chain allowing its /24: the policies are in the kernel. Returns the milliseconds waited.
  */
-export async function waitProgrammed(netns: string, pods: number, count: number, timeoutMs = 120_000): Promise<number> {
+export async function waitProgrammed(netns: string, pods: number, count: number, timeoutMs = 300_000): Promise<number> {
   const t0 = performance.now();
   const peer = ingressPeer(count - 1);
   const cidr = egressCidr(count - 1);
@@ -79,22 +79,26 @@ export async function waitProgrammed(netns: string, pods: number, count: number,
   throw new Error(`policies not programmed after ${timeoutMs} ms: ${seen.ingress} ingress and ${seen.egress} egress chains of ${pods} pods hold policy ${count - 1}`);
 }
 
-/** The agent's kernel transactions so far (awscni_policy_agent_applies_total, every outcome), from its /metrics. */
-async function appliesSoFar(socket: string): Promise<number> {
-  const res = await fetch("http://localhost/metrics", { unix: socket, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  return [...text.matchAll(/^awscni_policy_agent_applies_total\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+/** The agent's kernel transactions so far (awscni_policy_agent_applies_total, every outcome), from its /metrics; undefined when it did not answer. */
+async function appliesSoFar(socket: string): Promise<number | undefined> {
+  try {
+    const res = await fetch("http://localhost/metrics", { unix: socket, signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    return [...text.matchAll(/^awscni_policy_agent_applies_total\{[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  } catch {
+    return undefined; // busy (a loaded machine): not quiet yet
+  }
 }
 
 /** Waits until the agent ran no apply for `quietMs` (the watch's events after the last one are all applied). */
-export async function waitAgentQuiet(socket: string, quietMs = 5000, timeoutMs = 120_000): Promise<void> {
+export async function waitAgentQuiet(socket: string, quietMs = 5000, timeoutMs = 300_000): Promise<void> {
   const t0 = performance.now();
   let last = await appliesSoFar(socket);
   let since = performance.now();
   while (performance.now() - t0 < timeoutMs) {
     await Bun.sleep(1000);
     const now = await appliesSoFar(socket);
-    if (now !== last) [last, since] = [now, performance.now()];
+    if (now === undefined || now !== last) [last, since] = [now, performance.now()];
     else if (performance.now() - since >= quietMs) return;
   }
   throw new Error(`policy-agent still applying after ${timeoutMs} ms (${last} applies)`);
