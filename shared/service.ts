@@ -1,7 +1,7 @@
 /**
  * The frame every service runs in: a hono app with /livez (the process is alive and serving:
  * the liveness probe), /healthz (it can do its job: the readiness probe), /metrics
- * (Prometheus text from the service's own prom-client registry) and /debug (its config and
+ * (Prometheus text from the service's own registry, shared/metrics) and /debug (its config and
  * state as JSON), served on its Unix socket, stopped gracefully on SIGTERM.
  */
 import { Hono } from "hono";
