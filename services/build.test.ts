@@ -1,42 +1,45 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUNDLED_SERVICES, buildServices, promClientParts } from "./build.ts";
+import { BUNDLED_SERVICES, buildServices } from "./build.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "services-build-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("buildServices", () => {
-  test("bundles every service, with prom-client's default metrics and without its Pushgateway", async () => {
+  test("bundles every service, with the project's process metrics and no Prometheus client package", async () => {
     const out = await buildServices(join(dir, "services"));
     const files = readdirSync(out, { recursive: true }).map(String).filter((f) => f.endsWith(".js"));
     for (const s of BUNDLED_SERVICES) expect(files).toContain(join(s, "main.js"));
     const all = files.map((f) => readFileSync(join(out, f), "utf8")).join("\n");
     expect(all).toContain("process_cpu_user_seconds_total");
-    expect(all).not.toContain("Missing jobName parameter"); // an error message of the Pushgateway
+    expect(all).toContain("process_resident_memory_bytes");
+    // prom-client's default metrics and its Pushgateway are gone with the package.
+    expect(all).not.toContain("nodejs_eventloop_lag");
+    expect(all).not.toContain("Missing jobName parameter");
+    expect(all).not.toContain("prom-client");
   }, 60_000);
 
-  test("a module importing a part of prom-client the services do not bundle fails the build, naming it", async () => {
-    const entry = join(dir, "uses-pushgateway.ts");
-    writeFileSync(entry, 'import { Pushgateway } from "prom-client";\nconsole.log(Pushgateway);\n');
-    const result = await Bun.build({ entrypoints: [entry], outdir: join(dir, "bad"), target: "bun", plugins: [promClientParts], throw: false });
-    expect(result.success).toBe(false);
-    expect(result.logs.map((l) => String(l.message)).join("\n")).toContain("Pushgateway");
-  });
-
-  test("the parts the services use resolve to prom-client's own classes", async () => {
-    const entry = join(dir, "uses-parts.ts");
-    writeFileSync(
-      entry,
-      'import { Registry, Counter, collectDefaultMetrics } from "prom-client";\nconst r = new Registry();\ncollectDefaultMetrics({ register: r });\nnew Counter({ name: "t_total", help: "t", registers: [r] }).inc(2);\nconsole.log(await r.metrics());\n',
+  test("a bundled service answers /metrics with its own metrics and its process metrics", async () => {
+    const out = join(dir, "services");
+    const probe = join(dir, "probe.ts");
+    await Bun.write(
+      probe,
+      `import { createFrame } from ${JSON.stringify(join(import.meta.dir, "../shared/service.ts"))};\n` +
+        `import { Counter } from ${JSON.stringify(join(import.meta.dir, "../shared/metrics/index.ts"))};\n` +
+        `const f = createFrame({ name: "net-config", debug: () => ({}) });\n` +
+        `new Counter({ name: "t_total", help: "t", registers: [f.registry] }).inc(2);\n` +
+        `const res = await f.app.request("/metrics");\n` +
+        `console.log(res.headers.get("content-type"));\nconsole.log(await res.text());\n`,
     );
-    const result = await Bun.build({ entrypoints: [entry], outdir: join(dir, "good"), target: "bun", plugins: [promClientParts] });
+    const result = await Bun.build({ entrypoints: [probe], outdir: join(out, "probe"), target: "bun", minify: true });
     expect(result.success).toBe(true);
-    const run = Bun.spawnSync([process.execPath, join(dir, "good", "uses-parts.js")]);
+    const run = Bun.spawnSync([process.execPath, join(out, "probe", "probe.js")]);
     const text = run.stdout.toString();
     expect(run.exitCode).toBe(0);
-    expect(text).toContain("t_total 2");
-    expect(text).toContain("process_cpu_user_seconds_total");
-  });
+    expect(text).toContain("text/plain; version=0.0.4; charset=utf-8");
+    expect(text).toContain("# TYPE t_total counter\nt_total 2");
+    expect(text).toMatch(/^awscni_net_config_process_resident_memory_bytes [1-9]\d+$/m);
+  }, 30_000);
 });

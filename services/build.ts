@@ -10,42 +10,15 @@
  * the `module` condition picks their ES module build of the same code, and the node variant
  * of every file still (the target is bun, so the `browser` field is ignored). No other
  * package the services use changes. pool-manager holds ~2.5 MiB less.
- * `prom-client` resolves to its metric classes and default metrics only (the plugin below):
- * its index also requires the Pushgateway and the cluster aggregator, which load node:http,
- * node:https, node:zlib and node:url into every service at start (~3.4 MiB each), and no
- * service pushes or aggregates. A service importing anything else from prom-client fails
- * this build, naming the export, instead of running without it.
+ * Metrics come from the project's own registry (shared/metrics/): no Prometheus client package
+ * is bundled.
  * Measured with bench/memory.ts: see bench/README.md.
  * Built into a temp dir beside the target, then renamed over it. Tests run the source.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import type { BunPlugin } from "bun";
 
 export const BUNDLED_SERVICES = ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent", "policy-controller"] as const;
-
-/** What the services use of prom-client, each from its own module (see the header). */
-const PROM_CLIENT_PARTS: Record<string, string> = {
-  Registry: "registry.js",
-  Counter: "counter.js",
-  Gauge: "gauge.js",
-  Histogram: "histogram.js",
-  Summary: "summary.js",
-  collectDefaultMetrics: "defaultMetrics.js",
-};
-
-export const promClientParts: BunPlugin = {
-  name: "prom-client-parts",
-  setup(build) {
-    build.onResolve({ filter: /^prom-client$/ }, () => ({ path: "prom-client", namespace: "prom-client-parts" }));
-    build.onLoad({ filter: /.*/, namespace: "prom-client-parts" }, () => {
-      const parts = Object.entries(PROM_CLIENT_PARTS);
-      const lines = parts.map(([name, file]) => `import ${name} from ${JSON.stringify(Bun.resolveSync(`prom-client/lib/${file}`, import.meta.dir))};`);
-      lines.push(`export { ${parts.map(([name]) => name).join(", ")} };`);
-      return { contents: lines.join("\n"), loader: "js" };
-    });
-  },
-};
 
 export async function buildServices(outdir: string): Promise<string> {
   const target = resolve(outdir);
@@ -62,7 +35,6 @@ export async function buildServices(outdir: string): Promise<string> {
       minify: true,
       splitting: true,
       conditions: ["module"],
-      plugins: [promClientParts],
       throw: false,
     });
     if (!result.success) failure = result.logs.map((l) => String(l.message ?? l)).join("\n");

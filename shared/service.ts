@@ -1,11 +1,11 @@
 /**
  * The frame every service runs in: a hono app with /livez (the process is alive and serving:
  * the liveness probe), /healthz (it can do its job: the readiness probe), /metrics
- * (Prometheus text from the service's own prom-client registry) and /debug (its config and
+ * (Prometheus text from the service's own registry, shared/metrics) and /debug (its config and
  * state as JSON), served on its Unix socket, stopped gracefully on SIGTERM.
  */
 import { Hono } from "hono";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Registry, collectProcessMetrics } from "./metrics/index.ts";
 import { onShutdown, serveUnix, type UnixServer } from "./ipc/server.ts";
 import { IdleGc, type IdleGcOptions } from "./service-gc.ts";
 import { socketPath, type ServiceName } from "./sockets.ts";
@@ -43,7 +43,7 @@ export function createFrame(opts: FrameOptions): ServiceFrame {
       idleGc.touch();
     }
   });
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: `awscni_${opts.name.replace("-", "_")}_` });
+  if (opts.processMetrics !== false) collectProcessMetrics({ register: registry, prefix: `awscni_${opts.name.replace("-", "_")}_` });
   // Liveness answers from the event loop alone: a service waiting for EC2 or IMDS is alive, not restarted.
   app.get("/livez", (c) => c.json({ ok: true }));
   app.get("/healthz", (c) => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Registry } from "prom-client";
+import type { Registry } from "../../shared/metrics/index.ts";
 import { serveUnix, type UnixServer } from "../../shared/ipc/server.ts";
 import { createFrame } from "../../shared/service.ts";
 import { MemoryCheckpointStore } from "../../services/addr-broker/src/adapters/checkpoint-store.ts";

@@ -3,7 +3,7 @@
  * (upstream's metric names: reconciliations, reconcile duration, objects) and /debug.
  */
 import { Hono } from "hono";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectProcessMetrics } from "../../../shared/metrics/index.ts";
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -12,7 +12,7 @@ export class ControllerMetrics {
   readonly #objects = new Gauge({ name: "network_policy_objects_total", help: "PolicyEndpoint objects the controller knows", registers: [this.registry] });
 
   constructor(processMetrics = true) {
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "awscni_policy_controller_" });
+    if (processMetrics) collectProcessMetrics({ register: this.registry, prefix: "awscni_policy_controller_" });
   }
 
   reconciled(ms: number, objects: number): void {

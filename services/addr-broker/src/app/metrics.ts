@@ -1,5 +1,5 @@
 /** addr-broker's metrics, upstream's names where upstream has one. */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "../../../../shared/metrics/index.ts";
 import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 import type { Broker } from "./broker.ts";
 

@@ -5,7 +5,7 @@
  * of the primary ENI (without the table it leaves by the secondary ENI, where nothing answers).
  */
 import { expect, test } from "bun:test";
-import { Registry } from "prom-client";
+import { Registry } from "../../../../shared/metrics/index.ts";
 import { Nft } from "../adapters/nft.ts";
 import { ConnmarkService, connmarkMetrics } from "./connmark-service.ts";
 import { DEFAULT_SETTINGS } from "../core/settings.ts";

@@ -6,7 +6,7 @@
  * mode, as upstream's follows `iptables --version`. Every Setup/Cleanup is counted by result
  * (awscni_connmark_reconcile_total); the backend is a gauge (awscni_connmark_backend).
  */
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "../../../../shared/metrics/index.ts";
 import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 import { NFT_TABLE, nftDeleteScript, parseNftTable, planNftConnmark, type NftConnmarkWant } from "../core/nft-connmark.ts";
 import type { ConnmarkBackend } from "../core/snat-rules.ts";

@@ -2,7 +2,7 @@
  * net-config's Prometheus metrics (the project's own; upstream has no separate net-config):
  * operations by kind and result, their duration, and kernel drift repaired by reconcile.
  */
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "../../../../shared/metrics/index.ts";
 import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 
 export function operationMetrics(registry: Registry) {

@@ -1,5 +1,5 @@
 /** The agent's metrics: upstream agent's names where it has one, the project's own prefix otherwise. */
-import { Counter, Gauge, Histogram, Summary, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Summary, type Registry } from "../../../../shared/metrics/index.ts";
 
 export interface AgentMetrics {
   setupLatencyMs: Summary<"name" | "namespace">;

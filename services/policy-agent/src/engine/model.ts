@@ -199,13 +199,15 @@ function zodField<T>(schema: { safeParse(v: unknown): { success: true; data: T }
  * Compiles a node's state, reusing `previous` for pods whose input is unchanged (same JSON:
  * a node's 110 pods with hundreds of peer addresses each take a second to validate and
  * reduce, an unchanged one only its serialisation). Throws before anything is touched.
+ * The cache keeps the SHA-256 of each pod's JSON, not the JSON: with 200 policies selecting
+ * 110 pods the texts held 3.3 MiB for as long as the agent ran.
  */
 export function compileStateCached(input: NodePolicyState, previous: Map<string, { input: string; model: PodModel }> = new Map()): { model: NodeModel; cache: Map<string, { input: string; model: PodModel }> } {
   const nodeAddresses = zodField(nodePolicyState.shape.nodeAddresses, input?.nodeAddresses, "nodeAddresses");
   if (!Array.isArray(input?.pods)) throw invalidState("pods", "must be an array");
   const cache = new Map<string, { input: string; model: PodModel }>();
   const pods = input.pods.map((raw, i) => {
-    const text = JSON.stringify(raw);
+    const text = inputDigest(raw);
     const known = previous.get(raw?.hostVeth);
     const model = known?.input === text ? known.model : compilePod(zodField(podPolicyState, raw, `pods.${i}`), `pods.${i}`);
     if (cache.has(model.hostVeth)) throw invalidState(`pods.${i}.hostVeth`, `${model.hostVeth} is used by two pods`);
@@ -219,6 +221,11 @@ export function compileStateCached(input: NodePolicyState, previous: Map<string,
     (ip.family === 4 ? node4 : node6).push({ lo: ip.value, hi: ip.value });
   }
   return { model: { node4: mergeSpans(node4), node6: mergeSpans(node6), pods }, cache };
+}
+
+/** What the cache compares: a digest of the pod's input as JSON. */
+export function inputDigest(raw: unknown): string {
+  return new Bun.CryptoHasher("sha256").update(JSON.stringify(raw) ?? "undefined").digest("base64");
 }
 
 /** Validates the whole state (zod shape, then the engine's own limits) and reduces it; throws before anything is touched. */

@@ -2,7 +2,7 @@
  * The pool-manager's Prometheus metrics on one registry: upstream's (awscni_*, with upstream's
  * name, type, HELP and labels) and a few of the project's own.
  */
-import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, Summary } from "../../../../shared/metrics/index.ts";
 import pkg from "../../../../package.json" with { type: "json" };
 import { UPSTREAM_METRIC_HELP as HELP } from "../../../../shared/upstream-metric-help.ts";
 
@@ -32,7 +32,7 @@ export function poolMetrics(registry: Registry) {
     reconcile: counter("awscni_reconcile_count", ["fn"]),
     ipamdErrors: counter("awscni_ipamd_error_count", ["fn"]),
     inProgress: gauge("awscni_ipamd_action_inprogress", ["fn"]),
-    // Upstream's default buckets (prom-client's are the same: 5 ms … 10 s).
+    // Upstream's default buckets (shared/metrics' DEFAULT_BUCKETS are the same: 5 ms … 10 s).
     startup: new Histogram({ name: "awscni_ipamd_startup_duration_seconds", help: HELP.awscni_ipamd_startup_duration_seconds, labelNames: ["success", "with_api_server", "failure_reason"], registers: r }),
     nodeInit: new Histogram({ name: "awscni_ipamd_node_initialization_duration_seconds", help: HELP.awscni_ipamd_node_initialization_duration_seconds, labelNames: ["success"], registers: r }),
     // Upstream's labels (version, goversion); goversion carries the runtime that runs this build (e.g. "bun1.2.3").

@@ -3,7 +3,7 @@
 // registrations. Assumptions: m5.large (3 ENIs × 10 IPv4, trunking), one /24 subnet, faults
 // injected per EC2 action.
 import { afterEach, expect, test } from "bun:test";
-import { Registry } from "prom-client";
+import { Registry } from "../../../../shared/metrics/index.ts";
 import { UPSTREAM_DEFAULTS } from "../core/settings.ts";
 import { fakeWorld, manager, type Harness } from "../../test-support/harness.ts";
 import { poolMetrics } from "./metrics.ts";
