@@ -28,7 +28,7 @@ export function resolveGroup(group: number | string | undefined, groupFile = "/e
 }
 
 /**
- * TEMPORARY, local deployment only: set by deploy/local/pod-eni-override.ts (never by a variable,
+ * TEMPORARY, local deployment only: set by deploy/local/pod-eni-override/on.ts (never by a variable,
  * so no user reaches it) to run a node with security groups for pods while ENABLE_POD_ENI=true is
  * still refused at start-up. Removed together with that refusal.
  */

@@ -14,6 +14,7 @@ import type { KubeObject } from "./sim-kube/validate.ts";
 import { runCommand } from "./vpc/command.ts";
 import { assertNetnsName } from "./vpc/names.ts";
 import { REPO_ROOT, type LocalService } from "./node-services.ts";
+import { bundledPodEniEntries, type PodEniEntry } from "./pod-eni-override/build.ts";
 
 export type PodEniMode = "strict" | "standard";
 export const POD_ENI_MODES: readonly PodEniMode[] = ["strict", "standard"];
@@ -22,8 +23,8 @@ export const SGP_CRD_FILE = join(REPO_ROOT, "deploy/k8s/securitygrouppolicy-crd.
 
 /**
  * TEMPORARY: ENABLE_POD_ENI=true is still refused at start-up (shared/config/variables/aws.ts),
- * so processes-mode nodes start pool-manager, addr-broker and net-config through
- * pod-eni-override.ts, which turns pod ENIs on in the typed configuration. Goes with the refusal.
+ * so processes-mode nodes start pool-manager, addr-broker and net-config from the entries of
+ * pod-eni-override/, which turn pod ENIs on in the typed configuration. Goes with the refusal.
  */
 export const POD_ENI_OVERRIDE = true;
 
@@ -32,26 +33,26 @@ export function podEniNodeEnv(mode: PodEniMode): Record<string, string> {
   return { POD_SECURITY_GROUP_ENFORCING_MODE: mode, ...(POD_ENI_OVERRIDE ? {} : { ENABLE_POD_ENI: "true" }) };
 }
 
-/** The services whose configuration decides pod-ENI behaviour (the CNINode feature and trunk slot, ADD/DEL, host rules). */
-const POD_ENI_SERVICES: readonly LocalService[] = ["net-config", "pool-manager", "addr-broker"];
-
 /**
- * The source each service runs from instead of its bundle on a pod-ENI node (argv after bun):
- * the override entry while the refusal stands; net-config's VLAN stand-in when the kernel has
- * no 802.1Q.
+ * The bundle each service runs instead of its ordinary one on a pod-ENI node (argv after bun):
+ * the override entries (pod-eni-override/) while the refusal stands, net-config's with its
+ * VLAN stand-in when the kernel has no 802.1Q. Built into DIR/pod-eni-services once.
  */
-export function podEniEntries(vlan: boolean): Partial<Record<LocalService, string[]>> {
-  const entries: Partial<Record<LocalService, string[]>> = {};
-  if (POD_ENI_OVERRIDE) for (const s of POD_ENI_SERVICES) entries[s] = [join(REPO_ROOT, "deploy/local/pod-eni-override.ts"), s, ...(s === "net-config" && !vlan ? ["--vlan-standin"] : [])];
-  else if (!vlan) entries["net-config"] = [join(REPO_ROOT, "services/net-config/test-support/main-vlan-standin.ts")];
-  return entries;
+export async function podEniEntries(dir: string, vlan: boolean): Promise<Partial<Record<LocalService, string[]>>> {
+  const out = await bundledPodEniEntries(join(dir, "pod-eni-services"));
+  const entry = (e: PodEniEntry) => [join(out, `${e}.js`)];
+  return {
+    "net-config": entry(vlan ? "net-config" : "net-config-standin"),
+    "pool-manager": entry("pool-manager"),
+    "addr-broker": entry("addr-broker"),
+  };
 }
 
-/** Whether this kernel makes 802.1Q links: tried on a dummy link in the node's namespace, then removed. */
+/** Whether this kernel makes 802.1Q links: tried on a veth pair in the node's namespace (some kernels lack dummy links too), then removed. */
 export async function kernelHasVlan(netns: string): Promise<boolean> {
   assertNetnsName(netns);
   const parent = "podeni-probe";
-  const add = await runCommand(["ip", "-n", netns, "link", "add", parent, "type", "dummy"]);
+  const add = await runCommand(["ip", "-n", netns, "link", "add", parent, "type", "veth", "peer", "name", `${parent}-p`]);
   if (add.exitCode !== 0) throw new Error(`probing 802.1Q in ${netns}: ${add.stderr.trim()}`);
   try {
     return (await runCommand(["ip", "-n", netns, "link", "add", "link", parent, "name", `${parent}.5`, "type", "vlan", "id", "5"])).exitCode === 0;

@@ -18,6 +18,9 @@
  */
 import { expect } from "bun:test";
 import { DescribeNetworkInterfacesCommand, DescribeTrunkInterfaceAssociationsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { join } from "node:path";
+import { UnixClient } from "../../shared/ipc/client.ts";
+import { getCapacity } from "../../shared/contracts/capacity.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
 import { eventually } from "./podman/node-state.ts";
@@ -35,8 +38,10 @@ async function setUp(d: Sg): Promise<string> {
   const group = d.securityGroup("db-pods", [tcp(8080, VPC)], [tcp(8080, VPC)]);
   await apply(d.stack(), sgp("db", { app: "db" }, [group]));
   await apply(d.stack(), { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "amazon-vpc-cni", namespace: "kube-system" }, data: { "branch-eni-cooldown": "1" } });
-  for (const node of d.stack().nodes) {
-    await eventually(`${node.name}'s trunk ENI`, 30_000, async () => Object.values(d.model().state.enis).find((e) => e.interfaceType === "trunk" && e.attachment?.instanceId === node.instanceId && e.attachment.status === "attached"));
+  // every node's trunk attached (EC2) and known to its pool-manager (capacity), before any pod
+  for (const [i, node] of d.stack().nodes.entries()) {
+    const pool = new UnixClient(join(d.ctx.dep!.layouts[i]!.runDir, "pool-manager.sock"), { timeoutMs: 5000 });
+    await eventually(`${node.name}'s trunk ENI in its capacity`, 30_000, async () => ((await pool.call(getCapacity, { since: -1, waitMs: 0 })).enis.some((e) => e.trunk) ? true : undefined));
   }
   await d.startPods([["db", 0, { app: "db" }], ["client", 0, { app: "client" }], ["far", 1, { app: "client" }]]);
   return group;
