@@ -15,6 +15,8 @@ import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi, type VpcResourceH
 import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
 import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
 import { EniMirror } from "./vpc/mirror.ts";
+import { FabricFollower } from "./vpc/fabric-sync.ts";
+import { SgEnforcer } from "./vpc/sg-enforcer.ts";
 import { stackNames, type StackNames } from "./vpc/names.ts";
 import { startEcho, type EchoService } from "./vpc/outside-echo.ts";
 import { OUTSIDE_IPV6 } from "./vpc/fabric-ipv6.ts";
@@ -51,6 +53,8 @@ export interface RunningCloud {
   names: StackNames;
   model: Ec2Model;
   mirror: EniMirror;
+  /** The router's security-group filter: its table as applied and the last apply's timing. */
+  sgEnforcer: SgEnforcer;
   /** The simulated Kubernetes API (setUnreachable, store) and each node's IMDS listener (faults), for fault tests. */
   faults: { kube: ServedKube; imds: ServedImds[] };
   /** Idempotent; tears down everything `startCloud` created. */
@@ -118,6 +122,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
   const nodeSubnet = subnets[0];
   if (!nodeSubnet) throw new CloudError("LOCAL_BAD_OPTION", "subnets: at least one is needed");
   const sg = model.defaultSecurityGroup(vpc.id);
+  const nodeGroups = [...(sg ? [sg.id] : []), nodeSecurityGroup(model, vpc).id];
 
   const fabric = new VpcFabric(names, vpc.cidrs, vpc.ipv6Cidrs);
   // Refuse (changing nothing) when this DIR's stack exists: another `up` runs, or one crashed.
@@ -128,6 +133,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     error: (o, m) => log.error(o, m),
   });
   model.addObserver(mirror);
+  const sgEnforcer = new SgEnforcer(names.routerNs);
 
   const imdsListeners: ServedImds[] = [];
   let ec2: Ec2Api | undefined;
@@ -153,6 +159,9 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
 
   try {
     await fabric.create();
+    // Branch ENIs carried over their trunk's link, and security groups enforced on every ENI,
+    // follow the state (vpc/fabric-sync.ts), from now on: the router exists.
+    mirror.follow(new FabricFollower(() => model.state, fabric, sgEnforcer));
     const echoStarted = startEcho(names.outsideNs);
     const echo6Started = ipv6 ? startEcho(names.outsideNs, undefined, undefined, OUTSIDE_IPV6) : undefined;
     const host = names.mgmt.rootIp;
@@ -162,7 +171,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const nodes: StackNode[] = [];
     for (let i = 0; i < nodeCount; i++) {
       const netns = await fabric.addNode(i);
-      const inst = model.launchInstance({ instanceType, subnetId: nodeSubnet.id, securityGroupIds: sg ? [sg.id] : [], ...(ipv6 ? { ipv6AddressCount: 1 } : {}) });
+      const inst = model.launchInstance({ instanceType, subnetId: nodeSubnet.id, securityGroupIds: nodeGroups, ...(ipv6 ? { ipv6AddressCount: 1 } : {}) });
       mirror.registerInstance(inst.id, i);
       const imds = serveImds({
         hostname: host,
@@ -197,12 +206,27 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
       outside: { netns: names.outsideNs, echo: echo.address, ...(echo6 ? { echo6: echo6.address } : {}) },
     });
     log.info({ dir, nodes: nodes.length, subnetPrefix: prefixLength(nodeSubnet.cidr) }, "local deployment ready");
-    return { stack, names, model, mirror, faults: { kube: kube.served, imds: imdsListeners }, stop };
+    return { stack, names, model, mirror, sgEnforcer, faults: { kube: kube.served, imds: imdsListeners }, stop };
   } catch (err) {
     log.error({ error: String(err) }, "start failed; tearing down");
     await stop();
     throw err;
   }
+}
+
+/**
+ * The nodes' own security group (beside the VPC's default group, which lets members reach each
+ * other): all traffic in from the VPC's CIDRs, as an EKS cluster security group lets the
+ * cluster in. Nodes and ordinary pods keep reaching each other whatever else joins the VPC
+ * (branch ENIs with their own groups), and replies from the outside pass as tracked flows.
+ * Nothing from the outside may open a connection to a node: no test or demo needs one.
+ */
+function nodeSecurityGroup(model: Ec2Model, vpc: { id: string; cidrs: string[]; ipv6Cidrs: string[] }) {
+  const group = model.createSecurityGroup({ vpcId: vpc.id, name: "local-nodes", description: "local deployment nodes: all from the VPC" });
+  model.authorizeSecurityGroup(group.id, "ingress", [
+    { protocol: "-1", cidrs: vpc.cidrs.map((cidr) => ({ cidr })), cidrsV6: vpc.ipv6Cidrs.map((cidr) => ({ cidr })), groupIds: [] },
+  ]);
+  return group;
 }
 
 /** Starts a deployment, writes DIR/stack.json, runs `fn`, always tears down. For tests and demos. */

@@ -31,6 +31,12 @@ export interface Ec2Observer {
   eniDetached(e: { eniId: string; instanceId: string; mac: string }): void;
   addressesAssigned(e: { eniId: string; instanceId: string | null; mac: string; cidrs: string[] }): void;
   addressesUnassigned(e: { eniId: string; instanceId: string | null; mac: string; cidrs: string[] }): void;
+  /**
+   * After every successful change (and after the events above of that change): for observers
+   * that follow the state itself (trunk associations, security groups, ENI groups), which
+   * have no event of their own. Optional.
+   */
+  stateChanged?(): void;
 }
 
 export type Ec2Event =

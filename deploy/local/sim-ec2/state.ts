@@ -315,6 +315,7 @@ export class Ec2Model implements ops.OpContext {
     const events = this.pending;
     this.pending = [];
     for (const ev of events) for (const o of this.observers) deliver(o, ev);
+    for (const o of this.observers) o.stateChanged?.();
     return out;
   }
 

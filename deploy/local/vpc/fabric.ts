@@ -26,6 +26,7 @@ import {
   type StackNames,
 } from "./names.ts";
 import { configureEniIpv6, createIpv6Edge, IPV6_NAMESPACE_SYSCTLS, checkIpv6Cidr } from "./fabric-ipv6.ts";
+import { routeBranch, unrouteBranch, type BranchRoute } from "./fabric-branch.ts";
 
 export const IMDS_ADDRESS = "169.254.169.254";
 /** Router-side dummy link where traffic to unassigned VPC addresses ends (rejected). */
@@ -256,6 +257,15 @@ export class VpcFabric {
     }
     checkCidr(cidr, "cidr");
     await ipTolerant(this.router, NO_SUCH, "route", "del", cidr, "dev", link);
+  }
+
+  /** A branch ENI's addresses to its trunk's link, by the branch's MAC (fabric-branch.ts). */
+  routeBranch(branch: BranchRoute): Promise<void> {
+    return routeBranch(this.router, branch);
+  }
+
+  unrouteBranch(branch: BranchRoute): Promise<void> {
+    return unrouteBranch(this.router, branch);
   }
 
   async iptablesRestore(lines: string[]): Promise<void> {

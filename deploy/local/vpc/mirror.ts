@@ -1,6 +1,8 @@
 // Mirrors the simulated EC2 into real links: the model's observer callbacks are synchronous;
 // each becomes a job on one serial queue, so the kernel sees attach → assign → unassign →
 // detach in the order EC2 did them. A failed job is logged and recorded, never blocks the rest.
+// What has no event of its own (trunk associations, security groups) is followed from the
+// state: every change schedules one follower job (fabric-sync.ts) on the same queue, debounced.
 import { parseCidr, prefixLength, subnetGateway } from "../../../shared/ip.ts";
 import type { Ec2Observer } from "../sim-ec2/observer.ts";
 import type { EniLinkRef, EniLinkSpec } from "./fabric.ts";
@@ -27,6 +29,14 @@ interface MirroredEni extends EniLinkRef {
   cidrs: Set<string>;
 }
 
+/** An ENI with a link of its own in the router, as a follower sees it. */
+export type MirroredLink = Readonly<EniLinkRef & { eniId: string }>;
+
+/** Follows the EC2 state once links are in place (branch routes, security groups). */
+export interface StateFollower {
+  sync(links: ReadonlyMap<string, MirroredLink>): Promise<void>;
+}
+
 export interface MirrorFailure {
   event: string;
   eniId: string;
@@ -43,11 +53,42 @@ export class EniMirror implements Ec2Observer {
   private readonly notMirrored = new Set<string>();
   private readonly gateways = new Set<string>();
   readonly failures: MirrorFailure[] = [];
+  private follower: StateFollower | undefined;
+  private followTimer: ReturnType<typeof setTimeout> | undefined;
+  private followFired: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly port: EniLinkPort,
     private readonly log: MirrorLog,
+    /** How long state changes are gathered before the follower runs once for all of them. */
+    private readonly debounceMs = 20,
   ) {}
+
+  /** Sets who follows the state (fabric-sync.ts) and runs it once. */
+  follow(follower: StateFollower): void {
+    this.follower = follower;
+    this.stateChanged();
+  }
+
+  /** Ec2Observer: any change at all; the follower runs `debounceMs` later, after the jobs queued by then. */
+  stateChanged(): void {
+    if (!this.follower || this.followTimer) return;
+    let fired!: () => void;
+    this.followFired = new Promise((r) => (fired = r));
+    this.followTimer = setTimeout(() => {
+      this.followTimer = undefined;
+      this.enqueue(async () => {
+        try {
+          await this.follower?.sync(this.enis);
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          this.failures.push({ event: "stateChanged", eniId: "", error });
+          this.log.error({ event: "stateChanged", error }, "following the EC2 state into the kernel failed");
+        }
+      });
+      fired();
+    }, this.debounceMs);
+  }
 
   /** Binds an instance to its node namespace; replays events that arrived before. */
   registerInstance(instanceId: string, nodeIndex: number): void {
@@ -57,9 +98,14 @@ export class EniMirror implements Ec2Observer {
     for (const job of jobs) this.enqueue(job);
   }
 
-  /** Resolves when every job queued so far has run. */
-  idle(): Promise<void> {
-    return this.tail;
+  /** Resolves when every job queued so far has run, a pending follower run included. */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.followFired;
+      const tail = this.tail;
+      await tail;
+      if (tail === this.tail && this.followTimer === undefined) return;
+    }
   }
 
   /** The ENIs with a link right now, for /debug and tests. */

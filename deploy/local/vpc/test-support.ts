@@ -39,3 +39,11 @@ export async function askEcho(ns: string, address: string, proto: "tcp" | "udp")
   const r = await execIn(ns, [process.execPath, "-e", script]);
   return r.stdout;
 }
+
+const PROBE = new URL("./probe.ts", import.meta.url).pathname;
+
+/** One TCP connection or UDP datagram to an echo service from inside `ns` (probe.ts): its answer, or undefined when refused or silent. */
+export async function probe(ns: string, proto: "tcp" | "udp", host: string, port: number, opts: { source?: string; timeoutMs?: number } = {}): Promise<string | undefined> {
+  const r = await execIn(ns, [process.execPath, "run", PROBE, proto, host, String(port), opts.source ?? "-", String(opts.timeoutMs ?? 1000)]);
+  return r.exitCode === 0 ? r.stdout : undefined;
+}
