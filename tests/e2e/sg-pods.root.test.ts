@@ -4,7 +4,8 @@
  * SecurityGroupPolicy selects `app=db`; its group lets in TCP 8080 from the VPC and lets out
  * only TCP 8080 to the VPC. Pods: db (selected) and client (not) on node 0, far (not) on node 1.
  * Probes are TCP exchanges from inside pods and from the node's own namespace.
- *  - strict: db has its branch ENI's address (EC2: the branch ENI with the group, its trunk
+ *  - strict (DISABLE_TCP_EARLY_DEMUX=true, as upstream asks for the node's TCP to such pods):
+ *    db has its branch ENI's address (EC2: the branch ENI with the group, its trunk
  *    association and VLAN; the node: vlan.eth.<id> with the branch MAC, the two iif rules at
  *    priority 10); its group is enforced both ways for every peer, the same node's pod and the
  *    node itself included; a pod the controller annotates late starts without a sandbox
@@ -52,7 +53,8 @@ function ec2(d: Sg): EC2Client {
 }
 
 gate.describe("security groups for pods on a local deployment, strict mode (root)", () => {
-  const d = usingSgDeployment("strict", "strict", { vpcResourceHooks: { minCooldownMs: 1000, annotationDelayMs: (p) => (p.metadata.name === "late" ? LATE_MS : 0) } });
+  // DISABLE_TCP_EARLY_DEMUX: what upstream's README asks of strict mode for the node's own TCP to branch pods (kubelet probes)
+  const d = usingSgDeployment("strict", "strict", { env: { DISABLE_TCP_EARLY_DEMUX: "true" }, vpcResourceHooks: { minCooldownMs: 1000, annotationDelayMs: (p) => (p.metadata.name === "late" ? LATE_MS : 0) } });
   let group = "";
 
   gate.test("a selected pod has its branch ENI: address, EC2's branch ENI, trunk association and VLAN, the node's wiring", async () => {
