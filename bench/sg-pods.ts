@@ -6,7 +6,7 @@
  * same node, pool and load. The pool is kept warm (MINIMUM_IP_TARGET above the pods held).
  *  - `kubectl apply` → the pod's watch shows Running with an address, per kind: p50/p99.
  *  - ADD latency per kind, from addr-broker's own timing (awscni_cni_request_duration_seconds,
- *    ADD success: its sum before and after each pod, one ADD at a time). For a selected pod only
+ *    ADD outcome ok: its sum before and after each pod, one ADD at a time). For a selected pod only
  *    when the annotation was there when the ADD came (addr-broker logged no wait for it); the
  *    pods whose ADD waited for the resource controller are counted apart.
  *
@@ -68,7 +68,7 @@ try {
   /** addr-broker's total time in successful ADDs so far, milliseconds. */
   const addSumMs = async () => {
     const text = await (await fetch("http://localhost/metrics", { unix: join(layout.runDir, "addr-broker.sock") })).text();
-    const line = text.split("\n").find((l) => l.startsWith("awscni_cni_request_duration_seconds_sum") && l.includes('command="ADD"') && l.includes('outcome="success"'));
+    const line = text.split("\n").find((l) => l.startsWith("awscni_cni_request_duration_seconds_sum") && l.includes('command="ADD"') && l.includes('outcome="ok"'));
     return line ? Number(line.split(" ").pop()) * 1000 : 0;
   };
   const waits = () => readFileSync(join(layout.logDir, "addr-broker.log"), "utf8").split(WAIT_LOG).length - 1;

@@ -145,6 +145,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     if (stopped) return;
     stopped = true;
     await mirror.idle();
+    mirror.unfollow();
     await echo?.stop().catch(() => {});
     await echo6?.stop().catch(() => {});
     for (const l of imdsListeners) await l.stop().catch(() => {});

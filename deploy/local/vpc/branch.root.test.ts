@@ -8,7 +8,7 @@ import { VpcFabric, destroyStack } from "./fabric.ts";
 import { FabricFollower } from "./fabric-sync.ts";
 import { EniMirror } from "./mirror.ts";
 import { stackNames } from "./names.ts";
-import { execIn, ping } from "./test-support.ts";
+import { branchStandIn, execIn, ping } from "./test-support.ts";
 import { NAMESPACES, requires } from "../../../tests/support/prerequisites.ts";
 
 const names = stackNames(`/tmp/vpc-branch-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -45,16 +45,7 @@ requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (ro
     branchIp = branch.primaryIp;
     associationId = model.associateTrunkInterface({ branchEniId: branch.id, trunkEniId: trunk.id, vlanId: 1 }).id;
     await mirror.idle();
-    // What net-config's stand-in makes: the trunk link up, a macvlan of it with the branch's
-    // MAC and address, and the branch's route table (100 + VLAN) for traffic from it.
-    for (const argv of [
-      ["ip", "link", "set", "eth1", "up"],
-      ["ip", "link", "add", "link", "eth1", "name", "vlan.eth.1", "address", branch.mac, "type", "macvlan", "mode", "bridge"],
-      ["ip", "link", "set", "vlan.eth.1", "up"],
-      ["ip", "addr", "add", `${branchIp}/32`, "dev", "vlan.eth.1"],
-      ["ip", "route", "add", "default", "via", "10.0.0.1", "dev", "vlan.eth.1", "onlink", "table", "101"],
-      ["ip", "rule", "add", "from", branchIp, "table", "101", "priority", "10"],
-    ]) expect((await execIn(node1, argv)).stderr).toBe("");
+    expect(await branchStandIn(node1, { trunkLink: "eth1", vlanId: 1, mac: branch.mac, ip: branchIp, gateway: "10.0.0.1" })).toBe("");
   });
 
   afterAll(async () => {

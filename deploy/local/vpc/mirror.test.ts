@@ -118,3 +118,58 @@ test("an ENI on network card 1 gets a link of its own beside card 0's same devic
   expect(m.snapshot().map((e) => [e.eniId, e.networkCard ?? 0, e.deviceIndex])).toEqual([["eni-1", 0, 1], ["eni-4", 1, 0]]);
   expect(m.failures).toEqual([]);
 });
+
+test("the follower runs once per burst of state changes, after the link jobs queued before it, and idle() waits for it", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent, 10);
+  const seen: string[][] = [];
+  let runs = 0;
+  m.follow({
+    async sync(links) {
+      runs++;
+      seen.push([...links.keys()]);
+    },
+  });
+  await m.idle();
+  expect(seen).toEqual([[]]);
+  m.registerInstance("i-1", 1);
+  m.eniAttached(attached("eni-1", "i-1", 0, "10.0.0.10"));
+  m.stateChanged();
+  m.eniAttached(attached("eni-2", "i-1", 1, "10.0.0.11"));
+  m.stateChanged();
+  m.stateChanged();
+  await m.idle();
+  expect(runs).toBe(2);
+  expect(seen[1]).toEqual(["eni-1", "eni-2"]);
+  expect(m.failures).toEqual([]);
+});
+
+test("a failing follower is recorded like a failed job; the next change runs it again", async () => {
+  const port = new MemoryLinks();
+  const m = new EniMirror(port, silent, 5);
+  let fail = true;
+  let ok = 0;
+  m.follow({
+    async sync() {
+      if (fail) throw new Error("nft: syntax error");
+      ok++;
+    },
+  });
+  await m.idle();
+  expect(m.failures.map((f) => [f.event, f.error])).toEqual([["stateChanged", "nft: syntax error"]]);
+  fail = false;
+  m.stateChanged();
+  await m.idle();
+  expect(ok).toBe(1);
+});
+
+test("unfollow drops a pending run and idle() still resolves", async () => {
+  const m = new EniMirror(new MemoryLinks(), silent, 50);
+  let runs = 0;
+  m.follow({ async sync() { runs++; } });
+  m.unfollow();
+  await m.idle();
+  m.stateChanged();
+  await m.idle();
+  expect(runs).toBe(0);
+});

@@ -56,6 +56,7 @@ export class EniMirror implements Ec2Observer {
   private follower: StateFollower | undefined;
   private followTimer: ReturnType<typeof setTimeout> | undefined;
   private followFired: Promise<void> = Promise.resolve();
+  private releaseFollow: (() => void) | undefined;
 
   constructor(
     private readonly port: EniLinkPort,
@@ -70,11 +71,18 @@ export class EniMirror implements Ec2Observer {
     this.stateChanged();
   }
 
+  /** No follower any more (teardown): a run not started yet is dropped. */
+  unfollow(): void {
+    this.follower = undefined;
+    if (this.followTimer) clearTimeout(this.followTimer);
+    this.followTimer = undefined;
+    this.releaseFollow?.();
+  }
+
   /** Ec2Observer: any change at all; the follower runs `debounceMs` later, after the jobs queued by then. */
   stateChanged(): void {
     if (!this.follower || this.followTimer) return;
-    let fired!: () => void;
-    this.followFired = new Promise((r) => (fired = r));
+    this.followFired = new Promise((r) => (this.releaseFollow = r));
     this.followTimer = setTimeout(() => {
       this.followTimer = undefined;
       this.enqueue(async () => {
@@ -86,7 +94,7 @@ export class EniMirror implements Ec2Observer {
           this.log.error({ event: "stateChanged", error }, "following the EC2 state into the kernel failed");
         }
       });
-      fired();
+      this.releaseFollow?.();
     }, this.debounceMs);
   }
 

@@ -14,7 +14,7 @@ import { stackNames } from "./names.ts";
 import { startEcho, type EchoService } from "./outside-echo.ts";
 import { SgEnforcer } from "./sg-enforcer.ts";
 import { SG_TABLE } from "./sg-nft.ts";
-import { execIn, ping, probe } from "./test-support.ts";
+import { branchStandIn, execIn, ping, probe } from "./test-support.ts";
 import { lineClient, startLineEcho, type LineClient } from "./sg-test-support.ts";
 import { NAMESPACES, requires } from "../../../tests/support/prerequisites.ts";
 
@@ -83,12 +83,8 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
       ["ip", "addr", "add", `${T}/32`, "dev", "eth1"],
       ["ip", "route", "add", "default", "via", "10.0.0.1", "dev", "eth1", "onlink", "table", "102"],
       ["ip", "rule", "add", "from", T, "table", "102", "priority", "10"],
-      ["ip", "link", "add", "link", "eth1", "name", "vlan.eth.1", "address", branch.mac, "type", "macvlan", "mode", "bridge"],
-      ["ip", "link", "set", "vlan.eth.1", "up"],
-      ["ip", "addr", "add", `${B}/32`, "dev", "vlan.eth.1"],
-      ["ip", "route", "add", "default", "via", "10.0.0.1", "dev", "vlan.eth.1", "onlink", "table", "101"],
-      ["ip", "rule", "add", "from", B, "table", "101", "priority", "10"],
     ]) expect((await execIn(n2, argv)).stderr).toBe("");
+    expect(await branchStandIn(n2, { trunkLink: "eth1", vlanId: 1, mac: branch.mac, ip: B, gateway: "10.0.0.1" })).toBe("");
     for (const [ns, host, port] of [[n1, S, 8001], [n1, S, 8002], [n2, T, 7000], [n2, B, 7000]] as const) echoes.push(await startEcho(ns, port, 10_000, host));
     // IMDS: the node's traffic to 169.254.169.254 is DNATed to a listener on the management link.
     imds = Bun.serve({ hostname: names.mgmt.rootIp, port: 0, fetch: () => new Response("ami-id\n") });

@@ -47,3 +47,24 @@ export async function probe(ns: string, proto: "tcp" | "udp", host: string, port
   const r = await execIn(ns, [process.execPath, "run", PROBE, proto, host, String(port), opts.source ?? "-", String(opts.timeoutMs ?? 1000)]);
   return r.exitCode === 0 ? r.stdout : undefined;
 }
+
+/**
+ * What net-config's stand-in makes for a branch ENI on this kernel (no 802.1Q): the trunk link
+ * up, `vlan.eth.<vlanId>` a macvlan of it with the branch's MAC and address, and a route
+ * table (100 + VLAN) with a rule for traffic from the branch's address. Returns stderr of
+ * what failed ("" when all went well).
+ */
+export async function branchStandIn(ns: string, p: { trunkLink: string; vlanId: number; mac: string; ip: string; gateway: string }): Promise<string> {
+  const link = `vlan.eth.${p.vlanId}`;
+  const table = String(100 + p.vlanId);
+  let errors = "";
+  for (const argv of [
+    ["ip", "link", "set", p.trunkLink, "up"],
+    ["ip", "link", "add", "link", p.trunkLink, "name", link, "address", p.mac, "type", "macvlan", "mode", "bridge"],
+    ["ip", "link", "set", link, "up"],
+    ["ip", "addr", "add", `${p.ip}/32`, "dev", link],
+    ["ip", "route", "add", "default", "via", p.gateway, "dev", link, "onlink", "table", table],
+    ["ip", "rule", "add", "from", p.ip, "table", table, "priority", "10"],
+  ]) errors += (await execIn(ns, argv)).stderr;
+  return errors;
+}
