@@ -13,6 +13,8 @@ import { NAMESPACES, requires } from "../../../tests/support/prerequisites.ts";
 
 const names = stackNames(`/tmp/vpc-branch-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
 const silent = { info() {}, error() {} };
+/** Each test spawns a few processes per probe; a shared, loaded machine needs the room. */
+const TEST_MS = 30_000;
 
 requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (root)", () => {
   const model = new Ec2Model({ timing: { attachDelayMs: 0, imdsDelayMs: 0 } });
@@ -46,11 +48,11 @@ requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (ro
     associationId = model.associateTrunkInterface({ branchEniId: branch.id, trunkEniId: trunk.id, vlanId: 1 }).id;
     await mirror.idle();
     expect(await branchStandIn(node1, { trunkLink: "eth1", vlanId: 1, mac: branch.mac, ip: branchIp, gateway: "10.0.0.1" })).toBe("");
-  });
+  }, TEST_MS);
 
   afterAll(async () => {
     expect(await destroyStack(names)).toEqual([]);
-  });
+  }, TEST_MS);
 
   test("the router routes the branch's address to the trunk's link with the branch's MAC; traffic flows both ways", async () => {
     expect(mirror.failures).toEqual([]);
@@ -62,7 +64,7 @@ requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (ro
     expect(await ping(fabric.nodeNs(0), branchIp)).toBe(true);
     expect(await ping(node1, peerIp, branchIp)).toBe(true);
     expect(follower.branchRoutes().map((b) => [b.branchEniId, b.trunkLink, b.vlanId])).toEqual([[branchId, "n1-eth1", 1]]);
-  });
+  }, TEST_MS);
 
   test("after disassociation the branch address is neither reached nor accepted as a source", async () => {
     model.disassociateTrunkInterface(associationId);
@@ -73,7 +75,7 @@ requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (ro
     expect(await ping(fabric.nodeNs(0), branchIp)).toBe(false);
     expect(await ping(node1, peerIp, branchIp)).toBe(false);
     expect(follower.branchRoutes()).toEqual([]);
-  });
+  }, TEST_MS);
 
   test("associated again (a new VLAN), it is carried again; deleting the branch ENI ends it", async () => {
     const trunk = Object.values(model.state.enis).find((e) => e.interfaceType === "trunk")!;
@@ -85,5 +87,5 @@ requires(...NAMESPACES, "busybox").describe("branch ENIs over the trunk link (ro
     await mirror.idle();
     expect(await ping(fabric.nodeNs(0), branchIp)).toBe(false);
     expect(mirror.failures).toEqual([]);
-  });
+  }, TEST_MS);
 });

@@ -20,6 +20,8 @@ import { NAMESPACES, requires } from "../../../tests/support/prerequisites.ts";
 
 const names = stackNames(`/tmp/vpc-sg-test-${process.pid}-${Math.random().toString(36).slice(2)}`);
 const silent = { info() {}, error() {} };
+/** Each test spawns a few processes per probe; a shared, loaded machine needs the room. */
+const TEST_MS = 30_000;
 const perm = (protocol: string, from: number | undefined, to: number | undefined, peer: { cidr: string } | { groupId: string }): IpPermissionInput => ({
   protocol,
   ...(from !== undefined ? { fromPort: from } : {}),
@@ -96,7 +98,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     for (const e of echoes) await e.stop();
     imds?.stop(true);
     expect(await destroyStack(names)).toEqual([]);
-  });
+  }, TEST_MS);
 
   test("the router's table: a chain pair per ENI, the branch told apart by MAC and address", async () => {
     const r = await execIn(names.routerNs, ["nft", "list", "table", "inet", SG_TABLE]);
@@ -108,7 +110,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     }
     expect(r.stdout).toContain(`ether saddr ${branchMac} goto out_`);
     expect(r.stdout).toMatch(new RegExp(`ip daddr ${B.replaceAll(".", "\\.")} goto in_`));
-  });
+  }, TEST_MS);
 
   test("ingress by CIDR and port range: 8001 in the range passes, 8002 and UDP do not; the reply needs no egress rule", async () => {
     expect(await probe(n0, "tcp", S, 8001)).toBeUndefined();
@@ -119,7 +121,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     const [tcp8002, udp8001] = await Promise.all([probe(n0, "tcp", S, 8002), probe(n0, "udp", S, 8001)]);
     expect(tcp8002).toBeUndefined();
     expect(udp8001).toBeUndefined();
-  });
+  }, TEST_MS);
 
   test("ICMP by type: echo requests in from C's address only while the rule is there", async () => {
     expect(await ping(n0, S)).toBe(false);
@@ -130,7 +132,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     model.revokeSecurityGroup(gS, "ingress", [perm("icmp", 8, -1, { cidr: `${C}/32` })]);
     await settle();
     expect(await ping(n0, S)).toBe(false);
-  });
+  }, TEST_MS);
 
   test("egress alone: S may not open anything (its group allows nothing out) until an egress rule says so", async () => {
     // C's group lets everything in from the VPC; only S's egress decides.
@@ -138,7 +140,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     model.authorizeSecurityGroup(gS, "egress", [perm("icmp", -1, -1, { cidr: "10.0.0.0/16" })]);
     await settle();
     expect(await ping(n1, C)).toBe(true);
-  });
+  }, TEST_MS);
 
   test("a referenced group: UDP 8002 from members of gRef; C passes once its ENI joins the group (ModifyNetworkInterfaceAttribute)", async () => {
     model.authorizeSecurityGroup(gS, "ingress", [perm("udp", 8002, 8002, { groupId: gRef })]);
@@ -152,7 +154,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     model.modifyNetworkInterfaceAttribute({ eniId: clientEni, groups: [gC] });
     await settle();
     expect(await probe(n0, "udp", S, 8002)).toBeUndefined();
-  });
+  }, TEST_MS);
 
   test("branch and trunk on one link: each judged by its own groups, both ways", async () => {
     const [toTrunk, toBranch] = await Promise.all([probe(n0, "tcp", T, 7000), probe(n0, "tcp", B, 7000)]);
@@ -167,7 +169,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     await settle();
     expect(await probe(n2, "tcp", S, 8001, { source: B })).toStartWith(`from ${B}:`);
     expect(await probe(n0, "tcp", B, 7000)).toStartWith(`from ${C}:`);
-  });
+  }, TEST_MS);
 
   test("revoking: a new connection is refused at once, an established (tracked) one goes on, as on AWS", async () => {
     echoes.push(await startLineEcho(n1, S, 8003));
@@ -181,7 +183,7 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     expect(await conn.say("two")).toBe("two");
     const fresh = await lineClient(n0, S, 8003, 1000).catch(() => undefined);
     expect(fresh).toBeUndefined();
-  });
+  }, TEST_MS);
 
   test("IMDS stays reachable whatever the groups (AWS does not filter it)", async () => {
     model.revokeSecurityGroup(gC, "egress", [ALL_OUT]);
@@ -189,5 +191,5 @@ requires(...NAMESPACES, "busybox", "nft", "curl").describe("security groups enfo
     expect(await probe(n0, "tcp", S, 8001)).toBeUndefined();
     const r = await execIn(n0, ["curl", "-sS", "-m", "2", "http://169.254.169.254/latest/meta-data/ami-id"]);
     expect([r.exitCode, r.stderr, r.stdout]).toEqual([0, "", "ami-id\n"]);
-  });
+  }, TEST_MS);
 });
