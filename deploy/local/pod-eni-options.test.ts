@@ -15,8 +15,10 @@ async function up(args: string[]): Promise<{ code: number; stderr: string }> {
   return { code, stderr };
 }
 
-test("main.ts up --pod-eni: an unknown mode, --cloud-only or --ipv6 exits 2 naming the option", async () => {
-  const [bad, cloudOnly, v6] = await Promise.all([up(["--pod-eni", "loose"]), up(["--pod-eni", "strict", "--cloud-only"]), up(["--pod-eni", "strict", "--ipv6"])]);
+test("main.ts up --pod-eni: an unknown mode, --cloud-only, --ipv6 or daemonset mode exits 2 naming the option", async () => {
+  const [bad, cloudOnly, v6, ds] = await Promise.all([up(["--pod-eni", "loose"]), up(["--pod-eni", "strict", "--cloud-only"]), up(["--pod-eni", "strict", "--ipv6"]), up(["--pod-eni", "strict", "--mode", "daemonset"])]);
+  expect(ds.code).toBe(2);
+  expect(ds.stderr).toStartWith("error LOCAL_BAD_ARGS: --pod-eni: processes mode only");
   expect(bad.code).toBe(2);
   expect(bad.stderr).toStartWith("error LOCAL_BAD_ARGS: --pod-eni: expected strict or standard");
   expect(cloudOnly.code).toBe(2);
