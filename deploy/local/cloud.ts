@@ -11,7 +11,7 @@ import type { ServedKube } from "./sim-kube/serve.ts";
 import { imdsViewOf, nodeObject, privateDnsName } from "./node-identity.ts";
 import { LABEL, kubeletFiles } from "./kubelet/names.ts";
 import { manifestPath, removeManifest, writeManifest, type Manifest } from "./manifest.ts";
-import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi } from "./services.ts";
+import { startEc2Api, startKubeApi, type Ec2Api, type KubeApi, type VpcResourceHooks } from "./services.ts";
 import { Stack, stackPath, writeStack, type StackNode } from "./stack.ts";
 import { VpcFabric, destroyStack } from "./vpc/fabric.ts";
 import { EniMirror } from "./vpc/mirror.ts";
@@ -44,6 +44,8 @@ export interface CloudOptions {
    * stay IPv4 (secondary addresses, IPv4 max-pods). Not with `ipv6`.
    */
   v6Egress?: boolean;
+  /** Tests only: the simulated VPC resource controller's hooks (services.ts). */
+  vpcResourceHooks?: VpcResourceHooks;
 }
 
 export interface RunningCloud {
@@ -165,7 +167,7 @@ export async function startCloud(opts: CloudOptions): Promise<RunningCloud> {
     const echo6Started = ipv6 ? startEcho(names.outsideNs, undefined, undefined, OUTSIDE_IPV6) : undefined;
     const host = names.mgmt.rootIp;
     ec2 = await startEc2Api({ model, host, controlSocket, log });
-    kube = await startKubeApi({ host, kubeconfig, log, ec2Endpoint: ec2.url });
+    kube = await startKubeApi({ host, kubeconfig, log, ec2Endpoint: ec2.url, ...(opts.vpcResourceHooks ? { vpcResourceHooks: opts.vpcResourceHooks } : {}) });
 
     const nodes: StackNode[] = [];
     for (let i = 0; i < nodeCount; i++) {

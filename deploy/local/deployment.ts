@@ -15,6 +15,8 @@ import { ensureImage } from "../k8s/image/build.ts";
 import { applyAwsNode, ENFORCE_FLAG, waitAwsNodeReady } from "./aws-node-daemonset.ts";
 import type { DeployMode, Stack } from "./stack.ts";
 import { startPolicyController, type RunningPolicyController } from "./policy-controller.ts";
+import { ClusterApi } from "./controllers/cluster.ts";
+import { applySgpCrd, kernelHasVlan, podEniEntries, podEniNodeEnv, type PodEniMode } from "./pod-eni.ts";
 
 export interface DeploymentOptions extends CloudOptions {
   /** processes (default) or daemonset. */
@@ -31,6 +33,8 @@ export interface DeploymentOptions extends CloudOptions {
   kubeletTuning?: KubeletTuning;
   /** `up --network-policy`: every node's policy agent enforces (--enable-network-policy=true) in this mode; absent: off, as upstream. */
   networkPolicy?: NetworkPolicyMode;
+  /** `up --pod-eni`: security groups for pods on every node in this enforcing mode (pod-eni.ts); absent: off, as upstream. */
+  podEni?: PodEniMode;
 }
 
 export type NetworkPolicyMode = "standard" | "strict";
@@ -43,9 +47,10 @@ export const IPV6_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_IPv6: "t
 export const V6_EGRESS_NODE_ENV: Readonly<Record<string, string>> = { ENABLE_V6_EGRESS: "true" };
 
 /** The aws-node variables of every node: IPv6 mode's (or IPv6 egress's) under such a deployment, the operator's on top. */
-export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "v6Egress" | "env" | "networkPolicy">): Record<string, string> {
+export function nodeSettings(opts: Pick<DeploymentOptions, "ipv6" | "v6Egress" | "env" | "networkPolicy" | "podEni">): Record<string, string> {
   const policy: Record<string, string> = opts.networkPolicy ? { NETWORK_POLICY_ENFORCING_MODE: opts.networkPolicy } : {};
-  return { ...(opts.ipv6 ? IPV6_NODE_ENV : opts.v6Egress ? V6_EGRESS_NODE_ENV : {}), ...policy, ...(opts.env ?? {}) };
+  const podEni = opts.podEni ? podEniNodeEnv(opts.podEni) : {};
+  return { ...(opts.ipv6 ? IPV6_NODE_ENV : opts.v6Egress ? V6_EGRESS_NODE_ENV : {}), ...policy, ...podEni, ...(opts.env ?? {}) };
 }
 
 export interface RunningDeployment {
@@ -97,13 +102,21 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
         });
       }
     }
+    let sources = {};
+    if (opts.podEni && !opts.cloudOnly) {
+      await applySgpCrd(new ClusterApi(cloud.faults.kube.store));
+      const vlan = await kernelHasVlan(stack.nodes[0]!.netns);
+      if (mode === "daemonset") throw new Error("--pod-eni in daemonset mode: not until ENABLE_POD_ENI=true is accepted at start-up (the processes mode runs the local override)");
+      log.info({ podEni: opts.podEni, vlanLinks: vlan ? "802.1Q" : "macvlan stand-in (this kernel has no 802.1Q: branch frames leave the trunk untagged, the branch ENI's MAC identifies the VLAN)" }, "security groups for pods");
+      sources = await podEniEntries(stack.dir, vlan);
+    }
     if (mode === "processes" && !opts.cloudOnly) {
       const shim = await buildShim(cloud.stack.dir);
       const extra = nodeSettings(opts);
       for (const [i, node] of stack.nodes.entries()) {
         const layout = layouts[i]!;
         installCni(layout, shim);
-        nodes.push({ services: new NodeServices(stack, node, layout, extra, log, opts.networkPolicy ? { "policy-agent": [ENFORCE_FLAG] } : {}), layout });
+        nodes.push({ services: new NodeServices(stack, node, layout, extra, log, opts.networkPolicy ? { "policy-agent": [ENFORCE_FLAG] } : {}, sources), layout });
       }
       // Nodes start in parallel; each node's services start in order.
       await Promise.all(nodes.map((n) => n.services.start()));

@@ -1,8 +1,10 @@
 // The local deployment's CLI.
-//   bun run deploy/local/main.ts up   --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict]
+//   bun run deploy/local/main.ts up   --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict] [--pod-eni strict|standard]
 //   bun run deploy/local/main.ts down --dir DIR
 // --network-policy standard|strict: every node's policy agent enforces (--enable-network-policy=true) with
 // NETWORK_POLICY_ENFORCING_MODE set to that mode; without it enforcement is off, as upstream.
+// --pod-eni strict|standard: security groups for pods on every node, POD_SECURITY_GROUP_ENFORCING_MODE
+// set to that mode, the SecurityGroupPolicy CRD applied (processes mode; see pod-eni.ts).
 //   bun run deploy/local/main.ts exec --dir DIR NAMESPACE/POD [-c CONTAINER] -- CMD ARGS...
 //   bun run deploy/local/main.ts logs --dir DIR NAMESPACE/POD [-c CONTAINER] [-p]
 // `up` runs in the foreground: when all is ready it writes DIR/stack.json and prints exactly
@@ -18,8 +20,9 @@ import { parseEnvPairs } from "./node-services.ts";
 import { down } from "./down.ts";
 import { CliError, EXEC_USAGE, execInPod, LOGS_USAGE, parseExecArgs, parseLogsArgs, podLogs } from "./kubelet/cli.ts";
 import { writeStack, type DeployMode } from "./stack.ts";
+import { POD_ENI_MODES, type PodEniMode } from "./pod-eni.ts";
 
-const USAGE = "usage: main.ts up --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
+const USAGE = "usage: main.ts up --dir DIR [--mode processes|daemonset] [--nodes N] [--instance-type T] [--env KEY=VALUE]... [--cloud-only] [--ipv6 | --v6-egress] [--network-policy standard|strict] [--pod-eni strict|standard] | main.ts down --dir DIR | main.ts exec ... | main.ts logs ...";
 
 function fail(code: string, message: string): never {
   process.stderr.write(`error ${code}: ${message}\n${USAGE}\n`);
@@ -42,6 +45,7 @@ function parse(argv: string[]) {
         ipv6: { type: "boolean" },
         "v6-egress": { type: "boolean" },
         "network-policy": { type: "string" },
+        "pod-eni": { type: "string" },
       },
     });
   } catch (e) {
@@ -67,21 +71,26 @@ function parse(argv: string[]) {
   const networkPolicy = parsed.values["network-policy"] as NetworkPolicyMode | undefined;
   if (networkPolicy !== undefined && !NETWORK_POLICY_MODES.includes(networkPolicy)) fail("LOCAL_BAD_ARGS", `--network-policy: expected standard or strict, got ${JSON.stringify(networkPolicy)}`);
   if (networkPolicy !== undefined && parsed.values["cloud-only"]) fail("LOCAL_BAD_ARGS", "--network-policy: enforced by the nodes' policy agents, not with --cloud-only");
-  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined || ipv6 || v6Egress || networkPolicy !== undefined)) {
+  const podEni = parsed.values["pod-eni"] as PodEniMode | undefined;
+  if (podEni !== undefined && !POD_ENI_MODES.includes(podEni)) fail("LOCAL_BAD_ARGS", `--pod-eni: expected strict or standard, got ${JSON.stringify(podEni)}`);
+  if (podEni !== undefined && parsed.values["cloud-only"]) fail("LOCAL_BAD_ARGS", "--pod-eni: branch-ENI pods are wired by the nodes' services, not with --cloud-only");
+  if (podEni !== undefined && ipv6) fail("LOCAL_BAD_ARGS", "--pod-eni: IPv4 nodes only in the local deployment");
+  if (podEni !== undefined && mode === "daemonset") fail("LOCAL_BAD_ARGS", "--pod-eni: processes mode only while ENABLE_POD_ENI=true is refused at start-up (the image has no local override)");
+  if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined || ipv6 || v6Egress || networkPolicy !== undefined || podEni !== undefined)) {
     fail("LOCAL_BAD_ARGS", "down takes only --dir");
   }
   let env: Record<string, string> = {};
   try {
     env = parseEnvPairs(parsed.values.env ?? []);
     // An IPv6 deployment's nodes run upstream's IPv6 mode; the operator's --env must agree with it.
-    if (ipv6 || v6Egress || networkPolicy) parseEnvPairs(Object.entries(nodeSettings({ ipv6, v6Egress, env, ...(networkPolicy ? { networkPolicy } : {}) })).map(([k, v]) => `${k}=${v}`));
+    if (ipv6 || v6Egress || networkPolicy || podEni) parseEnvPairs(Object.entries(nodeSettings({ ipv6, v6Egress, env, ...(networkPolicy ? { networkPolicy } : {}), ...(podEni ? { podEni } : {}) })).map(([k, v]) => `${k}=${v}`));
   } catch (e) {
     fail("LOCAL_BAD_ENV", (e as Error).message.replaceAll("\n", "; "));
   }
-  return { command, dir: resolve(dir), mode: mode as DeployMode, nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false, ipv6, v6Egress, networkPolicy };
+  return { command, dir: resolve(dir), mode: mode as DeployMode, nodes, instanceType, env, cloudOnly: parsed.values["cloud-only"] ?? false, ipv6, v6Egress, networkPolicy, podEni };
 }
 
-async function up(dir: string, mode: DeployMode, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean, ipv6: boolean, v6Egress: boolean, networkPolicy: NetworkPolicyMode | undefined): Promise<void> {
+async function up(dir: string, mode: DeployMode, nodes: number | undefined, instanceType: string | undefined, env: Record<string, string>, cloudOnly: boolean, ipv6: boolean, v6Egress: boolean, networkPolicy: NetworkPolicyMode | undefined, podEni: PodEniMode | undefined): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const logger = pino({ level: "info", base: { service: "local-up", pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(dir, "up.log"), sync: true }));
   let cloud: RunningDeployment | undefined;
@@ -101,7 +110,7 @@ async function up(dir: string, mode: DeployMode, nodes: number | undefined, inst
   process.on("SIGTERM", shutdown);
   const started = Date.now();
   try {
-    cloud = await startDeployment({ dir, mode, nodes, instanceType, logger, env, cloudOnly, ipv6, v6Egress, ...(networkPolicy ? { networkPolicy } : {}) });
+    cloud = await startDeployment({ dir, mode, nodes, instanceType, logger, env, cloudOnly, ipv6, v6Egress, ...(networkPolicy ? { networkPolicy } : {}), ...(podEni ? { podEni } : {}) });
   } catch (e) {
     process.stderr.write(`error ${(e as { code?: string }).code ?? "LOCAL_UP_FAILED"}: ${(e as Error).message}\n`);
     process.exit(1);
@@ -134,7 +143,7 @@ async function podCommand(command: "exec" | "logs", argv: string[]): Promise<nev
 const [first, ...rest] = process.argv.slice(2);
 if (first === "exec" || first === "logs") await podCommand(first, rest);
 const args = parse(process.argv.slice(2));
-if (args.command === "up") await up(args.dir, args.mode, args.nodes, args.instanceType, args.env, args.cloudOnly, args.ipv6, args.v6Egress, args.networkPolicy);
+if (args.command === "up") await up(args.dir, args.mode, args.nodes, args.instanceType, args.env, args.cloudOnly, args.ipv6, args.v6Egress, args.networkPolicy, args.podEni);
 else {
   const problems = await down(args.dir);
   for (const p of problems) process.stderr.write(`warning: ${p}\n`);

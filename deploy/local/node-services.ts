@@ -156,6 +156,8 @@ export class NodeServices {
     private readonly log: Logger,
     /** Arguments per service (the policy agent's --enable-network-policy=true under `up --network-policy`). */
     private readonly args: Partial<Record<LocalService, readonly string[]>> = {},
+    /** A source entry (argv after bun) to run instead of the service's bundle (`up --pod-eni`: pod-eni.ts). */
+    private readonly sources: Partial<Record<LocalService, readonly string[]>> = {},
   ) {}
 
   async start(services: readonly LocalService[] = SERVICE_ORDER): Promise<void> {
@@ -175,7 +177,8 @@ export class NodeServices {
     const started = Date.now();
     if (!this.bundleDir) throw new Error("NodeServices.spawn before start()");
     const main = join(this.bundleDir, s.service, "main.js");
-    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, main, ...(this.args[s.service] ?? [])], {
+    const entry = this.sources[s.service] ?? [main, ...(this.args[s.service] ?? [])];
+    const proc = Bun.spawn(["ip", "netns", "exec", this.node.netns, BUN, ...entry], {
       cwd: REPO_ROOT,
       env: { ...SERVICE_RUNTIME_ENV, ...nodeEnv(this.stack, this.node, this.layout, s.service, this.extraEnv) },
       stdout: out,

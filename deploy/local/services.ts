@@ -6,6 +6,7 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import type pino from "pino";
 import { startControlPlane } from "./controllers/control-plane.ts";
+import type { VpcResourceControllerOptions } from "./controllers/vpc-rc/controller.ts";
 import { serveSimEc2, type Ec2Model, type SimEc2Server } from "./sim-ec2/index.ts";
 import { serveKube, writeKubeconfig, type ServedKube } from "./sim-kube/serve.ts";
 
@@ -32,7 +33,10 @@ export async function startEc2Api(opts: { model: Ec2Model; host: string; control
 /** The cluster name the local deployment's nodes are configured with (CLUSTER_NAME). */
 export const LOCAL_CLUSTER_NAME = "local";
 
-export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger; ec2Endpoint?: string }): Promise<KubeApi> {
+/** Tests only: hooks of the simulated VPC resource controller (a shorter cooldown floor, a slow annotation). */
+export type VpcResourceHooks = Pick<VpcResourceControllerOptions, "minCooldownMs" | "annotationDelayMs">;
+
+export async function startKubeApi(opts: { host: string; kubeconfig: string; log: pino.Logger; ec2Endpoint?: string; vpcResourceHooks?: VpcResourceHooks }): Promise<KubeApi> {
   const served = serveKube({ hostname: opts.host, port: 0 });
   await writeKubeconfig(opts.kubeconfig, served.url);
   // The VPC resource controller's EC2 client (dummy credentials: the simulated EC2 checks none).
@@ -41,7 +45,7 @@ export async function startKubeApi(opts: { host: string; kubeconfig: string; log
     : undefined;
   const controlPlane = startControlPlane(served.store, {
     log: opts.log.child({ component: "controllers" }),
-    ...(ec2 ? { vpcResources: { ec2, clusterName: LOCAL_CLUSTER_NAME } } : {}),
+    ...(ec2 ? { vpcResources: { ec2, clusterName: LOCAL_CLUSTER_NAME, ...opts.vpcResourceHooks } } : {}),
   });
   return {
     url: served.url,

@@ -44,8 +44,8 @@ afterEach(async () => {
   await ec2w.close();
 });
 
-function startRc(): VpcResourceController {
-  const rc = new VpcResourceController(kube.cluster, { ec2: ec2w.ec2, clusterName: "sim", now: () => clock.t });
+function startRc(hooks: Pick<ConstructorParameters<typeof VpcResourceController>[1], "minCooldownMs" | "annotationDelayMs"> = {}): VpcResourceController {
+  const rc = new VpcResourceController(kube.cluster, { ec2: ec2w.ec2, clusterName: "sim", now: () => clock.t, ...hooks });
   rcs.push(rc);
   rc.start();
   return rc;
@@ -142,6 +142,26 @@ describe("managed node", () => {
     expect(annotation("db-4")![0]!.vlanId).toBe(1);
     expect(annotation("db-4")![0]!.eniId).not.toBe(first.eniId);
   });
+
+  test("test hooks: a lower cooldown floor; a delayed pod is annotated only once its delay has passed", async () => {
+    kube.cluster.create(CONFIGMAPS, "kube-system", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "amazon-vpc-cni" }, data: { "branch-eni-cooldown": "1" } });
+    const rc = startRc({ minCooldownMs: 1000, annotationDelayMs: (p) => (p.metadata.name === "late" ? 5_000 : 0) });
+    expect(rc.cooldownMs()).toBe(1000);
+    addManagedNode("node-a", ec2w.instance);
+    await until("trunk", () => rc.trunks.has("node-a"));
+    kube.cluster.create(PODS, "default", pod("late"));
+    kube.cluster.create(PODS, "default", pod("db-1"));
+    await until("db-1 annotated", () => annotation("db-1") !== undefined);
+    await advance(rc, 4_000);
+    expect(annotation("late")).toBeUndefined();
+    await advance(rc, 1_000);
+    expect(annotation("late")?.[0]?.vlanId).toBe(2);
+    const first = annotation("db-1")![0]!;
+    deletePod("db-1");
+    await until("pod gone", () => getPod("db-1") === undefined);
+    await advance(rc, 1_000);
+    expect((await sdkError(eni(first.eniId))).name).toBe("InvalidNetworkInterfaceID.NotFound");
+  }, 20_000);
 
   test("capacity: ENIs cooling down count; the pod past the limit waits for one to be deleted", async () => {
     const rc = startRc();

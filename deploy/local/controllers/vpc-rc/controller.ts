@@ -35,6 +35,10 @@ export interface VpcResourceControllerOptions {
   log?: ControllerLog;
   /** The clock for cooldowns (tests move it); timers still run in real time. */
   now?: () => number;
+  /** Tests only: the floor of `branch-eni-cooldown` (default MIN_COOLDOWN_MS, upstream's). */
+  minCooldownMs?: number;
+  /** Tests only: how long after first seeing a pod its branch ENI waits (a slow controller; 0: none). */
+  annotationDelayMs?: (pod: KubeObject) => number;
 }
 
 export class VpcResourceController {
@@ -49,6 +53,10 @@ export class VpcResourceController {
   readonly #nodeGoneAt = new Map<string, number>();
   /** Pods waiting for capacity: retried at this time. */
   readonly #requeueAt = new Map<string, number>();
+  readonly #minCooldownMs: number;
+  readonly #annotationDelayMs: ((pod: KubeObject) => number) | undefined;
+  /** annotationDelayMs: when each delayed pod was first seen. */
+  readonly #firstSeen = new Map<string, number>();
   #running: Promise<void> | undefined;
   #dirty = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -61,6 +69,8 @@ export class VpcResourceController {
     this.#events = new EventRecorder(cluster, "vpc-resource-controller");
     this.#log = options.log ?? SILENT_LOG;
     this.#now = options.now ?? (() => Date.now());
+    this.#minCooldownMs = options.minCooldownMs ?? MIN_COOLDOWN_MS;
+    this.#annotationDelayMs = options.annotationDelayMs;
   }
 
   start(): void {
@@ -93,7 +103,7 @@ export class VpcResourceController {
     const raw = (cm?.data as Record<string, string> | undefined)?.["branch-eni-cooldown"];
     const seconds = raw !== undefined && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : undefined;
     if (seconds === undefined) return DEFAULT_COOLDOWN_MS;
-    return Math.max(MIN_COOLDOWN_MS, seconds * 1000);
+    return Math.max(this.#minCooldownMs, seconds * 1000);
   }
 
   async #loop(): Promise<void> {
@@ -165,6 +175,15 @@ export class VpcResourceController {
           continue;
         }
         this.#requeueAt.delete(key);
+        const delay = this.#annotationDelayMs?.(pod) ?? 0;
+        if (delay > 0) {
+          const seen = this.#firstSeen.get(key) ?? now;
+          this.#firstSeen.set(key, seen);
+          if (now < seen + delay) {
+            wakes.push(seen + delay);
+            continue;
+          }
+        }
         const outcome = await createAndAnnotate({ cluster: this.#cluster, ec2: this.#ec2, events: this.#events, log: this.#log }, trunk, pod);
         if (outcome === "at-capacity") {
           this.#requeueAt.set(key, now + cooldown);
@@ -178,6 +197,7 @@ export class VpcResourceController {
       if (due !== undefined) wakes.push(due);
     }
     for (const key of [...this.#requeueAt.keys()]) if (!pods.some((p) => p.metadata.uid === key)) this.#requeueAt.delete(key);
+    for (const key of [...this.#firstSeen.keys()]) if (!pods.some((p) => p.metadata.uid === key)) this.#firstSeen.delete(key);
     return wakes.length > 0 ? Math.min(...wakes) : undefined;
   }
 

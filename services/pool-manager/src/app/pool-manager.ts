@@ -298,6 +298,11 @@ export class PoolManager {
     });
   }
 
+  /** ENABLE_POD_ENI on a trunking instance type and no trunk ENI known yet. */
+  private needsTrunk(): boolean {
+    return this.settings.podEni && this.limits?.trunking === true && !this.model.poolState().enis.some((e) => e.trunk);
+  }
+
   /** Re-reads EC2 for the node's ENIs and fixes the model (upstream nodeIPPoolReconcile). */
   reconcile(force = false): Promise<void> {
     return this.serial(async () => {
@@ -340,6 +345,9 @@ export class PoolManager {
     this.stopped = false;
     this.timers.push(setInterval(() => void this.refreshKube().then(() => this.cycle()).catch(() => undefined), 5_000));
     this.timers.push(setInterval(() => void this.reconcile().catch((e) => this.log("reconcile failed", { err: String(e) })), 60_000));
+    // Upstream's reconcile runs every 5 s and skips its 60 s throttle while pod ENIs are on and no
+    // trunk is known (needsTrunkEni): the trunk the resource controller attaches is found in seconds.
+    this.timers.push(setInterval(() => void (this.needsTrunk() ? this.reconcile(true).catch((e) => this.log("reconcile failed", { err: String(e) })) : undefined), 5_000));
     this.timers.push(setInterval(() => void this.vpcCidrRefresh?.run(), this.opts.vpcCidrRefreshMs ?? VPC_CIDR_REFRESH_MS));
     const leak = () => void this.cleanLeakedEnis().catch((e) => this.log("leaked-ENI clean-up failed", { err: String(e) }));
     const first = setTimeout(() => {
