@@ -6,11 +6,17 @@
 //
 // The router therefore routes every address of a branch ENI to the link of its trunk, with a
 // permanent neighbour entry for the branch's MAC: frames for a branch leave the router with
-// the branch's MAC as destination, so only the node's branch stand-in takes them. The route
-// also makes the trunk link the reverse path of the branch's addresses, so the strict
-// rp_filter of ENI links accepts them there (and nowhere else).
+// the branch's MAC as destination, so only the node's branch stand-in takes them.
+//
+// A trunk link has no reverse-path filter (rp_filter=0), unlike other ENI links: the node's
+// `vlan.eth.<id>` has no IPv4 address of its own (as upstream wires it), so its ARP request
+// for the subnet gateway names the node's primary address as sender, which the router routes
+// to device 0's link; a strict reverse-path check drops that request and the branch pod never
+// reaches its gateway. Sources on a trunk link are not checked against the ENIs that own them
+// (docs/DESIGN-NOTES.md); its traffic is still judged by the groups of the branch (by MAC) or
+// the trunk.
 import { parseCidr } from "../../../shared/ip.ts";
-import { CommandError, ip, ipTolerant } from "./command.ts";
+import { CommandError, ip, ipTolerant, sysctlIn } from "./command.ts";
 import { linkLocalFromMac } from "./fabric.ts";
 import { assertLinkName } from "./names.ts";
 
@@ -39,6 +45,7 @@ function checked(b: BranchRoute): BranchRoute {
 /** Routes the branch's addresses to its trunk's link (replace: only there). */
 export async function routeBranch(routerNs: string, branch: BranchRoute): Promise<void> {
   const b = checked(branch);
+  await sysctlIn(routerNs, { [`net.ipv4.conf.${b.trunkLink}.rp_filter`]: 0 });
   for (const cidr of b.cidrs) {
     const c = parseCidr(cidr, false)!;
     const host = cidr.slice(0, cidr.indexOf("/"));
