@@ -27,13 +27,6 @@ export function resolveGroup(group: number | string | undefined, groupFile = "/e
   throw new Error(`AWS_VPC_CNI_SOCKET_GROUP: no group named ${group} in ${groupFile}`);
 }
 
-/**
- * TEMPORARY, local deployment only: set by deploy/local/pod-eni-override/on.ts (never by a variable,
- * so no user reaches it) to run a node with security groups for pods while ENABLE_POD_ENI=true is
- * still refused at start-up. Removed together with that refusal.
- */
-export const localPodEniOverride = { on: false };
-
 export function bootstrap(service: ServiceName, processEnv: Record<string, string | undefined> = process.env): Bootstrapped {
   // In the DaemonSet, settings are written once on the aws-node container (config/pod-settings.ts).
   let env: Record<string, string | undefined>;
@@ -44,7 +37,6 @@ export function bootstrap(service: ServiceName, processEnv: Record<string, strin
     process.exit(1);
   }
   const { config, warnings } = loadConfigOrExit(env);
-  if (localPodEniOverride.on) config.eni.podEni = true;
   const log = createLogger(config, { service, kind: "service" });
   for (const w of warnings) log.warn(w);
   let socketGid: number | undefined;

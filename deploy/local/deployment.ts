@@ -106,9 +106,9 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
     if (opts.podEni && !opts.cloudOnly) {
       await applySgpCrd(new ClusterApi(cloud.faults.kube.store));
       const vlan = await kernelHasVlan(stack.nodes[0]!.netns);
-      if (mode === "daemonset") throw new Error("--pod-eni in daemonset mode: not until ENABLE_POD_ENI=true is accepted at start-up (the processes mode runs the local override)");
+      if (mode === "daemonset") throw new Error("--pod-eni: processes mode only (the aws-node image's net-config makes 802.1Q links; daemonset mode with pod ENIs has not been run here)");
       log.info({ podEni: opts.podEni, vlanLinks: vlan ? "802.1Q" : "macvlan stand-in (this kernel has no 802.1Q: branch frames leave the trunk untagged, the branch ENI's MAC identifies the VLAN)" }, "security groups for pods");
-      sources = await podEniEntries(stack.dir, vlan);
+      sources = podEniEntries(vlan);
     }
     if (mode === "processes" && !opts.cloudOnly) {
       const shim = await buildShim(cloud.stack.dir);

@@ -75,7 +75,7 @@ function parse(argv: string[]) {
   if (podEni !== undefined && !POD_ENI_MODES.includes(podEni)) fail("LOCAL_BAD_ARGS", `--pod-eni: expected strict or standard, got ${JSON.stringify(podEni)}`);
   if (podEni !== undefined && parsed.values["cloud-only"]) fail("LOCAL_BAD_ARGS", "--pod-eni: branch-ENI pods are wired by the nodes' services, not with --cloud-only");
   if (podEni !== undefined && ipv6) fail("LOCAL_BAD_ARGS", "--pod-eni: IPv4 nodes only in the local deployment");
-  if (podEni !== undefined && mode === "daemonset") fail("LOCAL_BAD_ARGS", "--pod-eni: processes mode only while ENABLE_POD_ENI=true is refused at start-up (the image has no local override)");
+  if (podEni !== undefined && mode === "daemonset") fail("LOCAL_BAD_ARGS", "--pod-eni: processes mode only (the aws-node image's net-config makes 802.1Q links; daemonset mode with pod ENIs has not been run here)");
   if (command === "down" && (nodes !== undefined || instanceType !== undefined || parsed.values.env || parsed.values["cloud-only"] || parsed.values.mode !== undefined || ipv6 || v6Egress || networkPolicy !== undefined || podEni !== undefined)) {
     fail("LOCAL_BAD_ARGS", "down takes only --dir");
   }

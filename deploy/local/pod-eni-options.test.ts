@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { nodeSettings } from "./deployment.ts";
 import { REPO_ROOT } from "./node-services.ts";
 
-test("--pod-eni sets the enforcing mode on every node; the operator's --env still wins; absent, nothing", () => {
-  expect(nodeSettings({ podEni: "standard" })).toEqual({ POD_SECURITY_GROUP_ENFORCING_MODE: "standard" });
-  expect(nodeSettings({ podEni: "strict", env: { POD_SECURITY_GROUP_ENFORCING_MODE: "standard" } })).toEqual({ POD_SECURITY_GROUP_ENFORCING_MODE: "standard" });
+test("--pod-eni turns pod ENIs on and sets the enforcing mode on every node; the operator's --env still wins; absent, nothing", () => {
+  expect(nodeSettings({ podEni: "standard" })).toEqual({ ENABLE_POD_ENI: "true", POD_SECURITY_GROUP_ENFORCING_MODE: "standard" });
+  expect(nodeSettings({ podEni: "strict", env: { POD_SECURITY_GROUP_ENFORCING_MODE: "standard" } })).toEqual({ ENABLE_POD_ENI: "true", POD_SECURITY_GROUP_ENFORCING_MODE: "standard" });
   expect(nodeSettings({})).toEqual({});
 });
 

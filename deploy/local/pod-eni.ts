@@ -1,6 +1,6 @@
 /**
  * `up --pod-eni strict|standard`: the local deployment's nodes run security groups for pods.
- * Every node gets POD_SECURITY_GROUP_ENFORCING_MODE (and pod ENIs on, see POD_ENI_OVERRIDE),
+ * Every node gets ENABLE_POD_ENI=true and POD_SECURITY_GROUP_ENFORCING_MODE,
  * the SecurityGroupPolicy CRD is applied, and the simulated VPC resource controller (always
  * running with the API) does the rest once a node's CNINode has SecurityGroupsForPods.
  * A kernel built without 802.1Q links cannot make `vlan.eth.<id>`: there net-config runs with
@@ -14,38 +14,23 @@ import type { KubeObject } from "./sim-kube/validate.ts";
 import { runCommand } from "./vpc/command.ts";
 import { assertNetnsName } from "./vpc/names.ts";
 import { REPO_ROOT, type LocalService } from "./node-services.ts";
-import { bundledPodEniEntries, type PodEniEntry } from "./pod-eni-override/build.ts";
 
 export type PodEniMode = "strict" | "standard";
 export const POD_ENI_MODES: readonly PodEniMode[] = ["strict", "standard"];
 
 export const SGP_CRD_FILE = join(REPO_ROOT, "deploy/k8s/securitygrouppolicy-crd.yaml");
 
-/**
- * TEMPORARY: ENABLE_POD_ENI=true is still refused at start-up (shared/config/variables/aws.ts),
- * so processes-mode nodes start pool-manager, addr-broker and net-config from the entries of
- * pod-eni-override/, which turn pod ENIs on in the typed configuration. Goes with the refusal.
- */
-export const POD_ENI_OVERRIDE = true;
-
 /** What `up --pod-eni MODE` sets on every node, under the operator's --env. */
 export function podEniNodeEnv(mode: PodEniMode): Record<string, string> {
-  return { POD_SECURITY_GROUP_ENFORCING_MODE: mode, ...(POD_ENI_OVERRIDE ? {} : { ENABLE_POD_ENI: "true" }) };
+  return { ENABLE_POD_ENI: "true", POD_SECURITY_GROUP_ENFORCING_MODE: mode };
 }
 
 /**
- * The bundle each service runs instead of its ordinary one on a pod-ENI node (argv after bun):
- * the override entries (pod-eni-override/) while the refusal stands, net-config's with its
- * VLAN stand-in when the kernel has no 802.1Q. Built into DIR/pod-eni-services once.
+ * What a pod-ENI node runs instead of the ordinary entries (argv after bun): on a kernel
+ * without 802.1Q, net-config with its VLAN stand-in; otherwise nothing changes.
  */
-export async function podEniEntries(dir: string, vlan: boolean): Promise<Partial<Record<LocalService, string[]>>> {
-  const out = await bundledPodEniEntries(join(dir, "pod-eni-services"));
-  const entry = (e: PodEniEntry) => [join(out, `${e}.js`)];
-  return {
-    "net-config": entry(vlan ? "net-config" : "net-config-standin"),
-    "pool-manager": entry("pool-manager"),
-    "addr-broker": entry("addr-broker"),
-  };
+export function podEniEntries(vlan: boolean): Partial<Record<LocalService, string[]>> {
+  return vlan ? {} : { "net-config": [join(REPO_ROOT, "services/net-config/test-support/main-vlan-standin.ts")] };
 }
 
 /** Whether this kernel makes 802.1Q links: tried on a veth pair in the node's namespace (some kernels lack dummy links too), then removed. */

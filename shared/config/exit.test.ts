@@ -48,9 +48,12 @@ test("a valid configuration starts, warnings go to stderr", async () => {
   expect(stderr).toContain('configuration warning: AWS_EXTERNAL_SERVICE_CIDRS: skipped "nope"');
 });
 
-test("ENABLE_POD_ENI=true stops start-up: security groups for pods would be advertised and not honoured", async () => {
-  const { stdout, stderr, code } = await run({ ENABLE_POD_ENI: "true" });
-  expect(code).toBe(1);
-  expect(stderr).toContain("invalid configuration: ENABLE_POD_ENI=true: false: security groups for pods (branch ENIs) are not implemented yet");
-  expect(stdout).not.toContain("started");
+test("ENABLE_POD_ENI: true starts (security groups for pods); a value that is not a boolean stops start-up naming it", async () => {
+  const on = await run({ ENABLE_POD_ENI: "true" });
+  expect(on.code).toBe(0);
+  expect(on.stdout).toContain("started");
+  const bad = await run({ ENABLE_POD_ENI: "yes" });
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain("invalid configuration: ENABLE_POD_ENI=yes");
+  expect(bad.stdout).not.toContain("started");
 });

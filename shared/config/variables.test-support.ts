@@ -169,7 +169,7 @@ export const TABLE: Record<EnvName, Row> = {
     invalid: ["ftp://host", "https://user:pw@host", "http://"],
   },
   // refused until security groups for pods are implemented (true would be a silent bypass)
-  ENABLE_POD_ENI: { get: (c) => c.eni.podEni, default: false, valid: [["false", false], ["FALSE", false]], invalid: ["true", "True", ...BOOL_INVALID] },
+  ENABLE_POD_ENI: boolRow((c) => c.eni.podEni, false),
   POD_SECURITY_GROUP_ENFORCING_MODE: {
     get: (c) => c.eni.podSecurityGroupEnforcingMode,
     default: "strict",

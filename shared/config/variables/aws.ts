@@ -31,20 +31,10 @@ export const AWS_VARIABLES = {
     }),
     { about: "The cluster's name, tagged on the ENIs this CNI creates.", sets: "eni.clusterName" },
   ),
-  // Security groups for pods is not implemented: the CNI side (branch-ENI pods wired on the
-  // trunk's VLANs) is missing, so advertising the feature to the VPC resource controller would
-  // give matching pods ordinary addresses with the node's security groups, silently bypassing
-  // their SecurityGroupPolicy. Until it is built, `true` is refused at start-up.
-  ENABLE_POD_ENI: variable(
-    envField<boolean>({
-      accepted: "false: security groups for pods (branch ENIs) are not implemented yet, so true is refused rather than advertised and silently bypassed",
-      default: false,
-      defaultText: "false",
-      differs: "true is refused at start-up until security groups for pods are implemented (upstream attaches a trunk ENI)",
-      parse: (v) => (v.toLowerCase() === "false" ? false : INVALID),
-    }),
-    { about: "Security groups for pods: attach a trunk ENI so pods can get branch ENIs. Not implemented: only false is accepted.", sets: "eni.podEni" },
-  ),
+  ENABLE_POD_ENI: variable(boolField(false), {
+    about: "Security groups for pods: keep an ENI slot for the trunk and advertise SecurityGroupsForPods on the node's CNINode, so the VPC resource controller attaches a trunk ENI and gives pods selected by a SecurityGroupPolicy branch ENIs, which the CNI wires on the trunk's VLANs.",
+    sets: "eni.podEni",
+  }),
   POD_SECURITY_GROUP_ENFORCING_MODE: variable(
     enumField(["strict", "standard"], "strict", { differs: "an unknown mode is rejected (upstream uses strict)" }),
     {

@@ -1,3 +1,0 @@
-// addr-broker with pod ENIs on (on.ts, imported first: it runs before the service's main).
-import "./on.ts";
-import "../../../services/addr-broker/main.ts";
