@@ -86,11 +86,13 @@ gate.describe("NetworkPolicy conformance, standard mode, 2 nodes (root)", () => 
     await s.deleteAll();
   }, T);
 
-  gate.test("named ports: ingress by the target's port name, egress with no `to`", async () => {
+  gate.test("named ports: ingress by the target's port name, egress with no `to` and to an ipBlock", async () => {
+    const cidr = coveringCidr([...s.pods.values()].map((p) => p.ip));
     await s.applyPolicies(
       "named ports",
       np("x", "named-in", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: "UDP", port: "serve-80-udp" }, { protocol: "TCP", port: "serve-81-tcp" }] }] }),
       np("y", "named-out", { podSelector: pod("b"), policyTypes: ["Egress"], egress: [{ ports: [{ protocol: "TCP", port: "serve-80-tcp" }] }] }),
+      np("z", "named-out-block", { podSelector: pod("c"), policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr } }], ports: [{ protocol: "UDP", port: "serve-81-udp" }] }] }),
     );
     await s.deleteAll();
   }, T);
@@ -131,7 +133,7 @@ gate.describe("NetworkPolicy conformance, standard mode, 2 nodes (root)", () => 
         np("x", "from-y-d", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: ns("y") }, { podSelector: pod("d") }] }] }),
         np("z", "to-d", { podSelector: pod("a"), policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: {}, podSelector: pod("d") }] }] }),
       );
-      await s.addPod("x", "d", 1);
+      await s.addPods(["x", "d", 1]);
     } finally {
       await s.removePod("x", "d");
     }
@@ -161,11 +163,9 @@ gate.describe("NetworkPolicy conformance, strict mode, 1 node (root)", () => {
   gate.test("a pod created in a namespace whose policy selects it follows the policy; one no policy selects stays cut off", async () => {
     try {
       await s.applyPolicies("strict, y open both ways", np("y", "open", { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{}], egress: [{}] }));
-      await s.addPod("y", "c", 0);
-      await s.addPod("x", "c", 0);
+      await s.addPods(["y", "c", 0], ["x", "c", 0]);
     } finally {
-      await s.removePod("y", "c");
-      await s.removePod("x", "c");
+      await Promise.all([s.removePod("y", "c"), s.removePod("x", "c")]);
     }
     await s.deleteAll("strict, deleted");
   }, 90_000);

@@ -127,7 +127,8 @@ export class Helper {
 /** Waits for the named pods to have an address and a running container; starts each one's helper. */
 export async function startPods(stack: Stack, specs: Array<ReturnType<typeof podObject>>, timeoutMs = 90_000): Promise<LivePod[]> {
   for (const s of specs) if (!NAME.test(s.metadata.name) || !NAME.test(s.metadata.namespace)) throw new Error(`pod name: not a DNS label: ${s.metadata.namespace}/${s.metadata.name}`);
-  await Promise.all(specs.map((s) => apply(stack, s)));
+  const applied = await kubectl(stack, ["apply", "-f", "-"], specs.map((o) => JSON.stringify(o)).join("\n"));
+  if (applied.exitCode !== 0) throw new Error(`kubectl apply (pods): ${applied.stderr}`);
   const podman = new Podman(kubeletFiles(stack.dir).containersConf, resolve(stack.dir, "kubelet"));
   const want = new Set(specs.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
   const listed = await eventually("the pods have addresses", timeoutMs, async () => {
