@@ -45,7 +45,12 @@ export function conformanceSuite(opts: SuiteOptions) {
 
   const stack = () => dep!.stack;
 
-  beforeAll(async () => {
+  let starting: Promise<void> | undefined;
+  /** Starts the deployment and the pods, once; another suite may call it early to overlap start-ups. */
+  const prepare = () => (starting ??= start());
+  beforeAll(() => prepare(), 150_000);
+
+  async function start(): Promise<void> {
     const t0 = performance.now();
     dep = await startDeployment({ dir, nodes: opts.nodes, networkPolicy: opts.mode });
     const t1 = performance.now();
@@ -54,9 +59,10 @@ export function conformanceSuite(opts: SuiteOptions) {
     const specs = (opts.namespaces ?? NAMESPACES).flatMap((ns, i) => (opts.podNames ?? POD_NAMES).map((name, j) => podObject(ns, name, stack().nodes[(i * 3 + j) % opts.nodes]!.name)));
     for (const p of await startPods(stack(), specs)) pods.set(p.key, p);
     console.log(`npconf ${opts.tag}: deployment up in ${Math.round(t1 - t0)} ms, ${specs.length} pods running with their helpers in ${Math.round(performance.now() - t1)} ms`);
-  }, 150_000);
+  }
 
   afterAll(async () => {
+    await starting?.catch(() => undefined);
     const t0 = performance.now();
     for (const t of timings) console.log(`npconf ${opts.tag}: ${t.step}: ${t.ms} ms${t.rounds ? ` from the change to the matrix agreeing (${t.rounds} probe rounds)` : ""}`);
     const helpers = [...pods.values(), ...removed].map((p) => p.helper);
@@ -170,7 +176,7 @@ export function conformanceSuite(opts: SuiteOptions) {
     if (r.exitCode !== 0) throw new Error(`kubectl delete pod ${p.key}: ${r.stderr}`);
   }
 
-  return { stack, pods, policies, probeAll, expected, converge, applyPolicies, deleteAll, addPods, removePod };
+  return { prepare, stack, pods, probeAll, converge, applyPolicies, deleteAll, addPods, removePod };
 }
 
 export type ConformanceSuite = ReturnType<typeof conformanceSuite>;
