@@ -84,6 +84,8 @@ gate.describe("NetworkPolicy conformance, standard mode, 2 nodes (root)", () => 
       np("x", "ipblock-in", { podSelector: pod("a"), policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr, except: [ip("y/b"), ip("z/c")] } }] }] }),
       // one peer's except does not cancel another peer's allow (upstream's longest-prefix match would deny z/b → y/a)
       np("z", "ipblock-out", { podSelector: pod("b"), policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr, except: [ip("y/a"), ip("x/c")] } }, { ipBlock: { cidr: ip("y/a") } }] }] }),
+      // nor one rule's except another rule's ports-only allow (upstream's DNS failure with such a pair)
+      np("z", "except-and-ports", { podSelector: pod("a"), policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [cidr] } }] }, { ports: [{ protocol: "UDP", port: 81 }] }] }),
     );
     await s.deleteAll();
   }, T);

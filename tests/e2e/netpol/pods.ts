@@ -116,16 +116,24 @@ export class Helper {
     });
   }
 
-  async stop(): Promise<void> {
-    this.proc.stdin.end();
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 2_000);
-    await this.proc.exited;
-    clearTimeout(timer);
+  private stopping?: Promise<void>;
+
+  /** Closes its stdin (it exits), SIGKILL after 2 s; once, however often called. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.proc.stdin.end();
+      const timer = setTimeout(() => this.proc.kill("SIGKILL"), 2_000);
+      await this.proc.exited;
+      clearTimeout(timer);
+    })());
   }
 }
 
-/** Waits for the named pods to have an address and a running container; starts each one's helper. */
-export async function startPods(stack: Stack, specs: Array<ReturnType<typeof podObject>>, timeoutMs = 90_000): Promise<LivePod[]> {
+/**
+ * Waits for the named pods to have an address and a running container; starts each one's
+ * helper, adding it to `helpers` at once (so it is stopped even when another pod fails).
+ */
+export async function startPods(stack: Stack, specs: Array<ReturnType<typeof podObject>>, helpers: Helper[], timeoutMs = 90_000): Promise<LivePod[]> {
   for (const s of specs) if (!NAME.test(s.metadata.name) || !NAME.test(s.metadata.namespace)) throw new Error(`pod name: not a DNS label: ${s.metadata.namespace}/${s.metadata.name}`);
   const applied = await kubectl(stack, ["apply", "-f", "-"], specs.map((o) => JSON.stringify(o)).join("\n"));
   if (applied.exitCode !== 0) throw new Error(`kubectl apply (pods): ${applied.stderr}`);
@@ -149,6 +157,7 @@ export async function startPods(stack: Stack, specs: Array<ReturnType<typeof pod
         return r.exitCode === 0 && n > 0 ? n : undefined;
       });
       const helper = Helper.start(pid);
+      helpers.push(helper);
       await helper.whenReady(20_000);
       const container = spec.get(key)!.spec.containers[0]!;
       return { key, namespace: p.metadata.namespace, name: p.metadata.name, labels: p.metadata.labels ?? {}, ip: p.status!.podIP!, pid, helper, ports: container.ports };

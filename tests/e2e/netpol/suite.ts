@@ -13,7 +13,7 @@ import { writeStack } from "../../../deploy/local/stack.ts";
 import { leftovers } from "../../local/up-process.ts";
 import { apply, kubectl } from "../kubelet/kube.ts";
 import type { NetworkPolicy, Probe } from "./model.ts";
-import { applyNamespaces, NAMESPACES, podObject, POD_NAMES, SERVED, startPods, type LivePod } from "./pods.ts";
+import { applyNamespaces, Helper, NAMESPACES, podObject, POD_NAMES, SERVED, startPods, type LivePod } from "./pods.ts";
 import { allProbes, differences, expectedMatrix, grid, probeKey, sameMatrix, type Matrix } from "./truth-table.ts";
 
 /** Each probe's timeout in a change's first rounds: a denied probe costs this long, so one matrix round about this long. */
@@ -39,8 +39,8 @@ export function conformanceSuite(opts: SuiteOptions) {
   let dep: RunningDeployment | undefined;
   const pods = new Map<string, LivePod>();
   const policies = new Map<string, NetworkPolicy>();
-  /** Pods deleted during the run, their helpers checked for at the end too. */
-  const removed: LivePod[] = [];
+  /** Every helper started, stopped and checked for at the end (also those of pods deleted during the run). */
+  const helpers: Helper[] = [];
   const timings: Array<{ step: string; ms: number; rounds: number }> = [];
 
   const stack = () => dep!.stack;
@@ -48,7 +48,8 @@ export function conformanceSuite(opts: SuiteOptions) {
   let starting: Promise<void> | undefined;
   /** Starts the deployment and the pods, once; another suite may call it early to overlap start-ups. */
   const prepare = () => (starting ??= start());
-  beforeAll(() => prepare(), 150_000);
+  // generous: two deployments starting at once took 99 s + 36 s on this 2-core machine at load 57
+  beforeAll(() => prepare(), 240_000);
 
   async function start(): Promise<void> {
     const t0 = performance.now();
@@ -57,7 +58,7 @@ export function conformanceSuite(opts: SuiteOptions) {
     await writeStack(dir, dep.stack);
     await applyNamespaces(stack());
     const specs = (opts.namespaces ?? NAMESPACES).flatMap((ns, i) => (opts.podNames ?? POD_NAMES).map((name, j) => podObject(ns, name, stack().nodes[(i * 3 + j) % opts.nodes]!.name)));
-    for (const p of await startPods(stack(), specs)) pods.set(p.key, p);
+    for (const p of await startPods(stack(), specs, helpers)) pods.set(p.key, p);
     console.log(`npconf ${opts.tag}: deployment up in ${Math.round(t1 - t0)} ms, ${specs.length} pods running with their helpers in ${Math.round(performance.now() - t1)} ms`);
   }
 
@@ -65,7 +66,6 @@ export function conformanceSuite(opts: SuiteOptions) {
     await starting?.catch(() => undefined);
     const t0 = performance.now();
     for (const t of timings) console.log(`npconf ${opts.tag}: ${t.step}: ${t.ms} ms${t.rounds ? ` from the change to the matrix agreeing (${t.rounds} probe rounds)` : ""}`);
-    const helpers = [...pods.values(), ...removed].map((p) => p.helper);
     await Promise.all(helpers.map((h) => h.stop()));
     // the kubelets tear their pods down (CNI DEL included) as the deployment stops
     await dep?.stop();
@@ -158,7 +158,7 @@ export function conformanceSuite(opts: SuiteOptions) {
   /** Adds pods (after policies are in force) and waits until the matrix including them agrees. */
   async function addPods(...added: Array<[namespace: string, name: string, nodeIndex: number]>): Promise<number> {
     const t0 = performance.now();
-    const live = await startPods(stack(), added.map(([ns, name, i]) => podObject(ns, name, stack().nodes[i % opts.nodes]!.name)));
+    const live = await startPods(stack(), added.map(([ns, name, i]) => podObject(ns, name, stack().nodes[i % opts.nodes]!.name)), helpers);
     for (const p of live) pods.set(p.key, p);
     const what = `pods ${live.map((p) => p.key).join(", ")} created after the policy`;
     const ms = await converge(what);
@@ -170,7 +170,6 @@ export function conformanceSuite(opts: SuiteOptions) {
     const p = pods.get(`${namespace}/${name}`);
     if (!p) return;
     pods.delete(p.key);
-    removed.push(p);
     await p.helper.stop();
     const r = await kubectl(stack(), ["delete", "pod", name, "-n", namespace, "--wait=true", "--timeout=60s"]);
     if (r.exitCode !== 0) throw new Error(`kubectl delete pod ${p.key}: ${r.stderr}`);
