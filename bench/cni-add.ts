@@ -21,8 +21,8 @@
  * strict every ADD and DEL also calls the node's policy agent (the cost of that call).
  *
  * --cooldown is IP_COOLDOWN_PERIOD in seconds: 1 by default so freed addresses come back between
- * batches; at 15 or more (upstream's default is 30) a DEL writes its release while net-config
- * unwires, and the batches wait for cooling addresses (the pool is capped by max pods).
+ * batches; at 30 (upstream's default) the batches wait for cooling addresses (the pool is
+ * capped by max pods). A DEL writes its release while net-config unwires at any cooldown.
  *
  * --keep-logs copies the node's service logs to DIR before the deployment is removed (to read
  * why an ADD failed); nothing else is kept.

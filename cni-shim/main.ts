@@ -54,10 +54,15 @@ function cniError(version: string, code: number, msg: string, details?: string):
   return JSON.stringify(details ? { cniVersion: version, code, msg, details } : { cniVersion: version, code, msg });
 }
 
-const stdin = await Bun.stdin.text();
 const env: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith("CNI_") || k === "PATH")) env[k] = v;
 const command = env.CNI_COMMAND ?? "";
+// The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
+// necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD); it
+// runs while stdin is read.
+const netns = env.CNI_NETNS;
+const netnsCheck = command === "ADD" && netns ? Bun.file(netns).exists() : undefined;
+const stdin = await Bun.stdin.text();
 
 let conf: { cniVersion?: unknown; name?: unknown; prevResult?: unknown; brokerSocket?: unknown; runDir?: unknown; pluginLogFile?: unknown; pluginLogLevel?: unknown } = {};
 let decodeError: string | undefined;
@@ -92,10 +97,7 @@ try {
 const runDir = where.runDir ? where.runDir.replace(/\/+$/, "") || "/" : where.brokerSocket ? where.brokerSocket.slice(0, where.brokerSocket.lastIndexOf("/")) || "/" : DEFAULT_RUN_DIR;
 const socket = where.brokerSocket ?? `${runDir}/addr-broker.sock`;
 
-// The runtime's mount namespace is this process's: whether CNI_NETNS exists is known here, not
-// necessarily in addr-broker's container. Bun.file needs no import (a stat, only for ADD).
-const netns = env.CNI_NETNS;
-const netnsExists = command === "ADD" && netns ? await Bun.file(netns).exists() : undefined;
+const netnsExists = netnsCheck ? await netnsCheck.catch(() => false) : undefined;
 
 /** DEL without addr-broker's help: torn down from prevResult through net-config and recorded; always success. */
 async function delFallback(why: string): Promise<never> {

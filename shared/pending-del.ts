@@ -5,10 +5,17 @@
  * per attachment in `<run dir>/pending-del/`, written to a temporary name and renamed; the
  * file name is a hash of the attachment's key, so a repeated DEL overwrites its own record.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import type * as NodeFs from "node:fs";
 import { isValidContainerId, isValidIfName } from "./naming.ts";
 
 export const PENDING_DEL_DIR = "pending-del";
+
+/**
+ * node:fs, loaded when first used. The shim bundles this file (its DEL fallback) and a
+ * static node:fs import is hoisted into every start of the shim: ~5–6 ms of CPU per exec
+ * measured on 2026-12-04 (bench/README.md, "the ADD path close to the floor").
+ */
+const fs = (): typeof NodeFs => process.getBuiltinModule("node:fs");
 
 export interface PendingDel {
   networkName: string;
@@ -45,11 +52,11 @@ function fileName(r: Pick<PendingDel, "networkName" | "containerId" | "ifName">)
 export function writePendingDel(runDir: string, r: PendingDel): string {
   if (!parsePendingDel(JSON.stringify(r))) throw new Error("pending DEL: invalid record");
   const dir = `${runDir.replace(/\/+$/, "")}/${PENDING_DEL_DIR}`;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs().mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = `${dir}/${fileName(r)}`;
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(r), { mode: 0o600 });
-  renameSync(tmp, path);
+  fs().writeFileSync(tmp, JSON.stringify(r), { mode: 0o600 });
+  fs().renameSync(tmp, path);
   return path;
 }
 
@@ -58,14 +65,14 @@ export function readPendingDels(runDir: string): Array<{ path: string; record: P
   const dir = `${runDir.replace(/\/+$/, "")}/${PENDING_DEL_DIR}`;
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = fs().readdirSync(dir);
   } catch {
     return [];
   }
   const out: Array<{ path: string; record: PendingDel }> = [];
   for (const name of names.filter((n) => /^[0-9a-f]{32}\.json$/.test(n))) {
     try {
-      const record = parsePendingDel(readFileSync(`${dir}/${name}`, "utf8"));
+      const record = parsePendingDel(fs().readFileSync(`${dir}/${name}`, "utf8"));
       if (record) out.push({ path: `${dir}/${name}`, record });
     } catch {
       // gone meanwhile, or unreadable: nothing to do
@@ -75,5 +82,5 @@ export function readPendingDels(runDir: string): Array<{ path: string; record: P
 }
 
 export function removePendingDel(path: string): void {
-  rmSync(path, { force: true });
+  fs().rmSync(path, { force: true });
 }

@@ -50,7 +50,7 @@ export const STAGES: Record<Command, Stage[]> = {
     ...COMMON_HEAD,
     { label: "net-config unwiring, round trip (from received)", of: (m) => diff(m.received, m.unwired) },
     { label: "  of which net-config's own work", of: (_m, _w, n) => n },
-    { label: "release + checkpoint write (from received; after the unwiring when the cooldown is short)", of: (m) => diff(m.received, m.durable) },
+    { label: "release + checkpoint write (from received; beside the unwiring)", of: (m) => diff(m.received, m.durable) },
     { label: "after both: plugin log", of: (m) => (m.durable === undefined || m.unwired === undefined ? undefined : diff(Math.max(m.durable, m.unwired), m.answered)) },
     ...COMMON_TAIL,
   ],

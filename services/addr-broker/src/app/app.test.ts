@@ -122,19 +122,26 @@ describe("addr-broker service", () => {
     expect(addrOf(await add(svc, "c2"))).toBe("10.0.1.2/32");
   });
 
-  test("DEL: with a cooldown at least the unwire's timeout the release is written while net-config unwires; a shorter one waits", async () => {
-    for (const [cooldownSeconds, writtenFirst] of [[30, true], [1, false]] as const) {
-      const { svc, net, store } = await setup({ cooldownSeconds });
-      expect((await add(svc, `slow${cooldownSeconds}`)).exitCode).toBe(0);
+  test("DEL: the release is written while net-config unwires; the address stays out until the unwire settles, then cools for the configured time", async () => {
+    for (const cooldownSeconds of [30, 1]) {
+      const { svc, net, store, clock } = await setup({ cooldownSeconds });
+      const id = `slow${cooldownSeconds}`;
+      expect(addrOf(await add(svc, id))).toBe("10.0.1.1/32");
       let open!: () => void;
-      net.unwireGate = new Promise<void>((r) => (open = r));
-      const deleting = del(svc, `slow${cooldownSeconds}`);
-      await Bun.sleep(100); // the unwire is pending at net-config
-      expect(JSON.parse(store.text ?? "").allocations).toHaveLength(writtenFirst ? 0 : 1);
+      net.unwireGate = new Promise<void>((r) => (open = r)); // the unwire waits at net-config
+      const deleting = del(svc, id);
+      await Bun.sleep(100);
+      const onDisk = JSON.parse(store.text ?? ""); // released, cooling at least the unwire call's timeout (also after a crash)
+      expect(onDisk.allocations).toHaveLength(0);
+      expect(onDisk.cooling.map((c: { ip: string; until: number; releasedAt: number }) => [c.ip, c.until - c.releasedAt >= Math.max(cooldownSeconds * 1000, 15_000)])).toEqual([["10.0.1.1", true]]);
+      clock.t += 2000; // a 1 s cooldown would be over; the unwire is not
+      expect(addrOf(await add(svc, `${id}-b`))).toBe("10.0.1.2/32");
       open();
       expect((await deleting).exitCode).toBe(0);
-      expect(JSON.parse(store.text ?? "").allocations).toHaveLength(0);
-      expect(net.pods.size).toBe(0);
+      expect([...net.pods.values()].map((p) => p.address)).toEqual(["10.0.1.2"]);
+      expect(addrOf(await add(svc, `${id}-c`))).toBe("10.0.1.3/32"); // settled: the configured cooldown runs from now
+      clock.t += cooldownSeconds * 1000 + 1;
+      expect(addrOf(await add(svc, `${id}-d`))).toBe("10.0.1.1/32");
     }
   });
 

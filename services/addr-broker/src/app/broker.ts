@@ -20,7 +20,7 @@ import type { CheckpointStore } from "../adapters/checkpoint-store.ts";
 import type { KernelScan } from "../adapters/kernel-scan.ts";
 import { CorruptCheckpoint, decodeCheckpoint, encodeCheckpoint } from "../core/checkpoint-format.ts";
 import type { Miss } from "../core/assign.ts";
-import { EMPTY_STATE, coolUndone, findAllocation, pruneCooling, touch, type Allocation, type BrokerState, type PodKey, type Reserved } from "../core/state.ts";
+import { EMPTY_STATE, coolUndone, findAllocation, pruneCooling, settleCooling, touch, type Allocation, type BrokerState, type PodKey, type Reserved } from "../core/state.ts";
 import { forgetReleasedDrains, usageReport } from "../core/usage.ts";
 import { withCardUsage } from "../core/multi-nic.ts";
 import type { Log, PoolManagerPort } from "../core/ports.ts";
@@ -142,6 +142,15 @@ export class Broker {
   updateAllocation(k: PodKey, fields: Partial<Pick<Allocation, "netns" | "hostVeth">>): Allocation | undefined {
     this.current = touch(this.current, k, fields);
     return findAllocation(this.current, k);
+  }
+
+  /**
+   * In memory only (the next write carries it): the address released at `releasedAt`, held
+   * cooling while its unwire was in flight, now cools for `cooldownMs` from this moment
+   * (no longer, when it is 0). Nothing changes when the entry is not that release's.
+   */
+  settleCooling(address: string, releasedAt: number, cooldownMs: number): void {
+    this.current = settleCooling(this.current, address, releasedAt, this.now(), cooldownMs);
   }
 
   /** Resolves once everything applied so far is on disk. */

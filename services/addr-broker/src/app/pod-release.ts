@@ -63,19 +63,23 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   if (req.args.podName) pod.podName = req.args.podName;
   const unwired = unwireQuietly(d, pod, req.netns, "del", req.callerPid).then(() => req.trace?.mark("unwired"));
   // The address may go to another pod only once this unwire has settled (done, failed or timed
-  // out): its rule and route deletions must not meet the next pod's. A cooldown at least as
-  // long as the call's timeout guarantees that by itself (the default, 30 s, does), so the
-  // release is written while net-config unwires; a shorter one waits for the unwire first.
-  if (broker.cooldownMs < d.netConfig.callTimeoutMs) await unwired;
-  const { released, durable } = await broker.serial(() => {
-    const r = release(broker.state, k, broker.now(), broker.cooldownMs);
-    return { released: r.released, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };
+  // out): its rule and route deletions must not meet the next pod's. So the release is written
+  // while net-config unwires with the address cooling for at least the call's timeout (the
+  // default cooldown, 30 s, is longer already); once the unwire has settled, a shorter
+  // configured cooldown takes over in memory (the next write carries it; a crash before
+  // leaves the longer one on disk, which only keeps the address out longer).
+  const hold = Math.max(broker.cooldownMs, d.netConfig.callTimeoutMs);
+  const { released, durable, releasedAt } = await broker.serial(() => {
+    const now = broker.now();
+    const r = release(broker.state, k, now, hold);
+    return { released: r.released, releasedAt: now, durable: r.released ? broker.apply(r.state) : broker.whenDurable() };
   });
   const written = durable.then(() => req.trace?.mark("durable"));
   await unwired;
   await written.catch((err) => {
     throw checkpointError(broker, err);
   });
+  if (released && hold > broker.cooldownMs) broker.settleCooling(released.address, releasedAt, broker.cooldownMs);
   if (released) {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
     clearAnnotation(d, req, released.address);

@@ -108,6 +108,20 @@ export function coolUndone(state: BrokerState, undone: BrokerState, now: number,
   return cooling.size === state.cooling.size && [...cooling].every(([k, c]) => state.cooling.get(k) === c) ? state : { ...state, cooling };
 }
 
+/**
+ * The cooling entry of `address` made by the release at `releasedAt`, shortened to end at
+ * `now + cooldownMs` (removed when that is 0); `state` itself when there is no such entry or
+ * it already ends sooner.
+ */
+export function settleCooling(state: BrokerState, address: string, releasedAt: number, now: number, cooldownMs: number): BrokerState {
+  const c = state.cooling.get(address);
+  if (!c || c.releasedAt !== releasedAt || c.until <= now + cooldownMs) return state;
+  const cooling = new Map(state.cooling);
+  if (cooldownMs > 0) cooling.set(address, { ...c, until: now + cooldownMs });
+  else cooling.delete(address);
+  return { ...state, cooling };
+}
+
 /** Drops a reservation (an address whose owner is unknown) into cooldown. */
 export function releaseReserved(state: BrokerState, address: string, now: number, cooldownMs: number): BrokerState {
   if (!state.reserved.has(address)) return state;
