@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { CniRuntime, type Conflist } from "../../deploy/local/cni-runtime.ts";
-import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { startDeployment, type NetworkPolicyMode, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import type { LocalService, NodeLayout, NodeServices } from "../../deploy/local/node-services.ts";
 import type { StackNode } from "../../deploy/local/stack.ts";
 
@@ -22,6 +22,8 @@ export interface BenchNodeOptions {
   kubelet?: boolean;
   /** An IPv6 deployment (`up --ipv6`): the node runs IPv6 mode, pods get addresses out of a /80. */
   ipv6?: boolean;
+  /** `up --network-policy`: every node's policy agent enforcing in this mode (and the policy controller enabled). */
+  networkPolicy?: NetworkPolicyMode;
 }
 
 export type CallCounters = Record<string, { ok: number; throttled: number; error: number }>;
@@ -39,7 +41,7 @@ export class BenchNode {
     const dir = mkdtempSync(join(tmpdir(), `bench-${opts.label}-`));
     try {
       // Without a kubelet unless asked: an idle kubelet's relists would be noise to the benches that exec the CNI chain themselves.
-      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true, ipv6: opts.ipv6 === true });
+      const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true, ipv6: opts.ipv6 === true, ...(opts.networkPolicy ? { networkPolicy: opts.networkPolicy } : {}) });
       const n = deployment.nodes[0]!;
       return new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
     } catch (err) {
