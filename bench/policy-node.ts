@@ -29,7 +29,7 @@ import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
 import { cpuSeconds } from "./lib/proc-cpu.ts";
 import { processMemory } from "./lib/proc-memory.ts";
-import { type ClusterPod, controllerEnabled, createNamespace, createPod, createPolicy, deleteEndpoint, endpointFor, fakeHostIp, kubeOf, listEndpoints, NS, patchIngress, putEndpoint, until } from "./lib/policy-cluster.ts";
+import { type ClusterPod, cleanupOnSignal, controllerEnabled, inBatches, progress, createNamespace, createPod, createPolicy, deleteEndpoint, endpointFor, fakeHostIp, kubeOf, listEndpoints, NS, patchIngress, putEndpoint, until } from "./lib/policy-cluster.ts";
 import { command, mib, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
 requireRoot("policy-node");
@@ -45,18 +45,26 @@ const sandboxes = new PodSandboxes();
 let node: BenchNode | undefined;
 let monitor: NftMonitor | undefined;
 const started = performance.now();
+const cleanup = async () => {
+  await monitor?.close();
+  await node?.stop().catch((err) => console.error(`stopping the deployment: ${(err as Error).message}`));
+  node = undefined;
+  sandboxes.cleanup();
+};
+cleanupOnSignal(cleanup);
 try {
   node = await BenchNode.start({ label: "policy-node", instanceType: "m5.4xlarge", env: { MINIMUM_IP_TARGET: String(PODS), WARM_IP_TARGET: "8", IP_COOLDOWN_PERIOD: "1" }, networkPolicy: "standard" });
   const n = node;
   const rest = kubeOf(n);
   const agentPid = n.services.pid("policy-agent");
   if (agentPid === undefined) throw new Error("no policy-agent process");
-  type Debug = { pods: Array<{ name: string; hostVeth: string; addresses: string[] }>; policyEndpoints: unknown[]; lastApply?: { at: number } };
+  type Debug = { pods: Array<{ name: string; hostVeth: string; addresses: string[] }>; policyEndpoints: unknown[]; lastApply?: { at: number; report?: { changedPods: string[] } } };
   const debug = () => n.get<Debug>("policy-agent", "/debug");
   /** Quiet: the agent holds `endpoints` PolicyEndpoints and applied nothing for 2 s. */
-  const settled = (endpoints: number) => until(`agent holds ${endpoints} PolicyEndpoints and is quiet`, 300_000, async () => {
+  const settled = (endpoints: number) => until(`agent holds ${endpoints} PolicyEndpoints and is quiet`, 600_000, async () => {
     const d = await debug();
-    return d.policyEndpoints.length === endpoints && Date.now() - (d.lastApply?.at ?? 0) > 2_000 ? d : undefined;
+    if (d.policyEndpoints.length !== endpoints) throw new Error(`the agent holds ${d.policyEndpoints.length}`);
+    return Date.now() - (d.lastApply?.at ?? 0) > 2_000 || d.lastApply?.report?.changedPods.length === 0 ? d : undefined;
   });
   const phases: Array<{ phase: string; uss: number; pss: number; rss: number; cpuIdle: number; cpuPhase: number }> = [];
   let cpuMark = cpuSeconds(agentPid);
@@ -71,7 +79,9 @@ try {
     cpuMark = after;
   };
   await n.waitFree(Math.min(PODS, 8));
+  progress("deployment up; idle sample");
   await sample("idle (no pod, no policy)");
+  progress(`wiring ${PODS} pods`);
 
   // ---- the node's pods, through the shim; their Pod objects; other nodes' pods ----
   await createNamespace(rest);
@@ -90,26 +100,32 @@ try {
     return { name, node: 0, ip: assigned.get(a.containerId)!, hostIP: n.node.primaryIp, veth: byName.get(name)?.hostVeth };
   });
   if (ours.some((p) => !p.ip || !p.veth)) throw new Error("a pod has no address or the agent does not know its veth");
-  for (const [k, p] of ours.entries()) await createPod(rest, p, k, n.node.name);
-  for (let o = 1; o <= OTHER_NODES; o++) {
-    for (let k = 0; k < PODS; k++) await createPod(rest, { name: `o${o}-${k}`, node: o, ip: `10.200.${o}.${k + 1}`, hostIP: fakeHostIp(o) }, k, `fake-${o}`);
-  }
+  progress("Pod objects");
+  await inBatches(ours, 16, (p, k) => createPod(rest, p, k, n.node.name));
+  const others = Array.from({ length: OTHER_NODES * PODS }, (_, i) => ({ o: 1 + Math.floor(i / PODS), k: i % PODS }));
+  await inBatches(others, 16, ({ o, k }) => createPod(rest, { name: `o${o}-${k}`, node: o, ip: `10.200.${o}.${k + 1}`, hostIP: fakeHostIp(o) }, k, `fake-${o}`));
   await sample(`${PODS} pods`);
+  progress(`${POLICIES} policies`);
 
   // ---- the policies: SHARE select this node's pods, the rest pods of other nodes ----
   const tPolicies = performance.now();
-  let other = 0;
-  for (let i = 0; i < POLICIES; i++) {
-    const mine = i < SHARE;
-    const [nodeIx, k] = mine ? [0, i % PODS] : [1 + (other % OTHER_NODES), Math.floor(other++ / OTHER_NODES) % PODS];
+  await inBatches(Array.from({ length: POLICIES }, (_, i) => i), 8, async (i) => {
+    const other = i - SHARE;
+    const [nodeIx, k] = i < SHARE ? [0, i % PODS] : [1 + (other % OTHER_NODES), Math.floor(other / OTHER_NODES) % PODS];
     await createPolicy(rest, `np-${i}`, nodeIx, k, i % 20, 8000 + (i % 50));
-  }
-  await until(`${POLICIES} PolicyEndpoints`, 300_000, async () => ((await listEndpoints(rest)).length >= POLICIES ? true : undefined));
+  });
+  await until(`${POLICIES} PolicyEndpoints`, 600_000, async () => {
+    const have = (await listEndpoints(rest)).length;
+    if (have < POLICIES) throw new Error(`${have} so far`);
+    return true;
+  });
+  progress("PolicyEndpoints written; waiting for the agent");
   await settled(SHARE);
   const populateMs = performance.now() - tPolicies;
   await sample(`${PODS} pods, ${POLICIES} policies (${SHARE} select the node's pods)`);
 
   // ---- 1. PolicyEndpoint → kernel, against the engine alone ----
+  progress("1. PolicyEndpoint changes");
   await controllerEnabled(rest, false);
   await Bun.sleep(1_000);
   monitor = new NftMonitor(n.netns);
@@ -168,6 +184,7 @@ try {
   await settled(SHARE);
 
   // ---- 2. NetworkPolicy → PolicyEndpoint → kernel ----
+  progress("2. NetworkPolicies");
   const peSeen = new Map<string, number>();
   const watch = await rest.watch(`/apis/networking.k8s.aws/v1alpha1/namespaces/${NS}/policyendpoints`, {}, (type, obj) => {
     const ref = (obj as PolicyEndpoint).spec?.policyRef?.name;
@@ -218,8 +235,6 @@ try {
   for (const p of phases) console.log(`  ${p.phase.padEnd(60)} USS ${mib(p.uss)}  PSS ${mib(p.pss)}  RSS ${mib(p.rss)}  CPU idle ${(p.cpuIdle * 100).toFixed(1)} %  CPU in the phase ${p.cpuPhase.toFixed(2)} s`);
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s) ${command("policy-node", argv)}`);
 } finally {
-  await monitor?.close();
-  await node?.stop().catch((err) => console.error(`stopping the deployment: ${(err as Error).message}`));
-  sandboxes.cleanup();
+  await cleanup();
 }
 process.exit(0);

@@ -79,9 +79,24 @@ export async function controllerEnabled(rest: KubeRest, on: boolean): Promise<vo
 export async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await fn().catch(() => undefined);
+    let last: unknown;
+    const v = await fn().catch((err) => void (last = err));
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${(last as Error).message})` : ""}`);
     await Bun.sleep(100);
   }
+}
+
+/** Runs `fn` over `items`, `width` at a time. */
+export async function inBatches<T>(items: T[], width: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map((item, j) => fn(item, i + j)));
+}
+
+const t0 = performance.now();
+/** A progress line on stderr (the figures go to stdout). */
+export const progress = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${msg}\n`);
+
+/** On SIGINT/SIGTERM, runs `cleanup` before exiting (a bench's finally would not run). */
+export function cleanupOnSignal(cleanup: () => Promise<void>): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 }
