@@ -117,7 +117,8 @@ export class PolicyAgent {
   /** A full list (the watch's list or resync): the stored PolicyEndpoints become exactly these. */
   replaceEndpoints(list: readonly PolicyEndpoint[]): void {
     this.endpoints.clear();
-    for (const pe of list) this.endpoints.set(podKey(pe.metadata), pe);
+    // as putEndpoint: only what concerns this node is kept (a relist otherwise held every node's endpoints)
+    for (const pe of list) if (this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps)) this.endpoints.set(podKey(pe.metadata), pe);
     void this.requestApply().catch(() => undefined);
   }
 
