@@ -22,7 +22,7 @@ export interface BenchNodeOptions {
   kubelet?: boolean;
   /** An IPv6 deployment (`up --ipv6`): the node runs IPv6 mode, pods get addresses out of a /80. */
   ipv6?: boolean;
-  /** `up --network-policy <mode>`: the policy agent enforces (--enable-network-policy=true, NETWORK_POLICY_ENFORCING_MODE); absent: off, as upstream. */
+  /** `up --network-policy <mode>`: every node's policy agent enforces in this mode (--enable-network-policy=true, NETWORK_POLICY_ENFORCING_MODE, the policy controller enabled); absent: off, as upstream. */
   networkPolicy?: NetworkPolicyMode;
 }
 

@@ -11,7 +11,7 @@ import { hostVethName } from "../../../../shared/naming.ts";
 import { canonicalIp } from "../../../../shared/ip.ts";
 import type { ApplyReport, PolicyEngine } from "../engine/engine.ts";
 import { LocalPods, podKey } from "../core/local-pods.ts";
-import { concernsNode, resolveNode, type LocalPod } from "../core/resolve.ts";
+import { concernsNode, resolveNode, resolvePod, type LocalPod } from "../core/resolve.ts";
 import type { PodBook } from "../adapters/pod-book.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
@@ -130,7 +130,8 @@ export class PolicyAgent {
     this.listed = true;
     this.kept = undefined;
     this.endpoints.clear();
-    for (const pe of list) this.endpoints.set(podKey(pe.metadata), pe);
+    // as putEndpoint: only what concerns this node is kept (a relist otherwise held every node's endpoints)
+    for (const pe of list) if (this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps)) this.endpoints.set(podKey(pe.metadata), pe);
     void this.requestApply().catch(() => undefined);
   }
 
@@ -227,7 +228,9 @@ export class PolicyAgent {
     } catch {
       return { success: false };
     }
-    const mine = this.desired().pods.find((p) => p.namespace === req.podNamespace && p.name === req.podName);
+    // this pod's state alone (resolving the whole node again would cost as much as the apply's own resolution)
+    const pod = this.pods.get(req.podNamespace, req.podName);
+    const mine = pod ? resolvePod(this.endpointList(), pod, this.nodeIps, this.d.mode) : undefined;
     this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }

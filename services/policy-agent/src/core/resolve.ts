@@ -104,6 +104,25 @@ function familiesOf(pod: LocalPod): Set<Family> {
   return f;
 }
 
+/**
+ * ruleOf and the rule's dedup key, remembered per entry object and family set: a node's
+ * PolicyEndpoints are resolved again on every change, and an entry object lives until its
+ * PolicyEndpoint is replaced. The rules handed out are shared: never mutated.
+ */
+const ruleMemo = new WeakMap<EndpointInfo, Map<string, { rule: PolicyRule; key: string } | null>>();
+function memoRule(entry: EndpointInfo, families: ReadonlySet<Family>): { rule: PolicyRule; key: string } | null {
+  const famKey = [...families].sort().join();
+  let byFamilies = ruleMemo.get(entry);
+  if (!byFamilies) ruleMemo.set(entry, (byFamilies = new Map()));
+  let known = byFamilies.get(famKey);
+  if (known === undefined) {
+    const rule = ruleOf(entry, families);
+    known = rule ? { rule, key: JSON.stringify(rule) } : null;
+    byFamilies.set(famKey, known);
+  }
+  return known;
+}
+
 /** The rules of one direction from the selecting PolicyEndpoints (deduplicated, in order of appearance). */
 export function directionRules(selecting: readonly PolicyEndpoint[], direction: Direction, pod: LocalPod): PolicyRule[] {
   const families = familiesOf(pod);
@@ -111,9 +130,9 @@ export function directionRules(selecting: readonly PolicyEndpoint[], direction: 
   const rules: PolicyRule[] = [];
   for (const pe of selecting) {
     for (const entry of pe.spec[direction] ?? []) {
-      const rule = ruleOf(entry, families);
-      if (!rule) continue;
-      const key = JSON.stringify(rule);
+      const known = memoRule(entry, families);
+      if (!known) continue;
+      const { rule, key } = known;
       if (seen.has(key)) continue;
       seen.add(key);
       rules.push(rule);
@@ -132,7 +151,10 @@ export function directionState(selecting: readonly PolicyEndpoint[], direction: 
 }
 
 export function resolvePod(pes: readonly PolicyEndpoint[], pod: LocalPod, nodeIps: readonly string[], mode: EnforcingMode): PodPolicyState {
-  const selecting = selectingEndpoints(pes, pod, nodeIps);
+  return podState(selectingEndpoints(pes, pod, nodeIps), pod, mode);
+}
+
+function podState(selecting: readonly PolicyEndpoint[], pod: LocalPod, mode: EnforcingMode): PodPolicyState {
   return {
     namespace: pod.namespace,
     name: pod.name,
@@ -145,7 +167,27 @@ export function resolvePod(pes: readonly PolicyEndpoint[], pod: LocalPod, nodeIp
 
 /** The whole node: every local pod (ordered by host veth), the node's own addresses always allowed. */
 export function resolveNode(pes: readonly PolicyEndpoint[], pods: readonly LocalPod[], nodeIps: readonly string[], mode: EnforcingMode): NodePolicyState {
-  const mine = pes.filter((pe) => concernsNode(pe, nodeIps));
+  // One pass over the endpoints, indexed by the pod each selects on this node (as `selects`), instead of every endpoint for every pod.
+  const node = new Set(nodeIps.map(canon));
+  const byPod = new Map<string, Array<{ pe: PolicyEndpoint; podIP: string }>>();
+  for (const pe of pes) {
+    for (const e of pe.spec.podSelectorEndpoints ?? []) {
+      const podIP = canon(e.podIP);
+      if (!node.has(canon(e.hostIP)) || podIP === canon(e.hostIP)) continue;
+      const key = `${e.namespace}/${e.name}`;
+      const list = byPod.get(key);
+      if (list) list.push({ pe, podIP });
+      else byPod.set(key, [{ pe, podIP }]);
+    }
+  }
   const sorted = [...pods].sort((a, b) => (a.hostVeth < b.hostVeth ? -1 : a.hostVeth > b.hostVeth ? 1 : 0));
-  return { nodeAddresses: nodeIps.map(canon), pods: sorted.map((p) => resolvePod(mine, p, nodeIps, mode)) };
+  return {
+    nodeAddresses: nodeIps.map(canon),
+    pods: sorted.map((p) => {
+      const addresses = new Set(p.addresses.map(canon));
+      const selecting = new Set<PolicyEndpoint>();
+      for (const c of byPod.get(`${p.namespace}/${p.name}`) ?? []) if (addresses.has(c.podIP)) selecting.add(c.pe);
+      return podState([...selecting], p, mode);
+    }),
+  };
 }

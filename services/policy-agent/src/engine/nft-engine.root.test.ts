@@ -210,6 +210,22 @@ gate.describe("nftables policy engine (real kernel)", () => {
     trusting.close();
   }, 20_000);
 
+  gate.test("between read-backs a pod removed or added is written alone, and the kernel ends as a full write leaves it", async () => {
+    const trusting = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
+    const state = mixedState();
+    await trusting.apply(state); // first apply: reads back
+    const [, , p2, p3] = lab.pods as [LabPod, LabPod, LabPod, LabPod];
+    const without = { ...state, pods: state.pods.filter((p) => p.hostVeth !== p2.hostVeth) };
+    expect(await trusting.apply(without)).toMatchObject({ changedPods: [], removedPods: [p2.hostVeth] });
+    expect(await lab.probe(p3.ns, p2.v4, "tcp", 8080)).toBe(true); // pod2 no longer isolated
+    expect(run(["ip", "netns", "exec", lab.node.ns, "nft", "list", "chain", "inet", trusting.table, `in-${p2.hostVeth}`], true).code).not.toBe(0); // its chains are gone
+    expect((await trusting.apply(state)).changedPods).toEqual([p2.hostVeth]);
+    expect(await lab.probe(p3.ns, p2.v4, "tcp", 8080)).toBe(false); // denied both ways again
+    // a read-back finds nothing to repair: the skeleton and the dispatch maps are exactly as a full write leaves them
+    expect(await engine.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    trusting.close();
+  }, 20_000);
+
   gate.test("the background read-back repairs a hand edit without any apply", async () => {
     const watching = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 300 });
     try {

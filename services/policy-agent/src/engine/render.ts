@@ -141,3 +141,10 @@ export function renderDispatch(table: string, veths: string[]): string[] {
   const t = `inet ${table}`;
   return (["egress", "ingress"] as const).map((dir) => `add element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}" : jump ${chainOf(dir, v)}`).join(", ")} }`);
 }
+
+/** Removes pods' map elements (before their chains can go: a jump holds a reference). */
+export function renderUndispatch(table: string, veths: string[]): string[] {
+  if (veths.length === 0) return [];
+  const t = `inet ${table}`;
+  return (["egress", "ingress"] as const).map((dir) => `delete element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}"`).join(", ")} }`);
+}
