@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { createAddrBroker } from "./src/app/app.ts";
 import { settingsFromConfig } from "./src/app/settings-from-config.ts";
 
-/** The service, from a bootstrapped configuration (main.ts; test-support/main-pod-eni.ts for tests with ENABLE_POD_ENI). */
+/** The service, from a bootstrapped configuration (main.ts). */
 export async function runAddrBroker(boot: Bootstrapped): Promise<void> {
   const { config, log, socketGid } = boot;
   const settings = settingsFromConfig(config);

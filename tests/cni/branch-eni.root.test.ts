@@ -1,5 +1,5 @@
-// Security groups for pods on the node, through the compiled shim, addr-broker (ENABLE_POD_ENI
-// on through its typed configuration) and the real net-config, in real namespaces. Assumptions:
+// Security groups for pods on the node, through the compiled shim, addr-broker (ENABLE_POD_ENI=true
+// in its environment) and the real net-config, in real namespaces. Assumptions:
 // a node namespace with the primary ENI (eth0, 02:00:00:00:00:01) and a trunk ENI (device 2,
 // eth2, MAC 02:00:00:00:00:7e) whose peer sits in a "fabric" namespace standing for the VPC:
 // there a VLAN sub-interface per VLAN id holds the branch subnet's gateway (10.1.0.1/24) and a
@@ -70,8 +70,7 @@ gate.beforeAll(async () => {
   h = new CniHarness({
     netConfig: "real",
     capacity: CAPACITY,
-    brokerMain: "services/addr-broker/test-support/main-pod-eni.ts",
-    brokerEnv: { KUBECONFIG: kubeconfig },
+    brokerEnv: { KUBECONFIG: kubeconfig, ENABLE_POD_ENI: "true" },
     ...(VLAN ? {} : { netConfigMain: "services/net-config/test-support/main-vlan-standin.ts" }),
   });
   await h.start();
