@@ -10,16 +10,13 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { startDeployment, type NetworkPolicyMode, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { writeStack } from "../../deploy/local/stack.ts";
-import { Podman } from "../../deploy/local/kubelet/podman.ts";
-import { LABEL, kubeletFiles } from "../../deploy/local/kubelet/names.ts";
-import { stackNames } from "../../deploy/local/vpc/names.ts";
 import { leftovers } from "../local/up-process.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
-import { eventually } from "./podman/node-state.ts";
+import { eventually, podContainerPid } from "./podman/node-state.ts";
 
 const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl");
 
@@ -69,20 +66,13 @@ function usingDeployment(tag: string, nodes: number, networkPolicy: NetworkPolic
   /** Starts the pods; records each one's address and the pid of its container (to enter its network namespace). */
   async function startPods(specs: Array<[string, number, Record<string, string>]>): Promise<void> {
     for (const [name, i, labels] of specs) await apply(stack(), pod(name, i, labels));
-    const podman = new Podman(kubeletFiles(stack().dir).containersConf, resolve(stack().dir, "kubelet"));
     for (const [name] of specs) {
       const p = await eventually(`${name} has an address`, 60_000, async () => {
         const j = await getJson<PodJson>(stack(), "pod", name);
         return j?.status?.podIP ? j : undefined;
       });
       ctx.ips.set(name, p.status!.podIP!);
-      const pid = await eventually(`${name}'s container runs`, 30_000, async () => {
-        const running = (await podman.list({ [LABEL.stack]: stackNames(stack().dir).prefix, [LABEL.uid]: p.metadata.uid, [LABEL.container]: "main" })).filter((c) => c.running);
-        if (!running[0]) return undefined;
-        const r = await podman.run(["inspect", "--format", "{{.State.Pid}}", running[0].id]);
-        const n = Number(r.stdout.trim());
-        return r.exitCode === 0 && n > 0 ? n : undefined;
-      });
+      const pid = await podContainerPid(stack(), p.metadata.uid, name, 30_000);
       ctx.pids.set(name, pid);
     }
   }

@@ -5,18 +5,15 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { startDeployment, type DeploymentOptions, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import type { PodEniMode } from "../../deploy/local/pod-eni.ts";
 import { writeStack, type Stack } from "../../deploy/local/stack.ts";
-import { Podman } from "../../deploy/local/kubelet/podman.ts";
-import { LABEL, kubeletFiles } from "../../deploy/local/kubelet/names.ts";
-import { stackNames } from "../../deploy/local/vpc/names.ts";
 import type { SgRule } from "../../deploy/local/sim-ec2/types.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
 import { leftovers } from "../local/up-process.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
-import { eventually } from "./podman/node-state.ts";
+import { eventually, podContainerPid } from "./podman/node-state.ts";
 
 export const PORTS = [8080, 9090] as const;
 /** Each probe's connect timeout, seconds (a dropped SYN costs this long). */
@@ -74,19 +71,12 @@ export function usingSgDeployment(tag: string, podEni: PodEniMode, extra: Partia
   }
 
   async function recordPod(name: string, timeoutMs = 60_000): Promise<void> {
-    const podman = new Podman(kubeletFiles(stack().dir).containersConf, resolve(stack().dir, "kubelet"));
     const p = await eventually(`${name} has an address`, timeoutMs, async () => {
       const j = await getJson<PodJson>(stack(), "pod", name);
       return j?.status?.podIP ? j : undefined;
     });
     ctx.ips.set(name, p.status!.podIP!);
-    const pid = await eventually(`${name}'s container runs`, 30_000, async () => {
-      const running = (await podman.list({ [LABEL.stack]: stackNames(stack().dir).prefix, [LABEL.uid]: p.metadata.uid, [LABEL.container]: "main" })).filter((c) => c.running);
-      if (!running[0]) return undefined;
-      const r = await podman.run(["inspect", "--format", "{{.State.Pid}}", running[0].id]);
-      const n = Number(r.stdout.trim());
-      return r.exitCode === 0 && n > 0 ? n : undefined;
-    });
+    const pid = await podContainerPid(stack(), p.metadata.uid, name, 30_000);
     ctx.pids.set(name, pid);
   }
 

@@ -4,13 +4,9 @@
  * container ports serve-80-tcp, serve-80-udp, serve-81-tcp, serve-81-udp, and gets a helper
  * process in its network namespace (in-pod.ts) that serves those ports and probes from there.
  */
-import { resolve } from "node:path";
 import type { Stack } from "../../../deploy/local/stack.ts";
-import { Podman } from "../../../deploy/local/kubelet/podman.ts";
-import { LABEL, kubeletFiles } from "../../../deploy/local/kubelet/names.ts";
-import { stackNames } from "../../../deploy/local/vpc/names.ts";
 import { apply, kubectl } from "../kubelet/kube.ts";
-import { eventually } from "../podman/node-state.ts";
+import { eventually, podContainerPid } from "../podman/node-state.ts";
 import type { ModelPod } from "./model.ts";
 
 export const NAMESPACES = ["x", "y", "z"] as const;
@@ -137,7 +133,6 @@ export async function startPods(stack: Stack, specs: Array<ReturnType<typeof pod
   for (const s of specs) if (!NAME.test(s.metadata.name) || !NAME.test(s.metadata.namespace)) throw new Error(`pod name: not a DNS label: ${s.metadata.namespace}/${s.metadata.name}`);
   const applied = await kubectl(stack, ["apply", "-f", "-"], specs.map((o) => JSON.stringify(o)).join("\n"));
   if (applied.exitCode !== 0) throw new Error(`kubectl apply (pods): ${applied.stderr}`);
-  const podman = new Podman(kubeletFiles(stack.dir).containersConf, resolve(stack.dir, "kubelet"));
   const want = new Set(specs.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
   const listed = await eventually("the pods have addresses", timeoutMs, async () => {
     const r = await kubectl(stack, ["get", "pods", "-A", "-o", "json"]);
@@ -149,13 +144,7 @@ export async function startPods(stack: Stack, specs: Array<ReturnType<typeof pod
   return Promise.all(
     listed.map(async (p) => {
       const key = `${p.metadata.namespace}/${p.metadata.name}`;
-      const pid = await eventually(`${key}'s container runs`, timeoutMs, async () => {
-        const running = (await podman.list({ [LABEL.stack]: stackNames(stack.dir).prefix, [LABEL.uid]: p.metadata.uid, [LABEL.container]: "main" })).filter((c) => c.running);
-        if (!running[0]) return undefined;
-        const r = await podman.run(["inspect", "--format", "{{.State.Pid}}", running[0].id]);
-        const n = Number(r.stdout.trim());
-        return r.exitCode === 0 && n > 0 ? n : undefined;
-      });
+      const pid = await podContainerPid(stack, p.metadata.uid, key, timeoutMs);
       const helper = Helper.start(pid);
       helpers.push(helper);
       await helper.whenReady(20_000);

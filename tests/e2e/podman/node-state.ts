@@ -2,7 +2,10 @@
  * What the e2e checks read, each from its owner: addr-broker's /debug and checkpoint, the
  * simulated EC2's control socket (GET /state), and the kernel of a node namespace.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { LABEL, kubeletFiles } from "../../../deploy/local/kubelet/names.ts";
+import { Podman } from "../../../deploy/local/kubelet/podman.ts";
+import { stackNames } from "../../../deploy/local/vpc/names.ts";
 import type { Stack, StackNode } from "../../../deploy/local/stack.ts";
 import { assertNetnsName } from "../../../deploy/local/vpc/names.ts";
 import { run } from "./runtime.ts";
@@ -99,4 +102,19 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
 /** Addresses of the node's capacity neither assigned nor cooling (IPv4), per addr-broker's usage. */
 export function freeAddresses(debug: BrokerDebug): number {
   return debug.usage.cidrs.reduce((n, c) => n + 2 ** (32 - Number(c.cidr.split("/")[1])) - c.assigned - c.cooling, 0);
+}
+
+/**
+ * The host pid of a kubelet pod's running container (to enter its namespaces with nsenter),
+ * found by the pod's uid among the stack's podman containers once it runs.
+ */
+export async function podContainerPid(stack: Stack, uid: string, what: string, timeoutMs = 30_000, container = "main"): Promise<number> {
+  const podman = new Podman(kubeletFiles(stack.dir).containersConf, resolve(stack.dir, "kubelet"));
+  return eventually(`${what}'s container runs`, timeoutMs, async () => {
+    const running = (await podman.list({ [LABEL.stack]: stackNames(stack.dir).prefix, [LABEL.uid]: uid, [LABEL.container]: container })).filter((c) => c.running);
+    if (!running[0]) return undefined;
+    const r = await podman.run(["inspect", "--format", "{{.State.Pid}}", running[0].id]);
+    const n = Number(r.stdout.trim());
+    return r.exitCode === 0 && n > 0 ? n : undefined;
+  });
 }
