@@ -23,8 +23,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 100 && !existsSync(path); i++) await Bun.sleep(50);
+/** Waits until the service answers on its socket (not only until the file exists); if the process exits first, fails with its output. */
+async function waitFor(path: string, p: ReturnType<typeof Bun.spawn>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (p.exitCode !== null) {
+      const [out, err] = await Promise.all([new Response(p.stdout as ReadableStream).text(), new Response(p.stderr as ReadableStream).text()]);
+      throw new Error(`net-config exited ${p.exitCode} before serving: ${err.trim() || out.trim()}`);
+    }
+    if (existsSync(path)) {
+      const ok = await fetch("http://localhost/healthz", { unix: path, signal: AbortSignal.timeout(1000) }).then(() => true, () => false);
+      if (ok) return;
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`net-config did not answer on ${path} within 10 s`);
 }
 
 requires(...NAMESPACES, "iptables").describe("net-config main (root)", () => {
@@ -38,7 +50,7 @@ requires(...NAMESPACES, "iptables").describe("net-config main (root)", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    await waitFor(sock);
+    await waitFor(sock, proc);
     const call = async (path: string, body?: unknown) => {
       const res = await fetch(`http://localhost${path}`, { unix: sock, method: body === undefined ? "GET" : "POST", body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, json: (await res.json()) as Record<string, unknown> };
