@@ -7,13 +7,9 @@
  * it opens what it allows. Prints how long a policy takes from `kubectl apply` to the first probe
  * that shows it (p50 over the steps).
  */
-import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startDeployment, type NetworkPolicyMode, type RunningDeployment } from "../../deploy/local/deployment.ts";
-import { writeStack } from "../../deploy/local/stack.ts";
-import { leftovers } from "../local/up-process.ts";
+import { afterAll, expect } from "bun:test";
+import type { NetworkPolicyMode, RunningDeployment } from "../../deploy/local/deployment.ts";
+import { usingKubeDeployment } from "./kube-deployment.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { eventually, podContainerPid } from "./podman/node-state.ts";
@@ -29,27 +25,10 @@ const PROBE_TIMEOUT_S = 1;
 const latencies: Array<{ step: string; ms: number }> = [];
 
 function usingDeployment(tag: string, nodes: number, networkPolicy: NetworkPolicyMode) {
-  const base = mkdtempSync(join(tmpdir(), `e2e-np-${tag}-${process.pid}-`));
-  const dir = join(base, "deploy");
-  const ctx = { dep: undefined as RunningDeployment | undefined, pids: new Map<string, number>(), ips: new Map<string, string>() };
+  const deployment = usingKubeDeployment({ tag: `np-${tag}`, deployment: { nodes, networkPolicy }, deleteFirst: ["networkpolicy", "pod"], startTimeoutMs: 90_000 });
+  const ctx = { pids: new Map<string, number>(), ips: new Map<string, string>() };
 
-  beforeAll(async () => {
-    ctx.dep = await startDeployment({ dir, nodes, networkPolicy });
-    await writeStack(dir, ctx.dep.stack);
-  }, 90_000);
-
-  afterAll(async () => {
-    if (ctx.dep) {
-      await kubectl(ctx.dep.stack, ["delete", "networkpolicy", "--all", "--wait=true"]).catch(() => undefined);
-      await kubectl(ctx.dep.stack, ["delete", "pod", "--all", "--wait=true", "--timeout=60s"]).catch(() => undefined);
-      await ctx.dep.stop();
-    }
-    const left = await leftovers(dir);
-    rmSync(base, { recursive: true, force: true });
-    expect(left).toEqual([]);
-  }, 90_000);
-
-  const stack = () => ctx.dep!.stack;
+  const stack = () => deployment.dep().stack;
 
   /** A busybox pod answering "pong <line>" on both ports (the image's /www/reply). */
   const pod = (name: string, nodeIndex: number, labels: Record<string, string>) => ({

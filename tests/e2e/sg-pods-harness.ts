@@ -2,16 +2,13 @@
 // kubelets running busybox pods with podman) for tests/e2e/sg-pods.root.test.ts and the bench:
 // pods made with kubectl, their container's pid (to probe from inside the pod), TCP probes from
 // pods and from a node, the node's kernel wiring of a branch pod, and EC2's view of it.
-import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startDeployment, type DeploymentOptions, type RunningDeployment } from "../../deploy/local/deployment.ts";
+import { expect } from "bun:test";
+import type { DeploymentOptions } from "../../deploy/local/deployment.ts";
 import type { PodEniMode } from "../../deploy/local/pod-eni.ts";
-import { writeStack, type Stack } from "../../deploy/local/stack.ts";
+import type { Stack } from "../../deploy/local/stack.ts";
 import type { SgRule } from "../../deploy/local/sim-ec2/types.ts";
 import { runCommand } from "../../deploy/local/vpc/command.ts";
-import { leftovers } from "../local/up-process.ts";
+import { usingKubeDeployment } from "./kube-deployment.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
 import { eventually, podContainerPid } from "./podman/node-state.ts";
 
@@ -42,27 +39,11 @@ export function podSpec(stack: Stack, name: string, nodeIndex: number, labels: R
 
 /** The deployment for one describe: started before its tests, torn down (nothing left behind) after. */
 export function usingSgDeployment(tag: string, podEni: PodEniMode, extra: Partial<DeploymentOptions> = {}) {
-  const base = mkdtempSync(join(tmpdir(), `e2e-sg-${tag}-${process.pid}-`));
-  const dir = join(base, "deploy");
-  const ctx = { dep: undefined as RunningDeployment | undefined, pids: new Map<string, number>(), ips: new Map<string, string>() };
+  const deployment = usingKubeDeployment({ tag: `sg-${tag}`, deployment: { nodes: 2, podEni, ...extra } });
+  const ctx = { pids: new Map<string, number>(), ips: new Map<string, string>() };
 
-  beforeAll(async () => {
-    ctx.dep = await startDeployment({ dir, nodes: 2, podEni, ...extra });
-    await writeStack(dir, ctx.dep.stack);
-  }, 120_000);
-
-  afterAll(async () => {
-    if (ctx.dep) {
-      await kubectl(ctx.dep.stack, ["delete", "pod", "--all", "--wait=true", "--timeout=60s"]).catch(() => undefined);
-      await ctx.dep.stop();
-    }
-    const left = await leftovers(dir);
-    rmSync(base, { recursive: true, force: true });
-    expect(left).toEqual([]);
-  }, 90_000);
-
-  const stack = () => ctx.dep!.stack;
-  const model = () => ctx.dep!.cloud.model;
+  const stack = () => deployment.dep().stack;
+  const model = () => deployment.dep().cloud.model;
 
   /** Applies the pods, then records each one's address and its container's pid. */
   async function startPods(specs: Array<[string, number, Record<string, string>]>, timeoutMs = 60_000): Promise<void> {
@@ -138,7 +119,7 @@ export function usingSgDeployment(tag: string, podEni: PodEniMode, extra: Partia
     return { ...(link ? { link } : {}), rules, routes };
   }
 
-  return { ctx, stack, model, startPods, recordPod, reply, expectReach, securityGroup, branchOf, wiring };
+  return { ctx, dep: deployment.dep, stack, model, startPods, recordPod, reply, expectReach, securityGroup, branchOf, wiring };
 }
 
 export const sgp = (name: string, labels: Record<string, string>, groupIds: string[]) => ({

@@ -41,7 +41,7 @@ async function setUp(d: Sg): Promise<string> {
   await apply(d.stack(), { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "amazon-vpc-cni", namespace: "kube-system" }, data: { "branch-eni-cooldown": "1" } });
   // every node's trunk attached (EC2) and known to its pool-manager (capacity), before any pod
   for (const [i, node] of d.stack().nodes.entries()) {
-    const pool = new UnixClient(join(d.ctx.dep!.layouts[i]!.runDir, "pool-manager.sock"), { timeoutMs: 5000 });
+    const pool = new UnixClient(join(d.dep().layouts[i]!.runDir, "pool-manager.sock"), { timeoutMs: 5000 });
     await eventually(`${node.name}'s trunk ENI in its capacity`, 30_000, async () => ((await pool.call(getCapacity, { since: -1, waitMs: 0 })).enis.some((e) => e.trunk) ? true : undefined));
   }
   await d.startPods([["db", 0, { app: "db" }], ["client", 0, { app: "client" }], ["far", 1, { app: "client" }]]);
@@ -112,7 +112,7 @@ gate.describe("security groups for pods on a local deployment, strict mode (root
 
   gate.test("the node's services restarted under running branch pods keep them wired and working", async () => {
     const b = await d.branchOf("db");
-    const node = d.ctx.dep!.nodes[0]!.services;
+    const node = d.dep().nodes[0]!.services;
     await node.stop();
     await node.start();
     expect((await d.wiring(0, b.vlanId)).link).toBe(b.ifAddress);

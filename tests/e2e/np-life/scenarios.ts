@@ -4,40 +4,30 @@
  * the scenario both modes run: the agent SIGKILLed while an allowed client connects back to
  * back and a denied client keeps trying.
  */
-import { afterAll, beforeAll, expect } from "bun:test";
-import { existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect } from "bun:test";
+import { existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { startDeployment, type NetworkPolicyMode, type RunningDeployment } from "../../../deploy/local/deployment.ts";
-import { writeStack } from "../../../deploy/local/stack.ts";
+import type { NetworkPolicyMode } from "../../../deploy/local/deployment.ts";
 import { PodRunner } from "../../../deploy/local/demo/pods.ts";
-import { leftovers } from "../../local/up-process.ts";
+import { usingKubeDeployment } from "../kube-deployment.ts";
 import { apply, kubectl } from "../kubelet/kube.ts";
 import { eventually } from "../podman/node-state.ts";
 import { agentDebug, chainText, KubePodProbe, loop, policy, ruleLines } from "./harness.ts";
 
 export function usingDeployment(tag: string, networkPolicy: NetworkPolicyMode, env?: Record<string, string>) {
-  const base = mkdtempSync(join(tmpdir(), `e2e-nplife-${tag}-${process.pid}-`));
-  const dir = join(base, "deploy");
-  const ctx = { dep: undefined as RunningDeployment | undefined, runner: undefined as PodRunner | undefined };
-  beforeAll(async () => {
-    ctx.dep = await startDeployment({ dir, nodes: 1, networkPolicy, ...(env ? { env } : {}) });
-    await writeStack(dir, ctx.dep.stack);
-    ctx.runner = new PodRunner(ctx.dep);
-  }, 90_000);
-  afterAll(async () => {
-    const problems = (await ctx.runner?.close()) ?? [];
-    if (ctx.dep) {
-      await kubectl(ctx.dep.stack, ["delete", "networkpolicy", "--all", "--wait=true"]).catch(() => undefined);
-      await kubectl(ctx.dep.stack, ["delete", "pod", "--all", "--wait=true", "--timeout=60s"]).catch(() => undefined);
-      await ctx.dep.stop();
-    }
-    const left = await leftovers(dir);
-    rmSync(base, { recursive: true, force: true });
-    expect({ problems, left }).toEqual({ problems: [], left: [] });
-  }, 90_000);
-  const dep = () => ctx.dep!;
-  const node = () => ctx.dep!.stack.nodes[0]!;
+  let runner: PodRunner | undefined;
+  const deployment = usingKubeDeployment({
+    tag: `nplife-${tag}`,
+    deployment: { nodes: 1, networkPolicy, ...(env ? { env } : {}) },
+    deleteFirst: ["networkpolicy", "pod"],
+    startTimeoutMs: 90_000,
+    started: (d) => {
+      runner = new PodRunner(d);
+    },
+    closing: async () => (await runner?.close()) ?? [],
+  });
+  const dep = deployment.dep;
+  const node = () => dep().stack.nodes[0]!;
   /** The agent's socket moved away (the agent unreachable for addr-broker) while `fn` runs. */
   async function agentUnreachable<T>(fn: () => Promise<T>): Promise<T> {
     const socket = join(node().runDir!, "policy-agent.sock");
@@ -48,7 +38,7 @@ export function usingDeployment(tag: string, networkPolicy: NetworkPolicyMode, e
       if (existsSync(`${socket}.away`)) renameSync(`${socket}.away`, socket);
     }
   }
-  return { dep, node, runner: () => ctx.runner!, pods: new KubePodProbe(dep), agentUnreachable };
+  return { dep, node, runner: () => runner!, pods: new KubePodProbe(dep), agentUnreachable };
 }
 
 export type Fixture = ReturnType<typeof usingDeployment>;
