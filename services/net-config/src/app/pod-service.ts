@@ -40,6 +40,7 @@ export class PodService {
 
   wire(req: PodRequest): WireAnswer {
     const settings = this.settings();
+    this.reaper?.activity();
     const hostMac = randomLocalMac();
     const { layout, steps } = planWire(req, settings, hostMac);
     this.onTouch(layout.hostVeth, layout.podCidr);
@@ -59,6 +60,7 @@ export class PodService {
 
   /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
   unwire(req: PodRequest): { removed: string[] } {
+    this.reaper?.activity();
     const { layout, steps } = planUnwire(req, this.settings());
     const netns = openableNetns(req);
     this.onTouch(layout.hostVeth, layout.podCidr);
