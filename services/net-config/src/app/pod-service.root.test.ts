@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
-import { RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
+import { RETIRED_GROUP, RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
 import type { PodRequest } from "../core/pod-wiring.ts";
 import { Namespaces } from "../../test-support/namespaces.ts";
@@ -169,6 +169,10 @@ requires(...NAMESPACES, "nsenter", "ping").describe("pod wiring (root, real name
     const again = deferred.wire(reqs[0]!);
     expect(again.hostVeth).toBe(answers[0]!.hostVeth);
     expect(deferred.check(reqs[0]!).ok).toBe(true);
+    // Until the reaper runs (net-config quiet for a while), the 16 retired host ends wait in their link group, down.
+    const retired = nss.ip(node.name, ["-o", "link", "show", "group", String(RETIRED_GROUP)]).trim().split("\n");
+    expect(retired).toHaveLength(16);
+    for (const l of retired) expect(l).toMatch(new RegExp(`^\\d+: ${RETIRED_PREFIX}[a-z0-9]+@.*state DOWN`));
     await reaper.idle();
     expect(reaper.failures).toEqual([]);
     // Shortly after: the retired pairs are gone from both sides; the re-wired pod is untouched.
