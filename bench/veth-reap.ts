@@ -56,8 +56,7 @@ const result = { reaper: { ms: [] as number[], cpu: [] as number[] }, "per-link"
 let failures = 0;
 ip(["netns", "add", ns]);
 try {
-  // quietMs 0: the time measured is the deletion's, not the reaper's wait for a quiet moment.
-  const reaper = new VethReaper({ command: ["ip", "-n", ns, "-force", "-batch", "-"], quietMs: 0 });
+  const reaper = new VethReaper({ command: ["ip", "-n", ns, "-force", "-batch", "-"] });
   for (let r = 0; r < ROUNDS; r++) {
     for (const arm of (r % 2 ? ["per-link", "reaper"] : ["reaper", "per-link"]) as Array<keyof typeof result>) {
       const links = Array.from({ length: LINKS }, () => reaper.retiredName());

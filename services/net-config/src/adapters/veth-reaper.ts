@@ -14,11 +14,7 @@
  * (25 veths: 25 ms, against 454 ms one by one), so the rtnl lock that every ADD and DEL
  * needs is held once per batch, not once per link. The per-name lines that follow find
  * nothing left, or delete links retired without the group (a previous version's).
- *
- * The child runs once net-config has been quiet (no wire, no unwire) for `quietMs`, or once the
- * oldest queued link has waited `maxDelayMs`: a veth's deletion holds the kernel's rtnl lock
- * for its RCU grace period, and every netlink request of an ADD or DEL made meanwhile waits
- * for it (a DEL's unwire took 5.9 ms p50 beside the reaper's child against 1.0 ms alone).
+
  */
 export const RETIRED_PREFIX = "awsdel";
 /** The link group of retired host veths ("awsd" in ASCII): no other link of a node is in it. */
@@ -36,10 +32,6 @@ export interface VethReaperOptions {
    */
   command?: string[];
   log?: (msg: string, fields: Record<string, unknown>) => void;
-  /** Quiet time (no activity(), no enqueue()) before a child starts; 0: at once. Default 200 ms. */
-  quietMs?: number;
-  /** The longest a queued link waits for quiet. Default 2000 ms. */
-  maxDelayMs?: number;
 }
 
 export class VethReaper {
@@ -51,22 +43,9 @@ export class VethReaper {
   /** Deletions that failed (kept for /debug). */
   readonly failures: Array<{ link: string; error: string }> = [];
   deleted = 0;
-  private lastActivity = 0;
-  /** When the oldest link still queued was queued. */
-  private oldestQueuedAt = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly quietMs: number;
-  private readonly maxDelayMs: number;
 
   constructor(private readonly opts: VethReaperOptions = {}) {
     this.stem = `${RETIRED_PREFIX}${process.pid.toString(36)}x`;
-    this.quietMs = opts.quietMs ?? 200;
-    this.maxDelayMs = opts.maxDelayMs ?? 2000;
-  }
-
-  /** A wiring or unwiring is being made: deletions wait until it has been quiet for a while. */
-  activity(): void {
-    this.lastActivity = performance.now();
   }
 
   /** A fresh retired name (≤ 15 characters), unique within this process for a long while. */
@@ -83,9 +62,7 @@ export class VethReaper {
   /** Deletes `link` (a retired name) soon. */
   enqueue(link: string): void {
     if (!VethReaper.isRetired(link) || link.length > MAX_IFNAME || !/^[A-Za-z0-9]+$/.test(link)) throw new Error(`veth reaper: not a retired link name: ${JSON.stringify(link)}`);
-    if (this.queue.length === 0) this.oldestQueuedAt = performance.now();
     this.queue.push(link);
-    this.activity();
     this.pump();
   }
 
@@ -101,17 +78,7 @@ export class VethReaper {
 
   private pump(): void {
     // One child at a time: the kernel serialises the deletions anyway, and the next batch takes all that queued meanwhile.
-    if (this.running > 0 || this.queue.length === 0 || this.timer !== undefined) return;
-    const now = performance.now();
-    const due = Math.min(this.lastActivity + this.quietMs, this.oldestQueuedAt + this.maxDelayMs);
-    if (this.quietMs > 0 && now < due) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.pump();
-      }, Math.ceil(due - now));
-      this.timer.unref?.();
-      return;
-    }
+    if (this.running > 0 || this.queue.length === 0) return;
     const batch = this.queue.splice(0, MAX_BATCH);
     this.running = batch.length;
     void this.remove(batch).finally(() => {

@@ -40,7 +40,6 @@ export class PodService {
 
   wire(req: PodRequest): WireAnswer {
     const settings = this.settings();
-    this.reaper?.activity();
     const hostMac = randomLocalMac();
     const { layout, steps } = planWire(req, settings, hostMac);
     this.onTouch(layout.hostVeth, layout.podCidr);
@@ -60,7 +59,6 @@ export class PodService {
 
   /** Removes rules, route and veth; succeeds when they are already gone or the netns is. */
   unwire(req: PodRequest): { removed: string[] } {
-    this.reaper?.activity();
     const { layout, steps } = planUnwire(req, this.settings());
     const netns = openableNetns(req);
     this.onTouch(layout.hostVeth, layout.podCidr);
