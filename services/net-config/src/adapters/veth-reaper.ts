@@ -14,7 +14,6 @@
  * (25 veths: 25 ms, against 454 ms one by one), so the rtnl lock that every ADD and DEL
  * needs is held once per batch, not once per link. The per-name lines that follow find
  * nothing left, or delete links retired without the group (a previous version's).
-
  */
 export const RETIRED_PREFIX = "awsdel";
 /** The link group of retired host veths ("awsd" in ASCII): no other link of a node is in it. */
