@@ -1,7 +1,8 @@
 /**
  * veth-reap: deleting retired pod veths off net-config's request path (a DEL burst of 64
  * pods leaves 64 to delete). net-config's VethReaper hands every link queued by then to one
- * `ip -force -batch -` child; the baseline, side by side in the same run, is what it did
+ * `ip -force -batch -` child, whose first line deletes the retired links' group in one request
+ * (the links are made in that group, as unwire's retire puts them); the baseline, side by side in the same run, is what it did
  * before: one `ip link del dev <link>` child per link, two at a time. Measured: wall time
  * until every link is gone, and the CPU it cost (this process and its children, from
  * /proc/self/stat) — CPU the node's next DELs and ADDs compete for. Rounds alternate.
@@ -10,7 +11,7 @@
  *   npm run bench -- veth-reap [--links 64] [--rounds 5]
  */
 import { readFileSync } from "node:fs";
-import { VethReaper } from "../services/net-config/src/adapters/veth-reaper.ts";
+import { RETIRED_GROUP, VethReaper } from "../services/net-config/src/adapters/veth-reaper.ts";
 import { intFlag } from "./lib/args.ts";
 import { command, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
@@ -59,7 +60,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const arm of (r % 2 ? ["per-link", "reaper"] : ["reaper", "per-link"]) as Array<keyof typeof result>) {
       const links = Array.from({ length: LINKS }, () => reaper.retiredName());
-      ip(["-n", ns, "-batch", "-"], links.map((l, i) => `link add ${l} type veth peer name vrp${i}\n`).join(""));
+      ip(["-n", ns, "-batch", "-"], links.map((l, i) => `link add ${l} group ${RETIRED_GROUP} type veth peer name vrp${i}\n`).join(""));
       const cpu0 = cpuSeconds();
       const t0 = performance.now();
       if (arm === "reaper") {

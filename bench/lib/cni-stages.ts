@@ -42,6 +42,14 @@ export const STAGES: Record<Command, Stage[]> = {
     { label: "checkpoint write (from assignment)", of: (m) => diff(m.assigned, m.durable) },
     { label: "net-config wiring, round trip (from assignment)", of: (m) => diff(m.assigned, m.wired) },
     { label: "  of which net-config's own work", of: (_m, _w, n) => n },
+    {
+      label: "  of which the hop (both ways, HTTP, validation)",
+      of: (m, _w, n) => {
+        const trip = diff(m.assigned, m.wired);
+        return trip === undefined || n === undefined ? undefined : trip - n;
+      },
+    },
+    { label: "the write beyond the wiring (what the write adds)", of: (m) => (m.durable === undefined || m.wired === undefined ? undefined : Math.max(0, m.durable - m.wired)) },
     { label: "after both: result, plugin log", of: (m) => (m.durable === undefined || m.wired === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.answered)) },
     { label: "  of which the policy agent's call (--policy-mode standard/strict)", of: (m) => (m.policy === undefined || m.wired === undefined || m.durable === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.policy)) },
     ...COMMON_TAIL,

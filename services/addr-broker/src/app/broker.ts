@@ -126,7 +126,13 @@ export class Broker {
     this.current = pruneCooling(next, this.now());
     const gen = ++this.generation;
     const done = new Promise<void>((resolve, reject) => this.writeWaiters.push({ gen, resolve, reject }));
-    if (!this.writing) void this.flush();
+    // Started on the next turn of the event loop, not here: the caller's next step (an ADD's
+    // wire request) leaves first, and the write's encoding, open and write run while
+    // net-config wires instead of before it (bench/README.md, "the ADD and DEL path, measured step by step").
+    if (!this.writing) {
+      this.writing = true;
+      setImmediate(() => void this.flush());
+    }
     return done;
   }
 

@@ -60,9 +60,9 @@ export class NetlinkKernel {
     });
   }
 
-  /** Takes the node-side link `dev` down and renames it `newName`; false when there is none. */
-  retireLink(dev: string, newName: string): boolean {
-    return this.node.retire(dev, newName);
+  /** Takes the node-side link `dev` down and renames it `newName` (in link group `group`); false when there is none. */
+  retireLink(dev: string, newName: string, group?: number): boolean {
+    return this.node.retire(dev, newName, group);
   }
 
   /** Names of the node's links (e.g. to find retired veths a crash left behind). */

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { failedLines, RETIRED_PREFIX, VethReaper } from "./veth-reaper.ts";
+import { failedLines, RETIRED_GROUP, RETIRED_PREFIX, VethReaper } from "./veth-reaper.ts";
 
 test("retired names are valid interface names, recognisable and distinct", () => {
   const r = new VethReaper({ command: ["true"] });
@@ -41,15 +41,17 @@ test("ip's batch errors are read per line", () => {
 });
 
 test("links queued while a child runs go to the next child together; a link already gone counts as deleted, a refused one is recorded", async () => {
-  // Stands in for `ip -force -batch -`: one line succeeds; of three, line 2 is gone and line 3 refused, reported as ip does.
+  // Stands in for `ip -force -batch -`: the group's line first, then one line per link. A batch
+  // of one succeeds; of three, the second link is gone and the third refused, reported as ip does.
   const fakeIp = [
     process.execPath,
     "-e",
-    `const lines = (await Bun.stdin.text()).trim().split("\\n");
+    `const [group, ...lines] = (await Bun.stdin.text()).trim().split("\\n");
+     if (group !== "link del group ${RETIRED_GROUP}") { console.error("no group line: " + group); process.exit(2); }
      if (!lines.every((l) => /^link del dev awsdel[a-z0-9]+$/.test(l))) { console.error("bad line"); process.exit(2); }
      if (lines.length === 1) process.exit(0);
      if (lines.length !== 3) { console.error("batch of " + lines.length); process.exit(2); }
-     console.error('Cannot find device "x"\\nCommand failed -:2\\nRTNETLINK answers: Operation not permitted\\nCommand failed -:3');
+     console.error('Cannot find device "x"\\nCommand failed -:3\\nRTNETLINK answers: Operation not permitted\\nCommand failed -:4');
      process.exit(1);`,
   ];
   const r = new VethReaper({ command: fakeIp });

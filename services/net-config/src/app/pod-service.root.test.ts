@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { PodService } from "./pod-service.ts";
-import { RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
+import { RETIRED_GROUP, RETIRED_PREFIX, VethReaper } from "../adapters/veth-reaper.ts";
 import { DEFAULT_SETTINGS, type NetConfigSettings } from "../core/settings.ts";
 import type { PodRequest } from "../core/pod-wiring.ts";
 import { Namespaces } from "../../test-support/namespaces.ts";
@@ -181,6 +181,31 @@ requires(...NAMESPACES, "nsenter", "ping").describe("pod wiring (root, real name
     expect(nss.ip(node.name, ["-o", "link", "show"])).not.toContain(RETIRED_PREFIX);
     // Already gone: still a success with nothing removed.
     expect(deferred.unwire(reqs[1]!).removed).toEqual([]);
+  });
+
+  test("retired host ends wait down in the retired link group; one reaper run deletes the whole group", async () => {
+    // A reaper whose child deletes nothing (`true`): the retired links stay for the test to see.
+    const idle = new PodService(kernel, () => settings, () => {}, new VethReaper({ command: ["true"] }));
+    const reqs = Array.from({ length: 4 }, (_, i) => pod(300 + i, { address: `10.0.4.${i + 1}` }));
+    for (const r of reqs) idle.wire(r);
+    const untouched = pod(310, { address: "10.0.4.10" });
+    pods.wire(untouched);
+    for (const r of reqs) idle.unwire(r);
+    const inGroup = () => nss.ip(node.name, ["-o", "link", "show", "group", String(RETIRED_GROUP)]).trim().split("\n").filter(Boolean);
+    const retired = inGroup();
+    expect(retired).toHaveLength(4);
+    for (const l of retired) expect(l).toMatch(new RegExp(`^\\d+: ${RETIRED_PREFIX}[a-z0-9]+@.*state DOWN`));
+    // A real reaper handed one of them deletes all four (the group's line), counts the one it was given, and nothing else goes.
+    const reaper = new VethReaper({ command: ["nsenter", `--net=${node.path}`, "ip", "-force", "-batch", "-"] });
+    reaper.enqueue(/^\d+: ([a-z0-9]+)@/.exec(retired[0]!)![1]!);
+    await reaper.idle();
+    expect(reaper.failures).toEqual([]);
+    expect(reaper.deleted).toBe(1);
+    expect(inGroup()).toEqual([]);
+    expect(nss.ip(node.name, ["-o", "link", "show"])).not.toContain(RETIRED_PREFIX);
+    expect(pods.check(untouched).ok).toBe(true);
+    pods.unwire(untouched);
+    expect(podLeftovers()).toEqual([]);
   });
 
   test("IPv6 pod: fe80::1 gateway, address usable at once (no DAD)", () => {

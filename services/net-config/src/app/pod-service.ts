@@ -10,7 +10,7 @@ import type { NetlinkKernel } from "../adapters/netlink-kernel.ts";
 import { randomLocalMac } from "../adapters/random-mac.ts";
 import { checkNetnsPath } from "../core/validation.ts";
 import { resolveNetnsPath } from "../adapters/netns.ts";
-import type { VethReaper } from "../adapters/veth-reaper.ts";
+import { RETIRED_GROUP, type VethReaper } from "../adapters/veth-reaper.ts";
 
 export interface WireAnswer {
   hostVeth: string;
@@ -90,7 +90,7 @@ export class PodService {
   private retireHostVeth(reaper: VethReaper, hostVeth: string): boolean {
     const retired = reaper.retiredName();
     try {
-      if (!this.kernel.retireLink(hostVeth, retired)) return false;
+      if (!this.kernel.retireLink(hostVeth, retired, RETIRED_GROUP)) return false;
     } catch (err) {
       if (!(err instanceof NetConfigError && err.code === "NETLINK_EEXIST")) throw err;
       // The retired name is taken (a leftover): delete synchronously instead.

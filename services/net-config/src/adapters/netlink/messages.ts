@@ -7,7 +7,7 @@ import { attr, decodeAttrs, encodeAttrs, formatIpBytes, formatMac, ipBytes, macB
 
 export const AF = { 4: 2, 6: 10 } as const;
 const IFF_UP = 1;
-const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, NET_NS_FD: 28 } as const;
+const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28 } as const;
 const IFLA_VLAN_ID = 1;
 const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 const VETH_INFO_PEER = 1;
@@ -74,6 +74,11 @@ export function vlanCreate(dev: string, parentIndex: number, vlanId: number, mac
       attr.nested(IFLA.LINKINFO, info),
     ],
   };
+}
+
+/** A link's group (IFLA_GROUP): the kernel deletes every link of a group in one request. */
+export function linkGroup(group: number): Attr {
+  return attr.u32(IFLA.GROUP, group);
 }
 
 export function linkByName(name: string): Attr[] {

@@ -80,16 +80,17 @@ export class Rtnl {
   }
 
   /**
-   * Takes a link down and renames it (two quick requests; renaming needs it down). Returns
-   * false when there is no link `dev`. Throws NETLINK_EEXIST when `newName` is taken.
+   * Takes a link down and renames it (two quick requests; renaming needs it down), putting it
+   * in link group `group` when given. Returns false when there is no link `dev`. Throws
+   * NETLINK_EEXIST when `newName` is taken.
    */
-  retire(dev: string, newName: string): boolean {
+  retire(dev: string, newName: string, group?: number): boolean {
     this.indexes.clear();
     const l = this.link(dev);
     if (!l) return false;
     const gone = this.tolerate([ENODEV], () => this.sock.request(`set link ${dev} down`, RTM.NEWLINK, 0, msg.ifinfomsg(l.index, false), []));
     if (!gone) return false;
-    return this.tolerate([ENODEV], () => this.sock.request(`rename link ${dev} to ${newName}`, RTM.NEWLINK, 0, msg.ifinfomsg(l.index), msg.linkByName(newName)));
+    return this.tolerate([ENODEV], () => this.sock.request(`rename link ${dev} to ${newName}`, RTM.NEWLINK, 0, msg.ifinfomsg(l.index), group === undefined ? msg.linkByName(newName) : [...msg.linkByName(newName), msg.linkGroup(group)]));
   }
 
   /**
