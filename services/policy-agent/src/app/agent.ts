@@ -186,7 +186,8 @@ export class PolicyAgent {
     const triggers = this.triggers.splice(0);
     const started = performance.now();
     try {
-      if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed()).map((p) => [p.hostVeth, p]));
+      // pods the kernel holds nothing for are reported with what a miss gives them (open, or strict's catch-all deny)
+      if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed(this.pods.list())).map((p) => [p.hostVeth, p]));
       const report = await this.d.engine.apply(this.desired());
       this.lastApply = { at: this.now(), report };
       this.d.metrics?.applies.inc({ outcome: "ok" });
@@ -217,20 +218,29 @@ export class PolicyAgent {
   /** After a pod's wiring: record it and program what is known for it before answering. */
   async enforcePod(req: PodRequest & { hostVeth: string; addresses: string[] }): Promise<{ success: boolean; state?: { ingress: string; egress: string } }> {
     const started = performance.now();
+    const known = this.pods.get(req.podNamespace, req.podName);
     const displaced = this.pods.upsert({ namespace: req.podNamespace, name: req.podName, hostVeth: req.hostVeth, addresses: req.addresses });
     if (displaced.length) this.d.log.info({ pod: podKey({ namespace: req.podNamespace, name: req.podName }), displaced }, "a new pod took the veth or address of pods the agent still knew: forgotten");
     this.saveBook();
     if (!this.d.enabled) return { success: true };
     // The node's addresses decide which endpoints are this node's: a pod added during start-up waits briefly for them.
     await this.whenNodeKnown(2_000);
-    try {
-      await this.requestApply();
-    } catch {
-      return { success: false };
-    }
     // this pod's state alone (resolving the whole node again would cost as much as the apply's own resolution)
-    const pod = this.pods.get(req.podNamespace, req.podName);
-    const mine = pod ? resolvePod(this.endpointList(), pod, this.nodeIps, this.d.mode) : undefined;
+    const resolve = () => {
+      const pod = this.pods.get(req.podNamespace, req.podName);
+      return pod ? resolvePod(this.endpointList(), pod, this.nodeIps, this.d.mode) : undefined;
+    };
+    let mine = resolve();
+    // Nearly every new pod is in its mode's default state (its PolicyEndpoints can only list it once it has an address): nothing to write.
+    const untouched = !known && displaced.length === 0 && this.listed && mine !== undefined && this.d.engine.needsNothing?.(req.hostVeth, mine) === true;
+    if (!untouched) {
+      try {
+        await this.requestApply();
+      } catch {
+        return { success: false };
+      }
+      mine = resolve();
+    }
     this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }
@@ -241,10 +251,13 @@ export class PolicyAgent {
     const removed = this.pods.remove(req.podNamespace, req.podName);
     if (!removed) return { success: true };
     this.saveBook();
-    try {
-      await this.requestApply();
-    } catch {
-      return { success: false };
+    // the kernel held nothing for the pod (its mode's default): nothing to remove
+    if (!this.listed || this.d.engine.needsNothing?.(removed.hostVeth) !== true) {
+      try {
+        await this.requestApply();
+      } catch {
+        return { success: false };
+      }
     }
     this.d.metrics?.teardownLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true };

@@ -2,7 +2,7 @@
  * What apply compares the wanted state with: the table read back from the kernel (decoded,
  * one digest per readable pod), or — between read-backs — what the engine's own last
  * transaction wrote. Also whether the table's skeleton (base chains, dispatch maps, node
- * sets) is as render.ts writes it, so a read-back that finds nothing wrong needs no
+ * sets, strict's catch-all drops) is as render.ts writes it, so a read-back that finds nothing wrong needs no
  * transaction.
  */
 import type { Logger } from "../../../../shared/log.ts";
@@ -53,7 +53,8 @@ export function trustedView(written: Map<string, string>): KernelView {
 
 const sameSpans = (a: Span[] | undefined, b: Span[]) => a !== undefined && a.length === b.length && a.every((s, i) => s.lo === b[i]!.lo && s.hi === b[i]!.hi);
 
-export function verifiedView(found: ReadBack | undefined, table: string, wanted: Set<string>, log: Pick<Logger, "warn">): KernelView {
+/** `denyPrefixes`: strict's catch-all prefixes (empty in standard); the skeleton must end each base chain with exactly those. */
+export function verifiedView(found: ReadBack | undefined, table: string, wanted: Set<string>, log: Pick<Logger, "warn">, denyPrefixes: readonly string[] = []): KernelView {
   const digests = new Map<string, string>();
   for (const k of found?.kernel.pods.values() ?? []) {
     if (k.model) digests.set(k.hostVeth, podDigest(k.model));
@@ -68,7 +69,8 @@ export function verifiedView(found: ReadBack | undefined, table: string, wanted:
     if (!found || prelude.length > 0) return false;
     const k = found.kernel;
     for (const dir of ["egress", "ingress"] as const) {
-      if (!found.baseChains.has(dir) || k.chains.get(dir)?.length !== baseChainRules(dir).length) return false;
+      if (!found.baseChains.has(dir) || k.chains.get(dir)?.length !== baseChainRules(dir, denyPrefixes).length) return false;
+      if (k.catchAll[dir]?.join() !== denyPrefixes.join()) return false;
       const map = k.dispatch[dir];
       if (map.size !== model.pods.length || model.pods.some((p) => map.get(p.hostVeth) !== chainOf(dir, p.hostVeth))) return false;
     }
