@@ -7,10 +7,12 @@
  */
 import { afterEach, expect } from "bun:test";
 import pino from "pino";
-import type { DirectionState, NodePolicyState, PodPolicyState } from "../../../../shared/contracts/policy.ts";
+import type { DirectionState, NodePolicyState, PodPolicyState, PolicyEndpoint } from "../../../../shared/contracts/policy.ts";
 import { run } from "../../../net-config/test-support/namespaces.ts";
 import { requires } from "../../../../tests/support/prerequisites.ts";
 import { createNftEngine } from "./nft-engine.ts";
+import { PolicyAgent } from "../app/agent.ts";
+import { MemoryPodBook } from "../adapters/pod-book.ts";
 import { PolicyLab, type LabPod } from "./test-support/policy-lab.ts";
 
 const gate = requires("root", "ip", "nft");
@@ -154,6 +156,37 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
     expect(table()).toContain("iifkind");
     expect(table().match(new RegExp(`chain (eg|in|id)-${p1.hostVeth} `, "g"))).toBeNull();
     expect([await lab.probe(p3.ns, p1.v4, "tcp", 8080), await lab.probe(p3.ns, p0.v4, "tcp", 8080)]).toEqual([false, true]);
+  }, 30_000);
+
+  gate.test("the agent, strict: ADD and DEL of a pod no policy selects leave the table as it was; a pod taking a deleted pod's veth and address does not inherit its rules", async () => {
+    const [p0, p1, , p3] = pods();
+    const agent = new PolicyAgent({ engine: engine(["npv"]), book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "npv", log: { info() {}, warn() {}, error() {} } });
+    agent.setNodeIps([lab.node.v4]);
+    const pe: PolicyEndpoint = {
+      metadata: { name: "web-abcde", namespace: "lab" },
+      spec: { policyRef: { name: "web", namespace: "lab" }, podIsolation: ["Ingress"], podSelectorEndpoints: [{ hostIP: lab.node.v4, podIP: p0.v4, name: p0.name, namespace: "lab" }], ingress: [{ cidr: p3.v4, ports: [{ protocol: "TCP", port: 8080 }] }] },
+    };
+    agent.replaceEndpoints([pe]);
+    const add = (p: LabPod, name = p.name) => agent.enforcePod({ podNamespace: "lab", podName: name, hostVeth: p.hostVeth, addresses: [p.v4, p.v6] });
+    expect(await add(p0)).toEqual({ success: true, state: { ingress: "rules", egress: "open" } });
+    expect(await add(p3)).toEqual({ success: true, state: { ingress: "deny", egress: "deny" } });
+    const before = table();
+    expect(before).toContain(`chain in-${p0.hostVeth}`);
+    expect(await add(p1)).toEqual({ success: true, state: { ingress: "deny", egress: "deny" } });
+    expect(table()).toBe(before);
+    expect([await lab.probe(p1.ns, p0.v4, "tcp", 8080), await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p1.ns, lab.node.v4, "tcp", 8080)]).toEqual([false, false, true]);
+    expect(await agent.deletePod({ podNamespace: "lab", podName: p1.name })).toEqual({ success: true });
+    expect(table()).toBe(before);
+    // pod0 deleted (its rules go), then another pod gets its veth and addresses: denied, as any new pod
+    expect(await agent.deletePod({ podNamespace: "lab", podName: p0.name })).toEqual({ success: true });
+    expect(table()).not.toContain(`chain in-${p0.hostVeth}`);
+    expect(await add(p0, "successor")).toEqual({ success: true, state: { ingress: "deny", egress: "deny" } });
+    expect(table()).not.toContain(`chain in-${p0.hostVeth}`);
+    expect(await lab.probe(p3.ns, p0.v4, "tcp", 8080)).toBe(false);
+    // a pod recreated under a name its policy lists: programmed before the ADD answers
+    expect(await agent.deletePod({ podNamespace: "lab", podName: "successor" })).toEqual({ success: true });
+    expect(await add(p0)).toEqual({ success: true, state: { ingress: "rules", egress: "open" } });
+    expect(table()).toContain(`chain in-${p0.hostVeth}`);
   }, 30_000);
 
   gate.test("a veth prefix that could reach a command is refused, naming the field", () => {
