@@ -160,7 +160,8 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
 
   gate.test("the agent, strict: ADD and DEL of a pod no policy selects leave the table as it was; a pod taking a deleted pod's veth and address does not inherit its rules", async () => {
     const [p0, p1, , p3] = pods();
-    const agent = new PolicyAgent({ engine: engine(["npv"]), book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "npv", log: { info() {}, warn() {}, error() {} } });
+    const book = new MemoryPodBook();
+    const agent = new PolicyAgent({ engine: engine(["npv"]), book, mode: "strict", enabled: true, vethPrefix: "npv", log: { info() {}, warn() {}, error() {} } });
     agent.setNodeIps([lab.node.v4]);
     const pe: PolicyEndpoint = {
       metadata: { name: "web-abcde", namespace: "lab" },
@@ -174,6 +175,8 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
     expect(before).toContain(`chain in-${p0.hostVeth}`);
     expect(await add(p1)).toEqual({ success: true, state: { ingress: "deny", egress: "deny" } });
     expect(table()).toBe(before);
+    await new Promise((r) => setImmediate(r)); // its record is written just after the answer
+    expect(book.load().map((p) => p.name).sort()).toEqual([p0.name, p1.name, p3.name].sort());
     expect([await lab.probe(p1.ns, p0.v4, "tcp", 8080), await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p1.ns, lab.node.v4, "tcp", 8080)]).toEqual([false, false, true]);
     expect(await agent.deletePod({ podNamespace: "lab", podName: p1.name })).toEqual({ success: true });
     expect(table()).toBe(before);
