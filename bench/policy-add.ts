@@ -7,8 +7,10 @@
  * directly, the controller switched off), so every ADD's apply works against a full node.
  * Then `--pods` rounds: one new pod per node, the arms in a rotated order, ADD then DEL, each
  * timed as a runtime execs the shim. The new pods have no policy: standard leaves them open,
- * strict must deny them both ways before the ADD answers. Target: standard and strict ADD
- * p50 within 1.10× of none.
+ * strict must deny them both ways before the ADD answers (both are their mode's default, so
+ * the agent writes nothing: strict's table denies them by its catch-all). Target: standard
+ * and strict ADD p50 within 1.10× of none. Also printed: the policy agent's call within the
+ * enforcing arms' ADDs (addr-broker's /debug/cni-timings).
  * Needs root; removes what it made.
  *
  *   npm run bench -- policy-add [--held 100] [--pods 50]
