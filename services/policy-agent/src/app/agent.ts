@@ -228,6 +228,21 @@ export class PolicyAgent {
     });
   }
 
+  /** Records the pods and, unless the kernel needs nothing for the change, applies; false when the apply failed. */
+  private async recordAndApply(nothingToWrite: boolean): Promise<boolean> {
+    if (nothingToWrite) {
+      this.saveBookSoon();
+      return true;
+    }
+    this.saveBook();
+    try {
+      await this.requestApply();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   // ---- addr-broker's calls ---------------------------------------------------------------------
 
   /** After a pod's wiring: record it and program what is known for it before answering. */
@@ -250,16 +265,8 @@ export class PolicyAgent {
     let mine = resolve();
     // Nearly every new pod is in its mode's default state (its PolicyEndpoints can only list it once it has an address): nothing to write.
     const untouched = !known && displaced.length === 0 && this.listed && mine !== undefined && this.d.engine.needsNothing?.(req.hostVeth, mine) === true;
-    if (untouched) this.saveBookSoon();
-    else {
-      this.saveBook();
-      try {
-        await this.requestApply();
-      } catch {
-        return { success: false };
-      }
-      mine = resolve();
-    }
+    if (!(await this.recordAndApply(untouched))) return { success: false };
+    if (!untouched) mine = resolve();
     this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }
@@ -270,15 +277,7 @@ export class PolicyAgent {
     const removed = this.pods.remove(req.podNamespace, req.podName);
     if (!removed) return { success: true };
     // the kernel held nothing for the pod (its mode's default): nothing to remove
-    if (this.listed && this.d.engine.needsNothing?.(removed.hostVeth) === true) this.saveBookSoon();
-    else {
-      this.saveBook();
-      try {
-        await this.requestApply();
-      } catch {
-        return { success: false };
-      }
-    }
+    if (!(await this.recordAndApply(this.listed && this.d.engine.needsNothing?.(removed.hostVeth) === true))) return { success: false };
     this.d.metrics?.teardownLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true };
   }
