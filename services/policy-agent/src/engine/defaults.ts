@@ -25,10 +25,15 @@ export const coveredBy = (prefixes: readonly string[], veth: string): boolean =>
 
 const isDeny = (d: DirectionModel) => d.kind === "rules" && d.groups.length === 0;
 
+/** The directions in which `pod` differs from what a miss gives it: only those are dispatched to its chains. */
+export function dispatchedDirections(pod: PodModel, denyPrefixes: readonly string[]): Direction[] {
+  const missDenies = coveredBy(denyPrefixes, pod.hostVeth);
+  return (["egress", "ingress"] as const).filter((dir) => (missDenies ? !isDeny(pod[dir]) : pod[dir].kind !== "open"));
+}
+
 /** True when the kernel needs nothing for `pod`: both directions are what a miss gives. */
 export function isDefaultPod(pod: PodModel, denyPrefixes: readonly string[]): boolean {
-  if (denyPrefixes.length > 0 && coveredBy(denyPrefixes, pod.hostVeth)) return isDeny(pod.ingress) && isDeny(pod.egress);
-  return pod.ingress.kind === "open" && pod.egress.kind === "open";
+  return dispatchedDirections(pod, denyPrefixes).length === 0;
 }
 
 /** What a miss gives in direction `dir` for `veth`, given the catch-all prefixes the kernel holds (undefined: none readable). */

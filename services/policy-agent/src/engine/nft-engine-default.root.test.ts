@@ -74,6 +74,26 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
     expect(await e.programmed([podState(p2, DENY, DENY)])).toContainEqual(podState(p2, OPEN, OPEN)); // absent from the kernel: what a miss gives
   }, 30_000);
 
+  gate.test("only the directions that differ from a miss are dispatched, also when they change between read-backs", async () => {
+    const [p0, p1] = pods();
+    const e = createNftEngine({ netns: lab.node.ns, table: TABLE, log, verifyIntervalMs: 60_000 });
+    engines.push(e);
+    const elements = (map: string) => (JSON.parse(nft("-j", "list", "map", "inet", TABLE, map).out).nftables.find((i: any) => i.map)?.map.elem ?? []).map((x: any) => x[0]);
+    const dispatched = () => ({ egress: elements("egress-pods"), ingress: elements("ingress-pods") });
+    const fromPod1: DirectionState = { kind: "rules", rules: [{ cidr: `${p1.v4}/32`, except: [], ports: [] }] };
+    const ingressOnly: NodePolicyState = { nodeAddresses: [lab.node.v4], pods: [podState(p0, fromPod1, OPEN), podState(p1, OPEN, OPEN)] };
+    await e.apply(ingressOnly); // first apply: reads back, writes everything
+    expect(dispatched()).toEqual({ egress: [], ingress: [p0.hostVeth] });
+    await e.apply({ ...ingressOnly, pods: [podState(p0, fromPod1, DENY), podState(p1, OPEN, OPEN)] }); // between read-backs
+    expect(dispatched()).toEqual({ egress: [p0.hostVeth], ingress: [p0.hostVeth] });
+    expect([await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p1.ns, p0.v4, "tcp", 8080)]).toEqual([false, true]);
+    await e.apply(ingressOnly);
+    expect(dispatched()).toEqual({ egress: [], ingress: [p0.hostVeth] });
+    expect([await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(lab.pods[2]!.ns, p0.v4, "tcp", 8080)]).toEqual([true, false]);
+    // a read-back finds the kernel exactly as a full write leaves it
+    expect(await engine().apply(ingressOnly)).toEqual({ changedPods: [], removedPods: [], durationMs: 0 });
+  }, 30_000);
+
   gate.test("strict: a pod no policy selects cannot send or receive and has no chain of its own; the node still reaches it", async () => {
     const [p0, p1, p2, p3] = pods();
     const e = engine(strictPrefixes());

@@ -18,7 +18,7 @@ import type { ApplyReport, PolicyEngine } from "./engine.ts";
 import { readBack, trustedView, verifiedView, type KernelView, type ReadBack } from "./kernel-view.ts";
 import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type NodeModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
-import { absentPod, checkDenyPrefixes, isDefaultPod, missState } from "./defaults.ts";
+import { absentPod, checkDenyPrefixes, dispatchedDirections, isDefaultPod, missState } from "./defaults.ts";
 import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, renderUndispatch, TABLE_NAME, type Direction } from "./render.ts";
 
 export interface NftEngineOptions {
@@ -55,6 +55,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   const table = opts.table ?? DEFAULT_TABLE;
   if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
   const denyPrefixes = checkDenyPrefixes(opts.denyVethPrefixes, "denyVethPrefixes");
+  const dirsOf = (p: PodModel) => dispatchedDirections(p, denyPrefixes);
   const nft = opts.runner ?? nftRunner(opts.netns);
   let queue: Promise<unknown> = Promise.resolve();
   /** Calls queued or running: while any is, what the kernel holds is about to change. */
@@ -70,6 +71,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
   let written: Map<string, string> | undefined;
   let writtenNodes = "";
+  /** veth → the directions our last transaction dispatched to its chains. */
+  let writtenDispatch = new Map<string, Direction[]>();
   let lastModel: NodeModel | undefined;
   let transactions = 0;
   /** A background read-back no transaction has overtaken, for the next apply to use. */
@@ -103,7 +106,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     snapshot = undefined;
     if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log, denyPrefixes);
     if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log, denyPrefixes);
-    return trustedView(written);
+    return trustedView(written, writtenDispatch);
   }
 
   async function applyModel(full: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
@@ -120,6 +123,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const remember = () => {
       if (cache) compiled = cache;
       written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+      writtenDispatch = new Map(model.pods.map((p) => [p.hostVeth, dirsOf(p)]));
       writtenNodes = nodeKey;
       lastModel = model;
     };
@@ -134,10 +138,14 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     // flushes the maps (≈ 2× the time of a one-pod transaction on a full node).
     const incremental = !view.verified && nodeKey === writtenNodes && view.prelude.length === 0;
     const script = incremental ? [] : [...view.prelude, ...renderSkeleton(table, model, denyPrefixes)];
-    if (incremental) script.push(...renderUndispatch(table, removedPods));
+    // only the directions that differ from a miss are dispatched; between read-backs only the elements that change are written
+    const had = (veth: string) => (incremental ? (view.dispatch.get(veth) ?? []) : []);
+    const moves = changed.map((p) => ({ veth: p.hostVeth, old: had(p.hostVeth), now: dirsOf(p) }));
+    if (incremental) script.push(...renderUndispatch(table, [...removedPods.map((veth) => ({ veth, dirs: had(veth) })), ...moves.map((m) => ({ veth: m.veth, dirs: m.old.filter((d) => !m.now.includes(d)) }))]));
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
     for (const pod of changed) script.push(...renderPod(table, pod));
-    script.push(...renderDispatch(table, (incremental ? model.pods.filter((p) => !view.digests.has(p.hostVeth)) : model.pods).map((p) => p.hostVeth)));
+    const adds = incremental ? moves.map((m) => ({ veth: m.veth, dirs: m.now.filter((d) => !m.old.includes(d)) })) : model.pods.map((p) => ({ veth: p.hostVeth, dirs: dirsOf(p) }));
+    script.push(...renderDispatch(table, adds));
     const started = performance.now();
     transactions++;
     const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);

@@ -149,16 +149,24 @@ export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "n
   return lines;
 }
 
-/** The maps' elements: added after the pods' chains exist. */
-export function renderDispatch(table: string, veths: string[]): string[] {
-  if (veths.length === 0) return [];
+/** Pods' dispatch elements: each host veth with the directions jumping to its own chains. */
+export type Dispatch = ReadonlyArray<{ veth: string; dirs: readonly Direction[] }>;
+
+function dispatchLines(verb: "add" | "delete", table: string, entries: Dispatch): string[] {
   const t = `inet ${table}`;
-  return (["egress", "ingress"] as const).map((dir) => `add element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}" : jump ${chainOf(dir, v)}`).join(", ")} }`);
+  return (["egress", "ingress"] as const).flatMap((dir) => {
+    const veths = entries.filter((e) => e.dirs.includes(dir)).map((e) => e.veth);
+    if (veths.length === 0) return [];
+    return [`${verb} element ${t} ${mapOf(dir)} { ${veths.map((v) => (verb === "add" ? `"${v}" : jump ${chainOf(dir, v)}` : `"${v}"`)).join(", ")} }`];
+  });
+}
+
+/** The maps' elements: added after the pods' chains exist. */
+export function renderDispatch(table: string, entries: Dispatch): string[] {
+  return dispatchLines("add", table, entries);
 }
 
 /** Removes pods' map elements (before their chains can go: a jump holds a reference). */
-export function renderUndispatch(table: string, veths: string[]): string[] {
-  if (veths.length === 0) return [];
-  const t = `inet ${table}`;
-  return (["egress", "ingress"] as const).map((dir) => `delete element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}"`).join(", ")} }`);
+export function renderUndispatch(table: string, entries: Dispatch): string[] {
+  return dispatchLines("delete", table, entries);
 }
