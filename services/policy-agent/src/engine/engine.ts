@@ -42,7 +42,8 @@ export interface PolicyEngine {
   /**
    * The pods' rules as read back from the kernel (for /debug and repair checks): every pod
    * the kernel holds chains for, then each of `known` it holds none for, with what a miss
-   * gives it (the table's default: open, or strict's catch-all deny).
+   * gives it (the table's default: open, or strict's catch-all deny) — unless there is no
+   * table or its base chains are not as written, when what a miss gives is not known.
    */
   programmed(known?: ReadonlyArray<Pick<PodPolicyState, "namespace" | "name" | "hostVeth" | "addresses">>): Promise<PodPolicyState[]>;
   /**

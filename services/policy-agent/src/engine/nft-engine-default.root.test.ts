@@ -72,6 +72,11 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
     expect(await e.apply(base)).toEqual({ changedPods: [], removedPods: [], durationMs: 0 });
     expect(table()).toBe(before);
     expect(await e.programmed([podState(p2, DENY, DENY)])).toContainEqual(podState(p2, OPEN, OPEN)); // absent from the kernel: what a miss gives
+    // no table at all (or base chains edited): what a miss gives is unknown, absent pods are not reported
+    nft("flush", "chain", "inet", TABLE, "ingress");
+    expect((await e.programmed([podState(p2, DENY, DENY)])).map((p) => p.hostVeth)).toEqual([p0.hostVeth]);
+    await e.removeAll();
+    expect(await e.programmed([podState(p2, DENY, DENY)])).toEqual([]);
   }, 30_000);
 
   gate.test("only the directions that differ from a miss are dispatched, also when they change between read-backs", async () => {

@@ -169,7 +169,9 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   async function programmed(known: Parameters<PolicyEngine["programmed"]>[0] = []): Promise<PodPolicyState[]> {
     const found = await readBack(nft, table);
     const miss = { egress: found?.kernel.catchAll.egress, ingress: found?.kernel.catchAll.ingress };
-    const absent = known.filter((p) => !found?.kernel.pods.has(p.hostVeth)).map((p) => absentPod(p, miss));
+    // no table, or base chains not as written: what a miss gives is unknown, so absent pods are not reported (the agent resolves them)
+    const readable = found !== undefined && miss.egress !== undefined && miss.ingress !== undefined;
+    const absent = readable ? known.filter((p) => !found.kernel.pods.has(p.hostVeth)).map((p) => absentPod(p, miss)) : [];
     if (!found) return absent;
     const out: PodPolicyState[] = [];
     for (const k of found.kernel.pods.values()) {
