@@ -7,8 +7,10 @@
  * directly, the controller switched off), so every ADD's apply works against a full node.
  * Then `--pods` rounds: one new pod per node, the arms in a rotated order, ADD then DEL, each
  * timed as a runtime execs the shim. The new pods have no policy: standard leaves them open,
- * strict must deny them both ways before the ADD answers. Target: standard and strict ADD
- * p50 within 1.10× of none.
+ * strict must deny them both ways before the ADD answers (both are their mode's default, so
+ * the agent writes nothing: strict's table denies them by its catch-all). Target: standard
+ * and strict ADD p50 within 1.10× of none. Also printed: the policy agent's call within the
+ * enforcing arms' ADDs (addr-broker's /debug/cni-timings).
  * Needs root; removes what it made.
  *
  *   npm run bench -- policy-add [--held 100] [--pods 50]
@@ -33,7 +35,15 @@ interface Arm {
   rt: CniRuntime;
   add: Timed[];
   del: Timed[];
+  /** Container ids of the timed ADDs. */
+  ids: string[];
   errors: string[];
+}
+
+/** The policy agent's call in each of `ids`' ADDs (addr-broker's /debug/cni-timings: wiring and checkpoint done → the agent answered). */
+async function agentCallMs(node: BenchNode, ids: Set<string>): Promise<number[]> {
+  const t = await node.get<{ recent: Array<{ command: string; containerId: string; exitCode: number; at: Partial<Record<"wired" | "durable" | "policy", number>> }> }>("addr-broker", "/debug/cni-timings");
+  return t.recent.filter((r) => r.command === "ADD" && r.exitCode === 0 && ids.has(r.containerId) && r.at.policy !== undefined && r.at.wired !== undefined && r.at.durable !== undefined).map((r) => r.at.policy! - Math.max(r.at.wired!, r.at.durable!));
 }
 
 const sandboxes = new PodSandboxes();
@@ -50,7 +60,7 @@ try {
   for (const mode of MODES) {
     const node = await BenchNode.start({ label: `policy-add-${mode}`, instanceType: "m5.4xlarge", env, ...(mode === "none" ? {} : { networkPolicy: mode }) });
     nodes.push(node);
-    arms.push({ mode, node, rt: node.runtime("aws-cni", true), add: [], del: [], errors: [] });
+    arms.push({ mode, node, rt: node.runtime("aws-cni", true), add: [], del: [], ids: [], errors: [] });
   }
   // the held pods, and on the enforcing nodes two PolicyEndpoints selecting each
   for (const arm of arms) {
@@ -91,6 +101,7 @@ try {
       if (r < 3) continue; // warm-up
       arm.add.push(add);
       arm.del.push(del);
+      arm.ids.push(a.containerId);
       if (add.error) arm.errors.push(`ADD: ${add.error}`);
       if (del.error) arm.errors.push(`DEL: ${del.error}`);
     }
@@ -104,6 +115,12 @@ try {
   console.log(`\n${HELD} pods held per node (${2 * HELD} PolicyEndpoints selecting them on the enforcing nodes), ${PODS} new pods per arm, arms rotated; load average ${load}`);
   for (const a of arms) {
     console.log(`  ${a.mode.padEnd(9)} ADD p50 ${ms(s[a.mode].add.p50).padStart(9)} p99 ${ms(s[a.mode].add.p99).padStart(9)}   DEL p50 ${ms(s[a.mode].del.p50).padStart(9)} p99 ${ms(s[a.mode].del.p99).padStart(9)}${a.errors.length ? `   errors: ${a.errors.length} (${a.errors[0]})` : ""}`);
+  }
+  // addr-broker's stages of the timed ADDs (its journal holds the last 512 calls: every round's ADD and DEL)
+  for (const a of arms) {
+    if (a.mode === "none") continue;
+    const call = summarize(await agentCallMs(a.node, new Set(a.ids)));
+    console.log(`  ${a.mode.padEnd(9)} the policy agent's call within the ADD: p50 ${ms(call.p50)}, p99 ${ms(call.p99)} (n=${call.n})`);
   }
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s) ${command("policy-add", argv)}`);
 } finally {

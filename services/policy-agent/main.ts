@@ -34,7 +34,7 @@ for (const f of flags.ignored) log.info(f, "upstream flag accepted and ignored")
 let engine = disabledEngine;
 if (flags.enableNetworkPolicy) {
   try {
-    engine = await createNodeEngine(log);
+    engine = await createNodeEngine(log, config.networkPolicy.enforcingMode, config.network.vethPrefix);
   } catch (err) {
     log.error({ err: (err as Error).message }, "no policy engine: exiting");
     flushLogger(log);

@@ -3,8 +3,9 @@
  * - the agent SIGKILLed under load (every pod selected: a policy isolating ingress of all pods,
  *   the server's allowing role=allowed): no allowed connection fails (a restarted agent that
  *   forgot the policies would deny every pod both ways), no denied one passes;
- * - at the moment ADD answers (the runtime's CNI call, as a kubelet makes it), the pod's chains
- *   in the kernel deny both ways and nothing gets through either way;
+ * - at the moment ADD answers (the runtime's CNI call, as a kubelet makes it), the pod has no
+ *   chain of its own, the base chains' catch-all for its veth's prefix denies it both ways, and
+ *   nothing gets through either way;
  * - the agent unreachable: ADD fails with CNI error 104 leaving nothing assigned; a pod made
  *   with kubectl does not start until the agent is back, then it is denied until a policy
  *   selects it; a hostNetwork pod is exempt.
@@ -14,6 +15,7 @@ import { CniError } from "../../deploy/local/cni-runtime.ts";
 import { apply, getJson, kubectl } from "./kubelet/kube.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 import { brokerDebug, eventually } from "./podman/node-state.ts";
+import { vethPrefixOf } from "../../shared/naming.ts";
 import { agentDebug, chainText, policy, ruleLines, tcpExchange } from "./np-life/harness.ts";
 import { killAgentUnderLoad, SERVER_POLICY, usingDeployment } from "./np-life/scenarios.ts";
 
@@ -26,16 +28,28 @@ gate.describe("strict mode: start-up, the agent unreachable, the agent restarted
   const d = usingDeployment("strict", "strict");
   const veth = async (address: string) => (await brokerDebug(d.node())).assignments.find((a) => a.address === address)!.hostVeth!;
   const chains = async (v: string) => ({ eg: ruleLines(await chainText(d.node(), `eg-${v}`)), in: ruleLines(await chainText(d.node(), `in-${v}`)) });
+  /** A pod no policy selects: no chain of its own, and each base chain drops its veth's prefix after the dispatch map. */
+  const deniedByDefault = async (v: string) => {
+    const own = [await chainText(d.node(), `eg-${v}`), await chainText(d.node(), `in-${v}`), await chainText(d.node(), `id-${v}`)];
+    const prefix = vethPrefixOf(v)!;
+    const after = async (dir: "egress" | "ingress", rule: string) => {
+      const lines = ruleLines(await chainText(d.node(), dir));
+      const vmap = lines.findIndex((l) => l.includes(`vmap @${dir}-pods`));
+      return vmap >= 0 && lines.indexOf(rule) > vmap;
+    };
+    return { own, egress: await after("egress", `meta iifkind "veth" iifname "${prefix}*" drop`), ingress: await after("ingress", `meta oifkind "veth" oifname "${prefix}*" drop`) };
+  };
+  const DENIED_BY_DEFAULT = { own: [undefined, undefined, undefined], egress: true, ingress: true };
 
   gate.test("SIGKILL of the agent under load: no allowed connection fails, no denied one passes, the rules stay", async () => {
     await killAgentUnderLoad(d, [ALL_INGRESS, SERVER_POLICY]);
   }, 90_000);
 
-  gate.test("when ADD answers, the pod's chains deny both ways and nothing gets through either way", async () => {
+  gate.test("when ADD answers, the pod has no chain of its own, the catch-all denies it both ways and nothing gets through either way", async () => {
     const peer = await d.runner().add(0, "peer");
     const pod = await d.runner().add(0, "fresh");
     // read at once after the answer (no PolicyEndpoint names these pods: they stay so)
-    expect(await chains(await veth(pod.address))).toEqual({ eg: ["drop"], in: ["drop"] });
+    expect(await deniedByDefault(await veth(pod.address))).toEqual(DENIED_BY_DEFAULT);
     const servers = [peer, pod].map((p) => d.runner().spawnIn(p.netns, ["/bin/busybox", "nc", "-ll", "-p", "8080", "-e", "/bin/echo", "pong", "hi"]));
     await Bun.sleep(200);
     const via = (ns: string) => ["ip", "netns", "exec", ns];
@@ -66,7 +80,7 @@ gate.describe("strict mode: start-up, the agent unreachable, the agent restarted
     expect(events.items.some((e) => e.reason === "FailedCreatePodSandBox")).toBe(true);
     // back: the runtime's ADD succeeds, the kubelet's retry starts the pod
     const pod = await d.runner().add(0, "blocked");
-    expect(await chains(await veth(pod.address))).toEqual({ eg: ["drop"], in: ["drop"] });
+    expect(await deniedByDefault(await veth(pod.address))).toEqual(DENIED_BY_DEFAULT);
     // the kubelet may retry "late" at any moment now, so only the blocked pod's own assignment is checked here
     expect((await brokerDebug(d.node())).assignments.map((a) => a.address.split("/")[0])).toContain(pod.address);
     const ip = await eventually("late Running", 60_000, async () => {

@@ -73,6 +73,7 @@ export class PolicyAgent {
   private listed: boolean;
   /** The kernel's rules per host veth, read at the first apply before the first list. */
   private kept: Map<string, PodPolicyState> | undefined;
+  private bookPending = false;
 
   constructor(private readonly d: AgentDeps) {
     this.startedAt = this.now();
@@ -186,7 +187,8 @@ export class PolicyAgent {
     const triggers = this.triggers.splice(0);
     const started = performance.now();
     try {
-      if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed()).map((p) => [p.hostVeth, p]));
+      // pods the kernel holds nothing for are reported with what a miss gives them (open, or strict's catch-all deny)
+      if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed(this.pods.list())).map((p) => [p.hostVeth, p]));
       const report = await this.d.engine.apply(this.desired());
       this.lastApply = { at: this.now(), report };
       this.d.metrics?.applies.inc({ outcome: "ok" });
@@ -212,25 +214,59 @@ export class PolicyAgent {
     }
   }
 
+  /**
+   * The record after the answer, one write for a burst: used for pods the kernel holds
+   * nothing for, whose lost record (a crash in between) costs nothing the next reconcile
+   * does not restore; an fsync on the ADD's path cost milliseconds under load.
+   */
+  private saveBookSoon(): void {
+    if (this.bookPending) return;
+    this.bookPending = true;
+    setImmediate(() => {
+      this.bookPending = false;
+      this.saveBook();
+    });
+  }
+
+  /** Records the pods and, unless the kernel needs nothing for the change, applies; false when the apply failed. */
+  private async recordAndApply(nothingToWrite: boolean): Promise<boolean> {
+    if (nothingToWrite) {
+      this.saveBookSoon();
+      return true;
+    }
+    this.saveBook();
+    try {
+      await this.requestApply();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   // ---- addr-broker's calls ---------------------------------------------------------------------
 
   /** After a pod's wiring: record it and program what is known for it before answering. */
   async enforcePod(req: PodRequest & { hostVeth: string; addresses: string[] }): Promise<{ success: boolean; state?: { ingress: string; egress: string } }> {
     const started = performance.now();
+    const known = this.pods.get(req.podNamespace, req.podName);
     const displaced = this.pods.upsert({ namespace: req.podNamespace, name: req.podName, hostVeth: req.hostVeth, addresses: req.addresses });
     if (displaced.length) this.d.log.info({ pod: podKey({ namespace: req.podNamespace, name: req.podName }), displaced }, "a new pod took the veth or address of pods the agent still knew: forgotten");
-    this.saveBook();
-    if (!this.d.enabled) return { success: true };
+    if (!this.d.enabled) {
+      this.saveBook();
+      return { success: true };
+    }
     // The node's addresses decide which endpoints are this node's: a pod added during start-up waits briefly for them.
     await this.whenNodeKnown(2_000);
-    try {
-      await this.requestApply();
-    } catch {
-      return { success: false };
-    }
     // this pod's state alone (resolving the whole node again would cost as much as the apply's own resolution)
-    const pod = this.pods.get(req.podNamespace, req.podName);
-    const mine = pod ? resolvePod(this.endpointList(), pod, this.nodeIps, this.d.mode) : undefined;
+    const resolve = () => {
+      const pod = this.pods.get(req.podNamespace, req.podName);
+      return pod ? resolvePod(this.endpointList(), pod, this.nodeIps, this.d.mode) : undefined;
+    };
+    let mine = resolve();
+    // Nearly every new pod is in its mode's default state (its PolicyEndpoints can only list it once it has an address): nothing to write.
+    const untouched = !known && displaced.length === 0 && this.listed && mine !== undefined && this.d.engine.needsNothing?.(req.hostVeth, mine) === true;
+    if (!(await this.recordAndApply(untouched))) return { success: false };
+    if (!untouched) mine = resolve();
     this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }
@@ -240,12 +276,8 @@ export class PolicyAgent {
     const started = performance.now();
     const removed = this.pods.remove(req.podNamespace, req.podName);
     if (!removed) return { success: true };
-    this.saveBook();
-    try {
-      await this.requestApply();
-    } catch {
-      return { success: false };
-    }
+    // the kernel held nothing for the pod (its mode's default): nothing to remove
+    if (!(await this.recordAndApply(this.listed && this.d.engine.needsNothing?.(removed.hostVeth) === true))) return { success: false };
     this.d.metrics?.teardownLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true };
   }

@@ -71,7 +71,7 @@ interface End {
 
 export async function explainWhy(agent: PolicyAgent, engine: PolicyEngine, q: WhyQuery): Promise<object> {
   const state = agent.desired();
-  const programmed = await engine.programmed().catch(() => undefined);
+  const programmed = await engine.programmed(agent.pods.list()).catch(() => undefined);
   const nodeIps = agent.nodeAddresses();
   const endpoints = agent.endpointList();
   const describe = (local: LocalPod | undefined, ref: string | undefined, address: string | undefined, direction: "ingress" | "egress", remote: string | undefined): End => {

@@ -25,6 +25,36 @@ export interface KernelTable {
   dispatch: Record<Direction, Map<string, string>>;
   /** The node's addresses as the sets hold them; undefined when a set is missing or unreadable. */
   node: { v4?: Span[]; v6?: Span[] };
+  /**
+   * Veth prefixes of the catch-all drops that end base chain `dir` (strict), in order;
+   * undefined when the chain is missing or a rule after its dispatch map is not a catch-all.
+   */
+  catchAll: Record<Direction, string[] | undefined>;
+}
+
+/** Rules of a base chain before its catch-all drops (render.ts baseChainRules). */
+const BASE_RULES_BEFORE_CATCH_ALL = 6;
+
+/** The veth prefix of a rule written by catchAllRule(), or a failure. */
+function decodeCatchAll(dir: Direction, rule: Json): string {
+  const dev = dir === "egress" ? "iif" : "oif";
+  const exprs = (rule.expr ?? []).filter((x: Json) => x.counter === undefined);
+  const [kind, name, verdict] = exprs;
+  const isMeta = (m: Json, key: string) => m?.match?.op === "==" && m.match.left?.meta?.key === key && typeof m.match.right === "string";
+  if (exprs.length !== 3 || !isMeta(kind, `${dev}kind`) || kind.match.right !== "veth" || !isMeta(name, `${dev}name`) || verdict?.drop !== null) fail("catch-all rule");
+  const m = /^([A-Za-z0-9]+)\*$/.exec(name.match.right);
+  if (!m) fail("catch-all prefix");
+  return m[1]!;
+}
+
+function decodeCatchAlls(dir: Direction, rules: Json[] | undefined): string[] | undefined {
+  if (!rules || rules.length < BASE_RULES_BEFORE_CATCH_ALL) return undefined;
+  try {
+    return rules.slice(BASE_RULES_BEFORE_CATCH_ALL).map((r) => decodeCatchAll(dir, r));
+  } catch (err) {
+    if (!(err instanceof Unreadable)) throw err;
+    return undefined;
+  }
 }
 
 class Unreadable extends Error {}
@@ -160,5 +190,6 @@ export function decodeTable(listing: Json): KernelTable {
       pods.set(veth, { hostVeth: veth, problem: err.message });
     }
   }
-  return { chains, pods, dispatch, node };
+  const catchAll = { egress: decodeCatchAlls("egress", chains.get("egress")), ingress: decodeCatchAlls("ingress", chains.get("ingress")) };
+  return { chains, pods, dispatch, node, catchAll };
 }

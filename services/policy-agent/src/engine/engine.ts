@@ -39,8 +39,20 @@ export interface PolicyEngine {
    * that was allowed, its established connections stop within a second.
    */
   apply(state: NodePolicyState): Promise<ApplyReport>;
-  /** The pods' rules as read back from the kernel (for /debug and repair checks). */
-  programmed(): Promise<PodPolicyState[]>;
+  /**
+   * The pods' rules as read back from the kernel (for /debug and repair checks): every pod
+   * the kernel holds chains for, then each of `known` it holds none for, with what a miss
+   * gives it (the table's default: open, or strict's catch-all deny) — unless there is no
+   * table or its base chains are not as written, when what a miss gives is not known.
+   */
+  programmed(known?: ReadonlyArray<Pick<PodPolicyState, "namespace" | "name" | "hostVeth" | "addresses">>): Promise<PodPolicyState[]>;
+  /**
+   * True when an apply would write nothing for `hostVeth`: the kernel, as the engine's last
+   * transaction left it, holds nothing for it, no call is queued or running, and `state` (if
+   * given) is what a miss in the dispatch maps gives (the mode's default). Synchronous: the
+   * agent's ADD and DEL of such pods need no transaction. Absent: always apply.
+   */
+  needsNothing?(hostVeth: string, state?: PodPolicyState): boolean;
   /** Remove the agent's table entirely (tests, uninstall). */
   removeAll(): Promise<void>;
 }

@@ -2,11 +2,12 @@
  * What apply compares the wanted state with: the table read back from the kernel (decoded,
  * one digest per readable pod), or — between read-backs — what the engine's own last
  * transaction wrote. Also whether the table's skeleton (base chains, dispatch maps, node
- * sets) is as render.ts writes it, so a read-back that finds nothing wrong needs no
+ * sets, strict's catch-all drops) is as render.ts writes it, so a read-back that finds nothing wrong needs no
  * transaction.
  */
 import type { Logger } from "../../../../shared/log.ts";
 import { decodeTable, type KernelTable } from "./decode.ts";
+import { dispatchedDirections } from "./defaults.ts";
 import { podDigest, type NodeModel, type Span } from "./model.ts";
 import { nftFailed, type NftRunner } from "./nft-runner.ts";
 import { BASE_CHAINS, baseChainRules, chainOf, idChainOf, type Direction } from "./render.ts";
@@ -24,6 +25,8 @@ export interface KernelView {
   chains: string[];
   /** Pods with chains in the table. */
   pods: string[];
+  /** veth → the directions the dispatch maps send to its own chains. */
+  dispatch: Map<string, Direction[]>;
   /** Commands that must run before the skeleton is declared (a base chain with another hook or priority is dropped). */
   prelude: string[];
   /** Read back from the kernel (true) or taken from the engine's own last transaction. */
@@ -46,14 +49,15 @@ export async function readBack(nft: NftRunner, table: string): Promise<ReadBack 
 }
 
 /** Between read-backs: the kernel holds what the last transaction wrote. */
-export function trustedView(written: Map<string, string>): KernelView {
+export function trustedView(written: Map<string, string>, dispatch: Map<string, Direction[]>): KernelView {
   const chains = [...written.keys()].flatMap((v) => [chainOf("egress", v), chainOf("ingress", v), idChainOf(v)]);
-  return { digests: written, chains, pods: [...written.keys()], prelude: [], verified: false };
+  return { digests: written, chains, pods: [...written.keys()], dispatch, prelude: [], verified: false };
 }
 
 const sameSpans = (a: Span[] | undefined, b: Span[]) => a !== undefined && a.length === b.length && a.every((s, i) => s.lo === b[i]!.lo && s.hi === b[i]!.hi);
 
-export function verifiedView(found: ReadBack | undefined, table: string, wanted: Set<string>, log: Pick<Logger, "warn">): KernelView {
+/** `denyPrefixes`: strict's catch-all prefixes (empty in standard); the skeleton must end each base chain with exactly those. */
+export function verifiedView(found: ReadBack | undefined, table: string, wanted: Set<string>, log: Pick<Logger, "warn">, denyPrefixes: readonly string[] = []): KernelView {
   const digests = new Map<string, string>();
   for (const k of found?.kernel.pods.values() ?? []) {
     if (k.model) digests.set(k.hostVeth, podDigest(k.model));
@@ -68,11 +72,17 @@ export function verifiedView(found: ReadBack | undefined, table: string, wanted:
     if (!found || prelude.length > 0) return false;
     const k = found.kernel;
     for (const dir of ["egress", "ingress"] as const) {
-      if (!found.baseChains.has(dir) || k.chains.get(dir)?.length !== baseChainRules(dir).length) return false;
+      if (!found.baseChains.has(dir) || k.chains.get(dir)?.length !== baseChainRules(dir, denyPrefixes).length) return false;
+      if (k.catchAll[dir]?.join() !== denyPrefixes.join()) return false;
       const map = k.dispatch[dir];
-      if (map.size !== model.pods.length || model.pods.some((p) => map.get(p.hostVeth) !== chainOf(dir, p.hostVeth))) return false;
+      const sent = model.pods.filter((p) => dispatchedDirections(p, denyPrefixes).includes(dir));
+      if (map.size !== sent.length || sent.some((p) => map.get(p.hostVeth) !== chainOf(dir, p.hostVeth))) return false;
     }
     return sameSpans(k.node.v4, model.node4) && sameSpans(k.node.v6, model.node6);
   };
-  return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], prelude, verified: true, skeletonIntact };
+  const dispatch = new Map<string, Direction[]>();
+  for (const dir of ["egress", "ingress"] as const) {
+    for (const [veth, target] of found?.kernel.dispatch[dir] ?? []) if (target === chainOf(dir, veth)) dispatch.set(veth, [...(dispatch.get(veth) ?? []), dir]);
+  }
+  return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], dispatch, prelude, verified: true, skeletonIntact };
 }

@@ -137,10 +137,13 @@ gate.describe("nftables policy engine (real kernel)", () => {
     expect(await restarted.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
     expect(await restarted.apply(state)).toMatchObject({ changedPods: [], durationMs: 0 });
     restarted.close();
+    // open both ways is standard's default: the pod's chains go, and a miss in the dispatch maps lets it through
     state.pods[3] = podState(lab.pods[3]!, OPEN, OPEN);
     const r = await engine.apply(state);
-    expect(r.changedPods).toEqual([lab.pods[3]!.hostVeth]);
+    expect(r).toMatchObject({ changedPods: [], removedPods: [lab.pods[3]!.hostVeth] });
     expect(await lab.probe(lab.pods[0]!.ns, lab.pods[3]!.v4, "tcp", 8080)).toBe(true);
+    expect(nft("list", "table", "inet", engine.table).out).not.toContain(lab.pods[3]!.hostVeth);
+    expect((await engine.programmed([state.pods[3]!])).find((p) => p.hostVeth === lab.pods[3]!.hostVeth)).toEqual(state.pods[3]);
   }, 20_000);
 
   gate.test("a change that denies a flow stops its established TCP connection within a second", async () => {
@@ -197,16 +200,16 @@ gate.describe("nftables policy engine (real kernel)", () => {
     const trusting = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
     const state = mixedState();
     await trusting.apply(state); // first apply: reads back
-    state.pods[2] = podState(lab.pods[2]!, OPEN, OPEN);
-    expect((await trusting.apply(state)).changedPods).toEqual([lab.pods[2]!.hostVeth]);
+    state.pods[2] = podState(lab.pods[2]!, OPEN, OPEN); // standard's default: its chains go
+    expect(await trusting.apply(state)).toMatchObject({ changedPods: [], removedPods: [lab.pods[2]!.hostVeth] });
     expect(await lab.probe(lab.pods[2]!.ns, lab.pods[0]!.v4, "tcp", 8080)).toBe(true);
     nft("delete", "table", "inet", trusting.table);
     const fewer = { ...state, pods: state.pods.slice(0, 3) }; // removing pod3 names chains that are gone: the transaction fails, apply reads back and retries
     const r = await trusting.apply(fewer);
-    expect(r.changedPods.sort()).toEqual(lab.pods.slice(0, 3).map((p) => p.hostVeth).sort());
+    expect(r.changedPods.sort()).toEqual(lab.pods.slice(0, 2).map((p) => p.hostVeth).sort());
     expect(await lab.probe(lab.pods[1]!.ns, lab.pods[2]!.v4, "tcp", 8080)).toBe(true);
     expect(await lab.probe(lab.pods[2]!.ns, lab.pods[1]!.v4, "tcp", 9090)).toBe(false); // pod1's ingress rules are back
-    expect((await trusting.programmed()).map((p) => p.hostVeth).sort()).toEqual(lab.pods.slice(0, 3).map((p) => p.hostVeth).sort());
+    expect((await trusting.programmed()).map((p) => p.hostVeth).sort()).toEqual(lab.pods.slice(0, 2).map((p) => p.hostVeth).sort());
     trusting.close();
   }, 20_000);
 

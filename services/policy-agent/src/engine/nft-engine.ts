@@ -18,6 +18,7 @@ import type { ApplyReport, PolicyEngine } from "./engine.ts";
 import { readBack, trustedView, verifiedView, type KernelView, type ReadBack } from "./kernel-view.ts";
 import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type NodeModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
+import { absentPod, checkDenyPrefixes, dispatchedDirections, isDefaultPod, missState } from "./defaults.ts";
 import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, renderUndispatch, TABLE_NAME, type Direction } from "./render.ts";
 
 export interface NftEngineOptions {
@@ -35,6 +36,13 @@ export interface NftEngineOptions {
    * off apply's path.
    */
   verifyIntervalMs?: number;
+  /**
+   * Strict mode: the host veth prefixes of the node's pods (AWS_VPC_K8S_CNI_VETHPREFIX and
+   * `vlan` for branch-ENI pods). The base chains then drop traffic from/to such veths after
+   * the dispatch maps, and a pod denied both ways needs no chains. Unset or empty (standard):
+   * a pod open both ways needs none. Either way, pods in that default state cost no transaction.
+   */
+  denyVethPrefixes?: readonly string[];
 }
 
 export interface NftEngine extends PolicyEngine {
@@ -46,10 +54,15 @@ export interface NftEngine extends PolicyEngine {
 export function createNftEngine(opts: NftEngineOptions): NftEngine {
   const table = opts.table ?? DEFAULT_TABLE;
   if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
+  const denyPrefixes = checkDenyPrefixes(opts.denyVethPrefixes, "denyVethPrefixes");
+  const dirsOf = (p: PodModel) => dispatchedDirections(p, denyPrefixes);
   const nft = opts.runner ?? nftRunner(opts.netns);
   let queue: Promise<unknown> = Promise.resolve();
+  /** Calls queued or running: while any is, what the kernel holds is about to change. */
+  let inFlight = 0;
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = queue.then(fn, fn);
+    inFlight++;
+    const next = queue.then(fn, fn).finally(() => inFlight--);
     queue = next.catch(() => undefined);
     return next;
   };
@@ -58,6 +71,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   /** veth → digest of what our last transaction left in the kernel; undefined: unknown, read back. */
   let written: Map<string, string> | undefined;
   let writtenNodes = "";
+  /** veth → the directions our last transaction dispatched to its chains. */
+  let writtenDispatch = new Map<string, Direction[]>();
   let lastModel: NodeModel | undefined;
   let transactions = 0;
   /** A background read-back no transaction has overtaken, for the next apply to use. */
@@ -89,12 +104,14 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   async function kernelView(wanted: Set<string>): Promise<KernelView> {
     const snap = snapshot;
     snapshot = undefined;
-    if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log);
-    if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log);
-    return trustedView(written);
+    if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log, denyPrefixes);
+    if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log, denyPrefixes);
+    return trustedView(written, writtenDispatch);
   }
 
-  async function applyModel(model: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
+  async function applyModel(full: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
+    // pods in the mode's default state are what a miss in the dispatch maps gives: the kernel holds nothing for them
+    const model = { ...full, pods: full.pods.filter((p) => !isDefaultPod(p, denyPrefixes)) };
     const wanted = new Set(model.pods.map((p) => p.hostVeth));
     const view = await kernelView(wanted);
     const changed = model.pods.filter((p) => view.digests.get(p.hostVeth) !== podDigest(p));
@@ -106,6 +123,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const remember = () => {
       if (cache) compiled = cache;
       written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
+      writtenDispatch = new Map(model.pods.map((p) => [p.hostVeth, dirsOf(p)]));
       writtenNodes = nodeKey;
       lastModel = model;
     };
@@ -119,11 +137,15 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     // fetches much more of the table before a transaction that touches the interval sets or
     // flushes the maps (≈ 2× the time of a one-pod transaction on a full node).
     const incremental = !view.verified && nodeKey === writtenNodes && view.prelude.length === 0;
-    const script = incremental ? [] : [...view.prelude, ...renderSkeleton(table, model)];
-    if (incremental) script.push(...renderUndispatch(table, removedPods));
+    const script = incremental ? [] : [...view.prelude, ...renderSkeleton(table, model, denyPrefixes)];
+    // only the directions that differ from a miss are dispatched; between read-backs only the elements that change are written
+    const had = (veth: string) => (incremental ? (view.dispatch.get(veth) ?? []) : []);
+    const moves = changed.map((p) => ({ veth: p.hostVeth, old: had(p.hostVeth), now: dirsOf(p) }));
+    if (incremental) script.push(...renderUndispatch(table, [...removedPods.map((veth) => ({ veth, dirs: had(veth) })), ...moves.map((m) => ({ veth: m.veth, dirs: m.old.filter((d) => !m.now.includes(d)) }))]));
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
     for (const pod of changed) script.push(...renderPod(table, pod));
-    script.push(...renderDispatch(table, (incremental ? model.pods.filter((p) => !view.digests.has(p.hostVeth)) : model.pods).map((p) => p.hostVeth)));
+    const adds = incremental ? moves.map((m) => ({ veth: m.veth, dirs: m.now.filter((d) => !m.old.includes(d)) })) : model.pods.map((p) => ({ veth: p.hostVeth, dirs: dirsOf(p) }));
+    script.push(...renderDispatch(table, adds));
     const started = performance.now();
     transactions++;
     const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);
@@ -144,9 +166,13 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     return applyModel(model, cache);
   }
 
-  async function programmed(): Promise<PodPolicyState[]> {
+  async function programmed(known: Parameters<PolicyEngine["programmed"]>[0] = []): Promise<PodPolicyState[]> {
     const found = await readBack(nft, table);
-    if (!found) return [];
+    const miss = { egress: found?.kernel.catchAll.egress, ingress: found?.kernel.catchAll.ingress };
+    // no table, or base chains not as written: what a miss gives is unknown, so absent pods are not reported (the agent resolves them)
+    const readable = found !== undefined && miss.egress !== undefined && miss.ingress !== undefined;
+    const absent = readable ? known.filter((p) => !found.kernel.pods.has(p.hostVeth)).map((p) => absentPod(p, miss)) : [];
+    if (!found) return absent;
     const out: PodPolicyState[] = [];
     for (const k of found.kernel.pods.values()) {
       if (!k.model) {
@@ -159,11 +185,21 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
         name: k.model.name,
         hostVeth: k.hostVeth,
         addresses: k.model.addresses,
-        ingress: dispatched("ingress") ? toDirectionState(k.model.ingress) : { kind: "open" },
-        egress: dispatched("egress") ? toDirectionState(k.model.egress) : { kind: "open" },
+        ingress: dispatched("ingress") ? toDirectionState(k.model.ingress) : missState(miss, "ingress", k.hostVeth),
+        egress: dispatched("egress") ? toDirectionState(k.model.egress) : missState(miss, "egress", k.hostVeth),
       });
     }
-    return out;
+    return [...out, ...absent];
+  }
+
+  function needsNothing(hostVeth: string, state?: PodPolicyState): boolean {
+    if (inFlight > 0 || written === undefined || written.has(hostVeth)) return false;
+    if (!state) return true;
+    try {
+      return state.hostVeth === hostVeth && isDefaultPod(compileStateCached({ nodeAddresses: [], pods: [state] }).model.pods[0]!, denyPrefixes);
+    } catch {
+      return false; // invalid: apply names the field
+    }
   }
 
   async function removeAll(): Promise<void> {
@@ -177,7 +213,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   return {
     table,
     apply: (state) => serial(() => apply(state)),
-    programmed: () => serial(programmed),
+    programmed: (known) => serial(() => programmed(known)),
+    needsNothing,
     removeAll: () => serial(removeAll),
     close: () => clearInterval(timer),
   };

@@ -58,7 +58,7 @@ describe("compile and render", () => {
     const lines = renderPod("aws-cni-np", compileOne(pod([])));
     expect(lines.slice(0, 2)).toEqual(["add chain inet aws-cni-np eg-eni0123456789a", "flush chain inet aws-cni-np eg-eni0123456789a"]);
     expect(lines).toContain('add rule inet aws-cni-np id-eni0123456789a return comment "v1 ns=ns name=web-1 addr=10.1.0.5,fd00::5"');
-    expect(renderDispatch("t", ["a", "b"])[0]).toBe('add element inet t egress-pods { "a" : jump eg-a, "b" : jump eg-b }');
+    expect(renderDispatch("t", [{ veth: "a", dirs: ["egress", "ingress"] }, { veth: "b", dirs: ["egress"] }])).toEqual(['add element inet t egress-pods { "a" : jump eg-a, "b" : jump eg-b }', 'add element inet t ingress-pods { "a" : jump in-a }']);
   });
 
   test("the contract's form read back means the same as the input (digest)", () => {

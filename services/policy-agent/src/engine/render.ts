@@ -9,6 +9,8 @@
  *                                 covers pod→node and pod→pod on the same node too
  *   chain ingress                 postrouting, before SNAT: forwarded and node-originated
  *                                 traffic to the pod, with its original source
+ *                                 (strict: both base chains end in a catch-all that drops
+ *                                 traffic from/to veths named with the pods' prefixes)
  *   chain eg-<veth>, in-<veth>    one pod's rules: groups that accept, then drop
  *   chain id-<veth>               never jumped to: the pod's identity in rule comments
  *
@@ -93,8 +95,19 @@ export function renderPod(table: string, pod: PodModel): string[] {
   return lines;
 }
 
-/** The rules of base chain `dir`, in order. */
-export function baseChainRules(dir: Direction): string[] {
+/**
+ * Strict's default deny without per-pod state: after the dispatch map, traffic from (egress)
+ * or to (ingress) a veth whose name starts with one of `prefixes` is dropped. Only links of
+ * kind veth match: the trunk's `vlan.eth.<id>` links and the node's ENIs never do, and
+ * hostNetwork pods have no veth.
+ */
+export function catchAllRule(dir: Direction, prefix: string): string {
+  const dev = dir === "egress" ? "iif" : "oif";
+  return `meta ${dev}kind "veth" ${dev}name "${prefix}*" drop`;
+}
+
+/** The rules of base chain `dir`, in order; `denyPrefixes` (strict) adds the catch-all drops. */
+export function baseChainRules(dir: Direction, denyPrefixes: readonly string[] = []): string[] {
   const remote = dir === "egress" ? "daddr" : "saddr";
   const dev = dir === "egress" ? "iifname" : "oifname";
   return [
@@ -104,6 +117,7 @@ export function baseChainRules(dir: Direction): string[] {
     `ip ${remote} @node-v4 accept`,
     `ip6 ${remote} @node-v6 accept`,
     `${dev} vmap @${mapOf(dir)}`,
+    ...denyPrefixes.map((p) => catchAllRule(dir, p)),
   ];
 }
 
@@ -111,7 +125,7 @@ export function baseChainRules(dir: Direction): string[] {
  * The table's skeleton, rewritten whole on every apply (sets, maps, base chains flushed
  * and refilled in the same transaction): hand edits to them are repaired without a diff.
  */
-export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "node6">): string[] {
+export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "node6">, denyPrefixes: readonly string[] = []): string[] {
   const t = `inet ${table}`;
   const lines = [
     `add table ${t}`,
@@ -130,21 +144,29 @@ export function renderSkeleton(table: string, node: Pick<NodeModel, "node4" | "n
   if (node.node4.length) lines.push(`add element ${t} node-v4 { ${node.node4.map((s) => spanText(4, s)).join(", ")} }`);
   if (node.node6.length) lines.push(`add element ${t} node-v6 { ${node.node6.map((s) => spanText(6, s)).join(", ")} }`);
   for (const dir of ["egress", "ingress"] as const) {
-    for (const r of baseChainRules(dir)) lines.push(`add rule ${t} ${dir} ${r}`);
+    for (const r of baseChainRules(dir, denyPrefixes)) lines.push(`add rule ${t} ${dir} ${r}`);
   }
   return lines;
 }
 
-/** The maps' elements: added after the pods' chains exist. */
-export function renderDispatch(table: string, veths: string[]): string[] {
-  if (veths.length === 0) return [];
+/** Pods' dispatch elements: each host veth with the directions jumping to its own chains. */
+export type Dispatch = ReadonlyArray<{ veth: string; dirs: readonly Direction[] }>;
+
+function dispatchLines(verb: "add" | "delete", table: string, entries: Dispatch): string[] {
   const t = `inet ${table}`;
-  return (["egress", "ingress"] as const).map((dir) => `add element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}" : jump ${chainOf(dir, v)}`).join(", ")} }`);
+  return (["egress", "ingress"] as const).flatMap((dir) => {
+    const veths = entries.filter((e) => e.dirs.includes(dir)).map((e) => e.veth);
+    if (veths.length === 0) return [];
+    return [`${verb} element ${t} ${mapOf(dir)} { ${veths.map((v) => (verb === "add" ? `"${v}" : jump ${chainOf(dir, v)}` : `"${v}"`)).join(", ")} }`];
+  });
+}
+
+/** The maps' elements: added after the pods' chains exist. */
+export function renderDispatch(table: string, entries: Dispatch): string[] {
+  return dispatchLines("add", table, entries);
 }
 
 /** Removes pods' map elements (before their chains can go: a jump holds a reference). */
-export function renderUndispatch(table: string, veths: string[]): string[] {
-  if (veths.length === 0) return [];
-  const t = `inet ${table}`;
-  return (["egress", "ingress"] as const).map((dir) => `delete element ${t} ${mapOf(dir)} { ${veths.map((v) => `"${v}"`).join(", ")} }`);
+export function renderUndispatch(table: string, entries: Dispatch): string[] {
+  return dispatchLines("delete", table, entries);
 }
