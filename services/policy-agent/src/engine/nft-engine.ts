@@ -26,7 +26,7 @@ export interface NftEngineOptions {
   /** A named network namespace (/run/netns/<name>) to program instead of our own. */
   netns?: string;
   log: Pick<Logger, "info" | "warn" | "debug">;
-  /** How nft is run (tests and benches may count or time it); default spawns nft. */
+  /** How nft is run (tests and benches may count or time it); default libnftables in process for small transactions (nft-runner.ts). */
   runner?: NftRunner;
   /**
    * Period of the background read-back that finds and repairs hand edits (default 10 s).
@@ -39,14 +39,14 @@ export interface NftEngineOptions {
 
 export interface NftEngine extends PolicyEngine {
   readonly table: string;
-  /** Stops the background read-back (the rules stay). */
+  /** Stops the background read-back and releases libnftables' context (the rules stay). */
   close(): void;
 }
 
 export function createNftEngine(opts: NftEngineOptions): NftEngine {
   const table = opts.table ?? DEFAULT_TABLE;
   if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
-  const nft = opts.runner ?? nftRunner(opts.netns);
+  const nft = opts.runner ?? nftRunner(opts.netns, { log: opts.log });
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn, fn);
@@ -179,7 +179,10 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     apply: (state) => serial(() => apply(state)),
     programmed: () => serial(programmed),
     removeAll: () => serial(removeAll),
-    close: () => clearInterval(timer),
+    close: () => {
+      clearInterval(timer);
+      if (!opts.runner) nft.close?.();
+    },
   };
 }
 
