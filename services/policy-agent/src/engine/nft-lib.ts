@@ -74,7 +74,7 @@ export interface NftContext {
   free(): void;
 }
 
-const text = (p: Pointer | null) => (p === null ? "" : new CString(p).toString());
+const text = (p: Pointer | bigint | null) => (p === null ? "" : new CString(p as Pointer).toString());
 
 /** A buffered context in the calling thread's namespace, or in /run/netns/<netns>. Throws when the library cannot be loaded. */
 export function openNftContext(opts: { netns?: string; library?: string } = {}): NftContext {
