@@ -5,7 +5,7 @@
  * (arms alternating, order swapped each round):
  *  - spawn: `nsenter … nft -f -` per transaction (main's runner);
  *  - in process: libnftables through bun:ffi, one persistent context (the default runner:
- *    transactions over 128 KiB — a first apply — spawn nft);
+ *    transactions over 32 KiB — a first apply — spawn nft);
  *  - in process, new context per call: the same library, a context opened and freed around each
  *    transaction (does keeping the context skip nft's cache fetch between transactions?);
  *  - in process, everything: no size limit, the first apply of the whole node in process too.
@@ -20,7 +20,7 @@
 import pino from "pino";
 import { createNftEngine, type NftEngine } from "../services/policy-agent/src/engine/nft-engine.ts";
 import { openNftContext } from "../services/policy-agent/src/engine/nft-lib.ts";
-import { nftRunner, spawnNftRunner, type NftRunner } from "../services/policy-agent/src/engine/nft-runner.ts";
+import { DEFAULT_SYNC_MAX_BYTES, nftRunner, spawnNftRunner, type NftRunner } from "../services/policy-agent/src/engine/nft-runner.ts";
 import { intFlag } from "./lib/args.ts";
 import { LoopLag } from "./lib/policy-stages.ts";
 import { nodeState } from "./lib/policy-state.ts";
@@ -39,7 +39,7 @@ function freshContextRunner(netns: string): NftRunner {
   const spawned = spawnNftRunner(netns);
   return {
     async run(args, script) {
-      if (args.join(" ") !== "-f -" || script === undefined || script.length > 128 * 1024) return spawned.run(args, script);
+      if (args.join(" ") !== "-f -" || script === undefined || script.length > DEFAULT_SYNC_MAX_BYTES) return spawned.run(args, script);
       const ctx = openNftContext({ netns });
       try {
         const r = ctx.run(script);

@@ -2,7 +2,8 @@
  * libnftables (libnftables.so.1, shipped with nftables) in process through bun:ffi: one
  * context kept for the runner's life, its output and errors buffered, commands run from a
  * buffer — what `nft` itself does, without a process, its dynamic linking and its start per
- * transaction. The call is synchronous: the caller keeps large transactions off it.
+ * transaction. The call is synchronous: the caller keeps large transactions off it. After each
+ * command malloc_trim(3) hands what the command freed back to the system.
  *
  * A context talks to the kernel over the netlink socket it opens when created, in the network
  * namespace of the creating thread. For a named namespace the thread enters it
@@ -30,7 +31,12 @@ const NFT_SYMBOLS = {
 
 type NftSymbols = ReturnType<typeof dlopen<typeof NFT_SYMBOLS>>["symbols"];
 
-let libc: { setns: (fd: number, type: number) => number } | undefined;
+const LIBC_SYMBOLS = {
+  setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  malloc_trim: { args: [FFIType.u64], returns: FFIType.i32 },
+} as const;
+let libcSymbols: ReturnType<typeof dlopen<typeof LIBC_SYMBOLS>>["symbols"] | undefined;
+const libc = () => (libcSymbols ??= dlopen("libc.so.6", LIBC_SYMBOLS).symbols);
 const loaded = new Map<string, NftSymbols>();
 
 function nftSymbols(library: string): NftSymbols {
@@ -44,17 +50,16 @@ function nftSymbols(library: string): NftSymbols {
 
 /** Runs `fn` with the calling thread in /run/netns/<netns>, then puts the thread back. */
 function inNetns<T>(netns: string, fn: () => T): T {
-  libc ??= dlopen("libc.so.6", { setns: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).symbols;
   const own = openSync("/proc/thread-self/ns/net", "r");
   let target: number | undefined;
   try {
     target = openSync(`/run/netns/${netns}`, "r");
-    if (libc.setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns into network namespace ${netns} failed`);
+    if (libc().setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns into network namespace ${netns} failed`);
     try {
       return fn();
     } finally {
       // the thread must not stay in the other namespace: everything else this thread opens would land there
-      if (libc.setns(own, CLONE_NEWNET) !== 0) throw new Error(`could not return from network namespace ${netns}: the process is in an unknown state`);
+      if (libc().setns(own, CLONE_NEWNET) !== 0) throw new Error(`could not return from network namespace ${netns}: the process is in an unknown state`);
     }
   } finally {
     closeSync(own);
@@ -87,6 +92,8 @@ export function openNftContext(opts: { netns?: string; library?: string } = {}):
     throw new Error("nft_ctx_buffer_output/error failed");
   }
   const plain = s.nft_ctx_output_get_flags(ctx);
+  const { malloc_trim } = libc();
+  const trim = () => void malloc_trim(0);
   let freed = false;
   return {
     run(script, json = false) {
@@ -94,7 +101,11 @@ export function openNftContext(opts: { netns?: string; library?: string } = {}):
       s.nft_ctx_output_set_flags(ctx, json ? plain | OUTPUT_JSON : plain);
       const rc = s.nft_run_cmd_from_buffer(ctx, Buffer.from(`${script}\0`));
       // each get returns what was buffered since the last one
-      return { ok: rc === 0, out: text(s.nft_ctx_get_output_buffer(ctx)), err: text(s.nft_ctx_get_error_buffer(ctx)) };
+      const result = { ok: rc === 0, out: text(s.nft_ctx_get_output_buffer(ctx)), err: text(s.nft_ctx_get_error_buffer(ctx)) };
+      // what parsing and the kernel's answers allocated goes back to the system, not kept by
+      // malloc for the next transaction (the agent's memory is budgeted; the cache stays)
+      trim();
+      return result;
     },
     free() {
       if (freed) return;

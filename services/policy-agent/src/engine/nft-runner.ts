@@ -20,7 +20,7 @@ const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** A command word run in process (joined with spaces, so no word may carry a space or quote). */
 const WORD = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-export const DEFAULT_SYNC_MAX_BYTES = 128 * 1024;
+export const DEFAULT_SYNC_MAX_BYTES = 32 * 1024;
 
 export interface NftResult {
   code: number;
@@ -39,7 +39,7 @@ export interface NftRunnerOptions {
   log?: { warn(obj: object, msg?: string): void };
   /** libnftables' file name (tests point it at a missing one for the fallback); default libnftables.so.1. */
   library?: string;
-  /** Scripts longer than this spawn nft instead of blocking the event loop (default 128 KiB). */
+  /** Scripts longer than this spawn nft instead of blocking the event loop (default 32 KiB: a few pods; a first apply or a rewrite of every pod spawns). */
   syncMaxBytes?: number;
   /** "spawn": never in process (benches compare both). */
   mode?: "auto" | "spawn";
