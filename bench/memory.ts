@@ -24,6 +24,7 @@ import type { Attachment } from "../deploy/local/cni-runtime.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
 import { waitAgentQuiet, writePolicyEndpoints, waitProgrammed } from "./lib/policy-endpoints.ts";
+import { controllerEnabled, kubeOf } from "./lib/policy-cluster.ts";
 import { processComm, processMemory, together, type Memory } from "./lib/proc-memory.ts";
 import { intFlag, strFlag } from "./lib/args.ts";
 import { command, mib, requireRoot } from "./lib/stats.ts";
@@ -120,6 +121,9 @@ async function phase(enforce: boolean, sandboxes: PodSandboxes): Promise<{ state
     if (enforce) {
       const byId = new Map(mine.map((a) => [a.containerId, a.address]));
       const pods = held.flatMap((a) => (byId.has(a.containerId) ? [{ namespace: POD_NAMESPACE, name: a.args!.K8S_POD_NAME!, ip: byId.get(a.containerId)! }] : []));
+      // PolicyEndpoints written by hand, without their NetworkPolicies: the deployment's controller
+      // would delete them as orphans (within its 1 s batch), so it is switched off first
+      await controllerEnabled(kubeOf(node), false);
       const t0 = performance.now();
       await writePolicyEndpoints(node.deployment.stack, POD_NAMESPACE, pods, node.node.primaryIp, POLICIES);
       await waitProgrammed(node.netns, pods.length, POLICIES);

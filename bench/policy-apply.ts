@@ -12,10 +12,9 @@
  *   npm run bench -- policy-apply [--pods 110] [--rules 20] [--peers 200] [--rounds 5]
  */
 import pino from "pino";
-import type { NodePolicyState, PodPolicyState, PolicyRule } from "../shared/contracts/policy.ts";
-import { hostVethName } from "../shared/naming.ts";
 import { createNftEngine } from "../services/policy-agent/src/engine/nft-engine.ts";
 import { intFlag } from "./lib/args.ts";
+import { nodeState } from "./lib/policy-state.ts";
 import { command, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
 requireRoot("policy-apply");
@@ -25,38 +24,6 @@ const RULES = intFlag(argv, "rules", 20);
 const PEERS = intFlag(argv, "peers", 200);
 const ROUNDS = intFlag(argv, "rounds", 5);
 const ns = `npbench${process.pid}`;
-
-function ownRules(i: number, n: number, dir: "in" | "eg"): PolicyRule[] {
-  const rules: PolicyRule[] = [];
-  if (dir === "eg") {
-    rules.push({ cidr: "0.0.0.0/0", except: [], ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] });
-    rules.push({ cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12"], ports: [] });
-  }
-  for (let r = rules.length; r < n; r++) {
-    const v6 = r % 5 === 4;
-    const cidr = v6 ? `fd00:${i.toString(16)}:${r.toString(16)}::/48` : `10.${(i + r) % 250}.${r}.0/24`;
-    const except = r % 3 === 0 ? [v6 ? `fd00:${i.toString(16)}:${r.toString(16)}:1::/64` : `10.${(i + r) % 250}.${r}.128/26`] : [];
-    const ports: PolicyRule["ports"] = r % 4 === 0 ? [] : [{ protocol: "TCP", port: 8000 + r, endPort: 8100 + r }, { protocol: r % 2 ? "UDP" : "SCTP", port: 9000 + i }];
-    rules.push({ cidr, except, ports });
-  }
-  return rules;
-}
-
-function state(): NodePolicyState {
-  const pods: PodPolicyState[] = [];
-  for (let i = 0; i < PODS; i++) {
-    const peers: PolicyRule[] = Array.from({ length: PEERS }, (_, k) => ({ cidr: `10.200.${(k * 7 + i) % 256}.${(k * 13) % 250}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }] }));
-    pods.push({
-      namespace: "bench",
-      name: `app-${i}`,
-      hostVeth: hostVethName("eni", { namespace: "bench", name: `app-${i}`, containerId: "x", ifName: "eth0" }),
-      addresses: [`10.1.${i >> 8}.${i & 255}`],
-      ingress: { kind: "rules", rules: [...peers, ...ownRules(i, RULES, "in")] },
-      egress: { kind: "rules", rules: ownRules(i, RULES, "eg") },
-    });
-  }
-  return { nodeAddresses: ["10.1.255.1"], pods };
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t = performance.now();
@@ -70,7 +37,7 @@ try {
   // No background read-back during the timed phases (it would run beside them); the verifying engine reads back on every apply.
   const engine = createNftEngine({ netns: ns, log: pino({ level: "silent" }), verifyIntervalMs: 3_600_000 });
   const verifying = createNftEngine({ netns: ns, log: pino({ level: "silent" }), verifyIntervalMs: 0 });
-  const s = state();
+  const s = nodeState(PODS, RULES, PEERS);
   const rows = { first: [] as number[], firstTx: [] as number[], unchanged: [] as number[], verified: [] as number[], onePod: [] as number[], onePodTx: [] as number[], programmed: [] as number[] };
   let kernelRules = 0;
   for (let round = 0; round < ROUNDS; round++) {

@@ -27,6 +27,7 @@ import { intFlag } from "./lib/args.ts";
 import { NftMonitor } from "./lib/nft-monitor.ts";
 import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes } from "./lib/pods.ts";
+import { type AgentTrace, controllerTimings, LoopLag, stagesOf, STAGES, StoreCommits } from "./lib/policy-stages.ts";
 import { cpuSeconds } from "./lib/proc-cpu.ts";
 import { processMemory } from "./lib/proc-memory.ts";
 import { type ClusterPod, cleanupOnSignal, controllerEnabled, inBatches, progress, createNamespace, createPod, createPolicy, deleteEndpoint, endpointFor, fakeHostIp, kubeOf, listEndpoints, NS, patchIngress, putEndpoint, until } from "./lib/policy-cluster.ts";
@@ -58,7 +59,7 @@ try {
   const rest = kubeOf(n);
   const agentPid = n.services.pid("policy-agent");
   if (agentPid === undefined) throw new Error("no policy-agent process");
-  type Debug = { pods: Array<{ name: string; hostVeth: string; addresses: string[] }>; policyEndpoints: unknown[]; lastApply?: { at: number; report?: { changedPods: string[] } } };
+  type Debug = { pods: Array<{ name: string; hostVeth: string; addresses: string[] }>; policyEndpoints: unknown[]; lastApply?: { at: number; report?: { changedPods: string[] } }; programming: AgentTrace[] };
   const debug = () => n.get<Debug>("policy-agent", "/debug");
   /** Quiet: the agent holds at least `endpoints` PolicyEndpoints and applied nothing for 2 s (or its last apply changed nothing). */
   const settled = (endpoints: number) => until(`agent holds ${endpoints} PolicyEndpoints and is quiet`, 600_000, async () => {
@@ -190,7 +191,10 @@ try {
     const ref = (obj as PolicyEndpoint).spec?.policyRef?.name;
     if (type === "ADDED" && ref && !peSeen.has(ref)) peSeen.set(ref, performance.now());
   }, () => {});
+  const commits = new StoreCommits(n.deployment.cloud.faults.kube.store, NS);
+  const lag = new LoopLag();
   const e2e = { total: [] as number[], controller: [] as number[], agent: [] as number[] };
+  const e2eRuns: Array<{ name: string; writeAt: number; ruleAt: number; benchSeen: number }> = [];
   const cpuE2e = cpuSeconds(agentPid);
   for (let c = 0; c < E2E; c++) {
     const k = (c * 13) % PODS;
@@ -202,10 +206,20 @@ try {
     e2e.total.push(tRule - t0);
     e2e.controller.push(tPe - t0);
     e2e.agent.push(tRule - tPe);
+    const epoch = (t: number) => performance.timeOrigin + t;
+    e2eRuns.push({ name: `e2e-${c}`, writeAt: epoch(t0), ruleAt: epoch(tRule), benchSeen: epoch(tPe) });
     await Bun.sleep(100);
   }
   const cpuE2eSpent = cpuSeconds(agentPid) - cpuE2e;
+  const lags = lag.stop();
+  commits.close();
   watch.abort();
+  const timings = controllerTimings(n.deployment.policyController!.log);
+  const traces = new Map((await debug()).programming.map((t) => [t.endpoint, t]));
+  const stages = e2eRuns.map((r) => {
+    const pe = commits.endpoints.get(r.name);
+    return stagesOf({ ...r, npStored: commits.policies.get(r.name), controller: timings.get(`${NS}/${r.name}`), peStored: pe?.at, agent: pe ? traces.get(`${NS}/${pe.name}`) : undefined });
+  });
   await settled(SHARE + E2E);
   await sample(`after the measurements (${SHARE + E2E} policies on the node)`);
 
@@ -230,6 +244,9 @@ try {
   line("total", e2e.total);
   line("  API write → PolicyEndpoint seen by a watcher", e2e.controller);
   line("  PolicyEndpoint seen → rule in the kernel", e2e.agent);
+  console.log("  stage by stage (each component's own clock: API store commits, controller log, agent /debug, nft monitor)");
+  STAGES.forEach((name, i) => line(`    ${name}`, stages.map((s) => s[i]).filter((x): x is number => x !== undefined)));
+  line("  the bench process's event-loop lag (it hosts the API server)", lags);
   console.log(`  the agent's CPU over these ${E2E} policies: ${(cpuE2eSpent * 1000 / E2E).toFixed(1)} ms per policy`);
   console.log("3. the agent's memory and CPU");
   for (const p of phases) console.log(`  ${p.phase.padEnd(60)} USS ${mib(p.uss)}  PSS ${mib(p.pss)}  RSS ${mib(p.rss)}  CPU idle ${(p.cpuIdle * 100).toFixed(1)} %  CPU in the phase ${p.cpuPhase.toFixed(2)} s`);

@@ -39,6 +39,11 @@ export class ClusterApi {
     return this.store.list(resourceKey(def), namespace);
   }
 
+  /** Every stored object of a resource, not copied (store.peek): read only. */
+  peek(def: ResourceDef): readonly Readonly<KubeObject>[] {
+    return this.store.peek(resourceKey(def));
+  }
+
   get(def: ResourceDef, namespace: string | undefined, name: string): KubeObject | undefined {
     return this.store.get(resourceKey(def), namespace, name);
   }

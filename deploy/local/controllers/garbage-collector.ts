@@ -5,8 +5,9 @@
 // to it removed). Pods bound to a node that no longer exists are deleted at once after
 // `orphanedPodQuarantineMs`, as the pod GC does: no kubelet is left to finish them.
 import { FOREGROUND_FINALIZER, ORPHAN_FINALIZER } from "../sim-kube/deletion.ts";
-import { apiVersionOf } from "../sim-kube/resources.ts";
+import { apiVersionOf, resourceKey } from "../sim-kube/resources.ts";
 import type { ResourceDef } from "../sim-kube/resources.ts";
+import type { StoredChange } from "../sim-kube/store.ts";
 import type { KubeObject, OwnerReference } from "../sim-kube/validate.ts";
 import { EVENTS, NODES, PODS } from "./cluster.ts";
 import type { ClusterApi } from "./cluster.ts";
@@ -21,7 +22,20 @@ export interface GarbageCollectorOptions {
 
 interface Tracked {
   def: ResourceDef;
-  object: KubeObject;
+  object: Readonly<KubeObject>;
+}
+
+/**
+ * Whether a change can make something collectable or finish an owner: a deletion, an object
+ * that has (or had) owners, one being deleted, a pod bound to a node, a node. Others — a new
+ * NetworkPolicy, a ConfigMap edited — cannot, and start no pass.
+ */
+function mayCollect(change: StoredChange): boolean {
+  if (change.resource === "events") return false;
+  if (change.type === "DELETED" || change.resource === resourceKey(NODES)) return true;
+  const owned = (o: KubeObject | undefined) => (o?.metadata.ownerReferences?.length ?? 0) > 0;
+  if (owned(change.object) || owned(change.previous) || change.object.metadata.deletionTimestamp !== undefined) return true;
+  return change.resource === resourceKey(PODS) && ((change.object.spec as { nodeName?: string } | undefined)?.nodeName ?? "") !== "";
 }
 
 export class GarbageCollector {
@@ -39,7 +53,7 @@ export class GarbageCollector {
 
   start(): void {
     this.#loop.start((onChange) => this.cluster.subscribe("all", (change) => {
-      if (change.resource !== "events") onChange();
+      if (mayCollect(change)) onChange();
     }));
   }
 
@@ -49,7 +63,9 @@ export class GarbageCollector {
 
   #pass(): number | undefined {
     const defs = this.cluster.registry.all().filter((def) => def !== EVENTS);
-    const all: Tracked[] = defs.flatMap((def) => this.cluster.list(def).map((object) => ({ def, object })));
+    // the stored objects as they are (not copies): a pass over a few thousand objects after each
+    // change would otherwise copy them all, and the API server shares the pass's event loop
+    const all: Tracked[] = defs.flatMap((def) => this.cluster.peek(def).map((object) => ({ def, object })));
     const byUid = new Map(all.map((tracked) => [tracked.object.metadata.uid ?? "", tracked]));
     for (const tracked of all) this.#collect(tracked, byUid, defs);
     for (const tracked of all) this.#finishOwner(tracked, all);
@@ -102,10 +118,10 @@ export class GarbageCollector {
 
   /** Force-deletes pods bound to missing nodes once quarantined; returns when to look again. */
   #collectOrphanedPods(): number | undefined {
-    const nodes = new Set(this.cluster.list(NODES).map((node) => node.metadata.name));
+    const nodes = new Set(this.cluster.peek(NODES).map((node) => node.metadata.name));
     const seen = new Set<string>();
     let again: number | undefined;
-    for (const pod of this.cluster.list(PODS)) {
+    for (const pod of this.cluster.peek(PODS)) {
       const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? "";
       if (nodeName === "" || nodes.has(nodeName)) continue;
       const uid = pod.metadata.uid ?? "";

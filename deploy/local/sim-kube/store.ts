@@ -64,6 +64,15 @@ export class KubeStore {
       .map(([, object]) => structuredClone(object));
   }
 
+  /**
+   * The stored objects themselves, unordered and not copied: for in-process readers that only
+   * read (a controller's pass over everything). A stored object is never changed in place (a
+   * change stores a new one), so what this returns stays as it was; it must not be mutated.
+   */
+  peek(resource: string): readonly Readonly<KubeObject>[] {
+    return [...(this.#objects.get(resource)?.values() ?? [])];
+  }
+
   /** Stores a new object; the caller checked it does not exist. Fills uid, timestamps, rv. */
   create(resource: string, object: KubeObject): KubeObject {
     const stored = structuredClone(object);

@@ -42,13 +42,14 @@ export async function applyPlan(kube: KubeRest, policy: NetworkPolicy, plan: Chu
   const namespace = policy.metadata.namespace ?? "";
   const annotation = { [LAST_CHANGE_TRIGGER_TIME]: triggerTimeText(triggeredAt) };
   const result: WriteResult = { written: [], deleted: [] };
-  // updates and creates first, deletes last: the agent never sees fewer entries than both states share
-  for (const { name, spec } of plan.update) {
+  // updates and creates first (side by side: one round trip, not one per object), deletes last:
+  // the agent never sees fewer entries than both states share
+  const updates = plan.update.map(({ name, spec }) => {
     const current = existing.find((object) => object.metadata.name === name)!;
     const body = { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata.annotations, ...annotation } }, spec };
-    result.written.push(await kube.request<StoredEndpoint>("PUT", endpointsPath(namespace, name), { body }));
-  }
-  for (const spec of plan.create) {
+    return kube.request<StoredEndpoint>("PUT", endpointsPath(namespace, name), { body });
+  });
+  const creates = plan.create.map((spec) => {
     const body = {
       apiVersion: API_VERSION,
       kind: "PolicyEndpoint",
@@ -60,8 +61,9 @@ export async function applyPlan(kube: KubeRest, policy: NetworkPolicy, plan: Chu
       },
       spec,
     };
-    result.written.push(await kube.request<StoredEndpoint>("POST", endpointsPath(namespace), { body }));
-  }
+    return kube.request<StoredEndpoint>("POST", endpointsPath(namespace), { body });
+  });
+  result.written.push(...(await Promise.all([...updates, ...creates])));
   for (const name of plan.delete) {
     const object = existing.find((candidate) => candidate.metadata.name === name)!;
     await deleteEndpoint(kube, object);

@@ -14,6 +14,7 @@ import { LocalPods, podKey } from "../core/local-pods.ts";
 import { concernsNode, resolveNode, resolvePod, type LocalPod } from "../core/resolve.ts";
 import type { PodBook } from "../adapters/pod-book.ts";
 import type { AgentMetrics } from "./metrics.ts";
+import { ProgrammingTrace } from "./programming-trace.ts";
 
 export interface AgentLog {
   info(obj: object, msg?: string): void;
@@ -66,6 +67,8 @@ export class PolicyAgent {
   private queued: Promise<ApplyReport> | undefined;
   /** Trigger times (epoch ms) of PolicyEndpoint changes not yet programmed. */
   private triggers: number[] = [];
+  /** Each PolicyEndpoint change's way through the agent (watch → apply → kernel), for /debug. */
+  readonly trace = new ProgrammingTrace();
   lastApply: { at: number; report?: ApplyReport; error?: string } | undefined;
   lastReconcile: { at: number; pruned: string[]; learned: string[]; error?: string } | undefined;
   readonly startedAt: number;
@@ -149,6 +152,7 @@ export class PolicyAgent {
       const t = Date.parse(trigger);
       if (Number.isFinite(t)) this.triggers.push(t);
     }
+    if (mine) this.trace.seen(key, pe.metadata.resourceVersion);
     void this.requestApply().catch(() => undefined);
   }
 
@@ -185,11 +189,13 @@ export class PolicyAgent {
   private async applyNow(): Promise<ApplyReport> {
     if (!this.d.enabled) return { changedPods: [], removedPods: [], durationMs: 0 };
     const triggers = this.triggers.splice(0);
+    const traced = this.trace.take();
     const started = performance.now();
     try {
       // pods the kernel holds nothing for are reported with what a miss gives them (open, or strict's catch-all deny)
       if (!this.listed && !this.kept) this.kept = new Map((await this.d.engine.programmed(this.pods.list())).map((p) => [p.hostVeth, p]));
       const report = await this.d.engine.apply(this.desired());
+      this.trace.done(traced, true, report.durationMs);
       this.lastApply = { at: this.now(), report };
       this.d.metrics?.applies.inc({ outcome: "ok" });
       this.d.metrics?.applyDuration.observe((performance.now() - started) / 1000);
@@ -198,6 +204,7 @@ export class PolicyAgent {
       return report;
     } catch (err) {
       this.triggers.unshift(...triggers);
+      this.trace.done(traced, false, 0);
       const error = err instanceof Error ? err.message : String(err);
       this.lastApply = { at: this.now(), error };
       this.d.metrics?.applies.inc({ outcome: "error" });
@@ -336,6 +343,7 @@ export class PolicyAgent {
       policyEndpoints: this.endpointList().map((pe) => ({ name: `${pe.metadata.namespace}/${pe.metadata.name}`, policy: `${pe.spec.policyRef.namespace}/${pe.spec.policyRef.name}`, isolation: pe.spec.podIsolation ?? [] })),
       lastApply: this.lastApply,
       lastReconcile: this.lastReconcile,
+      programming: this.trace.list(),
     };
   }
 }
