@@ -165,7 +165,7 @@ export function groupKey(g: RuleGroup): string {
   return `${g.family}|${ports}|${g.except.map(spanText).join(",")}|${g.remotes.map(spanText).join(",")}`;
 }
 
-function directionKey(d: DirectionModel): string {
+export function directionKey(d: DirectionModel): string {
   return d.kind === "open" ? "open" : `rules[${d.groups.map(groupKey).join(" / ")}]`;
 }
 
