@@ -120,6 +120,9 @@ async function phase(enforce: boolean, sandboxes: PodSandboxes): Promise<{ state
     if (enforce) {
       const byId = new Map(mine.map((a) => [a.containerId, a.address]));
       const pods = held.flatMap((a) => (byId.has(a.containerId) ? [{ namespace: POD_NAMESPACE, name: a.args!.K8S_POD_NAME!, ip: byId.get(a.containerId)! }] : []));
+      // The bench writes PolicyEndpoints as a controller would, for no NetworkPolicy: the deployment's
+      // own controller (not an aws-node service) deletes such objects as orphans, racing the agent.
+      await node.deployment.policyController?.stop();
       const t0 = performance.now();
       await writePolicyEndpoints(node.deployment.stack, POD_NAMESPACE, pods, node.node.primaryIp, POLICIES);
       await waitProgrammed(node.netns, pods.length, POLICIES);
