@@ -4,14 +4,13 @@
  * at most 5 rotated files are kept, none older than 30 days. Without it a node's log directory
  * grows until the disk is full.
  *
- * Two writers use it: the services' pino destination (`rotatingDestination`) and addr-broker's
+ * Two writers use it: the services' log destination (`rotatingDestination`) and addr-broker's
  * plugin.log appender (`RotationTracker` directly). Rotation is by this process's count of the
  * bytes it wrote since the file's size at open; another process appending to the same file is
  * counted from the next open (the shim's rare fallback lines).
  */
-import { createReadStream, createWriteStream, existsSync, fstatSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
-import pino from "pino";
 
 export interface RotationPolicy {
   maxBytes: number;
@@ -121,41 +120,26 @@ function fileSize(file: string): number {
   }
 }
 
-type SonicBoom = ReturnType<typeof pino.destination>;
-
 /**
- * A pino destination appending to `fd` (opened on `file`), rotated per the policy. Lines are
- * buffered as pino's own file destination buffers them; at rotation the buffer is written to the
- * old file, the file is renamed aside and a new one is opened on the path.
+ * A log destination appending to `fd` (opened on `file`), rotated per the policy. Each line is
+ * written at once (shared/log.ts); at rotation a new file is opened, renamed onto the path, and
+ * the old descriptor closed (it is on the rotated file), which compression then waits for.
  */
-export function rotatingDestination(file: string, fd: number, policy: RotationPolicy = LOG_ROTATION, now?: () => Date): pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void; rotation: RotationTracker } {
-  const open = (descriptor: number): SonicBoom => {
-    const d = pino.destination({ dest: descriptor, sync: false });
-    d.on("error", (error: Error) => process.stderr.write(`log file ${file} cannot be written: ${error.message}\n`));
-    return d;
-  };
-  let current = open(fd);
-  const draining = new Set<SonicBoom>();
+export function rotatingDestination(file: string, fd: number, policy: RotationPolicy = LOG_ROTATION, now?: () => Date): { write(line: string): void; flush(cb?: (err?: Error) => void): void; flushSync(): void; rotation: RotationTracker } {
+  let current = fd;
+  let failed = false;
   const rotation = new RotationTracker(file, policy, now, fstatSync(fd).size);
-  const flushSync = () => {
-    for (const d of [...draining, current]) {
-      try {
-        d.flushSync();
-      } catch {
-        // not ready or closed: nothing to flush
-      }
-    }
-  };
-  // pino flushes its own destination on exit; this wrapper is not one, so it flushes itself.
-  process.on("exit", flushSync);
   return {
     rotation,
     write(line: string) {
-      current.write(line);
+      try {
+        writeSync(current, line);
+      } catch (error) {
+        if (!failed) process.stderr.write(`log file ${file} cannot be written: ${(error as Error).message}\n`);
+        failed = true;
+        return;
+      }
       if (!rotation.wrote(Buffer.byteLength(line))) return;
-      // Renaming keeps the old descriptor on the rotated file: the old destination drains its
-      // buffered lines there, in order, while new lines go to the new file; compression waits
-      // for it to close.
       let next: number;
       try {
         next = openSync(`${file}.next`, "a", 0o640);
@@ -163,14 +147,15 @@ export function rotatingDestination(file: string, fd: number, policy: RotationPo
         process.stderr.write(`log file ${file} cannot be rotated (${(error as Error).message}); still writing to it\n`);
         return;
       }
+      // the file aside first (the old descriptor is on it), then the new one onto the path
       const old = current;
-      draining.add(old);
-      rotation.rotate(new Promise<void>((resolve) => old.once("close", () => (draining.delete(old), resolve()))));
+      closeSync(old);
+      rotation.rotate();
       renameSync(`${file}.next`, file);
-      current = open(next);
-      old.end();
+      current = next;
     },
-    flush: (cb?: (err?: Error) => void) => current.flush(cb),
-    flushSync,
+    // nothing is buffered
+    flush: (cb?: (err?: Error) => void) => cb?.(),
+    flushSync: () => undefined,
   };
 }

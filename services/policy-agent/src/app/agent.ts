@@ -11,7 +11,9 @@ import { hostVethName } from "../../../../shared/naming.ts";
 import { canonicalIp } from "../../../../shared/ip.ts";
 import type { ApplyReport, PolicyEngine } from "../engine/engine.ts";
 import { LocalPods, podKey } from "../core/local-pods.ts";
-import { concernsNode, resolveNode, resolvePod, type LocalPod } from "../core/resolve.ts";
+import { concernsNode, resolvePod, type LocalPod } from "../core/resolve.ts";
+import { EndpointStore } from "../core/endpoint-store.ts";
+import { NodeResolver } from "../core/resolve-cache.ts";
 import type { PodBook } from "../adapters/pod-book.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { ProgrammingTrace } from "./programming-trace.ts";
@@ -60,7 +62,9 @@ export interface PodRequest {
 
 export class PolicyAgent {
   readonly pods: LocalPods;
-  private readonly endpoints = new Map<string, PolicyEndpoint>();
+  /** Only what concerns this node, compact (core/endpoint-store.ts). */
+  private readonly endpoints = new EndpointStore();
+  private readonly resolver: NodeResolver;
   private nodeIps: string[] = [];
   private nodeKnown: Array<() => void> = [];
   private chain: Promise<unknown> = Promise.resolve();
@@ -88,6 +92,7 @@ export class PolicyAgent {
     }
     this.pods = new LocalPods(recorded);
     this.listed = !d.awaitFirstList;
+    this.resolver = new NodeResolver(this.endpoints, d.mode);
   }
 
   private now(): number {
@@ -133,9 +138,8 @@ export class PolicyAgent {
   replaceEndpoints(list: readonly PolicyEndpoint[]): void {
     this.listed = true;
     this.kept = undefined;
-    this.endpoints.clear();
     // as putEndpoint: only what concerns this node is kept (a relist otherwise held every node's endpoints)
-    for (const pe of list) if (this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps)) this.endpoints.set(podKey(pe.metadata), pe);
+    this.endpoints.replace(list, (pe) => this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps));
     void this.requestApply().catch(() => undefined);
   }
 
@@ -145,7 +149,7 @@ export class PolicyAgent {
     const had = this.endpoints.has(key);
     const mine = this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps);
     // Only what concerns this node is kept (a cluster-wide watch sees every node's endpoints); one that stopped concerning it is dropped.
-    if (mine) this.endpoints.set(key, pe);
+    if (mine) this.endpoints.put(pe);
     else this.endpoints.delete(key);
     if (!mine && !had) return;
     if (trigger && mine) {
@@ -161,13 +165,13 @@ export class PolicyAgent {
   }
 
   endpointList(): PolicyEndpoint[] {
-    return [...this.endpoints.values()];
+    return this.endpoints.list();
   }
 
   // ---- state and applies -----------------------------------------------------------------------
 
   desired(): NodePolicyState {
-    const state = resolveNode(this.endpointList(), this.pods.list(), this.nodeIps, this.d.mode);
+    const state = this.resolver.resolve(this.pods.list(), this.nodeIps);
     const kept = this.listed ? undefined : this.kept;
     if (!kept) return state;
     // Before the first list: a pod the kernel holds rules for keeps them (same veth, name and addresses).

@@ -3,7 +3,7 @@
  * network namespace the agent runs in. With --enable-network-policy=false (the default, as
  * upstream) no engine is needed: the agent serves addr-broker's calls and programs nothing.
  */
-import type { Logger } from "pino";
+import type { Logger } from "../../../../shared/log.ts";
 import type { EnforcingMode } from "../../../../shared/contracts/policy.ts";
 import type { PolicyEngine } from "../engine/engine.ts";
 import { createNftEngine } from "../engine/nft-engine.ts";

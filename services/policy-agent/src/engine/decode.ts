@@ -3,9 +3,15 @@
  * (pure). Only what render.ts writes is understood: a pod chain holding anything else is
  * reported unreadable (a hand edit) and apply rewrites it. nft prints a one-element set as
  * a bare value and may show an interval as a prefix or a range; all forms decode to spans.
+ *
+ * With 200 policies on 110 pods the listing is 1.5 MB of JSON; parsed whole, with every pod's
+ * rules decoded alongside, a read-back (every 10 s in the background) left ~3 MiB more resident
+ * in the agent. So the listing is parsed one item at a time (`forEachItem`), each pod's egress and
+ * ingress chain is decoded as soon as its rules end and its JSON dropped, and pods whose chains
+ * say the same share one decoded direction.
  */
 import { parseIp, type Family } from "../../../../shared/ip.ts";
-import { ALL_PORTS, canonicalGroups, mergeSpans, PROTOS, type DirectionModel, type PodModel, type Proto, type RuleGroup, type Span } from "./model.ts";
+import { ALL_PORTS, canonicalGroups, directionKey, mergeSpans, PROTOS, type DirectionModel, type PodModel, type Proto, type RuleGroup, type Span } from "./model.ts";
 import { type Direction } from "./render.ts";
 
 type Json = any;
@@ -18,7 +24,7 @@ export interface KernelPod {
 }
 
 export interface KernelTable {
-  /** Every chain of the table, by name. */
+  /** Every chain of the table, by name, with its rules (none kept for a pod's egress and ingress chains: decoded as read). */
   chains: Map<string, Json[]>;
   pods: Map<string, KernelPod>;
   /** veth → chain the dispatch map jumps to. */
@@ -154,42 +160,140 @@ export function decodeIdentity(rules: Json[] | undefined): Pick<PodModel, "names
 
 const POD_CHAIN = /^(eg|in|id)-(.+)$/;
 
-export function decodeTable(listing: Json): KernelTable {
-  const chains = new Map<string, Json[]>();
-  const dispatch: KernelTable["dispatch"] = { egress: new Map(), ingress: new Map() };
-  const node: KernelTable["node"] = {};
-  for (const item of listing?.nftables ?? []) {
-    if (item.chain) chains.set(item.chain.name, chains.get(item.chain.name) ?? []);
-    else if (item.rule) {
-      const list = chains.get(item.rule.chain) ?? [];
-      list.push(item.rule);
-      chains.set(item.rule.chain, list);
-    } else if (item.set && (item.set.name === "node-v4" || item.set.name === "node-v6")) {
+const DIRECTION_CHAIN = /^(eg|in)-(.+)$/;
+
+/** Decodes a table listing item by item (nft lists every chain, then each chain's rules together). */
+export class TableDecoder {
+  private readonly chains = new Map<string, Json[]>();
+  private readonly dispatch: KernelTable["dispatch"] = { egress: new Map(), ingress: new Map() };
+  private readonly node: KernelTable["node"] = {};
+  /** eg-/in- chains decoded when their rules ended: the model, or why it is not ours. */
+  private readonly directions = new Map<string, DirectionModel | Unreadable>();
+  private readonly shared = new Map<string, DirectionModel>();
+  private open: { name: string; rules: Json[] } | undefined;
+
+  add(item: Json): void {
+    if (item?.rule) {
+      const name = String(item.rule.chain);
+      let open = this.open;
+      if (!open || open.name !== name) {
+        this.close();
+        open = this.open = { name, rules: this.chains.get(name) ?? [] };
+      }
+      open.rules.push(item.rule);
+      return;
+    }
+    this.close();
+    if (item?.chain) this.chains.set(item.chain.name, this.chains.get(item.chain.name) ?? []);
+    else if (item?.set && (item.set.name === "node-v4" || item.set.name === "node-v6")) {
       const family: Family = item.set.name === "node-v4" ? 4 : 6;
       try {
-        node[family === 4 ? "v4" : "v6"] = item.set.elem ? addrSpans(family, { set: item.set.elem }) : [];
+        this.node[family === 4 ? "v4" : "v6"] = item.set.elem ? addrSpans(family, { set: item.set.elem }) : [];
       } catch (err) {
         if (!(err instanceof Unreadable)) throw err;
       }
-    } else if (item.map && (item.map.name === "egress-pods" || item.map.name === "ingress-pods")) {
+    } else if (item?.map && (item.map.name === "egress-pods" || item.map.name === "ingress-pods")) {
       const dir: Direction = item.map.name === "egress-pods" ? "egress" : "ingress";
-      for (const [key, value] of item.map.elem ?? []) if (typeof key === "string" && value?.jump?.target) dispatch[dir].set(key, value.jump.target);
+      for (const [key, value] of item.map.elem ?? []) if (typeof key === "string" && value?.jump?.target) this.dispatch[dir].set(key, value.jump.target);
     }
   }
-  const pods = new Map<string, KernelPod>();
-  for (const name of chains.keys()) {
-    const m = POD_CHAIN.exec(name);
-    if (!m || pods.has(m[2]!)) continue;
-    const veth = m[2]!;
+
+  /** The rules of one chain ended: a pod's direction is decoded now and its JSON not kept. */
+  private close(): void {
+    const o = this.open;
+    this.open = undefined;
+    if (!o) return;
+    const m = DIRECTION_CHAIN.exec(o.name);
+    if (!m) {
+      this.chains.set(o.name, o.rules);
+      return;
+    }
+    this.chains.set(o.name, []);
+    // rules of one chain listed in two runs: nft never does; not trusted, so rewritten
+    this.directions.set(o.name, this.directions.has(o.name) ? new Unreadable(`${o.name} listed in pieces`) : this.decodeShared(m[1] === "eg" ? "egress" : "ingress", o.rules));
+  }
+
+  private decodeShared(dir: Direction, rules: Json[]): DirectionModel | Unreadable {
     try {
-      const id = decodeIdentity(chains.get(`id-${veth}`));
-      const model: PodModel = { hostVeth: veth, ...id, egress: decodeDirection("egress", chains.get(`eg-${veth}`)), ingress: decodeDirection("ingress", chains.get(`in-${veth}`)) };
-      pods.set(veth, { hostVeth: veth, model });
+      const model = decodeDirection(dir, rules);
+      const key = directionKey(model);
+      const known = this.shared.get(key);
+      if (known) return known;
+      this.shared.set(key, model);
+      return model;
     } catch (err) {
-      if (!(err instanceof Unreadable)) throw err;
-      pods.set(veth, { hostVeth: veth, problem: err.message });
+      if (err instanceof Unreadable) return err;
+      throw err;
     }
   }
-  const catchAll = { egress: decodeCatchAlls("egress", chains.get("egress")), ingress: decodeCatchAlls("ingress", chains.get("ingress")) };
-  return { chains, pods, dispatch, node, catchAll };
+
+  private direction(dir: Direction, veth: string): DirectionModel {
+    const name = `${dir === "egress" ? "eg" : "in"}-${veth}`;
+    const known = this.directions.get(name);
+    if (known instanceof Unreadable) throw known;
+    return known ?? decodeDirection(dir, this.chains.get(name));
+  }
+
+  finish(): KernelTable {
+    this.close();
+    const pods = new Map<string, KernelPod>();
+    for (const name of this.chains.keys()) {
+      const m = POD_CHAIN.exec(name);
+      if (!m || pods.has(m[2]!)) continue;
+      const veth = m[2]!;
+      try {
+        const id = decodeIdentity(this.chains.get(`id-${veth}`));
+        const model: PodModel = { hostVeth: veth, ...id, egress: this.direction("egress", veth), ingress: this.direction("ingress", veth) };
+        pods.set(veth, { hostVeth: veth, model });
+      } catch (err) {
+        if (!(err instanceof Unreadable)) throw err;
+        pods.set(veth, { hostVeth: veth, problem: err.message });
+      }
+    }
+    const catchAll = { egress: decodeCatchAlls("egress", this.chains.get("egress")), ingress: decodeCatchAlls("ingress", this.chains.get("ingress")) };
+    return { chains: this.chains, pods, dispatch: this.dispatch, node: this.node, catchAll };
+  }
+}
+
+export function decodeTable(listing: Json): KernelTable {
+  const decoder = new TableDecoder();
+  for (const item of listing?.nftables ?? []) decoder.add(item);
+  return decoder.finish();
+}
+
+/**
+ * Calls `fn` with each element of the `nftables` array of `nft -j` output, parsed one at a time
+ * (never the whole listing as one tree). Throws a SyntaxError when the text is not such a listing.
+ */
+export function forEachItem(text: string, fn: (item: Json) => void): void {
+  const head = /^\s*\{\s*"nftables"\s*:\s*\[/.exec(text);
+  if (!head) {
+    for (const item of JSON.parse(text)?.nftables ?? []) fn(item);
+    return;
+  }
+  let depth = 0;
+  let inString = false;
+  let from = -1;
+  for (let i = head[0].length; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      if (depth === 0) throw new SyntaxError(`nft listing: a bare string at ${i}`);
+      inString = true;
+    } else if (c === 123 || c === 91) {
+      if (depth === 0) from = i;
+      depth++;
+    } else if (c === 125 || c === 93) {
+      if (depth === 0) {
+        if (c !== 93 || !/^\s*\}\s*$/.test(text.slice(i + 1))) throw new SyntaxError(`nft listing: unexpected end at ${i}`);
+        return;
+      }
+      if (--depth === 0) fn(JSON.parse(text.slice(from, i + 1)));
+    }
+  }
+  throw new SyntaxError("nft listing: truncated");
 }

@@ -6,7 +6,7 @@
  * transaction.
  */
 import type { Logger } from "../../../../shared/log.ts";
-import { decodeTable, type KernelTable } from "./decode.ts";
+import { forEachItem, TableDecoder, type KernelTable } from "./decode.ts";
 import { dispatchedDirections } from "./defaults.ts";
 import { podDigest, type NodeModel, type Span } from "./model.ts";
 import { nftFailed, type NftRunner } from "./nft-runner.ts";
@@ -42,10 +42,14 @@ export async function readBack(nft: NftRunner, table: string): Promise<ReadBack 
     if (/No such file or directory/.test(r.err)) return undefined;
     throw nftFailed(`nft list table inet ${table}`, r);
   }
-  const json = JSON.parse(r.out);
+  // item by item: the listing of a full node is megabytes of JSON (decode.ts)
   const baseChains: ReadBack["baseChains"] = new Map();
-  for (const item of json.nftables ?? []) if (item.chain?.hook) baseChains.set(item.chain.name, item.chain);
-  return { kernel: decodeTable(json), baseChains };
+  const decoder = new TableDecoder();
+  forEachItem(r.out, (item) => {
+    if (item.chain?.hook) baseChains.set(item.chain.name, item.chain);
+    decoder.add(item);
+  });
+  return { kernel: decoder.finish(), baseChains };
 }
 
 /** Between read-backs: the kernel holds what the last transaction wrote. */

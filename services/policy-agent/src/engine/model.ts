@@ -165,8 +165,19 @@ export function groupKey(g: RuleGroup): string {
   return `${g.family}|${ports}|${g.except.map(spanText).join(",")}|${g.remotes.map(spanText).join(",")}`;
 }
 
-function directionKey(d: DirectionModel): string {
+export function directionKey(d: DirectionModel): string {
   return d.kind === "open" ? "open" : `rules[${d.groups.map(groupKey).join(" / ")}]`;
+}
+
+/** Digest of a direction's canonical form, once per model (pods selected by the same policies share one). */
+const directionDigests = new WeakMap<DirectionModel, string>();
+function directionDigest(d: DirectionModel): string {
+  let known = directionDigests.get(d);
+  if (known === undefined) {
+    known = createHash("sha256").update(directionKey(d)).digest("hex");
+    directionDigests.set(d, known);
+  }
+  return known;
 }
 
 /** Digest of a pod's canonical form: equal digests, equal kernel rules. */
@@ -174,18 +185,56 @@ const digests = new WeakMap<PodModel, string>();
 export function podDigest(p: PodModel): string {
   const known = digests.get(p);
   if (known !== undefined) return known;
-  const text = [p.hostVeth, p.namespace, p.name, p.addresses.join(","), `in ${directionKey(p.ingress)}`, `eg ${directionKey(p.egress)}`].join("\n");
+  const text = [p.hostVeth, p.namespace, p.name, p.addresses.join(","), `in ${directionDigest(p.ingress)}`, `eg ${directionDigest(p.egress)}`].join("\n");
   const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
   digests.set(p, digest);
   return digest;
 }
 
-function compilePod(pod: PodPolicyState, field: string): PodModel {
+/**
+ * Directions already validated and compiled, by the input object: the agent hands the same
+ * direction state to every pod its policies select alike, and again on the next apply while
+ * they are unchanged (core/resolve-cache.ts). Input states are never mutated once applied.
+ */
+const compiledDirections = new WeakMap<object, DirectionModel>();
+const remember = (raw: unknown, model: DirectionModel) => {
+  if (isObject(raw)) compiledDirections.set(raw, model);
+};
+
+function checkPod(pod: Pick<PodPolicyState, "hostVeth" | "namespace" | "name">, field: string): void {
   if (!isEngineVethName(pod.hostVeth)) throw invalidState(`${field}.hostVeth`, `${JSON.stringify(pod.hostVeth)} is not an interface name of letters, digits, '_', '.', '-' (1-15)`);
   if (!K8S_NAME.test(pod.namespace) || pod.namespace.length > 63) throw invalidState(`${field}.namespace`, `${JSON.stringify(pod.namespace)} is not a Kubernetes namespace name`);
   if (!K8S_NAME.test(pod.name) || pod.name.length > 253) throw invalidState(`${field}.name`, `${JSON.stringify(pod.name)} is not a Kubernetes pod name`);
+}
+
+function podModel(pod: Pick<PodPolicyState, "hostVeth" | "namespace" | "name" | "addresses">, ingress: DirectionModel, egress: DirectionModel): PodModel {
   const addresses = [...new Set(pod.addresses.map((a) => canonicalIp(a)!))].sort();
-  return { hostVeth: pod.hostVeth, namespace: pod.namespace, name: pod.name, addresses, ingress: compileDirection(pod.ingress, `${field}.ingress`), egress: compileDirection(pod.egress, `${field}.egress`) };
+  return { hostVeth: pod.hostVeth, namespace: pod.namespace, name: pod.name, addresses, ingress, egress };
+}
+
+function compilePod(pod: PodPolicyState, field: string): PodModel {
+  checkPod(pod, field);
+  return podModel(pod, compileDirection(pod.ingress, `${field}.ingress`), compileDirection(pod.egress, `${field}.egress`));
+}
+
+const OPEN_STATE: DirectionState = { kind: "open" };
+
+/**
+ * A pod whose two directions are compiled already (same input objects): only the rest is
+ * validated. Otherwise the whole pod is, and its directions are remembered by input object.
+ */
+function compilePodShared(raw: PodPolicyState, field: string): PodModel {
+  const ingress = compiledDirections.get(raw.ingress);
+  const egress = compiledDirections.get(raw.egress);
+  if (ingress && egress) {
+    const pod = zodField(podPolicyState, { ...raw, ingress: OPEN_STATE, egress: OPEN_STATE }, field);
+    checkPod(pod, field);
+    return podModel(pod, ingress, egress);
+  }
+  const model = compilePod(zodField(podPolicyState, raw, field), field);
+  remember(raw.ingress, model.ingress);
+  remember(raw.egress, model.egress);
+  return model;
 }
 
 function zodField<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, value: unknown, prefix: string): T {
@@ -202,16 +251,25 @@ function zodField<T>(schema: { safeParse(v: unknown): { success: true; data: T }
  * The cache keeps the SHA-256 of each pod's JSON, not the JSON: with 200 policies selecting
  * 110 pods the texts held 3.3 MiB for as long as the agent ran.
  */
-export function compileStateCached(input: NodePolicyState, previous: Map<string, { input: string; model: PodModel }> = new Map()): { model: NodeModel; cache: Map<string, { input: string; model: PodModel }> } {
+export function compileStateCached(input: NodePolicyState, previous: Map<string, CompiledPod> = new Map()): { model: NodeModel; cache: Map<string, CompiledPod> } {
   const nodeAddresses = zodField(nodePolicyState.shape.nodeAddresses, input?.nodeAddresses, "nodeAddresses");
   if (!Array.isArray(input?.pods)) throw invalidState("pods", "must be an array");
-  const cache = new Map<string, { input: string; model: PodModel }>();
+  const cache = new Map<string, CompiledPod>();
   const pods = input.pods.map((raw, i) => {
-    const text = inputDigest(raw);
     const known = previous.get(raw?.hostVeth);
-    const model = known?.input === text ? known.model : compilePod(zodField(podPolicyState, raw, `pods.${i}`), `pods.${i}`);
+    let entry: CompiledPod;
+    if (known && isObject(raw) && known.raw === raw) entry = known; // the very object applied before
+    else if (isObject(raw) && compiledDirections.has(raw.ingress) && compiledDirections.has(raw.egress)) {
+      // no serialisation: directions compiled before cost a lookup, the rest is small
+      entry = { input: "", raw, model: compilePodShared(raw, `pods.${i}`) };
+    } else {
+      const text = inputDigest(raw);
+      const model = known?.input === text ? known.model : compilePodShared(raw, `pods.${i}`);
+      entry = { input: text, raw, model };
+    }
+    const { model } = entry;
     if (cache.has(model.hostVeth)) throw invalidState(`pods.${i}.hostVeth`, `${model.hostVeth} is used by two pods`);
-    cache.set(model.hostVeth, { input: text, model });
+    cache.set(model.hostVeth, entry);
     return model;
   });
   const node4: Span[] = [];
@@ -222,6 +280,15 @@ export function compileStateCached(input: NodePolicyState, previous: Map<string,
   }
   return { model: { node4: mergeSpans(node4), node6: mergeSpans(node6), pods }, cache };
 }
+
+/** A compiled pod: its input object (reused as is when applied again) or, for input that is not an object, a digest of its JSON. */
+export interface CompiledPod {
+  input: string;
+  raw?: unknown;
+  model: PodModel;
+}
+
+const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
 
 /** What the cache compares: a digest of the pod's input as JSON. */
 export function inputDigest(raw: unknown): string {
