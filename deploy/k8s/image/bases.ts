@@ -6,8 +6,7 @@
  *
  * - runtime: what the final image runs on. The Essential:yes set (dash, coreutils, util-linux
  *   for nsenter, glibc) plus iproute2 (`ip`), iptables (nft and legacy backends with their
- *   -save/-restore) and nftables (`nft`, and libnftables.so.1, which the policy agent loads in
- *   process); merged /usr set up without the usrmerge package
+ *   -save/-restore) and nftables (`nft`); merged /usr set up without the usrmerge package
  *   (which pulls Perl); no apt; no docs, man pages, locales or iconv modules.
  * - plugin-builder: Go 1.19 and the CNI plugins' Debian sources (the source package, patched
  *   as Debian builds it, and its Go dependencies as Debian -dev packages under
@@ -52,8 +51,7 @@ export const RUNTIME_BASE: BaseSpec = {
   name: "runtime",
   suite: "bookworm",
   variant: "essential",
-  // libnftables1 comes with nftables; named because the policy agent loads it itself (bun:ffi)
-  include: ["iproute2", "iptables", "nftables", "libnftables1"],
+  include: ["iproute2", "iptables", "nftables"],
   dpkgopts: [...SLIM, "path-exclude=/usr/lib/*-linux-gnu/gconv/*"],
   hookDirs: ["/usr/share/mmdebstrap/hooks/merged-usr"],
   setupHooks: [],

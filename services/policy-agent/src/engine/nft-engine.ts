@@ -27,7 +27,7 @@ export interface NftEngineOptions {
   /** A named network namespace (/run/netns/<name>) to program instead of our own. */
   netns?: string;
   log: Pick<Logger, "info" | "warn" | "debug">;
-  /** How nft is run (tests and benches may count or time it); default libnftables in process for small transactions (nft-runner.ts). */
+  /** How nft is run (tests and benches may count or time it); default spawns nft. */
   runner?: NftRunner;
   /**
    * Period of the background read-back that finds and repairs hand edits (default 10 s).
@@ -47,7 +47,7 @@ export interface NftEngineOptions {
 
 export interface NftEngine extends PolicyEngine {
   readonly table: string;
-  /** Stops the background read-back and releases libnftables' context (the rules stay). */
+  /** Stops the background read-back (the rules stay). */
   close(): void;
 }
 
@@ -56,7 +56,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   if (!TABLE_NAME.test(table)) throw invalidState("table", `${JSON.stringify(table)} is not a table name (a letter, then letters, digits, '_' or '-')`);
   const denyPrefixes = checkDenyPrefixes(opts.denyVethPrefixes, "denyVethPrefixes");
   const dirsOf = (p: PodModel) => dispatchedDirections(p, denyPrefixes);
-  const nft = opts.runner ?? nftRunner(opts.netns, { log: opts.log });
+  const nft = opts.runner ?? nftRunner(opts.netns);
   let queue: Promise<unknown> = Promise.resolve();
   /** Calls queued or running: while any is, what the kernel holds is about to change. */
   let inFlight = 0;
@@ -216,10 +216,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     programmed: (known) => serial(() => programmed(known)),
     needsNothing,
     removeAll: () => serial(removeAll),
-    close: () => {
-      clearInterval(timer);
-      if (!opts.runner) nft.close?.();
-    },
+    close: () => clearInterval(timer),
   };
 }
 
