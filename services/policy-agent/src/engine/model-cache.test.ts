@@ -2,17 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import type { DirectionState, NodePolicyState, PodPolicyState } from "../../../../shared/contracts/policy.ts";
 import { compileState, compileStateCached, podDigest } from "./model.ts";
+import { errorOf } from "./test-support/error-of.ts";
 
 const rules = (n: number): DirectionState => ({ kind: "rules", rules: Array.from({ length: n }, (_, k) => ({ cidr: `10.200.${k}.7/32`, except: [], ports: [{ protocol: "TCP" as const, port: 8080 }] })) });
 const pod = (i: number, ingress: DirectionState, egress: DirectionState, over: Partial<PodPolicyState> = {}): PodPolicyState => ({ namespace: "ns", name: `web-${i}`, hostVeth: `eni${i}`, addresses: [`10.1.0.${i}`], ingress, egress, ...over });
-const errorOf = (fn: () => unknown): any => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
 
 describe("compile cache", () => {
   test("pods sharing direction states compile to the same models as fresh copies would", () => {

@@ -4,18 +4,11 @@ import { decodeTable } from "./decode.ts";
 import { compileState, mergeSpans, podDigest, spanToCidrs } from "./model.ts";
 import { toDirectionState } from "./nft-engine.ts";
 import { directionRules, renderDispatch, renderPod } from "./render.ts";
+import { errorOf } from "./test-support/error-of.ts";
 
 const pod = (egress: PolicyRule[], over: Partial<PodPolicyState> = {}): PodPolicyState => ({ namespace: "ns", name: "web-1", hostVeth: "eni0123456789a", addresses: ["10.1.0.5", "fd00::5"], ingress: { kind: "open" }, egress: { kind: "rules", rules: egress }, ...over });
 const node = (...pods: PodPolicyState[]): NodePolicyState => ({ nodeAddresses: ["10.1.0.1"], pods });
 const compileOne = (p: PodPolicyState) => compileState(node(p)).pods[0]!;
-const errorOf = (fn: () => unknown): any => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
 
 describe("spans", () => {
   test("merge joins overlapping and adjacent spans only", () => {
