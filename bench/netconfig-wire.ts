@@ -15,6 +15,7 @@ import { randomLocalMac } from "../services/net-config/src/adapters/random-mac.t
 import { Namespaces } from "../services/net-config/test-support/namespaces.ts";
 import { intFlag } from "./lib/args.ts";
 import { pct } from "./lib/stats.ts";
+import { onInterrupt } from "./lib/interrupt.ts";
 
 if (process.getuid?.() !== 0) {
   console.error("bench/netconfig-wire.ts needs root (network namespaces)");
@@ -23,6 +24,7 @@ if (process.getuid?.() !== 0) {
 const N = intFlag(process.argv.slice(2), "pods", 200);
 const settings = { ...DEFAULT_SETTINGS, podMtu: 9001 };
 const nss = new Namespaces();
+onInterrupt(() => nss.cleanup());
 
 try {
   const nodeA = nss.add("ba");

@@ -18,9 +18,10 @@
 import type { Attachment, CniRuntime } from "../deploy/local/cni-runtime.ts";
 import { intFlag } from "./lib/args.ts";
 import { BenchNode } from "./lib/node.ts";
-import { cleanupOnSignal, controllerEnabled, endpointFor, kubeOf, createNamespace, progress, putEndpoint, until } from "./lib/policy-cluster.ts";
+import { controllerEnabled, endpointFor, kubeOf, createNamespace, progress, putEndpoint, until } from "./lib/policy-cluster.ts";
 import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
 import { command, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
+import { onInterrupt } from "./lib/interrupt.ts";
 
 requireRoot("policy-add");
 const argv = process.argv.slice(2);
@@ -53,7 +54,7 @@ const cleanup = async () => {
   for (const n of nodes.splice(0)) await n.stop().catch((err) => console.error(`stopping a deployment: ${(err as Error).message}`));
   sandboxes.cleanup();
 };
-cleanupOnSignal(cleanup);
+onInterrupt(cleanup);
 try {
   const env = { MINIMUM_IP_TARGET: String(HELD + 4), WARM_IP_TARGET: "4", IP_COOLDOWN_PERIOD: "0" };
   const arms: Arm[] = [];

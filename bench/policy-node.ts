@@ -30,8 +30,9 @@ import { PodSandboxes } from "./lib/pods.ts";
 import { type AgentTrace, controllerTimings, LoopLag, stagesOf, STAGES, StoreCommits } from "./lib/policy-stages.ts";
 import { cpuSeconds } from "./lib/proc-cpu.ts";
 import { processMemory } from "./lib/proc-memory.ts";
-import { type ClusterPod, cleanupOnSignal, controllerEnabled, inBatches, progress, createNamespace, createPod, createPolicy, deleteEndpoint, endpointFor, fakeHostIp, kubeOf, listEndpoints, NS, patchIngress, putEndpoint, until } from "./lib/policy-cluster.ts";
+import { type ClusterPod, controllerEnabled, inBatches, progress, createNamespace, createPod, createPolicy, deleteEndpoint, endpointFor, fakeHostIp, kubeOf, listEndpoints, NS, patchIngress, putEndpoint, until } from "./lib/policy-cluster.ts";
 import { command, mib, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
+import { onInterrupt } from "./lib/interrupt.ts";
 
 requireRoot("policy-node");
 const argv = process.argv.slice(2);
@@ -52,7 +53,7 @@ const cleanup = async () => {
   node = undefined;
   sandboxes.cleanup();
 };
-cleanupOnSignal(cleanup);
+onInterrupt(cleanup);
 try {
   node = await BenchNode.start({ label: "policy-node", instanceType: "m5.4xlarge", env: { MINIMUM_IP_TARGET: String(PODS), WARM_IP_TARGET: "8", IP_COOLDOWN_PERIOD: "1" }, networkPolicy: "standard" });
   const n = node;

@@ -11,6 +11,7 @@ import { CniRuntime, type Conflist } from "../../deploy/local/cni-runtime.ts";
 import { startDeployment, type NetworkPolicyMode, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import type { LocalService, NodeLayout, NodeServices } from "../../deploy/local/node-services.ts";
 import type { StackNode } from "../../deploy/local/stack.ts";
+import { onInterrupt } from "./interrupt.ts";
 
 export interface BenchNodeOptions {
   /** Prefix of the temp dir (names the bench in /tmp). */
@@ -37,13 +38,18 @@ export class BenchNode {
     readonly layout: NodeLayout,
   ) {}
 
+  private stopping: Promise<void> | undefined;
+  private forget: () => void = () => undefined;
+
   static async start(opts: BenchNodeOptions): Promise<BenchNode> {
     const dir = mkdtempSync(join(tmpdir(), `bench-${opts.label}-`));
     try {
       // Without a kubelet unless asked: an idle kubelet's relists would be noise to the benches that exec the CNI chain themselves.
       const deployment = await startDeployment({ dir, nodes: 1, instanceType: opts.instanceType, env: opts.env, logger: pino({ level: "silent" }), kubelets: opts.kubelet === true, ipv6: opts.ipv6 === true, ...(opts.networkPolicy ? { networkPolicy: opts.networkPolicy } : {}) });
       const n = deployment.nodes[0]!;
-      return new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
+      const node = new BenchNode(dir, deployment, deployment.stack.nodes[0]!, n.services, n.layout);
+      node.forget = onInterrupt(() => node.stop());
+      return node;
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -117,12 +123,17 @@ export class BenchNode {
     });
   }
 
-  async stop(): Promise<void> {
-    try {
-      await this.deployment.stop();
-    } finally {
-      rmSync(this.dir, { recursive: true, force: true });
-    }
+  /** Stops the deployment and removes its directory; once, however often it is called (a bench's own cleanup and an interrupt's). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.forget();
+      try {
+        await this.deployment.stop();
+      } finally {
+        rmSync(this.dir, { recursive: true, force: true });
+      }
+    })();
+    return this.stopping;
   }
 }
 

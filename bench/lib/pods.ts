@@ -5,10 +5,13 @@
  */
 import type { Attachment, CniRuntime } from "../../deploy/local/cni-runtime.ts";
 import { Namespaces } from "../../services/net-config/test-support/namespaces.ts";
+import { onInterrupt } from "./interrupt.ts";
 
 export class PodSandboxes {
   readonly nss = new Namespaces();
   private seq = 0;
+  /** Removed also when the bench is interrupted (bench/lib/interrupt.ts). */
+  private readonly forget = onInterrupt(() => this.cleanup());
 
   /** A namespace for a pod (reusable once its pod was deleted: DEL removes eth0). */
   namespace(): string {
@@ -27,6 +30,7 @@ export class PodSandboxes {
   }
 
   cleanup(): void {
+    this.forget();
     this.nss.cleanup();
   }
 }

@@ -96,7 +96,3 @@ const t0 = performance.now();
 /** A progress line on stderr (the figures go to stdout). */
 export const progress = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${msg}\n`);
 
-/** On SIGINT/SIGTERM, runs `cleanup` before exiting (a bench's finally would not run). */
-export function cleanupOnSignal(cleanup: () => Promise<void>): void {
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
-}
