@@ -25,7 +25,7 @@ import { writeStack } from "../../deploy/local/stack.ts";
 import { stackNames } from "../../deploy/local/vpc/names.ts";
 import { run } from "./podman/runtime.ts";
 import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
-import { brokerDebug, checkpointAddresses, eniHolding, eventually, linkNames } from "./podman/node-state.ts";
+import { brokerDebug, checkpointAddresses, deploymentRemains, eniHolding, eventually, linkNames } from "./podman/node-state.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl", "mmdebstrap");
@@ -92,11 +92,9 @@ gate.describe("the aws-node DaemonSet on a two-node local deployment (root)", ()
   afterAll(async () => {
     await kubectl(stack(), ["delete", "pods", "-l", "app=e2e-daemonset", "--wait=true", "--timeout=60s"]).catch(() => undefined);
     await dep?.stop();
-    const { prefix } = stackNames(dir);
-    const netns = (await run(["ip", "netns", "list"])).stdout.split("\n").filter((l) => l.startsWith(`${prefix}-`));
-    const containers = (await run(["podman", "ps", "-a", "--filter", `label=${LABEL.stack}=${prefix}`, "--format", "{{.Names}}"])).stdout.trim();
+    const remains = await deploymentRemains(dir);
     rmSync(base, { recursive: true, force: true });
-    expect({ netns, containers }).toEqual({ netns: [], containers: "" });
+    expect(remains).toEqual({ netns: [], containers: "" });
   }, 180_000);
 
   test("aws-node is Ready on both nodes; the nodes are Ready with the conflist addr-broker installed", async () => {

@@ -11,12 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
-import { LABEL } from "../../deploy/local/kubelet/names.ts";
 import { writeStack } from "../../deploy/local/stack.ts";
-import { stackNames } from "../../deploy/local/vpc/names.ts";
-import { run } from "./podman/runtime.ts";
 import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
-import { eventually, onNode } from "./podman/node-state.ts";
+import { deploymentRemains, eventually, onNode } from "./podman/node-state.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl", "mmdebstrap", "nft");
@@ -61,11 +58,9 @@ gate.describe("network policy in daemonset mode, standard (root)", () => {
       await kubectl(stack(), ["delete", "pods", "-l", "e2e=np-ds", "--wait=true", "--timeout=60s"]).catch(() => undefined);
       await dep.stop();
     }
-    const { prefix } = stackNames(dir);
-    const netns = (await run(["ip", "netns", "list"])).stdout.split("\n").filter((l) => l.startsWith(`${prefix}-`));
-    const containers = (await run(["podman", "ps", "-a", "--filter", `label=${LABEL.stack}=${prefix}`, "--format", "{{.Names}}"])).stdout.trim();
+    const remains = await deploymentRemains(dir);
     rmSync(base, { recursive: true, force: true });
-    expect({ netns, containers }).toEqual({ netns: [], containers: "" });
+    expect(remains).toEqual({ netns: [], containers: "" });
   }, 180_000);
 
   gate.test("the policy-agent container enforces one policy: only the labelled client reaches the server", async () => {

@@ -118,3 +118,11 @@ export async function podContainerPid(stack: Stack, uid: string, what: string, t
     return r.exitCode === 0 && n > 0 ? n : undefined;
   });
 }
+
+/** What a deployment in `dir` left behind once stopped: its network namespaces and its kubelets' containers (both empty when clean). */
+export async function deploymentRemains(dir: string): Promise<{ netns: string[]; containers: string }> {
+  const { prefix } = stackNames(dir);
+  const netns = (await run(["ip", "netns", "list"])).stdout.split("\n").filter((l) => l.startsWith(`${prefix}-`));
+  const containers = (await run(["podman", "ps", "-a", "--filter", `label=${LABEL.stack}=${prefix}`, "--format", "{{.Names}}"])).stdout.trim();
+  return { netns, containers };
+}
