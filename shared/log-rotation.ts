@@ -121,24 +121,36 @@ function fileSize(file: string): number {
 }
 
 /**
+ * Writes a log line to a descriptor at once (one write(2)); false when the write failed, which
+ * is reported on stderr the first time only (the line is dropped: a log must not stop a service).
+ */
+export function lineWriter(file: string): (fd: number, line: string) => boolean {
+  let failed = false;
+  return (fd, line) => {
+    try {
+      writeSync(fd, line);
+      return true;
+    } catch (error) {
+      if (!failed) process.stderr.write(`log file ${file} cannot be written: ${(error as Error).message}\n`);
+      failed = true;
+      return false;
+    }
+  };
+}
+
+/**
  * A log destination appending to `fd` (opened on `file`), rotated per the policy. Each line is
  * written at once (shared/log.ts); at rotation a new file is opened, renamed onto the path, and
  * the old descriptor closed (it is on the rotated file), which compression then waits for.
  */
 export function rotatingDestination(file: string, fd: number, policy: RotationPolicy = LOG_ROTATION, now?: () => Date): { write(line: string): void; flush(cb?: (err?: Error) => void): void; flushSync(): void; rotation: RotationTracker } {
   let current = fd;
-  let failed = false;
+  const writeLine = lineWriter(file);
   const rotation = new RotationTracker(file, policy, now, fstatSync(fd).size);
   return {
     rotation,
     write(line: string) {
-      try {
-        writeSync(current, line);
-      } catch (error) {
-        if (!failed) process.stderr.write(`log file ${file} cannot be written: ${(error as Error).message}\n`);
-        failed = true;
-        return;
-      }
+      if (!writeLine(current, line)) return;
       if (!rotation.wrote(Buffer.byteLength(line))) return;
       let next: number;
       try {

@@ -2,11 +2,11 @@
 // services: AWS_VPC_K8S_CNI_LOGLEVEL / AWS_VPC_K8S_CNI_LOG_FILE (stdout, stderr or a path);
 // plugin:   AWS_VPC_K8S_PLUGIN_LOG_LEVEL / AWS_VPC_K8S_PLUGIN_LOG_FILE (stderr or a path).
 // The settings arrive already validated in Config (shared/config); nothing here reads env.
-import { mkdirSync, openSync, writeSync } from "node:fs";
+import { mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import pino from "pino";
 import type { Config, LogDestination, LogLevel } from "./config/index.ts";
-import { rotatingDestination } from "./log-rotation.ts";
+import { lineWriter, rotatingDestination } from "./log-rotation.ts";
 
 export type Logger = pino.Logger;
 
@@ -27,24 +27,14 @@ export function logTarget(config: Pick<Config, "log">, kind: LoggerOptions["kind
 type Destination = pino.DestinationStream;
 
 /**
- * pino's destination: each line written to the descriptor at once with one write(2). Not
- * pino.destination (sonic-boom): its stream machinery cost each service about 1.3 MiB of private
- * memory (bench/README.md, "the node's memory with network policy on"), and a write to a log
- * file or a container's log pipe costs microseconds, a few lines per pod. Nothing is buffered,
- * so nothing is lost at exit. A failed write is reported on stderr once and the line dropped.
+ * pino's destination: each line written to the descriptor at once with one write(2), so nothing
+ * is buffered and nothing is lost at exit; a write to a log file or a container's log pipe costs
+ * microseconds, a few lines per pod. (Not pino.destination, sonic-boom: measured, it made no
+ * difference to the services' memory; docs/DESIGN-NOTES.md, "Logging".)
  */
 function fdDestination(fd: number, file: string): Destination {
-  let failed = false;
-  return {
-    write(line: string) {
-      try {
-        writeSync(fd, line);
-      } catch (error) {
-        if (!failed) process.stderr.write(`log file ${file} cannot be written: ${(error as Error).message}\n`);
-        failed = true;
-      }
-    },
-  };
+  const writeLine = lineWriter(file);
+  return { write: (line: string) => void writeLine(fd, line) };
 }
 
 function openDestination(file: LogDestination, kind: LoggerOptions["kind"]): Destination {
