@@ -27,7 +27,7 @@
  * --keep-logs copies the node's service logs to DIR before the deployment is removed (to read
  * why an ADD failed); nothing else is kept.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniRuntime, type Attachment } from "../deploy/local/cni-runtime.ts";
@@ -35,6 +35,7 @@ import { BenchNode } from "./lib/node.ts";
 import { PodSandboxes, timedAdd, timedDel, type Timed } from "./lib/pods.ts";
 import { ptpAvailable, ptpRuntime } from "./lib/ptp.ts";
 import { CniStages } from "./lib/cni-stages.ts";
+import { buildFloorPlugin, FLOOR_PLUGIN_TYPE } from "./lib/floor-plugin.ts";
 import { intFlag, strFlag } from "./lib/args.ts";
 import { command, ms, ratio, requireRoot, summarize } from "./lib/stats.ts";
 
@@ -78,12 +79,8 @@ try {
   const ptpNode = sandboxes.nodeNamespace();
   // The floor of any exec'd Bun plugin: a binary built as the shim is, that reads its stdin and answers a
   // bare result without doing anything, exec'd the same way. No Bun shim can be faster than this arm.
-  const floorBin = join(tmp, "floor-bin");
-  mkdirSync(floorBin);
-  await Bun.write(join(tmp, "floor.ts"), 'const c = JSON.parse(await Bun.stdin.text());\nif (process.env.CNI_COMMAND === "ADD") await Bun.write(Bun.stdout, JSON.stringify({ cniVersion: c.cniVersion, interfaces: [], ips: [] }));\nprocess.exit(0);\n');
-  const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(tmp, "floor.ts"), "--outfile", join(floorBin, "bun-floor")]);
-  if (built.exitCode !== 0) throw new Error(`building the floor plugin: ${built.stderr.toString()}`);
-  const floorRt = new CniRuntime({ cniVersion: "1.0.0", name: "floor", plugins: [{ type: "bun-floor" }] }, { binDirs: [floorBin], cacheDir: join(tmp, "floor-cache"), execPrefix: ["ip", "netns", "exec", node.netns] });
+  const floorBin = await buildFloorPlugin(tmp);
+  const floorRt = new CniRuntime({ cniVersion: "1.0.0", name: "floor", plugins: [{ type: FLOOR_PLUGIN_TYPE }] }, { binDirs: [floorBin], cacheDir: join(tmp, "floor-cache"), execPrefix: ["ip", "netns", "exec", node.netns] });
   const arms: Record<ArmName, Arm> = {
     "aws-cni": { rt: node.runtime("aws-cni", true), add: [], del: [], errors: [] },
     ptp: { rt: ptpRuntime(ptpNode, join(tmp, "host-local"), join(tmp, "cache")), add: [], del: [], errors: [] },

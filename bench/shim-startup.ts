@@ -1,9 +1,12 @@
 /**
  * Start-up + one request of the compiled aws-cni shim, side by side with baselines run in
  * the same loop: `true` (a bare exec) and Debian's reference ptp plugin answering VERSION
- * (a Go CNI plugin's start-up). The shim does a DEL against a stub addr-broker on a Unix
- * socket (answering at once), so only the shim's own cost is measured. A compiled Bun
- * binary that only exits shows the floor the runtime itself costs. With --variants, the shim
+ * (a Go CNI plugin's start-up). The shim does a DEL and an ADD against a stub addr-broker on
+ * a Unix socket (answering at once), so only the shim's own cost is measured. A compiled Bun
+ * binary that only exits shows the floor the runtime itself costs; cni-add's floor arm (a
+ * plugin built with the shim's flags that reads stdin and answers, bench/lib/floor-plugin.ts)
+ * is the floor issue 19's ratios divide by, so the shim's ADD to a stub ÷ that floor is the
+ * least any design whose plugin forwards each call to a service can reach. With --variants, the shim
  * built other ways runs in the same loop too (no --bytecode, no --minify,
  * --compile-exec-argv=--smol, its bytecode laid out by the order one DEL used), each against
  * the shim as cni-shim/build.ts builds it.
@@ -15,11 +18,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildShim, SHIM_BUILD_FLAGS } from "../cni-shim/build.ts";
 import { hasFlag, intFlag } from "./lib/args.ts";
+import { buildFloorPlugin, FLOOR_PLUGIN_TYPE } from "./lib/floor-plugin.ts";
 
 const rounds = intFlag(process.argv.slice(2), "rounds", 200);
 const variants = hasFlag(process.argv.slice(2), "variants");
 const dir = mkdtempSync(join(tmpdir(), "shim-bench-"));
 const socket = join(dir, "addr-broker.sock");
+const FLOOR_ADD = "floor plugin ADD (cni-add's floor)";
+const SHIM_ADD = "aws-cni ADD (one request)";
 const server = Bun.serve({ unix: socket, fetch: () => Response.json({ exitCode: 0, stdout: "", stderr: "" }) });
 
 try {
@@ -29,13 +35,17 @@ try {
   const floor = join(dir, "bun-exit");
   const built = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", join(dir, "exit.ts"), "--outfile", floor]);
   if (built.exitCode !== 0) throw new Error(built.stderr.toString());
+  const floorPlugin = join(await buildFloorPlugin(dir), FLOOR_PLUGIN_TYPE);
   const conf = JSON.stringify({ cniVersion: "1.1.0", name: "aws-cni", type: "aws-cni", brokerSocket: socket });
+  const add = { CNI_COMMAND: "ADD", CNI_CONTAINERID: "bench", CNI_IFNAME: "eth0", CNI_NETNS: "/proc/self/ns/net", CNI_PATH: "/opt/cni/bin" };
   const cases: Record<string, { argv: string[]; env: Record<string, string>; stdin: string }> = {
     "true (bare exec)": { argv: ["/bin/true"], env: {}, stdin: "" },
     "compiled bun, exit only": { argv: [floor], env: {}, stdin: "" },
     "ptp VERSION (Go plugin)": { argv: ["/usr/lib/cni/ptp"], env: { CNI_COMMAND: "VERSION" }, stdin: '{"cniVersion":"1.0.0"}' },
     "aws-cni VERSION (local)": { argv: [shim], env: { CNI_COMMAND: "VERSION" }, stdin: conf },
     "aws-cni DEL (one request)": { argv: [shim], env: { CNI_COMMAND: "DEL", CNI_CONTAINERID: "bench", CNI_IFNAME: "eth0", CNI_NETNS: "" }, stdin: conf },
+    [FLOOR_ADD]: { argv: [floorPlugin], env: add, stdin: conf },
+    [SHIM_ADD]: { argv: [shim], env: add, stdin: conf },
   };
   const DEL = "aws-cni DEL (one request)";
   if (variants) {
@@ -73,6 +83,8 @@ try {
   console.log(`shim start-up + one request, ${rounds} rounds interleaved (p50)`);
   console.log("ratios:");
   for (const base of ["true (bare exec)", "ptp VERSION (Go plugin)", "compiled bun, exit only"]) console.log(`  aws-cni DEL / ${base}: ${(shimStat.p50 / stats[base]!.p50).toFixed(2)}x`);
+  console.log(`  aws-cni ADD to a stub / ${FLOOR_ADD}: p50 ${(stats[SHIM_ADD]!.p50 / stats[FLOOR_ADD]!.p50).toFixed(2)}x, p90 ${(stats[SHIM_ADD]!.p90 / stats[FLOOR_ADD]!.p90).toFixed(2)}x (issue 19's ADD target against that floor: ≤ 1.15x p50)`);
+  console.log(`  aws-cni VERSION / ${FLOOR_ADD}: p50 ${(stats["aws-cni VERSION (local)"]!.p50 / stats[FLOOR_ADD]!.p50).toFixed(2)}x`);
   for (const name of Object.keys(cases).filter((k) => k.startsWith("aws-cni DEL, "))) console.log(`  ${name} / aws-cni DEL: p50 ${(stats[name]!.p50 / shimStat.p50).toFixed(2)}x, p90 ${(stats[name]!.p90 / shimStat.p90).toFixed(2)}x`);
   console.log("absolutes (ms):");
   for (const [k, v] of Object.entries(stats)) console.log(`  ${k.padEnd(36)} p50 ${v.p50.toFixed(2)}  p90 ${v.p90.toFixed(2)}`);
