@@ -21,6 +21,7 @@ function builtin(kind: string): ResourceDef {
 export const PODS = builtin("Pod");
 export const NODES = builtin("Node");
 export const DAEMONSETS = builtin("DaemonSet");
+export const DEPLOYMENTS = builtin("Deployment");
 export const EVENTS = builtin("Event");
 export const CONFIGMAPS = builtin("ConfigMap");
 

@@ -1,5 +1,5 @@
 // The simulated control plane's controllers, run in process against the API's store: the
-// scheduler, the DaemonSet controller and the garbage collector; with `vpcResources`, also the
+// scheduler, the DaemonSet and Deployment controllers and the garbage collector; with `vpcResources`, also the
 // VPC resource controller (security groups for pods) and its pod webhook, which stay idle until
 // a node's CNINode has SecurityGroupsForPods and a SecurityGroupPolicy matches a pod. `stop`
 // ends them at once (no pass runs after it returns).
@@ -7,6 +7,7 @@ import type { KubeStore } from "../sim-kube/store.ts";
 import { ClusterApi } from "./cluster.ts";
 import { DaemonSetController } from "./daemonset.ts";
 import type { DaemonSetControllerOptions } from "./daemonset.ts";
+import { DeploymentController } from "./deployment.ts";
 import { GarbageCollector } from "./garbage-collector.ts";
 import type { GarbageCollectorOptions } from "./garbage-collector.ts";
 import type { ControllerLog } from "./reconcile-loop.ts";
@@ -35,6 +36,7 @@ export function startControlPlane(store: KubeStore, options: ControlPlaneOptions
   const controllers = [
     new Scheduler(cluster, { ...options.scheduler, ...(log ? { log } : {}) }),
     new DaemonSetController(cluster, { ...options.daemonSets, ...(log ? { log } : {}) }),
+    new DeploymentController(cluster, log ? { log } : {}),
     new GarbageCollector(cluster, { ...options.garbageCollector, ...(log ? { log } : {}) }),
   ];
   for (const controller of controllers) controller.start();

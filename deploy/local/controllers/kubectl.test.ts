@@ -15,6 +15,7 @@ import { testNode, until } from "./test-support.ts";
 const KUBECTL = "/usr/bin/kubectl";
 const gate = requires("kubectl");
 const MANIFEST = resolve(import.meta.dir, "../../k8s/aws-node.yaml");
+const POLICY_CONTROLLER = resolve(import.meta.dir, "../../k8s/policy-controller.yaml");
 
 let kube: KubeApi;
 let dir: string;
@@ -238,5 +239,36 @@ spec:
     const deleted = await kubectl("delete", "pod", "web", "stuck", "--timeout=20s");
     expect(deleted.code).toBe(0);
     expect(pods("default")).toHaveLength(0);
+  }, 30_000);
+
+  test("apply deploy/k8s/policy-controller.yaml: its account and RBAC stored, the Deployment's pod made and bound; get deploy, rollout status, delete", async () => {
+    const applied = await kubectl("apply", "-f", POLICY_CONTROLLER);
+    expect(applied.err).toBe("");
+    expect(applied.out.trim().split("\n").sort()).toEqual([
+      "clusterrole.rbac.authorization.k8s.io/policy-controller created",
+      "clusterrolebinding.rbac.authorization.k8s.io/policy-controller created",
+      "deployment.apps/policy-controller created",
+      "role.rbac.authorization.k8s.io/policy-controller created",
+      "rolebinding.rbac.authorization.k8s.io/policy-controller created",
+      "serviceaccount/policy-controller created",
+    ]);
+    const controllerPods = () => live("kube-system").filter((pod) => pod.metadata.labels?.["app.kubernetes.io/name"] === "policy-controller");
+    await until("its pod bound", () => controllerPods().length === 1 && nodeOf(controllerPods()[0]!) !== undefined, 10_000);
+    const pod = controllerPods()[0]!;
+    expect(pod.metadata.name).toMatch(/^policy-controller-\w+-\w{5}$/);
+    expect(pod.metadata.ownerReferences?.[0]).toMatchObject({ kind: "Deployment", name: "policy-controller", controller: true });
+    expect((pod.spec as { serviceAccountName?: string }).serviceAccountName).toBe("policy-controller");
+
+    const waiting = await kubectl("get", "deploy", "policy-controller", "-n", "kube-system");
+    expect(waiting.out).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\npolicy-controller\s+0\/1\s+1\s+0\s+\d+s\n$/);
+    await reportReady(pod);
+    const rollout = await kubectl("rollout", "status", "deployment/policy-controller", "-n", "kube-system", "--timeout=10s");
+    expect(rollout.out.trim()).toBe('deployment "policy-controller" successfully rolled out');
+    const ready = await kubectl("get", "deploy", "-n", "kube-system");
+    expect(ready.out).toMatch(/\npolicy-controller\s+1\/1\s+1\s+1\s+\d+s\n$/);
+
+    const deleted = await kubectl("delete", "-f", POLICY_CONTROLLER, "--wait=true", "--timeout=20s");
+    expect(deleted.code).toBe(0);
+    await until("its pod gone", () => controllerPods().length === 0 && !pods("kube-system").some((p) => p.metadata.uid === pod.metadata.uid), 10_000);
   }, 30_000);
 });

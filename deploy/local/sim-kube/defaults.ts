@@ -1,4 +1,4 @@
-// The defaults the API server fills into pods and DaemonSets (its defaulting functions and the
+// The defaults the API server fills into pods, DaemonSets and Deployments (its defaulting functions and the
 // admission plugins every cluster runs), so objects read back look as on a cluster and the
 // controllers and the kubelet find every field they rely on. Each default only fills a field
 // that is absent, so defaulting is idempotent and runs on every write.
@@ -126,6 +126,25 @@ export function defaultDaemonSet(daemonSet: KubeObject): void {
   spec.minReadySeconds ??= 0;
   if (isRecord(spec.template)) defaultPodSpec(spec.template.spec);
   daemonSet.status ??= { currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 };
+}
+
+/** A Deployment's defaults: one replica, a rolling update of 25 % surge and unavailable, its template's. */
+export function defaultDeployment(deployment: KubeObject): void {
+  const spec = deployment.spec;
+  if (!isRecord(spec)) return;
+  spec.replicas ??= 1;
+  if (!isRecord(spec.strategy)) spec.strategy = {};
+  const strategy = spec.strategy as Loose;
+  strategy.type ??= "RollingUpdate";
+  if (strategy.type === "RollingUpdate") {
+    if (!isRecord(strategy.rollingUpdate)) strategy.rollingUpdate = {};
+    const rolling = strategy.rollingUpdate as Loose;
+    rolling.maxUnavailable ??= "25%";
+    rolling.maxSurge ??= "25%";
+  }
+  spec.revisionHistoryLimit ??= 10;
+  spec.progressDeadlineSeconds ??= 600;
+  if (isRecord(spec.template)) defaultPodSpec(spec.template.spec);
 }
 
 /** A CustomResourceDefinition is accepted and established as soon as it is stored. */

@@ -1,5 +1,5 @@
 // The resources this API server serves, with what discovery and the handlers need to know.
-import { defaultCrd, defaultDaemonSet, defaultPod } from "./defaults.ts";
+import { defaultCrd, defaultDaemonSet, defaultDeployment, defaultPod } from "./defaults.ts";
 import { defaultNetworkPolicy, defaultService, validateNetworkPolicy, validateService } from "./networking.ts";
 import { validateDaemonSetUpdate, validatePodUpdate } from "./update-rules.ts";
 import type { UpdateValidator } from "./update-rules.ts";
@@ -84,8 +84,8 @@ export const RESOURCES: readonly ResourceDef[] = [
   resource({ group: "networking.k8s.io", version: "v1", plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"], generation: true, validate: validateNetworkPolicy, defaults: defaultNetworkPolicy }),
   resource({ group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] }),
   resource({ group: "apps", version: "v1", plural: "daemonsets", singular: "daemonset", kind: "DaemonSet", namespaced: true, shortNames: ["ds"], hasStatus: true, generation: true, validate: validateDaemonSet, validateUpdate: validateDaemonSetUpdate, defaults: defaultDaemonSet }),
-  // Deployments are stored (manifests apply, e.g. deploy/k8s/policy-controller.yaml); no controller runs them: the selector and template rules are the DaemonSet's
-  resource({ group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], hasStatus: true, generation: true, validate: validateDaemonSet }),
+  // the Deployment controller (controllers/deployment.ts) runs them; the selector and template rules are the DaemonSet's
+  resource({ group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], hasStatus: true, generation: true, validate: validateDaemonSet, defaults: defaultDeployment }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", singular: "clusterrole", kind: "ClusterRole", namespaced: false, validate: validateClusterRole }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings", singular: "clusterrolebinding", kind: "ClusterRoleBinding", namespaced: false, validate: validateRoleBinding }),
   resource({ group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true, validate: validateClusterRole }),

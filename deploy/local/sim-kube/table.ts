@@ -143,6 +143,17 @@ function columnsFor(def: ResourceDef, now: Date): Column[] {
         text("Images", (o) => containerList(o, "image"), 1),
         text("Selector", (o) => selectorText(field(o, "spec", "selector")), 1),
       ];
+    case "Deployment":
+      return [
+        name,
+        text("Ready", (o) => `${count(o, "status", "readyReplicas")}/${count(o, "spec", "replicas")}`),
+        integer("Up-to-date", "status", "updatedReplicas"),
+        integer("Available", "status", "availableReplicas"),
+        age,
+        text("Containers", (o) => containerList(o, "name"), 1),
+        text("Images", (o) => containerList(o, "image"), 1),
+        text("Selector", (o) => selectorText(field(o, "spec", "selector")), 1),
+      ];
     case "Event":
       return [
         text("Last Seen", (o) => eventLastSeen(o, now)),
