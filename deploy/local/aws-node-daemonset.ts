@@ -65,7 +65,8 @@ export function localAwsNode(docs: readonly Obj[], o: { image: string; ec2Endpoi
   return out;
 }
 
-async function kubectl(args: readonly string[], timeoutMs = 60_000): Promise<string> {
+/** kubectl with argv (no shell); a non-zero exit is a LOCAL_KUBECTL error with its output. */
+export async function kubectl(args: readonly string[], timeoutMs = 60_000): Promise<string> {
   const proc = Bun.spawn(["kubectl", ...args], { env: { PATH, HOME: "/tmp" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   try {

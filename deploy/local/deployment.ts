@@ -4,7 +4,9 @@
  * of stack.json that tell users where they are. The product runs either as processes (the
  * four services in the node's namespace, the node's CNI directories installed directly: fast,
  * the default) or as the aws-node DaemonSet of deploy/k8s (aws-node-daemonset.ts: applied
- * with kubectl, run by the kubelets from the image built here).
+ * with kubectl, run by the kubelets from the image built here). The NetworkPolicy controller
+ * likewise: a process in the root namespace (processes mode, policy-controller.ts) or the
+ * policy-controller Deployment of deploy/k8s (daemonset mode, policy-controller-deployment.ts).
  */
 import type pino from "pino";
 import { startCloud, type CloudOptions, type RunningCloud } from "./cloud.ts";
@@ -14,14 +16,15 @@ import { startKubelets, type KubeletTuning } from "./kubelet/node-kubelets.ts";
 import { ensureImage } from "../k8s/image/build.ts";
 import { applyAwsNode, ENFORCE_FLAG, waitAwsNodeReady } from "./aws-node-daemonset.ts";
 import type { DeployMode, Stack } from "./stack.ts";
-import { startPolicyController, type RunningPolicyController } from "./policy-controller.ts";
+import { enablePolicyEndpoints, startPolicyController, type RunningPolicyController } from "./policy-controller.ts";
+import { applyPolicyController, waitPolicyControllerAvailable } from "./policy-controller-deployment.ts";
 import { ClusterApi } from "./controllers/cluster.ts";
 import { applySgpCrd, kernelHasVlan, podEniEntries, podEniNodeEnv, type PodEniMode } from "./pod-eni.ts";
 
 export interface DeploymentOptions extends CloudOptions {
   /** processes (default) or daemonset. */
   mode?: DeployMode;
-  /** daemonset mode: how long aws-node may take to be Ready on every node. */
+  /** daemonset mode: how long aws-node may take to be Ready on every node (and the policy-controller Deployment to be available). */
   awsNodeReadyTimeoutMs?: number;
   /** aws-node variables applied to every node (already validated with parseEnvPairs). */
   env?: Record<string, string>;
@@ -62,7 +65,7 @@ export interface RunningDeployment {
   layouts: NodeLayout[];
   /** One per node (empty without kubelets). */
   kubelets: Kubelet[];
-  /** The NetworkPolicy controller process (absent with cloudOnly). */
+  /** The NetworkPolicy controller process (processes mode; absent with cloudOnly, and in daemonset mode, where its Deployment's pod runs it). */
   policyController?: RunningPolicyController;
   stop(): Promise<void>;
 }
@@ -123,13 +126,19 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
     }
     if (withKubelets) kubelets.push(...(await startKubelets(stack, layouts.length > 0 ? layouts : stack.nodes.map((_, i) => nodeLayout(stack.dir, i)), log, opts.kubeletTuning)));
     if (mode === "daemonset") {
+      const readyTimeoutMs = opts.awsNodeReadyTimeoutMs ?? 300_000;
       const image = await ensureImage({ onLine: (line) => log.debug({ line }, "image build") });
       log.info({ image: image.tag, built: image.built, seconds: image.seconds }, "aws-node image");
       await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts), enforce: opts.networkPolicy !== undefined });
-      await waitAwsNodeReady(stack, opts.awsNodeReadyTimeoutMs ?? 300_000);
+      await waitAwsNodeReady(stack, readyTimeoutMs);
+      // after aws-node.yaml, whose ConfigMap ships the switch "false"
+      await enablePolicyEndpoints(stack);
+      await applyPolicyController(stack, { image: image.tag });
+      await waitPolicyControllerAvailable(stack, readyTimeoutMs);
+      log.info({}, "policy-controller Deployment available");
+    } else if (!opts.cloudOnly) {
+      policyController = await startPolicyController(stack, log);
     }
-    // after aws-node.yaml (daemonset mode), whose ConfigMap ships the switch "false"
-    if (!opts.cloudOnly) policyController = await startPolicyController(stack, log);
     return { cloud, stack, nodes, layouts, kubelets, ...(policyController ? { policyController } : {}), stop };
   } catch (err) {
     await stop();

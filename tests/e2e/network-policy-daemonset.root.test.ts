@@ -1,24 +1,42 @@
 /**
  * Network policy in daemonset mode (`up --mode daemonset --network-policy standard`): the
  * aws-node DaemonSet of deploy/k8s run by a one-node local deployment's kubelet, its
- * policy-agent container enforcing (--enable-network-policy=true), the policy controller run by
- * the local deployment as a process (the simulated control plane runs no Deployments). One
- * policy: a server reachable only from the labelled client, probed from inside the pods with
- * `main.ts exec`; the agent container's /debug and the node's nftables table show it.
+ * policy-agent container enforcing (--enable-network-policy=true), the policy controller run as
+ * the pod of deploy/k8s/policy-controller.yaml's Deployment (the simulated control plane's
+ * Deployment controller makes it, the kubelet runs it as the manifest says: uid 65532, read-only
+ * root, probes), and no controller process in the root namespace. One policy: a server reachable
+ * only from the labelled client, probed from inside the pods with `main.ts exec`; the
+ * controller container's /debug, the agent container's /debug and the node's nftables table
+ * show it.
  */
 import { afterAll, beforeAll, expect } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDeployment, type RunningDeployment } from "../../deploy/local/deployment.ts";
 import { writeStack } from "../../deploy/local/stack.ts";
 import { apply, getJson, kubectl, mainTs } from "./kubelet/kube.ts";
-import { deploymentRemains, eventually, onNode } from "./podman/node-state.ts";
+import { deploymentRemains, eventually, onNode, podContainerPid } from "./podman/node-state.ts";
 import { LOCAL_DEPLOYMENT, requires } from "../support/prerequisites.ts";
 
 const gate = requires(...LOCAL_DEPLOYMENT, "podman", "runc", "conmon", "nsenter", "kubectl", "mmdebstrap", "nft");
 
 type PodJson = { status?: { phase?: string; podIP?: string } };
+type OwnedJson = { metadata: { name: string; uid: string; ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }> } };
+
+/** Pids of processes whose environment sets KUBECONFIG to `kubeconfig` (how processes mode runs the controller). */
+function processesWithKubeconfig(kubeconfig: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "latin1").split("\0").includes(`KUBECONFIG=${kubeconfig}`)) found.push(Number(entry));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return found;
+}
 
 gate.describe("network policy in daemonset mode, standard (root)", () => {
   const base = mkdtempSync(join(tmpdir(), `e2e-np-ds-${process.pid}-`));
@@ -70,6 +88,25 @@ gate.describe("network policy in daemonset mode, standard (root)", () => {
     expect(containers.find((c) => c.name === "policy-agent")?.args).toContain("--enable-network-policy=true");
     expect(containers.find((c) => c.name === "aws-node")?.env?.find((e) => e.name === "NETWORK_POLICY_ENFORCING_MODE")?.value).toBe("standard");
 
+    // the controller: the Deployment's pod, run as the manifest says, and no process of its own
+    expect(dep!.policyController).toBeUndefined();
+    expect(processesWithKubeconfig(stack().kube.kubeconfig)).toEqual([]);
+    const deployment = await getJson<OwnedJson & { status?: { availableReplicas?: number } }>(stack(), "deployment", "policy-controller", "kube-system");
+    expect(deployment?.status?.availableReplicas).toBe(1);
+    const owned = JSON.parse((await kubectl(stack(), ["-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=policy-controller", "-o", "json"])).stdout) as { items: Array<OwnedJson & { status: { conditions?: Array<{ type: string; status: string }> } }> };
+    expect(owned.items).toHaveLength(1);
+    const controllerPod = owned.items[0]!;
+    expect(controllerPod.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Deployment", name: "policy-controller", uid: deployment!.metadata.uid, controller: true })]);
+    expect(controllerPod.status.conditions?.find((c) => c.type === "Ready")?.status).toBe("True"); // its readiness probe, run by the kubelet
+    const pid = await podContainerPid(stack(), controllerPod.metadata.uid, "the policy controller", 30_000, "controller");
+    const procStatus = readFileSync(`/proc/${pid}/status`, "utf8");
+    expect(procStatus).toMatch(/^Uid:\s+65532\s+65532\s+65532\s+65532$/m);
+    const rootMount = readFileSync(`/proc/${pid}/mounts`, "utf8").split("\n").find((line) => line.split(" ")[1] === "/");
+    expect(rootMount?.split(" ")[3]?.split(",")).toContain("ro");
+    const controllerDebug = async () => JSON.parse((await onNode(stack().nodes[0]!.netns, ["curl", "-sf", "--max-time", "5", "http://127.0.0.1:8080/debug"])).stdout) as { pid: number; enabled: boolean; policies: number; policyEndpoints: number };
+    const nsPid = Number(/^NSpid:.*\s(\d+)$/m.exec(procStatus)?.[1]);
+    expect(await controllerDebug()).toMatchObject({ pid: nsPid, enabled: true, policies: 0 });
+
     for (const [n, l] of [["server", { app: "server" }], ["allowed", { role: "allowed" }], ["other", { role: "other" }]] as const) await apply(stack(), pod(n, l));
     const server = await runningIp("server");
     await runningIp("allowed");
@@ -87,6 +124,11 @@ gate.describe("network policy in daemonset mode, standard (root)", () => {
       return r.allowed && !r.other ? r : undefined;
     });
     expect(seen).toEqual({ allowed: true, other: false });
+    // written by the controller in that pod: its own count, and still no other controller
+    expect(await controllerDebug()).toMatchObject({ pid: nsPid, policies: 1, policyEndpoints: 1 });
+    expect(processesWithKubeconfig(stack().kube.kubeconfig)).toEqual([]);
+    const endpoints = JSON.parse((await kubectl(stack(), ["get", "policyendpoints", "-o", "json"])).stdout) as { items: Array<{ spec: { policyRef: { name: string } } }> };
+    expect(endpoints.items.map((pe) => pe.spec.policyRef.name)).toEqual(["server-from-allowed"]);
 
     // the agent in the aws-node pod: its /debug (the socket on the node's hostPath) and the node's nftables table
     const debug = (await (await fetch("http://localhost/debug", { unix: join(stack().nodes[0]!.runDir!, "policy-agent.sock"), signal: AbortSignal.timeout(5000) })).json()) as { enabled: boolean; mode: string; pods: Array<{ name: string }>; policyEndpoints: Array<{ policy: string }> };
