@@ -12,6 +12,7 @@ import type { DaemonSetStatus } from "./daemonset-plan.ts";
 import { EventRecorder } from "./events.ts";
 import { ReconcileLoop, SILENT_LOG } from "./reconcile-loop.ts";
 import type { ControllerLog } from "./reconcile-loop.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { isPodAvailable } from "./rollout.ts";
 
 export const DAEMONSET_CONTROLLER = "daemonset-controller";
@@ -109,18 +110,11 @@ export class DaemonSetController {
   }
 
   #createPod(daemonSet: KubeObject, nodeName: string, hash: string): void {
-    try {
-      const pod = this.cluster.create(PODS, daemonSet.metadata.namespace, daemonPodFor(daemonSet, nodeName, hash));
-      this.#events.record(daemonSet, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
-    } catch (error) {
-      this.#events.record(daemonSet, "Warning", "FailedCreate", `Error creating: ${(error as Error).message}`);
-      throw error;
-    }
+    createOwnedPod(this.cluster, this.#events, daemonSet, daemonPodFor(daemonSet, nodeName, hash));
   }
 
   #deletePod(daemonSet: KubeObject, pod: KubeObject): void {
-    this.cluster.delete(PODS, pod, { preconditions: { uid: pod.metadata.uid } });
-    this.#events.record(daemonSet, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
+    deleteOwnedPod(this.cluster, this.#events, daemonSet, pod);
   }
 
   #writeStatus(daemonSet: KubeObject, status: DaemonSetStatus): void {

@@ -12,6 +12,7 @@ import type { DeploymentStatus } from "./deployment-plan.ts";
 import { EventRecorder } from "./events.ts";
 import { ReconcileLoop, SILENT_LOG } from "./reconcile-loop.ts";
 import type { ControllerLog } from "./reconcile-loop.ts";
+import { createOwnedPod, deleteOwnedPod } from "./owned-pods.ts";
 import { isPodAvailable } from "./rollout.ts";
 
 export const DEPLOYMENT_CONTROLLER = "deployment-controller";
@@ -67,28 +68,13 @@ export class DeploymentController {
     const now = this.cluster.now();
     const minReadySeconds = minReadySecondsOf(deployment);
     const plan = planDeployment(deployment, pods, hash, (pod) => isPodAvailable(pod, minReadySeconds, now));
-    for (const pod of plan.remove) this.#deletePod(deployment, pod);
-    for (let i = 0; i < plan.create; i += 1) this.#createPod(deployment, hash);
+    for (const pod of plan.remove) deleteOwnedPod(this.cluster, this.#events, deployment, pod);
+    for (let i = 0; i < plan.create; i += 1) createOwnedPod(this.cluster, this.#events, deployment, deploymentPodFor(deployment, hash));
 
     const fresh = this.cluster.list(PODS, deployment.metadata.namespace).filter((pod) => isControlledBy(pod, deployment));
     const { status, availableInMs } = deploymentStatus(deployment, fresh, hash, this.cluster.now());
     this.#writeStatus(deployment, status);
     return availableInMs === undefined ? undefined : availableInMs + 50;
-  }
-
-  #createPod(deployment: KubeObject, hash: string): void {
-    try {
-      const pod = this.cluster.create(PODS, deployment.metadata.namespace, deploymentPodFor(deployment, hash));
-      this.#events.record(deployment, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
-    } catch (error) {
-      this.#events.record(deployment, "Warning", "FailedCreate", `Error creating: ${(error as Error).message}`);
-      throw error;
-    }
-  }
-
-  #deletePod(deployment: KubeObject, pod: KubeObject): void {
-    this.cluster.delete(PODS, pod, { preconditions: { uid: pod.metadata.uid } });
-    this.#events.record(deployment, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
   }
 
   #writeStatus(deployment: KubeObject, status: DeploymentStatus): void {

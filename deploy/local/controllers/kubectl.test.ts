@@ -266,6 +266,9 @@ spec:
     expect(rollout.out.trim()).toBe('deployment "policy-controller" successfully rolled out');
     const ready = await kubectl("get", "deploy", "-n", "kube-system");
     expect(ready.out).toMatch(/\npolicy-controller\s+1\/1\s+1\s+1\s+\d+s\n$/);
+    const wide = await kubectl("get", "ds,deploy,pods", "-n", "kube-system", "-o", "wide");
+    expect(wide.err).toBe("");
+    expect(wide.out).toMatch(/\nNAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR\ndeployment\.apps\/policy-controller\s+1\/1\s+1\s+1\s+\d+s\s+controller\s+localhost\/aws-vpc-cni:0\.1\.0\s+app\.kubernetes\.io\/name=policy-controller\n/);
 
     const deleted = await kubectl("delete", "-f", POLICY_CONTROLLER, "--wait=true", "--timeout=20s");
     expect(deleted.code).toBe(0);

@@ -31,7 +31,7 @@ describe("howToLook", () => {
 
   test("daemonset mode: the DaemonSet and its pods, and each node's aws-node container logs", () => {
     const lines = howToLook(stack("daemonset"), awsNode).split("\n");
-    expect(lines).toContain("kubectl --kubeconfig /d/kubeconfig -n kube-system get ds,pods -o wide");
+    expect(lines).toContain("kubectl --kubeconfig /d/kubeconfig -n kube-system get ds,deploy,pods -o wide");
     expect(lines).toContain("  bun run deploy/local/main.ts logs --dir /d kube-system/aws-node-abcde -c aws-node");
     expect(lines).toContain("  bun run deploy/local/main.ts logs --dir /d kube-system/aws-node-fghij -c aws-node");
     // each logs line sits under its own node

@@ -99,7 +99,7 @@ export function howToLook(stack: Stack, awsNodePods: ReadonlyMap<string, string>
   lines.push(`EC2 calls: curl -s --unix-socket ${stack.ec2.control} http://localhost/calls`);
   lines.push(`${kubectl} get nodes`);
   if (stack.mode === "daemonset") {
-    lines.push(`${kubectl} -n kube-system get ds,pods -o wide`);
+    lines.push(`${kubectl} -n kube-system get ds,deploy,pods -o wide`);
     lines.push(`${kubectl} get pods -o wide`);
   }
   return lines.join("\n");

@@ -109,19 +109,24 @@ export function defaultPod(pod: KubeObject): void {
   pod.status ??= { phase: "Pending", qosClass: qosClass(spec) };
 }
 
-/** A DaemonSet's defaults: rolling update of one node at a time, ten revisions, its template's. */
-export function defaultDaemonSet(daemonSet: KubeObject): void {
-  const spec = daemonSet.spec;
-  if (!isRecord(spec)) return;
-  if (!isRecord(spec.updateStrategy)) spec.updateStrategy = {};
-  const strategy = spec.updateStrategy as Loose;
+/** An update strategy (DaemonSet's updateStrategy, Deployment's strategy): RollingUpdate unless set, with these bounds unless set. */
+function rollingUpdateByDefault(value: unknown, maxUnavailable: number | string, maxSurge: number | string): Loose {
+  const strategy = isRecord(value) ? value : {};
   strategy.type ??= "RollingUpdate";
   if (strategy.type === "RollingUpdate") {
     if (!isRecord(strategy.rollingUpdate)) strategy.rollingUpdate = {};
     const rolling = strategy.rollingUpdate as Loose;
-    rolling.maxUnavailable ??= 1;
-    rolling.maxSurge ??= 0;
+    rolling.maxUnavailable ??= maxUnavailable;
+    rolling.maxSurge ??= maxSurge;
   }
+  return strategy;
+}
+
+/** A DaemonSet's defaults: rolling update of one node at a time, ten revisions, its template's. */
+export function defaultDaemonSet(daemonSet: KubeObject): void {
+  const spec = daemonSet.spec;
+  if (!isRecord(spec)) return;
+  spec.updateStrategy = rollingUpdateByDefault(spec.updateStrategy, 1, 0);
   spec.revisionHistoryLimit ??= 10;
   spec.minReadySeconds ??= 0;
   if (isRecord(spec.template)) defaultPodSpec(spec.template.spec);
@@ -133,15 +138,7 @@ export function defaultDeployment(deployment: KubeObject): void {
   const spec = deployment.spec;
   if (!isRecord(spec)) return;
   spec.replicas ??= 1;
-  if (!isRecord(spec.strategy)) spec.strategy = {};
-  const strategy = spec.strategy as Loose;
-  strategy.type ??= "RollingUpdate";
-  if (strategy.type === "RollingUpdate") {
-    if (!isRecord(strategy.rollingUpdate)) strategy.rollingUpdate = {};
-    const rolling = strategy.rollingUpdate as Loose;
-    rolling.maxUnavailable ??= "25%";
-    rolling.maxSurge ??= "25%";
-  }
+  spec.strategy = rollingUpdateByDefault(spec.strategy, "25%", "25%");
   spec.revisionHistoryLimit ??= 10;
   spec.progressDeadlineSeconds ??= 600;
   if (isRecord(spec.template)) defaultPodSpec(spec.template.spec);
