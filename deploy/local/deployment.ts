@@ -130,10 +130,11 @@ export async function startDeployment(opts: DeploymentOptions): Promise<RunningD
       const image = await ensureImage({ onLine: (line) => log.debug({ line }, "image build") });
       log.info({ image: image.tag, built: image.built, seconds: image.seconds }, "aws-node image");
       await applyAwsNode(stack, { image: image.tag, env: nodeSettings(opts), enforce: opts.networkPolicy !== undefined });
-      await waitAwsNodeReady(stack, readyTimeoutMs);
-      // after aws-node.yaml, whose ConfigMap ships the switch "false"
+      // after aws-node.yaml, whose ConfigMap ships the switch "false"; its pod starts once a node is Ready
       await enablePolicyEndpoints(stack);
       await applyPolicyController(stack, { image: image.tag });
+      await waitAwsNodeReady(stack, readyTimeoutMs);
+      log.info({}, "aws-node Ready on every node");
       await waitPolicyControllerAvailable(stack, readyTimeoutMs);
       log.info({}, "policy-controller Deployment available");
     } else if (!opts.cloudOnly) {
