@@ -23,6 +23,12 @@ describe("userOf", () => {
     expect(userOf(undefined, undefined, "c")).toBeUndefined();
     expect(userOf(undefined, { runAsGroup: 3 }, "c")).toBe("0:3");
   });
+  test("runAsNonRoot (container over pod): a user set and not 0, else refused naming the field", () => {
+    expect(userOf(undefined, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 }, "c")).toBe("65532:65532");
+    expect(() => userOf({ runAsUser: 0 }, { runAsNonRoot: true, runAsUser: 65532 }, "spec.containers[0]")).toThrow(expect.objectContaining({ code: "KUBELET_RUN_AS_ROOT", message: expect.stringContaining("spec.containers[0].securityContext.runAsNonRoot") }));
+    expect(() => userOf({ runAsNonRoot: true }, undefined, "c")).toThrow("cannot be verified as non-root");
+    expect(userOf({ runAsNonRoot: false, runAsUser: 0 }, { runAsNonRoot: true }, "c")).toBe("0");
+  });
   test("a negative or fractional ID is refused", () => {
     expect(() => userOf({ runAsUser: -1 }, undefined, "spec.containers[0]")).toThrow(ContainerSpecError);
     expect(() => userOf(undefined, { runAsGroup: 1.5 }, "spec.containers[0]")).toThrow("runAsGroup");

@@ -86,12 +86,20 @@ export function runArgs(s: ContainerRunSpec): string[] {
   return argv;
 }
 
-/** runAsUser/runAsGroup of the container, else of the pod, as podman's `--user`. */
-export function userOf(container: SecurityContext | undefined, pod: { runAsUser?: number; runAsGroup?: number } | undefined, field: string): string | undefined {
+/**
+ * runAsUser/runAsGroup of the container, else of the pod, as podman's `--user`. With
+ * runAsNonRoot the user must be set and not 0: this kubelet does not read an image's own user
+ * (the images run here, the aws-node image and busybox, run as root), as the kubelet refuses
+ * an image whose user it cannot verify as non-root.
+ */
+export function userOf(container: SecurityContext | undefined, pod: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean } | undefined, field: string): string | undefined {
   const uid = container?.runAsUser ?? pod?.runAsUser;
   const gid = container?.runAsGroup ?? pod?.runAsGroup;
   for (const [v, f] of [[uid, "runAsUser"], [gid, "runAsGroup"]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw new ContainerSpecError("KUBELET_BAD_USER", `${field}.securityContext.${f}`, `${JSON.stringify(v)} is not a user/group ID`);
+  }
+  if ((container?.runAsNonRoot ?? pod?.runAsNonRoot) === true && (uid === undefined || uid === 0)) {
+    throw new ContainerSpecError("KUBELET_RUN_AS_ROOT", `${field}.securityContext.runAsNonRoot`, uid === 0 ? "container's runAsUser breaks non-root policy" : "no runAsUser: the image's user cannot be verified as non-root");
   }
   if (uid === undefined) return gid === undefined ? undefined : `0:${gid}`;
   return gid === undefined ? String(uid) : `${uid}:${gid}`;

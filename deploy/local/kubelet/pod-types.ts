@@ -64,6 +64,7 @@ export interface SecurityContext {
   capabilities?: { add?: string[]; drop?: string[] };
   runAsUser?: number;
   runAsGroup?: number;
+  runAsNonRoot?: boolean;
   readOnlyRootFilesystem?: boolean;
 }
 
@@ -111,7 +112,7 @@ export interface PodSpec {
   initContainers?: Container[];
   containers?: Container[];
   volumes?: Volume[];
-  securityContext?: { runAsUser?: number; runAsGroup?: number };
+  securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean };
 }
 
 export interface PodCondition {
