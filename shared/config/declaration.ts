@@ -1,7 +1,7 @@
 // The shape of one variable's declaration, and the Config paths it may name. Every fact
 // about a variable is written once, in its declaration (variables/*.ts); the schema, the
 // Config built from it, describeConfig and the README table are derived from it.
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 import { variableDocs, type VariableDoc } from "./fields.ts";
 import type { Config } from "./types.ts";
 
@@ -45,7 +45,7 @@ export type Declaration<T, P extends ConfigPath> = Common<P> &
   ({ toConfig: (own: T) => ConfigValue<P> } | ([T] extends [ConfigValue<P>] ? { toConfig?: never } : never));
 
 export interface Variable<T, P extends ConfigPath = ConfigPath, Combined extends boolean = boolean> {
-  readonly field: z.ZodType<T, string | undefined>;
+  readonly field: z.ZodMiniType<T, string | undefined>;
   readonly about: string;
   readonly sets: P;
   readonly doc: VariableDoc;
@@ -55,7 +55,7 @@ export interface Variable<T, P extends ConfigPath = ConfigPath, Combined extends
   readonly show: ((config: Config) => string) | undefined;
 }
 
-function docOf(field: z.ZodType, sets: string): VariableDoc {
+function docOf(field: z.ZodMiniType, sets: string): VariableDoc {
   const doc = variableDocs.get(field);
   if (!doc) throw new Error(`the field for ${sets} was not made by envField`);
   return doc;
@@ -63,7 +63,7 @@ function docOf(field: z.ZodType, sets: string): VariableDoc {
 
 /** One variable: its field (parser, default, accepted values, source) and where its value lands. */
 export function variable<T, const P extends ConfigPath>(
-  field: z.ZodType<T, string | undefined>,
+  field: z.ZodMiniType<T, string | undefined>,
   declaration: Declaration<T, P>,
 ): Variable<T, P, false> {
   const { about, sets, show } = declaration;
@@ -77,7 +77,7 @@ export function variable<T, const P extends ConfigPath>(
  * variable it reads.
  */
 export function combinedVariable<T, const P extends ConfigPath>(
-  field: z.ZodType<T, string | undefined>,
+  field: z.ZodMiniType<T, string | undefined>,
   declaration: Common<P>,
 ): Variable<T, P, true> {
   const { about, sets, show } = declaration;

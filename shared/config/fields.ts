@@ -1,7 +1,7 @@
 // Field schemas: each turns one environment variable (a string or undefined) into a typed
 // value, or records an issue whose message says what is accepted. An unset or empty
 // variable takes its default, as `os.Getenv(...) == ""` does upstream.
-import { z } from "zod";
+import { z } from "../zod.ts";
 
 /** Where a variable comes from, for the docs table. */
 export type VariableSource = "upstream" | "upstream-code" | "project" | "standard";
@@ -37,24 +37,24 @@ export interface FieldOptions<T> {
 
 /** One environment variable: unset or empty → default; otherwise parsed or an issue. */
 export function envField<T>(options: FieldOptions<T>) {
-  const schema = z
-    .string()
-    .optional()
-    .transform((raw, ctx): T => {
+  const schema = z.pipe(
+    z.optional(z.string()),
+    z.transform((raw: string | undefined, ctx): T => {
       if (raw === undefined) return options.default;
       const value = raw.trim();
       if (value === "") return options.empty !== undefined ? options.empty : options.default;
       const parsed = options.parse(value);
       if (parsed === INVALID) {
-        ctx.addIssue({ code: "custom", message: options.accepted });
+        ctx.issues.push({ code: "custom", message: options.accepted, input: raw });
         return z.NEVER;
       }
       if (isInvalidWithMessage(parsed)) {
-        ctx.addIssue({ code: "custom", message: `${parsed.invalid}; accepted: ${options.accepted}` });
+        ctx.issues.push({ code: "custom", message: `${parsed.invalid}; accepted: ${options.accepted}`, input: raw });
         return z.NEVER;
       }
       return parsed;
-    });
+    }),
+  );
   variableDocs.add(schema, {
     default: options.defaultText,
     accepted: options.accepted,

@@ -1,7 +1,7 @@
 // The schema over the environment, derived from the declarations (variables/): one field per
 // variable, each turning a string (or undefined) into a typed value. Cross-field rules live in
 // rules.ts, the grouped Config in build.ts.
-import { z } from "zod";
+import { z } from "../zod.ts";
 import type { OwnValue } from "./declaration.ts";
 import { VARIABLES } from "./variables/index.ts";
 

@@ -4,7 +4,7 @@
  * trunk ENI's MAC from pool-manager's capacity. No route table is sent: a branch ENI's is
  * 100 + its VLAN id.
  */
-import { z } from "zod";
+import { int, z } from "../zod.ts";
 import { route } from "../ipc/contract.ts";
 import { ifName, ipAddress, mac, netnsPath } from "./fields.ts";
 import { podWiring } from "./netconfig.ts";
@@ -25,9 +25,9 @@ export interface PodEniDetails {
   associationID: string;
 }
 
-export const branchWiring = podWiring.omit({ routeTable: true }).extend({
+export const branchWiring = z.extend(z.omit(podWiring, { routeTable: true }), {
   /** The resource controller's VLAN ids are 1..120 (0 is reserved). */
-  vlanId: z.number().int().min(1).max(120),
+  vlanId: int().check(z.minimum(1), z.maximum(120)),
   /** The branch ENI's MAC: given to the `vlan.eth.<vlanId>` link. */
   branchMac: mac,
   /** The trunk ENI's MAC: the VLAN link's parent is the link with it. */
@@ -38,9 +38,9 @@ export const branchWiring = podWiring.omit({ routeTable: true }).extend({
 });
 export type BranchWiring = z.infer<typeof branchWiring>;
 
-export const wireBranch = route("POST", "/v1/branch/wire", branchWiring, z.object({ hostVeth: ifName, podMac: mac, podIfIndex: z.number().int(), hostMac: mac }));
+export const wireBranch = route("POST", "/v1/branch/wire", branchWiring, z.object({ hostVeth: ifName, podMac: mac, podIfIndex: int(), hostMac: mac }));
 /** DEL needs only what names the kernel objects: a DEL from prevResult knows the address and VLAN id, not the MACs. */
-export const branchUnwiring = branchWiring.partial({ branchMac: true, trunkMac: true, subnetGateway: true, enforcingMode: true }).extend({ netns: netnsPath.or(z.literal("")) });
+export const branchUnwiring = z.extend(z.partial(branchWiring, { branchMac: true, trunkMac: true, subnetGateway: true, enforcingMode: true }), { netns: z.union([netnsPath, z.literal("")]) });
 export type BranchUnwiring = z.infer<typeof branchUnwiring>;
 export const unwireBranch = route("POST", "/v1/branch/unwire", branchUnwiring, z.object({ removed: z.array(z.string()) }));
 export const checkBranch = route("POST", "/v1/branch/check", branchWiring, z.object({ ok: z.boolean(), problems: z.array(z.string()) }));

@@ -2,36 +2,36 @@
  * addr-broker → net-config: a pod's egress interface (egress-cni; shared/egress.ts). Only
  * pods of a node that chains egress-cni are wired through these routes.
  */
-import { z } from "zod";
+import { int, z } from "../zod.ts";
 import { route } from "../ipc/contract.ts";
 import { containerId, ifName, ipAddress, mac, netnsPath } from "./fields.ts";
 
 export const egressWiring = z.object({
   /** The conflist's network name: with the container id it names the SNAT chain and comment. */
-  network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$/),
+  network: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$/)),
   containerId,
   /** The pod's main interface (CNI_IFNAME). */
   ifName,
   netns: netnsPath,
-  netnsPid: z.number().int().positive().optional(),
+  netnsPid: z.optional(int().check(z.positive())),
   /** The egress address (169.254.172.0/22 or fd00::ac:00/118). */
   address: ipAddress,
   /** The node's address the traffic is SNATed to. */
   nodeIp: ipAddress,
-  mtu: z.number().int().min(576).max(9001),
+  mtu: int().check(z.minimum(576), z.maximum(9001)),
   randomizeSnat: z.enum(["prng", "hashrandom", "none"]),
 });
 export type EgressWiring = z.infer<typeof egressWiring>;
 
-const hostVeth = z.string().regex(/^veth[0-9a-f]{8}$/);
+const hostVeth = z.string().check(z.regex(/^veth[0-9a-f]{8}$/));
 
 export const wireEgress = route("POST", "/v1/egress/wire", egressWiring, z.object({ hostVeth, hostMac: mac, podIf: ifName, podMac: mac }));
 
 export const unwireEgress = route(
   "POST",
   "/v1/egress/unwire",
-  egressWiring.pick({ network: true, containerId: true, ifName: true, address: true, netnsPid: true }).extend({ netns: netnsPath.or(z.literal("")), hostVeth: hostVeth.optional() }),
+  z.extend(z.pick(egressWiring, { network: true, containerId: true, ifName: true, address: true, netnsPid: true }), { netns: z.union([netnsPath, z.literal("")]), hostVeth: z.optional(hostVeth) }),
   z.object({ removed: z.array(z.string()) }),
 );
 
-export const checkEgress = route("POST", "/v1/egress/check", egressWiring.extend({ hostVeth }), z.object({ ok: z.boolean(), problems: z.array(z.string()) }));
+export const checkEgress = route("POST", "/v1/egress/check", z.extend(egressWiring, { hostVeth }), z.object({ ok: z.boolean(), problems: z.array(z.string()) }));

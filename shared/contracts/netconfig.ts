@@ -2,7 +2,7 @@
  * Requests to net-config, the only process that changes kernel state: pod wiring (from
  * addr-broker), ENI links and route tables and host-wide rules (from pool-manager).
  */
-import { z } from "zod";
+import { int, z } from "../zod.ts";
 import { route } from "../ipc/contract.ts";
 import { cidr, containerId, eniId, ifName, ipAddress, mac, netnsPath, routeTable, vethPrefix } from "./fields.ts";
 
@@ -10,8 +10,8 @@ export const podWiring = z.object({
   containerId,
   ifName,
   netns: netnsPath,
-  podNamespace: z.string().max(253).optional(),
-  podName: z.string().max(253).optional(),
+  podNamespace: z.optional(z.string().check(z.maxLength(253))),
+  podName: z.optional(z.string().check(z.maxLength(253))),
   /** The pod's address (IPv4 /32 or IPv6 /128 is implied). */
   address: ipAddress,
   /** Route table of the ENI owning the address (254 = main). */
@@ -21,20 +21,20 @@ export const podWiring = z.object({
    * namespace (e.g. under `ip netns exec`) binds the netns file where net-config cannot see
    * it; net-config then opens it as /proc/<pid>/root<netns>.
    */
-  netnsPid: z.number().int().positive().optional(),
+  netnsPid: z.optional(int().check(z.positive())),
   /**
    * Prefix of the pod's host veth: the conflist's `vethPrefix` the pod was added with.
    * Absent: net-config's own (AWS_VPC_K8S_CNI_VETHPREFIX).
    */
-  vethPrefix: vethPrefix.optional(),
+  vethPrefix: z.optional(vethPrefix),
   /** The conflist's `mtu` for the pod's veth pair (upstream's plugin uses it); absent: net-config's POD_MTU. */
-  mtu: z.number().int().min(576).max(9001).optional(),
+  mtu: z.optional(int().check(z.minimum(576), z.maximum(9001))),
   /**
    * ENABLE_MULTI_NIC, a multi-homed pod: which of its interfaces this is (0, absent: the
    * first, `ifName`; n ≥ 1: the one on its n-th other network card, `ifName` mNicIf<n>,
    * with its own host veth, gateway 169.254.1.<n+1> and pod route table n).
    */
-  index: z.number().int().min(0).max(31).optional(),
+  index: z.optional(int().check(z.minimum(0), z.maximum(31))),
 });
 export type PodWiring = z.infer<typeof podWiring>;
 
@@ -42,13 +42,13 @@ export const wirePod = route(
   "POST",
   "/v1/pods/wire",
   podWiring,
-  z.object({ hostVeth: ifName, podMac: mac, podIfIndex: z.number().int(), hostMac: mac }),
+  z.object({ hostVeth: ifName, podMac: mac, podIfIndex: int(), hostMac: mac }),
 );
 
 export const unwirePod = route(
   "POST",
   "/v1/pods/unwire",
-  podWiring.extend({ netns: netnsPath.or(z.literal("")) }),
+  z.extend(podWiring, { netns: z.union([netnsPath, z.literal("")]) }),
   z.object({ removed: z.array(z.string()) }),
 );
 
@@ -62,13 +62,13 @@ export const checkPod = route(
 export const eniSetup = z.object({
   eniId,
   mac,
-  deviceNumber: z.number().int().min(0),
+  deviceNumber: int().check(z.minimum(0)),
   primaryIp: ipAddress,
   subnetCidr: cidr,
   gateway: ipAddress,
   routeTable,
   /** The trunk ENI (security groups for pods): set up as any ENI but without its `from <primary IP>` rule, as upstream. */
-  trunk: z.boolean().optional(),
+  trunk: z.optional(z.boolean()),
 });
 export type EniSetup = z.infer<typeof eniSetup>;
 
@@ -77,7 +77,7 @@ export const setupEni = route("POST", "/v1/enis/setup", eniSetup, z.object({ ifN
 export const teardownEni = route("POST", "/v1/enis/teardown", eniSetup, z.object({ ok: z.literal(true) }));
 
 export const hostSettings = z.object({
-  vpcCidrs: z.array(cidr).min(1),
+  vpcCidrs: z.array(cidr).check(z.minLength(1)),
   primaryIp: ipAddress,
   primaryMac: mac,
 });
@@ -96,5 +96,5 @@ export const reconcileNow = route(
   "POST",
   "/v1/reconcile",
   z.object({}),
-  z.object({ pods: z.string(), enis: z.string(), host: z.string(), repairs: z.number().int(), errors: z.number().int() }),
+  z.object({ pods: z.string(), enis: z.string(), host: z.string(), repairs: int(), errors: int() }),
 );

@@ -6,7 +6,7 @@
  * Three parts build on this file: the controller writes PolicyEndpoints, the agent reads
  * them and turns them into per-pod rules, and addr-broker tells the agent of pods.
  */
-import { z } from "zod";
+import { int, z } from "../zod.ts";
 import { route } from "../ipc/contract.ts";
 import { cidr, ifName, ipAddress } from "./fields.ts";
 
@@ -21,13 +21,14 @@ export const LAST_CHANGE_TRIGGER_TIME = "networking.k8s.aws/last-change-trigger-
 export const policyProtocol = z.enum(["TCP", "UDP", "SCTP"]);
 export type PolicyProtocol = z.infer<typeof policyProtocol>;
 
-const portNumber = z.number().int().min(1).max(65535);
+const nonEmpty = z.string().check(z.minLength(1));
+const portNumber = int().check(z.minimum(1), z.maximum(65535));
 
 /** `{protocol, port, endPort}`; protocol defaults to TCP; no port means every port of the protocol. */
 export const policyPort = z.object({
-  protocol: policyProtocol.optional(),
-  port: portNumber.optional(),
-  endPort: portNumber.optional(),
+  protocol: z.optional(policyProtocol),
+  port: z.optional(portNumber),
+  endPort: z.optional(portNumber),
 });
 export type PolicyPort = z.infer<typeof policyPort>;
 
@@ -37,10 +38,10 @@ export type PolicyPort = z.infer<typeof policyPort>;
  * in upstream's CRD for other policy kinds; an egress entry with no `cidr` is skipped.
  */
 export const endpointInfo = z.object({
-  cidr: z.string().min(1).optional(),
-  except: z.array(cidr).optional(),
-  ports: z.array(policyPort).optional(),
-  domainName: z.string().optional(),
+  cidr: z.optional(z.string().check(z.minLength(1))),
+  except: z.optional(z.array(cidr)),
+  ports: z.optional(z.array(policyPort)),
+  domainName: z.optional(z.string()),
 });
 export type EndpointInfo = z.infer<typeof endpointInfo>;
 
@@ -48,44 +49,42 @@ export type EndpointInfo = z.infer<typeof endpointInfo>;
 export const podEndpoint = z.object({
   hostIP: ipAddress,
   podIP: ipAddress,
-  name: z.string().min(1),
-  namespace: z.string().min(1),
+  name: nonEmpty,
+  namespace: nonEmpty,
 });
 export type PodEndpoint = z.infer<typeof podEndpoint>;
 
 const labelSelectorRequirement = z.object({
   key: z.string(),
   operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
-  values: z.array(z.string()).optional(),
+  values: z.optional(z.array(z.string())),
 });
 export const labelSelector = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z.array(labelSelectorRequirement).optional(),
+  matchLabels: z.optional(z.record(z.string(), z.string())),
+  matchExpressions: z.optional(z.array(labelSelectorRequirement)),
 });
 export type LabelSelector = z.infer<typeof labelSelector>;
 
 export const policyEndpointSpec = z.object({
-  policyRef: z.object({ name: z.string().min(1), namespace: z.string().min(1) }),
-  podSelector: labelSelector.optional(),
-  podIsolation: z.array(z.enum(["Ingress", "Egress"])).optional(),
-  podSelectorEndpoints: z.array(podEndpoint).optional(),
-  ingress: z.array(endpointInfo).optional(),
-  egress: z.array(endpointInfo).optional(),
+  policyRef: z.object({ name: nonEmpty, namespace: nonEmpty }),
+  podSelector: z.optional(labelSelector),
+  podIsolation: z.optional(z.array(z.enum(["Ingress", "Egress"]))),
+  podSelectorEndpoints: z.optional(z.array(podEndpoint)),
+  ingress: z.optional(z.array(endpointInfo)),
+  egress: z.optional(z.array(endpointInfo)),
 });
 export type PolicyEndpointSpec = z.infer<typeof policyEndpointSpec>;
 
 export const policyEndpoint = z.object({
-  apiVersion: z.literal(`${POLICY_ENDPOINT_GROUP}/${POLICY_ENDPOINT_VERSION}`).optional(),
-  kind: z.literal("PolicyEndpoint").optional(),
-  metadata: z
-    .object({
-      name: z.string().min(1),
-      namespace: z.string().min(1),
-      uid: z.string().optional(),
-      resourceVersion: z.string().optional(),
-      annotations: z.record(z.string(), z.string()).optional(),
-    })
-    .passthrough(),
+  apiVersion: z.optional(z.literal(`${POLICY_ENDPOINT_GROUP}/${POLICY_ENDPOINT_VERSION}`)),
+  kind: z.optional(z.literal("PolicyEndpoint")),
+  metadata: z.looseObject({
+    name: nonEmpty,
+    namespace: nonEmpty,
+    uid: z.optional(z.string()),
+    resourceVersion: z.optional(z.string()),
+    annotations: z.optional(z.record(z.string(), z.string())),
+  }),
   spec: policyEndpointSpec,
 });
 export type PolicyEndpoint = z.infer<typeof policyEndpoint>;
@@ -100,7 +99,7 @@ export const policyRule = z.object({
   cidr,
   except: z.array(cidr),
   /** Empty: every protocol and port. */
-  ports: z.array(z.object({ protocol: policyProtocol, port: portNumber.optional(), endPort: portNumber.optional() })),
+  ports: z.array(z.object({ protocol: policyProtocol, port: z.optional(portNumber), endPort: z.optional(portNumber) })),
 });
 export type PolicyRule = z.infer<typeof policyRule>;
 
@@ -118,10 +117,10 @@ export type DirectionState = z.infer<typeof directionState>;
 
 /** The rules of one local pod, keyed by its host veth (a `vlan` veth for a branch-ENI pod). */
 export const podPolicyState = z.object({
-  namespace: z.string().min(1),
-  name: z.string().min(1),
+  namespace: nonEmpty,
+  name: nonEmpty,
   hostVeth: ifName,
-  addresses: z.array(ipAddress).min(1),
+  addresses: z.array(ipAddress).check(z.minLength(1)),
   ingress: directionState,
   egress: directionState,
 });
@@ -136,7 +135,7 @@ export type NodePolicyState = z.infer<typeof nodePolicyState>;
 
 // ---- The agent's socket routes, called by addr-broker (upstream's EnforceNpToPod / DeletePodNp) ----
 
-const podIdentity = z.object({ podName: z.string().min(1).max(253), podNamespace: z.string().min(1).max(63) });
+const podIdentity = z.object({ podName: z.string().check(z.minLength(1), z.maxLength(253)), podNamespace: z.string().check(z.minLength(1), z.maxLength(63)) });
 
 /**
  * After a pod's wiring and before the ADD answers: program what is known for the pod
@@ -146,8 +145,8 @@ const podIdentity = z.object({ podName: z.string().min(1).max(253), podNamespace
 export const enforcePod = route(
   "POST",
   "/v1/pods/enforce",
-  podIdentity.extend({ mode: enforcingMode, hostVeth: ifName, addresses: z.array(ipAddress).min(1), interfaceCount: z.number().int().min(1).default(1) }),
-  z.object({ success: z.boolean(), state: z.object({ ingress: z.string(), egress: z.string() }).optional() }),
+  z.extend(podIdentity, { mode: enforcingMode, hostVeth: ifName, addresses: z.array(ipAddress).check(z.minLength(1)), interfaceCount: z._default(int().check(z.minimum(1)), 1) }),
+  z.object({ success: z.boolean(), state: z.optional(z.object({ ingress: z.string(), egress: z.string() })) }),
 );
 
 /** After a pod's teardown: its rules are removed, so its address can be reused safely. */

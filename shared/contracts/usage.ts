@@ -3,29 +3,29 @@
  * demand; and the release handshake (drain) that keeps EC2 from unassigning an address a
  * pod holds or that is cooling down.
  */
-import { z } from "zod";
+import { int, z } from "../zod.ts";
 import { route } from "../ipc/contract.ts";
 import { cidr } from "./fields.ts";
 
 export const cidrUsage = z.object({
   cidr,
-  assigned: z.number().int().min(0),
-  cooling: z.number().int().min(0),
+  assigned: int().check(z.minimum(0)),
+  cooling: int().check(z.minimum(0)),
   /** Epoch ms at which the last cooling address of this CIDR becomes free again. */
-  coolingUntil: z.number().optional(),
+  coolingUntil: z.optional(z.number()),
 });
 
 export const usageReport = z.object({
   /** The capacity version the broker has applied. */
-  capacityVersion: z.number().int().min(-1),
-  capacityEpoch: z.string().optional(),
-  assigned: z.number().int().min(0),
-  cooling: z.number().int().min(0),
+  capacityVersion: int().check(z.minimum(-1)),
+  capacityEpoch: z.optional(z.string()),
+  assigned: int().check(z.minimum(0)),
+  cooling: int().check(z.minimum(0)),
   cidrs: z.array(cidrUsage),
   /** Cumulative count of ADDs that found no address (pool-manager takes the difference). */
-  misses: z.number().int().min(0),
+  misses: int().check(z.minimum(0)),
   /** ADDs waiting right now because no address is free. */
-  waiting: z.number().int().min(0),
+  waiting: int().check(z.minimum(0)),
 });
 export type UsageReport = z.infer<typeof usageReport>;
 
@@ -43,7 +43,7 @@ export const postUsage = route("POST", "/v1/usage", usageReport, z.object({ ok: 
 export const drain = route(
   "POST",
   "/v1/drain",
-  z.object({ cidrs: z.array(cidr).min(1), releaseCooling: z.boolean().default(false) }),
+  z.object({ cidrs: z.array(cidr).check(z.minLength(1)), releaseCooling: z._default(z.boolean(), false) }),
   z.object({
     granted: z.array(cidr),
     refused: z.array(z.object({ cidr, reason: z.string() })),

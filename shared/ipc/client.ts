@@ -2,7 +2,7 @@
  * A typed client for a service on a Unix socket, built from the same route contracts as
  * the server. The request is validated before it leaves and the answer when it arrives.
  */
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 import type { RouteContract } from "./contract.ts";
 import { ServiceError, validationError, type ErrorBody } from "./errors.ts";
 
@@ -17,7 +17,7 @@ export class UnixClient {
     private readonly opts: ClientOptions = {},
   ) {}
 
-  async call<Req extends z.ZodType, Res extends z.ZodType>(
+  async call<Req extends z.ZodMiniType, Res extends z.ZodMiniType>(
     contract: RouteContract<Req, Res>,
     body: z.input<Req>,
     params: { pathParams?: Record<string, string>; timeoutMs?: number } = {},

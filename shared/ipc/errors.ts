@@ -2,7 +2,7 @@
  * Errors that cross a service boundary. Every error has a stable `code` that callers and
  * tests switch on; `field` names the offending input when there is one.
  */
-import type { z } from "zod";
+import type { z } from "../zod.ts";
 
 export class ServiceError extends Error {
   constructor(
@@ -31,7 +31,7 @@ export function issuePath(issue: z.core.$ZodIssue): string {
 }
 
 /** A validation failure named by its field, with every issue listed in details. */
-export function validationError(code: string, error: z.ZodError, where: string): ServiceError {
+export function validationError(code: string, error: z.core.$ZodError, where: string): ServiceError {
   const first = error.issues[0];
   const field = first ? issuePath(first) : "(body)";
   const list = error.issues.map((i) => `${issuePath(i)}: ${i.message}`);

@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Context, Hono } from "hono";
-import { z } from "zod";
+import { z } from "../zod.ts";
 import type { RouteContract } from "./contract.ts";
 import { ServiceError, validationError } from "./errors.ts";
 
@@ -88,7 +88,7 @@ export function errorResponse(c: Context, err: unknown): Response {
  * Registers a contract's handler: the request is validated (400 naming the field), the
  * handler runs, and its answer is validated against the response schema before it leaves.
  */
-export function handle<Req extends z.ZodType, Res extends z.ZodType>(
+export function handle<Req extends z.ZodMiniType, Res extends z.ZodMiniType>(
   app: Hono,
   contract: RouteContract<Req, Res>,
   handler: (body: z.output<Req>, c: Context) => Promise<z.input<Res>> | z.input<Res>,
