@@ -33,6 +33,6 @@ test("a declaration's field parses its own default text", () => {
   for (const name of ENV_NAMES) {
     const text = VARIABLES[name].doc.default;
     if (text === "" || text.startsWith("(") || text === "AWS_VPC_ENI_MTU" || text === '""') continue;
-    expect({ name, parses: VARIABLES[name].field.safeParse(text).success }).toEqual({ name, parses: true });
+    expect({ name, parses: VARIABLES[name].field.read(text).ok }).toEqual({ name, parses: true });
   }
 });

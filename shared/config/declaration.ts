@@ -1,8 +1,7 @@
 // The shape of one variable's declaration, and the Config paths it may name. Every fact
 // about a variable is written once, in its declaration (variables/*.ts); the schema, the
 // Config built from it, describeConfig and the README table are derived from it.
-import type { z } from "../zod.ts";
-import { variableDocs, type VariableDoc } from "./fields.ts";
+import type { EnvField, VariableDoc } from "./fields.ts";
 import type { Config } from "./types.ts";
 
 /** Every dotted path into an object type, at any depth: "pool", "pool.warmIpTarget", ... */
@@ -45,7 +44,7 @@ export type Declaration<T, P extends ConfigPath> = Common<P> &
   ({ toConfig: (own: T) => ConfigValue<P> } | ([T] extends [ConfigValue<P>] ? { toConfig?: never } : never));
 
 export interface Variable<T, P extends ConfigPath = ConfigPath, Combined extends boolean = boolean> {
-  readonly field: z.ZodMiniType<T, string | undefined>;
+  readonly field: EnvField<T>;
   readonly about: string;
   readonly sets: P;
   readonly doc: VariableDoc;
@@ -55,20 +54,14 @@ export interface Variable<T, P extends ConfigPath = ConfigPath, Combined extends
   readonly show: ((config: Config) => string) | undefined;
 }
 
-function docOf(field: z.ZodMiniType, sets: string): VariableDoc {
-  const doc = variableDocs.get(field);
-  if (!doc) throw new Error(`the field for ${sets} was not made by envField`);
-  return doc;
-}
-
 /** One variable: its field (parser, default, accepted values, source) and where its value lands. */
 export function variable<T, const P extends ConfigPath>(
-  field: z.ZodMiniType<T, string | undefined>,
+  field: EnvField<T>,
   declaration: Declaration<T, P>,
 ): Variable<T, P, false> {
   const { about, sets, show } = declaration;
   const toConfig = declaration.toConfig ?? ((own: T) => own);
-  return { field, about, sets, doc: docOf(field, sets), toConfig, combined: false, show };
+  return { field, about, sets, doc: field.doc, toConfig, combined: false, show };
 }
 
 /**
@@ -77,11 +70,11 @@ export function variable<T, const P extends ConfigPath>(
  * variable it reads.
  */
 export function combinedVariable<T, const P extends ConfigPath>(
-  field: z.ZodMiniType<T, string | undefined>,
+  field: EnvField<T>,
   declaration: Common<P>,
 ): Variable<T, P, true> {
   const { about, sets, show } = declaration;
-  return { field, about, sets, doc: docOf(field, sets), toConfig: undefined, combined: true, show };
+  return { field, about, sets, doc: field.doc, toConfig: undefined, combined: true, show };
 }
 
 /** The parsed type of a declaration's field. */

@@ -1,7 +1,9 @@
-// Field schemas: each turns one environment variable (a string or undefined) into a typed
-// value, or records an issue whose message says what is accepted. An unset or empty
-// variable takes its default, as `os.Getenv(...) == ""` does upstream.
-import { z } from "../zod.ts";
+// Field parsers: each turns one environment variable (a string or undefined) into a typed
+// value, or says what is accepted. An unset or empty variable takes its default, as
+// `os.Getenv(...) == ""` does upstream. Plain functions, not zod schemas: every service reads
+// every variable once at start, and a zod schema per variable (a string, an optional, a
+// transform and their pipe) cost each service about 1 MiB it kept for nothing (bench/README.md,
+// "every service's frame"). zod stays for the contracts between services.
 
 /** Where a variable comes from, for the docs table. */
 export type VariableSource = "upstream" | "upstream-code" | "project" | "standard";
@@ -15,9 +17,6 @@ export interface VariableDoc {
   /** Where this project's handling differs from upstream, and why. */
   differs?: string;
 }
-
-/** Documentation of every field schema, read by the docs table and its tests. */
-export const variableDocs = z.registry<VariableDoc>();
 
 const INVALID: unique symbol = Symbol("invalid");
 type Invalid = typeof INVALID;
@@ -35,33 +34,33 @@ export interface FieldOptions<T> {
   empty?: T;
 }
 
-/** One environment variable: unset or empty → default; otherwise parsed or an issue. */
-export function envField<T>(options: FieldOptions<T>) {
-  const schema = z.pipe(
-    z.optional(z.string()),
-    z.transform((raw: string | undefined, ctx): T => {
-      if (raw === undefined) return options.default;
-      const value = raw.trim();
-      if (value === "") return options.empty !== undefined ? options.empty : options.default;
-      const parsed = options.parse(value);
-      if (parsed === INVALID) {
-        ctx.issues.push({ code: "custom", message: options.accepted, input: raw });
-        return z.NEVER;
-      }
-      if (isInvalidWithMessage(parsed)) {
-        ctx.issues.push({ code: "custom", message: `${parsed.invalid}; accepted: ${options.accepted}`, input: raw });
-        return z.NEVER;
-      }
-      return parsed;
-    }),
-  );
-  variableDocs.add(schema, {
+/** A variable's value, or the problem: what is accepted (with why, when the parser says). */
+export type FieldResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** One environment variable's parser and its documentation. */
+export interface EnvField<T> {
+  readonly doc: VariableDoc;
+  read(raw: string | undefined): FieldResult<T>;
+}
+
+/** One environment variable: unset or empty → default; otherwise parsed or a problem. */
+export function envField<T>(options: FieldOptions<T>): EnvField<T> {
+  const doc: VariableDoc = {
     default: options.defaultText,
     accepted: options.accepted,
     source: options.source ?? "upstream",
     ...(options.differs !== undefined ? { differs: options.differs } : {}),
-  });
-  return schema;
+  };
+  const read = (raw: string | undefined): FieldResult<T> => {
+    if (raw === undefined) return { ok: true, value: options.default };
+    const value = raw.trim();
+    if (value === "") return { ok: true, value: options.empty !== undefined ? options.empty : options.default };
+    const parsed = options.parse(value);
+    if (parsed === INVALID) return { ok: false, message: options.accepted };
+    if (isInvalidWithMessage(parsed)) return { ok: false, message: `${parsed.invalid}; accepted: ${options.accepted}` };
+    return { ok: true, value: parsed };
+  };
+  return { doc, read };
 }
 
 function isInvalidWithMessage(value: unknown): value is { invalid: string } {

@@ -3,12 +3,11 @@
 export { loadConfig, loadConfigOrExit, ConfigError, formatProblem } from "./load.ts";
 export type { ConfigProblem, Env, LoadedConfig, ConfigWarningSink } from "./load.ts";
 export { describeConfig } from "./describe.ts";
-export { envSchema, ENV_NAMES, LOG_LEVELS } from "./schema.ts";
+export { ENV_NAMES, LOG_LEVELS } from "./schema.ts";
 export { VARIABLES } from "./variables/index.ts";
 export type { EnvName, ParsedEnv } from "./schema.ts";
 export { AWS_EC2_BUCKETS } from "./build.ts";
 export { MTU_RANGE } from "./rules.ts";
-export { variableDocs } from "./fields.ts";
-export type { VariableDoc, VariableSource } from "./fields.ts";
+export type { EnvField, FieldResult, VariableDoc, VariableSource } from "./fields.ts";
 export { formatBindAddress, parseBindAddress, RESERVED_VETH_PREFIXES } from "./network-fields.ts";
 export type * from "./types.ts";

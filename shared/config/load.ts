@@ -3,8 +3,10 @@
 // in the project that reads process.env.
 import { buildConfig } from "./build.ts";
 import { crossFieldIssues } from "./rules.ts";
-import { ENV_NAMES, envSchema, type EnvName, type ParsedEnv } from "./schema.ts";
+import type { Variable } from "./declaration.ts";
+import { ENV_NAMES, type EnvName, type ParsedEnv } from "./schema.ts";
 import type { Config } from "./types.ts";
+import { VARIABLES } from "./variables/index.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -45,12 +47,9 @@ export function loadConfig(env: Env): LoadedConfig {
   const parsed: Partial<Record<EnvName, unknown>> = {};
   const problems: ConfigProblem[] = [];
   for (const name of ENV_NAMES) {
-    const result = envSchema.shape[name].safeParse(env[name]);
-    if (result.success) {
-      parsed[name] = result.data;
-    } else {
-      for (const issue of result.error.issues) problems.push({ name, value: env[name], accepted: issue.message });
-    }
+    const result = (VARIABLES[name] as Variable<unknown>).field.read(env[name]);
+    if (result.ok) parsed[name] = result.value;
+    else problems.push({ name, value: env[name], accepted: result.message });
   }
   const partial = parsed as Partial<ParsedEnv>;
   for (const issue of crossFieldIssues(partial)) {

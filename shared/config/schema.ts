@@ -1,7 +1,6 @@
-// The schema over the environment, derived from the declarations (variables/): one field per
-// variable, each turning a string (or undefined) into a typed value. Cross-field rules live in
-// rules.ts, the grouped Config in build.ts.
-import { z } from "../zod.ts";
+// The variables' names and parsed values, derived from the declarations (variables/): one
+// field per variable, each turning a string (or undefined) into a typed value. Cross-field
+// rules live in rules.ts, the grouped Config in build.ts.
 import type { OwnValue } from "./declaration.ts";
 import { VARIABLES } from "./variables/index.ts";
 
@@ -12,9 +11,3 @@ export const ENV_NAMES = Object.keys(VARIABLES) as EnvName[];
 
 /** Every variable's parsed value. */
 export type ParsedEnv = { [K in EnvName]: OwnValue<(typeof VARIABLES)[K]> };
-
-type Fields = { [K in EnvName]: (typeof VARIABLES)[K]["field"] };
-
-export const envSchema = z.object(
-  Object.fromEntries(ENV_NAMES.map((name) => [name, VARIABLES[name].field])) as Fields,
-);

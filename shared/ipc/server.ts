@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Context, Hono } from "hono";
-import { z } from "../zod.ts";
+import type { z } from "../zod.ts";
 import type { RouteContract } from "./contract.ts";
 import { ServiceError, validationError } from "./errors.ts";
 
@@ -143,4 +143,3 @@ export function onShutdown(stops: Array<() => Promise<void> | void>, exit: (code
   process.on("SIGINT", run);
 }
 
-export { z };
