@@ -1,5 +1,7 @@
 /** net-config and addr-broker over their Unix sockets, through the shared typed client. */
-import { drain, getUsage, listAssignments, setupEni, setupHost, teardownEni } from "../../../../shared/contracts/index.ts";
+import { listAssignments } from "../../../../shared/contracts/assignments.ts";
+import { setupEni, setupHost, teardownEni } from "../../../../shared/contracts/netconfig.ts";
+import { drain, getUsage } from "../../../../shared/contracts/usage.ts";
 import { UnixClient } from "../../../../shared/ipc/client.ts";
 import type { BrokerPort, NetConfigPort } from "../app/service-ports.ts";
 

@@ -1,6 +1,7 @@
 /** HTTP surface on the service socket: getCapacity (long poll) and postUsage. */
 import { Hono } from "hono";
-import { getCapacity, postUsage } from "../../../../shared/contracts/index.ts";
+import { getCapacity } from "../../../../shared/contracts/capacity.ts";
+import { postUsage } from "../../../../shared/contracts/usage.ts";
 import { handle } from "../../../../shared/ipc/server.ts";
 import type { PoolManager } from "./pool-manager.ts";
 
