@@ -22,3 +22,25 @@ export { z };
 
 /** An integer number (the classic API's `z.number().int()`). */
 export const int = () => z.number().check(z.int());
+
+/**
+ * A schema built the first time it is used. A module's schemas are built when the module
+ * is imported, so a service that imports a contract module for one route pays for every
+ * schema in it (addr-broker imports policy.ts for the agent's two routes, not for the
+ * PolicyEndpoint object it never reads). The result stands for the built schema everywhere:
+ * `.safeParse`, `.shape`, inside other schemas, `z.infer`.
+ */
+export function lazy<T extends object>(build: () => T): T {
+  let built: T | undefined;
+  const schema = (): T => (built ??= build());
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(schema(), key, schema()),
+    has: (_, key) => Reflect.has(schema(), key),
+    ownKeys: () => Reflect.ownKeys(schema()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const d = Reflect.getOwnPropertyDescriptor(schema(), key);
+      return d ? { ...d, configurable: true } : undefined;
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(schema()),
+  });
+}
