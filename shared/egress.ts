@@ -9,7 +9,6 @@
  *   fd00::ac:00/118, its IPv6 traffic SNATed to the node's IPv6 address; without such an
  *   address the plugin is left out of the chain and the reason logged.
  */
-import { createHash } from "node:crypto";
 import { parseIp } from "./ip.ts";
 
 export type EgressFamily = 4 | 6;
@@ -66,7 +65,7 @@ export function egressFamilyFor(ipFamily: "ipv4" | "ipv6"): EgressFamily {
  * SHA-512 of network name + container id, 28 characters in all.
  */
 export function egressChainName(network: string, containerId: string, family: EgressFamily): string {
-  const hex = createHash("sha512").update(network + containerId).digest("hex");
+  const hex = new Bun.CryptoHasher("sha512").update(network + containerId).digest("hex");
   return (`CNI-${egressRange(family).chainPrefix}` + hex).slice(0, 28);
 }
 

@@ -1,9 +1,8 @@
 /**
  * Names the kernel sees, derived exactly as upstream derives them so that an in-place
- * upgrade from the Go daemon finds the links and tables it created.
+ * upgrade from the Go daemon finds the links and tables it created. Hashes with Bun.CryptoHasher:
+ * node:crypto costs a service ~2 MiB on import (bench/README.md, "every service's frame").
  */
-import { createHash } from "node:crypto";
-
 export const MAIN_TABLE = 254;
 
 /**
@@ -13,7 +12,7 @@ export const MAIN_TABLE = 254;
  */
 export function hostVethName(prefix: string, pod: { namespace?: string; name?: string; containerId: string; ifName: string }): string {
   const key = pod.namespace && pod.name ? `${pod.namespace}.${pod.name}` : `${pod.containerId}.${pod.ifName}`;
-  return prefix + createHash("sha1").update(key).digest("hex").slice(0, 11);
+  return prefix + new Bun.CryptoHasher("sha1").update(key).digest("hex").slice(0, 11);
 }
 
 /**

@@ -3,7 +3,6 @@
  * (core/egress-wiring.ts); processes do the work (adapters/egress-kernel.ts). An ADD that
  * fails part-way is undone before the error is returned, so a retry starts clean.
  */
-import { randomBytes } from "node:crypto";
 import { NetConfigError } from "../core/errors.ts";
 import {
   blockRuleRestore, checkEgressHostVeth, egressLayout, nodeBatch, podBatch, podV6DefaultRoute, snatProblems, snatRemoval, snatRestore,
@@ -40,7 +39,7 @@ export class EgressService {
     checkNetnsPath(req.netns);
     const l = egressLayout(req);
     const pod = new NsShell({ path: resolveNetnsPath(req.netns, req.netnsPid) });
-    const hostVeth = `veth${randomBytes(4).toString("hex")}`;
+    const hostVeth = `veth${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
     const lines = podBatch(l, hostVeth, req.mtu, this.node.path);
     try {
       // A retried ADD finds the interface of the first try: start clean, as upstream's SetupVeth would fail otherwise.
