@@ -21,6 +21,36 @@ describe("buildServices", () => {
     expect(all).not.toContain("prom-client");
   }, 60_000);
 
+  test("a service loads only what it uses: no zod in metrics, no classic zod API, no node:crypto or node:util in net-config and addr-broker", async () => {
+    const out = join(dir, "services");
+    // What a service's process evaluates at start: its main.js and every chunk it imports statically (not `import()`).
+    const loaded = (service: string): { code: string; builtins: Set<string> } => {
+      const seen = new Set<string>();
+      const builtins = new Set<string>();
+      const todo = [join(out, service, "main.js")];
+      let code = "";
+      for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
+        if (seen.has(file)) continue;
+        seen.add(file);
+        const text = readFileSync(file, "utf8");
+        code += text;
+        for (const [, spec] of text.matchAll(/(?:^|[;}\s])(?:import|export)[^"'()]*?from\s*"([^"]+)"/g)) {
+          if (spec!.startsWith(".")) todo.push(join(file, "..", spec!));
+          else builtins.add(spec!.replace(/^node:/, ""));
+        }
+      }
+      return { code, builtins };
+    };
+    const zod = (s: string) => loaded(s).code.includes('"$ZodType"');
+    expect({ metrics: zod("metrics"), "net-config": zod("net-config") }).toEqual({ metrics: false, "net-config": true });
+    // The classic API's object (zod/mini's is ZodMiniObject). policy-agent's core/local-pods.ts still imports it.
+    for (const s of ["net-config", "pool-manager", "addr-broker", "metrics"]) expect({ s, classic: loaded(s).code.includes('"ZodObject"') }).toEqual({ s, classic: false });
+    for (const s of ["net-config", "addr-broker"]) {
+      const { builtins } = loaded(s);
+      expect({ s, crypto: builtins.has("crypto"), util: builtins.has("util") }).toEqual({ s, crypto: false, util: false });
+    }
+  }, 30_000);
+
   test("a bundled service answers /metrics with its own metrics and its process metrics", async () => {
     const out = join(dir, "services");
     const probe = join(dir, "probe.ts");
