@@ -30,6 +30,8 @@ export class FakeNetConfig {
   failWires = 0;
   /** When set, unwire calls wait for it before answering (a slow kernel). */
   unwireGate: Promise<void> | undefined;
+  /** When set, wire calls wait for it before making anything (a slow kernel). */
+  wireGate: Promise<void> | undefined;
   readonly app = new Hono();
 
   constructor(
@@ -37,7 +39,8 @@ export class FakeNetConfig {
     /** Whether a netns path exists (tests without root pass a stand-in). */
     readonly netnsExists: (path: string) => boolean = existsSync,
   ) {
-    handle(this.app, wirePod, (p) => {
+    handle(this.app, wirePod, async (p) => {
+      await this.wireGate;
       if (this.failWires > 0) {
         this.failWires--;
         throw new ServiceError("KERNEL_REFUSED", "RTNETLINK answers: File exists (injected)", 500);

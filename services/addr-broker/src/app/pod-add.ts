@@ -1,12 +1,16 @@
 /**
  * CNI ADD: assign (serialised), then wire through net-config while the checkpoint write
- * carrying the assignment is in flight (concurrently with other pods), then answer once
- * both are done: no address reaches the runtime before it is on disk. A retried ADD for
+ * carrying the assignment is in flight (concurrently with other pods) and, with network
+ * policy on, while the policy agent is told of the pod (app/pod-policy.ts: its rules match
+ * the host veth by name, so they may be in the kernel before the veth is); answer once all
+ * have settled: no address reaches the runtime before it is on disk. A retried ADD for
  * the same (network, container, ifname) gets the same address. If wiring fails the
  * address is released before the error is returned; if the write fails the wiring is
- * undone. A crash between the two leaves at most a veth the checkpoint does not know:
- * net-config's reconcile removes veths, routes and rules no assignment names, and the
- * runtime, which got no answer, retries or DELs.
+ * undone; either way (and when strict's agent refuses) the agent forgets a pod it was told
+ * of. A crash between the steps leaves at most a veth the checkpoint does not know:
+ * net-config's reconcile removes veths, routes and rules no assignment names, the agent's
+ * reconcile forgets pods no assignment names, and the runtime, which got no answer,
+ * retries or DELs.
  */
 import { hostVethName, vethPrefixOf } from "../../../../shared/naming.ts";
 import type { PodWiring } from "../../../../shared/contracts/netconfig.ts";
@@ -22,7 +26,7 @@ import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
 import type { CardLedger } from "./card-ledger.ts";
 import { addCardInterfaces, delCardInterfaces, multiNicWanted } from "./pod-cards.ts";
-import { enforceNewPod, type PodPolicyDeps } from "./pod-policy.ts";
+import { enforceNewPod, withdrawNewPod, type PodPolicyDeps } from "./pod-policy.ts";
 import { addBranchPod, type BranchDeps } from "./branch-pods.ts";
 
 export interface PodDeps {
@@ -199,39 +203,57 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     trace?.mark("assigned");
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
     if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
+    // The agent is told beside the wiring and the write (its rules name the veth, which need not exist yet).
+    const pod = { namespace: req.args.podNamespace, name: req.args.podName };
+    const toldVeth = alloc.hostVeth ?? hostVethName(broker.settings.vethPrefix, { namespace: alloc.podNamespace, name: alloc.podName, containerId: k.containerId, ifName: k.ifName });
+    let policy = d.policy ? enforceNewPod(d, { ...pod, hostVeth: toldVeth, address: alloc.address }) : undefined;
+    if (policy && trace) void trace.markWhenSettled(policy, "policy");
+    /**
+     * A failed ADD: once the agent's call has settled, the agent forgets a fresh pod (a retried
+     * ADD's pod keeps what it had). Done before the address is released, so a pod that takes
+     * the address next is never displaced by this one's late call; awaited before the answer.
+     */
+    const withdraw = () => (fresh ? withdrawNewPod(d, policy, pod) : policy?.then(() => undefined));
     const wiringDone = d.netConfig.wire(wiring);
     const [written, wired] = await Promise.allSettled(trace ? [trace.markWhenSettled(durable, "durable"), trace.markWhenSettled(wiringDone, "wired")] : [durable, wiringDone]);
     if (written.status === "rejected") {
       // The assignment is already undone in memory; the kernel must not keep routing the address here.
       if (fresh && wired.status === "fulfilled") await d.netConfig.unwire(wiring).catch(() => undefined);
+      await withdraw();
       throw checkpointError(broker, written.reason);
     }
     if (wired.status === "rejected") {
+      await withdraw();
       if (fresh) await undoAssignment(d, k, alloc, wiring);
       throw peerError("wire the pod", broker.settings.netConfigSocket, wired.reason);
     }
     const answer = wired.value;
     if (answer.hostVeth !== alloc.hostVeth) broker.updateAllocation(k, { hostVeth: answer.hostVeth });
+    if (policy && answer.hostVeth !== toldVeth) {
+      // net-config named the veth otherwise than expected: the agent is told again, of the veth that exists.
+      const first = policy;
+      policy = first.then(() => enforceNewPod(d, { ...pod, hostVeth: answer.hostVeth, address: alloc.address }));
+      if (trace) void trace.markWhenSettled(policy, "policy");
+    }
     let others: Awaited<ReturnType<typeof addCardInterfaces>> = [];
     if (multiHomed) {
       try {
         others = await addCardInterfaces(d, k, wiring);
       } catch (err) {
+        await withdraw();
         if (fresh) await undoAssignment(d, k, alloc, wiring);
         throw err;
       }
     }
-    if (d.policy) {
-      const refused = await enforceNewPod(d, { namespace: req.args.podNamespace, name: req.args.podName, hostVeth: answer.hostVeth, address: alloc.address });
-      trace?.mark("policy");
-      if (refused) {
-        // Strict: nothing of the pod stays (a retried ADD of a pod already answered keeps its address and wiring).
-        if (fresh) {
-          if (multiHomed) await delCardInterfaces(d, k, wiring);
-          await undoAssignment(d, k, alloc, wiring);
-        }
-        throw refused;
+    const refused = policy && (await policy).refused;
+    if (refused) {
+      // Strict: nothing of the pod stays (a retried ADD of a pod already answered keeps its address and wiring).
+      await withdraw();
+      if (fresh) {
+        if (multiHomed) await delCardInterfaces(d, k, wiring);
+        await undoAssignment(d, k, alloc, wiring);
       }
+      throw refused;
     }
     // upstream annotates the pod with its first address only.
     if (d.podAnnotator && req.args.podNamespace && req.args.podName) d.podAnnotator.annotate(req.args.podNamespace, req.args.podName, alloc.address);

@@ -1,11 +1,16 @@
 /**
  * The policy agent's part of ADD and DEL (NETWORK_POLICY_ENFORCING_MODE standard or strict;
- * none: never called). ADD, after the wiring and before the answer: the agent programs what
- * it knows for the pod (strict: denied both ways until a policy selects it). If the agent
- * cannot be told, strict fails the ADD with its own code naming the agent's socket (the
- * caller undoes the pod's address and wiring); standard logs and goes on (the pod is open
- * until its policies are programmed, as standard promises anyway). DEL, after the teardown:
- * the agent forgets the pod; a failure is logged, never fails the DEL (docs/DESIGN-NOTES.md).
+ * none: never called). ADD: the call starts right after the assignment, beside net-config's
+ * wiring and the checkpoint write (app/pod-add.ts), and the ADD answers only once all have
+ * settled: the agent's rules match the pod's host veth by name, so they can be in the kernel
+ * before the veth exists, and no packet reaches or leaves the pod before the ADD answers
+ * (docs/DESIGN-NOTES.md). The agent programs what it knows for the pod (strict: denied both
+ * ways until a policy selects it). If the agent cannot be told, strict fails the ADD with its
+ * own code naming the agent's socket (the caller undoes the pod's address and wiring);
+ * standard logs and goes on (the pod is open until its policies are programmed, as standard
+ * promises anyway). An ADD that fails after the agent may have recorded the pod has the agent
+ * forget it again before it answers. DEL, beside the teardown: the agent forgets the pod; a
+ * failure is logged, never fails the DEL.
  */
 import { CniCode, CniError } from "../core/cni-error.ts";
 import type { PolicyAgentPort } from "../core/ports.ts";
@@ -16,24 +21,45 @@ export interface PodPolicyDeps {
   mode: "standard" | "strict";
 }
 
+/** The pod as the agent knows it: by namespace and name (CNI_ARGS). */
+export interface PolicyPod {
+  namespace?: string | undefined;
+  name?: string | undefined;
+}
+
+/** What the agent's enforce call came to. */
+export interface Enforced {
+  /** Strict only: the ADD must fail with this. */
+  refused?: CniError;
+  /**
+   * The agent answered, so it recorded the pod (also when its apply failed). A call that
+   * failed or timed out on the way counts as not told: forgetting then would cost another
+   * timeout, and the agent's reconcile drops a pod whose address addr-broker released.
+   */
+  told: boolean;
+}
+
 function why(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Undefined when the ADD may answer; a CniError (strict only) when it must fail. */
-export async function enforceNewPod(d: PodDeps, pod: { namespace?: string | undefined; name?: string | undefined; hostVeth: string; address: string }): Promise<CniError | undefined> {
+/** Never rejects: its outcome says whether the ADD may answer. */
+export async function enforceNewPod(d: PodDeps, pod: PolicyPod & { hostVeth: string; address: string }): Promise<Enforced> {
   const p = d.policy;
-  if (!p) return undefined;
+  if (!p) return { told: false };
   const { broker } = d;
   if (!pod.namespace || !pod.name) {
     // Without K8S_POD_NAMESPACE/K8S_POD_NAME no PolicyEndpoint can name the pod.
     broker.log.warn({ hostVeth: pod.hostVeth, address: pod.address }, "no pod name in CNI_ARGS: the policy agent is not told of this pod");
-    return undefined;
+    return { told: false };
   }
   let failure: string;
+  let told = false;
   try {
     const r = await p.agent.enforce({ podNamespace: pod.namespace, podName: pod.name, mode: p.mode, hostVeth: pod.hostVeth, addresses: [pod.address] });
-    if (r.success) return undefined;
+    told = true;
+    if (r.success) return { told };
+    // The agent recorded the pod before its apply failed.
     failure = `the policy agent at ${p.agent.socketPath} could not program the pod's policy`;
   } catch (err) {
     failure = `the policy agent at ${p.agent.socketPath} is not reachable: ${why(err)}`;
@@ -41,20 +67,34 @@ export async function enforceNewPod(d: PodDeps, pod: { namespace?: string | unde
   const fields = { pod: `${pod.namespace}/${pod.name}`, mode: p.mode, err: failure };
   if (p.mode === "standard") {
     broker.log.warn(fields, "network policy (standard): the pod is open until its policies are programmed");
-    return undefined;
+    return { told };
   }
   broker.log.error(fields, "network policy (strict): ADD fails");
-  return new CniError(CniCode.POLICY_AGENT_FAILED, `network policy (strict): ${failure}; the pod was not set up`);
+  return { told, refused: new CniError(CniCode.POLICY_AGENT_FAILED, `network policy (strict): ${failure}; the pod was not set up`) };
 }
 
-/** After DEL's teardown: best effort (the agent's reconcile forgets pods addr-broker no longer has). */
-export async function forgetDeletedPod(d: PodDeps, pod: { namespace?: string | undefined; name?: string | undefined }): Promise<void> {
+/**
+ * A failed ADD whose call may have reached the agent: once that call has settled, the agent
+ * forgets the pod (best effort, never throws), so its book keeps no pod that never came up.
+ * The ADD awaits it before answering: a retried ADD's own call cannot be overtaken by it.
+ */
+export async function withdrawNewPod(d: PodDeps, call: Promise<Enforced> | undefined, pod: PolicyPod): Promise<void> {
+  if (call && (await call).told) await forgetPod(d, pod, "ADD");
+}
+
+/** DEL, beside the teardown: best effort (the agent's reconcile forgets pods addr-broker no longer has). */
+export function forgetDeletedPod(d: PodDeps, pod: PolicyPod): Promise<void> {
+  return forgetPod(d, pod, "DEL");
+}
+
+async function forgetPod(d: PodDeps, pod: PolicyPod, during: "ADD" | "DEL"): Promise<void> {
   const p = d.policy;
   if (!p || !pod.namespace || !pod.name) return;
+  const fields = { pod: `${pod.namespace}/${pod.name}`, during };
   try {
     const r = await p.agent.forget({ podNamespace: pod.namespace, podName: pod.name });
-    if (!r.success) d.broker.log.warn({ pod: `${pod.namespace}/${pod.name}` }, "the policy agent could not remove the deleted pod's rules; its reconcile retries");
+    if (!r.success) d.broker.log.warn(fields, "the policy agent could not remove the pod's rules; its reconcile retries");
   } catch (err) {
-    d.broker.log.warn({ pod: `${pod.namespace}/${pod.name}`, err: why(err) }, "the policy agent is not reachable for a DEL: DEL goes on; the agent forgets the pod at its next reconcile");
+    d.broker.log.warn({ ...fields, err: why(err) }, `the policy agent is not reachable: the ${during} goes on; the agent forgets the pod at its next reconcile`);
   }
 }

@@ -3,7 +3,8 @@
  * network not in the runtime's valid attachments), and the start-up sweep (assignments
  * restored from the checkpoint whose pod's host veth is gone). Kernel leftovers are
  * removed through net-config; a net-config failure never blocks the release, because
- * net-config reconciles the kernel against listAssignments anyway.
+ * net-config reconciles the kernel against listAssignments anyway. With network policy on,
+ * DEL tells the policy agent to forget the pod beside the unwire (app/pod-policy.ts).
  */
 import { hostVethName } from "../../../../shared/naming.ts";
 import { CniCode, CniError } from "../core/cni-error.ts";
@@ -62,6 +63,8 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   if (req.args.podNamespace) pod.podNamespace = req.args.podNamespace;
   if (req.args.podName) pod.podName = req.args.podName;
   const unwired = unwireQuietly(d, pod, req.netns, "del", req.callerPid).then(() => req.trace?.mark("unwired"));
+  // The agent forgets the pod beside the unwire (its rules name the veth; the pod's containers are already stopped).
+  const forgotten = forgetDeletedPod(d, { namespace: pod.podNamespace, name: pod.podName }).then(() => req.trace?.mark("policy"));
   // The address may go to another pod only once this unwire has settled (done, failed or timed
   // out): its rule and route deletions must not meet the next pod's. So the release is written
   // while net-config unwires with the address cooling for at least the call's timeout (the
@@ -76,7 +79,8 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
   });
   const written = durable.then(() => req.trace?.mark("durable"));
   await unwired;
-  await written.catch((err) => {
+  await written.catch(async (err) => {
+    await forgotten;
     throw checkpointError(broker, err);
   });
   if (released && hold > broker.cooldownMs) broker.settleCooling(released.address, releasedAt, broker.cooldownMs);
@@ -84,7 +88,7 @@ export async function delPod(d: PodDeps, req: DelRequest): Promise<void> {
     broker.decide("released", { key: keyOf(k), address: released.address, cooldownSeconds: broker.settings.cooldownSeconds });
     clearAnnotation(d, req, released.address);
   }
-  await forgetDeletedPod(d, { namespace: pod.podNamespace, name: pod.podName });
+  await forgotten;
 }
 
 /** ANNOTATE_POD_IP: the pod's vpc.amazonaws.com/pod-ips is set to "" once its address is released (queued, off the DEL's path). */

@@ -21,7 +21,7 @@ export interface NetConfigPort {
   hostVeths(): Promise<Set<string> | undefined>;
 }
 
-/** The policy agent (policy-agent.sock): told of each new pod after its wiring and of each deleted pod after its teardown. */
+/** The policy agent (policy-agent.sock): told of each new pod beside its wiring and of each deleted pod beside its teardown. */
 export interface PolicyAgentPort {
   readonly socketPath: string;
   enforce(req: { podNamespace: string; podName: string; mode: "standard" | "strict"; hostVeth: string; addresses: string[] }): Promise<{ success: boolean }>;
