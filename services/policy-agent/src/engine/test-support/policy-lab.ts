@@ -77,8 +77,11 @@ export class PolicyLab implements Lab {
 
   constructor(readonly ports: number[]) {}
 
-  /** Builds the node and `count` pods, and waits for every agent. */
-  async start(count: number): Promise<void> {
+  /**
+   * Builds the node and `count` pods, and waits for every agent. Pods from `wired` on get
+   * their namespace and agent but no veth yet (wire() makes it later).
+   */
+  async start(count: number, wired = count): Promise<void> {
     const node = this.nss.add("pn");
     this.node = { ns: node.name, v4: "10.99.0.1", v6: "fd99::1" };
     const ip = (ns: string, ...args: string[]) => this.nss.ip(ns, args);
@@ -91,29 +94,44 @@ export class PolicyLab implements Lab {
     for (let i = 0; i < count; i++) {
       const pod = this.nss.add("pp");
       const hostVeth = `npv${this.nss.tag}${i}`.slice(0, 15);
-      const p: LabPod = { name: `pod-${i}`, ns: pod.name, hostVeth, v4: `10.99.1.${10 + i}`, v6: `fd99:1::${(10 + i).toString(16)}` };
-      ip(node.name, "link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", pod.name);
-      ip(node.name, "addr", "add", "fe80::1/64", "dev", hostVeth, "nodad");
-      ip(node.name, "link", "set", hostVeth, "up");
-      const mac = JSON.parse(ip(node.name, "-j", "link", "show", hostVeth))[0].address as string;
-      ip(pod.name, "addr", "add", `${p.v4}/32`, "dev", "eth0");
-      ip(pod.name, "addr", "add", `${p.v6}/128`, "dev", "eth0", "nodad");
-      ip(pod.name, "link", "set", "eth0", "up");
-      ip(pod.name, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
-      ip(pod.name, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
-      ip(pod.name, "neigh", "add", "169.254.1.1", "lladdr", mac, "dev", "eth0", "nud", "permanent");
-      ip(pod.name, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0");
-      ip(node.name, "route", "add", `${p.v4}/32`, "dev", hostVeth);
-      ip(node.name, "-6", "route", "add", `${p.v6}/128`, "dev", hostVeth);
-      this.pods.push(p);
+      this.pods.push({ name: `pod-${i}`, ns: pod.name, hostVeth, v4: `10.99.1.${10 + i}`, v6: `fd99:1::${(10 + i).toString(16)}` });
     }
+    for (const p of this.pods.slice(0, wired)) this.wireLinks(p);
     for (const ns of [node.name, ...this.pods.map((p) => p.ns)]) {
       const proc = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, AGENT, ...this.ports.map(String)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
       this.agents.set(ns, new Agent(proc));
     }
     await Promise.all([...this.agents.values()].map((a) => a.ready));
-    // The link-local gateway must be reachable before IPv6 probes mean anything.
-    await Promise.all(this.pods.map((p) => this.probe(p.ns, this.node.v6, "tcp", this.ports[0]!, 2000)));
+    await Promise.all(this.pods.slice(0, wired).map((p) => this.gatewayReachable(p)));
+  }
+
+  /** Wires a pod start() left without its veth, as the CNI would, once its agent is up. */
+  async wire(p: LabPod): Promise<void> {
+    this.wireLinks(p);
+    await this.gatewayReachable(p);
+  }
+
+  /** The link-local gateway must be reachable before IPv6 probes mean anything. */
+  private async gatewayReachable(p: LabPod): Promise<void> {
+    await this.probe(p.ns, this.node.v6, "tcp", this.ports[0]!, 2000);
+  }
+
+  private wireLinks(p: LabPod): void {
+    const ip = (ns: string, ...args: string[]) => this.nss.ip(ns, args);
+    const node = this.node.ns;
+    ip(node, "link", "add", p.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", p.ns);
+    ip(node, "addr", "add", "fe80::1/64", "dev", p.hostVeth, "nodad");
+    ip(node, "link", "set", p.hostVeth, "up");
+    const mac = JSON.parse(ip(node, "-j", "link", "show", p.hostVeth))[0].address as string;
+    ip(p.ns, "addr", "add", `${p.v4}/32`, "dev", "eth0");
+    ip(p.ns, "addr", "add", `${p.v6}/128`, "dev", "eth0", "nodad");
+    ip(p.ns, "link", "set", "eth0", "up");
+    ip(p.ns, "route", "add", "169.254.1.1", "dev", "eth0", "scope", "link");
+    ip(p.ns, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0");
+    ip(p.ns, "neigh", "add", "169.254.1.1", "lladdr", mac, "dev", "eth0", "nud", "permanent");
+    ip(p.ns, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth0");
+    ip(node, "route", "add", `${p.v4}/32`, "dev", p.hostVeth);
+    ip(node, "-6", "route", "add", `${p.v6}/128`, "dev", p.hostVeth);
   }
 
   /** A new flow from namespace `fromNs` to `host`: true when the echo came back. */
