@@ -155,9 +155,9 @@ export type NodePolicyState = z.infer<typeof nodePolicyState>;
 const podIdentity = z.object({ podName: z.string().check(z.minLength(1), z.maxLength(253)), podNamespace: z.string().check(z.minLength(1), z.maxLength(63)) });
 
 /**
- * After a pod's wiring and before the ADD answers: program what is known for the pod
- * (strict: deny both ways until a policy selects it). `hostVeth` and `addresses` are the
- * pod's wiring as net-config made it.
+ * During ADD, beside the pod's wiring, and before the ADD answers: program what is known for
+ * the pod (strict: deny both ways until a policy selects it). `hostVeth` and `addresses` are
+ * the pod's wiring as net-config makes it (the veth may not exist yet: rules match it by name).
  */
 export const enforcePod = route(
   "POST",
@@ -166,5 +166,5 @@ export const enforcePod = route(
   z.object({ success: z.boolean(), state: z.optional(z.object({ ingress: z.string(), egress: z.string() })) }),
 );
 
-/** After a pod's teardown: its rules are removed, so its address can be reused safely. */
+/** During DEL, beside the pod's teardown (and after an ADD that failed): its rules are removed, so its address can be reused safely. */
 export const deletePod = route("POST", "/v1/pods/delete", podIdentity, z.object({ success: z.boolean() }));

@@ -256,7 +256,7 @@ export class PolicyAgent {
 
   // ---- addr-broker's calls ---------------------------------------------------------------------
 
-  /** After a pod's wiring: record it and program what is known for it before answering. */
+  /** Beside a pod's wiring (its veth may not exist yet: nothing here needs it): record it and program what is known for it before answering. */
   async enforcePod(req: PodRequest & { hostVeth: string; addresses: string[] }): Promise<{ success: boolean; state?: { ingress: string; egress: string } }> {
     const started = performance.now();
     const known = this.pods.get(req.podNamespace, req.podName);
@@ -282,7 +282,7 @@ export class PolicyAgent {
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }
 
-  /** After a pod's teardown: its rules go before its address can be reused. */
+  /** Beside a pod's teardown, or after its ADD failed: its rules go before its address can be reused. */
   async deletePod(req: PodRequest): Promise<{ success: boolean }> {
     const started = performance.now();
     const removed = this.pods.remove(req.podNamespace, req.podName);
