@@ -42,16 +42,26 @@ interface Arm {
   errors: string[];
 }
 
+type Marks = Partial<Record<"shimSent" | "received" | "assigned" | "wired" | "durable" | "policy" | "answered", number>>;
+
+/** addr-broker's marks of each of `ids`' successful ADDs (/debug/cni-timings: its journal holds the last 512 calls). */
+async function addMarks(node: BenchNode, ids: Set<string>): Promise<Marks[]> {
+  const t = await node.get<{ recent: Array<{ command: string; containerId: string; exitCode: number; at: Marks }> }>("addr-broker", "/debug/cni-timings");
+  return t.recent.filter((r) => r.command === "ADD" && r.exitCode === 0 && ids.has(r.containerId)).map((r) => r.at);
+}
+
+/** `to - from` of every ADD that has both marks. */
+function stage(marks: Marks[], from: keyof Marks, to: keyof Marks): number[] {
+  return marks.filter((m) => m[from] !== undefined && m[to] !== undefined).map((m) => m[to]! - m[from]!);
+}
+
 /**
- * The policy agent's call in each of `ids`' ADDs (addr-broker's /debug/cni-timings): `call`,
- * from the assignment (where the call starts, beside the wiring and the write) to the agent's
- * answer; `past`, how long the ADD waited for it after the wiring and the write were done
- * (0 when it answered first).
+ * The policy agent's call: `call`, from the assignment (where it starts, beside the wiring and
+ * the write) to the agent's answer; `past`, how long the ADD waited for it after the wiring
+ * and the write were done (0 when it answered first).
  */
-async function agentCallMs(node: BenchNode, ids: Set<string>): Promise<{ call: number[]; past: number[] }> {
-  const t = await node.get<{ recent: Array<{ command: string; containerId: string; exitCode: number; at: Partial<Record<"assigned" | "wired" | "durable" | "policy", number>> }> }>("addr-broker", "/debug/cni-timings");
-  const at = t.recent.filter((r) => r.command === "ADD" && r.exitCode === 0 && ids.has(r.containerId)).map((r) => r.at);
-  const full = at.filter((a) => a.assigned !== undefined && a.policy !== undefined && a.wired !== undefined && a.durable !== undefined);
+function agentCallMs(marks: Marks[]): { call: number[]; past: number[] } {
+  const full = marks.filter((a) => a.assigned !== undefined && a.policy !== undefined && a.wired !== undefined && a.durable !== undefined);
   return { call: full.map((a) => a.policy! - a.assigned!), past: full.map((a) => Math.max(0, a.policy! - Math.max(a.wired!, a.durable!))) };
 }
 
@@ -127,8 +137,11 @@ try {
   }
   // addr-broker's stages of the timed ADDs (its journal holds the last 512 calls: every round's ADD and DEL)
   for (const a of arms) {
+    const marks = await addMarks(a.node, new Set(a.ids));
+    const p50 = (xs: number[]) => ms(summarize(xs).p50);
+    console.log(`  ${a.mode.padEnd(9)} stages p50: shim → addr-broker ${p50(stage(marks, "shimSent", "received"))}, addr-broker received → answered ${p50(stage(marks, "received", "answered"))} (assignment ${p50(stage(marks, "received", "assigned"))}, then wiring ${p50(stage(marks, "assigned", "wired"))}, write ${p50(stage(marks, "assigned", "durable"))})`);
     if (a.mode === "none") continue;
-    const t = await agentCallMs(a.node, new Set(a.ids));
+    const t = agentCallMs(marks);
     const call = summarize(t.call);
     const past = summarize(t.past);
     console.log(`  ${a.mode.padEnd(9)} the policy agent's call: p50 ${ms(call.p50)}, p99 ${ms(call.p99)} from the assignment; the ADD's wait for it past the wiring and the write p50 ${ms(past.p50)}, p99 ${ms(past.p99)} (n=${call.n})`);

@@ -203,7 +203,8 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
     trace?.mark("assigned");
     const wiring = wiringFor(broker, alloc, req.netns, req.callerPid);
     if (req.conf.plugin.mtu !== undefined) wiring.mtu = req.conf.plugin.mtu;
-    // The agent is told beside the wiring and the write (its rules name the veth, which need not exist yet).
+    const wiringDone = d.netConfig.wire(wiring);
+    // The agent is told beside the wiring and the write (its rules name the veth, which need not exist yet); the wiring, longest, leaves first.
     const pod = { namespace: req.args.podNamespace, name: req.args.podName };
     const toldVeth = alloc.hostVeth ?? hostVethName(broker.settings.vethPrefix, { namespace: alloc.podNamespace, name: alloc.podName, containerId: k.containerId, ifName: k.ifName });
     let policy = d.policy ? enforceNewPod(d, { ...pod, hostVeth: toldVeth, address: alloc.address }) : undefined;
@@ -214,7 +215,6 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
      * the address next is never displaced by this one's late call; awaited before the answer.
      */
     const withdraw = () => (fresh ? withdrawNewPod(d, policy, pod) : policy?.then(() => undefined));
-    const wiringDone = d.netConfig.wire(wiring);
     const [written, wired] = await Promise.allSettled(trace ? [trace.markWhenSettled(durable, "durable"), trace.markWhenSettled(wiringDone, "wired")] : [durable, wiringDone]);
     if (written.status === "rejected") {
       // The assignment is already undone in memory; the kernel must not keep routing the address here.
