@@ -4,6 +4,8 @@
 // Standard with the agent down: the ADD succeeds. With an agent serving the socket (the policy
 // agent's service with the in-memory engine), the ADD answers after the agent programmed the pod
 // on the veth net-config made, and DEL makes it forget the pod; DEL succeeds with the agent down.
+// The agent is told beside the wiring: a slow agent that then fails, while the real wiring
+// succeeded, fails a strict ADD and leaves no address, no veth and no pod in the agent's book.
 import { afterAll, expect } from "bun:test";
 import { join } from "node:path";
 import { serveUnix } from "../../shared/ipc/server.ts";
@@ -97,6 +99,41 @@ gate.test("strict, agent serving: the pod is programmed on its real veth before 
     expect(del.code).toBe(0);
     expect(await assignedTo(h, id2)).toEqual([]);
   } finally {
+    await server.stop();
+  }
+}, 60_000);
+
+gate.test("strict, agent slow then failing while the real wiring succeeded: the ADD fails with 104; no address, no veth, the agent's book does not keep the pod", async () => {
+  const h = await harness("strict");
+  const engine = new MemoryEngine();
+  const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "eni", log: { info() {}, warn() {}, error() {} } });
+  agent.agent.setNodeIps([h.pool.snapshot!.nodeIps?.ipv4 ?? h.pool.snapshot!.enis[0]!.primaryIp]);
+  const server = await serveUnix(agent.frame.app, join(h.runDir, "policy-agent.sock"));
+  let open = () => {};
+  engine.gate = new Promise<void>((r) => (open = r));
+  try {
+    const id = `npa${process.pid}f`;
+    const env = podEnv(h, id);
+    let answered = false;
+    const add = h.exec({ ...env, CNI_COMMAND: "ADD" }, h.conf("1.0.0")).finally(() => (answered = true));
+    // the agent holds the pod's call while net-config wires the pod for real
+    const end = Date.now() + 20_000;
+    while (nodeVeths(h).length === 0 && Date.now() < end) await Bun.sleep(20);
+    expect(nodeVeths(h)).toHaveLength(1);
+    expect(agent.agent.pods.get("default", id)).toBeDefined();
+    expect(answered).toBe(false);
+    engine.failNext();
+    open();
+    const out = await add;
+    expect(out.json.code).toBe(104);
+    expect(await assignedTo(h, id)).toEqual([]);
+    expect(nodeVeths(h)).toEqual([]);
+    const inPod = Bun.spawnSync(["ip", "-n", h.netnsName(env.CNI_NETNS), "-o", "addr", "show", "scope", "global"]).stdout.toString();
+    expect(inPod.trim()).toBe("");
+    expect(agent.agent.pods.get("default", id)).toBeUndefined();
+    expect(await engine.programmed()).toEqual([]);
+  } finally {
+    open();
     await server.stop();
   }
 }, 60_000);

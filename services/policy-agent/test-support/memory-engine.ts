@@ -1,7 +1,8 @@
 /**
  * A PolicyEngine that keeps the programmed state in memory (the service's tests; never
  * shipped): apply makes it hold exactly the given state, `handEdit` changes it behind the
- * agent's back as a person with nft would, `failNext` makes the next apply fail.
+ * agent's back as a person with nft would, `failNext` makes the next apply fail, `gate` (when
+ * set) holds every apply until it resolves (a slow agent).
  */
 import type { NodePolicyState, PodPolicyState } from "../../../shared/contracts/policy.ts";
 import type { ApplyReport, PolicyEngine } from "../src/engine/engine.ts";
@@ -13,8 +14,10 @@ export class MemoryEngine implements PolicyEngine {
   nodeAddresses: string[] = [];
   applies = 0;
   private failures = 0;
+  gate: Promise<void> | undefined;
 
   async apply(state: NodePolicyState): Promise<ApplyReport> {
+    await this.gate;
     if (this.failures > 0) {
       this.failures--;
       throw new Error("memory engine: apply refused (failNext)");

@@ -17,15 +17,6 @@ import { createPolicyAgentService } from "../../../policy-agent/src/app/app.ts";
 
 const h = new AppHarness("abpolicy-");
 
-/** The in-memory engine whose applies wait at `gate` when it is set (a slow agent). */
-class GatedEngine extends MemoryEngine {
-  gate: Promise<void> | undefined;
-  override async apply(state: Parameters<MemoryEngine["apply"]>[0]) {
-    await this.gate;
-    return super.apply(state);
-  }
-}
-
 /** A held gate and the function that opens it. */
 function held(): { gate: Promise<void>; open: () => void } {
   let open = () => {};
@@ -60,7 +51,7 @@ async function setup(mode: "none" | "standard" | "strict", agentServing = true) 
   const net = new FakeNetConfig("eni", (p) => netns.has(p));
   const pool = new FakePoolManager(testCapacity());
   await h.serve(net.serve(sock("net")), pool.serve(sock("pool")));
-  const engine = new GatedEngine();
+  const engine = new MemoryEngine();
   const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: mode === "none" ? "standard" : mode, enabled: true, vethPrefix: "eni", log: quiet });
   agent.agent.setNodeIps(["10.0.0.10"]);
   const agentSocket = sock("policy-agent");
