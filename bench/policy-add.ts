@@ -50,6 +50,12 @@ async function addMarks(node: BenchNode, ids: Set<string>): Promise<Marks[]> {
   return t.recent.filter((r) => r.command === "ADD" && r.exitCode === 0 && ids.has(r.containerId)).map((r) => r.at);
 }
 
+/** net-config's own time of each of `ids`' wirings (its /debug recentOperations). */
+async function netConfigWireMs(node: BenchNode, ids: Set<string>): Promise<number[]> {
+  const ops = await node.get<{ recentOperations: Array<{ op: string; subject: string; ms: number; result: string }> }>("net-config", "/debug");
+  return ops.recentOperations.filter((o) => o.op === "wire" && o.result === "ok" && ids.has(o.subject.split("/")[0]!)).map((o) => o.ms);
+}
+
 /** `to - from` of every ADD that has both marks. */
 function stage(marks: Marks[], from: keyof Marks, to: keyof Marks): number[] {
   return marks.filter((m) => m[from] !== undefined && m[to] !== undefined).map((m) => m[to]! - m[from]!);
@@ -139,7 +145,7 @@ try {
   for (const a of arms) {
     const marks = await addMarks(a.node, new Set(a.ids));
     const p50 = (xs: number[]) => ms(summarize(xs).p50);
-    console.log(`  ${a.mode.padEnd(9)} stages p50: shim → addr-broker ${p50(stage(marks, "shimSent", "received"))}, addr-broker received → answered ${p50(stage(marks, "received", "answered"))} (assignment ${p50(stage(marks, "received", "assigned"))}, then wiring ${p50(stage(marks, "assigned", "wired"))}, write ${p50(stage(marks, "assigned", "durable"))})`);
+    console.log(`  ${a.mode.padEnd(9)} stages p50: shim → addr-broker ${p50(stage(marks, "shimSent", "received"))}, addr-broker received → answered ${p50(stage(marks, "received", "answered"))} (assignment ${p50(stage(marks, "received", "assigned"))}, then wiring ${p50(stage(marks, "assigned", "wired"))} of which net-config's own work ${p50(await netConfigWireMs(a.node, new Set(a.ids)))}, write ${p50(stage(marks, "assigned", "durable"))})`);
     if (a.mode === "none") continue;
     const t = agentCallMs(marks);
     const call = summarize(t.call);

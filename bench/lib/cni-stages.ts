@@ -51,7 +51,7 @@ export const STAGES: Record<Command, Stage[]> = {
     },
     { label: "the write beyond the wiring (what the write adds)", of: (m) => (m.durable === undefined || m.wired === undefined ? undefined : Math.max(0, m.durable - m.wired)) },
     { label: "after both: result, plugin log", of: (m) => (m.durable === undefined || m.wired === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.answered)) },
-    { label: "  of which the policy agent's call (--policy-mode standard/strict)", of: (m) => (m.policy === undefined || m.wired === undefined || m.durable === undefined ? undefined : diff(Math.max(m.durable, m.wired), m.policy)) },
+    { label: "  of which the wait for the policy agent (--policy-mode standard/strict; its call starts beside the wiring)", of: (m) => (m.policy === undefined || m.wired === undefined || m.durable === undefined ? undefined : Math.max(0, m.policy - Math.max(m.durable, m.wired))) },
     ...COMMON_TAIL,
   ],
   DEL: [
