@@ -53,7 +53,12 @@ export interface AgentDeps {
    */
   awaitFirstList?: boolean;
   now?: () => number;
+  /** How long after the answer the record of a pod the kernel holds nothing for is written (BOOK_DELAY_MS; 0: at the next turn). */
+  bookDelayMs?: number;
 }
+
+/** Default of AgentDeps.bookDelayMs: past the end of the ADD whose call runs beside the wiring. */
+export const BOOK_DELAY_MS = 50;
 
 export interface PodRequest {
   podNamespace: string;
@@ -228,15 +233,20 @@ export class PolicyAgent {
   /**
    * The record after the answer, one write for a burst: used for pods the kernel holds
    * nothing for, whose lost record (a crash in between) costs nothing the next reconcile
-   * does not restore; an fsync on the ADD's path cost milliseconds under load.
+   * does not restore; an fsync on the ADD's path cost milliseconds under load. The call
+   * now runs beside net-config's wiring and addr-broker's checkpoint write, so the write
+   * waits `bookDelayMs` (past the ADD's answer) rather than meeting their work.
    */
   private saveBookSoon(): void {
     if (this.bookPending) return;
     this.bookPending = true;
-    setImmediate(() => {
+    const save = () => {
       this.bookPending = false;
       this.saveBook();
-    });
+    };
+    const delay = this.d.bookDelayMs ?? BOOK_DELAY_MS;
+    if (delay > 0) setTimeout(save, delay);
+    else setImmediate(save);
   }
 
   /** Records the pods and, unless the kernel needs nothing for the change, applies; false when the apply failed. */

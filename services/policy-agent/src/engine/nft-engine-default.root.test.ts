@@ -11,7 +11,7 @@ import type { DirectionState, NodePolicyState, PodPolicyState, PolicyEndpoint } 
 import { run } from "../../../net-config/test-support/namespaces.ts";
 import { requires } from "../../../../tests/support/prerequisites.ts";
 import { createNftEngine } from "./nft-engine.ts";
-import { PolicyAgent } from "../app/agent.ts";
+import { BOOK_DELAY_MS, PolicyAgent } from "../app/agent.ts";
 import { MemoryPodBook } from "../adapters/pod-book.ts";
 import { PolicyLab, type LabPod } from "./test-support/policy-lab.ts";
 
@@ -200,7 +200,7 @@ gate.describe("pods in their mode's default state (real kernel)", () => {
     expect(before).toContain(`chain in-${p0.hostVeth}`);
     expect(await add(p1)).toEqual({ success: true, state: { ingress: "deny", egress: "deny" } });
     expect(table()).toBe(before);
-    await new Promise((r) => setImmediate(r)); // its record is written just after the answer
+    await Bun.sleep(BOOK_DELAY_MS + 20); // its record is written just after the ADD's answer
     expect(book.load().map((p) => p.name).sort()).toEqual([p0.name, p1.name, p3.name].sort());
     expect([await lab.probe(p1.ns, p0.v4, "tcp", 8080), await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p1.ns, lab.node.v4, "tcp", 8080)]).toEqual([false, false, true]);
     expect(await agent.deletePod({ podNamespace: "lab", podName: p1.name })).toEqual({ success: true });
