@@ -46,9 +46,10 @@ async function until(what: string, cond: () => boolean | Promise<boolean>): Prom
 const netns = new Set<string>();
 const quiet = { info() {}, warn() {}, error() {} };
 
-async function setup(mode: "none" | "standard" | "strict", agentServing = true) {
+/** `netVethPrefix`: the prefix the fake net-config names veths with (addr-broker's is "eni"). */
+async function setup(mode: "none" | "standard" | "strict", agentServing = true, netVethPrefix = "eni") {
   const sock = (name: string) => h.path(`${name}${h.started}.sock`);
-  const net = new FakeNetConfig("eni", (p) => netns.has(p));
+  const net = new FakeNetConfig(netVethPrefix, (p) => netns.has(p));
   const pool = new FakePoolManager(testCapacity());
   await h.serve(net.serve(sock("net")), pool.serve(sock("pool")));
   const engine = new MemoryEngine();
@@ -272,4 +273,15 @@ test("standard and strict: DEL with the agent failing or slow succeeds and relea
     expect(svc.broker.allocations()).toEqual([]);
     expect(await engine.programmed()).toEqual([]);
   }
+});
+
+test("strict: when net-config names the veth otherwise than addr-broker expected, the agent ends up holding the pod on the veth that exists", async () => {
+  const { svc, net, engine, agent } = await setup("strict", true, "vth");
+  const add = await cni(svc, "ADD", "n2");
+  expect(add.exitCode).toBe(0);
+  const hostVeth = net.pods.get("n2/eth0")!.hostVeth;
+  expect(hostVeth.startsWith("vth")).toBe(true);
+  expect(add.json.interfaces[0].name).toBe(hostVeth);
+  expect((await engine.programmed()).map((p) => p.hostVeth)).toEqual([hostVeth]);
+  expect(agent.agent.pods.list().map((p) => p.hostVeth)).toEqual([hostVeth]);
 });
