@@ -19,6 +19,7 @@ import { FilePodBook } from "./src/adapters/pod-book.ts";
 import { PolicyEndpointWatch } from "./src/adapters/pe-watch.ts";
 import { createPolicyAgentService } from "./src/app/app.ts";
 import { createNodeEngine, disabledEngine } from "./src/app/node-engine.ts";
+import { assignedPods } from "./src/app/assigned-pods.ts";
 
 const { config, log, socketGid } = bootstrap("policy-agent");
 let flags;
@@ -60,7 +61,7 @@ const service = createPolicyAgentService(
     // Only a list addr-broker restored completely may forget pods.
     assignments: async () => {
       const a = await broker.call(listAssignments, {});
-      return a.restored ? a.assignments : undefined;
+      return a.restored ? assignedPods(a) : undefined;
     },
   },
   () => ({ watch: watch ? { live: watch.live, lists: watch.lists, lastError: watch.lastError } : flags.enableNetworkPolicy ? "no Kubernetes API configured" : "disabled" }),

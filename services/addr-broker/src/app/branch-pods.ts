@@ -95,7 +95,14 @@ async function readPod(d: BranchDeps, ns: string, name: string): Promise<PodView
 const annotated = (p: PodView) => (p.annotations[POD_ENI_ANNOTATION] ?? "") !== "";
 
 /** ADD: the branch pod's result, or undefined when the pod asks for no branch ENI (an ordinary ADD follows). */
-export async function addBranchPod(d: BranchDeps, req: Extract<PodReq, { command: "ADD" }>): Promise<CniResult | undefined> {
+/** A wired branch-ENI pod: the ADD's answer and what the policy agent is told of it. */
+export interface BranchAdded {
+  result: CniResult;
+  hostVeth: string;
+  address: string;
+}
+
+export async function addBranchPod(d: BranchDeps, req: Extract<PodReq, { command: "ADD" }>): Promise<BranchAdded | undefined> {
   const { podNamespace: ns, podName: name } = req.args;
   if (!ns || !name) return undefined;
   let pod = await readPod(d, ns, name);
@@ -136,7 +143,7 @@ export async function addBranchPod(d: BranchDeps, req: Extract<PodReq, { command
   const result = buildAddResult(req.conf.cniVersion, { address: wiring.address, hostVeth: wired.hostVeth, hostMac: wired.hostMac, ifName: req.ifName, podMac: wired.podMac, netns: req.netns }, req.conf.prevResult);
   // Upstream's marker: DEL reads the VLAN id back from it, without asking anyone.
   result.interfaces.push({ name: dummyInterfaceName({ namespace: ns, name, containerId: req.containerId, ifName: req.ifName }), mac: String(eni.vlanId) });
-  return result;
+  return { result, hostVeth: wired.hostVeth, address: wiring.address };
 }
 
 function withoutPod(s: BranchState, k: string): BranchState {

@@ -8,6 +8,7 @@ import { SUPPORTED_VERSIONS } from "../core/cni-version.ts";
 import { findAllocation } from "../core/state.ts";
 import { addPod, adoptReservation, checkpointError, peerError, wiringFor, type PodDeps } from "./pod-add.ts";
 import { delPod, gcPods } from "./pod-release.ts";
+import { forgetDeletedPod } from "./pod-policy.ts";
 import { checkCardInterfaces } from "./pod-cards.ts";
 import type { Trace } from "./cni-timings.ts";
 import { runEgressCommand } from "./egress-cni.ts";
@@ -90,7 +91,11 @@ export async function runCniCommand(d: PodDeps, env: Record<string, string>, std
       case "ADD":
         return success(JSON.stringify(await addPod(d, req)));
       case "DEL":
-        if (d.branch && (await delBranchPod(d.branch, req))) return success();
+        if (d.branch && (await delBranchPod(d.branch, req))) {
+          // A branch-ENI pod: the agent forgets it after the teardown (delPod tells it of ordinary pods).
+          await forgetDeletedPod(d, { namespace: req.args.podNamespace, name: req.args.podName });
+          return success();
+        }
         await delPod(d, req);
         return success();
       case "CHECK":

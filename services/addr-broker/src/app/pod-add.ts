@@ -26,7 +26,7 @@ import type { Trace } from "./cni-timings.ts";
 import type { EgressDeps } from "./egress-cni.ts";
 import type { CardLedger } from "./card-ledger.ts";
 import { addCardInterfaces, delCardInterfaces, multiNicWanted } from "./pod-cards.ts";
-import { enforceNewPod, withdrawNewPod, type PodPolicyDeps } from "./pod-policy.ts";
+import { enforceBranchPod, enforceNewPod, withdrawNewPod, type PodPolicyDeps } from "./pod-policy.ts";
 import { addBranchPod, type BranchDeps } from "./branch-pods.ts";
 
 export interface PodDeps {
@@ -191,7 +191,7 @@ export async function addPod(d: PodDeps, req: AddRequest): Promise<CniResult> {
   // Security groups for pods: a pod asking for a branch ENI takes no address from the pool.
   if (d.branch) {
     const branched = await addBranchPod(d.branch, req);
-    if (branched) return branched;
+    if (branched) return await enforceBranchPod(d, d.branch, req, branched);
   }
   const k: PodKey = { networkName: req.conf.name, containerId: req.containerId, ifName: req.ifName };
   const key = keyOf(k);

@@ -13,8 +13,11 @@
  * failure is logged, never fails the DEL.
  */
 import { CniCode, CniError } from "../core/cni-error.ts";
+import type { CniRequest } from "../core/cni-request.ts";
+import type { CniResult } from "../core/cni-result.ts";
 import type { PolicyAgentPort } from "../core/ports.ts";
 import type { PodDeps } from "./pod-add.ts";
+import { delBranchPod, type BranchAdded, type BranchDeps } from "./branch-pods.ts";
 
 export interface PodPolicyDeps {
   agent: PolicyAgentPort;
@@ -80,6 +83,25 @@ export async function enforceNewPod(d: PodDeps, pod: PolicyPod & { hostVeth: str
  */
 export async function withdrawNewPod(d: PodDeps, call: Promise<Enforced> | undefined, pod: PolicyPod): Promise<void> {
   if (call && (await call).told) await forgetPod(d, pod, "ADD");
+}
+
+/**
+ * A branch-ENI pod (security groups for pods), once wired: told as every other pod is, after
+ * its wiring rather than beside it (its host veth's name depends on the pod's
+ * POD_SECURITY_GROUP_ENFORCING_MODE, `vlan…` in strict, and net-config's answer names it).
+ * Strict refused: the agent forgets the pod, the branch pod is torn down and forgotten, and
+ * the ADD fails with the agent's code.
+ */
+export async function enforceBranchPod(d: PodDeps, branch: BranchDeps, req: Extract<CniRequest, { command: "ADD" }>, added: BranchAdded): Promise<CniResult> {
+  if (!d.policy) return added.result;
+  const pod = { namespace: req.args.podNamespace, name: req.args.podName };
+  const call = enforceNewPod(d, { ...pod, hostVeth: added.hostVeth, address: added.address });
+  const { refused } = await call;
+  if (!refused) return added.result;
+  await withdrawNewPod(d, call, pod);
+  const del: Extract<CniRequest, { command: "DEL" }> = { ...req, command: "DEL" };
+  await delBranchPod(branch, del).catch((err) => d.broker.log.error({ pod: `${pod.namespace}/${pod.name}`, err: why(err) }, "network policy (strict): the refused branch-ENI pod could not be torn down; the runtime's DEL will"));
+  throw refused;
 }
 
 /** DEL, beside the teardown: best effort (the agent's reconcile forgets pods addr-broker no longer has). */
