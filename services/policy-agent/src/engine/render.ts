@@ -13,11 +13,16 @@
  *                                 traffic from/to veths named with the pods' prefixes)
  *   chain eg-<veth>, in-<veth>    one pod's rules: groups that accept, then drop
  *   chain id-<veth>               never jumped to: the pod's identity in rule comments
+ *   set a4-<hash>, a6-<hash>      the remote addresses of a rule with more than one span,
+ *                                 named by a digest of its content: pods selected alike (and
+ *                                 the rules of one pod that name the same peers) share one
+ *                                 set instead of each holding an anonymous copy
  *
  * Both base chains accept packets in the reply direction of a tracked connection and
  * related ones; every packet of the original direction goes through the rules, so a change
  * that denies a flow stops its established connection with the transaction.
  */
+import { createHash } from "node:crypto";
 import { formatIp, type Family } from "../../../../shared/ip.ts";
 import { ALL_PORTS, type DirectionModel, type NodeModel, type PodModel, type RuleGroup, type Span } from "./model.ts";
 
@@ -62,11 +67,59 @@ const portText = (s: Span) => (s.lo === s.hi ? `${s.lo}` : `${s.lo}-${s.hi}`);
 /** One element bare, several in an anonymous set: a bare value needs no set in the kernel. */
 const oneOrSet = (items: string[]) => (items.length === 1 ? items[0]! : `{ ${items.join(", ")} }`);
 
-/** One group as one rule: remote in the set, not in except, then the protocol and its ports. */
+/** A named set of remote addresses: its name is a digest of family and content, so equal content is one set. */
+export interface AddressSet {
+  name: string;
+  family: Family;
+  spans: Span[];
+}
+export const ADDRESS_SET = /^a([46])-[0-9a-f]{16}$/;
+
+/** Computed once per spans array: pods selected alike share their compiled groups (model.ts). */
+const setNames = new WeakMap<Span[], string>();
+export function addressSetName(family: Family, spans: Span[]): string {
+  let name = setNames.get(spans);
+  if (name === undefined) {
+    const key = `${family}|${spans.map((s) => `${s.lo.toString(16)}-${s.hi.toString(16)}`).join(",")}`;
+    name = `a${family}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
+    setNames.set(spans, name);
+  }
+  return name;
+}
+
+/** A group's remotes go into a named set when they are more than one span (one is written bare). */
+const namedRemotes = (g: RuleGroup) => g.remotes.length > 1;
+
+/** The named sets a pod's rules refer to, each once. */
+export function podSets(pod: Pick<PodModel, "ingress" | "egress">): AddressSet[] {
+  const out = new Map<string, AddressSet>();
+  for (const d of [pod.egress, pod.ingress]) {
+    if (d.kind !== "rules") continue;
+    for (const g of d.groups) {
+      if (!namedRemotes(g)) continue;
+      const name = addressSetName(g.family, g.remotes);
+      if (!out.has(name)) out.set(name, { name, family: g.family, spans: g.remotes });
+    }
+  }
+  return [...out.values()];
+}
+
+/** Creates or refills a named set (flushed first, so it holds exactly `set.spans`). */
+export function renderAddressSet(table: string, set: AddressSet): string[] {
+  const t = `inet ${table}`;
+  return [
+    `add set ${t} ${set.name} { type ${set.family === 4 ? "ipv4_addr" : "ipv6_addr"}; flags interval; }`,
+    `flush set ${t} ${set.name}`,
+    `add element ${t} ${set.name} { ${set.spans.map((s) => spanText(set.family, s)).join(", ")} }`,
+  ];
+}
+
+/** One group as one rule: remote in the set (a named one when more than one span), not in except, then the protocol and its ports. */
 export function groupRule(dir: Direction, g: RuleGroup): string {
   const proto = g.family === 4 ? "ip" : "ip6";
   const field = dir === "egress" ? "daddr" : "saddr";
-  const parts = [`${proto} ${field} ${oneOrSet(g.remotes.map((s) => spanText(g.family, s)))}`];
+  const remote = namedRemotes(g) ? `@${addressSetName(g.family, g.remotes)}` : spanText(g.family, g.remotes[0]!);
+  const parts = [`${proto} ${field} ${remote}`];
   if (g.except.length > 0) parts.push(`${proto} ${field} != ${oneOrSet(g.except.map((s) => spanText(g.family, s)))}`);
   if (g.proto !== null) {
     const every = g.ports.length === 1 && g.ports[0]!.lo === ALL_PORTS.lo && g.ports[0]!.hi === ALL_PORTS.hi;
@@ -80,7 +133,7 @@ export function directionRules(dir: Direction, d: DirectionModel): string[] {
   return [...d.groups.map((g) => groupRule(dir, g)), "drop"];
 }
 
-/** Creates or rewrites one pod's three chains (flushed first, so the result is exactly this). */
+/** Creates or rewrites one pod's three chains (flushed first, so the result is exactly this); the named sets they refer to must exist (renderAddressSet). */
 export function renderPod(table: string, pod: PodModel): string[] {
   const t = `inet ${table}`;
   const lines: string[] = [];
