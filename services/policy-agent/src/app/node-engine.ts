@@ -1,13 +1,12 @@
 /**
  * The engine main.ts runs on a node: the nftables engine (src/engine/), programming the
- * network namespace the agent runs in, shrinking the process after large applies. With --enable-network-policy=false (the default, as
+ * network namespace the agent runs in. With --enable-network-policy=false (the default, as
  * upstream) no engine is needed: the agent serves addr-broker's calls and programs nothing.
  */
 import type { Logger } from "../../../../shared/log.ts";
 import type { EnforcingMode } from "../../../../shared/contracts/policy.ts";
 import type { PolicyEngine } from "../engine/engine.ts";
 import { createNftEngine } from "../engine/nft-engine.ts";
-import { shrinkAfterLargeApplies } from "./shrink-after.ts";
 
 /** Host veth prefix of strict-mode branch-ENI pods (net-config names them `vlan<11 hex>`; its links `vlan.eth.<id>` are not veths). */
 export const BRANCH_STRICT_VETH_PREFIX = "vlan";
@@ -18,8 +17,7 @@ export function strictDenyPrefixes(mode: EnforcingMode, vethPrefix: string): str
 }
 
 export async function createNodeEngine(log: Pick<Logger, "info" | "warn" | "debug">, mode: EnforcingMode, vethPrefix: string): Promise<PolicyEngine> {
-  // memory a burst of large applies leaves resident is given back once it is over (shrink-after.ts)
-  return shrinkAfterLargeApplies(createNftEngine({ log, denyVethPrefixes: strictDenyPrefixes(mode, vethPrefix) }));
+  return createNftEngine({ log, denyVethPrefixes: strictDenyPrefixes(mode, vethPrefix) });
 }
 
 /** For --enable-network-policy=false: never applies (the agent does not call it), reads back nothing. */
