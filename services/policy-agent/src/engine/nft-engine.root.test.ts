@@ -264,6 +264,17 @@ gate.describe("nftables policy engine (real kernel)", () => {
     expect((await engine.apply(state)).changedPods.sort()).toEqual([p2.hostVeth, p3.hostVeth].sort());
     expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p0.ns, p3.v4, "tcp", 8080)]).toEqual([true, true]);
     expect(await engine.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    // an agent restarted finds the pods and their set as written and leaves them alone
+    const restarted = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
+    expect(await restarted.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    // between read-backs: pod1 joins the set's users, then leaves (the set stays for pod2 and pod3)
+    const joined = { ...state, pods: state.pods.map((p, i) => (i === 1 ? podState(p1, peers, OPEN) : p)) };
+    expect((await restarted.apply(joined)).changedPods).toEqual([p1.hostVeth]);
+    expect([await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p2.ns, p1.v4, "tcp", 8080)]).toEqual([true, false]);
+    expect((await restarted.apply(state)).removedPods).toEqual([p1.hostVeth]);
+    expect(sets().map((x) => x.name)).toEqual([set.name]);
+    expect(await lab.probe(p0.ns, p3.v4, "tcp", 8080)).toBe(true);
+    restarted.close();
     // pod2 and pod3 open (standard's default): their chains go, and the set with them
     state.pods = state.pods.map((p) => ({ ...p, ingress: OPEN }));
     expect((await engine.apply(state)).removedPods.sort()).toEqual([p2.hostVeth, p3.hostVeth].sort());
