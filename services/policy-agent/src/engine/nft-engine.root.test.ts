@@ -15,6 +15,7 @@ import { requires } from "../../../../tests/support/prerequisites.ts";
 import { explainFlow } from "./explain.ts";
 import { compileState, podDigest } from "./model.ts";
 import { createNftEngine, type NftEngine } from "./nft-engine.ts";
+import { NAMED_SET_MIN } from "./render.ts";
 import { PolicyLab, type LabPod } from "./test-support/policy-lab.ts";
 
 const PORTS = [8080, 9090];
@@ -248,14 +249,15 @@ gate.describe("nftables policy engine (real kernel)", () => {
 
   gate.test("pods selected alike share one named address set: repaired when edited by hand, removed when no pod refers to it", async () => {
     const [p0, p1, p2, p3] = lab.pods as [LabPod, LabPod, LabPod, LabPod];
-    // two peers that are not adjacent (one span each): a set of two, which pod2 and pod3 both allow in
-    const peers: DirectionState = { kind: "rules", rules: [`${p0.v4}/32`, "10.99.7.7/32"].map((cidr) => ({ cidr, except: [], ports: [{ protocol: "TCP", port: 8080 }] })) };
+    // pod0 and NAMED_SET_MIN - 1 addresses that are not adjacent (one span each): a named set, which pod2 and pod3 both allow in
+    const far = Array.from({ length: NAMED_SET_MIN - 1 }, (_, i) => `10.99.7.${2 * i + 1}`);
+    const peers: DirectionState = { kind: "rules", rules: [p0.v4, ...far].map((a) => ({ cidr: `${a}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }] })) };
     const state: NodePolicyState = { nodeAddresses: [lab.node.v4], pods: [podState(p0, OPEN, OPEN), podState(p1, OPEN, OPEN), podState(p2, peers, OPEN), podState(p3, peers, OPEN)] };
     await engine.apply(state);
     const sets = () => (JSON.parse(nft("-j", "list", "sets", "inet").out).nftables as any[]).filter((i) => i.set?.table === engine.table && /^a[46]-/.test(i.set.name)).map((i) => i.set);
     const [set, ...others] = sets();
     expect(others).toEqual([]);
-    expect(set.elem.sort()).toEqual([p0.v4, "10.99.7.7"].sort());
+    expect(set.elem.sort()).toEqual([p0.v4, ...far].sort());
     for (const p of [p2, p3]) expect(nft("list", "chain", "inet", engine.table, `in-${p.hostVeth}`).out).toContain(`ip saddr @${set.name} tcp dport 8080 accept`);
     expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p0.ns, p3.v4, "tcp", 8080), await lab.probe(p1.ns, p2.v4, "tcp", 8080)]).toEqual([true, true, false]);
     // an element deleted by hand: both pods lose the peer, and the next apply (a read-back) rewrites the set and both pods

@@ -13,10 +13,11 @@
  *                                 traffic from/to veths named with the pods' prefixes)
  *   chain eg-<veth>, in-<veth>    one pod's rules: groups that accept, then drop
  *   chain id-<veth>               never jumped to: the pod's identity in rule comments
- *   set a4-<hash>, a6-<hash>      the remote addresses of a rule with more than one span,
- *                                 named by a digest of its content: pods selected alike (and
- *                                 the rules of one pod that name the same peers) share one
- *                                 set instead of each holding an anonymous copy
+ *   set a4-<hash>, a6-<hash>      the remote addresses of a rule with NAMED_SET_MIN spans or
+ *                                 more, named by a digest of its content: pods selected alike
+ *                                 (and the rules of one pod that name the same peers) share
+ *                                 one set instead of each holding an anonymous copy; shorter
+ *                                 lists stay anonymous (`{ a, b }`), cheaper for nft to write
  *
  * Both base chains accept packets in the reply direction of a tracked connection and
  * related ones; every packet of the original direction goes through the rules, so a change
@@ -87,21 +88,29 @@ export function addressSetName(family: Family, spans: Span[]): string {
   return name;
 }
 
-/** A group's remotes go into a named set when they are more than one span (one is written bare). */
-const namedRemotes = (g: RuleGroup) => g.remotes.length > 1;
+/**
+ * A group's remotes go into a named set from this many spans on. A named set costs nft a
+ * declaration of its own: with lists distinct per pod (policy-apply's own rules) a full-node
+ * transaction of named sets for every list of two or more took 15-20 % longer than anonymous ones.
+ */
+export const NAMED_SET_MIN = 16;
+const namedRemotes = (g: RuleGroup) => g.remotes.length >= NAMED_SET_MIN;
 
-/** The named sets a pod's rules refer to, each once. */
-export function podSets(pod: Pick<PodModel, "ingress" | "egress">): AddressSet[] {
-  const out = new Map<string, AddressSet>();
-  for (const d of [pod.egress, pod.ingress]) {
-    if (d.kind !== "rules") continue;
-    for (const g of d.groups) {
-      if (!namedRemotes(g)) continue;
-      const name = addressSetName(g.family, g.remotes);
-      if (!out.has(name)) out.set(name, { name, family: g.family, spans: g.remotes });
-    }
+/** The named sets of a direction's rules, once per direction model (pods selected alike share one). */
+const directionSets = new WeakMap<DirectionModel, AddressSet[]>();
+function setsOf(d: DirectionModel): AddressSet[] {
+  if (d.kind !== "rules") return [];
+  let known = directionSets.get(d);
+  if (known === undefined) {
+    known = d.groups.filter(namedRemotes).map((g) => ({ name: addressSetName(g.family, g.remotes), family: g.family, spans: g.remotes }));
+    directionSets.set(d, known);
   }
-  return [...out.values()];
+  return known;
+}
+
+/** The named sets a pod's rules refer to (a set both directions name appears twice: callers key them by name). */
+export function podSets(pod: Pick<PodModel, "ingress" | "egress">): AddressSet[] {
+  return [...setsOf(pod.egress), ...setsOf(pod.ingress)];
 }
 
 /** Creates or refills a named set (flushed first, so it holds exactly `set.spans`). */
@@ -114,11 +123,11 @@ export function renderAddressSet(table: string, set: AddressSet): string[] {
   ];
 }
 
-/** One group as one rule: remote in the set (a named one when more than one span), not in except, then the protocol and its ports. */
+/** One group as one rule: remote in the set (a named one from NAMED_SET_MIN spans on), not in except, then the protocol and its ports. */
 export function groupRule(dir: Direction, g: RuleGroup): string {
   const proto = g.family === 4 ? "ip" : "ip6";
   const field = dir === "egress" ? "daddr" : "saddr";
-  const remote = namedRemotes(g) ? `@${addressSetName(g.family, g.remotes)}` : spanText(g.family, g.remotes[0]!);
+  const remote = namedRemotes(g) ? `@${addressSetName(g.family, g.remotes)}` : oneOrSet(g.remotes.map((s) => spanText(g.family, s)));
   const parts = [`${proto} ${field} ${remote}`];
   if (g.except.length > 0) parts.push(`${proto} ${field} != ${oneOrSet(g.except.map((s) => spanText(g.family, s)))}`);
   if (g.proto !== null) {
