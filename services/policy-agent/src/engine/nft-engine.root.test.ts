@@ -247,7 +247,7 @@ gate.describe("nftables policy engine (real kernel)", () => {
     }
   }, 20_000);
 
-  gate.test("pods selected alike share one named address set: repaired when edited by hand, removed when no pod refers to it", async () => {
+  gate.test("pods selected alike share one named address set: repaired when edited by hand, removed when no pod refers to it; a list of one pod stays anonymous", async () => {
     const [p0, p1, p2, p3] = lab.pods as [LabPod, LabPod, LabPod, LabPod];
     // pod0 and NAMED_SET_MIN - 1 addresses that are not adjacent (one span each): a named set, which pod2 and pod3 both allow in
     const far = Array.from({ length: NAMED_SET_MIN - 1 }, (_, i) => `10.99.7.${2 * i + 1}`);
@@ -277,10 +277,16 @@ gate.describe("nftables policy engine (real kernel)", () => {
     expect(sets().map((x) => x.name)).toEqual([set.name]);
     expect(await lab.probe(p0.ns, p3.v4, "tcp", 8080)).toBe(true);
     restarted.close();
-    // pod2 and pod3 open (standard's default): their chains go, and the set with them
-    state.pods = state.pods.map((p) => ({ ...p, ingress: OPEN }));
-    expect((await engine.apply(state)).removedPods.sort()).toEqual([p2.hostVeth, p3.hostVeth].sort());
+    // a long list only one pod refers to stays an anonymous set: pod2 alone with other peers, pod3 open; the shared set goes
+    const alone: DirectionState = { kind: "rules", rules: [p0.v4, ...far.slice(1), "10.99.9.9"].map((a) => ({ cidr: `${a}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }] })) };
+    state.pods = [podState(p0, OPEN, OPEN), podState(p1, OPEN, OPEN), podState(p2, alone, OPEN), podState(p3, OPEN, OPEN)];
+    expect(await engine.apply(state)).toMatchObject({ changedPods: [p2.hostVeth], removedPods: [p3.hostVeth] });
     expect(sets()).toEqual([]);
+    expect(nft("list", "chain", "inet", engine.table, `in-${p2.hostVeth}`).out).toContain("ip saddr { ");
+    expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p1.ns, p2.v4, "tcp", 8080), await lab.probe(p1.ns, p3.v4, "tcp", 8080)]).toEqual([true, false, true]);
+    // pod2 open too (standard's default): its chains go
+    state.pods = state.pods.map((p) => ({ ...p, ingress: OPEN }));
+    expect((await engine.apply(state)).removedPods).toEqual([p2.hostVeth]);
     expect(await lab.probe(p1.ns, p2.v4, "tcp", 8080)).toBe(true);
   }, 20_000);
 

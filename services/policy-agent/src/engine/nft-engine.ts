@@ -120,11 +120,21 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
     const stray = view.chains.filter((c) => !own.has(c));
     const removedPods = view.pods.filter((v) => !wanted.has(v));
-    // named address sets: those the wanted pods refer to; written when a changed pod needs one the kernel lacks, removed when none does
+    // named address sets: a long list is one when more than one pod refers to it (or the kernel holds it already), written
+    // when a changed pod needs one the kernel lacks; a set no wanted pod may refer to is removed
     const wantedSets = new Map<string, AddressSet>();
-    for (const p of model.pods) for (const s of podSets(p)) wantedSets.set(s.name, s);
+    const users = new Map<string, number>();
+    for (const p of model.pods) {
+      const names = new Set<string>();
+      for (const s of podSets(p)) {
+        wantedSets.set(s.name, s);
+        names.add(s.name);
+      }
+      for (const name of names) users.set(name, (users.get(name) ?? 0) + 1);
+    }
+    const useSet = (name: string) => (users.get(name) ?? 0) > 1 || view.intactSets.has(name);
     const newSets = new Map<string, AddressSet>();
-    for (const p of changed) for (const s of podSets(p)) if (!view.intactSets.has(s.name)) newSets.set(s.name, s);
+    for (const p of changed) for (const s of podSets(p)) if (useSet(s.name) && !view.intactSets.has(s.name)) newSets.set(s.name, s);
     const straySets = view.sets.filter((n) => !wantedSets.has(n));
     const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
     const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0 && straySets.length === 0;
@@ -153,7 +163,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     if (incremental) script.push(...renderUndispatch(table, [...removedPods.map((veth) => ({ veth, dirs: had(veth) })), ...moves.map((m) => ({ veth: m.veth, dirs: m.old.filter((d) => !m.now.includes(d)) }))]));
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
     for (const set of newSets.values()) script.push(...renderAddressSet(table, set));
-    for (const pod of changed) script.push(...renderPod(table, pod));
+    for (const pod of changed) script.push(...renderPod(table, pod, useSet));
     const adds = incremental ? moves.map((m) => ({ veth: m.veth, dirs: m.now.filter((d) => !m.old.includes(d)) })) : model.pods.map((p) => ({ veth: p.hostVeth, dirs: dirsOf(p) }));
     script.push(...renderDispatch(table, adds));
     script.push(...straySets.map((n) => `delete set ${t} ${n}`)); // last: no rule refers to them any more

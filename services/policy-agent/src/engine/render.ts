@@ -13,11 +13,12 @@
  *                                 traffic from/to veths named with the pods' prefixes)
  *   chain eg-<veth>, in-<veth>    one pod's rules: groups that accept, then drop
  *   chain id-<veth>               never jumped to: the pod's identity in rule comments
- *   set a4-<hash>, a6-<hash>      the remote addresses of a rule with NAMED_SET_MIN spans or
- *                                 more, named by a digest of its content: pods selected alike
- *                                 (and the rules of one pod that name the same peers) share
- *                                 one set instead of each holding an anonymous copy; shorter
- *                                 lists stay anonymous (`{ a, b }`), cheaper for nft to write
+ *   set a4-<hash>, a6-<hash>      the remote addresses of a rule, when NAMED_SET_MIN spans or
+ *                                 more and more than one pod refers to them (or the set is in
+ *                                 the table already), named by a digest of its content: pods
+ *                                 selected alike share one set instead of each holding an
+ *                                 anonymous copy; other lists stay anonymous (`{ a, b }`),
+ *                                 cheaper for nft to write
  *
  * Both base chains accept packets in the reply direction of a tracked connection and
  * related ones; every packet of the original direction goes through the rules, so a change
@@ -89,12 +90,17 @@ export function addressSetName(family: Family, spans: Span[]): string {
 }
 
 /**
- * A group's remotes go into a named set from this many spans on. A named set costs nft a
- * declaration of its own: with lists distinct per pod (policy-apply's own rules) a full-node
- * transaction of named sets for every list of two or more took 15-20 % longer than anonymous ones.
+ * A group's remotes may go into a named set from this many spans on (a choice, not measured);
+ * the engine names one only when it is shared (UseSet). A named set costs nft a declaration of
+ * its own: with lists distinct per pod (policy-apply) a full-node transaction with a named set
+ * for every list of two or more took 15-20 % longer than with anonymous ones.
  */
 export const NAMED_SET_MIN = 16;
 const namedRemotes = (g: RuleGroup) => g.remotes.length >= NAMED_SET_MIN;
+
+/** Whether a list long enough for a named set is written as one (the engine: when more than one pod refers to it, or it is in the kernel already). */
+export type UseSet = (name: string) => boolean;
+const always: UseSet = () => true;
 
 /** The named sets of a direction's rules, once per direction model (pods selected alike share one). */
 const directionSets = new WeakMap<DirectionModel, AddressSet[]>();
@@ -108,7 +114,7 @@ function setsOf(d: DirectionModel): AddressSet[] {
   return known;
 }
 
-/** The named sets a pod's rules refer to (a set both directions name appears twice: callers key them by name). */
+/** The named sets a pod's rules may refer to (a set both directions name appears twice: callers key them by name). */
 export function podSets(pod: Pick<PodModel, "ingress" | "egress">): AddressSet[] {
   return [...setsOf(pod.egress), ...setsOf(pod.ingress)];
 }
@@ -124,10 +130,11 @@ export function renderAddressSet(table: string, set: AddressSet): string[] {
 }
 
 /** One group as one rule: remote in the set (a named one from NAMED_SET_MIN spans on), not in except, then the protocol and its ports. */
-export function groupRule(dir: Direction, g: RuleGroup): string {
+export function groupRule(dir: Direction, g: RuleGroup, useSet: UseSet = always): string {
   const proto = g.family === 4 ? "ip" : "ip6";
   const field = dir === "egress" ? "daddr" : "saddr";
-  const remote = namedRemotes(g) ? `@${addressSetName(g.family, g.remotes)}` : oneOrSet(g.remotes.map((s) => spanText(g.family, s)));
+  const name = namedRemotes(g) ? addressSetName(g.family, g.remotes) : undefined;
+  const remote = name !== undefined && useSet(name) ? `@${name}` : oneOrSet(g.remotes.map((s) => spanText(g.family, s)));
   const parts = [`${proto} ${field} ${remote}`];
   if (g.except.length > 0) parts.push(`${proto} ${field} != ${oneOrSet(g.except.map((s) => spanText(g.family, s)))}`);
   if (g.proto !== null) {
@@ -137,19 +144,19 @@ export function groupRule(dir: Direction, g: RuleGroup): string {
   return `${parts.join(" ")} accept`;
 }
 
-export function directionRules(dir: Direction, d: DirectionModel): string[] {
+export function directionRules(dir: Direction, d: DirectionModel, useSet: UseSet = always): string[] {
   if (d.kind === "open") return ["accept"];
-  return [...d.groups.map((g) => groupRule(dir, g)), "drop"];
+  return [...d.groups.map((g) => groupRule(dir, g, useSet)), "drop"];
 }
 
 /** Creates or rewrites one pod's three chains (flushed first, so the result is exactly this); the named sets they refer to must exist (renderAddressSet). */
-export function renderPod(table: string, pod: PodModel): string[] {
+export function renderPod(table: string, pod: PodModel, useSet: UseSet = always): string[] {
   const t = `inet ${table}`;
   const lines: string[] = [];
   for (const dir of ["egress", "ingress"] as const) {
     const chain = chainOf(dir, pod.hostVeth);
     lines.push(`add chain ${t} ${chain}`, `flush chain ${t} ${chain}`);
-    for (const r of directionRules(dir, pod[dir])) lines.push(`add rule ${t} ${chain} ${r}`);
+    for (const r of directionRules(dir, pod[dir], useSet)) lines.push(`add rule ${t} ${chain} ${r}`);
   }
   const id = idChainOf(pod.hostVeth);
   lines.push(`add chain ${t} ${id}`, `flush chain ${t} ${id}`);
