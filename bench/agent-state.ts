@@ -8,9 +8,12 @@
  * - `legacy`: every PolicyEndpoint kept as parsed, the whole node resolved again on every
  *   apply (resolve.ts's resolveNode): the agent before the incremental resolver;
  * - `compact`: the agent's store (core/endpoint-store.ts), still resolved whole each time;
- * - `agent`: the PolicyAgent itself (its store and its cached resolver, core/resolve-cache.ts).
- * Reported per arm: private pages (USS, /proc/self/smaps_rollup) and JS heap after a full
- * collection, the peak resident size, and the time of the applies.
+ * - `agent`: the PolicyAgent itself (its store and its cached resolver, core/resolve-cache.ts);
+ * - `nft` (as root only): the PolicyAgent with the real nftables engine, programming a scratch
+ *   network namespace of its own (removed after): what the engine's kernel work adds.
+ * Reported per arm: private pages (USS) and anonymous memory (/proc/self/smaps_rollup; USS also
+ * counts the Bun binary's pages no other process maps, anonymous does not) and JS heap after
+ * a full collection, the peak resident size, and the time of the applies.
  *
  *   npm run bench -- agent-state [--pods 110] [--policies 200] [--rounds 3]
  */
@@ -19,6 +22,7 @@ import { heapStats } from "bun:jsc";
 import { policyEndpoint as policyEndpointSchema, type NodePolicyState, type PolicyEndpoint } from "../shared/contracts/policy.ts";
 import { hostVethName } from "../shared/naming.ts";
 import { PolicyAgent } from "../services/policy-agent/src/app/agent.ts";
+import { createNftEngine } from "../services/policy-agent/src/engine/nft-engine.ts";
 import { EndpointStore } from "../services/policy-agent/src/core/endpoint-store.ts";
 import { resolveNode, type LocalPod } from "../services/policy-agent/src/core/resolve.ts";
 import { compileStateCached, podDigest, type CompiledPod, type NodeModel } from "../services/policy-agent/src/engine/model.ts";
@@ -30,7 +34,8 @@ const argv = process.argv.slice(2);
 const PODS = intFlag(argv, "pods", 110);
 const POLICIES = intFlag(argv, "policies", 200);
 const ROUNDS = intFlag(argv, "rounds", 3);
-const ARMS = ["legacy", "compact", "agent"] as const;
+const ARMS = ["legacy", "compact", "agent", "nft"] as const;
+const isRoot = process.getuid?.() === 0;
 type Arm = (typeof ARMS)[number];
 const NODE_IP = "10.0.0.10";
 const MiB = 1024 * 1024;
@@ -52,13 +57,28 @@ class CompileEngine implements PolicyEngine {
   async removeAll() {}
 }
 
-function uss(): number {
+function pages(): { uss: number; anon: number } {
   const text = readFileSync("/proc/self/smaps_rollup", "utf8");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
-  return ((kb("Private_Clean") + kb("Private_Dirty")) * 1024) / MiB;
+  return { uss: ((kb("Private_Clean") + kb("Private_Dirty")) * 1024) / MiB, anon: (kb("Anonymous") * 1024) / MiB };
 }
 
+/** The nft arm programs a scratch network namespace of its own, removed whatever happens. */
 async function runArm(arm: Arm): Promise<object> {
+  if (arm !== "nft") return measureArm(arm);
+  const netns = `agentstate${process.pid}`;
+  if (Bun.spawnSync(["ip", "netns", "add", netns]).exitCode !== 0) throw new Error(`ip netns add ${netns} failed`);
+  const nft = createNftEngine({ netns, log: { info() {}, warn() {}, debug() {} } });
+  try {
+    return await measureArm(arm, nft);
+  } finally {
+    nft.close();
+    await nft.removeAll().catch(() => undefined);
+    Bun.spawnSync(["ip", "netns", "del", netns]);
+  }
+}
+
+async function measureArm(arm: Arm, nft?: PolicyEngine): Promise<object> {
   const pods: LocalPod[] = Array.from({ length: PODS }, (_, i) => ({
     namespace: "bench",
     name: `pod-${i}`,
@@ -68,10 +88,11 @@ async function runArm(arm: Arm): Promise<object> {
   const selected = pods.map((p) => ({ namespace: p.namespace, name: p.name, ip: p.addresses[0]! }));
   // as the watch hands them over: JSON text parsed, then the contract's schema
   const parsed = (k: number): PolicyEndpoint => policyEndpointSchema.parse(JSON.parse(JSON.stringify(policyEndpoint(k, "bench", selected, NODE_IP))));
-  const engine = new CompileEngine();
+  const compile = new CompileEngine();
   let put: (pe: PolicyEndpoint) => void;
   let apply: () => Promise<unknown>;
-  if (arm === "agent") {
+  const engine: PolicyEngine = nft ?? compile;
+  if (arm === "agent" || arm === "nft") {
     const agent = new PolicyAgent({ engine, book: { location: "(memory)", load: () => [], save: () => {} }, mode: "standard", enabled: true, vethPrefix: "eni", log: { info() {}, warn() {}, error() {} } });
     for (const p of pods) agent.pods.upsert(p);
     agent.setNodeIps([NODE_IP]);
@@ -81,11 +102,11 @@ async function runArm(arm: Arm): Promise<object> {
     const plain = new Map<string, PolicyEndpoint>();
     const store = new EndpointStore();
     put = arm === "legacy" ? (pe) => plain.set(`${pe.metadata.namespace}/${pe.metadata.name}`, pe) : (pe) => store.put(pe);
-    apply = () => engine.apply(resolveNode(arm === "legacy" ? [...plain.values()] : store.list(), pods, [NODE_IP], "standard"));
+    apply = () => compile.apply(resolveNode(arm === "legacy" ? [...plain.values()] : store.list(), pods, [NODE_IP], "standard"));
   }
   await apply();
   Bun.gc(true);
-  const idle = { uss: uss(), heap: heapStats().heapSize / MiB };
+  const idle = { ...pages(), heap: heapStats().heapSize / MiB };
   const t0 = performance.now();
   for (let k = 0; k < POLICIES; k++) {
     put(parsed(k));
@@ -98,8 +119,8 @@ async function runArm(arm: Arm): Promise<object> {
   Bun.gc(true);
   await Bun.sleep(100);
   Bun.gc(true);
-  const groups = engine.last!.pods[0]!.ingress.kind === "rules" ? engine.last!.pods[0]!.ingress.groups.length : -1;
-  return { arm, idleUss: idle.uss, idleHeap: idle.heap, uss: uss(), heap: heapStats().heapSize / MiB, peakRss: process.resourceUsage().maxRSS / 1024, putMs, sameMs, groups };
+  const after = pages();
+  return { arm, idleUss: idle.uss, idleAnon: idle.anon, idleHeap: idle.heap, uss: after.uss, anon: after.anon, heap: heapStats().heapSize / MiB, peakRss: process.resourceUsage().maxRSS / 1024, putMs, sameMs };
 }
 
 const fmt = (n: number) => n.toFixed(1);
@@ -111,15 +132,17 @@ if (argv.includes("--arm")) {
 }
 
 console.log(`agent-state: ${PODS} pods, ${POLICIES} PolicyEndpoints each selecting all of them, one apply per put; ${ROUNDS} rounds, each arm a fresh process (MiB, ms)`);
-console.log("arm      | USS idle → after | heap idle → after | peak RSS | 200 puts+applies | apply, nothing changed");
-const rows: Record<Arm, Array<Record<string, number>>> = { legacy: [], compact: [], agent: [] };
+console.log("arm      | USS idle → after | anonymous idle → after | heap idle → after | peak RSS | 200 puts+applies | apply, nothing changed");
+if (!isRoot) console.log("(not root: the nft arm is left out)");
+const rows: Record<Arm, Array<Record<string, number>>> = { legacy: [], compact: [], agent: [], nft: [] };
 for (let r = 0; r < ROUNDS; r++) {
   for (const arm of ARMS) {
+    if (arm === "nft" && !isRoot) continue;
     const proc = Bun.spawn([process.execPath, "run", import.meta.path, "--arm", arm, "--pods", String(PODS), "--policies", String(POLICIES)], { stdout: "pipe", stderr: "inherit", env: { ...process.env } });
     const out = await new Response(proc.stdout).text();
     if ((await proc.exited) !== 0) throw new Error(`arm ${arm} failed`);
     const row = JSON.parse(out.trim().split("\n").pop()!);
     rows[arm].push(row);
-    console.log(`${arm.padEnd(8)} | ${fmt(row.idleUss)} → ${fmt(row.uss)} | ${fmt(row.idleHeap)} → ${fmt(row.heap)} | ${fmt(row.peakRss)} | ${Math.round(row.putMs)} | ${fmt(row.sameMs)}`);
+    console.log(`${arm.padEnd(8)} | ${fmt(row.idleUss)} → ${fmt(row.uss)} | ${fmt(row.idleAnon)} → ${fmt(row.anon)} | ${fmt(row.idleHeap)} → ${fmt(row.heap)} | ${fmt(row.peakRss)} | ${Math.round(row.putMs)} | ${fmt(row.sameMs)}`);
   }
 }

@@ -52,10 +52,26 @@ export async function writePolicyEndpoints(stack: Stack, namespace: string, pods
   }
 }
 
-/** The agent's table in the node's namespace, as `nft list` prints it ("" when absent). */
-export function listPolicyTable(netns: string): string {
-  const r = Bun.spawnSync(["ip", "netns", "exec", netns, "nft", "list", "table", "inet", DEFAULT_TABLE], { stdout: "pipe", stderr: "pipe" });
-  return r.exitCode === 0 ? r.stdout.toString() : "";
+/** The agent's table in the node's namespace, as `nft -j list` prints it, parsed (undefined when absent). */
+export function listPolicyTable(netns: string): { nftables: any[] } | undefined {
+  const r = Bun.spawnSync(["ip", "netns", "exec", netns, "nft", "-j", "list", "table", "inet", DEFAULT_TABLE], { stdout: "pipe", stderr: "pipe" });
+  return r.exitCode === 0 ? JSON.parse(r.stdout.toString()) : undefined;
+}
+
+/**
+ * Each pod chain (in-/eg-) of the listing as one text: its rules' JSON, with every named set a
+ * rule refers to (`@a4-…`, the agent's shared address sets) replaced by the set's elements.
+ */
+export function podChainTexts(listing: { nftables: any[] } | undefined): Map<string, string> {
+  const sets = new Map<string, string>();
+  const rules = new Map<string, string[]>();
+  for (const item of listing?.nftables ?? []) {
+    if (item.set) sets.set(`"@${item.set.name}"`, JSON.stringify(item.set.elem ?? []));
+    else if (item.rule && /^(in|eg)-/.test(item.rule.chain)) rules.set(item.rule.chain, [...(rules.get(item.rule.chain) ?? []), JSON.stringify(item.rule.expr)]);
+  }
+  const out = new Map<string, string>();
+  for (const [chain, texts] of rules) out.set(chain, texts.join("\n").replace(/"@[^"]+"/g, (ref) => sets.get(ref) ?? ref));
+  return out;
 }
 
 /**
@@ -64,14 +80,15 @@ export function listPolicyTable(netns: string): string {
  */
 export async function waitProgrammed(netns: string, pods: number, count: number, timeoutMs = 300_000): Promise<number> {
   const t0 = performance.now();
-  const peer = ingressPeer(count - 1);
-  const cidr = egressCidr(count - 1);
+  const peer = `"${ingressPeer(count - 1)}"`;
+  const [net, len] = egressCidr(count - 1).split("/");
+  const cidr = `"addr":"${net}","len":${len}`;
   let seen = { ingress: 0, egress: 0 };
   while (performance.now() - t0 < timeoutMs) {
-    const chains = listPolicyTable(netns).split(/\n\s*chain /).slice(1);
+    const chains = [...podChainTexts(listPolicyTable(netns))];
     seen = {
-      ingress: chains.filter((c) => c.startsWith("in-") && c.includes(peer)).length,
-      egress: chains.filter((c) => c.startsWith("eg-") && c.includes(cidr)).length,
+      ingress: chains.filter(([name, text]) => name.startsWith("in-") && text.includes(peer)).length,
+      egress: chains.filter(([name, text]) => name.startsWith("eg-") && text.includes(cidr)).length,
     };
     if (seen.ingress >= pods && seen.egress >= pods) return performance.now() - t0;
     await Bun.sleep(500);

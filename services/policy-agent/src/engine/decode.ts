@@ -8,11 +8,13 @@
  * rules decoded alongside, a read-back (every 10 s in the background) left ~3 MiB more resident
  * in the agent. So the listing is parsed one item at a time (`forEachItem`), each pod's egress and
  * ingress chain is decoded as soon as its rules end and its JSON dropped, and pods whose chains
- * say the same share one decoded direction.
+ * say the same share one decoded direction. A rule's remote addresses may be a named set of
+ * the agent's (`@a4-<hash>`, render.ts): the listing shows sets before chains, so it is
+ * resolved when the chain's rules end.
  */
 import { parseIp, type Family } from "../../../../shared/ip.ts";
 import { ALL_PORTS, canonicalGroups, directionKey, mergeSpans, PROTOS, type DirectionModel, type PodModel, type Proto, type RuleGroup, type Span } from "./model.ts";
-import { type Direction } from "./render.ts";
+import { ADDRESS_SET, addressSetName, type Direction } from "./render.ts";
 
 type Json = any;
 
@@ -29,6 +31,10 @@ export interface KernelTable {
   pods: Map<string, KernelPod>;
   /** veth → chain the dispatch map jumps to. */
   dispatch: Record<Direction, Map<string, string>>;
+  /** The agent's named address sets (render.ts ADDRESS_SET) whose content is what their name says (a digest of it). */
+  addressSets: Set<string>;
+  /** Every set of the table named like one of them, intact or not. */
+  addressSetNames: string[];
   /** The node's addresses as the sets hold them; undefined when a set is missing or unreadable. */
   node: { v4?: Span[]; v6?: Span[] };
   /**
@@ -85,7 +91,17 @@ function addrSpan(family: Family, v: Json): Span {
   fail(`address value ${JSON.stringify(v)}`);
 }
 
-function addrSpans(family: Family, right: Json): Span[] {
+/** Named address sets by name: their spans, or why they are not readable. */
+export type SetLookup = ReadonlyMap<string, { family: Family; spans: Span[] } | Unreadable>;
+
+function addrSpans(family: Family, right: Json, sets?: SetLookup): Span[] {
+  if (typeof right === "string" && right.startsWith("@")) {
+    const set = sets?.get(right.slice(1));
+    if (set === undefined) fail(`set ${right}`);
+    if (set instanceof Unreadable) throw set;
+    if (set.family !== family) fail(`set ${right} of another family`);
+    return set.spans;
+  }
   return mergeSpans((right?.set ? right.set : [right]).map((e: Json) => addrSpan(family, e)));
 }
 
@@ -102,7 +118,7 @@ function portSpans(right: Json): Span[] {
 const isProto = (p: unknown): p is Proto => PROTOS.includes(p as Proto);
 
 /** One rule written by groupRule(), or a failure. */
-function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
+function decodeGroup(dir: Direction, exprs: Json[], sets?: SetLookup): RuleGroup {
   const field = dir === "egress" ? "daddr" : "saddr";
   let family: Family | undefined;
   let remotes: Span[] | undefined;
@@ -123,8 +139,8 @@ function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
       const f: Family = pl.protocol === "ip" ? 4 : 6;
       if (family !== undefined && family !== f) fail("mixed families");
       family = f;
-      if (m.op === "==" && !remotes) remotes = addrSpans(f, m.right);
-      else if (m.op === "!=" && remotes) except = addrSpans(f, m.right);
+      if (m.op === "==" && !remotes) remotes = addrSpans(f, m.right, sets);
+      else if (m.op === "!=" && remotes) except = addrSpans(f, m.right, sets);
       else fail(`address match ${m.op}`);
     } else if (pl && isProto(pl.protocol) && pl.field === "dport" && m.op === "==" && proto === null) {
       proto = pl.protocol;
@@ -140,13 +156,13 @@ function decodeGroup(dir: Direction, exprs: Json[]): RuleGroup {
 
 const bare = (exprs: Json[], verdict: "accept" | "drop") => exprs.filter((x) => x.counter === undefined).length === 1 && exprs.some((x) => x[verdict] === null);
 
-export function decodeDirection(dir: Direction, rules: Json[] | undefined): DirectionModel {
+export function decodeDirection(dir: Direction, rules: Json[] | undefined, sets?: SetLookup): DirectionModel {
   if (!rules) fail(`no ${dir} chain`);
   const exprs = rules.map((r) => r.expr ?? []);
   if (exprs.length === 1 && bare(exprs[0]!, "accept")) return { kind: "open" };
   const last = exprs[exprs.length - 1];
   if (!last || !bare(last, "drop")) fail(`${dir} chain does not end in drop`);
-  return { kind: "rules", groups: canonicalGroups(exprs.slice(0, -1).map((e) => decodeGroup(dir, e))) };
+  return { kind: "rules", groups: canonicalGroups(exprs.slice(0, -1).map((e) => decodeGroup(dir, e, sets))) };
 }
 
 /** The identity written into id-<veth> comments. */
@@ -158,6 +174,21 @@ export function decodeIdentity(rules: Json[] | undefined): Pick<PodModel, "names
   return { namespace: m[1]!, name: m[2]!, addresses: m[3] ? m[3].split(",") : [] };
 }
 
+/** One of the agent's named address sets as listed: its family (from its name, checked against its type) and spans. */
+function decodeAddressSet(set: Json): { family: Family; spans: Span[] } | Unreadable {
+  const family: Family = ADDRESS_SET.exec(set.name)![1] === "4" ? 4 : 6;
+  if (set.type !== (family === 4 ? "ipv4_addr" : "ipv6_addr")) return new Unreadable(`set ${set.name} of type ${set.type}`);
+  try {
+    const spans = set.elem ? addrSpans(family, { set: set.elem }) : [];
+    // a rule naming a set whose content is not what its name says is not ours as written: rewritten
+    if (addressSetName(family, spans) !== set.name) return new Unreadable(`set ${set.name} does not hold what its name says`);
+    return { family, spans };
+  } catch (err) {
+    if (err instanceof Unreadable) return err;
+    throw err;
+  }
+}
+
 const POD_CHAIN = /^(eg|in|id)-(.+)$/;
 
 const DIRECTION_CHAIN = /^(eg|in)-(.+)$/;
@@ -167,6 +198,7 @@ export class TableDecoder {
   private readonly chains = new Map<string, Json[]>();
   private readonly dispatch: KernelTable["dispatch"] = { egress: new Map(), ingress: new Map() };
   private readonly node: KernelTable["node"] = {};
+  private readonly sets = new Map<string, { family: Family; spans: Span[] } | Unreadable>();
   /** eg-/in- chains decoded when their rules ended: the model, or why it is not ours. */
   private readonly directions = new Map<string, DirectionModel | Unreadable>();
   private readonly shared = new Map<string, DirectionModel>();
@@ -185,6 +217,7 @@ export class TableDecoder {
     }
     this.close();
     if (item?.chain) this.chains.set(item.chain.name, this.chains.get(item.chain.name) ?? []);
+    else if (item?.set && ADDRESS_SET.test(item.set.name)) this.sets.set(item.set.name, decodeAddressSet(item.set));
     else if (item?.set && (item.set.name === "node-v4" || item.set.name === "node-v6")) {
       const family: Family = item.set.name === "node-v4" ? 4 : 6;
       try {
@@ -215,7 +248,7 @@ export class TableDecoder {
 
   private decodeShared(dir: Direction, rules: Json[]): DirectionModel | Unreadable {
     try {
-      const model = decodeDirection(dir, rules);
+      const model = decodeDirection(dir, rules, this.sets);
       const key = directionKey(model);
       const known = this.shared.get(key);
       if (known) return known;
@@ -231,7 +264,7 @@ export class TableDecoder {
     const name = `${dir === "egress" ? "eg" : "in"}-${veth}`;
     const known = this.directions.get(name);
     if (known instanceof Unreadable) throw known;
-    return known ?? decodeDirection(dir, this.chains.get(name));
+    return known ?? decodeDirection(dir, this.chains.get(name), this.sets);
   }
 
   finish(): KernelTable {
@@ -251,7 +284,9 @@ export class TableDecoder {
       }
     }
     const catchAll = { egress: decodeCatchAlls("egress", this.chains.get("egress")), ingress: decodeCatchAlls("ingress", this.chains.get("ingress")) };
-    return { chains: this.chains, pods, dispatch: this.dispatch, node: this.node, catchAll };
+    const addressSets = new Set<string>();
+    for (const [name, set] of this.sets) if (!(set instanceof Unreadable)) addressSets.add(name);
+    return { chains: this.chains, pods, dispatch: this.dispatch, node: this.node, catchAll, addressSets, addressSetNames: [...this.sets.keys()] };
   }
 }
 

@@ -25,6 +25,10 @@ export interface KernelView {
   chains: string[];
   /** Pods with chains in the table. */
   pods: string[];
+  /** The agent's named address sets that hold what their name says (render.ts addressSetName): need no rewrite. */
+  intactSets: ReadonlySet<string>;
+  /** Every set named like the agent's address sets, intact or not. */
+  sets: string[];
   /** veth → the directions the dispatch maps send to its own chains. */
   dispatch: Map<string, Direction[]>;
   /** Commands that must run before the skeleton is declared (a base chain with another hook or priority is dropped). */
@@ -53,9 +57,9 @@ export async function readBack(nft: NftRunner, table: string): Promise<ReadBack 
 }
 
 /** Between read-backs: the kernel holds what the last transaction wrote. */
-export function trustedView(written: Map<string, string>, dispatch: Map<string, Direction[]>): KernelView {
+export function trustedView(written: Map<string, string>, dispatch: Map<string, Direction[]>, sets: ReadonlySet<string>): KernelView {
   const chains = [...written.keys()].flatMap((v) => [chainOf("egress", v), chainOf("ingress", v), idChainOf(v)]);
-  return { digests: written, chains, pods: [...written.keys()], dispatch, prelude: [], verified: false };
+  return { digests: written, chains, pods: [...written.keys()], dispatch, intactSets: sets, sets: [...sets], prelude: [], verified: false };
 }
 
 const sameSpans = (a: Span[] | undefined, b: Span[]) => a !== undefined && a.length === b.length && a.every((s, i) => s.lo === b[i]!.lo && s.hi === b[i]!.hi);
@@ -88,5 +92,6 @@ export function verifiedView(found: ReadBack | undefined, table: string, wanted:
   for (const dir of ["egress", "ingress"] as const) {
     for (const [veth, target] of found?.kernel.dispatch[dir] ?? []) if (target === chainOf(dir, veth)) dispatch.set(veth, [...(dispatch.get(veth) ?? []), dir]);
   }
-  return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], dispatch, prelude, verified: true, skeletonIntact };
+  const intactSets = found?.kernel.addressSets ?? new Set<string>();
+  return { digests, chains: [...(found?.kernel.chains.keys() ?? [])], pods: [...(found?.kernel.pods.keys() ?? [])], dispatch, intactSets, sets: found?.kernel.addressSetNames ?? [], prelude, verified: true, skeletonIntact };
 }

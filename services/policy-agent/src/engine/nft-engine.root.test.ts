@@ -15,6 +15,7 @@ import { requires } from "../../../../tests/support/prerequisites.ts";
 import { explainFlow } from "./explain.ts";
 import { compileState, podDigest } from "./model.ts";
 import { createNftEngine, type NftEngine } from "./nft-engine.ts";
+import { NAMED_SET_MIN } from "./render.ts";
 import { PolicyLab, type LabPod } from "./test-support/policy-lab.ts";
 
 const PORTS = [8080, 9090];
@@ -244,6 +245,49 @@ gate.describe("nftables policy engine (real kernel)", () => {
     } finally {
       watching.close();
     }
+  }, 20_000);
+
+  gate.test("pods selected alike share one named address set: repaired when edited by hand, removed when no pod refers to it; a list of one pod stays anonymous", async () => {
+    const [p0, p1, p2, p3] = lab.pods as [LabPod, LabPod, LabPod, LabPod];
+    // pod0 and NAMED_SET_MIN - 1 addresses that are not adjacent (one span each): a named set, which pod2 and pod3 both allow in
+    const far = Array.from({ length: NAMED_SET_MIN - 1 }, (_, i) => `10.99.7.${2 * i + 1}`);
+    const peers: DirectionState = { kind: "rules", rules: [p0.v4, ...far].map((a) => ({ cidr: `${a}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }] })) };
+    const state: NodePolicyState = { nodeAddresses: [lab.node.v4], pods: [podState(p0, OPEN, OPEN), podState(p1, OPEN, OPEN), podState(p2, peers, OPEN), podState(p3, peers, OPEN)] };
+    await engine.apply(state);
+    const sets = () => (JSON.parse(nft("-j", "list", "sets", "inet").out).nftables as any[]).filter((i) => i.set?.table === engine.table && /^a[46]-/.test(i.set.name)).map((i) => i.set);
+    const [set, ...others] = sets();
+    expect(others).toEqual([]);
+    expect(set.elem.sort()).toEqual([p0.v4, ...far].sort());
+    for (const p of [p2, p3]) expect(nft("list", "chain", "inet", engine.table, `in-${p.hostVeth}`).out).toContain(`ip saddr @${set.name} tcp dport 8080 accept`);
+    expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p0.ns, p3.v4, "tcp", 8080), await lab.probe(p1.ns, p2.v4, "tcp", 8080)]).toEqual([true, true, false]);
+    // an element deleted by hand: both pods lose the peer, and the next apply (a read-back) rewrites the set and both pods
+    nft("delete", "element", "inet", engine.table, set.name, `{ ${p0.v4} }`);
+    expect(await lab.probe(p0.ns, p3.v4, "tcp", 8080)).toBe(false);
+    expect((await engine.apply(state)).changedPods.sort()).toEqual([p2.hostVeth, p3.hostVeth].sort());
+    expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p0.ns, p3.v4, "tcp", 8080)]).toEqual([true, true]);
+    expect(await engine.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    // an agent restarted finds the pods and their set as written and leaves them alone
+    const restarted = createNftEngine({ netns: lab.node.ns, log, verifyIntervalMs: 60_000 });
+    expect(await restarted.apply(state)).toMatchObject({ changedPods: [], removedPods: [], durationMs: 0 });
+    // between read-backs: pod1 joins the set's users, then leaves (the set stays for pod2 and pod3)
+    const joined = { ...state, pods: state.pods.map((p, i) => (i === 1 ? podState(p1, peers, OPEN) : p)) };
+    expect((await restarted.apply(joined)).changedPods).toEqual([p1.hostVeth]);
+    expect([await lab.probe(p0.ns, p1.v4, "tcp", 8080), await lab.probe(p2.ns, p1.v4, "tcp", 8080)]).toEqual([true, false]);
+    expect((await restarted.apply(state)).removedPods).toEqual([p1.hostVeth]);
+    expect(sets().map((x) => x.name)).toEqual([set.name]);
+    expect(await lab.probe(p0.ns, p3.v4, "tcp", 8080)).toBe(true);
+    restarted.close();
+    // a long list only one pod refers to stays an anonymous set: pod2 alone with other peers, pod3 open; the shared set goes
+    const alone: DirectionState = { kind: "rules", rules: [p0.v4, ...far.slice(1), "10.99.9.9"].map((a) => ({ cidr: `${a}/32`, except: [], ports: [{ protocol: "TCP", port: 8080 }] })) };
+    state.pods = [podState(p0, OPEN, OPEN), podState(p1, OPEN, OPEN), podState(p2, alone, OPEN), podState(p3, OPEN, OPEN)];
+    expect(await engine.apply(state)).toMatchObject({ changedPods: [p2.hostVeth], removedPods: [p3.hostVeth] });
+    expect(sets()).toEqual([]);
+    expect(nft("list", "chain", "inet", engine.table, `in-${p2.hostVeth}`).out).toContain("ip saddr { ");
+    expect([await lab.probe(p0.ns, p2.v4, "tcp", 8080), await lab.probe(p1.ns, p2.v4, "tcp", 8080), await lab.probe(p1.ns, p3.v4, "tcp", 8080)]).toEqual([true, false, true]);
+    // pod2 open too (standard's default): its chains go
+    state.pods = state.pods.map((p) => ({ ...p, ingress: OPEN }));
+    expect((await engine.apply(state)).removedPods).toEqual([p2.hostVeth]);
+    expect(await lab.probe(p1.ns, p2.v4, "tcp", 8080)).toBe(true);
   }, 20_000);
 
   gate.test("bad input names the field and changes nothing", async () => {

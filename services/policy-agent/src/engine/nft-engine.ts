@@ -19,7 +19,7 @@ import { readBack, trustedView, verifiedView, type KernelView, type ReadBack } f
 import { ALL_PORTS, compileStateCached, invalidState, podDigest, spanToCidrs, type DirectionModel, type NodeModel, type PodModel, type Span } from "./model.ts";
 import { nftFailed, nftRunner, type NftRunner } from "./nft-runner.ts";
 import { absentPod, checkDenyPrefixes, dispatchedDirections, isDefaultPod, missState } from "./defaults.ts";
-import { chainOf, DEFAULT_TABLE, idChainOf, renderDispatch, renderPod, renderSkeleton, renderUndispatch, TABLE_NAME, type Direction } from "./render.ts";
+import { chainOf, DEFAULT_TABLE, idChainOf, podSets, renderAddressSet, renderDispatch, renderPod, renderSkeleton, renderUndispatch, TABLE_NAME, type AddressSet, type Direction } from "./render.ts";
 
 export interface NftEngineOptions {
   /** The agent's table (family inet); default aws-cni-np. */
@@ -73,6 +73,8 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
   let writtenNodes = "";
   /** veth → the directions our last transaction dispatched to its chains. */
   let writtenDispatch = new Map<string, Direction[]>();
+  /** The named address sets our last transaction left holding what their names say. */
+  let writtenSets = new Set<string>();
   let lastModel: NodeModel | undefined;
   let transactions = 0;
   /** A background read-back no transaction has overtaken, for the next apply to use. */
@@ -106,7 +108,7 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     snapshot = undefined;
     if (snap && snap.at === transactions && written !== undefined) return verifiedView(snap.found, table, wanted, opts.log, denyPrefixes);
     if (written === undefined || verifyIntervalMs === 0) return verifiedView(await readBack(nft, table), table, wanted, opts.log, denyPrefixes);
-    return trustedView(written, writtenDispatch);
+    return trustedView(written, writtenDispatch, writtenSets);
   }
 
   async function applyModel(full: NodeModel, cache: typeof compiled | undefined, retried = false): Promise<ApplyReport> {
@@ -118,13 +120,30 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const own = new Set<string>(["egress", "ingress", ...model.pods.flatMap((p) => [chainOf("egress", p.hostVeth), chainOf("ingress", p.hostVeth), idChainOf(p.hostVeth)])]);
     const stray = view.chains.filter((c) => !own.has(c));
     const removedPods = view.pods.filter((v) => !wanted.has(v));
+    // named address sets: a long list is one when more than one pod refers to it (or the kernel holds it already), written
+    // when a changed pod needs one the kernel lacks; a set no wanted pod may refer to is removed
+    const wantedSets = new Map<string, AddressSet>();
+    const users = new Map<string, number>();
+    for (const p of model.pods) {
+      const names = new Set<string>();
+      for (const s of podSets(p)) {
+        wantedSets.set(s.name, s);
+        names.add(s.name);
+      }
+      for (const name of names) users.set(name, (users.get(name) ?? 0) + 1);
+    }
+    const useSet = (name: string) => (users.get(name) ?? 0) > 1 || view.intactSets.has(name);
+    const newSets = new Map<string, AddressSet>();
+    for (const p of changed) for (const s of podSets(p)) if (useSet(s.name) && !view.intactSets.has(s.name)) newSets.set(s.name, s);
+    const straySets = view.sets.filter((n) => !wantedSets.has(n));
     const nodeKey = JSON.stringify([model.node4, model.node6], (_, v) => (typeof v === "bigint" ? v.toString() : v));
-    const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0;
+    const nothingToDo = changed.length === 0 && removedPods.length === 0 && stray.length === 0 && straySets.length === 0;
     const remember = () => {
       if (cache) compiled = cache;
       written = new Map(model.pods.map((p) => [p.hostVeth, podDigest(p)]));
       writtenDispatch = new Map(model.pods.map((p) => [p.hostVeth, dirsOf(p)]));
       writtenNodes = nodeKey;
+      writtenSets = new Set([...wantedSets.keys()].filter((n) => view.intactSets.has(n) || newSets.has(n)));
       lastModel = model;
     };
     if (nothingToDo && (view.verified ? view.skeletonIntact?.(model) === true : nodeKey === writtenNodes)) {
@@ -143,9 +162,11 @@ export function createNftEngine(opts: NftEngineOptions): NftEngine {
     const moves = changed.map((p) => ({ veth: p.hostVeth, old: had(p.hostVeth), now: dirsOf(p) }));
     if (incremental) script.push(...renderUndispatch(table, [...removedPods.map((veth) => ({ veth, dirs: had(veth) })), ...moves.map((m) => ({ veth: m.veth, dirs: m.old.filter((d) => !m.now.includes(d)) }))]));
     script.push(...stray.map((c) => `flush chain ${t} ${c}`), ...stray.map((c) => `delete chain ${t} ${c}`));
-    for (const pod of changed) script.push(...renderPod(table, pod));
+    for (const set of newSets.values()) script.push(...renderAddressSet(table, set));
+    for (const pod of changed) script.push(...renderPod(table, pod, useSet));
     const adds = incremental ? moves.map((m) => ({ veth: m.veth, dirs: m.now.filter((d) => !m.old.includes(d)) })) : model.pods.map((p) => ({ veth: p.hostVeth, dirs: dirsOf(p) }));
     script.push(...renderDispatch(table, adds));
+    script.push(...straySets.map((n) => `delete set ${t} ${n}`)); // last: no rule refers to them any more
     const started = performance.now();
     transactions++;
     const r = await nft.run(["-f", "-"], `${script.join("\n")}\n`);

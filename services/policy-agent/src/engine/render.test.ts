@@ -3,7 +3,7 @@ import type { NodePolicyState, PodPolicyState, PolicyRule } from "../../../../sh
 import { decodeTable } from "./decode.ts";
 import { compileState, mergeSpans, podDigest, spanToCidrs } from "./model.ts";
 import { toDirectionState } from "./nft-engine.ts";
-import { directionRules, renderDispatch, renderPod } from "./render.ts";
+import { addressSetName, directionRules, NAMED_SET_MIN, podSets, renderAddressSet, renderDispatch, renderPod } from "./render.ts";
 import { errorOf } from "./test-support/error-of.ts";
 
 const pod = (egress: PolicyRule[], over: Partial<PodPolicyState> = {}): PodPolicyState => ({ namespace: "ns", name: "web-1", hostVeth: "eni0123456789a", addresses: ["10.1.0.5", "fd00::5"], ingress: { kind: "open" }, egress: { kind: "rules", rules: egress }, ...over });
@@ -116,6 +116,30 @@ describe("decode (nft -j shapes)", () => {
     expect(t.pods.get("v1")?.problem).toBeUndefined();
     expect(podDigest(t.pods.get("v1")!.model!)).toBe(podDigest(compileOne(want)));
     expect(t.dispatch.egress.get("v1")).toBe("eg-v1");
+  });
+
+  test("remotes in a named set decode as inline ones; a set not holding what its name says, or missing, makes the pod unreadable", () => {
+    // NAMED_SET_MIN peers that are not adjacent (one span each), on TCP 80 and UDP 1000-2000: one set for both rules
+    const peers = Array.from({ length: NAMED_SET_MIN }, (_, i) => `10.2.0.${2 * i + 1}`);
+    const ports: PolicyRule["ports"] = [{ protocol: "TCP", port: 80 }, { protocol: "UDP", port: 1000, endPort: 2000 }];
+    const m = compileOne(pod(peers.map((a) => ({ cidr: `${a}/32`, except: [], ports })), { hostVeth: "v1" }));
+    const [set, ...others] = podSets(m);
+    expect(others.filter((o) => o.name !== set!.name)).toEqual([]);
+    expect(set!.name).toBe(addressSetName(4, peers.map((a) => ({ lo: BigInt(0x0a020000 + Number(a.split(".")[3])), hi: BigInt(0x0a020000 + Number(a.split(".")[3])) }))));
+    expect(renderAddressSet("t", set!)).toEqual([`add set inet t ${set!.name} { type ipv4_addr; flags interval; }`, `flush set inet t ${set!.name}`, `add element inet t ${set!.name} { ${peers.map((a) => `${a}/32`).join(", ")} }`]);
+    expect(renderPod("t", m)).toContain(`add rule inet t eg-v1 ip daddr @${set!.name} tcp dport 80 accept`);
+    // one span short of it: an anonymous set
+    expect(directionRules("egress", compileOne(pod(peers.slice(1).map((a) => ({ cidr: `${a}/32`, except: [], ports })))).egress)[0]).toStartWith("ip daddr { 10.2.0.3/32, ");
+    const named = (elem: unknown[], name = set!.name) => ({ nftables: [{ set: { name, type: "ipv4_addr", elem } }, ...listing([[addr(`@${name}`), tcp80, { accept: null }], [addr(`@${name}`), udpRange, { accept: null }]]).nftables] });
+    const t = decodeTable(named(peers));
+    expect(podDigest(t.pods.get("v1")!.model!)).toBe(podDigest(m));
+    expect([...t.addressSets]).toEqual([set!.name]);
+    const edited = decodeTable(named(peers.slice(1)));
+    expect(edited.pods.get("v1")?.problem).toContain("does not hold what its name says");
+    expect([...edited.addressSets]).toEqual([]);
+    expect(edited.addressSetNames).toEqual([set!.name]);
+    const missing = decodeTable({ nftables: named([]).nftables.slice(1) });
+    expect(missing.pods.get("v1")?.problem).toContain(`set @${set!.name}`);
   });
 
   test("a rule the engine does not write makes the pod unreadable (a hand edit)", () => {
