@@ -21,7 +21,7 @@ describe("buildServices", () => {
     expect(all).not.toContain("prom-client");
   }, 60_000);
 
-  test("a service loads only what it uses: no zod in metrics, no classic zod API, no node:crypto or node:util in net-config and addr-broker", async () => {
+  test("a service loads only what it uses: no zod in metrics, no classic zod API, no node:crypto or node:util in net-config, addr-broker and policy-agent", async () => {
     const out = join(dir, "services");
     // What a service's process evaluates at start: its main.js and every chunk it imports statically (not `import()`).
     const loaded = (service: string): { code: string; builtins: Set<string> } => {
@@ -43,9 +43,9 @@ describe("buildServices", () => {
     };
     const zod = (s: string) => loaded(s).code.includes('"$ZodType"');
     expect({ metrics: zod("metrics"), "net-config": zod("net-config") }).toEqual({ metrics: false, "net-config": true });
-    // The classic API's object (zod/mini's is ZodMiniObject). policy-agent's core/local-pods.ts still imports it.
-    for (const s of ["net-config", "pool-manager", "addr-broker", "metrics"]) expect({ s, classic: loaded(s).code.includes('"ZodObject"') }).toEqual({ s, classic: false });
-    for (const s of ["net-config", "addr-broker"]) {
+    // The classic API's object (zod/mini's is ZodMiniObject).
+    for (const s of ["net-config", "pool-manager", "addr-broker", "metrics", "policy-agent"]) expect({ s, classic: loaded(s).code.includes('"ZodObject"') }).toEqual({ s, classic: false });
+    for (const s of ["net-config", "addr-broker", "policy-agent"]) {
       const { builtins } = loaded(s);
       expect({ s, crypto: builtins.has("crypto"), util: builtins.has("util") }).toEqual({ s, crypto: false, util: false });
     }

@@ -3,16 +3,16 @@
  * A pod is keyed by namespace/name; a new pod that takes a host veth or an address another
  * entry holds replaces that entry (the old pod is gone: its address was released and reused).
  */
-import { z } from "zod";
+import { z } from "../../../../shared/zod.ts";
 import { canonicalIp } from "../../../../shared/ip.ts";
 import { ifName, ipAddress } from "../../../../shared/contracts/fields.ts";
 import type { LocalPod } from "./resolve.ts";
 
 export const localPodSchema = z.object({
-  namespace: z.string().min(1).max(63),
-  name: z.string().min(1).max(253),
+  namespace: z.string().check(z.minLength(1), z.maxLength(63)),
+  name: z.string().check(z.minLength(1), z.maxLength(253)),
   hostVeth: ifName,
-  addresses: z.array(ipAddress).min(1),
+  addresses: z.array(ipAddress).check(z.minLength(1)),
 });
 
 export const podBookFile = z.object({ version: z.literal(1), pods: z.array(localPodSchema) });

@@ -9,7 +9,6 @@
  * with an address set stands for hundreds of peer pods without changing any verdict.
  * Addresses are inclusive [lo, hi] spans, merged; ports are spans per protocol.
  */
-import { createHash } from "node:crypto";
 import { ServiceError } from "../../../../shared/ipc/errors.ts";
 import { bits, canonicalIp, parseCidr, parseIp, type Family } from "../../../../shared/ip.ts";
 import { isValidIfName } from "../../../../shared/naming.ts";
@@ -174,7 +173,7 @@ const directionDigests = new WeakMap<DirectionModel, string>();
 function directionDigest(d: DirectionModel): string {
   let known = directionDigests.get(d);
   if (known === undefined) {
-    known = createHash("sha256").update(directionKey(d)).digest("hex");
+    known = new Bun.CryptoHasher("sha256").update(directionKey(d)).digest("hex");
     directionDigests.set(d, known);
   }
   return known;
@@ -186,7 +185,7 @@ export function podDigest(p: PodModel): string {
   const known = digests.get(p);
   if (known !== undefined) return known;
   const text = [p.hostVeth, p.namespace, p.name, p.addresses.join(","), `in ${directionDigest(p.ingress)}`, `eg ${directionDigest(p.egress)}`].join("\n");
-  const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  const digest = new Bun.CryptoHasher("sha256").update(text).digest("hex").slice(0, 16);
   digests.set(p, digest);
   return digest;
 }

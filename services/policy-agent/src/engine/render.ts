@@ -24,7 +24,6 @@
  * related ones; every packet of the original direction goes through the rules, so a change
  * that denies a flow stops its established connection with the transaction.
  */
-import { createHash } from "node:crypto";
 import { formatIp, type Family } from "../../../../shared/ip.ts";
 import { ALL_PORTS, type DirectionModel, type NodeModel, type PodModel, type RuleGroup, type Span } from "./model.ts";
 
@@ -83,7 +82,7 @@ export function addressSetName(family: Family, spans: Span[]): string {
   let name = setNames.get(spans);
   if (name === undefined) {
     const key = `${family}|${spans.map((s) => `${s.lo.toString(16)}-${s.hi.toString(16)}`).join(",")}`;
-    name = `a${family}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
+    name = `a${family}-${new Bun.CryptoHasher("sha256").update(key).digest("hex").slice(0, 16)}`;
     setNames.set(spans, name);
   }
   return name;
