@@ -20,6 +20,20 @@ describe("compile cache", () => {
     expect(first.model).toEqual(fresh);
   });
 
+  test("equal content in new shared objects, applied again and again, keeps one model per direction for all pods", () => {
+    // as the agent's resolver hands them over after a PolicyEndpoint update that left this node's pods alike: new
+    // direction objects, shared by every pod, equal to the last apply's
+    const state = (): NodePolicyState => {
+      const [ing, eg] = [rules(20), rules(3)];
+      return { nodeAddresses: ["10.1.0.1"], pods: Array.from({ length: 6 }, (_, i) => pod(i + 1, ing, eg)) };
+    };
+    let r = compileStateCached(state());
+    for (let k = 0; k < 8; k++) r = compileStateCached(state(), r.cache);
+    expect(new Set(r.model.pods.map((p) => p.ingress)).size).toBe(1);
+    expect(new Set(r.model.pods.map((p) => p.egress)).size).toBe(1);
+    expect(r.model.pods.map(podDigest)).toEqual(compileState(state()).pods.map(podDigest));
+  });
+
   test("the same pod object applied again keeps its model; a new object of other content does not", () => {
     const p = pod(1, rules(3), { kind: "open" });
     const first = compileStateCached({ nodeAddresses: [], pods: [p] });

@@ -263,7 +263,14 @@ export function compileStateCached(input: NodePolicyState, previous: Map<string,
       entry = { input: "", raw, model: compilePodShared(raw, `pods.${i}`) };
     } else {
       const text = inputDigest(raw);
-      const model = known?.input === text ? known.model : compilePodShared(raw, `pods.${i}`);
+      const unchanged = known?.input === text;
+      const model = unchanged ? known.model : compilePodShared(raw, `pods.${i}`);
+      // Pods after this one that share its (new, equal) direction objects take the same models: without this, every
+      // apply of equal content gave one more pod models of its own, until each pod held its own copy (110 × 2 per node).
+      if (unchanged && isObject(raw)) {
+        remember(raw.ingress, model.ingress);
+        remember(raw.egress, model.egress);
+      }
       entry = { input: text, raw, model };
     }
     const { model } = entry;
