@@ -203,6 +203,9 @@ describe("frame routes", () => {
     const text = await (await s.get("/metrics")).text();
     expect(text).toMatch(/awsnodeagent_policy_setup_latency_ms_count\{name="web-1",namespace="app"\} 1/);
     expect(text).toMatch(/awsnodeagent_policy_teardown_latency_ms_count\{name="web-1",namespace="app"\} 1/);
+    // as upstream's SummaryVec without objectives: _sum and _count only
+    expect(text).toMatch(/awsnodeagent_policy_setup_latency_ms_sum\{name="web-1",namespace="app"\} \d/);
+    expect(text).not.toContain("awsnodeagent_policy_setup_latency_ms{");
     expect(text).toContain("awsnodeagent_policy_programming_latency_seconds_bucket");
     const d = (await (await s.get("/debug")).json()) as { service: string; mode: string; nodeIps: string[] };
     expect(d).toMatchObject({ service: "policy-agent", mode: "standard", nodeIps: [NODE] });
