@@ -1,13 +1,14 @@
 /**
  * The frame every service runs in: a hono app with /livez (the process is alive and serving:
  * the liveness probe), /healthz (it can do its job: the readiness probe), /metrics
- * (Prometheus text from the service's own registry, shared/metrics) and /debug (its config and
- * state as JSON), served on its Unix socket, stopped gracefully on SIGTERM.
+ * (Prometheus text from the service's own registry, shared/metrics), /debug (its config and
+ * state as JSON) and /debug/memory (where its memory is: shared/service-gc.ts), served on its
+ * Unix socket, stopped gracefully on SIGTERM.
  */
 import { Hono } from "hono";
 import { Registry, collectProcessMetrics } from "./metrics/index.ts";
 import { onShutdown, serveUnix, type UnixServer } from "./ipc/server.ts";
-import { IdleGc, type IdleGcOptions } from "./service-gc.ts";
+import { IdleGc, memoryReport, type IdleGcOptions } from "./service-gc.ts";
 import { socketPath, type ServiceName } from "./sockets.ts";
 
 export interface ServiceFrame {
@@ -52,6 +53,7 @@ export function createFrame(opts: FrameOptions): ServiceFrame {
   });
   app.get("/metrics", async (c) => c.text(await registry.metrics(), 200, { "content-type": registry.contentType }));
   app.get("/debug", (c) => c.json({ service: opts.name, pid: process.pid, ...(opts.debug() as object) }));
+  app.get("/debug/memory", (c) => c.json({ service: opts.name, pid: process.pid, ...memoryReport(idleGc) }));
   return { name: opts.name, app, registry, idleGc };
 }
 
