@@ -58,6 +58,10 @@ const service = createPolicyAgentService(
     log,
     // A restarted agent keeps the kernel's rules for its pods until the watch has listed PolicyEndpoints.
     awaitFirstList: kube !== undefined,
+    // A burst of watch events is stored before its apply starts (agent.ts, applySoon): with 200 policies the agent held
+    // 14.1-17.6 MiB against 15.9-20.1 applying at once; a PolicyEndpoint change waits 25 ms more (bench/README.md).
+    endpointSettleMs: 25,
+    endpointSettleMaxMs: 250,
     // Only a list addr-broker restored completely may forget pods.
     assignments: async () => {
       const a = await broker.call(listAssignments, {});
