@@ -113,6 +113,9 @@ gate.concurrent(
       const d = plain!;
       const kube = d.cloud.faults.kube;
       const pods = podsOn(d, "k");
+      // Precondition: connected. Once (CI, 2026-12-04) a session had just failed ECONNRESET while two deployments started
+      // side by side, and pool-manager was waiting out its 1 s retry: wait for the connection rather than race it.
+      await eventually(async () => (await kubeStatus(d)).startsWith("kubernetes: connected"), 20_000, 250);
       expect(await kubeStatus(d)).toStartWith("kubernetes: connected");
 
       kube.setUnreachable("refuse");
