@@ -17,6 +17,7 @@ import { NodeResolver } from "../core/resolve-cache.ts";
 import type { PodBook } from "../adapters/pod-book.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import { ProgrammingTrace } from "./programming-trace.ts";
+import { Settler } from "./settle.ts";
 
 export interface AgentLog {
   info(obj: object, msg?: string): void;
@@ -92,8 +93,8 @@ export class PolicyAgent {
   /** The kernel's rules per host veth, read at the first apply before the first list. */
   private kept: Map<string, PodPolicyState> | undefined;
   private bookPending = false;
-  /** A watch-driven apply waiting for the endpoints to settle, and when the first change it waits for came. */
-  private settling: { timer: ReturnType<typeof setTimeout>; since: number } | undefined;
+  /** Endpoint changes apply once they settle (AgentDeps.endpointSettleMs): a burst of watch events is stored before its apply. */
+  private readonly settling: Settler;
 
   constructor(private readonly d: AgentDeps) {
     this.startedAt = this.now();
@@ -106,6 +107,8 @@ export class PolicyAgent {
     this.pods = new LocalPods(recorded);
     this.listed = !d.awaitFirstList;
     this.resolver = new NodeResolver(this.endpoints, d.mode);
+    const settle = d.endpointSettleMs ?? 0;
+    this.settling = new Settler(settle, d.endpointSettleMaxMs ?? settle * 10, () => void this.requestApply().catch(() => undefined));
   }
 
   private now(): number {
@@ -178,26 +181,13 @@ export class PolicyAgent {
   }
 
   /**
-   * An apply for endpoint changes, once they settle (AgentDeps.endpointSettleMs). A burst of
-   * watch events (a controller's resync, a policy selecting many pods) is parsed and stored
-   * before the apply's work starts, rather than between its steps: the endpoints that stay
-   * then share their memory with less of the apply's garbage (bench/README.md).
+   * An apply for endpoint changes, once they settle. A burst of watch events (a controller's
+   * resync, a policy selecting many pods) is parsed and stored before the apply's work starts,
+   * rather than between its steps: the endpoints that stay then share their memory with less
+   * of the apply's garbage (bench/README.md).
    */
   private applySoon(): void {
-    const settle = this.d.endpointSettleMs ?? 0;
-    if (settle <= 0) {
-      void this.requestApply().catch(() => undefined);
-      return;
-    }
-    const now = performance.now();
-    const since = this.settling?.since ?? now;
-    if (this.settling) clearTimeout(this.settling.timer);
-    const wait = Math.max(0, Math.min(settle, since + (this.d.endpointSettleMaxMs ?? settle * 10) - now));
-    const timer = setTimeout(() => {
-      this.settling = undefined;
-      void this.requestApply().catch(() => undefined);
-    }, wait);
-    this.settling = { timer, since };
+    this.settling.touch();
   }
 
   endpointList(): PolicyEndpoint[] {
@@ -228,8 +218,7 @@ export class PolicyAgent {
 
   private async applyNow(): Promise<ApplyReport> {
     // this apply takes every endpoint change so far: one waiting to settle needs no apply of its own
-    if (this.settling) clearTimeout(this.settling.timer);
-    this.settling = undefined;
+    this.settling.cancel();
     if (!this.d.enabled) return { changedPods: [], removedPods: [], durationMs: 0 };
     const triggers = this.triggers.splice(0);
     const traced = this.trace.take();
