@@ -100,6 +100,11 @@ abstract class Metric<L extends string, S> implements Collectable {
   protected abstract fresh(): S;
   protected abstract samples(labels: LabelValues<L>, data: S): Sample[];
 
+  /** Removes the series of exactly these labels; false when there was none. */
+  remove(labels: LabelValues<L>): boolean {
+    return this.series.delete(this.key(labels));
+  }
+
   /** Removes every series (an unlabelled metric starts again at its zero). */
   reset(): void {
     this.series.clear();

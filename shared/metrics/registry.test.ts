@@ -105,6 +105,18 @@ describe("Registry.metrics", () => {
     expect(await r.metrics()).toBe('# HELP per_eni x\n# TYPE per_eni gauge\nper_eni{eni="b"} 2\n\n# HELP plain y\n# TYPE plain gauge\nplain 0\n');
   });
 
+  test("remove drops one series of exactly those labels; an unknown one is false, an undeclared label an error", async () => {
+    const r = new Registry();
+    const s = new Summary({ name: "per_pod", help: "x", labelNames: ["name", "namespace"], percentiles: [], registers: [r] });
+    s.observe({ name: "a", namespace: "n" }, 1);
+    s.observe({ name: "b", namespace: "n" }, 2);
+    expect(s.remove({ name: "a", namespace: "n" })).toBe(true);
+    expect(s.remove({ name: "a", namespace: "n" })).toBe(false);
+    expect(s.remove({ name: "a" })).toBe(false); // a partial label set is another series
+    expect(() => s.remove({ pod: "a" } as never)).toThrow(/label "pod" is not one of its labelNames/);
+    expect(await r.metrics()).toBe('# HELP per_pod x\n# TYPE per_pod summary\nper_pod_sum{name="b",namespace="n"} 2\nper_pod_count{name="b",namespace="n"} 1\n');
+  });
+
   test("summary quantiles over the recent observations of each series", async () => {
     const s = new Summary({ name: "lat", help: "l", percentiles: [0, 0.5, 1] });
     for (const v of [5, 1, 3, 2, 4]) s.observe(v);
