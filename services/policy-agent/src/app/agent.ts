@@ -311,6 +311,7 @@ export class PolicyAgent {
     const untouched = !known && displaced.length === 0 && this.listed && mine !== undefined && this.d.engine.needsNothing?.(req.hostVeth, mine) === true;
     if (!(await this.recordAndApply(untouched))) return { success: false };
     if (!untouched) mine = resolve();
+    this.d.metrics?.podSeries.added({ name: req.podName, namespace: req.podNamespace });
     this.d.metrics?.setupLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
     return { success: true, ...(mine ? { state: { ingress: mine.ingress.kind, egress: mine.egress.kind } } : {}) };
   }
@@ -323,6 +324,7 @@ export class PolicyAgent {
     // the kernel held nothing for the pod (its mode's default): nothing to remove
     if (!(await this.recordAndApply(this.listed && this.d.engine.needsNothing?.(removed.hostVeth) === true))) return { success: false };
     this.d.metrics?.teardownLatencyMs.observe({ name: req.podName, namespace: req.podNamespace }, performance.now() - started);
+    this.d.metrics?.podSeries.deleted({ name: req.podName, namespace: req.podNamespace }, this.now());
     return { success: true };
   }
 
@@ -344,6 +346,7 @@ export class PolicyAgent {
       error = err instanceof Error ? err.message : String(err);
     }
     this.lastReconcile = { at: this.now(), pruned, learned, ...(error ? { error } : {}) };
+    this.d.metrics?.podSeries.prune(this.now());
     if (pruned.length || learned.length) {
       this.saveBook();
       this.d.log.info({ pruned, learned }, "pods reconciled with addr-broker's assignments");
@@ -357,6 +360,7 @@ export class PolicyAgent {
     for (const p of this.pods.list()) {
       if (!p.addresses.some((ip) => live.has(`${podKey(p)}@${ip}`))) {
         this.pods.remove(p.namespace, p.name);
+        this.d.metrics?.podSeries.deleted({ name: p.name, namespace: p.namespace }, this.now());
         pruned.push(podKey(p));
       }
     }

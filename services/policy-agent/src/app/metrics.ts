@@ -1,5 +1,6 @@
 /** The agent's metrics: upstream agent's names where it has one, the project's own prefix otherwise. */
 import { Counter, Gauge, Histogram, Summary, type Registry } from "../../../../shared/metrics/index.ts";
+import { RetiredPodSeries } from "./pod-series.ts";
 
 export interface AgentMetrics {
   setupLatencyMs: Summary<"name" | "namespace">;
@@ -8,9 +9,11 @@ export interface AgentMetrics {
   applies: Counter<"outcome">;
   applyDuration: Histogram<string>;
   watchEvents: Counter<"type">;
+  /** Removes the two per-pod series of pods deleted long enough ago (pod-series.ts). */
+  podSeries: RetiredPodSeries;
 }
 
-export function createAgentMetrics(registry: Registry, counts: () => { pods: number; endpoints: number }): AgentMetrics {
+export function createAgentMetrics(registry: Registry, counts: () => { pods: number; endpoints: number }, podSeriesRetainMs?: number): AgentMetrics {
   const registers = [registry];
   new Gauge({
     name: "awscni_policy_agent_local_pods",
@@ -31,9 +34,12 @@ export function createAgentMetrics(registry: Registry, counts: () => { pods: num
   // Per pod, as upstream's agent: its SummaryVecs set no objectives, so client_golang exposes only _sum and _count.
   // With quantiles each pod carried 9 series and a window of samples: /metrics with 110 pods was 111 KB.
   const perPod = { labelNames: ["name", "namespace"] as Array<"name" | "namespace">, percentiles: [], registers };
+  const setupLatencyMs = new Summary({ name: "awsnodeagent_policy_setup_latency_ms", help: "Time to program a new pod's policy during its ADD (ms)", ...perPod });
+  const teardownLatencyMs = new Summary({ name: "awsnodeagent_policy_teardown_latency_ms", help: "Time to remove a deleted pod's policy during its DEL (ms)", ...perPod });
   return {
-    setupLatencyMs: new Summary({ name: "awsnodeagent_policy_setup_latency_ms", help: "Time to program a new pod's policy during its ADD (ms)", ...perPod }),
-    teardownLatencyMs: new Summary({ name: "awsnodeagent_policy_teardown_latency_ms", help: "Time to remove a deleted pod's policy during its DEL (ms)", ...perPod }),
+    setupLatencyMs,
+    teardownLatencyMs,
+    podSeries: new RetiredPodSeries([setupLatencyMs, teardownLatencyMs], podSeriesRetainMs),
     programmingLatency: new Histogram({
       name: "awsnodeagent_policy_programming_latency_seconds",
       help: "From a PolicyEndpoint change (its last-change-trigger-time annotation) to its rules programmed on this node",
