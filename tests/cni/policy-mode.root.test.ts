@@ -28,6 +28,15 @@ async function harness(mode: "standard" | "strict"): Promise<CniHarness> {
   return h;
 }
 
+/** A strict policy agent on the in-memory engine, serving on the node's policy-agent socket. */
+async function serveStrictAgent(h: CniHarness) {
+  const engine = new MemoryEngine();
+  const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "eni", log: { info() {}, warn() {}, error() {} } });
+  agent.agent.setNodeIps([h.pool.snapshot!.nodeIps?.ipv4 ?? h.pool.snapshot!.enis[0]!.primaryIp]);
+  const server = await serveUnix(agent.frame.app, join(h.runDir, "policy-agent.sock"));
+  return { engine, agent, server };
+}
+
 function podEnv(h: CniHarness, id: string) {
   return { CNI_CONTAINERID: id, CNI_NETNS: h.netns(), CNI_IFNAME: "eth0", CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${id}` };
 }
@@ -75,10 +84,7 @@ gate.test("standard, agent down: the ADD succeeds (logged), the pod is wired; DE
 
 gate.test("strict, agent serving: the pod is programmed on its real veth before the ADD answers; DEL removes it; DEL with the agent gone succeeds", async () => {
   const h = await harness("strict");
-  const engine = new MemoryEngine();
-  const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "eni", log: { info() {}, warn() {}, error() {} } });
-  agent.agent.setNodeIps([h.pool.snapshot!.nodeIps?.ipv4 ?? h.pool.snapshot!.enis[0]!.primaryIp]);
-  const server = await serveUnix(agent.frame.app, join(h.runDir, "policy-agent.sock"));
+  const { engine, server } = await serveStrictAgent(h);
   try {
     const id = `npa${process.pid}r`;
     const env = podEnv(h, id);
@@ -105,10 +111,7 @@ gate.test("strict, agent serving: the pod is programmed on its real veth before 
 
 gate.test("strict, agent slow then failing while the real wiring succeeded: the ADD fails with 104; no address, no veth, the agent's book does not keep the pod", async () => {
   const h = await harness("strict");
-  const engine = new MemoryEngine();
-  const agent = createPolicyAgentService({ engine, book: new MemoryPodBook(), mode: "strict", enabled: true, vethPrefix: "eni", log: { info() {}, warn() {}, error() {} } });
-  agent.agent.setNodeIps([h.pool.snapshot!.nodeIps?.ipv4 ?? h.pool.snapshot!.enis[0]!.primaryIp]);
-  const server = await serveUnix(agent.frame.app, join(h.runDir, "policy-agent.sock"));
+  const { engine, agent, server } = await serveStrictAgent(h);
   let open = () => {};
   engine.gate = new Promise<void>((r) => (open = r));
   try {

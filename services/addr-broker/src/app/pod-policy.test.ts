@@ -70,6 +70,14 @@ async function setup(mode: "none" | "standard" | "strict", agentServing = true, 
   return { svc, net, engine, agent, agentSocket, store };
 }
 
+/** After a failed ADD: no address assigned, nothing wired, the agent neither holds the pod nor has rules for it. */
+async function expectNothingLeft(n: Pick<Awaited<ReturnType<typeof setup>>, "svc" | "net" | "engine" | "agent">): Promise<void> {
+  expect(n.svc.broker.allocations()).toEqual([]);
+  expect(n.net.pods.size).toBe(0);
+  expect(n.agent.agent.pods.size).toBe(0);
+  expect(await n.engine.programmed()).toEqual([]);
+}
+
 async function cni(svc: AddrBroker, command: "ADD" | "DEL", id: string) {
   const ns = `/run/netns/t-${id}`;
   netns.add(ns);
@@ -167,10 +175,7 @@ test("strict: the agent failing after the wiring succeeded fails the ADD with 10
   agentCall.open();
   const out = await add;
   expect(out.json.code).toBe(104);
-  expect(svc.broker.allocations()).toEqual([]);
-  expect(net.pods.size).toBe(0);
-  expect(agent.agent.pods.size).toBe(0);
-  expect(await engine.programmed()).toEqual([]);
+  await expectNothingLeft({ svc, net, engine, agent });
   // the runtime's retry gets a pod the agent holds, on a veth that exists
   const retry = await cni(svc, "ADD", "f1");
   expect(retry.exitCode).toBe(0);
@@ -184,10 +189,7 @@ test("standard and strict: the wiring failing after the agent was told fails the
     const out = await cni(svc, "ADD", `x-${mode}`);
     expect(out.exitCode).not.toBe(0);
     expect(out.json.msg).toContain("net-config could not wire the pod");
-    expect(svc.broker.allocations()).toEqual([]);
-    expect(net.pods.size).toBe(0);
-    expect(agent.agent.pods.size).toBe(0);
-    expect(await engine.programmed()).toEqual([]);
+    await expectNothingLeft({ svc, net, engine, agent });
   }
 });
 
@@ -212,10 +214,7 @@ test("strict: the checkpoint write failing after the agent was told: no address,
   const out = await cni(svc, "ADD", "c1");
   expect(out.exitCode).not.toBe(0);
   expect(out.json.msg).toContain("checkpoint");
-  expect(svc.broker.allocations()).toEqual([]);
-  expect(net.pods.size).toBe(0);
-  expect(agent.agent.pods.size).toBe(0);
-  expect(await engine.programmed()).toEqual([]);
+  await expectNothingLeft({ svc, net, engine, agent });
 });
 
 test("strict: an unreachable agent fails the ADD with 104 and leaves no address and no veth", async () => {
