@@ -93,7 +93,12 @@ export class PolicyAgent {
   /** The kernel's rules per host veth, read at the first apply before the first list. */
   private kept: Map<string, PodPolicyState> | undefined;
   private bookPending = false;
-  /** Endpoint changes apply once they settle (AgentDeps.endpointSettleMs): a burst of watch events is stored before its apply. */
+  /**
+   * Endpoint changes apply once they settle (AgentDeps.endpointSettleMs). A burst of watch
+   * events (a controller's resync, a policy selecting many pods) is parsed and stored before
+   * the apply's work starts, rather than between its steps: the endpoints that stay then share
+   * their memory with less of the apply's garbage (bench/README.md).
+   */
   private readonly settling: Settler;
 
   constructor(private readonly d: AgentDeps) {
@@ -156,7 +161,7 @@ export class PolicyAgent {
     this.kept = undefined;
     // as putEndpoint: only what concerns this node is kept (a relist otherwise held every node's endpoints)
     this.endpoints.replace(list, (pe) => this.nodeIps.length === 0 || concernsNode(pe, this.nodeIps));
-    this.applySoon();
+    this.settling.touch();
   }
 
   putEndpoint(pe: PolicyEndpoint): void {
@@ -173,21 +178,11 @@ export class PolicyAgent {
       if (Number.isFinite(t)) this.triggers.push(t);
     }
     if (mine) this.trace.seen(key, pe.metadata.resourceVersion);
-    this.applySoon();
+    this.settling.touch();
   }
 
   dropEndpoint(namespace: string, name: string): void {
-    if (this.endpoints.delete(podKey({ namespace, name }))) this.applySoon();
-  }
-
-  /**
-   * An apply for endpoint changes, once they settle. A burst of watch events (a controller's
-   * resync, a policy selecting many pods) is parsed and stored before the apply's work starts,
-   * rather than between its steps: the endpoints that stay then share their memory with less
-   * of the apply's garbage (bench/README.md).
-   */
-  private applySoon(): void {
-    this.settling.touch();
+    if (this.endpoints.delete(podKey({ namespace, name }))) this.settling.touch();
   }
 
   endpointList(): PolicyEndpoint[] {
